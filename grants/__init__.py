@@ -1,0 +1,146 @@
+"""Grants: science-programme funding from call to closure.
+
+``create_app`` builds the app in named steps; every extension is created unbound in
+``grants.extensions`` and bound here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from grants.config import BASE_DIR, Config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; ``config`` overrides settings (tests inject theirs here)."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=os.environ.get("GRANTS_INSTANCE_DIR", str(BASE_DIR / "instance")),
+    )
+    app.config.from_object(Config(**(config or {})))
+    app.json.ensure_ascii = False
+    register_models(app)
+    register_extensions(app)
+    register_database(app)
+    register_login(app)
+    register_i18n(app)
+    register_security(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_errors(app)
+    register_commands(app)
+    return app
+
+
+def register_models(app: Flask) -> None:
+    """Import every domain's models so that the metadata is complete."""
+    import grants.accounts.models  # noqa: F401
+    import grants.core.models  # noqa: F401
+    import grants.notifications.models  # noqa: F401
+    import grants.orgs.models  # noqa: F401
+
+
+def register_extensions(app: Flask) -> None:
+    from grants.extensions import bootstrap, csrf, db, limiter, migrate
+
+    os.makedirs(app.config["INSTANCE_DIR"], exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True,
+                     render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+
+def register_database(app: Flask) -> None:
+    """SQLite: foreign keys on, WAL, a busy timeout, and real SAVEPOINT support."""
+    from grants.extensions import db
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if ":memory:" not in app.config["SQLALCHEMY_DATABASE_URI"]:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def register_login(app: Flask) -> None:
+    from grants.accounts.sessions import load_session_user
+    from grants.extensions import login_manager
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = None  # server-side sessions do this job
+    login_manager.user_loader(load_session_user)
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please sign in to open this page.")
+
+
+def register_i18n(app: Flask) -> None:
+    from grants.core.i18n import select_locale, select_timezone
+    from grants.extensions import babel
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def register_security(app: Flask) -> None:
+    from grants.core.security import init_security
+
+    init_security(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from grants.accounts.views import bp as accounts_bp
+    from grants.core.views import bp as core_bp
+    from grants.notifications.views import bp as notifications_bp
+    from grants.orgs.views import bp as orgs_bp
+
+    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp):
+        app.register_blueprint(blueprint)
+    import grants.accounts.rules  # noqa: F401
+    import grants.core.rules  # noqa: F401
+    import grants.notifications.rules  # noqa: F401
+    import grants.orgs.rules  # noqa: F401
+    import grants.orgs.workflow  # noqa: F401
+    import grants.core.panels  # noqa: F401
+    import grants.notifications.panels  # noqa: F401
+    import grants.orgs.panels  # noqa: F401
+
+
+def register_template_helpers(app: Flask) -> None:
+    from grants.core.templating import init_templating
+
+    init_templating(app)
+
+
+def register_errors(app: Flask) -> None:
+    from grants.core.errors import init_errors
+
+    init_errors(app)
+
+
+def register_commands(app: Flask) -> None:
+    from grants.cli import init_cli
+
+    init_cli(app)

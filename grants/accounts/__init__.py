@@ -1,0 +1,1 @@
+"""Accounts: users, roles, server-side sessions, login and password management."""

@@ -1,0 +1,197 @@
+"""Sign in and out, passwords, and the administrator's user pages."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from grants.accounts import operations as ops
+from grants.accounts.forms import (ROLE_LABELS, ChangePasswordForm, ForgotPasswordForm, LoginForm,
+                                   NewUserForm, ResetPasswordForm, UserForm)
+from grants.accounts.models import ROLES, User, UserRole
+from grants.core.pagination import paginate
+from grants.core.permissions import require
+from grants.extensions import db, limiter
+from grants.orgs.models import Organisation
+
+bp = Blueprint("accounts", __name__)
+
+
+def _login_account_key() -> str:
+    return "login:" + ops.normalise_email(request.form.get("email", ""))[:255]
+
+
+def _login_failed(response) -> bool:
+    return response.status_code != 302
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("core.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
+               deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_login_account_key, deduct_when=_login_failed)
+def login():
+    """E-mail and password sign-in; a fresh server-side session each time."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = ops.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            locale = session.get("locale")
+            session.clear()
+            ops.log_in(user)
+            if user.locale is None and locale:
+                user.locale = locale
+            db.session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        db.session.commit()
+        flash(_("The e-mail address or password is not correct, or the account is disabled."), "danger")
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        ops.log_out(current_user)
+        db.session.commit()
+        logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    require("account.change_password")
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            ops.change_password(current_user, form.current.data, form.password.data)
+        except ops.AccountError as exc:
+            form.current.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Your password has been changed. Other sessions were signed out."), "success")
+            return redirect(url_for("core.index"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        ops.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(_("If an account uses this address, we have sent it a link to reset the password."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        ops.user_for_reset_token(token)
+    except ops.AccountError as exc:
+        flash(str(exc), "danger")
+        return redirect(url_for("accounts.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        ops.reset_password(token, form.password.data)
+        db.session.commit()
+        flash(_("Your new password is set. Please sign in."), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+def _organisation_choices():
+    rows = db.session.execute(sa.select(Organisation.id, Organisation.name).order_by(Organisation.name))
+    return [(0, "—")] + [(r.id, r.name) for r in rows]
+
+
+@bp.get("/admin/users")
+def users():
+    require("users.manage")
+    q = (request.args.get("q") or "").strip()
+    role = request.args.get("role") or ""
+    status = request.args.get("status") or ""
+    stmt = sa.select(User).order_by(User.email)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(sa.or_(User.email.ilike(like), User.name.ilike(like)))
+    if role in ROLES:
+        stmt = stmt.where(User.roles.any(UserRole.role == role))
+    if status in ("active", "disabled"):
+        stmt = stmt.where(User.active.is_(status == "active"))
+    return render_template("accounts/users.html", page=paginate(stmt), q=q, role=role,
+                           status=status, role_labels=ROLE_LABELS)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+def new_user():
+    require("users.manage")
+    form = NewUserForm()
+    form.organisation_id.choices = _organisation_choices()
+    if form.validate_on_submit():
+        try:
+            user = ops.create_user(email=form.email.data, name=form.name.data,
+                                   password=form.password.data or None, roles=form.roles.data,
+                                   organisation_id=form.organisation_id.data or None,
+                                   phone=form.phone.data, actor=current_user)
+        except ops.AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("The account %(email)s has been created.", email=user.email), "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=None)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+def edit_user(user_id: int):
+    require("users.manage")
+    user = db.session.get(User, user_id) or abort(404)
+    form = UserForm(obj=user)
+    form.organisation_id.choices = _organisation_choices()
+    if request.method == "GET":
+        form.roles.data = sorted(user.role_names)
+        form.organisation_id.data = user.organisation_id or 0
+    if form.validate_on_submit():
+        try:
+            ops.update_user(user, email=form.email.data, name=form.name.data, phone=form.phone.data,
+                            roles=form.roles.data, organisation_id=form.organisation_id.data or None,
+                            actor=current_user)
+        except ops.AccountError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("The account has been saved."), "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=user)
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+def set_user_active(user_id: int):
+    """Disable (ending every session at once) or re-enable an account."""
+    user = db.session.get(User, user_id) or abort(404)
+    require("users.disable", user)
+    active = request.form.get("active") == "1"
+    ops.set_active(user, active, current_user)
+    db.session.commit()
+    if active:
+        flash(_("%(email)s can sign in again.", email=user.email), "success")
+    else:
+        flash(_("%(email)s is disabled and has been signed out everywhere.", email=user.email), "warning")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("accounts.users"))

@@ -1,0 +1,65 @@
+"""Flask commands: seed-demo, create-user, worker (plus Flask-Migrate's ``db``)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from grants.extensions import db
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(worker_command)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
+def seed_demo_command(if_empty: bool) -> None:
+    """Load the demo data (idempotent)."""
+    from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, database_is_empty, seed_demo
+
+    if if_empty and not database_is_empty():
+        click.echo("database not empty: demo data not loaded")
+        return
+    counts = seed_demo()
+    db.session.commit()
+    click.echo("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo(f"demo accounts: admin|bureau|finance|expert|applicant@{DEMO_DOMAIN}, password {DEMO_PASSWORD}")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True,
+              type=click.Choice(["applicant", "expert", "finance", "bureau", "admin"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user_command(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
+    """Create an account with the given roles."""
+    from grants.accounts import operations as ops
+    from grants.accounts.forms import MIN_PASSWORD
+
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"at least {MIN_PASSWORD} characters", param_hint="--password")
+    try:
+        user = ops.create_user(email=email, name=name, password=password, roles=list(roles))
+    except ops.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {user.email} with roles {', '.join(sorted(user.role_names))}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for this app's queue (needs REDIS_URL)."""
+    from redis import Redis
+    from rq import SimpleWorker
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inside the app")
+    connection = Redis.from_url(url)
+    worker = SimpleWorker([current_app.config["RQ_QUEUE"]], connection=connection)
+    worker.work(burst=burst, with_scheduler=False)

@@ -1,0 +1,102 @@
+"""Settings read from the environment, with embedded defaults for a single-machine run.
+
+Without ``DATABASE_URL`` the app uses a SQLite file under ``instance/``; without
+``REDIS_URL`` background jobs run in-process and rate limits are kept in memory.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgres URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    """Configuration for one app instance; every value may come from the environment."""
+
+    def __init__(self, **overrides):
+        instance = Path(os.environ.get("GRANTS_INSTANCE_DIR", BASE_DIR / "instance"))
+        self.INSTANCE_DIR = str(instance)
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret(instance)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'grants.sqlite3'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if self.REDIS_URL else "thread")
+        self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
+        self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance / "uploads")
+        self.MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
+
+        self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+        self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "grants" / "translations")
+        self.LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
+
+        https = _bool("HTTPS", False)
+        self.PREFERRED_URL_SCHEME = "https" if https else "http"
+        self.FORCE_HTTPS = https
+        self.SESSION_COOKIE_NAME = "grants_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = https
+        self.SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 60)
+        self.SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.WTF_CSRF_SSL_STRICT = https
+
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = False
+        self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 10 minutes")
+        self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+        self.MAIL_PORT = _int("MAIL_PORT", 25)
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "grants@localhost")
+        self.MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 5)
+        self.SHOW_OUTBOX = _bool("SHOW_OUTBOX", not self.MAIL_SERVER)
+
+        self.PASSWORD_RESET_HOURS = _int("PASSWORD_RESET_HOURS", 2)
+        self.INVITATION_DAYS = _int("INVITATION_DAYS", 14)
+        self.PAGE_SIZE = _int("PAGE_SIZE", 25)
+        self.BOOTSTRAP_SERVE_LOCAL = True
+        self.BOOTSTRAP_BTN_SIZE = "md"
+        self.TESTING = False
+
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def _dev_secret(instance: Path) -> str:
+    """A per-installation random key kept in instance/, for runs without SECRET_KEY."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Cores shared by every domain: permissions, workflow, audit, money, jobs, time."""

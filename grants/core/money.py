@@ -1,0 +1,73 @@
+"""Money is Decimal in yuan; these helpers parse and format it, never through float."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.numbers import format_decimal
+from flask_babel import get_locale
+
+CENT = Decimal("0.01")
+TEN_THOUSAND = Decimal(10000)
+
+
+class MoneyError(ValueError):
+    """Raised for text that is not an amount of money."""
+
+
+def to_money(value) -> Decimal:
+    """Parse an int, Decimal or string (commas allowed) into yuan rounded to the cent."""
+    if isinstance(value, float):
+        raise TypeError("money must not be a float")
+    if isinstance(value, Decimal):
+        amount = value
+    else:
+        text = str(value).replace(",", "").replace("，", "").strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise MoneyError(text) from exc
+    if not amount.is_finite():
+        raise MoneyError(str(value))
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def yuan_to_wan(amount: Decimal) -> Decimal:
+    """Convert yuan to 万元 (ten thousand yuan), keeping four decimals."""
+    return (amount / TEN_THOUSAND).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def wan_to_yuan(amount) -> Decimal:
+    """Convert an amount in 万元 (up to six decimals) to yuan."""
+    if isinstance(amount, float):
+        raise TypeError("money must not be a float")
+    try:
+        wan = Decimal(str(amount).replace(",", "").strip())
+    except InvalidOperation as exc:
+        raise MoneyError(str(amount)) from exc
+    return to_money(wan * TEN_THOUSAND)
+
+
+def _locale():
+    try:
+        return str(get_locale() or "zh_Hans_CN")
+    except RuntimeError:
+        return "zh_Hans_CN"
+
+
+def format_yuan(amount, locale=None) -> str:
+    """Format an amount as ``1,234.50 元`` (``CNY 1,234.50`` in English)."""
+    if amount is None:
+        return "—"
+    locale = locale or _locale()
+    number = format_decimal(to_money(amount), format="#,##0.00", locale=locale)
+    return f"{number} 元" if locale.startswith("zh") else f"CNY {number}"
+
+
+def format_wan(amount, digits: int = 2, locale=None) -> str:
+    """Format a yuan amount in 万元 (``12.35 万元``; ``CNY 12.35 x10k`` in English)."""
+    if amount is None:
+        return "—"
+    locale = locale or _locale()
+    pattern = "#,##0." + "0" * digits if digits else "#,##0"
+    wan = yuan_to_wan(to_money(amount)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    number = format_decimal(wan, format=pattern, locale=locale)
+    return f"{number} 万元" if locale.startswith("zh") else f"CNY {number} × 10k"

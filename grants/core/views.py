@@ -1,0 +1,113 @@
+"""Dashboard, language switch, health check, job progress and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import get_timezone
+from flask_login import current_user
+
+from grants.core.dashboard import panels_for
+from grants.core.models import AuditEvent, Job
+from grants.core.permissions import require
+from grants.extensions import db
+from grants.core.pagination import paginate
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+def index():
+    """Each role's dashboard of what waits for the user's action."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    require("dashboard.view")
+    return render_template("core/dashboard.html", panels=panels_for(current_user))
+
+
+@bp.post("/language")
+def set_language():
+    """Switch the interface language; it sticks to the account when signed in."""
+    code = request.form.get("locale", "")
+    if code not in current_app.config["LANGUAGES"]:
+        abort(400)
+    session["locale"] = code
+    if current_user.is_authenticated:
+        current_user.locale = code
+        db.session.commit()
+    target = request.form.get("next") or url_for("core.index")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.index")
+    return redirect(target)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Database and Redis status as JSON (503 when the database is down)."""
+    status = {"database": "ok", "redis": "not configured", "jobs": current_app.config["JOBS_MODE"]}
+    code = 200
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        status["database"] = f"error: {type(exc).__name__}"
+        code = 503
+    if current_app.config.get("REDIS_URL"):
+        try:
+            from redis import Redis
+
+            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            status["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            status["redis"] = f"error: {type(exc).__name__}"
+            code = 503
+    status["status"] = "ok" if code == 200 else "degraded"
+    return jsonify(status), code
+
+
+@bp.get("/jobs/<int:job_id>")
+def job_status(job_id: int):
+    """A job's progress; htmx polls this fragment until the job ends."""
+    job = db.session.get(Job, job_id) or abort(404)
+    require("job.view", job, not_found=True)
+    template = "core/_job_progress.html" if request.headers.get("HX-Request") else "core/job.html"
+    return render_template(template, job=job)
+
+
+@bp.get("/admin/audit")
+def audit_log():
+    """The audit log with filters: action, actor, object, period."""
+    require("audit.view")
+    filters = {k: (request.args.get(k) or "").strip() for k in
+               ("action", "actor", "object_type", "object_id", "date_from", "date_to")}
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if filters["action"]:
+        stmt = stmt.where(AuditEvent.action.startswith(filters["action"]))
+    if filters["actor"]:
+        stmt = stmt.where(AuditEvent.actor_label.ilike(f"%{filters['actor']}%"))
+    if filters["object_type"]:
+        stmt = stmt.where(AuditEvent.object_type == filters["object_type"])
+    if filters["object_id"]:
+        stmt = stmt.where(AuditEvent.object_id == filters["object_id"])
+    errors = []
+    for key, op in (("date_from", "ge"), ("date_to", "lt")):
+        if not filters[key]:
+            continue
+        try:
+            day = datetime.strptime(filters[key], "%Y-%m-%d").date()
+        except ValueError:
+            errors.append(key)
+            continue
+        if op == "lt":
+            day += timedelta(days=1)
+        bound = datetime.combine(day, time.min, tzinfo=get_timezone())
+        stmt = stmt.where(AuditEvent.at >= bound if op == "ge" else AuditEvent.at < bound)
+    page = paginate(stmt, per_page=50)
+    actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    object_types = db.session.scalars(
+        sa.select(AuditEvent.object_type).where(AuditEvent.object_type.is_not(None))
+        .distinct().order_by(AuditEvent.object_type)).all()
+    return render_template("core/audit.html", page=page, filters=filters, errors=errors,
+                           actions=actions, object_types=object_types)

@@ -1,0 +1,149 @@
+"""The one notification service that every domain calls on a state change.
+
+:func:`notify` writes an inbox row per recipient and, for recipients with an e-mail
+address, an outbox row; both belong to the caller's transaction. A send job is
+queued to run after that transaction commits. Subjects and bodies may be lazy
+strings: each is rendered in the recipient's own language.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterable
+from email.message import EmailMessage
+from email.utils import formataddr
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import force_locale
+
+from grants.core.jobs import enqueue, job
+from grants.core.types import utcnow
+from grants.extensions import db
+from grants.notifications.models import Notification, OutboxEmail
+
+_QUEUED_KEY = "grants_outbox_job_queued"
+
+
+def _render(text, locale: str) -> str:
+    with force_locale(locale):
+        return str(text)
+
+
+def notify(recipients: Iterable, kind: str, subject, body="", link: str = "",
+           email: bool = True) -> list[Notification]:
+    """Put a message in each recipient's inbox and, if ``email``, in the outbox."""
+    default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    created = []
+    seen = set()
+    for user in recipients:
+        if user is None or user.id in seen:
+            continue
+        seen.add(user.id)
+        locale = user.locale or default_locale
+        subject_text = _render(subject, locale)[:300]
+        body_text = _render(body, locale)
+        note = Notification(user_id=user.id, kind=kind, subject=subject_text,
+                            body=body_text, link=link)
+        db.session.add(note)
+        created.append(note)
+        if email and user.email and user.active:
+            queue_email(user.email, subject_text, _email_body(body_text, link), user_id=user.id)
+    db.session.flush()
+    return created
+
+
+def _email_body(body: str, link: str) -> str:
+    if not link:
+        return body
+    try:
+        absolute = url_for("core.index", _external=True).rstrip("/") + link
+    except RuntimeError:
+        absolute = link
+    return f"{body}\n\n{absolute}".strip()
+
+
+def queue_email(to_address: str, subject: str, body: str, user_id: int | None = None) -> OutboxEmail:
+    """Add an e-mail to the outbox and make sure one send job runs after commit."""
+    mail = OutboxEmail(to_address=to_address, subject=subject, body=body, user_id=user_id,
+                       status="pending")
+    db.session.add(mail)
+    db.session.flush()
+    if not db.session.info.get(_QUEUED_KEY):
+        enqueue("notifications.send_outbox")
+        db.session.info[_QUEUED_KEY] = True
+    return mail
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _reset_queued_flag(session):
+    session.info.pop(_QUEUED_KEY, None)
+
+
+def unread_count(user) -> int:
+    """How many inbox messages the user has not read."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Notification.id))
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def mark_read(user, notification_ids: Iterable[int] | None = None) -> int:
+    """Mark some (or all) of the user's unread messages read; returns how many."""
+    stmt = (sa.update(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow()))
+    if notification_ids is not None:
+        stmt = stmt.where(Notification.id.in_(list(notification_ids)))
+    return db.session.execute(stmt).rowcount
+
+
+@job("notifications.send_outbox")
+def send_outbox(ctx) -> dict:
+    """Send every pending e-mail over SMTP; without SMTP settings they are held."""
+    config = current_app.config
+    pending = db.session.scalars(
+        sa.select(OutboxEmail).where(OutboxEmail.status == "pending").order_by(OutboxEmail.id)
+    ).all()
+    if not config.get("MAIL_SERVER"):
+        for mail in pending:
+            mail.status = "held"
+        db.session.commit()
+        return {"held": len(pending), "sent": 0, "failed": 0}
+    sent = failed = 0
+    with _smtp(config) as smtp:
+        for index, mail in enumerate(pending, start=1):
+            mail.attempts += 1
+            try:
+                smtp.send_message(_message(config, mail))
+            except (smtplib.SMTPException, OSError) as exc:
+                mail.last_error = str(exc)[:1000]
+                if mail.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+                    mail.status = "failed"
+                failed += 1
+            else:
+                mail.status = "sent"
+                mail.sent_at = utcnow()
+                sent += 1
+            db.session.commit()
+            ctx.progress(index * 100 // max(1, len(pending)))
+    return {"held": 0, "sent": sent, "failed": failed}
+
+
+def _smtp(config):
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20)
+    if config.get("MAIL_USE_TLS"):
+        smtp.starttls()
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return smtp
+
+
+def _message(config, mail: OutboxEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr(("Grants", config["MAIL_SENDER"]))
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message.set_content(mail.body)
+    return message

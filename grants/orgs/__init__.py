@@ -1,0 +1,1 @@
+"""Organisations, their qualifications and yearly figures; industry clusters; invitations."""

@@ -1,0 +1,223 @@
+"""Verbs on organisations: registration, profile, qualifications, figures, invitations.
+
+Every function flushes and leaves the commit to the request. State changes of
+invitations go through the workflow engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+
+from grants.accounts import operations as account_ops
+from grants.accounts.models import User, hash_token
+from grants.core import audit
+from grants.core.types import utcnow
+from grants.core.workflow import transition
+from grants.extensions import db
+from grants.notifications.operations import queue_email
+from grants.orgs import uscc
+from grants.orgs.models import IndustryCluster, Invitation, Organisation, Qualification, YearFigure
+
+PROFILE_FIELDS = ("name", "org_type", "cluster_id", "address", "legal_representative",
+                  "contact_name", "contact_phone", "founded_on")
+
+
+class OrganisationError(ValueError):
+    """A refused organisation operation; ``field`` names the form field at fault."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.field = field
+
+
+def uscc_problem(code: str) -> str | None:
+    """A user-facing reason why ``code`` is not a valid USCC, or None."""
+    try:
+        uscc.validate(code)
+    except uscc.USCCError as exc:
+        return str({
+            "length": _l("The unified social credit code has 18 characters."),
+            "format": _l("The code may hold digits and capital letters except I, O, S, V and Z; "
+                         "characters 3 to 8 are digits (the region code)."),
+            "checksum": _l("The check character (the last one) does not match: please check the code."),
+        }[exc.reason])
+    return None
+
+
+def holder_of(code: str) -> Organisation | None:
+    """The organisation registered with this USCC, if any."""
+    return db.session.scalar(sa.select(Organisation).where(Organisation.uscc == uscc.compact(code)))
+
+
+def check_new_uscc(code: str, exclude_id: int | None = None) -> str:
+    """The compact code if valid and free; raises OrganisationError naming the holder."""
+    problem = uscc_problem(code)
+    if problem:
+        raise OrganisationError(problem, "uscc")
+    compact = uscc.compact(code)
+    holder = holder_of(compact)
+    if holder is not None and holder.id != exclude_id:
+        raise OrganisationError(
+            _l("This code is already registered by “%(name)s”. If you work there, ask a colleague "
+               "who has an account to invite you.", name=holder.name), "uscc")
+    return compact
+
+
+def register_organisation(*, org: dict, person: dict) -> User:
+    """Self-registration: create the organisation and its first applicant account."""
+    code = check_new_uscc(org["uscc"])
+    if account_ops.find_user(person["email"]) is not None:
+        raise OrganisationError(_l("An account with this e-mail address already exists."), "email")
+    organisation = Organisation(uscc=code, **{k: org.get(k) for k in PROFILE_FIELDS if k in org})
+    organisation.name = organisation.name.strip()
+    db.session.add(organisation)
+    db.session.flush()
+    user = account_ops.create_user(email=person["email"], name=person["name"], password=person["password"],
+                                   roles=["applicant"], organisation_id=organisation.id,
+                                   phone=person.get("phone", ""), locale=person.get("locale"))
+    audit.record("organisation.registered", organisation, actor=user,
+                 after={"name": organisation.name, "uscc": code})
+    return user
+
+
+def update_profile(organisation: Organisation, data: dict, actor) -> None:
+    """Change the profile; the USCC itself can be corrected by bureau or admin only."""
+    before = {k: _plain(getattr(organisation, k)) for k in PROFILE_FIELDS + ("uscc",)}
+    if "uscc" in data and data["uscc"] and uscc.compact(data["uscc"]) != organisation.uscc:
+        if not actor.has_role("bureau", "admin"):
+            raise OrganisationError(_l("Only the bureau can correct the credit code."), "uscc")
+        organisation.uscc = check_new_uscc(data["uscc"], exclude_id=organisation.id)
+    for key in PROFILE_FIELDS:
+        if key in data:
+            setattr(organisation, key, data[key])
+    db.session.flush()
+    after = {k: _plain(getattr(organisation, k)) for k in PROFILE_FIELDS + ("uscc",)}
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        audit.record("organisation.updated", organisation, actor=actor,
+                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+
+
+def _plain(value):
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return value
+
+
+def add_qualification(organisation: Organisation, *, kind: str, granted_on: date,
+                      expires_on: date | None, certificate_no: str, actor) -> Qualification:
+    """Record a dated qualification."""
+    if expires_on and expires_on < granted_on:
+        raise OrganisationError(_l("The expiry date is before the date granted."), "expires_on")
+    q = Qualification(kind=kind, granted_on=granted_on, expires_on=expires_on,
+                      certificate_no=certificate_no or "")
+    organisation.qualifications.append(q)
+    db.session.flush()
+    audit.record("organisation.qualification_added", organisation, actor=actor,
+                 after={"kind": kind, "granted_on": str(granted_on),
+                        "expires_on": str(expires_on) if expires_on else None})
+    return q
+
+
+def remove_qualification(qualification: Qualification, actor) -> None:
+    organisation = qualification.organisation
+    audit.record("organisation.qualification_removed", organisation, actor=actor,
+                 before={"kind": qualification.kind, "granted_on": str(qualification.granted_on)})
+    organisation.qualifications.remove(qualification)
+    db.session.flush()
+
+
+def set_year_figure(organisation: Organisation, *, year: int, revenue: Decimal, rd_spending: Decimal,
+                    staff: int, rd_staff: int, actor) -> YearFigure:
+    """Create or replace the figures of one year."""
+    if rd_staff > staff:
+        raise OrganisationError(_l("R&D staff cannot exceed total staff."), "rd_staff")
+    figure = next((f for f in organisation.figures if f.year == year), None)
+    before = None
+    if figure is None:
+        figure = YearFigure(year=year)
+        organisation.figures.append(figure)
+    else:
+        before = {"revenue": str(figure.revenue), "rd_spending": str(figure.rd_spending),
+                  "staff": figure.staff, "rd_staff": figure.rd_staff}
+    figure.revenue, figure.rd_spending = revenue, rd_spending
+    figure.staff, figure.rd_staff = staff, rd_staff
+    db.session.flush()
+    audit.record("organisation.figures_set", organisation, actor=actor, before=before,
+                 after={"year": year, "revenue": str(revenue), "rd_spending": str(rd_spending),
+                        "staff": staff, "rd_staff": rd_staff})
+    return figure
+
+
+def remove_year_figure(figure: YearFigure, actor) -> None:
+    organisation = figure.organisation
+    audit.record("organisation.figures_removed", organisation, actor=actor, before={"year": figure.year})
+    organisation.figures.remove(figure)
+    db.session.flush()
+
+
+def invite(organisation: Organisation, email: str, actor) -> tuple[Invitation, str]:
+    """Invite a person by e-mail to join the organisation; returns the invitation and its token."""
+    email = account_ops.normalise_email(email)
+    existing = account_ops.find_user(email)
+    if existing is not None and existing.organisation_id == organisation.id:
+        raise OrganisationError(_l("This person is already a member."), "email")
+    if existing is not None and existing.organisation_id is not None:
+        raise OrganisationError(_l("This person already belongs to another organisation."), "email")
+    pending = db.session.scalar(sa.select(Invitation).where(
+        Invitation.organisation_id == organisation.id, Invitation.email == email,
+        Invitation.state == "pending", Invitation.expires_at > utcnow()))
+    if pending is not None:
+        raise OrganisationError(_l("An invitation to this address is still open."), "email")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(organisation_id=organisation.id, email=email, token_hash=hash_token(token),
+                            state="pending", invited_by_id=actor.id,
+                            expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"]))
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record("invitation.created", invitation, actor=actor,
+                 after={"email": email, "organisation_id": organisation.id})
+    link = url_for("orgs.accept_invitation", token=token, _external=True)
+    from flask_babel import force_locale, gettext
+
+    with force_locale((existing.locale if existing else None) or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = gettext("Invitation to join %(org)s", org=organisation.name)
+        body = gettext("%(name)s invites you to apply for science and technology funding on behalf of "
+                       "%(org)s. Open this link to accept:\n\n%(link)s",
+                       name=actor.name, org=organisation.name, link=link)
+    queue_email(email, subject, body, user_id=existing.id if existing else None)
+    return invitation, token
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    return db.session.scalar(sa.select(Invitation).where(Invitation.token_hash == hash_token(token)))
+
+
+def accept_invitation(invitation: Invitation, user: User) -> None:
+    """The signed-in (or just registered) user joins the organisation."""
+    transition(invitation, "accept", user)
+
+
+def register_from_invitation(invitation: Invitation, *, name: str, password: str,
+                             phone: str = "", locale: str | None = None) -> User:
+    """Create the invitee's account and accept the invitation in one step."""
+    user = account_ops.create_user(email=invitation.email, name=name, password=password,
+                                   roles=["applicant"], phone=phone, locale=locale)
+    transition(invitation, "accept", user)
+    return user
+
+
+def revoke_invitation(invitation: Invitation, actor) -> None:
+    transition(invitation, "revoke", actor)
+
+
+def active_clusters() -> list[IndustryCluster]:
+    return db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
+                              .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()

@@ -1,0 +1,64 @@
+"""The invitation lifecycle: pending → accepted | revoked | expired."""
+
+from flask_babel import lazy_gettext as _l
+
+from grants.core.permissions import Predicate, has_role
+from grants.core.types import utcnow
+from grants.core.workflow import Transition, Workflow
+from grants.orgs.models import INVITATION_STATES, Invitation
+from grants.orgs.rules import is_member_of_invitation_org, no_organisation
+
+
+def _not_expired(invitation, actor, data):
+    if invitation.expires_at <= utcnow():
+        return str(_l("This invitation has expired. Ask for a new one."))
+    return None
+
+
+def _same_address(invitation, actor, data):
+    expired = _not_expired(invitation, actor, data)
+    if expired:
+        return expired
+    if actor.email.lower() != invitation.email.lower():
+        return str(_l("This invitation was sent to another e-mail address."))
+    return None
+
+
+def _join(invitation, actor, data):
+    from grants.accounts.models import UserRole
+
+    invitation.decided_at = utcnow()
+    invitation.accepted_by_id = actor.id
+    actor.organisation_id = invitation.organisation_id
+    if "applicant" not in actor.role_names:
+        actor.roles.append(UserRole(role="applicant"))
+
+
+def _decided(invitation, actor, data):
+    invitation.decided_at = utcnow()
+
+
+def _tell_inviter(invitation, actor, data):
+    from grants.notifications.operations import notify
+
+    if invitation.invited_by is not None:
+        notify([invitation.invited_by], "invitation.accepted",
+               _l("%(name)s has joined %(org)s", name=actor.name, org=invitation.organisation.name),
+               link="/organisation")
+
+
+system = Predicate(lambda user, obj: True, "system")
+
+INVITATION_WORKFLOW = Workflow(
+    name="invitation",
+    model=Invitation,
+    states=INVITATION_STATES,
+    transitions=[
+        Transition("pending", "accept", "accepted", no_organisation, guard=_same_address,
+                   effect=_join, notify=_tell_inviter, label=_l("Accept")),
+        Transition("pending", "revoke", "revoked",
+                   has_role("applicant") & is_member_of_invitation_org, effect=_decided,
+                   label=_l("Revoke")),
+        Transition("pending", "expire", "expired", system, effect=_decided),
+    ],
+)

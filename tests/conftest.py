@@ -1,0 +1,157 @@
+"""Test fixtures: one app per backend, schema from the migrations, rollback per test.
+
+Every test that uses ``app`` runs on SQLite; when ``TEST_DATABASE_URL`` and
+``REDIS_URL`` are set it runs again on PostgreSQL with Redis behind the rate limiter
+and RQ behind the jobs. Each test runs inside an outer transaction that is rolled
+back afterwards; the app's own commits become savepoints.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from grants import create_app
+from grants.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL and REDIS_URL else [])
+EXERCISED: set[str] = set()
+PASSWORD = "Secret-pass-2026"
+
+
+def _base_config(tmp: Path) -> dict:
+    return {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+        "SERVER_NAME": "grants.test",
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "INSTANCE_DIR": str(tmp),
+        "MAIL_SERVER": None,
+        "SHOW_OUTBOX": True,
+    }
+
+
+def _config_for(backend: str, tmp: Path) -> dict:
+    config = _base_config(tmp)
+    if backend == "sqlite":
+        config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'test.sqlite3'}",
+                      REDIS_URL=None, JOBS_MODE="sync", RATELIMIT_STORAGE_URI="memory://")
+    else:
+        from grants.config import normalise_database_url
+
+        config.update(SQLALCHEMY_DATABASE_URI=normalise_database_url(TEST_DATABASE_URL),
+                      REDIS_URL=REDIS_URL, JOBS_MODE="rq", RQ_QUEUE=f"grants-test-{uuid.uuid4().hex[:8]}",
+                      RATELIMIT_STORAGE_URI=REDIS_URL,
+                      RATELIMIT_KEY_PREFIX=f"grants-test-{uuid.uuid4().hex[:8]}")
+    return config
+
+
+def reset_postgres_schema(url: str) -> None:
+    """Drop and recreate the public schema so the migrations start from empty."""
+    from grants.config import normalise_database_url
+
+    engine = sa.create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_app(request, tmp_path_factory):
+    """A migrated app per backend, shared by the tests of the session."""
+    from flask_migrate import upgrade
+
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(backend)
+    if backend == "postgresql":
+        reset_postgres_schema(TEST_DATABASE_URL)
+    app = create_app(_config_for(backend, tmp))
+    with app.app_context():
+        upgrade()
+    app.config["BACKEND"] = backend
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(backend_app):
+    """The app, with every database write of the test rolled back afterwards."""
+    app = backend_app
+    EXERCISED.add(app.config["BACKEND"])
+    if app.config.get("REDIS_URL"):
+        EXERCISED.add("redis")
+    with app.app_context():
+        engines = db._app_engines[app]
+        engine = engines[None]
+        connection = engine.connect()
+        outer = connection.begin()
+        engines[None] = connection
+        db.session.remove()
+        db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            engines[None] = engine
+            outer.rollback()
+            connection.close()
+            if app.config.get("REDIS_URL"):
+                _empty_queue(app)
+
+
+def _empty_queue(app) -> None:
+    from grants.core.jobs import rq_queue
+
+    rq_queue(app).empty()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run queued jobs now: drains RQ with a worker in this process (no-op in sync mode)."""
+
+    def drain() -> int:
+        if app.config["JOBS_MODE"] != "rq":
+            return 0
+        from rq import SimpleWorker
+
+        from grants.core.jobs import rq_queue
+
+        queue = rq_queue(app)
+        count = queue.count
+        SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
+        db.session.expire_all()
+        return count
+
+    return drain
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in through the real login form."""
+
+    def do_login(user, password: str = PASSWORD):
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    names = sorted(EXERCISED) or ["none"]
+    terminalreporter.write_line("backends exercised: " + ", ".join(names))
