@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import globals as flask_globals
+from flask.testing import FlaskClient
 
 from grants import create_app
 from grants.extensions import db, limiter
@@ -64,6 +66,29 @@ def reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
+class RequestIsolatingClient(FlaskClient):
+    """Each request gets its own app context (its own db session and ``g``), as in production.
+
+    Without this, a request would reuse the test's app context, so Flask-Login's cached
+    user and the test's identity map would leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        token = flask_globals._cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            flask_globals._cv_app.reset(token)
+            if flask_globals._cv_app.get(None) is not None:
+                db.session.expire_all()
+
+    def session_cookie(self):
+        """The value of the session cookie, or None."""
+        cookie = self.get_cookie(self.application.config["SESSION_COOKIE_NAME"],
+                                 domain=self.application.config["SERVER_NAME"])
+        return cookie.value if cookie else None
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend_app(request, tmp_path_factory):
     """A migrated app per backend, shared by the tests of the session."""
@@ -74,6 +99,7 @@ def backend_app(request, tmp_path_factory):
     if backend == "postgresql":
         reset_postgres_schema(TEST_DATABASE_URL)
     app = create_app(_config_for(backend, tmp))
+    app.test_client_class = RequestIsolatingClient
     with app.app_context():
         upgrade()
     app.config["BACKEND"] = backend

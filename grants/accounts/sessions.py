@@ -20,8 +20,16 @@ from grants.extensions import db
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
+def _expired(now):
+    config = current_app.config
+    idle_limit = now - timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+    absolute_limit = now - timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
+    return sa.or_(UserSession.last_seen_at < idle_limit, UserSession.created_at < absolute_limit)
+
+
 def start_session(user: User) -> str:
-    """Create a session row for ``user`` and return its token (set on the user too)."""
+    """Create a session row for ``user`` and return its token; expired rows are purged."""
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id, _expired(utcnow())))
     token = secrets.token_urlsafe(32)
     row = UserSession(token_hash=hash_token(token), user_id=user.id)
     if has_request_context():
@@ -64,11 +72,7 @@ def load_session_user(token: str) -> User | None:
     absolute = timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
     user = row.user
     if now - row.last_seen_at > idle or now - row.created_at > absolute or not user.active:
-        with _side_session() as side:
-            side.execute(sa.delete(UserSession).where(UserSession.id == row.id))
-            side.commit()
-        db.session.expire(row)
-        return None
+        return None  # a dead session; its row goes at the user's next sign-in
     if now - row.last_seen_at > TOUCH_INTERVAL:
         with _side_session() as side:
             side.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))

@@ -48,8 +48,9 @@ def is_authenticated(user, obj) -> bool:
 
 
 @predicate
-def always(user, obj) -> bool:
-    return True
+def is_system(user, obj) -> bool:
+    """True only for the system itself (scheduled jobs fire events with actor None)."""
+    return user is None
 
 
 def has_role(*roles: str) -> Predicate:

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from grants.core.permissions import Predicate, has_role
+from grants.core.permissions import has_role, is_authenticated, is_system
 from grants.core.types import utcnow
 from grants.core.workflow import Transition, Workflow
 from grants.orgs.models import INVITATION_STATES, Invitation
@@ -47,18 +47,16 @@ def _tell_inviter(invitation, actor, data):
                link="/organisation")
 
 
-system = Predicate(lambda user, obj: True, "system")
-
 INVITATION_WORKFLOW = Workflow(
     name="invitation",
     model=Invitation,
     states=INVITATION_STATES,
     transitions=[
-        Transition("pending", "accept", "accepted", no_organisation, guard=_same_address,
+        Transition("pending", "accept", "accepted", is_authenticated & no_organisation, guard=_same_address,
                    effect=_join, notify=_tell_inviter, label=_l("Accept")),
         Transition("pending", "revoke", "revoked",
                    has_role("applicant") & is_member_of_invitation_org, effect=_decided,
                    label=_l("Revoke")),
-        Transition("pending", "expire", "expired", system, effect=_decided),
+        Transition("pending", "expire", "expired", is_system, effect=_decided),
     ],
 )
