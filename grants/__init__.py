@@ -39,9 +39,11 @@ def create_app(config: dict | None = None) -> Flask:
 def register_models(app: Flask) -> None:
     """Import every domain's models so that the metadata is complete."""
     import grants.accounts.models  # noqa: F401
+    import grants.applications.models  # noqa: F401
     import grants.core.models  # noqa: F401
     import grants.notifications.models  # noqa: F401
     import grants.orgs.models  # noqa: F401
+    import grants.programmes.models  # noqa: F401
 
 
 def register_extensions(app: Flask) -> None:
@@ -112,13 +114,19 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from grants.accounts.views import bp as accounts_bp
+    from grants.applications.views import bp as applications_bp
     from grants.core.views import bp as core_bp
     from grants.notifications.views import bp as notifications_bp
     from grants.orgs.views import bp as orgs_bp
+    from grants.programmes.views import bp as programmes_bp
 
-    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp):
+    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp):
         app.register_blueprint(blueprint)
     import grants.accounts.rules  # noqa: F401
+    import grants.applications.rules  # noqa: F401
+    import grants.applications.workflow  # noqa: F401
+    import grants.programmes.rules  # noqa: F401
+    import grants.programmes.workflow  # noqa: F401
     import grants.core.rules  # noqa: F401
     import grants.notifications.rules  # noqa: F401
     import grants.orgs.rules  # noqa: F401

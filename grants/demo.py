@@ -35,6 +35,7 @@ ORGANISATIONS = [
     (1, "通化金马药业集团股份有限公司", "enterprise", "pharma", "91",
      [("national_high_tech", date(2019, 11, 1), date(2022, 10, 31)),
       ("national_high_tech", date(2022, 11, 1), date(2025, 10, 31)),
+      ("national_high_tech", date(2025, 11, 1), date(2028, 10, 31)),
       ("provincial_tech_centre", date(2017, 6, 1), None)], 68000),
     (2, "通化玉圣药业股份有限公司", "enterprise", "pharma", "91",
      [("national_high_tech", date(2020, 9, 1), date(2023, 8, 31)),
@@ -46,10 +47,12 @@ ORGANISATIONS = [
     (4, "吉林省仁生源生物科技有限公司", "enterprise", "pharma", "91",
      [("tech_sme", date(2021, 4, 1), date(2021, 12, 31)),
       ("tech_sme", date(2022, 4, 1), date(2022, 12, 31)),
-      ("national_high_tech", date(2022, 12, 1), date(2025, 11, 30))], 3200),
+      ("national_high_tech", date(2022, 12, 1), date(2025, 11, 30)),
+      ("national_high_tech", date(2025, 12, 1), date(2028, 11, 30))], 3200),
     (5, "通化双龙化工股份有限公司", "enterprise", "new_materials", "91",
      [("national_high_tech", date(2019, 12, 1), date(2022, 11, 30)),
       ("national_high_tech", date(2022, 12, 1), date(2025, 11, 30)),
+      ("national_high_tech", date(2025, 12, 1), date(2028, 11, 30)),
       ("provincial_tech_centre", date(2016, 8, 1), None),
       ("provincial_key_lab", date(2018, 9, 1), None)], 45000),
     (6, "通化鑫鸿新材料有限公司", "enterprise", "new_materials", "91",
@@ -118,7 +121,7 @@ def seed_organisations(clusters) -> dict[int, Organisation]:
                 org.qualifications.append(Qualification(kind=kind, granted_on=granted, expires_on=expires,
                                                         certificate_no=f"GR{granted.year}22{index:06d}"))
             if base:
-                for year in range(2020, 2025):
+                for year in range(2020, 2026):
                     revenue, rd, staff, rd_staff = _figures(base, year)
                     org.figures.append(YearFigure(year=year, revenue=revenue, rd_spending=rd,
                                                   staff=staff, rd_staff=rd_staff))

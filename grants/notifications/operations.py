@@ -25,14 +25,21 @@ from grants.notifications.models import Notification, OutboxEmail
 _QUEUED_KEY = "grants_outbox_job_queued"
 
 
-def _render(text, locale: str) -> str:
+def _render(text, locale: str, params: dict | None = None) -> str:
     with force_locale(locale):
-        return str(text)
+        rendered = str(text)
+    # Only translated (lazy) strings carry placeholders; plain text such as reasons typed
+    # by a person is used as it is, so a stray "%" cannot break it.
+    return rendered % params if params and not isinstance(text, str) else rendered
 
 
 def notify(recipients: Iterable, kind: str, subject, body="", link: str = "",
-           email: bool = True) -> list[Notification]:
-    """Put a message in each recipient's inbox and, if ``email``, in the outbox."""
+           email: bool = True, params: dict | None = None) -> list[Notification]:
+    """Put a message in each recipient's inbox and, if ``email``, in the outbox.
+
+    ``subject`` and ``body`` may be lazy strings with ``%(name)s`` placeholders filled
+    from ``params`` after translation into each recipient's language.
+    """
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     created = []
     seen = set()
@@ -41,8 +48,8 @@ def notify(recipients: Iterable, kind: str, subject, body="", link: str = "",
             continue
         seen.add(user.id)
         locale = user.locale or default_locale
-        subject_text = _render(subject, locale)[:300]
-        body_text = _render(body, locale)
+        subject_text = _render(subject, locale, params)[:300]
+        body_text = _render(body, locale, params)
         note = Notification(user_id=user.id, kind=kind, subject=subject_text,
                             body=body_text, link=link)
         db.session.add(note)

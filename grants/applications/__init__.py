@@ -1,0 +1,1 @@
+"""Applications (申报书): drafting, submission, formal check, lists and duplicate check."""

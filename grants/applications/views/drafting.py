@@ -1,0 +1,1 @@
+"""Applicant pages: open calls, the sectioned form with autosave, attachments, submission."""
