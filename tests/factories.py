@@ -109,3 +109,94 @@ class InvitationFactory(BaseFactory):
     token_hash = factory.Sequence(lambda n: f"{n:064d}")
     state = "pending"
     expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=14))
+
+
+# --- calls and applications -------------------------------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from grants.applications.models import Application, BudgetLine, KpiTarget, PlannedMilestone, TeamMember  # noqa: E402
+from grants.programmes.models import AttachmentRequirement, Call, RubricCriterion  # noqa: E402
+
+
+class CallFactory(BaseFactory):
+    """A published call, open from yesterday for thirty days, with a two-criterion rubric."""
+
+    class Meta:
+        model = Call
+
+    code = factory.Sequence(lambda n: f"2026-EDJ-T{n:03d}")
+    year = 2026
+    title = factory.Sequence(lambda n: f"2026年度二道江区科技攻关计划第{n}批")
+    funding_level = "district"
+    category = "research"
+    guide = "申报指南正文"
+    opens_at = factory.LazyFunction(lambda: utcnow() - timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=30))
+    total_budget = Decimal("5000000.00")
+    cap_per_project = Decimal("500000.00")
+    min_self_raised_ratio = Decimal("0.5000")
+    indirect_cost_ratio = Decimal("0.2000")
+    max_duration_months = 36
+    reviewers_per_application = 3
+    trimmed_mean_min_reviews = 5
+    blind_review = True
+    state = "published"
+    published_at = factory.LazyFunction(lambda: utcnow() - timedelta(days=1))
+
+    @factory.post_generation
+    def rubric(obj, create, extracted, **kwargs):
+        if extracted is False:
+            return
+        obj.criteria.append(RubricCriterion(position=1, name_zh="技术先进性", name_en="Technical merit",
+                                            weight=Decimal("60"), min_score=Decimal("0"),
+                                            max_score=Decimal("10")))
+        obj.criteria.append(RubricCriterion(position=2, name_zh="经济社会效益", name_en="Impact",
+                                            weight=Decimal("40"), min_score=Decimal("0"),
+                                            max_score=Decimal("10")))
+        obj.attachment_requirements.append(AttachmentRequirement(
+            position=1, code="licence", name_zh="营业执照", name_en="Business licence", required=True))
+        if create:
+            db.session.flush()
+
+
+class ApplicationFactory(BaseFactory):
+    """A draft application of an organisation to a call (sections empty unless filled)."""
+
+    class Meta:
+        model = Application
+
+    call = factory.SubFactory(CallFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    cluster = factory.SelfAttribute("organisation.cluster")
+    title = factory.Sequence(lambda n: f"中药提取自动化关键技术研究{n}")
+    summary = "针对中药提取过程自动化控制的关键技术开展研究。"
+    state = "draft"
+
+
+def fill_application(application: Application) -> Application:
+    """Give a draft every section a valid value: team, budget within the call's rules, plan, KPIs."""
+    from datetime import date
+
+    call = application.call
+    application.objectives = "实现提取过程在线监测与自动控制。"
+    application.technical_route = "建立过程模型，开发控制系统，中试验证。"
+    application.start_date = date(call.year, 1, 1)
+    application.end_date = date(call.year + 1, 12, 31)
+    application.team.append(TeamMember(position=1, name="严建国", role="principal", title="研究员",
+                                       organisation_name=application.organisation.name))
+    lines = [("equipment", "", "100000", "100000"), ("business", "materials", "100000", "150000"),
+             ("labour", "", "50000", "100000"), ("indirect", "", "20000", "0")]
+    for category, sub_item, fiscal, self_raised in lines:
+        application.budget_lines.append(BudgetLine(category=category, sub_item=sub_item,
+                                                   fiscal=Decimal(fiscal), self_raised=Decimal(self_raised)))
+    application.fiscal_total = Decimal("270000")
+    application.self_raised_total = Decimal("350000")
+    application.milestones.append(PlannedMilestone(position=1, title="完成中试", due_date=date(call.year, 12, 31),
+                                                   deliverable="中试报告", funding_share=Decimal("0.5")))
+    application.milestones.append(PlannedMilestone(position=2, title="通过验收",
+                                                   due_date=date(call.year + 1, 12, 31),
+                                                   deliverable="验收报告", funding_share=Decimal("0.5")))
+    application.kpis.append(KpiTarget(kind="patents_filed", target=Decimal("2")))
+    db.session.flush()
+    return application
