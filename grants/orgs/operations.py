@@ -1,4 +1,4 @@
-"""Verbs on organisations: registration, profile, qualifications, figures, invitations.
+"""Verbs on organisations: registration, profile, qualifications, figures, invitations, clusters.
 
 Every function flushes and leaves the commit to the request. State changes of
 invitations go through the workflow engine.
@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User, hash_token
 from grants.core import audit
+from grants.core.permissions import can
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
@@ -91,7 +92,7 @@ def update_profile(organisation: Organisation, data: dict, actor) -> None:
     """Change the profile; the USCC itself can be corrected by bureau or admin only."""
     before = {k: _plain(getattr(organisation, k)) for k in PROFILE_FIELDS + ("uscc",)}
     if "uscc" in data and data["uscc"] and uscc.compact(data["uscc"]) != organisation.uscc:
-        if not actor.has_role("bureau", "admin"):
+        if not can(actor, "org.correct_uscc", organisation):
             raise OrganisationError(_l("Only the bureau can correct the credit code."), "uscc")
         organisation.uscc = check_new_uscc(data["uscc"], exclude_id=organisation.id)
     for key in PROFILE_FIELDS:
@@ -221,3 +222,123 @@ def revoke_invitation(invitation: Invitation, actor) -> None:
 def active_clusters() -> list[IndustryCluster]:
     return db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
                               .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
+
+
+def local_today() -> date:
+    """Today's date in the bureau's time zone (Beijing time)."""
+    from zoneinfo import ZoneInfo
+
+    return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+EXPIRY_WARNING_DAYS = 90
+
+
+def qualification_status(qualification: Qualification, today: date) -> str:
+    """One of ``future``, ``expired``, ``expiring`` (within 90 days) or ``valid``."""
+    if qualification.granted_on > today:
+        return "future"
+    if qualification.expires_on is not None:
+        if qualification.expires_on < today:
+            return "expired"
+        if qualification.expires_on <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+            return "expiring"
+    return "valid"
+
+
+def qualification_alerts(organisation: Organisation, today: date) -> list[tuple[Qualification, str]]:
+    """Per kind, the latest qualification when it has expired or expires within 90 days.
+
+    A kind that was renewed (another certificate valid beyond the warning window)
+    raises no alert.
+    """
+    alerts = []
+    by_kind: dict[str, list[Qualification]] = {}
+    for q in organisation.qualifications:
+        by_kind.setdefault(q.kind, []).append(q)
+    for items in by_kind.values():
+        statuses = [qualification_status(q, today) for q in items]
+        if "valid" in statuses or "future" in statuses:
+            continue
+        latest = max(items, key=lambda q: q.expires_on or date.max)
+        alerts.append((latest, qualification_status(latest, today)))
+    return sorted(alerts, key=lambda a: a[0].expires_on or date.max)
+
+
+CLUSTER_FIELDS = ("code", "name_zh", "name_en", "description", "sort_order", "active")
+
+
+def cluster_usage(cluster: IndustryCluster) -> int:
+    """How many organisations belong to the cluster."""
+    return db.session.scalar(sa.select(sa.func.count(Organisation.id))
+                             .where(Organisation.cluster_id == cluster.id)) or 0
+
+
+def _clean_cluster_data(data: dict) -> dict:
+    clean = {k: data[k] for k in CLUSTER_FIELDS if k in data}
+    for key in ("code", "name_zh", "name_en", "description"):
+        if key in clean:
+            clean[key] = (clean[key] or "").strip()
+    if "code" in clean:
+        clean["code"] = clean["code"].lower()
+    return clean
+
+
+def _check_cluster_unique(data: dict, exclude_id: int | None) -> None:
+    checks = (("code", IndustryCluster.code, _l("Another cluster already uses this code.")),
+              ("name_zh", IndustryCluster.name_zh, _l("Another cluster already has this Chinese name.")))
+    for key, column, message in checks:
+        if key not in data:
+            continue
+        stmt = sa.select(IndustryCluster.id).where(sa.func.lower(column) == data[key].lower())
+        if exclude_id is not None:
+            stmt = stmt.where(IndustryCluster.id != exclude_id)
+        if db.session.scalar(stmt.limit(1)) is not None:
+            raise OrganisationError(message, key)
+
+
+def _flush_cluster() -> None:
+    """Flush in a savepoint so that a concurrent duplicate becomes a field message."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise OrganisationError(_l("Another cluster already uses this code or Chinese name."),
+                                "code") from exc
+
+
+def create_cluster(data: dict, actor) -> IndustryCluster:
+    """Add an industry cluster; code and Chinese name must be unique."""
+    clean = _clean_cluster_data(data)
+    _check_cluster_unique(clean, None)
+    cluster = IndustryCluster(**{"description": "", "name_en": "", "sort_order": 0, "active": True, **clean})
+    db.session.add(cluster)
+    _flush_cluster()
+    audit.record("cluster.created", cluster, actor=actor,
+                 after={k: getattr(cluster, k) for k in CLUSTER_FIELDS})
+    return cluster
+
+
+def update_cluster(cluster: IndustryCluster, data: dict, actor) -> None:
+    """Change a cluster (deactivating one hides it from new choices but keeps its members)."""
+    clean = _clean_cluster_data(data)
+    _check_cluster_unique(clean, cluster.id)
+    before = {k: getattr(cluster, k) for k in CLUSTER_FIELDS}
+    for key, value in clean.items():
+        setattr(cluster, key, value)
+    _flush_cluster()
+    after = {k: getattr(cluster, k) for k in CLUSTER_FIELDS}
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        audit.record("cluster.updated", cluster, actor=actor,
+                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+
+
+def delete_cluster(cluster: IndustryCluster, actor) -> None:
+    """Remove an unused cluster; one that organisations belong to can only be deactivated."""
+    if cluster_usage(cluster):
+        raise OrganisationError(_l("Organisations belong to this cluster: deactivate it instead."))
+    audit.record("cluster.deleted", cluster, actor=actor,
+                 before={k: getattr(cluster, k) for k in CLUSTER_FIELDS})
+    db.session.delete(cluster)
+    db.session.flush()

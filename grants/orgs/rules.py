@@ -25,5 +25,6 @@ rule("org.view", applicant_member | has_role("bureau", "admin", "finance"))
 rule("org.edit", applicant_member | staff)
 rule("org.list", has_role("bureau", "admin", "finance"))
 rule("org.invite", applicant_member)
+rule("org.correct_uscc", staff)
 rule("clusters.manage", has_role("admin"))
 # Accepting and revoking invitations are workflow events: see grants/orgs/workflow.py.
