@@ -125,15 +125,15 @@ def register_blueprints(app: Flask) -> None:
     import grants.accounts.rules  # noqa: F401
     import grants.applications.rules  # noqa: F401
     import grants.applications.workflow  # noqa: F401
-    import grants.programmes.rules  # noqa: F401
-    import grants.programmes.workflow  # noqa: F401
+    import grants.core.panels  # noqa: F401
     import grants.core.rules  # noqa: F401
+    import grants.notifications.panels  # noqa: F401
     import grants.notifications.rules  # noqa: F401
+    import grants.orgs.panels  # noqa: F401
     import grants.orgs.rules  # noqa: F401
     import grants.orgs.workflow  # noqa: F401
-    import grants.core.panels  # noqa: F401
-    import grants.notifications.panels  # noqa: F401
-    import grants.orgs.panels  # noqa: F401
+    import grants.programmes.rules  # noqa: F401
+    import grants.programmes.workflow  # noqa: F401
 
 
 def register_template_helpers(app: Flask) -> None:

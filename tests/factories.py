@@ -115,7 +115,13 @@ class InvitationFactory(BaseFactory):
 
 from decimal import Decimal  # noqa: E402
 
-from grants.applications.models import Application, BudgetLine, KpiTarget, PlannedMilestone, TeamMember  # noqa: E402
+from grants.applications.models import (  # noqa: E402
+    Application,
+    BudgetLine,
+    KpiTarget,
+    PlannedMilestone,
+    TeamMember,
+)
 from grants.programmes.models import AttachmentRequirement, Call, RubricCriterion  # noqa: E402
 
 

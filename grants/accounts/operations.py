@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
-
-import sqlalchemy as sa
 
 from grants.accounts.models import ROLES, User, UserRole
 from grants.accounts.sessions import end_all_sessions, end_session, start_session

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from grants.accounts import operations as ops
-from grants.accounts.forms import (ROLE_LABELS, ChangePasswordForm, ForgotPasswordForm, LoginForm,
-                                   NewUserForm, ResetPasswordForm, UserForm)
+from grants.accounts.forms import (
+    ROLE_LABELS,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewUserForm,
+    ResetPasswordForm,
+    UserForm,
+)
 from grants.accounts.models import ROLES, User, UserRole
 from grants.core.pagination import paginate
 from grants.core.permissions import require

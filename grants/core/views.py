@@ -5,16 +5,25 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_timezone
 from flask_login import current_user
 
 from grants.core.dashboard import panels_for
 from grants.core.models import AuditEvent, Job
+from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.extensions import db
-from grants.core.pagination import paginate
 
 bp = Blueprint("core", __name__)
 

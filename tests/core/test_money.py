@@ -2,7 +2,14 @@ from decimal import Decimal
 
 import pytest
 
-from grants.core.money import MoneyError, format_wan, format_yuan, to_money, wan_to_yuan, yuan_to_wan
+from grants.core.money import (
+    MoneyError,
+    format_wan,
+    format_yuan,
+    to_money,
+    wan_to_yuan,
+    yuan_to_wan,
+)
 
 
 def test_to_money_parses_text_with_commas_exactly():

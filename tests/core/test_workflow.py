@@ -5,8 +5,15 @@ import sqlalchemy as sa
 
 from grants.core.models import AuditEvent
 from grants.core.types import utcnow
-from grants.core.workflow import (GuardFailed, InvalidTransition, StateWriteOutsideEngine,
-                                  TransitionForbidden, available_events, can_fire, transition)
+from grants.core.workflow import (
+    GuardFailed,
+    InvalidTransition,
+    StateWriteOutsideEngine,
+    TransitionForbidden,
+    available_events,
+    can_fire,
+    transition,
+)
 from grants.extensions import db
 from grants.notifications.models import Notification
 from tests.factories import InvitationFactory, make_user
