@@ -30,6 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_i18n(app)
     register_security(app)
     register_blueprints(app)
+    register_domains(app)
+    register_scheduler(app)
     register_template_helpers(app)
     register_errors(app)
     register_commands(app)
@@ -122,6 +124,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp):
         app.register_blueprint(blueprint)
+
+
+def register_domains(app: Flask) -> None:
+    """Import each domain's rules, workflows, dashboard panels and jobs (they self-register)."""
     import grants.accounts.rules  # noqa: F401
     import grants.applications.rules  # noqa: F401
     import grants.applications.workflow  # noqa: F401
@@ -134,6 +140,19 @@ def register_blueprints(app: Flask) -> None:
     import grants.orgs.workflow  # noqa: F401
     import grants.programmes.rules  # noqa: F401
     import grants.programmes.workflow  # noqa: F401
+    import grants.notifications.operations  # noqa: F401
+    import grants.orgs.jobs  # noqa: F401
+
+
+def register_scheduler(app: Flask) -> None:
+    """Without Redis, run periodic jobs in a thread of the serving process (first request)."""
+    if not app.config["SCHEDULER_IN_PROCESS"]:
+        return
+    from grants.core.scheduler import start_in_process
+
+    @app.before_request
+    def _start_scheduler():
+        start_in_process(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -12,6 +12,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)
 
 
 @click.command("seed-demo")
@@ -63,3 +64,17 @@ def worker_command(burst: bool) -> None:
     connection = Redis.from_url(url)
     worker = SimpleWorker([current_app.config["RQ_QUEUE"]], connection=connection)
     worker.work(burst=burst, with_scheduler=False)
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Enqueue what is due now and stop.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between checks.")
+def scheduler_command(once: bool, interval: float) -> None:
+    """Enqueue periodic jobs when they are due (run one beside the RQ workers)."""
+    from grants.core.scheduler import loop, run_due
+
+    if once:
+        started = run_due()
+        click.echo("enqueued: " + (", ".join(started) or "nothing due"))
+        return
+    loop(current_app._get_current_object(), interval=interval)

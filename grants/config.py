@@ -46,6 +46,7 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if self.REDIS_URL else "thread")
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
+        self.SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", self.JOBS_MODE == "thread")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance / "uploads")
         self.MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
 

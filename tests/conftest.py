@@ -30,6 +30,7 @@ PASSWORD = "Secret-pass-2026"
 def _base_config(tmp: Path) -> dict:
     return {
         "TESTING": True,
+        "SCHEDULER_IN_PROCESS": False,
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": "grants.test",

@@ -108,7 +108,7 @@ def dispatch(app, job_id: int) -> None:
                               job_timeout=app.config.get("JOB_TIMEOUT", 1800))
         return
     worker = threading.Thread(target=_run_in_app, args=(app, job_id),
-                              name=f"grants-job-{job_id}", daemon=True)
+                              name=f"grants-job-{job_id}", daemon=False)
     worker.start()
     if mode == "sync":
         worker.join()

@@ -57,3 +57,12 @@ class Job(db.Model):
         sa.CheckConstraint("status in ('queued','running','finished','failed')", name="status"),
         sa.CheckConstraint("progress >= 0 and progress <= 100", name="progress_range"),
     )
+
+
+class ScheduledRun(db.Model):
+    """When a periodic job was last put on the queue; claimed atomically by one scheduler."""
+
+    __tablename__ = "scheduled_runs"
+
+    name: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    last_enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,6 +9,7 @@ strings: each is rendered in the recipient's own language.
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from collections.abc import Iterable
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -18,6 +19,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 
 from grants.core.jobs import enqueue, job
+from grants.core.scheduler import schedule
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.models import Notification, OutboxEmail
@@ -154,3 +156,6 @@ def _message(config, mail: OutboxEmail) -> EmailMessage:
     message["Subject"] = mail.subject
     message.set_content(mail.body)
     return message
+
+
+schedule("notifications.send_outbox", every=timedelta(minutes=10))

@@ -1,0 +1,26 @@
+"""Periodic jobs of the organisations domain."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from grants.core.jobs import job
+from grants.core.scheduler import schedule
+from grants.core.types import utcnow
+from grants.core.workflow import transition
+from grants.extensions import db
+from grants.orgs.models import Invitation
+
+
+@job("orgs.expire_invitations")
+def expire_invitations(ctx) -> dict:
+    """Move pending invitations past their expiry date to ``expired``."""
+    due = db.session.scalars(sa.select(Invitation).where(
+        Invitation.state == "pending", Invitation.expires_at <= utcnow())).all()
+    for invitation in due:
+        transition(invitation, "expire", None)
+    db.session.commit()
+    return {"expired": len(due)}
+
+
+schedule("orgs.expire_invitations", every=timedelta(hours=1))
