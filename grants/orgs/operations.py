@@ -269,9 +269,16 @@ CLUSTER_FIELDS = ("code", "name_zh", "name_en", "description", "sort_order", "ac
 
 
 def cluster_usage(cluster: IndustryCluster) -> int:
-    """How many organisations belong to the cluster."""
-    return db.session.scalar(sa.select(sa.func.count(Organisation.id))
-                             .where(Organisation.cluster_id == cluster.id)) or 0
+    """How many organisations, calls and applications refer to the cluster."""
+    from grants.applications.models import Application
+    from grants.programmes.models import call_clusters
+
+    counts = (
+        sa.select(sa.func.count(Organisation.id)).where(Organisation.cluster_id == cluster.id),
+        sa.select(sa.func.count()).select_from(call_clusters).where(call_clusters.c.cluster_id == cluster.id),
+        sa.select(sa.func.count(Application.id)).where(Application.cluster_id == cluster.id),
+    )
+    return sum(db.session.scalar(stmt) or 0 for stmt in counts)
 
 
 def _clean_cluster_data(data: dict) -> dict:
@@ -337,7 +344,7 @@ def update_cluster(cluster: IndustryCluster, data: dict, actor) -> None:
 def delete_cluster(cluster: IndustryCluster, actor) -> None:
     """Remove an unused cluster; one that organisations belong to can only be deactivated."""
     if cluster_usage(cluster):
-        raise OrganisationError(_l("Organisations belong to this cluster: deactivate it instead."))
+        raise OrganisationError(_l("Organisations, calls or applications use this cluster: deactivate it instead."))
     audit.record("cluster.deleted", cluster, actor=actor,
                  before={k: getattr(cluster, k) for k in CLUSTER_FIELDS})
     db.session.delete(cluster)

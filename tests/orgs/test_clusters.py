@@ -147,3 +147,16 @@ def test_cluster_pages_of_missing_cluster_are_404(client, login):
     login(make_user("admin"))
     assert client.get("/admin/clusters/999999/edit").status_code == 404
     assert client.post("/admin/clusters/999999/delete").status_code == 404
+
+
+def test_cluster_targeted_by_a_call_cannot_be_deleted(client, login):
+    from tests.factories import CallFactory
+
+    cluster = ClusterFactory()
+    call = CallFactory()
+    call.clusters.append(cluster)
+    db.session.flush()
+    login(make_user("admin"))
+    client.post(f"/admin/clusters/{cluster.id}/delete")
+    assert db.session.get(IndustryCluster, cluster.id) is not None
+    assert audit_count("cluster.deleted") == 0
