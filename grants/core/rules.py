@@ -10,4 +10,5 @@ def owns_job(user, job) -> bool:
 
 rule("audit.view", has_role("admin"))
 rule("job.view", is_authenticated & (owns_job | has_role("admin")))
+rule("job.retry", has_role("admin"))
 rule("dashboard.view", is_authenticated)

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -17,9 +18,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_timezone
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from grants.core.audit import record
 from grants.core.dashboard import panels_for
+from grants.core.jobs import retry
 from grants.core.models import AuditEvent, Job
 from grants.core.pagination import paginate
 from grants.core.permissions import require
@@ -83,6 +87,21 @@ def job_status(job_id: int):
     require("job.view", job, not_found=True)
     template = "core/_job_progress.html" if request.headers.get("HX-Request") else "core/job.html"
     return render_template(template, job=job)
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry_job(job_id: int):
+    """Queue a failed job again (administrators)."""
+    job = db.session.get(Job, job_id) or abort(404)
+    require("job.retry", job)
+    if job.status != "failed":
+        flash(_("Only a failed job can be retried."), "warning")
+        return redirect(url_for("core.job_status", job_id=job.id))
+    retry(job.id)
+    record("job.retried", job, after={"name": job.name, "attempts": job.attempts})
+    db.session.commit()
+    flash(_("The job has been queued again."), "success")
+    return redirect(url_for("core.job_status", job_id=job.id))
 
 
 @bp.get("/admin/audit")
