@@ -19,7 +19,7 @@ def init_cli(app: Flask) -> None:
 @click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
 def seed_demo_command(if_empty: bool) -> None:
     """Load the demo data (idempotent)."""
-    from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, database_is_empty, seed_demo
+    from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS, database_is_empty, seed_demo
 
     if if_empty and not database_is_empty():
         click.echo("database not empty: demo data not loaded")
@@ -27,7 +27,8 @@ def seed_demo_command(if_empty: bool) -> None:
     counts = seed_demo()
     db.session.commit()
     click.echo("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    click.echo(f"demo accounts: admin|bureau|finance|expert|applicant@{DEMO_DOMAIN}, password {DEMO_PASSWORD}")
+    handles = "|".join(handle for handle, *_ in DEMO_USERS)
+    click.echo(f"demo accounts: {handles}@{DEMO_DOMAIN}, password {DEMO_PASSWORD}")
 
 
 @click.command("create-user")
