@@ -46,6 +46,7 @@ def register_models(app: Flask) -> None:
     import grants.notifications.models  # noqa: F401
     import grants.orgs.models  # noqa: F401
     import grants.programmes.models  # noqa: F401
+    import grants.review.models  # noqa: F401
 
 
 def register_extensions(app: Flask) -> None:
@@ -121,8 +122,10 @@ def register_blueprints(app: Flask) -> None:
     from grants.notifications.views import bp as notifications_bp
     from grants.orgs.views import bp as orgs_bp
     from grants.programmes.views import bp as programmes_bp
+    from grants.review.views import bp as review_bp
 
-    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp):
+    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp,
+                      review_bp):
         app.register_blueprint(blueprint)
 
 
@@ -140,6 +143,8 @@ def register_domains(app: Flask) -> None:
     import grants.orgs.workflow  # noqa: F401
     import grants.programmes.rules  # noqa: F401
     import grants.programmes.workflow  # noqa: F401
+    import grants.review.rules  # noqa: F401
+    import grants.review.workflow  # noqa: F401
     import grants.notifications.operations  # noqa: F401
     import grants.orgs.jobs  # noqa: F401
 

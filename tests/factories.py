@@ -206,3 +206,37 @@ def fill_application(application: Application) -> Application:
     application.kpis.append(KpiTarget(kind="patents_filed", target=Decimal("2")))
     db.session.flush()
     return application
+
+
+# --- review -------------------------------------------------------------------------------
+
+from grants.review.models import Assignment, Expert  # noqa: E402
+
+
+class ExpertFactory(BaseFactory):
+    """An active expert in the pool, with an account holding the expert role."""
+
+    class Meta:
+        model = Expert
+
+    name = factory.Sequence(lambda n: f"专家{n}")
+    title = "教授"
+    employer_name = factory.Sequence(lambda n: f"吉林大学第{n}研究所")
+    keywords = "中药, 提取工艺, 质量控制"
+    email = factory.Sequence(lambda n: f"expert{n}@test.example")
+    active = True
+    user = factory.LazyAttribute(lambda o: make_user("expert", email=o.email, name=o.name))
+
+
+class AssignmentFactory(BaseFactory):
+    """An invitation of an expert to review an application, due in fourteen days."""
+
+    class Meta:
+        model = Assignment
+
+    application = factory.SubFactory(ApplicationFactory)
+    expert = factory.SubFactory(ExpertFactory)
+    purpose = "proposal"
+    state = "invited"
+    source = "manual"
+    due_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=14))

@@ -71,7 +71,13 @@ class Workflow:
 
     def __post_init__(self):
         self.table = {}
-        for t in self.transitions:
+        self.add(*self.transitions)
+        WORKFLOWS[self.model] = self
+        sa.event.listen(getattr(self.model, self.state_attr), "set", _guard_state_write)
+
+    def add(self, *transitions: Transition) -> None:
+        """Add rows to the table (a later domain extending an earlier lifecycle)."""
+        for t in transitions:
             for state in (t.source, t.target):
                 if state not in self.states:
                     raise ValueError(f"{self.name}: unknown state {state!r}")
@@ -80,8 +86,6 @@ class Workflow:
                 raise ValueError(f"{self.name}: duplicate transition {key}")
             self.table[key] = t
         self.transitions = tuple(self.table.values())
-        WORKFLOWS[self.model] = self
-        sa.event.listen(getattr(self.model, self.state_attr), "set", _guard_state_write)
 
     def find(self, state: str, event: str) -> Transition | None:
         return self.table.get((state, event))

@@ -1,0 +1,1 @@
+"""Expert review: pool, conflicts of interest, assignment, scoring, ranking, decision, public notice."""

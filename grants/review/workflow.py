@@ -1,0 +1,123 @@
+"""State machines of the review domain, and the application events it adds.
+
+Assignment: invited → accepted | declined | withdrawn (accepted → withdrawn).
+Review: draft → submitted → (reopened by the bureau, with a reason) draft.
+Public notice: draft → published → closed.  Objection: open → upheld | dismissed.
+Application: under_review → reviewed → approved | declined; approved → declined when an
+objection is upheld.
+"""
+
+from flask_babel import lazy_gettext as _l
+
+from grants.applications.workflow import APPLICATION_WORKFLOW
+from grants.core.permissions import has_role, is_system
+from grants.core.workflow import Transition, Workflow
+from grants.review.models import (
+    ASSIGNMENT_STATES,
+    NOTICE_STATES,
+    OBJECTION_STATES,
+    REVIEW_STATES,
+    Assignment,
+    Objection,
+    PublicNotice,
+    Review,
+)
+from grants.review.rules import expert, is_expert_of, is_review_author
+
+staff = has_role("bureau", "admin")
+
+
+def _text_required(key: str, message):
+    def guard(obj, actor, data):
+        if not (data.get(key) or "").strip():
+            return str(message)
+        return None
+    return guard
+
+
+def _lazy(module: str, name: str):
+    """An effect/guard implemented in a domain module, imported when first used."""
+    def call(obj, actor, data):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(obj, actor, data)
+    call.__name__ = name
+    return call
+
+
+ASSIGNMENT_WORKFLOW = Workflow(
+    name="assignment",
+    model=Assignment,
+    states=ASSIGNMENT_STATES,
+    transitions=[
+        Transition("invited", "accept", "accepted", expert & is_expert_of,
+                   guard=_lazy("grants.review.assignments", "guard_accept"),
+                   effect=_lazy("grants.review.assignments", "on_accept"), label=_l("Accept")),
+        Transition("invited", "decline", "declined", expert & is_expert_of,
+                   guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
+                   effect=_lazy("grants.review.assignments", "on_decline"),
+                   notify=_lazy("grants.review.assignments", "notify_declined"), label=_l("Decline")),
+        Transition("invited", "withdraw", "withdrawn", staff,
+                   effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
+        Transition("accepted", "withdraw", "withdrawn", staff,
+                   effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
+    ],
+)
+
+REVIEW_WORKFLOW = Workflow(
+    name="review",
+    model=Review,
+    states=REVIEW_STATES,
+    transitions=[
+        Transition("draft", "submit", "submitted", expert & is_review_author,
+                   guard=_lazy("grants.review.scoring", "guard_submit"),
+                   effect=_lazy("grants.review.scoring", "on_submit"), label=_l("Submit review")),
+        Transition("submitted", "reopen", "draft", staff,
+                   guard=_text_required("reason", _l("Give the reason for reopening: it is kept in the audit log.")),
+                   effect=_lazy("grants.review.scoring", "on_reopen"),
+                   notify=_lazy("grants.review.scoring", "notify_reopened"), label=_l("Reopen")),
+    ],
+)
+
+NOTICE_WORKFLOW = Workflow(
+    name="notice",
+    model=PublicNotice,
+    states=NOTICE_STATES,
+    transitions=[
+        Transition("draft", "publish", "published", staff,
+                   guard=_lazy("grants.review.decisions", "guard_publish_notice"),
+                   effect=_lazy("grants.review.decisions", "on_publish_notice"), label=_l("Publish")),
+        Transition("published", "close", "closed", staff | is_system,
+                   guard=_lazy("grants.review.decisions", "guard_close_notice"), label=_l("Close")),
+    ],
+)
+
+OBJECTION_WORKFLOW = Workflow(
+    name="objection",
+    model=Objection,
+    states=OBJECTION_STATES,
+    transitions=[
+        Transition("open", "uphold", "upheld", staff,
+                   guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
+                   effect=_lazy("grants.review.decisions", "on_resolve_objection"), label=_l("Uphold")),
+        Transition("open", "dismiss", "dismissed", staff,
+                   guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
+                   effect=_lazy("grants.review.decisions", "on_resolve_objection"), label=_l("Dismiss")),
+    ],
+)
+
+# The application's review and decision events, added to the one application table.
+APPLICATION_WORKFLOW.add(
+    Transition("under_review", "finish_review", "reviewed", staff,
+               guard=_lazy("grants.review.scoring", "guard_finish_review"), label=_l("Close the review")),
+    Transition("reviewed", "approve", "approved", staff,
+               guard=_lazy("grants.review.decisions", "guard_approve"),
+               effect=_lazy("grants.review.decisions", "on_approve"), label=_l("Approve")),
+    Transition("reviewed", "decline", "declined", staff,
+               guard=_text_required("reasons", _l("Give the reasons for declining.")),
+               effect=_lazy("grants.review.decisions", "on_decline"), label=_l("Decline")),
+    Transition("approved", "overturn", "declined", staff,
+               guard=_lazy("grants.review.decisions", "guard_overturn"),
+               effect=_lazy("grants.review.decisions", "on_overturn"), label=_l("Overturn the approval")),
+)
+
