@@ -1,0 +1,1 @@
+"""Forms of the review domain, one module per area."""
