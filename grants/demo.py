@@ -74,8 +74,27 @@ DEMO_USERS = [
     ("bureau", "王科长（科技局）", ["bureau"], None),
     ("finance", "李会计（财务科）", ["finance"], None),
     ("expert", "张教授（评审专家）", ["expert"], None),
+    ("expert2", "王研究员", ["expert"], None),
+    ("expert3", "李教授", ["expert"], None),
+    ("expert4", "赵高工", ["expert"], None),
+    ("expert5", "孙教授", ["expert"], None),
+    ("expert6", "周研究员", ["expert"], None),
     ("applicant", "刘经理（金马药业）", ["applicant"], 1),
     ("applicant2", "陈主任（双龙化工）", ["applicant"], 5),
+]
+
+
+# The pool: (handle, title, employer, employer's demo organisation index or None, clusters, keywords)
+EXPERTS = [
+    ("expert", "教授", "长春中医药大学", None, ["pharma", "food"], "中药, 提取工艺, 质量控制, 人参"),
+    ("expert2", "研究员", "中国科学院长春应用化学研究所", None, ["new_materials", "env_tech"],
+     "白炭黑, 硅材料, 催化, 环保材料"),
+    ("expert3", "教授", "吉林大学", None, ["pharma", "digital"], "生物医药, 多肽, 抗菌, 数字化"),
+    ("expert4", "正高级工程师", "一汽解放汽车有限公司", None, ["equipment", "steel"],
+     "汽车零部件, 智能制造, 冶金, 铸造"),
+    ("expert5", "教授", "通化师范学院", 11, ["pharma", "tourism", "food"], "长白山, 中药资源, 文旅"),
+    ("expert6", "研究员", "吉林省科学技术信息研究所", None, ["digital", "env_tech", "tourism"],
+     "信息系统, 节能减排, 智慧旅游"),
 ]
 
 
@@ -143,9 +162,32 @@ def seed_users(orgs) -> list[User]:
     return users
 
 
+def seed_experts(clusters, orgs) -> list:
+    """The expert pool, each expert linked to a demo account."""
+    from grants.review.models import Expert
+
+    experts = []
+    for handle, title, employer, org_index, cluster_codes, keywords in EXPERTS:
+        user = account_ops.find_user(f"{handle}@{DEMO_DOMAIN}")
+        expert = db.session.scalar(sa.select(Expert).where(Expert.user_id == user.id))
+        if expert is None:
+            employer_org = orgs[org_index] if org_index else None
+            expert = Expert(user_id=user.id, name=user.name, title=title, employer_name=employer,
+                            employer_id=employer_org.id if employer_org else None,
+                            employer_uscc=employer_org.uscc if employer_org else None,
+                            keywords=keywords, email=user.email, active=True,
+                            clusters=[clusters[c] for c in cluster_codes])
+            db.session.add(expert)
+        experts.append(expert)
+    db.session.flush()
+    return experts
+
+
 def seed_demo() -> dict[str, int]:
-    """Load clusters, the plan's organisations and one account per role; flushes only."""
+    """Load clusters, the plan's organisations, one account per role and the pool; flushes only."""
     clusters = seed_clusters()
     orgs = seed_organisations(clusters)
     users = seed_users(orgs)
-    return {"clusters": len(clusters), "organisations": len(orgs), "users": len(users)}
+    experts = seed_experts(clusters, orgs)
+    return {"clusters": len(clusters), "organisations": len(orgs), "users": len(users),
+            "experts": len(experts)}
