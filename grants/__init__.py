@@ -147,6 +147,8 @@ def register_domains(app: Flask) -> None:
     import grants.programmes.workflow  # noqa: F401
     import grants.review.rules  # noqa: F401
     import grants.review.workflow  # noqa: F401
+    import grants.review.assign_panels  # noqa: F401
+    import grants.review.reminders  # noqa: F401
     import grants.notifications.operations  # noqa: F401
     import grants.orgs.jobs  # noqa: F401
 

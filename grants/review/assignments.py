@@ -1,0 +1,459 @@
+"""Verbs on assignments: suitability, automatic and manual assignment, replacements, and the
+effects of the assignment workflow (accept, decline, withdraw).
+
+Suitability of an expert for an application is an integer: ``CLUSTER_POINTS`` when the
+expert's clusters include the application's cluster, plus ``KEYWORD_POINTS`` for each of
+the expert's keywords found in the application's title or summary (a keyword matches
+when it occurs as a substring, ignoring case: Chinese has no word boundaries), counting
+at most ``MAX_KEYWORD_HITS`` hits. The automatic assignment hands these scores, the
+forbidden pairs (conflicts of interest) and the pairs already held to the pure solver in
+:mod:`grants.review.solver`, whose cost function weighs one point against one step of
+load difference (``BALANCE``).
+
+Only active experts with an account can be invited (they answer online). Loads and caps
+count the proposal reviews of one call; an expert's own ``max_load`` lowers the cap of
+a run. Every function flushes and leaves the commit to the request or job.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from sqlalchemy.orm import selectinload
+
+from grants.accounts.models import User, UserRole
+from grants.applications.models import Application
+from grants.core import audit
+from grants.core.types import utcnow
+from grants.extensions import db
+from grants.notifications.operations import notify
+from grants.review import solver
+from grants.review.models import Assignment, Expert
+
+CLUSTER_POINTS = 20
+KEYWORD_POINTS = 5
+MAX_KEYWORD_HITS = 4
+BALANCE = 1
+OPEN_STATES = ("invited", "accepted")
+PURPOSE = "proposal"
+CAP_SLACK = 2
+DEFAULT_DUE_DAYS = 14
+REPLACEMENT_MIN_DAYS = 7
+
+STATE_LABELS = {
+    "invited": _l("Invited"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "withdrawn": _l("Withdrawn"),
+}
+SOURCE_LABELS = {
+    "manual": _l("Manual"),
+    "auto": _l("Automatic"),
+    "replacement": _l("Replacement"),
+}
+
+
+class AssignmentError(Exception):
+    """A refused assignment operation; ``message`` is user-facing (already translated)."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = str(message)
+
+
+class AutoAssignInfeasible(AssignmentError):
+    """The constraints cannot give every application its experts; ``result`` says why."""
+
+    def __init__(self, result: solver.Result):
+        super().__init__(ngettext(
+            "No assignment was made: %(num)d review cannot be placed under these constraints.",
+            "No assignment was made: %(num)d reviews cannot be placed under these constraints.",
+            result.missing))
+        self.result = result
+
+
+# --- who, what and how well -------------------------------------------------------------------
+
+def keyword_hits(application: Application, expert: Expert) -> list[str]:
+    """The expert's keywords found in the application's title or summary."""
+    text = f"{application.title or ''}\n{application.summary or ''}".casefold()
+    return [k for k in expert.keyword_list if k.casefold() in text]
+
+
+def suitability(application: Application, expert: Expert) -> int:
+    """How well ``expert`` suits ``application``: cluster match and keyword hits (see module doc)."""
+    cluster_ids = {c.id for c in expert.clusters}
+    return _score(application.cluster_id, _text_of(application), cluster_ids,
+                  [k.casefold() for k in expert.keyword_list])
+
+
+def _text_of(application: Application) -> str:
+    return f"{application.title or ''}\n{application.summary or ''}".casefold()
+
+
+def _score(cluster_id, text: str, expert_clusters: set[int], keywords: list[str]) -> int:
+    points = CLUSTER_POINTS if cluster_id is not None and cluster_id in expert_clusters else 0
+    hits = sum(1 for k in keywords if k in text)
+    return points + KEYWORD_POINTS * min(hits, MAX_KEYWORD_HITS)
+
+
+def suitability_matrix(applications, experts) -> dict[tuple[int, int], int]:
+    """Suitability of every (application id, expert id) pair that scores above zero."""
+    prepared = [(e.id, {c.id for c in e.clusters}, [k.casefold() for k in e.keyword_list]) for e in experts]
+    scores = {}
+    for application in applications:
+        text = _text_of(application)
+        for expert_id, clusters, keywords in prepared:
+            score = _score(application.cluster_id, text, clusters, keywords)
+            if score:
+                scores[(application.id, expert_id)] = score
+    return scores
+
+
+def conflict_matrix(applications, experts):
+    """The conflicts of every pair, rulings applied (grants.review.conflicts, imported when used)."""
+    from grants.review.conflicts import conflict_matrix as matrix
+
+    return matrix(applications, experts)
+
+
+def forbidden_reasons(applications, experts) -> dict[tuple[int, int], list[str]]:
+    """The pairs that may not be assigned, each with its reasons.
+
+    After the bureau's rulings, any conflict left forbids the pair: a hard conflict, a
+    soft flag ruled a block, or a soft flag nobody has ruled on yet.
+    """
+    applications, experts = list(applications), list(experts)
+    if not applications or not experts:
+        return {}
+    return {pair: [str(c.reason) for c in conflicts]
+            for pair, conflicts in conflict_matrix(applications, experts).items() if conflicts}
+
+
+def hard_conflicts(application: Application, expert: Expert) -> list[str]:
+    """The reasons of the hard (or ruled) conflicts between ``expert`` and ``application`` now."""
+    from grants.review.conflicts import conflicts_for
+
+    return [str(c.reason) for c in conflicts_for(expert, application) if c.hard]
+
+
+def invitable_experts() -> list[Expert]:
+    """The pool that can be invited: active experts with an account."""
+    return db.session.scalars(
+        sa.select(Expert).where(Expert.active.is_(True), Expert.user_id.is_not(None))
+        .options(selectinload(Expert.clusters)).order_by(Expert.name, Expert.id)).all()
+
+
+def applications_under_review(call) -> list[Application]:
+    """The call's applications in expert review, by reference number."""
+    return db.session.scalars(
+        sa.select(Application).where(Application.call_id == call.id, Application.state == "under_review")
+        .options(selectinload(Application.organisation))
+        .order_by(Application.reference_no, Application.id)).all()
+
+
+def call_assignments(call) -> list[Assignment]:
+    """Every proposal assignment of the call's applications."""
+    return db.session.scalars(
+        sa.select(Assignment).join(Assignment.application)
+        .where(Application.call_id == call.id, Assignment.purpose == PURPOSE)
+        .options(selectinload(Assignment.expert), selectinload(Assignment.review))
+        .order_by(Assignment.invited_at, Assignment.id)).all()
+
+
+def call_loads(call) -> Counter:
+    """Open (invited or accepted) proposal reviews per expert id in the call."""
+    rows = db.session.execute(
+        sa.select(Assignment.expert_id, sa.func.count(Assignment.id)).join(Assignment.application)
+        .where(Application.call_id == call.id, Assignment.purpose == PURPOSE,
+               Assignment.state.in_(OPEN_STATES))
+        .group_by(Assignment.expert_id)).all()
+    return Counter(dict(rows))
+
+
+def suggested_cap(call, applications: int | None = None, experts: int | None = None) -> int:
+    """ceil(applications · k / experts) + a little slack: the smallest cap that can work, eased."""
+    applications = len(applications_under_review(call)) if applications is None else applications
+    experts = len(invitable_experts()) if experts is None else experts
+    if not applications or not experts:
+        return call.reviewers_per_application
+    return math.ceil(applications * call.reviewers_per_application / experts) + CAP_SLACK
+
+
+def expert_cap(expert: Expert, cap: int) -> int:
+    """The run's cap, lowered by the expert's own maximum load when set."""
+    return min(cap, expert.max_load) if expert.max_load is not None else cap
+
+
+# --- automatic assignment ------------------------------------------------------------------------
+
+@dataclass
+class AutoAssignRun:
+    """What one automatic assignment did."""
+
+    result: solver.Result
+    created: list[Assignment] = field(default_factory=list)
+    kept: int = 0
+    seed: int | None = None
+
+
+def auto_assign(call, actor, *, cap: int, due_at: datetime, draw: bool = False,
+                seed: int | None = None) -> AutoAssignRun:
+    """Give every application under review the call's number of experts, optimally.
+
+    Open invitations and accepted assignments are kept and count towards k and the
+    loads; pairs declined or withdrawn earlier are not invited again; conflicted pairs
+    never. With ``draw`` the seed (drawn now when not given) makes the lot reproducible.
+    Raises :class:`AutoAssignInfeasible` (nothing created) when the constraints cannot
+    be met, and :class:`AssignmentError` when there is nothing to assign.
+    """
+    applications = applications_under_review(call)
+    if not applications:
+        raise AssignmentError(_("No application of this call is under expert review."))
+    experts = invitable_experts()
+    if not experts:
+        raise AssignmentError(_("The expert pool has no active expert with an account."))
+    if cap < 1:
+        raise AssignmentError(_("The cap must be at least 1."))
+    if due_at <= utcnow():
+        raise AssignmentError(_("The due date must lie in the future."))
+    if draw and seed is None:
+        seed = secrets.randbelow(1_000_000)
+    k = call.reviewers_per_application
+    existing = call_assignments(call)
+    fixed = {(a.application_id, a.expert_id) for a in existing if a.state in OPEN_STATES}
+    forbidden = set(forbidden_reasons(applications, experts))
+    forbidden |= {(a.application_id, a.expert_id) for a in existing if a.state not in OPEN_STATES}
+    caps = {e.id: expert_cap(e, cap) for e in experts}
+    result = solver.solve([a.id for a in applications], [e.id for e in experts], k,
+                          suitability_matrix(applications, experts), forbidden, caps, fixed=fixed,
+                          seed=seed, draw=draw, balance=BALANCE)
+    if not result.feasible:
+        raise AutoAssignInfeasible(result)
+    created = []
+    for application_id, expert_id in result.pairs:
+        assignment = Assignment(application_id=application_id, expert_id=expert_id, purpose=PURPOSE,
+                                state="invited", source="auto", due_at=due_at, invited_at=utcnow(),
+                                created_by_id=getattr(actor, "id", None))
+        db.session.add(assignment)
+        created.append(assignment)
+    db.session.flush()
+    loads = [result.loads[e.id] for e in experts]
+    audit.record("assignment.auto_assign", call, actor=actor, after={
+        "cap": cap, "due_at": due_at.isoformat(), "draw": draw, "seed": seed, "k": k,
+        "applications": len(applications), "experts": len(experts), "kept": len(fixed),
+        "created": len(created), "objective": result.objective, "suitability": result.suitability,
+        "load_min": min(loads), "load_max": max(loads),
+        "assignments": [[a.id, a.application_id, a.expert_id] for a in created],
+    })
+    _notify_invited(call, created)
+    return AutoAssignRun(result=result, created=created, kept=len(fixed), seed=seed)
+
+
+def _notify_invited(call, created: list[Assignment]) -> None:
+    """One message per expert, with the number of new invitations."""
+    per_expert: dict[int, list[Assignment]] = defaultdict(list)
+    for assignment in created:
+        per_expert[assignment.expert_id].append(assignment)
+    experts = {e.id: e for e in db.session.scalars(
+        sa.select(Expert).where(Expert.id.in_(list(per_expert))).options(selectinload(Expert.user)))}
+    link = url_for("review.my_reviews")
+    for expert_id, items in per_expert.items():
+        user = experts[expert_id].user
+        if user is None:
+            continue
+        due = min(a.due_at for a in items)
+        notify([user], "assignment.invited",
+               _l("New invitations to review (%(call)s): %(count)s"),
+               _l("The bureau invites you to review applications of %(call)s. New invitations: "
+                  "%(count)s. Please accept or decline each of them; the first reviews are due by "
+                  "%(due)s (Beijing time)."),
+               link=link, params={"count": len(items), "call": call.title, "due": _local(due)})
+
+
+def _local(value: datetime) -> str:
+    from grants.core.timeutil import utc_to_local
+
+    return utc_to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def explain(result: solver.Result, applications: dict[int, Application]) -> list[dict]:
+    """The solver's shortages with their applications, for the bureau's page."""
+    return [{"application": applications.get(s.application), "shortage": s} for s in result.shortages]
+
+
+# --- manual assignment and replacements -------------------------------------------------------
+
+def _existing(application: Application, expert: Expert) -> Assignment | None:
+    return db.session.scalar(sa.select(Assignment).where(
+        Assignment.application_id == application.id, Assignment.expert_id == expert.id,
+        Assignment.purpose == PURPOSE))
+
+
+def assign_manually(application: Application, expert: Expert, actor, due_at: datetime, *,
+                    source: str = "manual", replaces: Assignment | None = None) -> Assignment:
+    """Invite ``expert`` to review ``application``; refuses conflicts, duplicates and closed reviews."""
+    if application.state != "under_review":
+        raise AssignmentError(_("Experts can be invited only while the application is under review."))
+    if not expert.active or expert.user_id is None:
+        raise AssignmentError(_("%(name)s cannot be invited: only active experts with an account can.",
+                                name=expert.name))
+    if due_at <= utcnow():
+        raise AssignmentError(_("The due date must lie in the future."))
+    previous = _existing(application, expert)
+    if previous is not None:
+        if previous.state in OPEN_STATES:
+            raise AssignmentError(_("%(name)s is already assigned to this application.", name=expert.name))
+        raise AssignmentError(_("%(name)s was invited to this application before (%(state)s) and is "
+                                "not invited again.", name=expert.name,
+                                state=STATE_LABELS[previous.state]))
+    reasons = forbidden_reasons([application], [expert]).get((application.id, expert.id))
+    if reasons:
+        raise AssignmentError(_("%(name)s may not review this application: %(reasons)s", name=expert.name,
+                                reasons="; ".join(reasons)))
+    assignment = Assignment(application_id=application.id, expert_id=expert.id, purpose=PURPOSE,
+                            state="invited", source=source, due_at=due_at, invited_at=utcnow(),
+                            created_by_id=getattr(actor, "id", None),
+                            replaces_id=replaces.id if replaces is not None else None)
+    db.session.add(assignment)
+    db.session.flush()
+    audit.record("assignment.invited", assignment, actor=actor, after={
+        "application_id": application.id, "expert_id": expert.id, "source": source,
+        "due_at": due_at.isoformat(), "replaces_id": assignment.replaces_id})
+    notify([expert.user], "assignment.invited", _l("Invitation to review %(title)s"),
+           _l("You are invited to review “%(title)s” (%(call)s) by %(due)s (Beijing time). Please "
+              "accept or decline the invitation."),
+           link=url_for("review.invitation", assignment_id=assignment.id),
+           params={"title": application.title, "call": application.call.title, "due": _local(due_at)})
+    return assignment
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed replacement: the expert, how well they suit and their open load in the call."""
+
+    expert: Expert
+    suitability: int
+    load: int
+
+
+def replacement_candidates(application: Application, limit: int | None = None) -> list[Proposal]:
+    """Allowed experts not yet on the application, best suited first, then the least loaded."""
+    taken = set(db.session.scalars(sa.select(Assignment.expert_id).where(
+        Assignment.application_id == application.id, Assignment.purpose == PURPOSE)))
+    experts = [e for e in invitable_experts() if e.id not in taken]
+    if not experts:
+        return []
+    forbidden = forbidden_reasons([application], experts)
+    loads = call_loads(application.call)
+    scores = suitability_matrix([application], experts)
+    candidates = [Proposal(e, scores.get((application.id, e.id), 0), loads.get(e.id, 0))
+                  for e in experts if (application.id, e.id) not in forbidden
+                  and (e.max_load is None or loads.get(e.id, 0) < e.max_load)]
+    candidates.sort(key=lambda p: (-p.suitability, p.load, p.expert.id))
+    return candidates[:limit] if limit else candidates
+
+
+def propose_replacement(assignment: Assignment) -> Proposal | None:
+    """The best allowed expert not yet on the declined assignment's application."""
+    found = replacement_candidates(assignment.application, limit=1)
+    return found[0] if found else None
+
+
+def replacement_of(assignment: Assignment) -> Assignment | None:
+    """The assignment that replaced ``assignment``, if any."""
+    return db.session.scalar(sa.select(Assignment).where(Assignment.replaces_id == assignment.id))
+
+
+def invite_replacement(assignment: Assignment, expert: Expert, actor, due_at: datetime | None = None) -> Assignment:
+    """Invite ``expert`` in place of a declined (or withdrawn) assignment."""
+    if assignment.state not in ("declined", "withdrawn"):
+        raise AssignmentError(_("Only a declined or withdrawn invitation can be replaced."))
+    if replacement_of(assignment) is not None:
+        raise AssignmentError(_("This invitation has already been replaced."))
+    if due_at is None:
+        due_at = max(assignment.due_at, utcnow() + timedelta(days=REPLACEMENT_MIN_DAYS))
+    return assign_manually(assignment.application, expert, actor, due_at, source="replacement",
+                           replaces=assignment)
+
+
+def declined_awaiting_replacement(call=None, limit: int | None = None) -> list[Assignment]:
+    """Declined invitations of applications still under review that nobody replaced yet."""
+    replacement = sa.orm.aliased(Assignment)
+    stmt = (sa.select(Assignment).join(Assignment.application)
+            .where(Assignment.state == "declined", Assignment.purpose == PURPOSE,
+                   Application.state == "under_review",
+                   ~sa.exists().where(replacement.replaces_id == Assignment.id))
+            .options(selectinload(Assignment.expert), selectinload(Assignment.application))
+            .order_by(Assignment.responded_at.desc(), Assignment.id.desc()))
+    if call is not None:
+        stmt = stmt.where(Application.call_id == call.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return db.session.scalars(stmt).all()
+
+
+def bureau_users() -> list[User]:
+    """Active bureau officers."""
+    return db.session.scalars(sa.select(User).where(
+        User.active.is_(True), User.roles.any(UserRole.role == "bureau")).order_by(User.id)).all()
+
+
+# --- the assignment workflow's guard and effects (see grants/review/workflow.py) ----------------
+
+def guard_accept(assignment: Assignment, actor, data) -> str | None:
+    """The expert declares no conflict of interest, and none is known."""
+    if not data.get("no_conflict"):
+        return _("Declare that you have no conflict of interest with this application before accepting.")
+    if assignment.application.state != "under_review":
+        return _("This application is no longer under review.")
+    reasons = hard_conflicts(assignment.application, assignment.expert)
+    if reasons:
+        return _("You cannot review this application because of a conflict of interest: %(reasons)s",
+                 reasons="; ".join(reasons))
+    return None
+
+
+def on_accept(assignment: Assignment, actor, data) -> None:
+    now = utcnow()
+    assignment.responded_at = now
+    assignment.no_conflict_declared_at = now
+
+
+def on_decline(assignment: Assignment, actor, data) -> None:
+    assignment.responded_at = utcnow()
+    assignment.decline_reason = (data.get("reason") or "").strip()[:500]
+
+
+def notify_declined(assignment: Assignment, actor, data) -> None:
+    """Tell the bureau, naming the proposed replacement."""
+    proposal = propose_replacement(assignment)
+    application = assignment.application
+    params = {"expert": assignment.expert.name, "title": application.title,
+              "ref": application.reference_no or "", "reason": assignment.decline_reason,
+              "proposal": proposal.expert.name if proposal else _l("nobody (no allowed expert is left)")}
+    notify(bureau_users(), "assignment.declined",
+           _l("%(expert)s declined to review %(ref)s"),
+           _l("%(expert)s declined to review “%(title)s” (%(ref)s). Reason: %(reason)s\n"
+              "Proposed replacement: %(proposal)s."),
+           link=url_for("review.application_assignments", application_id=application.id),
+           params=params)
+
+
+def on_withdraw(assignment: Assignment, actor, data) -> None:
+    """Tell the expert that the invitation is withdrawn."""
+    if assignment.expert.user is not None:
+        notify([assignment.expert.user], "assignment.withdrawn",
+               _l("Invitation withdrawn: %(title)s"),
+               _l("The bureau has withdrawn your invitation to review “%(title)s”. You need not do "
+                  "anything more for it."),
+               link=url_for("review.my_reviews"), params={"title": assignment.application.title})
