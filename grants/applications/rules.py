@@ -26,3 +26,7 @@ rule("application.list", staff)
 rule("application.export", staff)
 rule("application.duplicates", staff)
 # Submitting, withdrawing and the formal check are workflow events: see workflow.py.
+# The bureau's formal-check page (the decisions themselves are workflow events).
+rule("application.check", staff)
+# The applicant's own list of their organisation's applications.
+rule("application.list_mine", has_role("applicant") & has_organisation)
