@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
@@ -145,7 +147,10 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
         raise AccountError(_l("An account with this e-mail address already exists."))
     user = User(email=email, name=name.strip(), phone=phone or "", active=True,
                 organisation_id=organisation_id or None, locale=locale)
-    user.set_password(password or generate_password_hash(str(utcnow())))
+    if password:
+        user.set_password(password)
+    else:
+        user.password_hash = "!" + secrets.token_hex(16)  # matches no password until one is set
     db.session.add(user)
     db.session.flush()
     set_roles(user, roles, actor)
