@@ -140,6 +140,7 @@ def register_domains(app: Flask) -> None:
     import grants.notifications.rules  # noqa: F401
     import grants.orgs.panels  # noqa: F401
     import grants.applications.bureau_panels  # noqa: F401
+    import grants.applications.panels  # noqa: F401
     import grants.programmes.operations  # noqa: F401
     import grants.programmes.panels  # noqa: F401
     import grants.orgs.rules  # noqa: F401

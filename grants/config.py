@@ -48,7 +48,8 @@ class Config:
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
         self.SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", self.JOBS_MODE == "thread")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance / "uploads")
-        self.MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
+        self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 20)  # per file, checked by grants.core.storage
+        self.MAX_CONTENT_LENGTH = (self.MAX_UPLOAD_MB + 1) * 1024 * 1024  # the file and its form
 
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
