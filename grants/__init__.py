@@ -152,6 +152,7 @@ def register_domains(app: Flask) -> None:
     import grants.review.assign_panels  # noqa: F401
     import grants.review.pool_panels  # noqa: F401
     import grants.review.scoring_panels  # noqa: F401
+    import grants.review.decision_panels  # noqa: F401
     import grants.review.reminders  # noqa: F401
     import grants.notifications.operations  # noqa: F401
     import grants.orgs.jobs  # noqa: F401
