@@ -132,30 +132,30 @@ def register_blueprints(app: Flask) -> None:
 def register_domains(app: Flask) -> None:
     """Import each domain's rules, workflows, dashboard panels and jobs (they self-register)."""
     import grants.accounts.rules  # noqa: F401
+    import grants.applications.bureau_panels  # noqa: F401
+    import grants.applications.panels  # noqa: F401
     import grants.applications.rules  # noqa: F401
     import grants.applications.workflow  # noqa: F401
     import grants.core.panels  # noqa: F401
     import grants.core.rules  # noqa: F401
+    import grants.notifications.operations  # noqa: F401
     import grants.notifications.panels  # noqa: F401
     import grants.notifications.rules  # noqa: F401
+    import grants.orgs.jobs  # noqa: F401
     import grants.orgs.panels  # noqa: F401
-    import grants.applications.bureau_panels  # noqa: F401
-    import grants.applications.panels  # noqa: F401
-    import grants.programmes.operations  # noqa: F401
-    import grants.programmes.panels  # noqa: F401
     import grants.orgs.rules  # noqa: F401
     import grants.orgs.workflow  # noqa: F401
+    import grants.programmes.operations  # noqa: F401
+    import grants.programmes.panels  # noqa: F401
     import grants.programmes.rules  # noqa: F401
     import grants.programmes.workflow  # noqa: F401
-    import grants.review.rules  # noqa: F401
-    import grants.review.workflow  # noqa: F401
     import grants.review.assign_panels  # noqa: F401
-    import grants.review.pool_panels  # noqa: F401
-    import grants.review.scoring_panels  # noqa: F401
     import grants.review.decision_panels  # noqa: F401
+    import grants.review.pool_panels  # noqa: F401
     import grants.review.reminders  # noqa: F401
-    import grants.notifications.operations  # noqa: F401
-    import grants.orgs.jobs  # noqa: F401
+    import grants.review.rules  # noqa: F401
+    import grants.review.scoring_panels  # noqa: F401
+    import grants.review.workflow  # noqa: F401
 
 
 def register_scheduler(app: Flask) -> None:

@@ -9,8 +9,8 @@ strings: each is rendered in the recipient's own language.
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
 from collections.abc import Iterable
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
 
