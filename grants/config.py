@@ -56,6 +56,8 @@ class Config:
         self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "grants" / "translations")
         self.LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
 
+        # The address users reach the app at: links in e-mails sent by background jobs.
+        self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
         https = _bool("HTTPS", False)
         self.PREFERRED_URL_SCHEME = "https" if https else "http"
         self.FORCE_HTTPS = https

@@ -11,6 +11,7 @@ default without Redis) and ``sync`` (in-process, waits for the job: used by test
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import traceback
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -132,6 +133,13 @@ def rq_queue(app=None):
     return Queue(app.config["RQ_QUEUE"], connection=connection)
 
 
+def _url_context():
+    """Jobs build links (in e-mails) like requests do: a request context on BASE_URL."""
+    if has_request_context():
+        return contextlib.nullcontext()
+    return current_app.test_request_context("/", base_url=current_app.config["BASE_URL"])
+
+
 def execute(job_id: int) -> None:
     """Run one job by id inside the current app context; the job commits its own work."""
     if not has_app_context():
@@ -151,7 +159,8 @@ def execute(job_id: int) -> None:
     try:
         if fn is None:
             raise LookupError(f"no job called {record.name!r}")
-        result = fn(JobContext(job_id), *args)
+        with _url_context():
+            result = fn(JobContext(job_id), *args)
         record = db.session.get(Job, job_id)
         record.status = "finished"
         record.progress = 100
