@@ -182,3 +182,14 @@ def login(client):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     names = sorted(EXERCISED) or ["none"]
     terminalreporter.write_line("backends exercised: " + ", ".join(names))
+
+
+@pytest.fixture
+def english_ui(app):
+    """Render pages and messages in English for tests that assert on the English source text."""
+    default = app.config["BABEL_DEFAULT_LOCALE"]
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    try:
+        yield
+    finally:
+        app.config["BABEL_DEFAULT_LOCALE"] = default

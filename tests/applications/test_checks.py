@@ -17,6 +17,8 @@ from grants.extensions import db
 from tests.applications.helpers import applicant_with_draft, set_budget
 from tests.factories import ApplicationFactory, CallFactory, ClusterFactory, QualificationFactory
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 
 def with_licence(application):
     application.attachments.append(Attachment(requirement_code="licence", original_name="营业执照.pdf",

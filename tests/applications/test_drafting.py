@@ -20,6 +20,8 @@ from tests.applications.helpers import (
 )
 from tests.factories import ApplicationFactory, CallFactory, ClusterFactory, make_user
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 # --- starting -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from grants.core import storage
 from grants.core.storage import UploadRefused, clean_filename, save_upload, sniff
 from grants.extensions import db
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40
 

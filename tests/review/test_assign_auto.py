@@ -24,6 +24,8 @@ from tests.review.assign_helpers import (
     pool_expert,
 )
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 
 def due():
     return utcnow() + timedelta(days=14)

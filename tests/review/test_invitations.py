@@ -1,9 +1,12 @@
+
 """Experts answer invitations: the dashboard, blind invitation pages, accept with the declaration,
 decline with a reason, and no access to other experts' assignments."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+import pytest
 
 import grants.review.assign_panels  # noqa: F401  (registers the dashboard panels)
 from grants.core.types import utcnow
@@ -19,6 +22,8 @@ from tests.review.assign_helpers import (
     notifications_of,
     pool_expert,
 )
+
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
 
 ORG_NAME = "通化金马药业集团股份有限公司"
 PRINCIPAL = "严建国"  # the principal investigator fill_application puts on the team

@@ -12,6 +12,8 @@ from grants.review.models import Expert
 from tests.factories import ClusterFactory, ExpertFactory, OrganisationFactory, make_user, next_uscc
 from tests.review.pool_helpers import as_rendered, audit_count, last_audit, plain_expert
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 
 def expert_data(**overrides) -> dict:
     data = {"name": "严建国", "title": "研究员", "employer_name": "长春中医药大学", "employer_uscc": "",

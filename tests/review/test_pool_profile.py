@@ -11,6 +11,8 @@ from grants.review.models import Expert, ExpertRelation
 from tests.factories import ClusterFactory, ExpertFactory, OrganisationFactory, make_user, next_uscc
 from tests.review.pool_helpers import as_rendered, audit_count, last_audit, relation
 
+pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+
 
 @pytest.fixture
 def expert(login):
