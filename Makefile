@@ -82,7 +82,7 @@ $(INSTALLED): pyproject.toml | system-packages
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.11 or later is needed (python3.11 or python3)."; exit 1; fi
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	  || { echo "$(PYTHON) is older than 3.11; set PYTHON=/path/to/python3.11"; exit 1; }
-	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[test]'
 	@touch $@
 
