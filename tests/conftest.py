@@ -193,3 +193,12 @@ def english_ui(app):
         yield
     finally:
         app.config["BABEL_DEFAULT_LOCALE"] = default
+
+
+@pytest.fixture
+def untranslated_ui(app, monkeypatch):
+    """Chinese locale (money in 万元, Chinese names) but messages in their English source text."""
+    import flask_babel
+    from babel import support
+
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: support.NullTranslations())

@@ -24,7 +24,7 @@ from tests.applications.helpers import (
 )
 from tests.factories import make_user
 
-pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English source text
 
 
 def upload(client, application, name: str, content: bytes, requirement: str = "licence", htmx: bool = True):

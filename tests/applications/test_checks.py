@@ -17,7 +17,7 @@ from grants.extensions import db
 from tests.applications.helpers import applicant_with_draft, set_budget
 from tests.factories import ApplicationFactory, CallFactory, ClusterFactory, QualificationFactory
 
-pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English source text
 
 
 def with_licence(application):

@@ -20,7 +20,7 @@ from tests.applications.helpers import (
 )
 from tests.factories import ApplicationFactory, CallFactory, ClusterFactory, make_user
 
-pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English source text
 
 # --- starting -------------------------------------------------------------------------------
 

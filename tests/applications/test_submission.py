@@ -14,7 +14,7 @@ from grants.programmes.models import Call
 from tests.applications.helpers import applicant_with_draft, audit_actions, ready_to_submit, reload
 from tests.factories import make_user
 
-pytestmark = pytest.mark.usefixtures("english_ui")  # asserts on English source text
+pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English source text
 
 
 def last_reference_no(call_id: int) -> int:
@@ -81,7 +81,7 @@ def test_submit_incomplete_application_is_refused_with_every_reason(client, logi
                    "Add the team, starting with the principal investigator.",
                    "Enter the budget: the total budget must be more than zero.",
                    "Add the milestones of the plan.", "Set at least one KPI target above zero.",
-                   "Upload the required attachment “Business licence”."):
+                   "Upload the required attachment “营业执照”."):
         assert reason in html, reason
     saved = reload(application)
     assert (saved.state, saved.reference_no) == ("draft", None)
@@ -190,7 +190,7 @@ def test_detail_shows_all_sections_totals_and_actions(client, login):
     response = client.get(f"/applications/{application.id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for text in (application.title, "严建国", ">62.0000<", "CNY 27.0000 × 10k", "CNY 35.0000 × 10k", "完成中试", "50 %",
+    for text in (application.title, "严建国", ">62.0000<", "27.0000 万元", "35.0000 万元", "完成中试", "50 %",
                  "营业执照.pdf", f"/applications/{application.id}/attachments/", f"/applications/{application.id}/edit",
                  f"/applications/{application.id}/submit", f"/applications/{application.id}/pdf"):
         assert text in html, text
