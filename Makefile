@@ -23,8 +23,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-# What WeasyPrint needs to draw PDFs, and a font with Chinese glyphs.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+# What WeasyPrint needs to draw PDFs, a font with Chinese glyphs, and pdftotext for the tests.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
 
 .PHONY: help run test lint worker setup system-packages translations translations-update
 

@@ -43,9 +43,12 @@ def register_models(app: Flask) -> None:
     import grants.accounts.models  # noqa: F401
     import grants.applications.models  # noqa: F401
     import grants.core.models  # noqa: F401
+    import grants.funding.models  # noqa: F401
     import grants.notifications.models  # noqa: F401
     import grants.orgs.models  # noqa: F401
     import grants.programmes.models  # noqa: F401
+    import grants.projects.models  # noqa: F401
+    import grants.reports.models  # noqa: F401
     import grants.review.models  # noqa: F401
 
 
@@ -84,7 +87,24 @@ def register_database(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writes_expected() else "BEGIN")
+
+
+def _writes_expected() -> bool:
+    """Whether this transaction should take SQLite's write lock at once (BEGIN IMMEDIATE).
+
+    Requests that change data (any method but GET, HEAD, OPTIONS) do, so that two writers
+    queue on the busy timeout instead of one failing when it upgrades a read snapshot;
+    reads stay concurrent under WAL. Code outside a request (jobs, commands) may ask for it
+    with :func:`grants.core.sqlite.immediate_writes`.
+    """
+    from flask import has_request_context, request
+
+    from grants.core.sqlite import immediate_requested
+
+    if immediate_requested():
+        return True
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def register_login(app: Flask) -> None:
@@ -119,13 +139,16 @@ def register_blueprints(app: Flask) -> None:
     from grants.accounts.views import bp as accounts_bp
     from grants.applications.views import bp as applications_bp
     from grants.core.views import bp as core_bp
+    from grants.funding.views import bp as funding_bp
     from grants.notifications.views import bp as notifications_bp
     from grants.orgs.views import bp as orgs_bp
     from grants.programmes.views import bp as programmes_bp
+    from grants.projects.views import bp as projects_bp
+    from grants.reports.views import bp as reports_bp
     from grants.review.views import bp as review_bp
 
     for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp,
-                      review_bp):
+                      review_bp, funding_bp, projects_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 
@@ -138,6 +161,7 @@ def register_domains(app: Flask) -> None:
     import grants.applications.workflow  # noqa: F401
     import grants.core.panels  # noqa: F401
     import grants.core.rules  # noqa: F401
+    import grants.funding.setup  # noqa: F401
     import grants.notifications.operations  # noqa: F401
     import grants.notifications.panels  # noqa: F401
     import grants.notifications.rules  # noqa: F401
@@ -146,6 +170,8 @@ def register_domains(app: Flask) -> None:
     import grants.orgs.rules  # noqa: F401
     import grants.orgs.workflow  # noqa: F401
     import grants.programmes.operations  # noqa: F401
+    import grants.projects.setup  # noqa: F401
+    import grants.reports.setup  # noqa: F401
     import grants.programmes.panels  # noqa: F401
     import grants.programmes.rules  # noqa: F401
     import grants.programmes.workflow  # noqa: F401

@@ -240,3 +240,75 @@ class AssignmentFactory(BaseFactory):
     state = "invited"
     source = "manual"
     due_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=14))
+
+
+# --- funding and projects -------------------------------------------------------------------
+
+from grants.funding.models import ProjectBudgetLine, Tranche  # noqa: E402
+from grants.projects.models import Milestone, Project, ProjectKpi, ProjectMember  # noqa: E402
+
+_project_serial = itertools.count(1)
+
+
+def make_project(*, state: str = "in_progress", award: str | Decimal = "200000.00", organisation=None,
+                 call=None, milestones: int = 2, tranches: bool = True, **kwargs) -> Project:
+    """A contracted project built from a filled application, without going through the views.
+
+    Budget lines split ``award`` over the four categories; milestones fall due at the
+    end of each half of the period; the tranche plan is 30 % on contract, 40 % on the
+    first milestone, 30 % on acceptance (``tranches=False`` leaves the plan empty).
+    Projects past contracting are signed; their contract tranche is due.
+    """
+    from datetime import date
+
+    award = Decimal(award)
+    application = ApplicationFactory(
+        call=call or CallFactory(), state="contracted", submitted_at=utcnow() - timedelta(days=120),
+        reference_no=f"T-{next(_project_serial):06d}",
+        **({"organisation": organisation} if organisation is not None else {}))
+    fill_application(application)
+    year = application.call.year
+    serial = next(_project_serial)
+    signed = state != "contracting"
+    project = Project(
+        application=application, call=application.call, organisation=application.organisation,
+        cluster=application.cluster, code=f"{year}-EDJ-KJ-T{serial:04d}", year=year, title=application.title,
+        summary=application.summary, objectives=application.objectives,
+        start_date=kwargs.pop("start_date", date(year, 1, 1)), end_date=kwargs.pop("end_date", date(year + 1, 12, 31)),
+        award=award, self_raised=Decimal("350000.00"), state=state,
+        task_book_issued_at=utcnow() - timedelta(days=60),
+        signed_at=utcnow() - timedelta(days=50) if signed else None, **kwargs)
+    project.members.append(ProjectMember(position=1, name="严建国", role="principal", title="研究员",
+                                         organisation_name=application.organisation.name))
+    project.members.append(ProjectMember(position=2, name="李红", role="core", title="工程师",
+                                         organisation_name=application.organisation.name))
+    project.kpis.append(ProjectKpi(kind="patents_filed", target=Decimal("2")))
+    project.kpis.append(ProjectKpi(kind="revenue", target=Decimal("500")))
+    shares = [("equipment", Decimal("0.4")), ("business", Decimal("0.3")), ("labour", Decimal("0.2"))]
+    allocated = Decimal(0)
+    for category, share in shares:
+        amount = (award * share).quantize(Decimal("0.01"))
+        allocated += amount
+        project.budget_lines.append(ProjectBudgetLine(category=category, fiscal=amount,
+                                                      self_raised=Decimal("100000.00")))
+    project.budget_lines.append(ProjectBudgetLine(category="indirect", fiscal=award - allocated,
+                                                  self_raised=Decimal("0")))
+    for i in range(milestones):
+        project.milestones.append(Milestone(position=i + 1, title=f"里程碑{i + 1}",
+                                            deliverable="阶段报告", due_date=date(year + i, 12, 31)))
+    db.session.add(project)
+    db.session.flush()
+    if tranches:
+        first = (award * Decimal("0.3")).quantize(Decimal("0.01"))
+        second = (award * Decimal("0.4")).quantize(Decimal("0.01"))
+        plan = [Tranche(position=1, amount=first, trigger="contract",
+                        due_since=project.signed_at if signed else None)]
+        if project.milestones:
+            plan.append(Tranche(position=2, amount=second, trigger="milestone",
+                                milestone_id=project.milestones[0].id))
+        else:
+            second = Decimal(0)
+        plan.append(Tranche(position=len(plan) + 1, amount=award - first - second, trigger="acceptance"))
+        project.tranches.extend(plan)
+        db.session.flush()
+    return project

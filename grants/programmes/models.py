@@ -70,7 +70,11 @@ class Call(db.Model):
 
     clusters = relationship("IndustryCluster", secondary=call_clusters, order_by="IndustryCluster.sort_order")
     criteria: Mapped[list[RubricCriterion]] = relationship(
-        back_populates="call", cascade="all, delete-orphan", order_by="RubricCriterion.position")
+        back_populates="call", cascade="all, delete-orphan", order_by="RubricCriterion.position",
+        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'proposal')")
+    acceptance_criteria: Mapped[list[RubricCriterion]] = relationship(
+        cascade="all, delete-orphan", order_by="RubricCriterion.position", overlaps="criteria,call",
+        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'acceptance')")
     attachment_requirements: Mapped[list[AttachmentRequirement]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="AttachmentRequirement.position")
 
@@ -110,10 +114,13 @@ class RubricCriterion(db.Model):
     weight: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
     min_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("0"))
     max_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("10"))
+    # 'proposal' criteria score applications; 'acceptance' criteria score final reports.
+    purpose: Mapped[str] = mapped_column(sa.String(20), default="proposal", server_default="proposal")
 
     call: Mapped[Call] = relationship(back_populates="criteria")
 
     __table_args__ = (
+        sa.CheckConstraint("purpose in ('proposal','acceptance')", name="known_purpose"),
         sa.CheckConstraint("weight > 0", name="weight_positive"),
         sa.CheckConstraint("max_score > min_score", name="range_ordered"),
     )

@@ -1,0 +1,4 @@
+"""Everything of the funding domain that registers itself: rules, workflows, panels, jobs."""
+
+import grants.funding.rules  # noqa: F401
+import grants.funding.workflow  # noqa: F401

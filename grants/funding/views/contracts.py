@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from grants.funding.views import bp  # noqa: F401

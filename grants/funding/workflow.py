@@ -1,0 +1,53 @@
+"""State machines of money: disbursements (maker-checker) and spending reports.
+
+Disbursement: requested ─approve→ approved ─pay→ paid; requested ─reject→ rejected.
+The approver is a finance officer other than the requester (the rule here and a
+database CHECK). Requesting is an operation (disbursements.request_disbursement): it
+creates the row with its idempotency key and reserves the money atomically.
+Expenditure: submitted ─verify→ verified; submitted ─return→ returned ─resubmit→ submitted.
+"""
+
+from flask_babel import lazy_gettext as _l
+
+from grants.core.workflow import Transition, Workflow
+from grants.funding.models import DISBURSEMENT_STATES, EXPENDITURE_STATES, Disbursement, Expenditure
+from grants.funding.rules import is_requester
+from grants.projects.rules import finance, owner
+from grants.projects.workflow import _lazy, text_required
+
+DISBURSEMENTS = "grants.funding.disbursements"
+SPENDING = "grants.funding.spending"
+
+DISBURSEMENT_WORKFLOW = Workflow(
+    name="disbursement",
+    model=Disbursement,
+    states=DISBURSEMENT_STATES,
+    transitions=[
+        Transition("requested", "approve", "approved", finance & ~is_requester,
+                   guard=_lazy(DISBURSEMENTS, "guard_approve"), effect=_lazy(DISBURSEMENTS, "on_approve"),
+                   label=_l("Check and approve")),
+        Transition("approved", "pay", "paid", finance, guard=_lazy(DISBURSEMENTS, "guard_pay"),
+                   effect=_lazy(DISBURSEMENTS, "on_pay"), notify=_lazy(DISBURSEMENTS, "notify_paid"),
+                   label=_l("Mark as paid")),
+        Transition("requested", "reject", "rejected", finance,
+                   guard=text_required("reason", _l("Give the reason for rejecting the disbursement.")),
+                   effect=_lazy(DISBURSEMENTS, "on_reject"), notify=_lazy(DISBURSEMENTS, "notify_rejected"),
+                   label=_l("Reject")),
+    ],
+)
+
+EXPENDITURE_WORKFLOW = Workflow(
+    name="expenditure",
+    model=Expenditure,
+    states=EXPENDITURE_STATES,
+    transitions=[
+        Transition("submitted", "verify", "verified", finance, effect=_lazy(SPENDING, "on_verify"),
+                   label=_l("Verify")),
+        Transition("submitted", "return", "returned", finance,
+                   guard=text_required("note", _l("Say what is wrong: the project owner will read it.")),
+                   effect=_lazy(SPENDING, "on_return"), notify=_lazy(SPENDING, "notify_returned"),
+                   label=_l("Return")),
+        Transition("returned", "resubmit", "submitted", owner, effect=_lazy(SPENDING, "on_resubmit"),
+                   label=_l("Resubmit")),
+    ],
+)

@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from grants.projects.views import bp  # noqa: F401
