@@ -170,11 +170,11 @@ def register_domains(app: Flask) -> None:
     import grants.orgs.rules  # noqa: F401
     import grants.orgs.workflow  # noqa: F401
     import grants.programmes.operations  # noqa: F401
-    import grants.projects.setup  # noqa: F401
-    import grants.reports.setup  # noqa: F401
     import grants.programmes.panels  # noqa: F401
     import grants.programmes.rules  # noqa: F401
     import grants.programmes.workflow  # noqa: F401
+    import grants.projects.setup  # noqa: F401
+    import grants.reports.setup  # noqa: F401
     import grants.review.assign_panels  # noqa: F401
     import grants.review.decision_panels  # noqa: F401
     import grants.review.pool_panels  # noqa: F401

@@ -1,6 +1,6 @@
 """Who may contract projects and move, verify and see money."""
 
-from grants.core.permissions import has_role, predicate, rule
+from grants.core.permissions import predicate, rule
 from grants.projects.rules import finance, owner, project_in, staff
 
 
