@@ -5,16 +5,19 @@ The approver is a finance officer other than the requester (the rule here and a
 database CHECK). Requesting is an operation (disbursements.request_disbursement): it
 creates the row with its idempotency key and reserves the money atomically.
 Expenditure: submitted ─verify→ verified; submitted ─return→ returned ─resubmit→ submitted.
+Application: approved ─contract→ contracted (the project and its task book are created).
 """
 
 from flask_babel import lazy_gettext as _l
 
+from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.workflow import Transition, Workflow
 from grants.funding.models import DISBURSEMENT_STATES, EXPENDITURE_STATES, Disbursement, Expenditure
 from grants.funding.rules import is_requester
-from grants.projects.rules import finance, owner
+from grants.projects.rules import finance, owner, staff
 from grants.projects.workflow import _lazy, text_required
 
+CONTRACTING = "grants.funding.contracting"
 DISBURSEMENTS = "grants.funding.disbursements"
 SPENDING = "grants.funding.spending"
 
@@ -50,4 +53,10 @@ EXPENDITURE_WORKFLOW = Workflow(
         Transition("returned", "resubmit", "submitted", owner, effect=_lazy(SPENDING, "on_resubmit"),
                    label=_l("Resubmit")),
     ],
+)
+
+# Contracting closes the application's lifecycle: from here on the project carries it.
+APPLICATION_WORKFLOW.add(
+    Transition("approved", "contract", "contracted", staff, guard=_lazy(CONTRACTING, "guard_contract"),
+               label=_l("Contract")),
 )

@@ -1,0 +1,1 @@
+"""Forms of the funding domain, one module per area."""

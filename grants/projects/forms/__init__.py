@@ -1,0 +1,1 @@
+"""Forms of the projects domain, one module per area."""
