@@ -1,4 +1,4 @@
-"""Flask commands: seed-demo, create-user, worker (plus Flask-Migrate's ``db``)."""
+"""Flask commands: seed-demo, create-user, worker, scheduler, backup, restore (plus Flask-Migrate's ``db``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("seed-demo")
@@ -79,3 +81,42 @@ def scheduler_command(once: bool, interval: float) -> None:
         click.echo("enqueued: " + (", ".join(started) or "nothing due"))
         return
     loop(current_app._get_current_object(), interval=interval)
+
+
+@click.command("backup")
+@click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="The backup file (default: instance/backups/grants-<time>.tar.gz).")
+def backup_command(output: str | None) -> None:
+    """Back up the database and the uploaded files into one .tar.gz file."""
+    from pathlib import Path
+
+    from grants.core.backup import BackupError, backup
+    from grants.core.types import utcnow
+
+    target = Path(output) if output else (Path(current_app.config["INSTANCE_DIR"]) / "backups"
+                                          / f"grants-{utcnow():%Y%m%d-%H%M%S}.tar.gz")
+    try:
+        summary = backup(target, current_app.config["UPLOAD_DIR"])
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(summary.tables.values())
+    click.echo(f"backup written to {summary.path}: schema {summary.revision}, {rows} rows in "
+               f"{len(summary.tables)} tables, {summary.files} files")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore_command(archive: str) -> None:
+    """Restore a backup into an empty database (DATABASE_URL) and the upload folder."""
+    from pathlib import Path
+
+    from grants.core.backup import BackupError, restore
+
+    try:
+        summary = restore(Path(archive), current_app.config["UPLOAD_DIR"])
+    except BackupError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(summary.tables.values())
+    click.echo(f"restored {rows} rows in {len(summary.tables)} tables and {summary.files} files "
+               f"(schema {summary.revision})")
