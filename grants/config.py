@@ -6,6 +6,7 @@ Without ``DATABASE_URL`` the app uses a SQLite file under ``instance/``; without
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -88,12 +89,59 @@ class Config:
         self.PASSWORD_RESET_HOURS = _int("PASSWORD_RESET_HOURS", 2)
         self.INVITATION_DAYS = _int("INVITATION_DAYS", 14)
         self.PAGE_SIZE = _int("PAGE_SIZE", 25)
+        # Project codes (立项编号): a str.format pattern with {year} (the call's year) and {seq}, the
+        # project's number within that year, taken atomically; e.g. 2026-EDJ-KJ-001.
+        self.PROJECT_CODE_FORMAT = os.environ.get("PROJECT_CODE_FORMAT") or "{year}-EDJ-KJ-{seq:03d}"
+        # A budget category may run this share over its fiscal budget before the spending tab warns.
+        self.BUDGET_ADJUSTMENT_TOLERANCE = Decimal(os.environ.get("BUDGET_ADJUSTMENT_TOLERANCE", "0.10"))
+        # Project tracking: a running project without a progress report for this many days is at
+        # risk, and so is one whose verified spending share of the award lags the share of its
+        # period elapsed by more than this fraction.
+        self.PROJECT_SILENCE_DAYS = _int("PROJECT_SILENCE_DAYS", 120)
+        self.PROJECT_SPENDING_LAG = Decimal(os.environ.get("PROJECT_SPENDING_LAG") or "0.30")
+        # Portfolio reports: where the archive of versions is kept (default: reports/ under
+        # UPLOAD_DIR, so backups include it), the PDF render's time limit in seconds, and the
+        # identifier prefix of the 360Giving open-data export (a registered 360G- prefix).
+        self.REPORTS_DIR = os.environ.get("REPORTS_DIR") or None
+        self.REPORT_PDF_TIMEOUT = _int("REPORT_PDF_TIMEOUT", 600)
+        self.OPEN_DATA_PREFIX = os.environ.get("OPEN_DATA_PREFIX") or None
         self.BOOTSTRAP_SERVE_LOCAL = True
         self.BOOTSTRAP_BTN_SIZE = "md"
         self.TESTING = False
 
         for key, value in overrides.items():
             setattr(self, key, value)
+        validate_project_code_format(self.PROJECT_CODE_FORMAT)
+
+
+PROJECT_CODE_FIELDS = frozenset({"year", "seq"})
+PROJECT_CODE_MAX_LENGTH = 60  # the width of projects.code
+
+
+def validate_project_code_format(pattern: str) -> str:
+    """Refuse a project code pattern that could not give unique codes; returns it unchanged.
+
+    The pattern must name ``{seq}`` and ``{year}`` (numbers restart every year), no other
+    field, and give a code of at most 60 characters.
+    """
+    import string
+
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ValueError("PROJECT_CODE_FORMAT must be a non-empty text")
+    try:
+        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(pattern) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} is not a valid format: {exc}") from None
+    if fields != PROJECT_CODE_FIELDS:
+        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} must use exactly the fields {{year}} and {{seq}}")
+    try:
+        samples = {pattern.format(year=2026, seq=seq) for seq in (1, 2, 99999)}
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} cannot format a code: {exc}") from None
+    if len(samples) != 3 or max(len(s) for s in samples) > PROJECT_CODE_MAX_LENGTH:
+        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} must give distinct codes of at most "
+                         f"{PROJECT_CODE_MAX_LENGTH} characters")
+    return pattern
 
 
 def _dev_secret(instance: Path) -> str:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User
 from grants.extensions import db
-from grants.orgs.models import IndustryCluster, Organisation, Qualification, YearFigure
+from grants.orgs.models import IndustryCluster, Organisation, Qualification
 from grants.orgs.uscc import with_check_digit
 
 DEMO_PASSWORD = "Grants-2026"
+REGISTERED_AT = datetime(2015, 12, 1, 1, tzinfo=UTC)  # the demo organisations were registered before 2016
 DEMO_DOMAIN = "demo.example"
 
 # The clusters the plan names: 医药健康 as the main battlefield, with 装备制造, 环保新材料,
@@ -30,49 +30,78 @@ CLUSTERS = [
     ("food", "食品及特色农产品", "Food and speciality agriculture", "人参、林蛙等长白山特色资源精深加工。"),
 ]
 
-# (index, name, type, cluster code, registration-authority+type prefix, qualifications, figures base)
+# (index, name, type, cluster code, registration-authority+type prefix, qualifications, revenue in 2020 in 万元).
+# The qualifications give the plan's count at the end of 2020 (8 national high-tech enterprises, 2
+# provincial little giants, 1 technology-based SME, 5 provincial innovative enterprises, 4
+# provincial technology centres, 1 provincial key laboratory, with the enterprises of
+# grants.demo_history) and the progress of 2021–2025; national high-tech certificates last three years.
 ORGANISATIONS = [
     (1, "通化金马药业集团股份有限公司", "enterprise", "pharma", "91",
-     [("national_high_tech", date(2019, 11, 1), date(2022, 10, 31)),
+     [("national_high_tech", date(2016, 11, 1), date(2019, 10, 31)),
+      ("national_high_tech", date(2019, 11, 1), date(2022, 10, 31)),
       ("national_high_tech", date(2022, 11, 1), date(2025, 10, 31)),
       ("national_high_tech", date(2025, 11, 1), date(2028, 10, 31)),
       ("provincial_tech_centre", date(2017, 6, 1), None)], 68000),
     (2, "通化玉圣药业股份有限公司", "enterprise", "pharma", "91",
-     [("national_high_tech", date(2020, 9, 1), date(2023, 8, 31)),
+     [("national_high_tech", date(2017, 9, 1), date(2020, 8, 31)),
+      ("national_high_tech", date(2020, 9, 1), date(2023, 8, 31)),
       ("national_high_tech", date(2023, 9, 1), date(2026, 8, 31)),
+      ("national_high_tech", date(2026, 9, 1), date(2029, 8, 31)),
+      ("provincial_tech_centre", date(2018, 7, 1), None),
       ("provincial_little_giant", date(2019, 5, 1), None)], 21000),
     (3, "通化京辉药业股份有限公司", "enterprise", "pharma", "91",
-     [("national_high_tech", date(2018, 10, 1), date(2021, 9, 30)),
+     [("national_high_tech", date(2015, 10, 1), date(2018, 9, 30)),
+      ("national_high_tech", date(2018, 10, 1), date(2021, 9, 30)),
+      ("national_high_tech", date(2023, 11, 1), date(2026, 10, 31)),
+      ("national_high_tech", date(2026, 11, 1), date(2029, 10, 31)),
       ("provincial_innovative", date(2020, 3, 1), None)], 9000),
     (4, "吉林省仁生源生物科技有限公司", "enterprise", "pharma", "91",
-     [("tech_sme", date(2021, 4, 1), date(2021, 12, 31)),
+     [("tech_sme", date(2019, 4, 1), date(2019, 12, 31)),
+      ("tech_sme", date(2020, 4, 1), date(2020, 12, 31)),
+      ("tech_sme", date(2021, 4, 1), date(2021, 12, 31)),
       ("tech_sme", date(2022, 4, 1), date(2022, 12, 31)),
       ("national_high_tech", date(2022, 12, 1), date(2025, 11, 30)),
-      ("national_high_tech", date(2025, 12, 1), date(2028, 11, 30))], 3200),
+      ("national_high_tech", date(2025, 12, 1), date(2028, 11, 30)),
+      ("provincial_little_giant", date(2024, 5, 1), None)], 3200),
     (5, "通化双龙化工股份有限公司", "enterprise", "new_materials", "91",
-     [("national_high_tech", date(2019, 12, 1), date(2022, 11, 30)),
+     [("national_high_tech", date(2016, 12, 1), date(2019, 11, 30)),
+      ("national_high_tech", date(2019, 12, 1), date(2022, 11, 30)),
       ("national_high_tech", date(2022, 12, 1), date(2025, 11, 30)),
       ("national_high_tech", date(2025, 12, 1), date(2028, 11, 30)),
       ("provincial_tech_centre", date(2016, 8, 1), None),
       ("provincial_key_lab", date(2018, 9, 1), None)], 45000),
     (6, "通化鑫鸿新材料有限公司", "enterprise", "new_materials", "91",
-     [("provincial_innovative", date(2019, 7, 1), None)], 12000),
+     [("national_high_tech", date(2018, 11, 1), date(2021, 10, 31)),
+      ("national_high_tech", date(2021, 11, 1), date(2024, 10, 31)),
+      ("national_high_tech", date(2024, 11, 1), date(2027, 10, 31)),
+      ("provincial_innovative", date(2019, 7, 1), None)], 12000),
     (7, "通化阿尔凯斯特汽车部件有限公司", "enterprise", "equipment", "91",
      [("national_high_tech", date(2020, 10, 1), date(2023, 9, 30)),
+      ("national_high_tech", date(2023, 10, 1), date(2026, 9, 30)),
+      ("national_high_tech", date(2026, 10, 1), date(2029, 9, 30)),
       ("provincial_little_giant", date(2020, 5, 1), None)], 15000),
     (8, "通化帝翔汽车零部件有限公司", "enterprise", "equipment", "91",
-     [("provincial_innovative", date(2021, 6, 1), None)], 6000),
+     [("national_high_tech", date(2019, 10, 1), date(2022, 9, 30)),
+      ("national_high_tech", date(2022, 10, 1), date(2025, 9, 30)),
+      ("national_high_tech", date(2025, 10, 1), date(2028, 9, 30)),
+      ("provincial_innovative", date(2021, 6, 1), None)], 6000),
     (9, "通化长白山人参产业科技有限公司", "enterprise", "food", "91",
-     [("tech_sme", date(2023, 4, 1), date(2023, 12, 31))], 1800),
-    (10, "二道江区智慧文旅发展有限公司", "enterprise", "tourism", "91", [], 900),
-    (11, "通化师范学院", "university", "pharma", "12",
-     [("provincial_key_lab", date(2015, 10, 1), None)], 0),
+     [("tech_sme", date(2023, 4, 1), date(2023, 12, 31)),
+      ("tech_sme", date(2024, 4, 1), date(2024, 12, 31)),
+      ("tech_sme", date(2025, 4, 1), date(2025, 12, 31)),
+      ("national_high_tech", date(2025, 11, 1), date(2028, 10, 31))], 1800),
+    (10, "二道江区智慧文旅发展有限公司", "enterprise", "tourism", "91",
+     [("tech_sme", date(2025, 4, 1), date(2025, 12, 31)),
+      ("tech_sme", date(2026, 4, 1), date(2026, 12, 31))], 900),
+    (11, "通化师范学院", "university", "pharma", "12", [], 0),
 ]
 
 DEMO_USERS = [
     ("admin", "系统管理员", ["admin"], None),
     ("bureau", "王科长（科技局）", ["bureau"], None),
+    ("bureau2", "赵科员（科技局）", ["bureau"], None),
     ("finance", "李会计（财务科）", ["finance"], None),
+    ("finance2", "周出纳（财务科）", ["finance"], None),
     ("expert", "张教授（评审专家）", ["expert"], None),
     ("expert2", "王研究员", ["expert"], None),
     ("expert3", "李教授", ["expert"], None),
@@ -120,31 +149,22 @@ def seed_clusters() -> dict[str, IndustryCluster]:
     return clusters
 
 
-def _figures(base_wan: int, year: int) -> tuple[Decimal, Decimal, int, int]:
-    growth = Decimal(100 + (year - 2020) * 6) / Decimal(100)
-    revenue = (Decimal(base_wan) * Decimal(10000) * growth).quantize(Decimal("1"))
-    rd = (revenue * Decimal("0.031") + Decimal(year - 2020) * Decimal(150000)).quantize(Decimal("1"))
-    staff = max(20, base_wan // 60 + (year - 2020) * 4)
-    return revenue, rd, staff, max(3, staff // 9)
-
-
-def seed_organisations(clusters) -> dict[int, Organisation]:
+def seed_organisations(clusters, roster=ORGANISATIONS) -> dict[int, Organisation]:
+    """The demo organisations of ``roster`` with their qualifications (missing ones added to existing rows)."""
     orgs = {}
-    for index, name, org_type, cluster_code, prefix, qualifications, base in ORGANISATIONS:
+    for index, name, org_type, cluster_code, prefix, qualifications, _base in roster:
         code = demo_uscc(index, prefix)
         org = db.session.scalar(sa.select(Organisation).where(Organisation.uscc == code))
         if org is None:
             org = Organisation(name=name, uscc=code, org_type=org_type, cluster=clusters[cluster_code],
-                               address="吉林省通化市二道江区", contact_name="", contact_phone="0435-3500000")
-            for kind, granted, expires in qualifications:
+                               address="吉林省通化市二道江区", contact_name="", contact_phone="0435-3500000",
+                               created_at=REGISTERED_AT + timedelta(days=index))
+            db.session.add(org)
+        held = {(q.kind, q.granted_on) for q in org.qualifications}
+        for kind, granted, expires in qualifications:
+            if (kind, granted) not in held:
                 org.qualifications.append(Qualification(kind=kind, granted_on=granted, expires_on=expires,
                                                         certificate_no=f"GR{granted.year}22{index:06d}"))
-            if base:
-                for year in range(2020, 2026):
-                    revenue, rd, staff, rd_staff = _figures(base, year)
-                    org.figures.append(YearFigure(year=year, revenue=revenue, rd_spending=rd,
-                                                  staff=staff, rd_staff=rd_staff))
-            db.session.add(org)
         orgs[index] = org
     db.session.flush()
     return orgs
@@ -184,10 +204,14 @@ def seed_experts(clusters, orgs) -> list:
 
 
 def seed_demo() -> dict[str, int]:
-    """Load clusters, the plan's organisations, one account per role and the pool; flushes only."""
+    """Load clusters, the plan's organisations, accounts, the pool and the history 2016–2026; flushes only."""
+    from grants.demo_history import seed_history
+
     clusters = seed_clusters()
     orgs = seed_organisations(clusters)
     users = seed_users(orgs)
     experts = seed_experts(clusters, orgs)
+    history = seed_history(clusters, orgs, {handle: user for (handle, *_), user in zip(DEMO_USERS, users,
+                                                                                         strict=True)}, experts)
     return {"clusters": len(clusters), "organisations": len(orgs), "users": len(users),
-            "experts": len(experts)}
+            "experts": len(experts), **history}

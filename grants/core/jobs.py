@@ -24,22 +24,33 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from grants.core.models import Job
+from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.extensions import db
 
 log = logging.getLogger(__name__)
 
 JOB_FUNCTIONS: dict[str, Callable] = {}
+# Jobs that manage SQLite's write lock themselves (long reads, short write transactions).
+SELF_LOCKING: set[str] = set()
 _PENDING_KEY = "grants_pending_jobs"
 
 
-def job(name: str):
-    """Register ``fn(ctx, *args)`` as the job called ``name``."""
+def job(name: str, *, immediate: bool = True):
+    """Register ``fn(ctx, *args)`` as the job called ``name``.
+
+    On SQLite a job's transactions take the write lock when they begin (``immediate``), so
+    a job that reads and then writes cannot fail on a snapshot another writer moved on.
+    A long job that reads much and writes little passes ``immediate=False`` and opens its
+    own short write transactions with :func:`grants.core.sqlite.immediate_writes`.
+    """
 
     def register(fn):
         if name in JOB_FUNCTIONS and JOB_FUNCTIONS[name] is not fn:
             raise ValueError(f"job {name!r} is already registered")
         JOB_FUNCTIONS[name] = fn
+        if not immediate:
+            SELF_LOCKING.add(name)
         return fn
 
     return register
@@ -147,32 +158,39 @@ def execute(job_id: int) -> None:
 
         with create_app().app_context():
             return execute(job_id)
-    record = db.session.get(Job, job_id)
-    if record is None or record.status in ("running", "finished"):
-        return None
-    fn = JOB_FUNCTIONS.get(record.name)
-    record.status = "running"
-    record.attempts += 1
-    record.started_at = utcnow()
-    args = list(record.args or [])
-    db.session.commit()
+    with immediate_writes():
+        record = db.session.get(Job, job_id)
+        if record is None or record.status in ("running", "finished"):
+            db.session.rollback()
+            return None
+        name = record.name
+        fn = JOB_FUNCTIONS.get(name)
+        record.status = "running"
+        record.attempts += 1
+        record.started_at = utcnow()
+        args = list(record.args or [])
+        db.session.commit()
     try:
         if fn is None:
-            raise LookupError(f"no job called {record.name!r}")
-        with _url_context():
+            raise LookupError(f"no job called {name!r}")
+        body = contextlib.nullcontext() if name in SELF_LOCKING else immediate_writes()
+        with _url_context(), body:
             result = fn(JobContext(job_id), *args)
-        record = db.session.get(Job, job_id)
-        record.status = "finished"
-        record.progress = 100
-        record.result = result if isinstance(result, dict) else None
-        record.finished_at = utcnow()
-        db.session.commit()
+        with immediate_writes():
+            db.session.commit()
+            record = db.session.get(Job, job_id)
+            record.status = "finished"
+            record.progress = 100
+            record.result = result if isinstance(result, dict) else None
+            record.finished_at = utcnow()
+            db.session.commit()
     except Exception:
         db.session.rollback()
-        log.exception("job %s (%s) failed", job_id, record.name if record else "?")
-        record = db.session.get(Job, job_id)
-        record.status = "failed"
-        record.error = traceback.format_exc(limit=8)[-4000:]
-        record.finished_at = utcnow()
-        db.session.commit()
+        log.exception("job %s (%s) failed", job_id, name)
+        with immediate_writes():
+            record = db.session.get(Job, job_id)
+            record.status = "failed"
+            record.error = traceback.format_exc(limit=8)[-4000:]
+            record.finished_at = utcnow()
+            db.session.commit()
     return None

@@ -21,6 +21,7 @@ from flask import Flask
 
 from grants.core.jobs import JOB_FUNCTIONS, enqueue
 from grants.core.models import ScheduledRun
+from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.extensions import db
 
@@ -65,14 +66,15 @@ def run_due(now: datetime | None = None) -> list[str]:
     """Enqueue every scheduled job that is due; commits; returns the names enqueued."""
     now = now or utcnow()
     started = []
-    for entry in SCHEDULES.values():
-        if entry.job_name not in JOB_FUNCTIONS:
-            log.warning("scheduled job %s is not registered", entry.job_name)
-            continue
-        if _claim(entry, now):
-            enqueue(entry.job_name)
-            started.append(entry.job_name)
-    db.session.commit()
+    with immediate_writes():
+        for entry in SCHEDULES.values():
+            if entry.job_name not in JOB_FUNCTIONS:
+                log.warning("scheduled job %s is not registered", entry.job_name)
+                continue
+            if _claim(entry, now):
+                enqueue(entry.job_name)
+                started.append(entry.job_name)
+        db.session.commit()
     return started
 
 

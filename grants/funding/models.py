@@ -85,7 +85,7 @@ DISBURSEMENT_STATE_LABELS = {
     "requested": _l("Requested"),
     "approved": _l("Approved by finance"),
     "paid": _l("Paid"),
-    "rejected": _l("Rejected"),
+    "rejected": _l("Release rejected"),
 }
 
 

@@ -31,3 +31,18 @@ def spent_by_category(project_ids: Iterable[int], *, verified_only: bool = True)
 def spent_total(project_id: int, *, verified_only: bool = True) -> Decimal:
     """Money spent on one project across categories."""
     return sum(spent_by_category([project_id], verified_only=verified_only)[project_id].values(), Decimal(0))
+
+
+def pending_by_category(project_ids: Iterable[int]) -> dict[int, dict[str, Decimal]]:
+    """Money reported but not yet verified (submitted spending reports) per project and category."""
+    ids = list(project_ids)
+    result: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    if not ids:
+        return result
+    rows = db.session.execute(
+        sa.select(Expenditure.project_id, Expenditure.category, sa.func.sum(Expenditure.amount))
+        .where(Expenditure.project_id.in_(ids), Expenditure.state == "submitted")
+        .group_by(Expenditure.project_id, Expenditure.category))
+    for project_id, category, amount in rows:
+        result[project_id][category] = Decimal(amount or 0)
+    return result

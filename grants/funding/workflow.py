@@ -35,7 +35,7 @@ DISBURSEMENT_WORKFLOW = Workflow(
         Transition("requested", "reject", "rejected", finance,
                    guard=text_required("reason", _l("Give the reason for rejecting the disbursement.")),
                    effect=_lazy(DISBURSEMENTS, "on_reject"), notify=_lazy(DISBURSEMENTS, "notify_rejected"),
-                   label=_l("Reject")),
+                   label=_l("Reject the release")),
     ],
 )
 
@@ -45,11 +45,11 @@ EXPENDITURE_WORKFLOW = Workflow(
     states=EXPENDITURE_STATES,
     transitions=[
         Transition("submitted", "verify", "verified", finance, effect=_lazy(SPENDING, "on_verify"),
-                   label=_l("Verify")),
+                   label=_l("Verify the spending report")),
         Transition("submitted", "return", "returned", finance,
                    guard=text_required("note", _l("Say what is wrong: the project owner will read it.")),
                    effect=_lazy(SPENDING, "on_return"), notify=_lazy(SPENDING, "notify_returned"),
-                   label=_l("Return")),
+                   label=_l("Return the spending report")),
         Transition("returned", "resubmit", "submitted", owner, effect=_lazy(SPENDING, "on_resubmit"),
                    label=_l("Resubmit")),
     ],

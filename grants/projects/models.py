@@ -26,10 +26,10 @@ PROJECT_STATE_LABELS = {
     "contracting": _l("Awaiting the signed task book"),
     "in_progress": _l("In progress"),
     "acceptance_review": _l("Acceptance review"),
-    "accepted": _l("Accepted"),
+    "accepted": _l("Passed acceptance"),
     "acceptance_failed": _l("Failed acceptance"),
     "terminated": _l("Terminated"),
-    "closed": _l("Closed"),
+    "closed": _l("Project closed"),
 }
 
 
@@ -171,9 +171,9 @@ class ProjectKpi(db.Model):
 
 MILESTONE_STATES = ("open", "reported", "achieved")
 MILESTONE_STATE_LABELS = {
-    "open": _l("Open"),
+    "open": _l("Not yet reported"),
     "reported": _l("Report submitted"),
-    "achieved": _l("Achieved"),
+    "achieved": _l("Milestone achieved"),
 }
 
 
@@ -426,6 +426,7 @@ class AcceptanceDecision(db.Model):
 
 
 FILE_PURPOSES = {
+    "task_book": _l("Task book"),
     "signed_task_book": _l("Signed task book"),
     "progress_evidence": _l("Progress evidence"),
     "spending_evidence": _l("Spending evidence"),
@@ -441,7 +442,8 @@ class ProjectFile(db.Model):
     """A document uploaded to a project, stored under a generated name.
 
     Exactly the owner column that fits ``purpose`` is set (a progress report, a spending
-    report, a change request, a final report or an outcome), or none for the task book.
+    report, a change request, a final report or an outcome), or none for the issued task book
+    and its signed copy.
     """
 
     __tablename__ = "project_files"
@@ -469,7 +471,7 @@ class ProjectFile(db.Model):
     project = relationship("Project")
 
     __table_args__ = (
-        sa.CheckConstraint("purpose in ('signed_task_book','progress_evidence','spending_evidence',"
+        sa.CheckConstraint("purpose in ('task_book','signed_task_book','progress_evidence','spending_evidence',"
                            "'change_evidence','final_report','final_statement','outcome_evidence',"
                            "'recovery_voucher')", name="known_purpose"),
         sa.CheckConstraint("size > 0", name="size_positive"),

@@ -4,7 +4,7 @@ Rules take the project (or an object with a ``project`` attribute) as their obje
 Finance sees every project and its money but edits no scientific content.
 """
 
-from grants.core.permissions import has_role, predicate, rule
+from grants.core.permissions import has_role, in_state, predicate, rule
 
 
 def project_of(obj):
@@ -49,3 +49,33 @@ rule("acceptance.write", owner & running)
 rule("acceptance.outcomes", owner & project_in("in_progress", "acceptance_review"))
 rule("acceptance.convene", staff & project_in("acceptance_review"))
 rule("acceptance.view_panel", staff)
+rule("progress.review", staff)
+# Change requests (changes.py): the owner edits a draft while the project runs; the bureau
+# terminates a project that has not yet ended.
+rule("change.edit", owner & running & in_state("draft"))
+rule("project.terminate", staff & project_in("contracting", "in_progress"))
+
+
+@predicate
+def is_acceptance_expert(user, obj) -> bool:
+    """The user is an expert of the project's acceptance panel who accepted without conflict."""
+    project = project_of(obj)
+    if project is None or not getattr(user, "is_authenticated", False) or not user.has_role("expert"):
+        return False
+    import sqlalchemy as sa
+
+    from grants.extensions import db
+    from grants.review.models import Assignment, Expert
+
+    return db.session.scalar(sa.select(sa.func.count(Assignment.id)).join(Expert, Expert.id == Assignment.expert_id)
+                             .where(Assignment.application_id == project.application_id,
+                                    Assignment.purpose == "acceptance", Assignment.state == "accepted",
+                                    Assignment.no_conflict_declared_at.is_not(None),
+                                    Expert.user_id == user.id)) > 0
+
+
+# Acceptance (acceptance.py): the owner corrects a report whose statement finance returned while
+# the project is in acceptance review; the report, its documents and the outcomes' evidence are
+# read by the owner, the bureau, finance and the experts of the acceptance panel.
+rule("acceptance.revise", owner & project_in("acceptance_review"))
+rule("acceptance.read_report", owner | staff | finance | is_acceptance_expert)

@@ -99,10 +99,10 @@ MILESTONE_WORKFLOW = Workflow(
     model=Milestone,
     states=MILESTONE_STATES,
     transitions=[
-        Transition("open", "report", "reported", owner | is_system, label=_l("Report")),
+        Transition("open", "report", "reported", owner | is_system, label=_l("Report on the milestone")),
         Transition("reported", "approve", "achieved", staff | is_system,
-                   effect=_lazy(PROGRESS, "on_milestone_achieved"), label=_l("Approve")),
-        Transition("reported", "return", "open", staff | is_system, label=_l("Return")),
+                   effect=_lazy(PROGRESS, "on_milestone_achieved"), label=_l("Approve the milestone")),
+        Transition("reported", "return", "open", staff | is_system, label=_l("Reopen the milestone")),
     ],
 )
 
@@ -118,11 +118,11 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
                    effect=_lazy(PROGRESS, "on_submit_report"), notify=_lazy(PROGRESS, "notify_report_submitted"),
                    label=_l("Resubmit")),
         Transition("submitted", "approve", "approved", staff, effect=_lazy(PROGRESS, "on_approve_report"),
-                   notify=_lazy(PROGRESS, "notify_report_reviewed"), label=_l("Approve")),
+                   notify=_lazy(PROGRESS, "notify_report_reviewed"), label=_l("Approve the report")),
         Transition("submitted", "return", "returned", staff,
                    guard=text_required("note", _l("Say what is missing: the project owner will read it.")),
                    effect=_lazy(PROGRESS, "on_return_report"), notify=_lazy(PROGRESS, "notify_report_reviewed"),
-                   label=_l("Return")),
+                   label=_l("Return the report")),
     ],
 )
 
@@ -138,11 +138,11 @@ CHANGE_WORKFLOW = Workflow(
         Transition("submitted", "cancel", "cancelled", owner, label=_l("Cancel")),
         Transition("submitted", "approve", "approved", staff, guard=_lazy(CHANGES, "guard_approve_change"),
                    effect=_lazy(CHANGES, "on_approve_change"), notify=_lazy(CHANGES, "notify_change_decided"),
-                   label=_l("Approve")),
+                   label=_l("Approve the change")),
         Transition("submitted", "reject", "rejected", staff,
                    guard=text_required("note", _l("Give the reason for rejecting the change.")),
                    effect=_lazy(CHANGES, "on_reject_change"), notify=_lazy(CHANGES, "notify_change_decided"),
-                   label=_l("Reject")),
+                   label=_l("Reject the change")),
     ],
 )
 

@@ -13,6 +13,15 @@ load difference (``BALANCE``).
 Only active experts with an account can be invited (they answer online). Loads and caps
 count the proposal reviews of one call; an expert's own ``max_load`` lowers the cap of
 a run. Every function flushes and leaves the commit to the request or job.
+
+The same engine serves the acceptance panels of funded projects (``purpose='acceptance'``):
+an acceptance assignment names the project's application and the acceptance round
+(``Assignment.round``, the round of the project's final report). Conflicts of interest
+are judged on the application exactly as for proposals; manual invitations, replacements
+and the automatic suggestion (:func:`suggest_panel`) take the purpose and round, and the
+loads of an acceptance suggestion count the open acceptance reviews of every project in
+acceptance review. Whether assignments may still be made or answered is asked of
+:func:`closed_problem`.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ MAX_KEYWORD_HITS = 4
 BALANCE = 1
 OPEN_STATES = ("invited", "accepted")
 PURPOSE = "proposal"
+ACCEPTANCE = "acceptance"
+ACCEPTANCE_CAP = 5
 CAP_SLACK = 2
 DEFAULT_DUE_DAYS = 14
 REPLACEMENT_MIN_DAYS = 7
@@ -286,6 +297,88 @@ def _local(value: datetime) -> str:
     return utc_to_local(value).strftime("%Y-%m-%d %H:%M")
 
 
+# --- a panel for one application (acceptance panels) -----------------------------------------
+
+@dataclass
+class PanelSuggestion:
+    """The experts the solver proposes for one application's panel, and how many it looked for."""
+
+    experts: list[Expert]
+    wanted: int
+    have: int
+    result: solver.Result | None = None
+    seed: int | None = None
+
+    @property
+    def short(self) -> int:
+        """How many of the wanted places the suggestion cannot fill."""
+        return max(0, self.wanted - self.have - len(self.experts))
+
+
+def suggest_panel(application: Application, *, size: int, purpose: str = ACCEPTANCE, round: int = 1,
+                  cap: int = ACCEPTANCE_CAP, draw: bool = False, seed: int | None = None) -> PanelSuggestion:
+    """The best allowed experts to bring the application's panel (purpose, round) to ``size``.
+
+    Runs the same min-cost flow as :func:`auto_assign` on one application: open
+    invitations and accepted assignments of the panel are kept and count towards
+    ``size``; experts who declined or were withdrawn from it, and conflicted experts, are
+    left out; the loads are the open reviews of the same purpose (for acceptance, over all
+    projects in acceptance review) under ``cap``, lowered by each expert's own maximum.
+    When fewer allowed experts are left than wanted, the largest panel that can be made
+    is suggested. Nothing is written.
+    """
+    if draw and seed is None:
+        seed = secrets.randbelow(1_000_000)
+    experts = invitable_experts()
+    existing = db.session.scalars(sa.select(Assignment).where(
+        Assignment.application_id == application.id, Assignment.purpose == purpose,
+        Assignment.round == round)).all()
+    have = sum(1 for a in existing if a.state in OPEN_STATES)
+    if not experts or size - have <= 0:
+        return PanelSuggestion([], size, have, seed=seed)
+    fixed = {(application.id, a.expert_id) for a in existing if a.state in OPEN_STATES}
+    forbidden = set(forbidden_reasons([application], experts))
+    forbidden |= {(application.id, a.expert_id) for a in existing if a.state not in OPEN_STATES}
+    own = {a.expert_id for a in existing if a.state in OPEN_STATES}
+    elsewhere = {expert_id: count - (1 if expert_id in own else 0)
+                 for expert_id, count in loads_for(application, purpose).items()}
+    caps = {e.id: expert_cap(e, cap) for e in experts}
+    scores = suitability_matrix([application], experts)
+    by_id = {e.id: e for e in experts}
+    for wanted in range(size, have, -1):
+        result = solver.solve([application.id], [e.id for e in experts], wanted, scores, forbidden, caps,
+                              fixed=fixed, seed=seed, draw=draw, balance=BALANCE, base_load=elsewhere)
+        if result.feasible:
+            chosen = [by_id[e] for _a, e in result.pairs]
+            chosen.sort(key=lambda e: (-scores.get((application.id, e.id), 0), e.name, e.id))
+            return PanelSuggestion(chosen, size, have, result, seed)
+    return PanelSuggestion([], size, have, seed=seed)
+
+
+def invite_panel(application: Application, actor, *, size: int, due_at: datetime, purpose: str = ACCEPTANCE,
+                 round: int = 1, draw: bool = False, seed: int | None = None) -> PanelSuggestion:
+    """Invite the experts :func:`suggest_panel` proposes; raises :class:`AssignmentError` if none can be."""
+    problem = closed_problem(application, purpose, round)
+    if problem:
+        raise AssignmentError(problem)
+    if size < 1:
+        raise AssignmentError(_("The panel needs at least one expert."))
+    if due_at <= utcnow():
+        raise AssignmentError(_("The due date must lie in the future."))
+    suggestion = suggest_panel(application, size=size, purpose=purpose, round=round, draw=draw, seed=seed)
+    if suggestion.have >= size:
+        raise AssignmentError(_("The panel already has %(num)d experts invited or accepted.", num=suggestion.have))
+    if not suggestion.experts:
+        raise AssignmentError(_("No allowed expert is left to invite: add experts to the pool or rule on "
+                                "conflict flags."))
+    for expert in suggestion.experts:
+        assign_manually(application, expert, actor, due_at, source="auto", purpose=purpose, round=round)
+    audit.record("assignment.panel_suggested", application, actor=actor, after={
+        "purpose": purpose, "round": round, "size": size, "kept": suggestion.have, "draw": draw,
+        "seed": suggestion.seed, "experts": [e.id for e in suggestion.experts]})
+    return suggestion
+
+
 def explain(result: solver.Result, applications: dict[int, Application]) -> list[dict]:
     """The solver's shortages with their applications, for the bureau's page."""
     return [{"application": applications.get(s.application), "shortage": s} for s in result.shortages]
@@ -293,23 +386,64 @@ def explain(result: solver.Result, applications: dict[int, Application]) -> list
 
 # --- manual assignment and replacements -------------------------------------------------------
 
-def _existing(application: Application, expert: Expert) -> Assignment | None:
+def _existing(application: Application, expert: Expert, purpose: str = PURPOSE, round: int = 1) -> Assignment | None:
     return db.session.scalar(sa.select(Assignment).where(
         Assignment.application_id == application.id, Assignment.expert_id == expert.id,
-        Assignment.purpose == PURPOSE))
+        Assignment.purpose == purpose, Assignment.round == round))
+
+
+def acceptance_project(application_id: int):
+    """The project funded from the application (acceptance assignments name its application)."""
+    from grants.projects.models import Project
+
+    return db.session.scalar(sa.select(Project).where(Project.application_id == application_id))
+
+
+def current_acceptance_round(application_id: int) -> int | None:
+    """The round of the project's latest final report, while the project is in acceptance review."""
+    from grants.projects.models import FinalReport
+
+    project = acceptance_project(application_id)
+    if project is None or project.state != "acceptance_review":
+        return None
+    return db.session.scalar(sa.select(sa.func.max(FinalReport.round)).where(FinalReport.project_id == project.id))
+
+
+def closed_problem(application: Application, purpose: str = PURPOSE, round: int = 1) -> str | None:
+    """Why no assignment of this purpose (and round) can be made or answered now, or None.
+
+    A proposal review is open while the application is under review; an acceptance
+    review while the project is in acceptance review on that round.
+    """
+    if purpose == ACCEPTANCE:
+        if current_acceptance_round(application.id) != round:
+            return _("This project is not in acceptance review (or this round of it is over).")
+        return None
+    if application.state != "under_review":
+        return _("This application is no longer under review.")
+    return None
 
 
 def assign_manually(application: Application, expert: Expert, actor, due_at: datetime, *,
-                    source: str = "manual", replaces: Assignment | None = None) -> Assignment:
-    """Invite ``expert`` to review ``application``; refuses conflicts, duplicates and closed reviews."""
-    if application.state != "under_review":
+                    source: str = "manual", replaces: Assignment | None = None, purpose: str = PURPOSE,
+                    round: int = 1) -> Assignment:
+    """Invite ``expert`` to review ``application``; refuses conflicts, duplicates and closed reviews.
+
+    With ``purpose='acceptance'`` the expert joins the acceptance panel of the project
+    funded from the application, for acceptance ``round``.
+    """
+    if purpose == ACCEPTANCE:
+        problem = closed_problem(application, purpose, round)
+        if problem:
+            raise AssignmentError(problem)
+    elif application.state != "under_review":
         raise AssignmentError(_("Experts can be invited only while the application is under review."))
     if not expert.active or expert.user_id is None:
         raise AssignmentError(_("%(name)s cannot be invited: only active experts with an account can.",
                                 name=expert.name))
     if due_at <= utcnow():
         raise AssignmentError(_("The due date must lie in the future."))
-    previous = _existing(application, expert)
+    previous = _existing(application, expert, purpose, round)
     if previous is not None:
         if previous.state in OPEN_STATES:
             raise AssignmentError(_("%(name)s is already assigned to this application.", name=expert.name))
@@ -320,7 +454,7 @@ def assign_manually(application: Application, expert: Expert, actor, due_at: dat
     if reasons:
         raise AssignmentError(_("%(name)s may not review this application: %(reasons)s", name=expert.name,
                                 reasons="; ".join(reasons)))
-    assignment = Assignment(application_id=application.id, expert_id=expert.id, purpose=PURPOSE,
+    assignment = Assignment(application_id=application.id, expert_id=expert.id, purpose=purpose, round=round,
                             state="invited", source=source, due_at=due_at, invited_at=utcnow(),
                             created_by_id=getattr(actor, "id", None),
                             replaces_id=replaces.id if replaces is not None else None)
@@ -328,13 +462,26 @@ def assign_manually(application: Application, expert: Expert, actor, due_at: dat
     db.session.flush()
     audit.record("assignment.invited", assignment, actor=actor, after={
         "application_id": application.id, "expert_id": expert.id, "source": source,
-        "due_at": due_at.isoformat(), "replaces_id": assignment.replaces_id})
+        "due_at": due_at.isoformat(), "replaces_id": assignment.replaces_id, "purpose": purpose, "round": round})
+    if purpose == ACCEPTANCE:
+        _notify_acceptance_invited(assignment, application, expert)
+        return assignment
     notify([expert.user], "assignment.invited", _l("Invitation to review %(title)s"),
            _l("You are invited to review “%(title)s” (%(call)s) by %(due)s (Beijing time). Please "
               "accept or decline the invitation."),
            link=url_for("review.invitation", assignment_id=assignment.id),
            params={"title": application.title, "call": application.call.title, "due": _local(due_at)})
     return assignment
+
+
+def _notify_acceptance_invited(assignment: Assignment, application: Application, expert: Expert) -> None:
+    project = acceptance_project(application.id)
+    notify([expert.user], "assignment.invited", _l("Invitation to the acceptance review of %(title)s"),
+           _l("You are invited to the acceptance panel (结题验收) of the project “%(title)s” (%(code)s). "
+              "Please accept or decline the invitation; the review is due by %(due)s (Beijing time)."),
+           link=url_for("review.invitation", assignment_id=assignment.id),
+           params={"title": application.title, "code": project.code if project is not None else "",
+                   "due": _local(assignment.due_at)})
 
 
 @dataclass(frozen=True)
@@ -346,15 +493,39 @@ class Proposal:
     load: int
 
 
-def replacement_candidates(application: Application, limit: int | None = None) -> list[Proposal]:
+def acceptance_loads() -> Counter:
+    """Open (invited or accepted) acceptance reviews per expert id, over projects in acceptance review."""
+    from grants.projects.models import Project
+
+    rows = db.session.execute(
+        sa.select(Assignment.expert_id, sa.func.count(Assignment.id))
+        .join(Project, Project.application_id == Assignment.application_id)
+        .where(Assignment.purpose == ACCEPTANCE, Assignment.state.in_(OPEN_STATES),
+               Project.state == "acceptance_review")
+        .group_by(Assignment.expert_id)).all()
+    return Counter(dict(rows))
+
+
+def loads_for(application: Application, purpose: str = PURPOSE) -> Counter:
+    """The open loads that matter when choosing experts for ``application`` and ``purpose``."""
+    return acceptance_loads() if purpose == ACCEPTANCE else call_loads(application.call)
+
+
+def taken_experts(application: Application, purpose: str = PURPOSE, round: int = 1) -> set[int]:
+    """The experts already invited (in any state) to this application, purpose and round."""
+    return set(db.session.scalars(sa.select(Assignment.expert_id).where(
+        Assignment.application_id == application.id, Assignment.purpose == purpose, Assignment.round == round)))
+
+
+def replacement_candidates(application: Application, limit: int | None = None, *, purpose: str = PURPOSE,
+                           round: int = 1) -> list[Proposal]:
     """Allowed experts not yet on the application, best suited first, then the least loaded."""
-    taken = set(db.session.scalars(sa.select(Assignment.expert_id).where(
-        Assignment.application_id == application.id, Assignment.purpose == PURPOSE)))
+    taken = taken_experts(application, purpose, round)
     experts = [e for e in invitable_experts() if e.id not in taken]
     if not experts:
         return []
     forbidden = forbidden_reasons([application], experts)
-    loads = call_loads(application.call)
+    loads = loads_for(application, purpose)
     scores = suitability_matrix([application], experts)
     candidates = [Proposal(e, scores.get((application.id, e.id), 0), loads.get(e.id, 0))
                   for e in experts if (application.id, e.id) not in forbidden
@@ -365,7 +536,8 @@ def replacement_candidates(application: Application, limit: int | None = None) -
 
 def propose_replacement(assignment: Assignment) -> Proposal | None:
     """The best allowed expert not yet on the declined assignment's application."""
-    found = replacement_candidates(assignment.application, limit=1)
+    found = replacement_candidates(assignment.application, limit=1, purpose=assignment.purpose,
+                                   round=assignment.round)
     return found[0] if found else None
 
 
@@ -383,7 +555,7 @@ def invite_replacement(assignment: Assignment, expert: Expert, actor, due_at: da
     if due_at is None:
         due_at = max(assignment.due_at, utcnow() + timedelta(days=REPLACEMENT_MIN_DAYS))
     return assign_manually(assignment.application, expert, actor, due_at, source="replacement",
-                           replaces=assignment)
+                           replaces=assignment, purpose=assignment.purpose, round=assignment.round)
 
 
 def declined_awaiting_replacement(call=None, limit: int | None = None) -> list[Assignment]:
@@ -414,8 +586,9 @@ def guard_accept(assignment: Assignment, actor, data) -> str | None:
     """The expert declares no conflict of interest, and none is known."""
     if not data.get("no_conflict"):
         return _("Declare that you have no conflict of interest with this application before accepting.")
-    if assignment.application.state != "under_review":
-        return _("This application is no longer under review.")
+    problem = closed_problem(assignment.application, assignment.purpose, assignment.round)
+    if problem:
+        return problem
     reasons = hard_conflicts(assignment.application, assignment.expert)
     if reasons:
         return _("You cannot review this application because of a conflict of interest: %(reasons)s",
@@ -441,6 +614,16 @@ def notify_declined(assignment: Assignment, actor, data) -> None:
     params = {"expert": assignment.expert.name, "title": application.title,
               "ref": application.reference_no or "", "reason": assignment.decline_reason,
               "proposal": proposal.expert.name if proposal else _l("nobody (no allowed expert is left)")}
+    if assignment.purpose == ACCEPTANCE:
+        project = acceptance_project(application.id)
+        params["ref"] = project.code if project is not None else params["ref"]
+        notify(bureau_users(), "assignment.declined",
+               _l("%(expert)s declined the acceptance review of %(ref)s"),
+               _l("%(expert)s declined to join the acceptance panel of “%(title)s” (%(ref)s). Reason: %(reason)s\n"
+                  "Proposed replacement: %(proposal)s."),
+               link=url_for("projects.acceptance", project_id=project.id) if project is not None else "",
+               params=params)
+        return
     notify(bureau_users(), "assignment.declined",
            _l("%(expert)s declined to review %(ref)s"),
            _l("%(expert)s declined to review “%(title)s” (%(ref)s). Reason: %(reason)s\n"

@@ -136,6 +136,8 @@ class Assignment(db.Model):
                                                 index=True)
     expert_id: Mapped[int] = mapped_column(sa.ForeignKey("experts.id", ondelete="RESTRICT"), index=True)
     purpose: Mapped[str] = mapped_column(sa.String(20), default="proposal")
+    # The acceptance round (FinalReport.round) an acceptance assignment belongs to; 1 for proposals.
+    round: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
     state: Mapped[str] = mapped_column(sa.String(16), default="invited", index=True)
     source: Mapped[str] = mapped_column(sa.String(16), default="manual")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -153,7 +155,7 @@ class Assignment(db.Model):
                                                  cascade="all, delete-orphan")
 
     __table_args__ = (
-        sa.UniqueConstraint("application_id", "expert_id", "purpose", name="uq_assignments_pair"),
+        sa.UniqueConstraint("application_id", "expert_id", "purpose", "round", name="uq_assignments_pair"),
         sa.CheckConstraint("state in ('invited','accepted','declined','withdrawn')", name="known_state"),
         sa.CheckConstraint("purpose in ('proposal','acceptance')", name="known_purpose"),
         sa.CheckConstraint("source in ('manual','auto','replacement')", name="known_source"),

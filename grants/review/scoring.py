@@ -13,6 +13,12 @@ A review is *valid* when it is submitted and its assignment (for the proposal) i
 accepted; only valid reviews count in the aggregates, the ranking and for closing the
 review of an application (``finish_review``, guarded by :func:`guard_finish_review`).
 The arithmetic itself lives in :mod:`grants.review.aggregation`.
+
+An acceptance assignment (``purpose='acceptance'``) is scored the same way against the
+call's acceptance rubric (:func:`criteria_for`); its review is open while the project is
+in acceptance review on the assignment's round (:func:`review_open`). Its recommendation
+reuses the three stored codes with the acceptance meanings pass, rectify and fail
+(:data:`ACCEPTANCE_RECOMMENDATIONS`).
 """
 
 from __future__ import annotations
@@ -61,8 +67,43 @@ def criterion_name(criterion: RubricCriterion) -> str:
     return criterion.name_zh if locale.startswith("zh") else (criterion.name_en or criterion.name_zh)
 
 
-def recommendation_label(code: str | None) -> str:
-    return str(RECOMMENDATIONS[code]) if code in RECOMMENDATIONS else ""
+#: The stored recommendation codes read for an acceptance review.
+ACCEPTANCE_RECOMMENDATIONS = {
+    "fund": _l("Pass"),
+    "fund_with_changes": _l("Rectify first"),
+    "do_not_fund": _l("Fail"),
+}
+
+
+def recommendations_for(purpose: str = "proposal") -> dict:
+    """The recommendation codes and their labels for a review of ``purpose``."""
+    return ACCEPTANCE_RECOMMENDATIONS if purpose == "acceptance" else RECOMMENDATIONS
+
+
+def recommendation_label(code: str | None, purpose: str = "proposal") -> str:
+    labels = recommendations_for(purpose)
+    return str(labels[code]) if code in labels else ""
+
+
+def criteria_for(assignment: Assignment) -> list[RubricCriterion]:
+    """The rubric that scores the assignment: the call's acceptance criteria for an acceptance review."""
+    call = assignment.application.call
+    return list(call.acceptance_criteria if assignment.purpose == "acceptance" else call.criteria)
+
+
+def review_open(assignment: Assignment) -> bool:
+    """Whether reviews of the assignment may still be written, submitted or reopened."""
+    if assignment.purpose == "acceptance":
+        from grants.review.assignments import current_acceptance_round
+
+        return current_acceptance_round(assignment.application_id) == assignment.round
+    return assignment.application.state == "under_review"
+
+
+def closed_message(assignment: Assignment) -> str:
+    if assignment.purpose == "acceptance":
+        return _("The acceptance review of this project is closed.")
+    return _("The review of this application is closed.")
 
 
 def score_field_name(criterion_id: int) -> str:
@@ -89,8 +130,8 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
     review = assignment.review
     if review is not None and review.state != "draft":
         raise ScoringError(_("This review has been submitted and is locked."))
-    if assignment.application.state != "under_review":
-        raise ScoringError(_("The review of this application is closed."))
+    if not review_open(assignment):
+        raise ScoringError(closed_message(assignment))
     if recommendation and recommendation not in RECOMMENDATIONS:
         raise ScoringError(_("Choose one of the recommendations offered."), "recommendation")
     if review is None:
@@ -99,7 +140,7 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
     before: dict = {}
     after: dict = {}
     existing = {s.criterion_id: s for s in review.scores}
-    for criterion in assignment.application.call.criteria:
+    for criterion in criteria_for(assignment):
         value = scores.get(criterion.id)
         if value is not None and not criterion.min_score <= value <= criterion.max_score:
             raise ScoringError(_("Give a score from %(min)s to %(max)s.", min=plain_number(criterion.min_score),
@@ -140,12 +181,13 @@ def submission_problems(review: Review) -> list[str]:
     assignment = review.assignment
     if assignment.state != "accepted" or assignment.no_conflict_declared_at is None:
         problems.append(_("Accept the invitation and declare that you have no conflict of interest first."))
-    if assignment.application.state != "under_review":
-        problems.append(_("The review of this application is closed."))
+    if not review_open(assignment):
+        problems.append(closed_message(assignment))
     scores = {s.criterion_id: s.value for s in review.scores}
-    if not assignment.application.call.criteria:
+    criteria = criteria_for(assignment)
+    if not criteria:
         problems.append(_("The call has no scoring criteria: ask the bureau to complete its rubric."))
-    for criterion in assignment.application.call.criteria:
+    for criterion in criteria:
         value = scores.get(criterion.id)
         if value is None:
             problems.append(_("Score “%(criterion)s”.", criterion=criterion_name(criterion)))
@@ -175,13 +217,13 @@ def guard_submit(review: Review, actor, data: dict) -> str | None:
 def on_submit(review: Review, actor, data: dict) -> None:
     """Workflow effect of ``submit``: the weighted total and the submission time."""
     scores = {s.criterion_id: s.value for s in review.scores}
-    review.total = aggregation.weighted_total(scores, review.assignment.application.call.criteria)
+    review.total = aggregation.weighted_total(scores, criteria_for(review.assignment))
     review.submitted_at = utcnow()
 
 
 def reopen_review(review: Review, actor, reason: str) -> Review:
     """Fire ``reopen`` (bureau only) with the reason, while the application is still under review."""
-    if review.assignment.application.state != "under_review":
+    if not review_open(review.assignment):
         raise ScoringError(_("The review of this application is closed: its reviews can no longer be reopened."))
     transition(review, "reopen", actor, reason=(reason or "").strip())
     return review

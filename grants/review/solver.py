@@ -112,11 +112,14 @@ def load_penalty(load: int, balance: int = 1) -> int:
 def solve(applications: Iterable[Id], experts: Iterable[Id], k: int,
           suitability: Mapping[Pair, int], forbidden: Iterable[Pair],
           cap: int | Mapping[Id, int], fixed: Iterable[Pair] = (), seed: int | None = None,
-          draw: bool = False, balance: int = 1) -> Result:
+          draw: bool = False, balance: int = 1, base_load: Mapping[Id, int] | None = None) -> Result:
     """Give each application ``k`` experts (counting ``fixed``) at minimum cost; see the module doc.
 
     ``cap`` is one maximum load for all experts or a per-expert mapping (experts missing
-    from it take no review). Ids must be sortable (the draw walks the pairs in order).
+    from it take no review). ``base_load`` counts reviews the experts hold outside these
+    applications (another purpose's panels): they weigh on the load and the cap like
+    fixed pairs but serve no application here. Ids must be sortable (the draw walks the
+    pairs in order).
     """
     apps = list(dict.fromkeys(applications))
     exps = list(dict.fromkeys(experts))
@@ -139,6 +142,10 @@ def solve(applications: Iterable[Id], experts: Iterable[Id], k: int,
             fixed_load[j] += 1
         if i is not None and j is not None:
             fixed_mask[i, j] = True
+    for e, extra in (base_load or {}).items():
+        j = e_index.get(e)
+        if j is not None:
+            fixed_load[j] += max(0, int(extra))
     need = np.maximum(0, k - fixed_per_app)
     room = np.maximum(0, caps - fixed_load)
 

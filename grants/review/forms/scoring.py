@@ -18,13 +18,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from grants.programmes.models import RubricCriterion
-from grants.review.models import RECOMMENDATIONS
 from grants.review.scoring import (
     COMMENT_MAX_LENGTH,
     COMMENT_MIN_LENGTH,
     SCORE_PLACES,
     criterion_name,
     plain_number,
+    recommendations_for,
     score_field_name,
 )
 
@@ -112,8 +112,12 @@ def _score_label(criterion: RubricCriterion) -> str:
     return f"{criterion_name(criterion)} ({plain_number(criterion.min_score)}–{plain_number(criterion.max_score)})"
 
 
-def review_form(criteria: list[RubricCriterion], review=None, formdata=None) -> ReviewForm:
-    """A review form for ``criteria``, filled from ``review`` (or from the posted ``formdata``)."""
+def review_form(criteria: list[RubricCriterion], review=None, formdata=None, purpose: str = "proposal") -> ReviewForm:
+    """A review form for ``criteria``, filled from ``review`` (or from the posted ``formdata``).
+
+    For an acceptance review (``purpose='acceptance'``) the recommendation offers pass,
+    rectify and fail, and the comment asks about the results rather than the proposal.
+    """
 
     class _Form(ReviewForm):
         pass
@@ -131,7 +135,12 @@ def review_form(criteria: list[RubricCriterion], review=None, formdata=None) -> 
         data.update({score_field_name(s.criterion_id): plain_number(s.value) for s in review.scores})
     form = _Form(formdata=formdata, data=data)
     form.criteria = list(criteria)
-    form.recommendation.choices = [("", str(_l("— choose —")))] + [(k, str(v)) for k, v in RECOMMENDATIONS.items()]
+    form.recommendation.choices = [("", str(_l("— choose —")))] + [
+        (k, str(v)) for k, v in recommendations_for(purpose).items()]
+    if purpose == "acceptance":
+        form.comment.description = _l("Your assessment of what the project achieved against its task book: "
+                                      "tasks, KPI targets, use of funds and the level of its outcomes "
+                                      "(at least %(n)d characters to submit).", n=COMMENT_MIN_LENGTH)
     return form
 
 

@@ -260,6 +260,10 @@ def add_assignment(application_id: int):
 
 
 def _back_to(assignment: Assignment) -> str:
+    if assignment.purpose == ops.ACCEPTANCE:
+        project = ops.acceptance_project(assignment.application_id)
+        if project is not None:
+            return url_for("projects.acceptance", project_id=project.id) + "#panel"
     target = request.form.get("next", "")
     if target == "call":
         return url_for("review.call_assignments", call_id=assignment.application.call_id)
@@ -329,9 +333,10 @@ def my_reviews():
 
 def _render_invitation(assignment: Assignment, accept_form=None, decline_form=None, status: int = 200):
     application = assignment.application
+    project = ops.acceptance_project(application.id) if assignment.purpose == ops.ACCEPTANCE else None
     return render_template(
         "review/expert/invitation.html", assignment=assignment, application=application,
-        call=application.call, blind=application.call.blind_review,
+        call=application.call, blind=application.call.blind_review and project is None, project=project,
         accept_form=accept_form or AcceptForm(formdata=None),
         decline_form=decline_form or DeclineForm(formdata=None), now=utcnow(),
         due_local=local_naive(assignment.due_at)), status

@@ -4,6 +4,10 @@ the call's review matrix (panel), ranking, xlsx export and closing an applicatio
 Experts reach only their own assignments (404 otherwise) and only once they accepted and
 declared no conflict; in a blind call the proposal shows no organisation, people or file
 names. The bureau sees everything, by name.
+
+For an acceptance assignment the same pages show the project's final report (KPIs achieved
+beside their targets, outcomes, the final financial statement and its documents) instead
+of the proposal, and score it against the call's acceptance rubric.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from grants.extensions import db
 from grants.programmes.models import Call
 from grants.review import scoring
 from grants.review.forms.scoring import ACTIONS, ReopenForm, review_form
-from grants.review.models import RECOMMENDATIONS, Assignment, Review
+from grants.review.models import Assignment, Review
 from grants.review.rules import is_expert_of
 from grants.review.views import bp
 
@@ -47,16 +51,16 @@ def _number(value, places: int = 2, signed: bool = False) -> str:
     return format_decimal(value, format=pattern, locale=str(get_locale() or "zh_Hans_CN"))
 
 
-def _formatters() -> dict:
+def _formatters(purpose: str = "proposal") -> dict:
     return {
         "score2": lambda v: _number(v, 2),
         "score4": lambda v: _number(v, 4),
         "zscore": lambda v: _number(v, 2, signed=True),
         "plain": scoring.plain_number,
         "criterion_name": scoring.criterion_name,
-        "recommendation_label": scoring.recommendation_label,
+        "recommendation_label": lambda code: scoring.recommendation_label(code, purpose),
         "status_labels": scoring.STATUS_LABELS,
-        "recommendations": RECOMMENDATIONS,
+        "recommendations": scoring.recommendations_for(purpose),
     }
 
 
@@ -67,11 +71,22 @@ def _proposal_context(application: Application, blind: bool) -> dict:
             "team_roles": TEAM_ROLES, "kpi_kinds": KPI_KINDS}
 
 
+def _reviewed_context(assignment: Assignment, blind: bool) -> dict:
+    """What the reviewer reads: the proposal, or for an acceptance review the project's final report."""
+    context = _proposal_context(assignment.application, blind and assignment.purpose == "proposal")
+    context["criteria"] = scoring.criteria_for(assignment)
+    if assignment.purpose == "acceptance":
+        from grants.projects.acceptance import assignment_report_view
+
+        context["acceptance"] = assignment_report_view(assignment) or abort(404)
+    return context
+
+
 def _assignment_or_404(assignment_id: int) -> Assignment:
     """The assignment if the user may see it (its expert or the bureau), 404 otherwise."""
     assignment = db.session.get(Assignment, assignment_id, options=[
         joinedload(Assignment.expert), joinedload(Assignment.application)])
-    if assignment is None or assignment.purpose != "proposal":
+    if assignment is None:
         abort(404)
     require("assignment.view", assignment, not_found=True)
     return assignment
@@ -104,17 +119,17 @@ def _render_expert_page(assignment: Assignment, form=None, *, status: int = 200,
     review = assignment.review
     locked = review is not None and review.state == "submitted"
     if review is not None:
-        editable = can(current_user, "review.edit", review)
+        editable = can(current_user, "review.edit", review) and scoring.review_open(assignment)
     else:
-        editable = application.state == "under_review"
+        editable = scoring.review_open(assignment)
     if form is None and editable:
-        form = review_form(call.criteria, review=review)
+        form = review_form(scoring.criteria_for(assignment), review=review, purpose=assignment.purpose)
     scores = {s.criterion_id: s for s in review.scores} if review is not None else {}
     return render_template(
         "review/scoring/expert_review.html", assignment=assignment, call=call, review=review, form=form,
         locked=locked, editable=editable, scores=scores, submit_problems=submit_problems or [],
-        comment_min=scoring.COMMENT_MIN_LENGTH, **_proposal_context(application, call.blind_review),
-        **_formatters()), status
+        comment_min=scoring.COMMENT_MIN_LENGTH, closed_message=scoring.closed_message(assignment),
+        **_reviewed_context(assignment, call.blind_review), **_formatters(assignment.purpose)), status
 
 
 # --- the expert ----------------------------------------------------------------------------
@@ -143,7 +158,7 @@ def save_review(assignment_id: int):
     action = request.form.get("action", "save")
     if action not in ACTIONS:
         abort(400)
-    form = review_form(assignment.application.call.criteria, formdata=request.form)
+    form = review_form(scoring.criteria_for(assignment), formdata=request.form, purpose=assignment.purpose)
     if not form.validate():
         return _render_expert_page(assignment, form, status=422)
     try:
@@ -193,7 +208,7 @@ def proposal_pdf(assignment_id: int):
     from grants.applications.pdf import render_application_pdf
 
     application = assignment.application
-    data = render_application_pdf(application, blind=application.call.blind_review)
+    data = render_application_pdf(application, blind=application.call.blind_review and assignment.purpose == "proposal")
     name = f"{application.reference_no or application.id}.pdf"
     response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name,
                          max_age=0)
@@ -214,7 +229,8 @@ def _render_review_detail(review: Review, form: ReopenForm | None = None, status
     return render_template(
         "review/scoring/review_detail.html", review=review, assignment=review.assignment, call=application.call,
         scores={s.criterion_id: s for s in review.scores}, reopen_form=form or ReopenForm(formdata=None),
-        **_proposal_context(application, blind=False), **_formatters()), status
+        review_open=scoring.review_open(review.assignment),
+        **_reviewed_context(review.assignment, blind=False), **_formatters(review.assignment.purpose)), status
 
 
 @bp.get("/reviews/<int:review_id>")

@@ -1,0 +1,330 @@
+"""Requesting, generating, retrying and serving portfolio report versions.
+
+The ``portfolio_reports`` table is the record of truth. A request for a period and language
+joins the version already queued or running (a partial unique index allows one at a time),
+or creates the next version and queues its job once the request commits. The job writes the
+PDF and the xlsx under temporary names beside their final place, moves both into place with
+``os.replace`` and only then marks the version done with their SHA-256 and size, so a
+download never meets a partial file. A failed render (time limit, error) leaves no file and
+marks the version failed; a version whose job died without saying so (worker killed, job
+record gone, time limit long past) is marked failed by :func:`settle_stale_reports`. A failed
+version can be retried: a new attempt of the same version with a new job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+import zlib
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from grants.core import audit
+from grants.core.actions import OperationError
+from grants.core.jobs import enqueue
+from grants.core.models import Job
+from grants.core.sqlite import immediate_writes
+from grants.core.types import utcnow
+from grants.core.workflow import transition
+from grants.extensions import db
+from grants.reports.models import PortfolioReport
+from grants.reports.periods import Period
+
+ACTIVE_STATES = ("queued", "running")
+JOB_NAME = "reports.generate"
+IN_PROCESS_START_WITHIN = timedelta(minutes=2)
+_STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|xlsx)$")
+
+
+class ReportError(OperationError):
+    """A refused report operation; ``message`` is user-facing."""
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def reports_dir() -> Path:
+    """Where report files live: ``REPORTS_DIR``, else ``reports/`` under the upload folder."""
+    configured = current_app.config.get("REPORTS_DIR")
+    return Path(configured) if configured else Path(current_app.config["UPLOAD_DIR"]) / "reports"
+
+
+def path_of(name: str) -> Path:
+    """The path of a stored report file; refuses names this module did not generate."""
+    if not _STORED_NAME.match(name or ""):
+        raise ValueError(f"not a report file name: {name!r}")
+    return reports_dir() / name
+
+
+def _part_prefix(report_id: int) -> str:
+    return f".part-{report_id}-"
+
+
+def remove_parts(report_id: int) -> int:
+    """Remove the temporary files a render of this report left behind; the number removed."""
+    folder = reports_dir()
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob(_part_prefix(report_id) + "*"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def servable_file(report: PortfolioReport, kind: str) -> Path | None:
+    """The finished file of a done version when it is on disk and matches its checksum, else None."""
+    if report.state != "done":
+        return None
+    name, checksum = ((report.pdf_name, report.pdf_sha256) if kind == "pdf"
+                      else (report.xlsx_name, report.xlsx_sha256))
+    if not name or not checksum:
+        return None
+    path = path_of(name)
+    if not path.is_file() or sha256_of(path) != checksum:
+        return None
+    return path
+
+
+def count_pages(pdf: bytes) -> int:
+    """Pages of a PDF written by WeasyPrint (page objects, also inside compressed object streams)."""
+    page = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+    count = len(page.findall(pdf))
+    for match in re.finditer(rb"<<([^<>]*?/Type\s*/ObjStm[^<>]*?)>>\s*stream\r?\n", pdf):
+        length = re.search(rb"/Length\s+(\d+)", match.group(1))
+        if not length:
+            continue
+        start = match.end()
+        try:
+            count += len(page.findall(zlib.decompress(pdf[start:start + int(length.group(1))])))
+        except zlib.error:
+            continue
+    return count
+
+
+# --- requesting -------------------------------------------------------------------------------
+
+def _active(first_year: int, last_year: int, locale: str) -> PortfolioReport | None:
+    return db.session.scalar(
+        sa.select(PortfolioReport).where(PortfolioReport.first_year == first_year,
+                                         PortfolioReport.last_year == last_year,
+                                         PortfolioReport.locale == locale,
+                                         PortfolioReport.state.in_(ACTIVE_STATES)))
+
+
+def _next_version(first_year: int, last_year: int, locale: str) -> int:
+    latest = db.session.scalar(
+        sa.select(sa.func.max(PortfolioReport.version)).where(PortfolioReport.first_year == first_year,
+                                                             PortfolioReport.last_year == last_year,
+                                                             PortfolioReport.locale == locale))
+    return (latest or 0) + 1
+
+
+def _queue(report: PortfolioReport, actor) -> Job:
+    job = enqueue(JOB_NAME, report.id, owner=actor)
+    report.job_id = job.id
+    db.session.flush()
+    return job
+
+
+def request_report(period: Period, locale: str, actor) -> tuple[PortfolioReport, bool]:
+    """Ask for the portfolio report of ``period`` in ``locale``.
+
+    If a version of the same period and language is queued or running, the request joins it
+    and nothing new is queued. Otherwise the next version number is taken, the version is
+    added in the state ``queued`` and its job is queued to run once the transaction commits.
+    Returns the version and whether the request joined one already under way. Two requests
+    racing past the check meet the partial unique index: the loser joins the winner.
+    """
+    if locale not in current_app.config["LANGUAGES"]:
+        raise ReportError(_("Choose a language the report is written in."))
+    settle_stale_reports()
+    active = _active(period.first_year, period.last_year, locale)
+    if active is not None:
+        return active, True
+    report = PortfolioReport(first_year=period.first_year, last_year=period.last_year, locale=locale,
+                             version=_next_version(period.first_year, period.last_year, locale),
+                             state="queued", requested_by_id=getattr(actor, "id", None), requested_at=utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        active = _active(period.first_year, period.last_year, locale)
+        if active is not None:
+            return active, True
+        raise ReportError(_("Another request for this report came in at the same moment. Try again.")) from None
+    _queue(report, actor)
+    audit.record("portfolio_report.requested", report, actor=actor,
+                 after={"period": period.key, "locale": locale, "version": report.version})
+    return report, False
+
+
+def retry_report(report: PortfolioReport, actor) -> tuple[PortfolioReport, bool]:
+    """Try a failed version again: a new attempt with a new job, same version number.
+
+    A version still queued or running whose job has died is first marked failed. If another
+    version of the same period and language is under way by now, the retry joins that one.
+    """
+    settle_stale_reports()
+    db.session.refresh(report)
+    if report.state != "failed":
+        raise ReportError(_("Only a failed report can be retried."))
+    active = _active(report.first_year, report.last_year, report.locale)
+    if active is not None:
+        return active, True
+    try:
+        with db.session.begin_nested():
+            transition(report, "retry", actor, previous_error=(report.error or "")[:300])
+    except sa.exc.IntegrityError:
+        db.session.refresh(report)
+        active = _active(report.first_year, report.last_year, report.locale)
+        if active is not None:
+            return active, True
+        raise ReportError(_("Another request for this report came in at the same moment. Try again.")) from None
+    report.error = None
+    report.finished_at = None
+    _queue(report, actor)
+    return report, False
+
+
+# --- stale versions ----------------------------------------------------------------------------
+
+def stale_after() -> timedelta:
+    """How long a job may run (or wait) before its version counts as dead."""
+    seconds = current_app.config.get("REPORT_STALE_AFTER") or (current_app.config.get("JOB_TIMEOUT", 1800) + 300)
+    return timedelta(seconds=int(seconds))
+
+
+def stale_reason(report: PortfolioReport, now=None) -> str | None:
+    """Why a queued or running version will never finish, or None while it may."""
+    if report.state not in ACTIVE_STATES:
+        return None
+    now = now or utcnow()
+    job = report.job
+    if job is None:
+        return "the job record is gone"
+    if job.status == "failed":
+        return "the job failed"
+    if job.status == "finished":
+        return "the job ended without finishing the report"
+    limit = stale_after()
+    if job.status == "running" and job.started_at is not None and job.started_at < now - limit:
+        return "the job has run past its time limit (worker killed?)"
+    # In-process jobs start the moment the request commits; on RQ a job may wait its turn.
+    wait = limit if current_app.config["JOBS_MODE"] == "rq" else IN_PROCESS_START_WITHIN
+    if job.status == "queued" and job.created_at < now - wait:
+        return "the job never started"
+    return None
+
+
+def _fail(report: PortfolioReport, message: str) -> None:
+    transition(report, "fail", None, reason=message[:300])
+    report.error = message[-4000:]
+    report.finished_at = utcnow()
+    db.session.flush()
+
+
+def settle_stale_reports(now=None) -> list[PortfolioReport]:
+    """Mark failed the queued or running versions whose job died, and remove their partial files."""
+    settled = []
+    candidates = db.session.scalars(
+        sa.select(PortfolioReport).where(PortfolioReport.state.in_(ACTIVE_STATES))).all()
+    for report in candidates:
+        reason = stale_reason(report, now)
+        if reason is None:
+            continue
+        _fail(report, reason)
+        remove_parts(report.id)
+        settled.append(report)
+    return settled
+
+
+# --- generating ----------------------------------------------------------------------------------
+
+def _write_part(report_id: int, token: str, extension: str, data: bytes) -> Path:
+    folder = reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"{_part_prefix(report_id)}{token}.{extension}"
+    with part.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return part
+
+
+def generate(report_id: int, progress: Callable[[int, str], None] | None = None) -> dict | None:
+    """Build the figures, charts, PDF and xlsx of a queued version and store them.
+
+    The version goes running (committed at once, so pollers see it), then done with its files'
+    names, checksums, size and page count — or failed, with no file left behind, after which
+    the exception is raised again for the job's own record.
+    """
+    from grants.reports.document import build_content, render_report_pdf
+    from grants.reports.workbook import report_xlsx
+
+    step = progress or (lambda percent, message: None)
+    with immediate_writes():  # SQLite: take the write lock first (progress is written by other connections)
+        report = db.session.get(PortfolioReport, report_id, populate_existing=True)
+        if report is None or report.state != "queued":
+            db.session.rollback()
+            return None
+        transition(report, "start", None)
+        db.session.commit()
+    token = uuid.uuid4().hex
+    moved: list[Path] = []
+    try:
+        with force_locale(report.locale):
+            content = build_content(Period(report.first_year, report.last_year), report.locale, progress=step)
+            step(35, _("Laying out the PDF"))
+            pdf = render_report_pdf(content, version=report.version)
+            step(88, _("Writing the workbook"))
+            xlsx = report_xlsx(content)
+            step(95, _("Storing the files"))
+        db.session.rollback()  # end the read snapshot before writing
+        parts = [_write_part(report_id, token, "pdf", pdf), _write_part(report_id, token, "xlsx", xlsx)]
+        for part in parts:
+            final = part.with_name(f"{token}{part.suffix}")
+            os.replace(part, final)
+            moved.append(final)
+        with immediate_writes():
+            report = db.session.get(PortfolioReport, report_id, populate_existing=True)
+            report.pdf_name, report.xlsx_name = f"{token}.pdf", f"{token}.xlsx"
+            report.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+            report.xlsx_sha256 = hashlib.sha256(xlsx).hexdigest()
+            report.pdf_size = len(pdf)
+            report.pages = count_pages(pdf)
+            report.error = None
+            report.finished_at = utcnow()
+            transition(report, "finish", None, pages=report.pages, pdf_size=report.pdf_size,
+                       pdf_sha256=report.pdf_sha256)
+            db.session.commit()
+    except BaseException as exc:
+        db.session.rollback()
+        for path in moved:
+            path.unlink(missing_ok=True)
+        remove_parts(report_id)
+        with immediate_writes():
+            report = db.session.get(PortfolioReport, report_id, populate_existing=True)
+            if report is not None and report.state in ACTIVE_STATES:
+                _fail(report, f"{type(exc).__name__}: {exc}")
+                db.session.commit()
+            else:
+                db.session.rollback()
+        raise
+    return {"report": report_id, "pages": report.pages, "pdf_size": report.pdf_size}
