@@ -23,8 +23,11 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-# What WeasyPrint needs to draw PDFs, a font with Chinese glyphs, and pdftotext for the tests.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
+# What WeasyPrint needs to draw PDFs, and a font with Chinese glyphs.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+# The tests also read PDFs (pdftotext) and drive a browser (tests/e2e: Playwright with
+# Debian's chromium; no browser download).
+TEST_SYSTEM_PACKAGES := poppler-utils chromium
 
 .PHONY: help run test lint worker setup system-packages translations translations-update
 
@@ -40,6 +43,7 @@ run: setup
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+test: SYSTEM_PACKAGES += $(TEST_SYSTEM_PACKAGES)
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from grants.extensions import talisman
 
@@ -37,8 +38,39 @@ def init_security(app: Flask) -> None:
         permissions_policy={"geolocation": "()", "camera": "()", "microphone": "()"},
     )
 
+    app.before_request(drop_control_characters)
+
     @app.after_request
     def _no_store_for_pages(response):
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+# C0 control characters other than tab, newline and carriage return: nobody types them, and
+# PostgreSQL refuses NUL in text. They are removed from query strings and form fields (names
+# and values); a field the multipart parser could not name is dropped.
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def _clean(values: MultiDict) -> ImmutableMultiDict | None:
+    """The values without control characters (and without nameless fields), or None if clean."""
+    pairs = list(values.items(multi=True))
+    if not any(k is None or k.translate(_CONTROL) != k or (isinstance(v, str) and v.translate(_CONTROL) != v)
+               for k, v in pairs):
+        return None
+    return ImmutableMultiDict([(k.translate(_CONTROL), v.translate(_CONTROL) if isinstance(v, str) else v)
+                               for k, v in pairs if k is not None])
+
+
+def drop_control_characters() -> None:
+    """Before each request: strip control characters from ``request.args`` and ``request.form``."""
+    if request.args:
+        cleaned = _clean(request.args)
+        if cleaned is not None:
+            request.__dict__["args"] = cleaned
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        cleaned = _clean(request.form)
+        if cleaned is not None:
+            request.__dict__["form"] = cleaned

@@ -113,8 +113,9 @@ class LedgerFilters:
                          contains_eager(Disbursement.project).contains_eager(Project.call),
                          contains_eager(Disbursement.project).contains_eager(Project.cluster),
                          contains_eager(Disbursement.tranche),
-                         contains_eager(Disbursement.requested_by.of_type(requester)),
-                         contains_eager(Disbursement.approved_by.of_type(approver))))
+                         # the people's roles (selectin by default) are not shown: not loaded
+                         contains_eager(Disbursement.requested_by.of_type(requester)).lazyload(requester.roles),
+                         contains_eager(Disbursement.approved_by.of_type(approver)).lazyload(approver.roles)))
         return stmt.order_by(*SORTS[self.sort], Disbursement.id.desc())
 
     # --- totals ------------------------------------------------------------------------------
@@ -130,27 +131,56 @@ class LedgerFilters:
                            Money).label("paid"),
         )
 
+    def totals(self) -> dict[str, list[dict]]:
+        """Totals by call, cluster, year and state, in ONE statement (a UNION ALL of four groupings).
+
+        Calls and clusters come back as objects from the session's identity map (the page
+        has loaded them for its filters), so they cost no further statement.
+        """
+        nothing_int, nothing_text = sa.null().cast(sa.Integer), sa.null().cast(sa.String)
+        nothing_money = sa.null().cast(Money)
+        count, pending, paid = self._sums()
+
+        def grouped(dimension: str, key, state=nothing_text, counted=count, pend=pending, pay=paid,
+                    amount=nothing_money) -> sa.Select:
+            stmt = self._joined(sa.select(sa.literal(dimension).label("dimension"), key.label("key"),
+                                          state.label("state"), counted.label("count"), pend.label("pending"),
+                                          pay.label("paid"), amount.label("amount")))
+            return stmt.group_by(state if dimension == "state" else key)
+
+        union = sa.union_all(
+            grouped("call", Call.id), grouped("cluster", IndustryCluster.id), grouped("year", Project.year),
+            grouped("state", nothing_int, state=Disbursement.state, counted=sa.func.count(Disbursement.id),
+                    pend=nothing_money, pay=nothing_money,
+                    amount=sa.type_coerce(sa.func.sum(Disbursement.amount), Money)))
+        found: dict[str, list] = {"call": [], "cluster": [], "year": [], "state": []}
+        for dimension, key, state, counted, pend, pay, amount in db.session.execute(union):
+            found[dimension].append((key, state, counted, pend, pay, amount))
+        calls = [(db.session.get(Call, key), row) for key, *row in found["call"]]
+        clusters = [(db.session.get(IndustryCluster, key) if key is not None else None, row)
+                    for key, *row in found["cluster"]]
+        by_state = {state: (counted, _money(amount)) for _key, state, counted, _p, _q, amount in found["state"]}
+        return {
+            "call": [_row(call, row[1:4]) for call, row in sorted(calls, key=lambda c: (-c[0].year, c[0].id))],
+            "cluster": [_row(cluster, row[1:4]) for cluster, row in sorted(
+                clusters, key=lambda c: (c[0] is None, c[0].sort_order if c[0] else 0, c[0].id if c[0] else 0))],
+            "year": [_row(key, row[1:4]) for key, *row in sorted(found["year"], key=lambda r: r[0])],
+            "state": [{"key": state, "label": DISBURSEMENT_STATE_LABELS[state], "count": by_state[state][0],
+                       "amount": by_state[state][1]} for state in DISBURSEMENT_STATES if state in by_state],
+        }
+
     def totals_by_call(self) -> list[dict]:
-        stmt = self._joined(sa.select(Call, *self._sums())).group_by(Call.id).order_by(Call.year.desc(), Call.id)
-        return [_row(call, row) for call, *row in db.session.execute(stmt)]
+        return self.totals()["call"]
 
     def totals_by_cluster(self) -> list[dict]:
-        stmt = (self._joined(sa.select(IndustryCluster, *self._sums())).group_by(IndustryCluster.id)
-                .order_by(IndustryCluster.sort_order, IndustryCluster.id))
-        return [_row(cluster, row) for cluster, *row in db.session.execute(stmt)]
+        return self.totals()["cluster"]
 
     def totals_by_year(self) -> list[dict]:
-        stmt = self._joined(sa.select(Project.year, *self._sums())).group_by(Project.year).order_by(Project.year)
-        return [_row(year, row) for year, *row in db.session.execute(stmt)]
+        return self.totals()["year"]
 
     def totals_by_state(self) -> list[dict]:
         """Count and sum of every state (rejected ones included), in the order of the workflow."""
-        stmt = self._joined(sa.select(Disbursement.state, sa.func.count(Disbursement.id),
-                                      sa.type_coerce(sa.func.sum(Disbursement.amount), Money)))
-        found = {state: (count, _money(amount))
-                 for state, count, amount in db.session.execute(stmt.group_by(Disbursement.state))}
-        return [{"key": state, "label": DISBURSEMENT_STATE_LABELS[state], "count": found[state][0],
-                 "amount": found[state][1]} for state in DISBURSEMENT_STATES if state in found]
+        return self.totals()["state"]
 
 
 def _money(value) -> Decimal:

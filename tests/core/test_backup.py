@@ -48,27 +48,32 @@ def scratch_target(app, tmp_path):
         admin_engine.dispose()
 
 
-def _data_with_a_file(app):
+@pytest.fixture
+def uploads(tmp_path):
+    """An upload folder of the test's own (the app's is shared by the whole session)."""
+    folder = tmp_path / "uploads-source"
+    folder.mkdir()
+    return folder
+
+
+def _data_with_a_file(uploads):
     project = make_project(award="123456.78")
     make_user("applicant", organisation=project.organisation, name="严建国")
-    upload = app.config["UPLOAD_DIR"]
-    from pathlib import Path
-
-    path = Path(upload) / "ab" / "signed-task-book.pdf"
+    path = uploads / "ab" / "signed-task-book.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"%PDF-1.4 signed \xe4\xbb\xbb\xe5\x8a\xa1\xe4\xb9\xa6")
     db.session.flush()
     return project, path
 
 
-def test_backup_restore_brings_rows_and_files_back(app, scratch_target, tmp_path):
-    project, path = _data_with_a_file(app)
+def test_backup_restore_brings_rows_and_files_back(app, scratch_target, tmp_path, uploads):
+    project, path = _data_with_a_file(uploads)
     expected = {"code": project.code, "award": project.award, "signed_at": project.signed_at,
                 "title": project.title}
     users = db.session.scalar(sa.select(sa.func.count(User.id)))
     archive = tmp_path / "backup.tar.gz"
 
-    summary = backup(archive, app.config["UPLOAD_DIR"])
+    summary = backup(archive, uploads)
 
     assert summary.tables["projects"] == 1 and summary.files == 1
     assert read_manifest(archive)["tables"]["users"] == users
@@ -91,10 +96,10 @@ def test_backup_restore_brings_rows_and_files_back(app, scratch_target, tmp_path
     assert copy.read_bytes() == path.read_bytes()
 
 
-def test_restore_refuses_a_database_with_rows(app, scratch_target, tmp_path):
-    _data_with_a_file(app)
+def test_restore_refuses_a_database_with_rows(app, scratch_target, tmp_path, uploads):
+    _data_with_a_file(uploads)
     archive = tmp_path / "backup.tar.gz"
-    backup(archive, app.config["UPLOAD_DIR"])
+    backup(archive, uploads)
     with scratch_target.app_context():
         restore(archive, scratch_target.config["UPLOAD_DIR"])
         with pytest.raises(BackupError, match="not empty"):
@@ -111,19 +116,19 @@ def _rewrite(archive, out, change):
             dst.addfile(info, io.BytesIO(data))
 
 
-def test_restore_refuses_a_file_that_does_not_match_its_checksum(app, scratch_target, tmp_path):
-    _data_with_a_file(app)
+def test_restore_refuses_a_file_that_does_not_match_its_checksum(app, scratch_target, tmp_path, uploads):
+    _data_with_a_file(uploads)
     archive = tmp_path / "backup.tar.gz"
-    backup(archive, app.config["UPLOAD_DIR"])
+    backup(archive, uploads)
     tampered = tmp_path / "tampered.tar.gz"
     _rewrite(archive, tampered, lambda n, d: (n, b"forged" if n.startswith("uploads/") else d))
     with scratch_target.app_context(), pytest.raises(BackupError, match="checksum"):
         restore(tampered, scratch_target.config["UPLOAD_DIR"])
 
 
-def test_restore_refuses_a_path_outside_the_upload_folder(app, scratch_target, tmp_path):
+def test_restore_refuses_a_path_outside_the_upload_folder(app, scratch_target, tmp_path, uploads):
     archive = tmp_path / "backup.tar.gz"
-    backup(archive, app.config["UPLOAD_DIR"])
+    backup(archive, uploads)
 
     def escape(name, data):
         if name == "manifest.json":

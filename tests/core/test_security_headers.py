@@ -44,3 +44,21 @@ def test_not_found_page_is_html_in_the_shell(client):
     assert response.status_code == 404
     assert "Content-Security-Policy" in response.headers
     assert "<main" in response.get_data(as_text=True)
+
+
+
+def test_control_characters_are_dropped_from_form_fields_and_query_strings(app):
+    from flask import request
+
+    from grants.core.security import drop_control_characters
+
+    with app.test_request_context("/calls?q=a%00b", method="POST", data={"note": "整改\x00说明\x0b\t完毕\r\n"}):
+        drop_control_characters()
+        assert request.args["q"] == "ab"
+        assert request.form["note"] == "整改说明\t完毕\r\n"
+
+
+def test_a_nul_byte_in_a_query_string_does_not_reach_the_database(client, login):
+    login(make_user("bureau"))
+    response = client.get("/applications/all?q=%00")
+    assert response.status_code == 200

@@ -229,7 +229,7 @@ def test_blockers_refuse_contracting(app, kwargs):
         Project.application_id == application.id)) == 0
 
 
-def test_contracting_twice_is_refused(app):
+def test_contracting_twice_is_refused(app, english_ui):
     application = ready_application()
     contracted(application)
     with pytest.raises(InvalidTransition):

@@ -282,10 +282,9 @@ def ledger():
     """Every disbursement, filtered, sorted and paginated, with totals by call, cluster, year and state."""
     require("finance.ledger")
     filters = ledger_ops.LedgerFilters.from_args(request.args)
-    totals = {"call": filters.totals_by_call(), "cluster": filters.totals_by_cluster(),
-              "year": filters.totals_by_year(), "state": filters.totals_by_state()}
+    choices = _filter_choices()  # loads the calls and clusters the totals refer to
     return render_template("funding/finance/ledger.html", page=paginate(filters.statement()), filters=filters,
-                           totals=totals, grand_total=ledger_ops.grand_total, **_filter_choices())
+                           totals=filters.totals(), grand_total=ledger_ops.grand_total, **choices)
 
 
 @bp.get("/finance/ledger.xlsx")
