@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py                      # 200 applicants, 3 saves each, then submit
     .venv/bin/python bench/load.py --users 50 --saves 5 --workers 4 --threads 4
+    .venv/bin/python bench/load.py --think 0             # everyone clicks back-to-back: saturation
 
 Creates a scratch PostgreSQL database (LOAD_DATABASE_URL, default grants_load on the
 local server; dropped and created afresh), migrates it, seeds one open call and one
@@ -9,7 +10,8 @@ organisation per applicant with a complete draft application, starts gunicorn on
 loopback port (jobs go to Redis: LOAD_REDIS_URL, default db 11, so nothing waits on
 e-mail), and lets every applicant at the same moment: sign in, open the application,
 autosave its first section ``--saves`` times (htmx posts, as the browser does) and
-submit. Prints p50/p95/max latency per kind of request and overall, the error count,
+submit, pausing ``--think`` seconds (±50 %, default 5) between its own requests as a
+person filling a form does. Prints p50/p95/max latency per kind of request and overall, the error count,
 and checks in the database that every application was submitted exactly once with a
 unique reference number. Targets: 0 errors, p95 under 500 ms.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import os
+import random
 import re
 import signal
 import socket
@@ -106,6 +109,7 @@ class Applicant:
         self.recorder = recorder
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.failed = False
+        self.rng = random.Random(email)
 
     def call(self, kind: str, path: str, data: dict | None = None, headers: dict | None = None,
              expect=(200, 302)) -> str:
@@ -135,15 +139,21 @@ class Applicant:
         except Exception:  # noqa: BLE001 - counted in recorder.errors
             self.failed = True
 
-    def rush(self, saves: int) -> None:
+    def pause(self, think: float) -> None:
+        if think > 0:
+            time.sleep(think * self.rng.uniform(0.5, 1.5))
+
+    def rush(self, saves: int, think: float) -> None:
         """Open the draft, autosave its first section ``saves`` times, submit."""
         if self.failed:
             return
         path = f"/applications/{self.application_id}"
         try:
+            self.pause(think)
             edit = self.call("open application", f"{path}/edit")
             token = HX_TOKEN.search(edit).group(1)
             for n in range(saves):
+                self.pause(think)
                 self.call("autosave", f"{path}/sections/basic", {
                     "csrf_token": token, "basic-title": f"中药提取自动化关键技术研究（第{n + 1}稿）",
                     "basic-cluster_id": str(self.cluster_id), "basic-start_date": "2026-01-01",
@@ -151,6 +161,7 @@ class Applicant:
                     "basic-objectives": "实现提取过程在线监测与自动控制。",
                     "basic-technical_route": "建立过程模型，开发控制系统，中试验证。",
                 }, headers={"HX-Request": "true", "X-CSRFToken": token})
+            self.pause(think)
             self.call("submit", f"{path}/submit", {"csrf_token": token})
         except Exception:  # noqa: BLE001 - counted in recorder.errors
             pass
@@ -197,6 +208,8 @@ def main() -> int:
     parser.add_argument("--saves", type=int, default=3)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--think", type=float, default=5.0,
+                        help="seconds an applicant pauses between requests (0: back-to-back)")
     args = parser.parse_args()
 
     url = os.environ.get("LOAD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/grants_load")
@@ -232,12 +245,13 @@ def main() -> int:
         sign_in_wall = all_at_once(browsers, Applicant.sign_in)
         for browser in browsers:
             browser.recorder = rush
-        rush_wall = all_at_once(browsers, lambda b: b.rush(args.saves))
+        rush_wall = all_at_once(browsers, lambda b: b.rush(args.saves, args.think))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"{args.users} applicants on gunicorn -w {args.workers} --threads {args.threads}")
+    print(f"{args.users} applicants on gunicorn -w {args.workers} --threads {args.threads}, "
+          f"think time {args.think:g} s")
     report("sign-in (scrypt password check, all at once)", sign_in, ("login page", "login"), sign_in_wall)
     report("deadline rush (open, autosave, submit)", rush, ("open application", "autosave", "submit"), rush_wall)
     errors = sign_in.errors + rush.errors
