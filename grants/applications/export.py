@@ -8,7 +8,7 @@ from urllib.parse import quote
 from flask_babel import lazy_gettext as _l
 
 from grants.applications.models import Application
-from grants.core.money import yuan_to_wan
+from grants.core.money import wan_or_none
 from grants.core.timeutil import local_today, utc_to_local
 from grants.core.xlsx import DATETIME_FORMAT, WAN_FORMAT, Column, write_table
 
@@ -16,10 +16,6 @@ from grants.core.xlsx import DATETIME_FORMAT, WAN_FORMAT, Column, write_table
 def _local(value):
     """Beijing wall-clock time to the second, without tzinfo (Excel has no time zones)."""
     return utc_to_local(value).replace(tzinfo=None, microsecond=0) if value else None
-
-
-def _wan(value):
-    return yuan_to_wan(value) if value is not None else None
 
 
 COLUMNS = [
@@ -30,9 +26,9 @@ COLUMNS = [
     Column(_l("Industry cluster"), 16, lambda a: a.cluster.display_name() if a.cluster else ""),
     Column(_l("Call"), 32, lambda a: a.call.title, wrap=True),
     Column(_l("State"), 14, lambda a: a.state_label),
-    Column(_l("Fiscal funds (10,000 yuan)"), 16, lambda a: _wan(a.fiscal_total), WAN_FORMAT),
-    Column(_l("Self-raised funds (10,000 yuan)"), 16, lambda a: _wan(a.self_raised_total), WAN_FORMAT),
-    Column(_l("Total budget (10,000 yuan)"), 16, lambda a: _wan(a.total_budget), WAN_FORMAT),
+    Column(_l("Fiscal funds (10,000 yuan)"), 16, lambda a: wan_or_none(a.fiscal_total), WAN_FORMAT),
+    Column(_l("Self-raised funds (10,000 yuan)"), 16, lambda a: wan_or_none(a.self_raised_total), WAN_FORMAT),
+    Column(_l("Total budget (10,000 yuan)"), 16, lambda a: wan_or_none(a.total_budget), WAN_FORMAT),
     Column(_l("Submitted (Beijing time)"), 18, lambda a: _local(a.submitted_at), DATETIME_FORMAT),
 ]
 

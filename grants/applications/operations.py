@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from grants.accounts.models import User, UserRole
 from grants.applications.models import Application, Attachment
 from grants.core import audit, storage
-from grants.core.money import to_money
+from grants.core.money import money_text, to_money
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
@@ -85,10 +85,6 @@ def start_application(call: Call, organisation, actor: User) -> Application:
     return application
 
 
-def _money_text(value) -> str:
-    return str(to_money(value or Decimal(0)))
-
-
 def section_snapshot(application: Application, section: str):
     """The stored content of one section, as JSON for the audit log and change detection."""
     if section == "basic":
@@ -101,7 +97,7 @@ def section_snapshot(application: Application, section: str):
         return [{"name": m.name, "role": m.role, "title": m.title, "organisation_name": m.organisation_name,
                  "expertise": m.expertise, "workload_months": m.workload_months} for m in application.team]
     if section == "budget":
-        return {f"{line.category}/{line.sub_item}": [_money_text(line.fiscal), _money_text(line.self_raised),
+        return {f"{line.category}/{line.sub_item}": [money_text(line.fiscal), money_text(line.self_raised),
                                                      line.note]
                 for line in sorted(application.budget_lines, key=lambda x: (x.category, x.sub_item))}
     if section == "milestones":

@@ -30,9 +30,31 @@ def to_money(value) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def money_or_zero(value) -> Decimal:
+    """``to_money``, with None or blank as 0.00: a SQL ``SUM`` over no rows, an empty field."""
+    return to_money(value or 0)
+
+
+def money_text(value) -> str:
+    """An amount as plain text in yuan to the cent (``1234.50``; None or blank is ``0.00``),
+    as JSON snapshots and the audit log store money."""
+    return str(money_or_zero(value))
+
+
 def yuan_to_wan(amount: Decimal) -> Decimal:
     """Convert yuan to 万元 (ten thousand yuan), keeping four decimals."""
     return (amount / TEN_THOUSAND).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def wan_or_none(amount: Decimal | None) -> Decimal | None:
+    """``yuan_to_wan``, leaving None (no amount: an empty spreadsheet cell) as None."""
+    return yuan_to_wan(amount) if amount is not None else None
+
+
+def wan_text(amount) -> str:
+    """A yuan amount as the plain 万元 a form field takes: to the yuan, no needless zeros
+    (``500``, ``12.3456``; None is ``0``)."""
+    return format(yuan_to_wan(to_money(amount or 0)).normalize(), "f")
 
 
 def wan_to_yuan(amount) -> Decimal:
@@ -68,6 +90,22 @@ def format_wan(amount, digits: int = 2, locale=None) -> str:
         return "—"
     locale = locale or _locale()
     pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    wan = yuan_to_wan(to_money(amount)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    wan = (to_money(amount) / TEN_THOUSAND).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)  # one rounding
     number = format_decimal(wan, format=pattern, locale=locale)
+    return _in_wan(number, locale)
+
+
+def format_wan_exact(amount, locale=None) -> str:
+    """Format a yuan amount in 万元 without rounding: four decimals, six when it has cents."""
+    if amount is None:
+        return "—"
+    amount = to_money(amount)
+    if amount == amount.quantize(Decimal(1)):
+        return format_wan(amount, 4, locale=locale)
+    locale = locale or _locale()
+    number = format_decimal(amount / TEN_THOUSAND, format="#,##0.000000", locale=locale)
+    return _in_wan(number, locale)
+
+
+def _in_wan(number: str, locale: str) -> str:
     return f"{number} 万元" if locale.startswith("zh") else f"CNY {number} × 10k"

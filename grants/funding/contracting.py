@@ -42,7 +42,7 @@ from grants.config import validate_project_code_format
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.i18n import html_lang
-from grants.core.money import CENT, TEN_THOUSAND, format_wan, to_money
+from grants.core.money import CENT, format_wan_exact, to_money
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
@@ -132,17 +132,7 @@ def project_for(application: Application) -> Project | None:
 
 def wan_exact(amount) -> str:
     """An amount in 万元 without rounding: four decimals, six when it has cents."""
-    from babel.numbers import format_decimal
-
-    amount = to_money(amount)
-    if amount == amount.quantize(Decimal(1)):
-        return format_wan(amount, 4)
-    try:
-        locale = str(get_locale() or "zh_Hans_CN")
-    except RuntimeError:
-        locale = "zh_Hans_CN"
-    number = format_decimal(amount / TEN_THOUSAND, format="#,##0.000000", locale=locale)
-    return f"{number} 万元" if locale.startswith("zh") else f"CNY {number} × 10k"
+    return format_wan_exact(amount)
 
 
 def task_book_file(project: Project) -> ProjectFile | None:

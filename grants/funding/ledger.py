@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased, contains_eager
 
 from grants.accounts.models import User
+from grants.core.money import money_or_zero
 from grants.core.timeutil import local_today, utc_to_local
 from grants.core.types import Money
 from grants.core.xlsx import DATE_FORMAT, DATETIME_FORMAT, Column, write_table
@@ -159,7 +160,7 @@ class LedgerFilters:
         calls = [(db.session.get(Call, key), row) for key, *row in found["call"]]
         clusters = [(db.session.get(IndustryCluster, key) if key is not None else None, row)
                     for key, *row in found["cluster"]]
-        by_state = {state: (counted, _money(amount)) for _key, state, counted, _p, _q, amount in found["state"]}
+        by_state = {state: (counted, money_or_zero(amount)) for _key, state, counted, _p, _q, amount in found["state"]}
         return {
             "call": [_row(call, row[1:4]) for call, row in sorted(calls, key=lambda c: (-c[0].year, c[0].id))],
             "cluster": [_row(cluster, row[1:4]) for cluster, row in sorted(
@@ -183,13 +184,9 @@ class LedgerFilters:
         return self.totals()["state"]
 
 
-def _money(value) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01")) if value is not None else Decimal("0.00")
-
-
 def _row(key, row) -> dict:
     count, pending, paid = row
-    return {"key": key, "count": count, "pending": _money(pending), "paid": _money(paid)}
+    return {"key": key, "count": count, "pending": money_or_zero(pending), "paid": money_or_zero(paid)}
 
 
 def grand_total(rows: list[dict], name: str) -> Decimal:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from grants.applications.models import Application
-from grants.core.money import wan_to_yuan, yuan_to_wan
+from grants.core.money import wan_text, wan_to_yuan
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.timeutil import local_naive, local_to_utc
@@ -48,11 +48,6 @@ def plain_number(value: Decimal) -> str:
 def percent_text(ratio: Decimal | None) -> str:
     """A stored fraction (0.5) as the percentage typed in forms (``50``)."""
     return plain_number((Decimal(ratio or 0) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
-
-
-def wan_text(amount: Decimal | None) -> str:
-    """An amount in yuan as the 万元 typed in forms (``500`` or ``12.3456``)."""
-    return plain_number(yuan_to_wan(Decimal(amount or 0)))
 
 
 def guide_paragraphs(text: str | None) -> list[list[str]]:

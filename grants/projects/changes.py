@@ -57,7 +57,7 @@ from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
 from grants.core import audit
 from grants.core.actions import OperationError
-from grants.core.money import MoneyError, format_wan, to_money
+from grants.core.money import MoneyError, format_wan, money_text, to_money
 from grants.core.templating import local_date
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
@@ -101,10 +101,6 @@ class ChangeProblems(OperationError):
 
 
 # --- values: what the project holds now, as plain JSON ------------------------------------------
-
-def _money(value) -> str:
-    return str(to_money(value or 0))
-
 
 def _figure(value) -> str:
     return str(Decimal(value or 0).quantize(CENT))
@@ -159,8 +155,8 @@ def current_values(project: Project, kind: str) -> dict:
                                for m in project.milestones]}
     if kind == "budget":
         lines = {line.category: line for line in project.budget_lines}
-        return {"lines": {category: {"fiscal": _money(lines[category].fiscal if category in lines else 0),
-                                     "self_raised": _money(lines[category].self_raised if category in lines else 0)}
+        return {"lines": {category: {"fiscal": money_text(lines[category].fiscal if category in lines else 0),
+                                     "self_raised": money_text(lines[category].self_raised if category in lines else 0)}
                           for category in BUDGET_CATEGORIES}}
     if kind == "principal":
         principal = active_principal(project)
@@ -367,8 +363,8 @@ KIND_CHECKS = {
 def _normalised(project: Project, kind: str, proposed: dict) -> dict:
     """``proposed`` in the canonical shape of ``current_values`` (to tell whether it changes anything)."""
     if kind == "budget":
-        return {"lines": {c: {"fiscal": _money((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
-                              "self_raised": _money((proposed.get("lines") or {}).get(c, {}).get("self_raised"))}
+        return {"lines": {c: {"fiscal": money_text((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
+                              "self_raised": money_text((proposed.get("lines") or {}).get(c, {}).get("self_raised"))}
                           for c in BUDGET_CATEGORIES}}
     if kind == "team":
         return {"members": [{"id": r.get("id"), "name": (r.get("name") or "").strip(), "role": r.get("role"),
@@ -466,11 +462,6 @@ class DiffRow:
 def _date_text(value) -> str:
     day = _date(value)
     return local_date(day) if day else "—"
-
-
-def _wan_text(value) -> str:
-    amount = _amount(value)
-    return format_wan(amount, 4) if amount is not None else str(value)
 
 
 def _member_text(row: dict | None) -> str:

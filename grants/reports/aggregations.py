@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from grants.applications.models import Application
-from grants.core.money import to_money
+from grants.core.money import money_or_zero
 from grants.core.timeutil import local_today, utc_to_local
 from grants.extensions import db
 from grants.funding.models import Expenditure
@@ -57,10 +57,6 @@ def ratio(part, whole) -> Decimal | None:
     if not whole:
         return None
     return (Decimal(part) / Decimal(whole)).quantize(RATE, rounding=ROUND_HALF_UP)
-
-
-def _money(value) -> Decimal:
-    return to_money(value) if value is not None else ZERO
 
 
 @dataclass
@@ -386,9 +382,9 @@ def project_cube(period: Period, codes: dict[int, str]) -> dict[CubeKey, Tally]:
     for year, level, category, cluster_id, count, awarded, disbursed, recovered in projects:
         tally = cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))]
         tally.funded += count
-        tally.awarded += _money(awarded)
-        tally.disbursed += _money(disbursed)
-        tally.recovered += _money(recovered)
+        tally.awarded += money_or_zero(awarded)
+        tally.disbursed += money_or_zero(disbursed)
+        tally.recovered += money_or_zero(recovered)
     passed = sa.func.sum(sa.case((Application.state.in_(PASSED_FORMAL_CHECK), 1), else_=0))
     applications = db.session.execute(
         sa.select(Call.year, Call.funding_level, Call.category, Application.cluster_id,
@@ -408,7 +404,7 @@ def project_cube(period: Period, codes: dict[int, str]) -> dict[CubeKey, Tally]:
         .where(Project.year.between(first, last), Expenditure.state == "verified")
         .group_by(Project.year, Call.funding_level, Call.category, Project.cluster_id))
     for year, level, category, cluster_id, amount in spent:
-        cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))].spent += _money(amount)
+        cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))].spent += money_or_zero(amount)
     return dict(cube)
 
 
@@ -432,8 +428,8 @@ def qualification_tallies(period: Period) -> dict[str, Tally]:
         .group_by(held.c.kind))
     for kind, count, awarded, disbursed in projects:
         result[kind].funded += count
-        result[kind].awarded += _money(awarded)
-        result[kind].disbursed += _money(disbursed)
+        result[kind].awarded += money_or_zero(awarded)
+        result[kind].disbursed += money_or_zero(disbursed)
     passed = sa.func.sum(sa.case((Application.state.in_(PASSED_FORMAL_CHECK), 1), else_=0))
     applications = db.session.execute(
         sa.select(held.c.kind, sa.func.count(Application.id), passed)
@@ -468,8 +464,8 @@ def enterprise_years(years: Iterable[int]) -> dict[int, EnterpriseYear]:
         sa.select(YearFigure.year, sa.func.sum(YearFigure.revenue), sa.func.sum(YearFigure.rd_spending))
         .where(YearFigure.year.in_(years)).group_by(YearFigure.year))
     for year, revenue, rd_spending in figures:
-        result[year].revenue = _money(revenue)
-        result[year].rd_spending = _money(rd_spending)
+        result[year].revenue = money_or_zero(revenue)
+        result[year].rd_spending = money_or_zero(rd_spending)
     return result
 
 
@@ -565,8 +561,9 @@ def project_lines(period: Period, codes: dict[int, str]) -> list[ProjectLine]:
         .where(Project.year.between(period.first_year, period.last_year))
         .order_by(Project.code))
     return [ProjectLine(id=r[0], code=r[1], title=r[2], year=r[3], organisation_id=r[4], organisation=r[5],
-                        cluster=_cluster_code(codes, r[6]), level=r[7], category=r[8], award=_money(r[9]),
-                        disbursed=_money(r[10]), recovered=_money(r[11]), spent=_money(r[12]), state=r[13],
+                        cluster=_cluster_code(codes, r[6]), level=r[7], category=r[8],
+                        award=money_or_zero(r[9]), disbursed=money_or_zero(r[10]),
+                        recovered=money_or_zero(r[11]), spent=money_or_zero(r[12]), state=r[13],
                         conclusion=r[14])
             for r in rows]
 

@@ -56,10 +56,6 @@ class Chart:
     svg: Markup
 
 
-def _wan(amount: Decimal) -> float:
-    return float(yuan_to_wan(amount))
-
-
 def _plain(text: str) -> str:
     """Text for matplotlib: ``$`` escaped so that no user text is parsed as mathtext."""
     return str(text).replace("\\", "\\\\").replace("$", r"\$")
@@ -296,7 +292,7 @@ def _cluster_labels(portfolio: Portfolio, locale: str) -> list[tuple[str, str]]:
 
 def awarded_by_cluster(portfolio: Portfolio, locale: str) -> Chart:
     rows = portfolio.by_cluster
-    values = [_wan(tally.awarded) for tally in rows.values()]
+    values = [float(yuan_to_wan(tally.awarded)) for tally in rows.values()]
     return _chart("hbars", "awarded-by-cluster", _("Money awarded by industry cluster"), {
         "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
         "values": values,
@@ -309,7 +305,8 @@ def awarded_by_cluster_and_level(portfolio: Portfolio, locale: str) -> Chart:
     by_cluster = portfolio.by_cluster_and("level")
     series = []
     for level, label in FUNDING_LEVELS.items():
-        values = [_wan(levels.get(level).awarded) if levels.get(level) else 0.0 for levels in by_cluster.values()]
+        values = [float(yuan_to_wan(levels.get(level).awarded)) if levels.get(level) else 0.0
+                  for levels in by_cluster.values()]
         if any(values):
             series.append({"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]})
     return _chart("stacked_hbars", "awarded-by-cluster-level",
@@ -343,7 +340,7 @@ def category_shares(portfolio: Portfolio, locale: str) -> Chart:
         if not tally.awarded and total:
             continue
         labels.append(_plain(str(CATEGORIES.get(category, category))))
-        values.append(_wan(tally.awarded))
+        values.append(float(yuan_to_wan(tally.awarded)))
         share = tally.awarded / total if total else Decimal(0)
         texts.append(format_percent(share, format="#,##0.0%", locale=locale))
     return _chart("donut", "category-shares", _("Shares of the money awarded by call category"),
@@ -359,7 +356,7 @@ def awarded_by_year(portfolio: Portfolio, locale: str) -> Chart:
         for year in years:
             amount = sum((tally.awarded for key, tally in cube.items() if key.year == year and key.level == level),
                          Decimal(0))
-            values.append(_wan(amount))
+            values.append(float(yuan_to_wan(amount)))
         if any(values):
             series.append({"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]})
     return _chart("stacked_columns", "awarded-by-year", _("Money awarded by year and funding level"), {

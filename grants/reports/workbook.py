@@ -15,7 +15,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from grants.core.money import yuan_to_wan
+from grants.core.money import wan_or_none
 from grants.core.xlsx import WAN_FORMAT
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
 from grants.projects.models import PROJECT_STATE_LABELS
@@ -28,10 +28,6 @@ RATE_FORMAT = "0.00%"
 INTEGER_FORMAT = "#,##0"
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
-
-
-def _wan(amount: Decimal | None) -> Decimal | None:
-    return yuan_to_wan(amount) if amount is not None else None
 
 
 class _Sheet:
@@ -67,8 +63,8 @@ def _tally_headers(first: str) -> list[tuple[str, float, str | None]]:
 
 
 def _tally_row(sheet: _Sheet, label, tally: Tally) -> None:
-    sheet.row(str(label), tally.applications, tally.passed, tally.funded, tally.success_rate, _wan(tally.awarded),
-              _wan(tally.disbursed), _wan(tally.spent))
+    sheet.row(str(label), tally.applications, tally.passed, tally.funded, tally.success_rate,
+              wan_or_none(tally.awarded), wan_or_none(tally.disbursed), wan_or_none(tally.spent))
 
 
 def report_xlsx(content: ReportContent) -> bytes:
@@ -103,7 +99,8 @@ def report_xlsx(content: ReportContent) -> bytes:
     for key, tally in sorted(portfolio.cube.items()):
         sheet.row(content.cluster_name(key.cluster), str(FUNDING_LEVELS.get(key.level, key.level)), key.year,
                   str(CATEGORIES.get(key.category, key.category)), tally.applications, tally.passed, tally.funded,
-                  tally.success_rate, _wan(tally.awarded), _wan(tally.disbursed), _wan(tally.spent))
+                  tally.success_rate, wan_or_none(tally.awarded), wan_or_none(tally.disbursed),
+                  wan_or_none(tally.spent))
 
     sheet = _Sheet(workbook, _("Milestones"), [
         (_("Industry cluster"), 28, None), (_("Milestones counted"), 14, INTEGER_FORMAT),
@@ -122,7 +119,7 @@ def report_xlsx(content: ReportContent) -> bytes:
         for kind, _label, _unit in kinds:
             tally = by_kind.get(kind)
             quantity = tally.quantity if tally else Decimal(0)
-            values.append(_wan(quantity) if kind == "revenue" else quantity)
+            values.append(wan_or_none(quantity) if kind == "revenue" else quantity)
         sheet.row(content.cluster_name(code), *values)
 
     sheet = _Sheet(workbook, _("Acceptance"), [
@@ -148,8 +145,8 @@ def report_xlsx(content: ReportContent) -> bytes:
         (_("R&D spending (10,000 yuan)"), 18, WAN_FORMAT), (_("R&D spending as a share of revenue"), 16,
                                                            RATE_FORMAT)])
     for year, figures in sorted(portfolio.enterprises.items()):
-        sheet.row(year, figures.tech_enterprises, figures.national_high_tech, _wan(figures.revenue),
-                  _wan(figures.rd_spending), figures.rd_intensity)
+        sheet.row(year, figures.tech_enterprises, figures.national_high_tech, wan_or_none(figures.revenue),
+                  wan_or_none(figures.rd_spending), figures.rd_intensity)
 
     sheet = _Sheet(workbook, _("Project list"), [
         (_("Project code"), 20, None), (_("Year"), 8, None), (_("Project title"), 44, None),
@@ -160,7 +157,8 @@ def report_xlsx(content: ReportContent) -> bytes:
     for line in content.appendix_rows():
         sheet.row(line.code, line.year, line.title, line.organisation, content.cluster_name(line.cluster),
                   str(FUNDING_LEVELS.get(line.level, line.level)), str(CATEGORIES.get(line.category, line.category)),
-                  _wan(line.award), _wan(line.disbursed), _wan(line.recovered), _wan(line.spent),
+                  wan_or_none(line.award), wan_or_none(line.disbursed), wan_or_none(line.recovered),
+                  wan_or_none(line.spent),
                   str(PROJECT_STATE_LABELS.get(line.state, line.state)))
 
     buffer = io.BytesIO()

@@ -5,8 +5,13 @@ import pytest
 from grants.core.money import (
     MoneyError,
     format_wan,
+    format_wan_exact,
     format_yuan,
+    money_or_zero,
+    money_text,
     to_money,
+    wan_or_none,
+    wan_text,
     wan_to_yuan,
     yuan_to_wan,
 )
@@ -39,3 +44,51 @@ def test_formatting_in_both_languages(app):
     assert format_wan(Decimal("12350"), locale="zh_Hans_CN") == "1.24 万元"  # half up, not half even
     assert format_yuan(Decimal("1234.5"), locale="en") == "CNY 1,234.50"
     assert format_yuan(None) == "—"
+
+
+def test_money_or_zero_takes_sql_sums_and_blanks():
+    assert money_or_zero(None) == Decimal("0.00")
+    assert str(money_or_zero(None)) == "0.00"
+    assert str(money_or_zero("")) == "0.00"
+    assert str(money_or_zero(Decimal("1234.5"))) == "1234.50"
+    assert str(money_or_zero(Decimal("0.005"))) == "0.01"
+    with pytest.raises(TypeError):
+        money_or_zero(0.5)
+
+
+def test_money_text_is_plain_yuan_to_the_cent():
+    assert money_text(Decimal("1234.5")) == "1234.50"
+    assert money_text("1,234") == "1234.00"
+    assert money_text(None) == "0.00"
+    assert money_text(Decimal(0)) == "0.00"
+
+
+def test_wan_or_none_keeps_missing_amounts_missing():
+    assert wan_or_none(None) is None
+    assert wan_or_none(Decimal("15240000")) == Decimal("1524.0000")
+    assert str(wan_or_none(Decimal("12345.67"))) == "1.2346"
+
+
+def test_wan_text_is_what_a_wan_field_takes():
+    assert wan_text(Decimal("5000000.00")) == "500"
+    assert wan_text(Decimal("123456")) == "12.3456"
+    assert wan_text(Decimal("1500000")) == "150"  # not 1.5E+2
+    assert wan_text(Decimal("12345.67")) == "1.2346"  # to the yuan, as the field takes four decimals
+    assert wan_text(Decimal(0)) == "0"
+    assert wan_text(None) == "0"
+    assert wan_to_yuan(wan_text(Decimal("123456"))) == Decimal("123456.00")
+
+
+def test_format_wan_exact_shows_the_cents(app):
+    assert format_wan_exact(Decimal("56296.29"), locale="zh_Hans_CN") == "5.629629 万元"
+    assert format_wan_exact(Decimal("250000"), locale="zh_Hans_CN") == "25.0000 万元"
+    assert format_wan_exact(Decimal("0.01"), locale="zh_Hans_CN") == "0.000001 万元"
+    assert format_wan_exact(Decimal("12345678.9"), locale="en") == "CNY 1,234.567890 × 10k"
+    assert format_wan_exact(None) == "—"
+
+
+def test_format_wan_rounds_once():
+    """10,049.50 yuan is 1.004950 万元: 1.00 at two digits (rounding first to four decimals gave 1.01)."""
+    assert format_wan(Decimal("10049.50"), locale="zh_Hans_CN") == "1.00 万元"
+    assert format_wan(Decimal("10050.00"), locale="zh_Hans_CN") == "1.01 万元"
+    assert format_wan(Decimal("123456.78"), 6, locale="zh_Hans_CN") == "12.345678 万元"

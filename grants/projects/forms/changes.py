@@ -30,16 +30,11 @@ from wtforms.widgets import HiddenInput
 
 from grants.applications.forms import kpi_target, wan_or_blank
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
-from grants.core.money import wan_to_yuan, yuan_to_wan
+from grants.core.money import wan_text, wan_to_yuan
 from grants.orgs.forms import WanField
 from grants.projects.changes import FORMER_PRINCIPAL_CHOICES, TEAM_MEMBER_ROLES, _date, team_members
 
 BLANK_TEAM_ROWS = 3
-
-
-def wan_text(yuan) -> str:
-    """An amount in yuan as the text of a 万元 field (no trailing zeros)."""
-    return format(yuan_to_wan(Decimal(str(yuan or 0))).normalize(), "f")
 
 
 def _text(max_length: int):

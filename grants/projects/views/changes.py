@@ -202,62 +202,52 @@ def _after(change: ChangeRequest):
     return redirect(url_for("projects.change_detail", project_id=change.project_id, change_id=change.id))
 
 
-@bp.post("/projects/<int:project_id>/changes/<int:change_id>/submit")
-def submit_change(project_id: int, change_id: int):
+DECISION_FORMS = {"approve_form": ApproveChangeForm, "reject_form": RejectChangeForm}
+
+
+def _act(project_id: int, change_id: int, operation, done: str, form_key: str | None = None):
+    """Submit, cancel, approve or reject a request: ``operation`` on it as the signed-in user (with
+    the note of the decision form ``form_key``), then commit, flash ``done`` and show the request.
+    Otherwise the request again (422) with the problem: on the form's note, or above the buttons."""
     project = _project_or_404(project_id)
     change = _change_or_404(project_id, change_id)
     require("project.view", change)
-    _result, problem = attempt(ops.submit_change, change, current_user, denied_obj=change)
-    if problem:
+    form = DECISION_FORMS[form_key]() if form_key else None
+    problem = None
+    if form is None or form.validate_on_submit():
+        notes = (form.note.data,) if form is not None else ()
+        _result, problem = attempt(operation, change, current_user, *notes, denied_obj=change)
+        if not problem:
+            db.session.commit()
+            flash(done, "success")
+            return _after(change)
+    if form is None:
         return _render_detail(project, change, status=422, problems=[problem])
-    db.session.commit()
-    flash(_("Your change request has been sent to the bureau."), "success")
-    return _after(change)
+    if problem:
+        form.note.errors = [problem]
+    return _render_detail(project, change, status=422, **{form_key: form})
+
+
+@bp.post("/projects/<int:project_id>/changes/<int:change_id>/submit")
+def submit_change(project_id: int, change_id: int):
+    return _act(project_id, change_id, ops.submit_change, _("Your change request has been sent to the bureau."))
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/cancel")
 def cancel_change(project_id: int, change_id: int):
-    project = _project_or_404(project_id)
-    change = _change_or_404(project_id, change_id)
-    require("project.view", change)
-    _result, problem = attempt(ops.cancel_change, change, current_user, denied_obj=change)
-    if problem:
-        return _render_detail(project, change, status=422, problems=[problem])
-    db.session.commit()
-    flash(_("The change request has been cancelled."), "success")
-    return _after(change)
+    return _act(project_id, change_id, ops.cancel_change, _("The change request has been cancelled."))
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/approve")
 def approve_change(project_id: int, change_id: int):
-    project = _project_or_404(project_id)
-    change = _change_or_404(project_id, change_id)
-    require("project.view", change)
-    form = ApproveChangeForm()
-    if form.validate_on_submit():
-        _result, problem = attempt(ops.approve_change, change, current_user, form.note.data, denied_obj=change)
-        if not problem:
-            db.session.commit()
-            flash(_("The change has been approved and applied to the project."), "success")
-            return _after(change)
-        form.note.errors = [problem]
-    return _render_detail(project, change, status=422, approve_form=form)
+    return _act(project_id, change_id, ops.approve_change,
+                _("The change has been approved and applied to the project."), "approve_form")
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/reject")
 def reject_change(project_id: int, change_id: int):
-    project = _project_or_404(project_id)
-    change = _change_or_404(project_id, change_id)
-    require("project.view", change)
-    form = RejectChangeForm()
-    if form.validate_on_submit():
-        _result, problem = attempt(ops.reject_change, change, current_user, form.note.data, denied_obj=change)
-        if not problem:
-            db.session.commit()
-            flash(_("The change request has been rejected."), "success")
-            return _after(change)
-        form.note.errors = [problem]
-    return _render_detail(project, change, status=422, reject_form=form)
+    return _act(project_id, change_id, ops.reject_change, _("The change request has been rejected."),
+                "reject_form")
 
 
 # --- termination ------------------------------------------------------------------------------
