@@ -14,7 +14,14 @@ from typing import Any
 from flask import abort, request
 from flask_login import current_user
 
-from grants.core.workflow import TransitionForbidden, WorkflowError, transition
+from grants.core.workflow import (
+    TransitionForbidden,
+    WorkflowError,
+    can_fire,
+    current_state,
+    transition,
+    workflow_for,
+)
 from grants.extensions import db
 
 
@@ -46,3 +53,27 @@ def fire(obj, event: str, **data) -> str | None:
     """Fire ``event`` on ``obj`` as the signed-in user; None when it went through, else the message."""
     _, problem = attempt(transition, obj, event, current_user, denied_obj=obj, **data)
     return problem
+
+
+def event_applies(obj, event: str) -> bool:
+    """Whether ``event`` can fire from ``obj``'s current state at all, whoever asks."""
+    return workflow_for(obj).find(current_state(obj), event) is not None
+
+
+def actionable(obj, event: str, *, action: str | None = None) -> bool:
+    """Ask before reading a form: may the signed-in user fire ``event`` on ``obj`` now?
+
+    False when the event no longer applies to the object's state (a colleague acted
+    first, the invitation was answered): the view then flashes why and redirects to the
+    page that shows the object, instead of re-rendering a form that is not shown any
+    more. When the state allows the event but the user may not fire it, the refusal is
+    audited and answered with 403, as :func:`attempt` does.
+    """
+    if not event_applies(obj, event):
+        return False
+    if not can_fire(current_user, obj, event):
+        from grants.core.audit import record_denial
+
+        record_denial(action or f"{workflow_for(obj).name}.{event}", obj, path=request.path)
+        abort(403)
+    return True

@@ -206,7 +206,7 @@ EXPECTED = {
     ("projects.remove_evidence", "POST"):              "L  O D  D D D  D D D",
     ("projects.remove_outcome", "POST"):               "L  O D  D D D  D D D",
     ("projects.report", "GET"):                        "L  O D  D D D  O O O",
-    ("projects.return_report", "POST"):                "L  O D  D D D  O O O",
+    ("projects.return_report", "POST"):                "L  D D  D D D  D O O",
     ("projects.return_statement", "POST"):             "L  O D  D D D  O O O",
     ("projects.save_report", "POST"):                  "L  O D  D D D  D D D",
     ("projects.submit_change", "POST"):                "L  O D  D D D  O O O",

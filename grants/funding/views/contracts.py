@@ -14,8 +14,9 @@ from jinja2 import TemplateNotFound
 from sqlalchemy.orm import joinedload
 
 from grants.applications.models import BUDGET_CATEGORIES, Application
+from grants.core.actions import actionable, event_applies
 from grants.core.audit import record_denial
-from grants.core.money import MoneyError
+from grants.core.money import MoneyError, format_wan_exact
 from grants.core.permissions import can, require
 from grants.core.storage import path_of
 from grants.core.workflow import TransitionForbidden, WorkflowError, transition
@@ -37,10 +38,7 @@ from grants.projects.tabs import project_tab
 project_tab("contract", _l("Contract and tranches"), "funding.contract", order=20)
 
 
-@bp.app_template_filter("wan_exact")
-def _wan_exact(amount) -> str:
-    """An amount of yuan in 万元, exact to the cent."""
-    return ops.wan_exact(amount) if amount is not None else "—"
+bp.add_app_template_filter(format_wan_exact, "wan_exact")
 
 
 def _project_or_404(project_id: int) -> Project:
@@ -278,6 +276,8 @@ def sign(project_id: int):
     """Confirm the signed task book: the project starts and the tranche on signing is due."""
     project = _project_or_404(project_id)
     require("project.view", project)
+    if not actionable(project, "sign", action="project.sign"):
+        return _already_signed(project)
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
@@ -287,10 +287,24 @@ def sign(project_id: int):
         _forbidden("project.sign", project)
     except WorkflowError as exc:
         db.session.rollback()
+        project = _project_or_404(project_id)
+        if not event_applies(project, "sign"):  # confirmed by someone else meanwhile
+            return _already_signed(project)
         return _render_contract(project, sign_problem=exc.message, status=422)
     db.session.commit()
     flash(_("The signed task book is confirmed: project %(code)s is in progress.", code=project.code), "success")
     return redirect(url_for("funding.contract", project_id=project.id))
+
+
+def _already_signed(project: Project):
+    """The project is past contracting: say so on its contract page, where the confirm button is gone."""
+    if project.signed_at is not None:
+        flash(_("The signed task book has already been confirmed: the project is now “%(state)s”.",
+                state=project.state_label), "warning")
+    else:
+        flash(_("The signed task book can no longer be confirmed: the project is now “%(state)s”.",
+                state=project.state_label), "warning")
+    return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
 
 
 # --- changing the tranche plan --------------------------------------------------------------

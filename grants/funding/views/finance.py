@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from grants.applications.export import content_disposition
 from grants.applications.models import BUDGET_CATEGORIES
-from grants.core.actions import attempt
+from grants.core.actions import actionable, attempt, event_applies
 from grants.core.audit import record_denial
 from grants.core.money import format_yuan
 from grants.core.pagination import paginate
@@ -213,19 +213,38 @@ def _fire(disbursement: Disbursement, event: str, **data) -> str | None:
     return None
 
 
+def _no_longer_requested(disbursement: Disbursement, event: str):
+    """A colleague acted first: say what the release is now and show it (the queue lists it only while approved)."""
+    if event == "approve":
+        flash(_("This release can no longer be approved: it is now “%(state)s”.", state=disbursement.state_label),
+              "warning")
+    else:
+        flash(_("This release can no longer be rejected: it is now “%(state)s”.", state=disbursement.state_label),
+              "warning")
+    if disbursement.state == "approved":
+        return redirect(url_for("funding.queue"))
+    return redirect(url_for("funding.money", project_id=disbursement.project_id,
+                            _anchor=f"disbursement-{disbursement.id}"))
+
+
 @bp.post("/disbursements/<int:disbursement_id>/approve")
 def approve(disbursement_id: int):
     """Finance checks the payee's account and the voucher and approves (not the requester)."""
     disbursement = _disbursement_or_404(disbursement_id)
     require("finance.queue")
+    if not event_applies(disbursement, "approve"):
+        return _no_longer_requested(disbursement, "approve")
+    if disbursement.requested_by_id == current_user.id:  # the queue shows the form with the reason
+        form = ApproveDisbursementForm(prefix=f"approve-{disbursement.id}")
+        form.validate_on_submit()
+        form.form_errors.append(requester_message())
+        return _render_queue(forms={disbursement_id: {"approve": form}}, status=422)
+    actionable(disbursement, "approve", action="disbursement.approve")
     form = ApproveDisbursementForm(prefix=f"approve-{disbursement.id}")
     if form.validate_on_submit():
-        if disbursement.requested_by_id == current_user.id:
-            problem = requester_message()
-        else:
-            problem = _fire(disbursement, "approve", **{
-                name: getattr(form, name).data
-                for name in ("payee_name", "payee_bank", "payee_account", "voucher_no", "voucher_date")})
+        problem = _fire(disbursement, "approve", **{
+            name: getattr(form, name).data
+            for name in ("payee_name", "payee_bank", "payee_account", "voucher_no", "voucher_date")})
         if problem is None:
             flash(_("The disbursement of %(amount)s to %(code)s is approved and can now be paid.",
                     amount=format_yuan(disbursement.amount), code=disbursement.project.code), "success")
@@ -255,6 +274,8 @@ def reject(disbursement_id: int):
     """Finance rejects a requested disbursement with a reason; its reservation is released."""
     disbursement = _disbursement_or_404(disbursement_id)
     require("finance.queue")
+    if not actionable(disbursement, "reject", action="disbursement.reject"):
+        return _no_longer_requested(disbursement, "reject")
     form = RejectDisbursementForm(prefix=f"reject-{disbursement.id}")
     if form.validate_on_submit():
         problem = _fire(disbursement, "reject", reason=form.reason.data)

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from grants.core.actions import attempt
+from grants.core.actions import actionable, attempt, event_applies
 from grants.core.permissions import can, require
 from grants.core.storage import path_of
 from grants.core.timeutil import local_to_utc, local_today
@@ -128,7 +128,10 @@ def _render(project: Project, *, status: int = 200, report_form=None, report_err
         invite_form = invite_form or InviteExpertForm(formdata=None, due_at=_default_due())
         invite_form.expert_id.choices = _expert_choices(project, report.round)
         suggest_form = suggest_form or SuggestPanelForm(formdata=None, due_at=_default_due())
-        suggestion = ops.suggested_experts(project, suggest_form.size.data or ops.DEFAULT_PANEL_SIZE)
+        size, flags = suggest_form.size.data, suggest_form.size.flags
+        if not isinstance(size, int) or not flags.min <= size <= flags.max:  # a rejected size: suggest the default
+            size = ops.DEFAULT_PANEL_SIZE
+        suggestion = ops.suggested_experts(project, size)
         from grants.review.assignments import propose_replacement, replacement_of
 
         proposals = {a.id: propose_replacement(a) for a in panel.assignments
@@ -326,15 +329,28 @@ def return_statement(project_id: int):
     project = _project_or_404(project_id)
     require("project.view", project)
     report = _submitted_report(project)
+    if not actionable(report, "return", action="final_report.return"):
+        return _statement_not_returnable(project, report)
     form = ReturnStatementForm()
     if not form.validate():
         return _render(project, return_form=form, status=422)
     _result, problem = attempt(ops.return_statement, report, current_user, form.note.data, denied_obj=report)
     if problem:
+        project = _project_or_404(project_id)
+        report = _submitted_report(project)
+        if not event_applies(report, "return"):  # verified or returned by a colleague meanwhile
+            return _statement_not_returnable(project, report)
         form.note.errors = [*form.note.errors, problem]
         return _render(project, return_form=form, status=422)
     db.session.commit()
     flash(_("The final financial statement has been returned to the project owner."), "success")
+    return redirect(_back(project, "statement"))
+
+
+def _statement_not_returnable(project: Project, report):
+    """The statement is not awaiting finance (any more): say so beside it, where the forms are gone."""
+    flash(_("The final financial statement can no longer be returned: it is now “%(state)s”.",
+            state=str(ops.REPORT_STATE_LABELS.get(report.state, report.state))), "warning")
     return redirect(_back(project, "statement"))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.routing import BuildError
 
 from grants.accounts.models import User
-from grants.core.actions import OperationError, attempt
+from grants.core.actions import OperationError, actionable, attempt, event_applies
 from grants.core.audit import record_denial
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
@@ -453,6 +453,8 @@ def return_report(project_id: int, report_id: int):
     project = _project_or_404(project_id)
     require("project.view", project)
     item = _report_of(project, report_id)
+    if not actionable(item, "return", action="progress_report.return"):
+        return _report_not_returnable(project, item)
     form = ReturnReportForm(prefix="return")
     if form.validate_on_submit():
         _result, problem = attempt(ops.return_report, item, current_user, form.note.data, denied_obj=item)
@@ -462,8 +464,17 @@ def return_report(project_id: int, report_id: int):
             return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
         project = _project_or_404(project_id)
         item = _report_of(project, report_id)
+        if not event_applies(item, "return"):  # decided by a colleague meanwhile
+            return _report_not_returnable(project, item)
         form.note.errors = [*form.note.errors, problem]
     return _render_report(project, item, return_form=form, status=422)
+
+
+def _report_not_returnable(project: Project, item: ProgressReport):
+    """The report is not awaiting review (any more): say so on its page, where the review forms are gone."""
+    flash(_("This progress report can no longer be returned: it is now “%(state)s”.",
+            state=str(REPORT_STATE_LABELS.get(item.state, item.state))), "warning")
+    return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
 
 
 def _evidence_of(project: Project, file_id: int) -> ProjectFile:
@@ -540,7 +551,7 @@ def midterm():
 def _render_midterm_batch(form: MidtermBatchForm, error: str | None = None, status: int = 200):
     ids = [entry.form.project_id.data for entry in form.entries]
     projects = {p.id: p for p in db.session.scalars(
-        sa.select(Project).where(Project.id.in_([i for i in ids if i])).options(
+        sa.select(Project).where(Project.id.in_([i for i in ids if i and 0 < i < 2**31])).options(
             selectinload(Project.organisation)))}
     return render_template("projects/midterm_record.html", form=form, projects=projects, error=error), status
 

@@ -15,10 +15,12 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from grants.applications.models import Application
+from grants.core.actions import actionable
 from grants.core.audit import record_denial
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.templating import local_datetime
 from grants.core.timeutil import local_naive, local_to_utc, local_today, utc_to_local
 from grants.core.types import utcnow
 from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError, transition
@@ -54,7 +56,11 @@ def due_status(due_at: datetime, now: datetime | None = None) -> tuple[str, int]
 
 
 def due_text(due_at: datetime, now: datetime | None = None) -> str:
-    kind, days = due_status(due_at, now)
+    return due_note(*due_status(due_at, now))
+
+
+def due_note(kind: str, days: int) -> str:
+    """The text of a due status: "Overdue by 2 days", "Due today", "5 days left"."""
     if kind == "overdue":
         return (ngettext("Overdue by %(num)d day", "Overdue by %(num)d days", days) if days
                 else _("Overdue since today"))
@@ -240,6 +246,10 @@ def add_assignment(application_id: int):
     """Invite one chosen expert by hand."""
     application = _application_or_404(application_id)
     require("assignment.manage", application)
+    back = url_for("review.application_assignments", application_id=application.id)
+    if ops.closed_problem(application):  # the form is only shown while the application is under review
+        flash(_("Experts can be invited only while the application is under review."), "warning")
+        return redirect(back)
     form = ManualAssignForm()
     form.expert_id.choices = []
     if not form.validate():
@@ -252,11 +262,15 @@ def add_assignment(application_id: int):
         ops.assign_manually(application, expert, current_user, local_to_utc(form.due_at.data))
     except ops.AssignmentError as exc:
         db.session.rollback()
+        application = _application_or_404(application_id)
+        if ops.closed_problem(application):  # closed meanwhile: the form is no longer shown
+            flash(exc.message, "warning")
+            return redirect(back)
         form.expert_id.errors.append(exc.message)
         return _render_application(application, form, status=422)
     db.session.commit()
     flash(_("%(name)s has been invited.", name=expert.name), "success")
-    return redirect(url_for("review.application_assignments", application_id=application.id))
+    return redirect(back)
 
 
 def _back_to(assignment: Assignment) -> str:
@@ -328,7 +342,35 @@ def my_reviews():
     accepted = [a for a in items if a.state == "accepted"]
     closed = [a for a in items if a.state in ("declined", "withdrawn")]
     return render_template("review/expert/my_reviews.html", expert=expert, invitations=invitations,
-                           accepted=accepted, closed=closed, now=utcnow())
+                           accepted=accepted, closed=closed, dues=_queue_dues(invitations + accepted, utcnow()),
+                           invitation_url=_id_url("review.invitation"), review_url=_id_url(REVIEW_ENDPOINT))
+
+
+def _queue_dues(items: list[Assignment], now: datetime) -> dict[int, tuple[str, str | None, bool]]:
+    """Per assignment of the queue: its due time in Beijing time, the note beside it (days left
+    or overdue; none once the review is submitted) and whether it is overdue. A queue of
+    hundreds holds a few dozen distinct notes: each is translated once."""
+    notes: dict[tuple[str, int], str] = {}
+    dues = {}
+    for a in items:
+        kind, days = due_status(a.due_at, now)
+        note = None
+        if not (a.review is not None and a.review.state == "submitted"):
+            note = notes.get((kind, days)) or notes.setdefault((kind, days), due_note(kind, days))
+        dues[a.id] = (local_datetime(a.due_at), note, kind == "overdue")
+    return dues
+
+
+def _id_url(endpoint: str):
+    """``url(assignment_id)`` for an endpoint taking only the assignment's id, built once per
+    page instead of once per row (None when the endpoint does not exist)."""
+    marker = 7_700_000_000_077
+    try:
+        pattern = url_for(endpoint, assignment_id=marker)
+    except BuildError:
+        return None
+    head, tail = pattern.split(str(marker), 1)
+    return lambda assignment_id: f"{head}{assignment_id}{tail}"
 
 
 def _render_invitation(assignment: Assignment, accept_form=None, decline_form=None, status: int = 200):
@@ -350,9 +392,27 @@ def invitation(assignment_id: int):
     return _render_invitation(assignment)
 
 
+def _answered_problem(assignment: Assignment, event: str) -> str | None:
+    """Why the invitation can no longer be answered with ``event`` (already answered, withdrawn, closed)."""
+    if assignment.state == "accepted":
+        return _("This invitation has already been accepted.")
+    if assignment.state == "declined":
+        return _("This invitation has already been declined.")
+    if assignment.state == "withdrawn":
+        return _("The bureau has withdrawn this invitation.")
+    if event == "accept":
+        return ops.closed_problem(assignment.application, assignment.purpose, assignment.round)
+    return None
+
+
 def _answer(assignment_id: int, event: str):
     assignment = _assignment_or_404(assignment_id)
     require("assignment.view", assignment, not_found=True)
+    back = url_for("review.invitation", assignment_id=assignment.id)
+    problem = _answered_problem(assignment, event)
+    if problem or not actionable(assignment, event, action=f"assignment.{event}"):
+        flash(problem or _("This action is not possible in the current state."), "warning")
+        return redirect(back)
     form = AcceptForm() if event == "accept" else DeclineForm()
     forms = {"accept_form": form} if event == "accept" else {"decline_form": form}
     if not form.validate():
@@ -365,13 +425,18 @@ def _answer(assignment_id: int, event: str):
         abort(403)
     except GuardFailed as exc:
         db.session.rollback()
+        assignment = _assignment_or_404(assignment_id)
+        problem = _answered_problem(assignment, event)
+        if problem:  # answered or closed meanwhile: the forms are no longer shown
+            flash(problem, "warning")
+            return redirect(back)
         target = form.no_conflict if event == "accept" else form.reason
         target.errors = [*target.errors, exc.message]
         return _render_invitation(assignment, status=422, **forms)
     except WorkflowError as exc:
         db.session.rollback()
-        flash(exc.message, "warning")
-        return redirect(url_for("review.invitation", assignment_id=assignment.id))
+        flash(_answered_problem(_assignment_or_404(assignment_id), event) or exc.message, "warning")
+        return redirect(back)
     db.session.commit()
     if event == "accept":
         flash(_("Thank you: you have accepted to review “%(title)s”.", title=assignment.application.title),

@@ -11,8 +11,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from grants.applications.models import Application
+from grants.core.actions import actionable, event_applies
 from grants.core.audit import record_denial
-from grants.core.money import format_wan, wan_to_yuan, yuan_to_wan
+from grants.core.money import format_wan, wan_text, wan_to_yuan
 from grants.core.permissions import require
 from grants.core.timeutil import local_today
 from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError
@@ -55,10 +56,6 @@ def _visible_state(application) -> str:
 
 def _call_or_404(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
-
-
-def _wan_text(amount: Decimal) -> str:
-    return format(yuan_to_wan(amount).normalize(), "f")
 
 
 def _refused(exc: WorkflowError, obj, action: str):
@@ -106,7 +103,7 @@ def _render_decisions(call: Call, *, forms: dict | None = None, status: int = 20
             continue
         approve_form, decline_form = forms.get(a.id, (None, None))
         row_forms[a.id] = (
-            approve_form or ApproveForm(formdata=None, prefix=f"approve-{a.id}", amount=_wan_text(a.fiscal_total)),
+            approve_form or ApproveForm(formdata=None, prefix=f"approve-{a.id}", amount=wan_text(a.fiscal_total)),
             decline_form or DeclineForm(formdata=None, prefix=f"decline-{a.id}"),
         )
     notices = db.session.scalars(sa.select(PublicNotice).where(PublicNotice.call_id == call.id)
@@ -315,6 +312,8 @@ def publish_notice(notice_id: int):
 def close_notice(notice_id: int):
     notice = _notice_or_404(notice_id)
     require("notice.manage", notice)
+    if not actionable(notice, "close", action="notice.close"):
+        return _notice_not_published(notice)
     form = CloseNoticeForm(prefix="close")
     if form.validate_on_submit():
         try:
@@ -323,6 +322,8 @@ def close_notice(notice_id: int):
             db.session.rollback()
             _refused(exc, notice, "notice.close")
             notice = _notice_or_404(notice_id)
+            if not event_applies(notice, "close"):  # closed meanwhile
+                return _notice_not_published(notice)
             target = form.reason if form.force.data else form.force
             target.errors.append(exc.message)
         else:
@@ -332,11 +333,26 @@ def close_notice(notice_id: int):
     return _render_notice(notice, close_form=form, status=422)
 
 
+def _notice_not_published(notice: PublicNotice):
+    """The notice is a draft or already closed: say so on its page (whose close and objection forms are gone)."""
+    if notice.state == "draft":
+        flash(_("This notice is not published yet: it can be closed, and objections recorded, only while it "
+                "is published."), "warning")
+    else:
+        flash(_("This notice is already closed: it can no longer be closed or receive objections."), "warning")
+    return redirect(url_for("review.manage_notice", notice_id=notice.id))
+
+
 @bp.post("/notices/<int:notice_id>/objections")
 def record_objection(notice_id: int):
     """Record an objection received during the notice period."""
     notice = _notice_or_404(notice_id)
     require("objection.manage", notice)
+    if notice.state != "published":
+        return _notice_not_published(notice)
+    if not ops.noticed_applications(notice):
+        flash(_("No application is listed on this notice: there is nothing to object to."), "warning")
+        return redirect(url_for("review.manage_notice", notice_id=notice.id))
     form = ObjectionForm(prefix="objection")
     form.application_id.choices = [(a.id, "") for a, _d in ops.noticed_applications(notice)] + [(0, "")]
     if form.validate_on_submit():
@@ -345,6 +361,8 @@ def record_objection(notice_id: int):
             ops.record_objection(notice, form.application_id.data, data, current_user)
         except ops.DecisionError as exc:
             db.session.rollback()
+            if _notice_or_404(notice_id).state != "published":  # closed meanwhile
+                return _notice_not_published(_notice_or_404(notice_id))
             getattr(form, exc.field or "text").errors.append(exc.message)
         else:
             db.session.commit()
@@ -404,7 +422,7 @@ def overturn(application_id: int):
         else:
             db.session.commit()
             flash(_("The approval of %(ref)s has been overturned.", ref=application.reference_no), "success")
-    if notice_id and db.session.get(PublicNotice, notice_id) is not None:
+    if notice_id and 0 < notice_id < 2**31 and db.session.get(PublicNotice, notice_id) is not None:
         return redirect(url_for("review.manage_notice", notice_id=notice_id, _anchor="objections"))
     return redirect(url_for("review.decisions", call_id=application.call_id))
 
