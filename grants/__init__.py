@@ -11,6 +11,7 @@ import os
 from flask import Flask
 
 from grants.config import BASE_DIR, Config
+from grants.core.security import init_url_converters
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -23,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_object(Config(**(config or {})))
     app.json.ensure_ascii = False
+    init_url_converters(app)
     register_models(app)
     register_extensions(app)
     register_database(app)

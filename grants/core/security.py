@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.routing import IntegerConverter
 
 from grants.extensions import talisman
 
@@ -19,6 +20,22 @@ CSP = {
     "frame-ancestors": "'none'",
     "form-action": "'self'",
 }
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in URLs, bounded to the database's integer range (1 … 2³¹−1).
+
+    An id past the range is no row: the URL does not match and answers 404, where
+    PostgreSQL would refuse the query ("integer out of range") with a 500.
+    """
+
+    def __init__(self, map, fixed_digits=0, min=0, max=2**31 - 1, signed=False):  # noqa: A002 — werkzeug's names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def init_url_converters(app: Flask) -> None:
+    """Before any route is added: ``int`` in every URL rule is :class:`IdConverter`."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def init_security(app: Flask) -> None:

@@ -36,6 +36,7 @@ def read():
             ids = [int(request.form["id"])]
         except ValueError:
             abort(400)
+        ids = [i for i in ids if 0 < i < 2**31]  # a larger id names no message (nor fits the column)
     mark_read(current_user, ids)
     db.session.commit()
     return redirect(url_for("notifications.inbox", show=request.form.get("show", "all")))

@@ -85,7 +85,8 @@ def record_midterm_checks(batch: str, entries: list[MidtermEntry], actor) -> lis
     ids = [e.project_id for e in entries]
     if len(set(ids)) != len(ids):
         raise MidtermError(_("A project is listed twice."), "batch")
-    projects = {p.id: p for p in db.session.scalars(sa.select(Project).where(Project.id.in_(ids))
+    known = [i for i in ids if 0 < i < 2**31]  # a larger id names no project (nor fits the column)
+    projects = {p.id: p for p in db.session.scalars(sa.select(Project).where(Project.id.in_(known))
                                                     .options(joinedload(Project.organisation)))}
     today = local_today()
     for index, entry in enumerate(entries):

@@ -63,10 +63,10 @@ def kpi_figure(form, field):
         return
     if value < 0:
         raise ValidationError(_l("The figure cannot be negative."))
+    if value > KPI_MAX:  # before quantize(), which fails on numbers too long for the context
+        raise ValidationError(_l("This figure is too large."))
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError(_l("Use at most two decimals."))
-    if value > KPI_MAX:
-        raise ValidationError(_l("This figure is too large."))
 
 
 class ProgressReportForm(FlaskForm):

@@ -40,7 +40,7 @@ class ManualAssignForm(FlaskForm):
 class ReplacementForm(FlaskForm):
     """Invite the proposed (or another chosen) expert in place of a declined one."""
 
-    expert_id = IntegerField(validators=[InputRequired()])
+    expert_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])  # an id the database holds
 
 
 class AcceptForm(FlaskForm):
