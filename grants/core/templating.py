@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
-from grants.core.i18n import html_lang
+from grants.core.i18n import html_lang, select_timezone, translations
 from grants.core.money import format_wan, format_yuan
 from grants.core.permissions import can as _can
 from grants.core.workflow import can_fire as _can_fire
@@ -23,16 +24,37 @@ def can_fire(obj, event: str) -> bool:
     return _can_fire(current_user, obj, event)
 
 
-def local_datetime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
-    """An aware datetime shown in Asia/Shanghai."""
+DATETIME_FORMAT = "yyyy-MM-dd HH:mm"
+DATE_FORMAT = "yyyy-MM-dd"
+
+
+def _in_user_zone(value: datetime) -> datetime:
+    """``value`` in the zone people see (a naive value counts as UTC, as Flask-Babel has it)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(select_timezone()))
+
+
+def local_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
+    """An aware datetime shown in Asia/Shanghai.
+
+    The default all-digit pattern reads the same in every language, so it is formatted
+    directly: a list of a few hundred rows need not go through the locale machinery for each.
+    """
     if value is None:
         return "—"
+    if fmt == DATETIME_FORMAT and isinstance(value, datetime) and value.year >= 1000:
+        return _in_user_zone(value).strftime("%Y-%m-%d %H:%M")
     return format_datetime(value, fmt)
 
 
-def local_date(value: date | None, fmt: str = "yyyy-MM-dd") -> str:
+def local_date(value: date | None, fmt: str = DATE_FORMAT) -> str:
     if value is None:
         return "—"
+    if fmt == DATE_FORMAT:
+        day = _in_user_zone(value).date() if isinstance(value, datetime) else value
+        if day.year >= 1000:
+            return day.isoformat()
     return format_date(value, fmt)
 
 
@@ -44,6 +66,13 @@ def url_for_page(page: int) -> str:
 
 
 def init_templating(app: Flask) -> None:
+    # after Flask-Babel's own: the same catalogue, looked up once per request instead of per string
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True)
     app.jinja_env.globals.update(can=can, can_fire=can_fire, url_for_page=url_for_page)
     app.jinja_env.filters.update(yuan=format_yuan, wan=format_wan,
                                  datetime=local_datetime, date=local_date)
@@ -52,15 +81,40 @@ def init_templating(app: Flask) -> None:
 
     @app.context_processor
     def _shell_context():
-        from grants.notifications.operations import unread_count
-
         locale = get_locale()
-        unread = 0
-        if current_user.is_authenticated:
-            unread = unread_count(current_user)
         return {
             "html_lang": html_lang(locale),
             "current_locale": str(locale),
             "languages": current_app.config["LANGUAGES"],
-            "unread_count": unread,
+            "unread_count": UnreadCount(current_user) if current_user.is_authenticated else 0,
         }
+
+
+class UnreadCount:
+    """The signed-in user's number of unread messages, counted when a template first shows it:
+    the layout does, an htmx fragment (an autosave's answer) does not and costs no query."""
+
+    def __init__(self, user):
+        self._user = user
+        self._value: int | None = None
+
+    def __int__(self) -> int:
+        if self._value is None:
+            from grants.notifications.operations import unread_count
+
+            self._value = unread_count(self._user)
+        return self._value
+
+    def __bool__(self) -> bool:
+        return int(self) != 0
+
+    def __eq__(self, other) -> bool:
+        return int(self) == other
+
+    def __hash__(self) -> int:
+        return hash(int(self))
+
+    def __str__(self) -> str:
+        return str(int(self))
+
+    __html__ = __str__

@@ -45,9 +45,11 @@ class IndustryCluster(db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
     def display_name(self, locale: str | None = None) -> str:
-        from flask_babel import get_locale
+        loc = locale
+        if not loc:
+            from flask_babel import get_locale
 
-        loc = locale or str(get_locale() or "zh")
+            loc = str(get_locale() or "zh")
         return self.name_zh if loc.startswith("zh") else (self.name_en or self.name_zh)
 
     def __str__(self) -> str:

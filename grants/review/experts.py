@@ -17,8 +17,10 @@ from datetime import date
 import filetype
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import g, has_app_context, has_request_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User
@@ -30,10 +32,33 @@ from grants.review.models import RELATION_KINDS, Expert, ExpertRelation
 
 
 def expert_for_user(user) -> Expert | None:
-    """The active expert record linked to ``user``'s account, if any."""
+    """The active expert record linked to ``user``'s account, if any.
+
+    Within a request the answer is kept: the permission rule, the view and the navigation
+    all ask. Any flush or rollback of the session forgets it.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(sa.select(Expert).where(Expert.user_id == user.id, Expert.active.is_(True)))
+    if not has_request_context():
+        return _active_expert(user.id)
+    known = g.setdefault(_EXPERTS_OF_USERS, {})
+    if user.id not in known:
+        known[user.id] = _active_expert(user.id)
+    return known[user.id]
+
+
+_EXPERTS_OF_USERS = "grants_experts_of_users"
+
+
+def _active_expert(user_id: int) -> Expert | None:
+    return db.session.scalar(sa.select(Expert).where(Expert.user_id == user_id, Expert.active.is_(True)))
+
+
+@sa.event.listens_for(Session, "after_flush")
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _forget_experts_of_users(session, *args) -> None:
+    if has_app_context():
+        g.pop(_EXPERTS_OF_USERS, None)
 
 
 class ExpertError(ValueError):

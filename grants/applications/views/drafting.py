@@ -27,7 +27,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from grants.applications import operations as ops
@@ -181,15 +181,16 @@ def initial_data(section: str, application: Application) -> dict:
     raise ValueError(section)
 
 
-def section_form(section: str, application: Application, posted: bool = False):
-    """A section's form: from the request when ``posted``, else from the stored application."""
+def section_form(section: str, application: Application, posted: bool = False, choices=None):
+    """A section's form: from the request when ``posted``, else from the stored application
+    (``choices``: the clusters to offer, when they are known already)."""
     form_class = SECTION_FORMS[section]
     if posted:
         form = form_class(prefix=section)
     else:
         form = form_class(formdata=None, prefix=section, data=initial_data(section, application))
     if section == "basic":
-        form.cluster_id.choices = cluster_choices(application)
+        form.cluster_id.choices = choices or cluster_choices(application)
     if not posted and section in ("team", "milestones"):
         rows = getattr(form, "members" if section == "team" else "milestones")
         if any(not entry.form.is_blank() for entry in rows):
@@ -378,14 +379,15 @@ def save_section(application_id: int, section: str):
     if form.validate():
         try:
             ops.save_section(application, section, form.section_data(), current_user)
-            db.session.commit()
+            kept = _commit_reloading(application)  # noqa: F841 - held while the answer renders
         except StaleDataError:
             db.session.rollback()
             error = _("The application was changed elsewhere at the same moment. Your input is kept here: "
                       "save again.")
         else:
             saved = True
-            form = section_form(section, application)
+            # the posted form was offered (and validated against) the same clusters
+            form = section_form(section, application, choices=form.cluster_id.choices if section == "basic" else None)
     if is_htmx():
         return _render_section(application, section, form, saved=saved, error=error)
     if saved:
@@ -394,6 +396,28 @@ def save_section(application_id: int, section: str):
     if error:
         form.section_errors.append(error)
     return _render_edit(application, {section: form})
+
+
+def _commit_reloading(application: Application) -> list:
+    """Commit, then read the application (its columns and rows) afresh from the database for the
+    answer. Everything else the request holds (the user, the call and its clusters) was not
+    changed by the save and stays loaded, instead of being expired and fetched again.
+
+    Returns the objects the application referred to (its call, organisation, cluster): the
+    caller keeps them while it renders, so that the session (which holds its objects only
+    weakly) still has them when the reloaded application asks for them again.
+    """
+    state = sa.inspect(application)
+    related = [state.dict[r.key] for r in state.mapper.relationships
+               if r.direction is MANYTOONE and state.dict.get(r.key) is not None]
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    session.expire(application)
+    return related
 
 
 @bp.post("/applications/<int:application_id>/sections/budget/preview")
@@ -494,6 +518,7 @@ def submit(application_id: int):
     application = _application_or_404(application_id)
     try:
         transition(application, "submit", current_user)
+        reference = application.reference_no  # read before the commit expires it
         db.session.commit()
     except InvalidTransition:
         db.session.rollback()
@@ -510,9 +535,8 @@ def submit(application_id: int):
         db.session.rollback()
         record_denial("application.submit", application, path=request.path)
         abort(403)
-    flash(_("Your application has been submitted. Its reference number is %(ref)s.",
-            ref=application.reference_no), "success")
-    return redirect(url_for("applications.detail", application_id=application.id))
+    flash(_("Your application has been submitted. Its reference number is %(ref)s.", ref=reference), "success")
+    return redirect(url_for("applications.detail", application_id=application_id))
 
 
 @bp.post("/applications/<int:application_id>/withdraw")

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from grants.applications.models import KPI_KINDS, TEAM_ROLES, Application
+from grants.core.actions import actionable, event_applies
 from grants.core.audit import record_denial
 from grants.core.permissions import can, require
 from grants.core.timeutil import local_today
@@ -246,6 +247,11 @@ def reopen_review(review_id: int):
     """The bureau sends a submitted review back to its expert, with a reason (audited, notified)."""
     review = _review_or_404(review_id)
     require("review.panel", review)
+    back = url_for("review.review_detail", review_id=review.id)
+    problem = _not_reopenable(review)
+    if problem or not actionable(review, "reopen", action="review.reopen"):
+        flash(problem or _("This action is not possible in the current state."), "warning")
+        return redirect(back)
     form = ReopenForm()
     if not form.validate():
         return _render_review_detail(review, form, status=422)
@@ -256,16 +262,30 @@ def reopen_review(review_id: int):
         abort(403)
     except GuardFailed as exc:
         db.session.rollback()
+        review = _review_or_404(review_id)
+        problem = _not_reopenable(review)
+        if problem:  # reopened or closed meanwhile: the form is no longer shown
+            flash(problem, "warning")
+            return redirect(back)
         form.reason.errors = [*form.reason.errors, exc.message]
         return _render_review_detail(review, form, status=422)
     except (scoring.ScoringError, WorkflowError) as exc:
         db.session.rollback()
-        flash(exc.message, "warning")
-        return redirect(url_for("review.review_detail", review_id=review.id))
+        flash(_not_reopenable(_review_or_404(review_id)) or exc.message, "warning")
+        return redirect(back)
     db.session.commit()
     flash(_("The review has been reopened and %(expert)s has been notified.", expert=review.assignment.expert.name),
           "success")
-    return redirect(url_for("review.review_detail", review_id=review.id))
+    return redirect(back)
+
+
+def _not_reopenable(review: Review) -> str | None:
+    """Why ``review`` cannot be reopened now whoever asks (not submitted, or its application's review closed)."""
+    if not event_applies(review, "reopen"):
+        return _("This review is not submitted (any more): there is nothing to reopen.")
+    if not scoring.review_open(review.assignment):
+        return _("The review of this application is closed: its reviews can no longer be reopened.")
+    return None
 
 
 # --- the bureau: the call's matrix, ranking and export --------------------------------------
