@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from grants.accounts.models import User, UserSession, hash_token
 from grants.core.types import utcnow
@@ -63,7 +63,9 @@ def load_session_user(token: str) -> User | None:
     """Flask-Login's user loader: the user of a live session, or None."""
     if not token:
         return None
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    row = db.session.scalars(  # one statement: the session, its user and the user's roles
+        sa.select(UserSession).where(UserSession.token_hash == hash_token(token))
+        .options(joinedload(UserSession.user).joinedload(User.roles))).unique().first()
     if row is None:
         return None
     now = utcnow()

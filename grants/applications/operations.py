@@ -208,8 +208,7 @@ def save_section(application: Application, section: str, data, actor: User) -> b
     """
     before = section_snapshot(application, section)
     SECTION_SAVERS[section](application, data)
-    db.session.flush()
-    after = section_snapshot(application, section)
+    after = section_snapshot(application, section)  # from the objects in memory: one flush, one version
     if after == before:
         return False
     application.updated_at = utcnow()

@@ -161,6 +161,17 @@ def test_save_same_section_twice_is_audited_once(client, login):
     assert reload(application).version == version
 
 
+def test_a_changed_section_is_one_write_of_the_application(client, login):
+    """Saving a section moves the application's version by one (one UPDATE), not once per flush."""
+    user, application = applicant_with_draft()
+    login(user)
+    version = reload(application).version
+    data = {"basic-title": "改过的标题", "basic-cluster_id": str(application.cluster_id)}
+    client.post(f"/applications/{application.id}/sections/basic", data=data, headers=HTMX)
+    assert reload(application).title == "改过的标题"
+    assert reload(application).version == version + 1
+
+
 def test_save_section_with_error_keeps_typed_values_and_saves_nothing(client, login):
     user, application = applicant_with_draft()
     login(user)
