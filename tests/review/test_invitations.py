@@ -53,6 +53,25 @@ def test_my_reviews_lists_invitations_and_accepted_with_due_dates_and_progress(c
     assert "5 days left" in html and "2 days left" in html
     assert "Draft" in html
     assert f"/expert/assignments/{accepted.id}/review" in html
+
+
+def test_my_reviews_puts_what_is_left_to_write_before_submitted_reviews(client, login):
+    """A reviewer of many years sees the reviews still to write first; submitted ones follow, newest first."""
+    expert = pool_expert()
+    rows = []
+    for days, state in ((3, "draft"), (1, "submitted"), (6, "submitted")):
+        assignment = invite(expert, days=days)
+        transition(assignment, "accept", expert.user, no_conflict=True)
+        complete = {"submitted_at": utcnow(), "total": 80, "recommendation": "fund"} if state == "submitted" else {}
+        db.session.add(Review(assignment=assignment, state=state, **complete))
+        rows.append(assignment)
+    db.session.flush()
+    login(expert.user)
+    html = client.get("/expert/reviews").get_data(as_text=True)
+    to_write, submitted = html.split('id="submitted-heading"')
+    assert rows[0].application.title in to_write and "Reviews to write" in to_write
+    assert rows[1].application.title not in to_write and rows[2].application.title not in to_write
+    assert submitted.index(rows[2].application.title) < submitted.index(rows[1].application.title)
     assert ORG_NAME not in html
 
 

@@ -340,9 +340,13 @@ def my_reviews():
         .order_by(Assignment.due_at, Assignment.id)).unique().all()
     invitations = [a for a in items if a.state == "invited"]
     accepted = [a for a in items if a.state == "accepted"]
+    # what is still to write comes first, most urgent first; submitted reviews follow, newest first
+    submitted = [a for a in accepted if a.review is not None and a.review.state == "submitted"][::-1]
+    to_write = [a for a in accepted if a.review is None or a.review.state != "submitted"]
     closed = [a for a in items if a.state in ("declined", "withdrawn")]
     return render_template("review/expert/my_reviews.html", expert=expert, invitations=invitations,
-                           accepted=accepted, closed=closed, dues=_queue_dues(invitations + accepted, utcnow()),
+                           to_write=to_write, submitted=submitted, closed=closed,
+                           dues=_queue_dues(invitations + accepted, utcnow()),
                            invitation_url=_id_url("review.invitation"), review_url=_id_url(REVIEW_ENDPOINT))
 
 
