@@ -1,6 +1,7 @@
 """Bad input: hypothesis posts to every POST route of ``app.url_map`` and expects no 5xx.
 
-The world is the demo data (seeded once per module and rolled back afterwards). Once per
+The world is the demo data (seeded once per module and rolled back afterwards), with a few
+objects put in the states the demo never leaves them in (``stage_world``). Once per
 module every demo user crawls the UI (``crawl_forms``) and notes, for each POST route, the
 first page offering its form: that user, that concrete path (an object in a state where the
 form is offered) and the form's fields (inputs, selects with their options, checkboxes, file
@@ -22,6 +23,7 @@ import os
 import re
 import time
 from collections import Counter
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -44,7 +46,7 @@ CANDIDATES_PER_ARG = 6
 # POST routes that must be fuzzed with their real fields (from a page offering the form, or the
 # view's form class), so that form discovery cannot silently regress.
 MIN_ROUTES_WITH_REAL_FIELDS = 100
-MIN_ROUTES_FROM_PAGES = 80  # of those, found on a page offering the form (86 with the demo data)
+MIN_ROUTES_FROM_PAGES = 104  # of those, found on a page offering the form (108 with the demo data as staged)
 
 # URL argument → (module, model class name)
 ARG_MODELS = {
@@ -250,7 +252,7 @@ CRAWL_FRUITLESS_AGAIN = 3  # … or this many, when an earlier user already walk
 CRAWL_STARTS = {None: ("/login", "/register", "/password/forgot", "/notices"), "*": ("/",)}
 
 
-def crawl_forms(app, connection, clients) -> dict[str, tuple]:
+def crawl_forms(app, connection, clients, anonymous_starts=()) -> dict[str, tuple]:
     """Where the UI offers each POST route: endpoint → (handle, path, fields), from a crawl of the demo.
 
     Each demo user (and the anonymous visitor) walks the GET pages breadth first from the
@@ -273,7 +275,7 @@ def crawl_forms(app, connection, clients) -> dict[str, tuple]:
     walked: set[str] = set()
     for handle in (None, *USERS):
         client = clients[handle]
-        starts = CRAWL_STARTS.get(handle, CRAWL_STARTS["*"])
+        starts = CRAWL_STARTS.get(handle, CRAWL_STARTS["*"]) + (tuple(anonymous_starts) if handle is None else ())
         queue, seen = deque(starts), set(starts)
         visits, fruitless, pages = Counter(), Counter(), 0
         with Savepoint(connection):
@@ -361,6 +363,162 @@ def stage_forms(app, clients, found: dict) -> list[str]:
     return taken
 
 
+def stage_world() -> tuple[list[str], tuple[str, ...]]:
+    """Put demo objects in the states the demo data never leaves them in, so that pages offer the forms acting on them.
+
+    Built from the models and factories (as tests/security/world.py does), kept in the module's
+    world: approved applications (one unreleased with a submitted review, one ready for its
+    contract), a draft, a published and a closed notice with an open and an upheld objection, a
+    soft conflict flag and a declined assignment, a draft change request, a returned expenditure,
+    a failed job and a failed portfolio report, a project awaiting its signature, a terminated
+    project (recovery), an open conditional mid-term pass, an unused cluster and an unread
+    notification. Returns what was staged, and the paths of an invitation
+    and a password reset (sent by e-mail) for the anonymous visitor's crawl to start from.
+    """
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from grants.accounts.models import User
+    from grants.accounts.operations import make_reset_token
+    from grants.applications.models import Application
+    from grants.core.models import Job
+    from grants.core.timeutil import local_today
+    from grants.core.types import utcnow
+    from grants.funding.models import Expenditure
+    from grants.notifications.models import Notification
+    from grants.orgs.models import Organisation
+    from grants.orgs.operations import invite
+    from grants.projects.models import ChangeRequest, MidtermCheck, Project
+    from grants.reports.models import PortfolioReport
+    from grants.review.models import (
+        Assignment,
+        Decision,
+        ExcludedExpert,
+        Expert,
+        Objection,
+        PublicNotice,
+        Review,
+    )
+    from tests.factories import (
+        ApplicationFactory,
+        AssignmentFactory,
+        ClusterFactory,
+        fill_application,
+        make_project,
+        make_user,
+    )
+    from tests.security.world import _project_file
+
+    def user(handle):
+        return db.session.scalar(sa.select(User).where(User.email == f"{handle}@{DEMO_DOMAIN}"))
+
+    bureau, admin, applicant = user("bureau"), user("admin"), user("applicant")
+    now, today = utcnow(), local_today()
+    staged = []
+    # What only staff act on belongs to an organisation no demo user belongs to, so that the
+    # applicants' crawls (newest objects first) meet the demo's objects in work as before.
+    members = sa.select(User.organisation_id).where(User.organisation_id.is_not(None))
+    outsider = db.session.scalars(sa.select(Organisation).where(Organisation.id.not_in(members))
+                                  .order_by(Organisation.id)).first() or applicant.organisation
+    # Notices: the call of the newest approved application, so that the notices list it.
+    approved = db.session.scalars(
+        sa.select(Application).join(Decision, Decision.application_id == Application.id)
+        .where(Decision.outcome == "approve").order_by(Application.state != "approved", Application.id.desc())).first()
+    if approved is not None:
+        call = approved.call
+        # Approved applications of that call: one with its decision unreleased and a submitted review
+        # (the release page, an upheld objection to overturn), one released after a closed notice (the contract).
+        decided = []
+        for released in (False, True):
+            application = fill_application(ApplicationFactory(
+                call=call, organisation=outsider, state="approved",
+                submitted_at=now - timedelta(days=60), reference_no=f"FUZZ-{len(decided) + 1}"))
+            db.session.add(Decision(application_id=application.id, outcome="approve", amount=Decimal("100000.00"),
+                                    requested=Decimal("270000.00"), decided_by_id=bureau.id,
+                                    decided_at=now - timedelta(days=3),
+                                    released_at=now - timedelta(days=3) if released else None))
+            decided.append(application)
+        assignment = AssignmentFactory(application=decided[0], state="accepted", responded_at=now,
+                                       no_conflict_declared_at=now)
+        db.session.add(Review(assignment=assignment, state="submitted", comment="技术路线清晰，联系电话13912345678。",
+                              recommendation="fund", total=Decimal("80"), submitted_at=now))
+        db.session.add(PublicNotice(call_id=call.id, title="立项公示（已结束）", body="拟立项项目公示。",
+                                    starts_on=today - timedelta(days=10), ends_on=today - timedelta(days=3),
+                                    state="closed", published_at=now - timedelta(days=2)))
+        approved = decided[0]
+        draft = PublicNotice(call_id=approved.call_id, title="立项公示（草稿）", body="拟立项项目公示。",
+                             starts_on=today, ends_on=today + timedelta(days=7), state="draft")
+        published = PublicNotice(call_id=approved.call_id, title="立项公示", body="拟立项项目公示。",
+                                 starts_on=today - timedelta(days=1), ends_on=today + timedelta(days=7),
+                                 state="published", published_at=now)
+        db.session.add_all([draft, published])
+        db.session.flush()
+        db.session.add_all([
+            Objection(notice_id=published.id, application_id=approved.id, raised_by="张三", text="异议内容",
+                      received_on=today, state="open"),
+            Objection(notice_id=published.id, application_id=approved.id, raised_by="李四", text="异议内容",
+                      received_on=today, state="upheld", resolution="异议成立", resolved_by_id=bureau.id,
+                      resolved_at=now)])
+        staged.append(f"notices of call {approved.call_id} ({approved.state} application {approved.id})")
+    # Review of the newest application under review: a soft flag to rule on (an excluded expert of
+    # the demo expert's name, another employer), an assignment declined by another demo expert.
+    reviewed = db.session.scalars(sa.select(Application).where(Application.state == "under_review")
+                                  .order_by(Application.id.desc())).first()
+    experts = {handle: db.session.scalar(sa.select(Expert).where(Expert.user_id == user(handle).id))
+               for handle in ("expert", "expert2")}
+    if reviewed is not None and all(experts.values()):
+        db.session.add(ExcludedExpert(application_id=reviewed.id, name=experts["expert"].name,
+                                      employer_name="另一家竞争单位", reason="曾有竞争关系"))
+        if not db.session.scalar(sa.select(Assignment).where(Assignment.application_id == reviewed.id,
+                                                             Assignment.expert_id == experts["expert2"].id)):
+            AssignmentFactory(application=reviewed, expert=experts["expert2"], state="declined", responded_at=now,
+                              decline_reason="时间冲突")
+        staged.append(f"a soft flag and a declined assignment on application {reviewed.id}")
+    running = db.session.scalars(sa.select(Project).where(Project.organisation_id == applicant.organisation_id,
+                                                          Project.state == "in_progress")
+                                 .order_by(Project.id.desc())).first()
+    if running is not None:
+        db.session.add(ChangeRequest(project_id=running.id, kind="extension", reason="实施需要调整", state="draft",
+                                     proposed={"end_date": (running.end_date + timedelta(days=180)).isoformat()},
+                                     created_by_id=applicant.id))
+        db.session.add(Expenditure(project_id=running.id, category="equipment", period_start=running.start_date,
+                                   period_end=running.start_date + timedelta(days=60), amount=Decimal("1000.00"),
+                                   note="设备采购", state="returned", submitted_by_id=applicant.id,
+                                   finance_note="请补充发票", verified_by_id=user("finance").id, verified_at=now))
+        db.session.add(MidtermCheck(project_id=running.id, batch="2099", conclusion="conditional", comments="需整改",
+                                    rectify_by=today + timedelta(days=30), checked_by_id=bureau.id))
+        staged.append(f"draft change, returned expenditure, conditional mid-term pass of project {running.id}")
+    signing = make_project(state="contracting", organisation=outsider)
+    _project_file(signing, "signed_task_book", bureau)
+    terminated = make_project(state="terminated", organisation=outsider, terminated_at=now,
+                              termination_reason="单位无法继续实施")
+    staged.append(f"project {signing.id} to sign, terminated project {terminated.id}")
+    # A failed job (a cheap one: retrying runs it), and a failed report whose period has a version
+    # under way, so that retrying it joins that version rather than rendering a report per example.
+    from grants.reports.operations import JOB_NAME
+
+    under_way = Job(name=JOB_NAME, args=[], status="running", attempts=1, owner_id=bureau.id, started_at=now)
+    db.session.add_all([under_way, Job(name="orgs.expire_invitations", args=[], status="failed",
+                                             error="staged failure", attempts=1, owner_id=admin.id, finished_at=now)])
+    db.session.flush()
+    db.session.add_all([
+        PortfolioReport(first_year=2000, last_year=2001, version=1, state="failed",
+                        error="staged failure", requested_by_id=bureau.id, requested_at=now, finished_at=now),
+        PortfolioReport(first_year=2000, last_year=2001, version=2, state="running", job_id=under_way.id,
+                        requested_by_id=bureau.id, requested_at=now)])
+    ClusterFactory()
+    db.session.add(Notification(user_id=bureau.id, kind="application.submitted", subject="新申报", body="有新的申报书。"))
+    staged.append("failed jobs, a failed portfolio report, an unused cluster, an unread notification")
+    # Links sent by e-mail, where the anonymous visitor starts: a pending invitation, a password reset.
+    _invitation, token = invite(applicant.organisation, "fuzz-invitee@test.example", applicant)
+    adapter = current_app.url_map.bind("grants.test")
+    starts = (adapter.build("orgs.accept_invitation", {"token": token}),
+              adapter.build("accounts.reset_password", {"token": make_reset_token(make_user("applicant", organisation=applicant.organisation))}))
+    db.session.commit()
+    return staged, starts
+
+
 def newest_first(link: str) -> int:
     """Links to the newest objects first: the demo's recent objects are the ones still in work."""
     return -max((int(n) for n in re.findall(r"/(\d+)(?=/|$)", urlsplit(link).path)), default=0)
@@ -370,7 +528,9 @@ def newest_first(link: str) -> int:
 def offered(world):
     app, connection, clients = world
     started = time.perf_counter()
-    found = crawl_forms(app, connection, clients)
+    staged, starts = stage_world()
+    print(f"staged: {staged}")
+    found = crawl_forms(app, connection, clients, starts)
     crawled = len(found)
     taken = stage_forms(app, clients, found)
     print(f"crawl: {crawled} POST routes offered by the UI, {len(found) - crawled} more after posting "
@@ -587,10 +747,17 @@ class Savepoint:
         return False
 
 
+REACH_PAGE_CHECKS = 8  # reached objects whose pages are searched for the form before settling for the first
+
+
 def reach(app, connection, clients, rule):
-    """(client handle, path) of a user and objects that get past the permission check, else the first try."""
-    methods = rule.methods
-    first = None
+    """(client handle, path) of a user and objects that get past the permission check, else the first try.
+
+    Of the objects reached, the first whose page offers the form is preferred (the newest object
+    may be in a state where the form is not offered, such as an object staged for another form).
+    """
+    first = reached = None
+    checks = 0
     handles = [None] if rule.endpoint in ANONYMOUS_ENDPOINTS else list(USERS)
     for values in candidate_values(rule):
         path = urlsplit(build(app, rule, values)).path
@@ -599,9 +766,15 @@ def reach(app, connection, clients, rule):
                 response = clients[handle].post(path, data={})
             first = first or (handle, path)
             if response.status_code not in (401, 403, 404, 405) and not _login_redirect(response):
-                return handle, path
-    del methods
-    return first
+                reached = reached or (handle, path)
+                checks += 1
+                with Savepoint(connection):
+                    if discover_fields(clients[handle], path, rule.methods):
+                        return handle, path
+                if checks >= REACH_PAGE_CHECKS:
+                    return reached
+                break
+    return reached or first
 
 
 def _login_redirect(response) -> bool:
