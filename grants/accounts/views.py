@@ -128,7 +128,7 @@ def reset_password(token: str):
         db.session.commit()
         flash(_("Your new password is set. Please sign in."), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form)
+    return render_template("accounts/reset_password.html", form=form), (422 if form.is_submitted() else 200)
 
 
 def _organisation_choices():

@@ -113,7 +113,8 @@ def accept_invitation(token: str):
                 db.session.commit()
                 flash(_("You have joined %(org)s.", org=invitation.organisation.name), "success")
                 return redirect(url_for("core.index"))
-        return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="join")
+        return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="join"), \
+            (422 if request.method == "POST" else 200)
     if existing is not None:
         flash(_("Please sign in with %(email)s to accept the invitation.", email=invitation.email), "info")
         return redirect(url_for("accounts.login", next=url_for("orgs.accept_invitation", token=token)))
@@ -129,7 +130,8 @@ def accept_invitation(token: str):
             _sign_in(user)
             flash(_("Welcome! You have joined %(org)s.", org=invitation.organisation.name), "success")
             return redirect(url_for("core.index"))
-    return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="signup")
+    return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="signup"), \
+        (422 if form.is_submitted() else 200)
 
 
 # --- the organisation profile ------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_excluded_experts_applicant_names_three_and_a_fourth_is_refused(client, 
     html = client.get(url).get_data(as_text=True)
     assert 'name="reason"' not in html  # the form is gone once three are named
     response = client.post(url, data={"name": "刘洋", "employer_name": "", "reason": "合作关系"})
-    assert response.status_code == 200
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="name-error"' in html and 'value="刘洋"' in html
     assert as_rendered(_l("You can name at most %(max)d experts who should not review the application. "
@@ -63,7 +63,7 @@ def test_excluded_experts_reason_is_required(client, login, applicant_draft):
     user, application = applicant_draft
     login(user)
     response = client.post(f"/applications/{application.id}/excluded-experts", data={"name": "张伟", "reason": ""})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'id="reason-error"' in response.get_data(as_text=True)
     assert excluded_of(application) == []
 
@@ -178,7 +178,7 @@ def test_conflicts_page_ruling_without_reason_keeps_the_choice(client, login, ca
     prefix = f"r{application.id}-{soft.id}-"
     response = client.post(f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
                            data={prefix + "decision": "block", prefix + "reason": ""})
-    assert response.status_code == 200
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert f'id="{prefix}reason-error"' in html
     assert f'<input checked class="form-check-input" id="{prefix}decision-0"' in html
@@ -191,7 +191,7 @@ def test_conflicts_page_refuses_to_rule_on_a_hard_conflict(client, login, call_w
     prefix = f"r{application.id}-{hard.id}-"
     response = client.post(f"/calls/{call.id}/conflicts/{application.id}/{hard.id}",
                            data={prefix + "decision": "allow", prefix + "reason": "允许"})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count(ConflictRuling.id))) == 0
 
 

@@ -237,7 +237,7 @@ def _render_excluded(application: Application, form=None):
     editable = can(current_user, "application.edit", application)
     return render_template("review/pool/excluded_experts.html", application=application, rows=rows,
                            editable=editable, form=form or ExcludedExpertForm(formdata=None),
-                           limit=coi.MAX_EXCLUDED_EXPERTS)
+                           limit=coi.MAX_EXCLUDED_EXPERTS), (422 if form is not None else 200)
 
 
 @bp.route("/applications/<int:application_id>/excluded-experts", methods=["GET", "POST"])
@@ -305,7 +305,7 @@ def _render_conflicts(call: Call, failed: tuple[int, int, ConflictRulingForm] | 
     open_count = sum(1 for p in soft if p.ruling is None)
     return render_template("review/pool/conflicts.html", call=call, soft=soft, hard=hard, forms=forms,
                            excluded=excluded, applications=applications, open_count=open_count,
-                           ruled_labels=RULED_LABELS)
+                           ruled_labels=RULED_LABELS), (422 if failed is not None else 200)
 
 
 @bp.get("/calls/<int:call_id>/conflicts")
