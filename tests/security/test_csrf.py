@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing.converters import NumberConverter
 
 from tests.factories import make_user
 
@@ -16,7 +17,7 @@ def _url(app, rule) -> str:
         converter = rule._converters[argument]
         if hasattr(converter, "items"):
             values[argument] = sorted(converter.items)[0]
-        elif type(converter).__name__ in ("IntegerConverter", "NumberConverter"):
+        elif isinstance(converter, NumberConverter):
             values[argument] = 1
         else:
             values[argument] = "x"
