@@ -9,6 +9,7 @@ from flask import Flask, current_app, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
+from grants.core import widgets
 from grants.core.i18n import html_lang, select_timezone, translations
 from grants.core.money import format_wan, format_yuan
 from grants.core.permissions import can as _can
@@ -73,7 +74,8 @@ def init_templating(app: Flask) -> None:
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True)
-    app.jinja_env.globals.update(can=can, can_fire=can_fire, url_for_page=url_for_page)
+    app.jinja_env.globals.update(can=can, can_fire=can_fire, url_for_page=url_for_page,
+                                 control=widgets.control, control_label=widgets.label)
     app.jinja_env.filters.update(yuan=format_yuan, wan=format_wan,
                                  datetime=local_datetime, date=local_date)
     app.jinja_env.trim_blocks = True
@@ -88,6 +90,17 @@ def init_templating(app: Flask) -> None:
             "languages": current_app.config["LANGUAGES"],
             "unread_count": UnreadCount(current_user) if current_user.is_authenticated else 0,
         }
+
+
+def precompile_templates(app: Flask) -> int:
+    """Compile every template now, so that no visitor waits for it: the production entry point
+    (wsgi.py) calls this as each gunicorn worker starts. Without it the first request of each
+    page in each worker compiles its templates, a quarter of a second for the application
+    form, during which the worker's other threads wait. Returns the number of templates."""
+    names = app.jinja_env.list_templates()
+    for name in names:
+        app.jinja_env.get_template(name)
+    return len(names)
 
 
 class UnreadCount:
