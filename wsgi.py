@@ -9,8 +9,10 @@ import os
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from grants import create_app
+from grants.core.templating import precompile_templates
 
 app = create_app()
+precompile_templates(app)
 if os.environ.get("PROXY_HOPS"):
     hops = int(os.environ["PROXY_HOPS"])
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
