@@ -19,7 +19,6 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     DateField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -37,6 +36,7 @@ from wtforms.validators import (
 
 from grants.applications.checks import BUDGET_ROWS
 from grants.applications.models import KPI_KINDS, TEAM_ROLES
+from grants.core.forms import SubForm
 from grants.core.money import wan_to_yuan
 from grants.orgs.forms import WanField, wan_amount
 
@@ -88,7 +88,7 @@ class BasicForm(SectionForm):
 
 # --- repeatable rows --------------------------------------------------------------------
 
-class RowForm(Form):
+class RowForm(SubForm):
     """A row of a repeatable table; a row whose fields are all empty is ignored."""
 
     IGNORED_FOR_BLANK: tuple[str, ...] = ()
@@ -193,7 +193,7 @@ def wan_or_blank(form, field):
         wan_amount(form, field)
 
 
-class BudgetRowForm(Form):
+class BudgetRowForm(SubForm):
     fiscal = WanField(_l("Fiscal funds (10,000 yuan)"), validators=[wan_or_blank],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
     self_raised = WanField(_l("Self-raised funds (10,000 yuan)"), validators=[wan_or_blank],
@@ -254,7 +254,7 @@ def kpi_target(form, field):
         raise ValidationError(_l("This number is too large."))
 
 
-class KpiRowForm(Form):
+class KpiRowForm(SubForm):
     target = WanField(_l("Target"), validators=[kpi_target], render_kw={"inputmode": "decimal"})
     note = StringField(_l("Note"), validators=_text(300))
 

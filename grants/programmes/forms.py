@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    Form,
     FormField,
     HiddenField,
     IntegerField,
@@ -29,6 +28,7 @@ from wtforms.validators import (
 )
 
 from grants.accounts.forms import MultiCheckboxField
+from grants.core.forms import SubForm
 from grants.orgs.forms import WanField, wan_amount
 from grants.orgs.models import QUALIFICATIONS
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
@@ -92,7 +92,7 @@ def score_number(text: str | None, *, places: int = 2) -> Decimal | str:
     return value
 
 
-class CriterionRow(Form):
+class CriterionRow(SubForm):
     """One rubric criterion; a row left entirely empty is ignored."""
 
     id = HiddenField()
@@ -108,7 +108,7 @@ class CriterionRow(Form):
                        for k in ("name_zh", "name_en", "description", "weight"))
 
 
-class AttachmentRow(Form):
+class AttachmentRow(SubForm):
     """One required (or optional) attachment; a row left entirely empty is ignored."""
 
     code = StringField(_l("Code"), validators=[Optional(), Length(max=40),

@@ -45,6 +45,19 @@ USERS = ("bureau", "admin", "finance", "applicant", "expert", "applicant2", "exp
 CANDIDATES_PER_ARG = 6
 # POST routes that must be fuzzed with their real fields (from a page offering the form, or the
 # view's form class), so that form discovery cannot silently regress.
+def _wtforms_english() -> re.Pattern:
+    """WTForms' own messages in English ("Number must be between 0 and 600."), which the Chinese UI must not show."""
+    from babel.messages.pofile import read_po
+    from wtforms.i18n import messages_path
+
+    with open(os.path.join(messages_path(), "wtforms.pot"), "rb") as handle:
+        ids = [m.id for m in read_po(handle) if m.id]
+    texts = [text for mid in ids for text in (mid if isinstance(mid, tuple) else (mid,))]
+    patterns = [re.sub(r"%(?:\\\(\w+\\\))?[sd]", ".{1,40}?", re.escape(text)) for text in texts]
+    return re.compile("|".join(patterns))
+
+
+WTFORMS_ENGLISH = _wtforms_english()
 MIN_ROUTES_WITH_REAL_FIELDS = 100
 MIN_ROUTES_FROM_PAGES = 104  # of those, found on a page offering the form (108 with the demo data as staged)
 
@@ -848,6 +861,10 @@ def fuzz_route(app, connection, clients, rule, failures: list, reached: list, of
         if status >= 500:
             failures.append((rule.endpoint, path, handle, status, _short(payload)))
             raise AssertionError(f"{rule.endpoint} answered {status}")
+        if english := WTFORMS_ENGLISH.search(body):
+            failures.append((rule.endpoint, path, handle, f"English in the Chinese UI: {english.group(0)}",
+                             _short(payload)))
+            raise AssertionError(f"{rule.endpoint} answered in English: {english.group(0)}")
         if status == 422 and "<form" in body:
             shown = "invalid-feedback" in body or re.search(r'class="alert[^"]*alert-(danger|warning)', body)
             if not shown:

@@ -11,10 +11,11 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, FieldList, Form, FormField, HiddenField, SelectField
+from wtforms import DateField, FieldList, FormField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
+from grants.core.forms import SubForm
 from grants.core.money import wan_to_yuan
 from grants.funding.contracting import CATEGORIES, BudgetRow, TrancheRow
 from grants.funding.models import TRIGGERS
@@ -57,14 +58,14 @@ def milestone_choices(choices: list[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice("", "—"), *(SelectChoice(value, label) for value, label in choices)]
 
 
-class BudgetCategoryForm(Form):
+class BudgetCategoryForm(SubForm):
     fiscal = WanField(_l("Fiscal funds (10,000 yuan)"), validators=[wan_cents],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
     self_raised = WanField(_l("Self-raised funds (10,000 yuan)"), validators=[wan_cents],
                            render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
 
-class TrancheRowForm(Form):
+class TrancheRowForm(SubForm):
     """A row of a tranche plan; a row without an amount is left out."""
 
     id = HiddenField()

@@ -18,7 +18,6 @@ from wtforms import (
     BooleanField,
     DateField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -30,6 +29,7 @@ from wtforms.widgets import HiddenInput
 
 from grants.applications.forms import kpi_target, wan_or_blank
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
+from grants.core.forms import SubForm
 from grants.core.money import wan_text, wan_to_yuan
 from grants.orgs.forms import WanField
 from grants.projects.changes import FORMER_PRINCIPAL_CHOICES, TEAM_MEMBER_ROLES, _date, team_members
@@ -80,7 +80,7 @@ class ChangeForm(FlaskForm):
 
 # --- extension ---------------------------------------------------------------------------
 
-class MilestoneDueForm(Form):
+class MilestoneDueForm(SubForm):
     milestone_id = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
     due_date = DateField(_l("New due date"), validators=[InputRequired(_l("Give the new due date."))])
 
@@ -111,7 +111,7 @@ class ExtensionForm(ChangeForm):
 
 # --- budget ------------------------------------------------------------------------------
 
-class BudgetLineForm(Form):
+class BudgetLineForm(SubForm):
     fiscal = WanField(_l("Fiscal funds (10,000 yuan)"), validators=[wan_or_blank],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
     self_raised = WanField(_l("Self-raised funds (10,000 yuan)"), validators=[wan_or_blank],
@@ -198,7 +198,7 @@ class PrincipalForm(ChangeForm):
 
 # --- team --------------------------------------------------------------------------------
 
-class TeamRowForm(Form):
+class TeamRowForm(SubForm):
     member_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
     name = StringField(_l("Name"), validators=_text(100))
     role = SelectField(_l("Role"), choices=[(r, TEAM_ROLES[r]) for r in TEAM_MEMBER_ROLES], default="member")
@@ -258,7 +258,7 @@ class TeamChangeForm(ChangeForm):
 
 # --- objectives and KPI targets ------------------------------------------------------------
 
-class KpiChangeRow(Form):
+class KpiChangeRow(SubForm):
     target = WanField(_l("Target"), validators=[kpi_target], render_kw={"inputmode": "decimal"})
     note = StringField(_l("Note"), validators=_text(300))
 

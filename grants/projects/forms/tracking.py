@@ -10,7 +10,6 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     RadioField,
@@ -21,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from grants.applications.models import KPI_KINDS
+from grants.core.forms import SubForm
 from grants.core.timeutil import local_today
 from grants.projects.midterm import BATCH_MAX, MidtermEntry, entry_problem
 from grants.projects.models import MIDTERM_CONCLUSIONS
@@ -127,7 +127,7 @@ class ReturnReportForm(FlaskForm):
                          description=_l("The project owner reads this and submits the report again."))
 
 
-class MidtermEntryForm(Form):
+class MidtermEntryForm(SubForm):
     """The conclusion on one project of a mid-term batch."""
 
     project_id = IntegerField(validators=[InputRequired()])
