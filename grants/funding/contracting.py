@@ -539,9 +539,7 @@ def issue_task_book(project: Project, actor) -> ProjectFile:
     upload = FileStorage(stream=io.BytesIO(data), filename=f"{project.code}.pdf", content_type="application/pdf")
     stored = storage.save_upload(upload, kinds=("pdf",), max_bytes=len(data) + 1)
     now = utcnow()
-    record = ProjectFile(project_id=project.id, purpose="task_book", original_name=stored.original_name,
-                         stored_name=stored.stored_name, content_type=stored.content_type, size=stored.size,
-                         sha256=stored.sha256, uploaded_by_id=getattr(actor, "id", None), uploaded_at=now)
+    record = ProjectFile.from_stored(stored, project_id=project.id, purpose="task_book", actor=actor, uploaded_at=now)
     db.session.add(record)
     before = {"sha256": project.task_book_sha256}
     project.task_book_sha256 = stored.sha256
@@ -562,9 +560,8 @@ def upload_signed_task_book(project: Project, upload, actor) -> ProjectFile:
         stored = storage.save_upload(upload, kinds=SIGNED_COPY_KINDS)
     except storage.UploadRefused as exc:
         raise ContractingError(exc.message, field="file") from None
-    record = ProjectFile(project_id=project.id, purpose="signed_task_book", original_name=stored.original_name,
-                         stored_name=stored.stored_name, content_type=stored.content_type, size=stored.size,
-                         sha256=stored.sha256, uploaded_by_id=getattr(actor, "id", None), uploaded_at=utcnow())
+    record = ProjectFile.from_stored(stored, project_id=project.id, purpose="signed_task_book", actor=actor,
+                                     uploaded_at=utcnow())
     db.session.add(record)
     db.session.flush()
     audit.record("task_book.signed_copy", project, actor=actor,

@@ -319,10 +319,8 @@ def _store_evidence(expenditure: Expenditure, uploads, actor) -> list[ProjectFil
             saved = storage.save_upload(upload, kinds=EVIDENCE_KINDS)
         except storage.UploadRefused as exc:
             raise OperationError(exc.message, field="evidence") from exc
-        item = ProjectFile(project_id=expenditure.project_id, purpose="spending_evidence",
-                           expenditure_id=expenditure.id, original_name=saved.original_name,
-                           stored_name=saved.stored_name, content_type=saved.content_type, size=saved.size,
-                           sha256=saved.sha256, uploaded_by_id=getattr(actor, "id", None))
+        item = ProjectFile.from_stored(saved, project_id=expenditure.project_id, purpose="spending_evidence",
+                                       actor=actor, expenditure_id=expenditure.id)
         db.session.add(item)
         stored.append(item)
     db.session.flush()

@@ -474,9 +474,7 @@ def _store(project: Project, actor, upload, purpose: str, **owner) -> ProjectFil
         stored = storage.save_upload(upload)
     except storage.UploadRefused as exc:
         raise AcceptanceError(exc.message, "file") from exc
-    item = ProjectFile(project_id=project.id, purpose=purpose, original_name=stored.original_name,
-                       stored_name=stored.stored_name, content_type=stored.content_type, size=stored.size,
-                       sha256=stored.sha256, uploaded_by_id=getattr(actor, "id", None), **owner)
+    item = ProjectFile.from_stored(stored, project_id=project.id, purpose=purpose, actor=actor, **owner)
     db.session.add(item)
     db.session.flush()
     audit.record("project_file.added", item, actor=actor, after={

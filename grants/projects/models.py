@@ -470,6 +470,14 @@ class ProjectFile(db.Model):
 
     project = relationship("Project")
 
+    @classmethod
+    def from_stored(cls, stored, *, project_id: int, purpose: str, actor, **owner) -> ProjectFile:
+        """The record of a file just stored by ``storage.save_upload``, uploaded by ``actor``;
+        ``owner``: the owner column that fits ``purpose`` (and ``uploaded_at`` if it must be given)."""
+        return cls(project_id=project_id, purpose=purpose, original_name=stored.original_name,
+                   stored_name=stored.stored_name, content_type=stored.content_type, size=stored.size,
+                   sha256=stored.sha256, uploaded_by_id=getattr(actor, "id", None), **owner)
+
     __table_args__ = (
         sa.CheckConstraint("purpose in ('task_book','signed_task_book','progress_evidence','spending_evidence',"
                            "'change_evidence','final_report','final_statement','outcome_evidence',"
