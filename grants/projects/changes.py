@@ -65,12 +65,14 @@ from grants.extensions import db
 from grants.funding.models import Disbursement, ProjectBudgetLine, Tranche
 from grants.funding.queries import spent_by_category
 from grants.notifications.operations import notify
+from grants.projects import files
 from grants.projects.models import (
     CHANGE_KINDS,
     PROJECT_STATE_LABELS,
     ChangeRequest,
     Milestone,
     Project,
+    ProjectFile,
     ProjectKpi,
     ProjectMember,
 )
@@ -609,13 +611,14 @@ def _submit_checked(change: ChangeRequest, actor) -> None:
     transition(change, "submit", actor)
 
 
-def draft_change(project: Project, kind: str, actor, *, reason: str, proposed: dict,
+def draft_change(project: Project, kind: str, actor, *, reason: str, proposed: dict, uploads=(),
                  submit: bool = False) -> ChangeRequest:
     """Open a change request of ``kind`` as a draft, and submit it at once if ``submit``.
 
     Only one request per kind may be open (draft or submitted) on a project; a second
     is refused. When submitting, every problem of the proposal is raised together
     (:class:`ChangeProblems`) so that the form can show each beside its field.
+    ``uploads`` are supporting documents stored with the request (:func:`add_evidence`).
     """
     if kind not in CHANGE_KINDS:
         raise OperationError(_("Choose what kind of change to request."))
@@ -631,14 +634,15 @@ def draft_change(project: Project, kind: str, actor, *, reason: str, proposed: d
     db.session.flush()
     audit.record("change_request.draft", change, actor=actor,
                  after={"project": project.code, "kind": kind, "proposed": change.proposed})
+    _add_uploads(change, uploads, actor)
     if submit:
         _submit_checked(change, actor)
     return change
 
 
-def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict,
+def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict, uploads=(),
                   submit: bool = False) -> ChangeRequest:
-    """Save a new version of a draft request, and submit it if ``submit``."""
+    """Save a new version of a draft request with the documents ``uploads`` added, and submit it if ``submit``."""
     if change.state != "draft":
         raise OperationError(_("Only a draft can be edited."))
     before = {"reason": change.reason, "proposed": change.proposed}
@@ -647,9 +651,41 @@ def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict,
     db.session.flush()
     audit.record("change_request.edit", change, actor=actor, before=before,
                  after={"reason": change.reason, "proposed": change.proposed})
+    _add_uploads(change, uploads, actor)
     if submit:
         _submit_checked(change, actor)
     return change
+
+
+# --- supporting documents ----------------------------------------------------------------------
+
+def evidence_of(change: ChangeRequest) -> list[ProjectFile]:
+    """The supporting documents of a request, oldest first."""
+    return list(db.session.scalars(sa.select(ProjectFile).where(ProjectFile.change_request_id == change.id)
+                                   .order_by(ProjectFile.id)))
+
+
+def _add_uploads(change: ChangeRequest, uploads, actor) -> None:
+    for upload in uploads or ():
+        if upload and getattr(upload, "filename", ""):
+            add_evidence(change, upload, actor)
+
+
+def add_evidence(change: ChangeRequest, upload, actor) -> ProjectFile:
+    """Store a supporting document (an approval of the organisation, a CV, a quotation …) of a draft
+    request; a wrong type or size raises :class:`ChangeProblems` on ``evidence``. Flushes."""
+    if change.state != "draft":
+        raise OperationError(_("Documents can only be added while the request is a draft."), field="evidence")
+    return files.attach(change, upload, actor, purpose="change_evidence", event="change_request.evidence_added",
+                        refused=lambda message: ChangeProblems([("evidence", message)]), change_request_id=change.id)
+
+
+def remove_evidence(item: ProjectFile, actor) -> None:
+    """Remove a supporting document from a request that is still a draft; the file goes after commit."""
+    change = db.session.get(ChangeRequest, item.change_request_id) if item.change_request_id else None
+    if change is None or change.state != "draft":
+        raise OperationError(_("Documents can only be removed while the request is a draft."))
+    files.detach(item, change, actor, event="change_request.evidence_removed")
 
 
 def submit_change(change: ChangeRequest, actor) -> ChangeRequest:

@@ -18,13 +18,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from grants.accounts.models import User, UserRole
-from grants.core import audit, storage
+from grants.core import audit
 from grants.core.actions import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
 from grants.funding.triggers import mark_due
 from grants.notifications.operations import notify
+from grants.projects import files
 from grants.projects.models import Milestone, ProgressReport, Project, ProjectFile
 
 EDITABLE_STATES = ("draft", "returned")
@@ -168,22 +169,11 @@ def save_report(milestone: Milestone, text: str, kpi_progress: dict, uploads, ac
 
 
 def add_evidence(report: ProgressReport, upload, actor) -> ProjectFile:
-    """Store one evidence file of a report; raises ``UploadRefused`` for a wrong type or size."""
+    """Store one evidence file of a report; raises ``ProgressError`` for a wrong type or size."""
     if report.state not in EDITABLE_STATES:
         raise ProgressError(_("Evidence can only be added while the report is a draft or returned."))
-    try:
-        stored = storage.save_upload(upload)
-    except storage.UploadRefused as exc:
-        raise ProgressError(exc.message, "evidence") from None
-    item = ProjectFile(project_id=report.project_id, purpose="progress_evidence", progress_report_id=report.id,
-                       original_name=stored.original_name, stored_name=stored.stored_name,
-                       content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
-                       uploaded_by_id=getattr(actor, "id", None))
-    db.session.add(item)
-    db.session.flush()
-    audit.record("progress_report.evidence_added", report, actor=actor,
-                 after={"file_id": item.id, "name": item.original_name, "size": item.size, "sha256": item.sha256})
-    return item
+    return files.attach(report, upload, actor, purpose="progress_evidence", event="progress_report.evidence_added",
+                        refused=lambda message: ProgressError(message, "evidence"), progress_report_id=report.id)
 
 
 def remove_evidence(item: ProjectFile, actor) -> None:
@@ -191,11 +181,7 @@ def remove_evidence(item: ProjectFile, actor) -> None:
     report = db.session.get(ProgressReport, item.progress_report_id) if item.progress_report_id else None
     if report is None or report.state not in EDITABLE_STATES:
         raise ProgressError(_("Evidence can only be removed while the report is a draft or returned."))
-    storage.delete_after_commit(item.stored_name)
-    audit.record("progress_report.evidence_removed", report, actor=actor,
-                 before={"file_id": item.id, "name": item.original_name, "sha256": item.sha256})
-    db.session.delete(item)
-    db.session.flush()
+    files.detach(item, report, actor, event="progress_report.evidence_removed")
 
 
 # --- the bureau's side -------------------------------------------------------------------------

@@ -95,6 +95,7 @@ ENDPOINT_ARG_MODELS = {
     ("projects.return_report", "report_id"): ("grants.projects.models", "ProgressReport"),
     ("projects.remove_document", "file_id"): ("grants.projects.models", "ProjectFile"),
     ("projects.remove_evidence", "file_id"): ("grants.projects.models", "ProjectFile"),
+    ("projects.remove_change_evidence", "file_id"): ("grants.projects.models", "ProjectFile"),
 }
 PARENT_ATTRIBUTE = {"org_id": "organisation_id"}
 

@@ -204,6 +204,7 @@ EXPECTED = {
     ("projects.reject_change", "POST"):                "L  O D  D D D  O O O",
     ("projects.remove_document", "POST"):              "L  O D  D D D  D D D",
     ("projects.remove_evidence", "POST"):              "L  O D  D D D  D D D",
+    ("projects.remove_change_evidence", "POST"):       "L  O D  D D D  D D D",
     ("projects.remove_outcome", "POST"):               "L  O D  D D D  D D D",
     ("projects.report", "GET"):                        "L  O D  D D D  O O O",
     ("projects.return_report", "POST"):                "L  D D  D D D  D O O",

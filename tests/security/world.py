@@ -160,6 +160,7 @@ def build_world() -> World:
     db.session.flush()
     evidence = _project_file(project, "spending_evidence", applicant_a, expenditure_id=expenditure.id)
     progress_file = _project_file(project, "progress_evidence", applicant_a, progress_report_id=progress.id)
+    change_file = _project_file(project, "change_evidence", applicant_a, change_request_id=change.id)
     signed = _project_file(project, "signed_task_book", bureau)
     document = _project_file(project, "final_report", applicant_a, final_report_id=final.id)
 
@@ -209,6 +210,7 @@ def build_world() -> World:
         "funding.signed_task_book": {"file_id": signed.id},
         "projects.evidence": {"file_id": progress_file.id},
         "projects.remove_evidence": {"file_id": progress_file.id},
+        "projects.remove_change_evidence": {"file_id": change_file.id},
         "projects.acceptance_file": {"file_id": document.id},
         "projects.remove_document": {"file_id": document.id},
         "funding.new_contract": {"application_id": project.application_id},

@@ -20,6 +20,7 @@ from wtforms import (
     FieldList,
     FormField,
     IntegerField,
+    MultipleFileField,
     SelectField,
     StringField,
     TextAreaField,
@@ -46,6 +47,10 @@ class ChangeForm(FlaskForm):
 
     reason = TextAreaField(_l("Reason for the change"), validators=[DataRequired(), Length(max=5000)],
                            description=_l("Why the change is needed; the bureau decides on this basis."))
+    evidence = MultipleFileField(_l("Add supporting documents"),
+                                 description=_l("For example the organisation's approval, a CV of the new "
+                                                "principal or a quotation. PDF, Word (DOCX), Excel (XLSX), PNG "
+                                                "or JPEG; several files may be chosen at once."))
     general_errors: list
 
     def __init__(self, *args, project=None, **kwargs):
@@ -64,6 +69,9 @@ class ChangeForm(FlaskForm):
 
     def proposal(self) -> dict:
         return {}
+
+    def uploads(self) -> list:
+        return [f for f in (self.evidence.data or []) if f and getattr(f, "filename", "")]
 
     def field_for(self, key: str):
         """The field a problem key of grants.projects.changes belongs to, or None."""
@@ -334,6 +342,10 @@ class ApproveChangeForm(FlaskForm):
 class RejectChangeForm(FlaskForm):
     note = TextAreaField(_l("Reason for not approving"), validators=[DataRequired(), Length(max=4000)],
                          description=_l("The project owner reads this."))
+
+
+class RemoveEvidenceForm(FlaskForm):
+    """Removes a supporting document from a draft request (the CSRF token only)."""
 
 
 class TerminateForm(FlaskForm):

@@ -20,9 +20,10 @@ from grants.projects.forms.changes import (
     KIND_FORMS,
     ApproveChangeForm,
     RejectChangeForm,
+    RemoveEvidenceForm,
     TerminateForm,
 )
-from grants.projects.models import CHANGE_KINDS, ChangeRequest, Project
+from grants.projects.models import CHANGE_KINDS, ChangeRequest, Project, ProjectFile
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp
 
@@ -84,7 +85,8 @@ def changes(project_id: int):
 # --- drafting ---------------------------------------------------------------------------------
 
 def _form_context(project: Project, kind: str, form, change: ChangeRequest | None = None) -> dict:
-    context = {"kind": kind, "kind_label": CHANGE_KINDS[kind], "form": form, "change": change}
+    context = {"kind": kind, "kind_label": CHANGE_KINDS[kind], "form": form, "change": change,
+               "evidence": ops.evidence_of(change) if change is not None else []}
     if kind == "extension":
         context["milestones_by_id"] = {m.id: m for m in project.milestones}
         context["latest_end"] = ops.latest_extension(project)
@@ -113,10 +115,10 @@ def _save(project: Project, kind: str, form, change: ChangeRequest | None):
     try:
         if change is None:
             change = ops.draft_change(project, kind, current_user, reason=form.reason.data,
-                                      proposed=form.proposal(), submit=submit)
+                                      proposed=form.proposal(), uploads=form.uploads(), submit=submit)
         else:
             change = ops.update_change(change, current_user, reason=form.reason.data,
-                                       proposed=form.proposal(), submit=submit)
+                                       proposed=form.proposal(), uploads=form.uploads(), submit=submit)
     except ops.ChangeProblems as exc:
         db.session.rollback()
         form.attach_problems(exc.problems)
@@ -180,7 +182,7 @@ def _render_detail(project: Project, change: ChangeRequest, *, status: int = 200
                    approve_form=None, reject_form=None):
     stale = change.state == "submitted" and ops.is_stale(change)
     return _page("projects/changes/detail.html", project, status, change=change, rows=ops.diff_rows(change),
-                 stale=stale, problems=problems or [],
+                 stale=stale, problems=problems or [], evidence=ops.evidence_of(change),
                  approve_form=approve_form or ApproveChangeForm(formdata=None),
                  reject_form=reject_form or RejectChangeForm(formdata=None))
 
@@ -248,6 +250,27 @@ def approve_change(project_id: int, change_id: int):
 def reject_change(project_id: int, change_id: int):
     return _act(project_id, change_id, ops.reject_change, _("The change request has been rejected."),
                 "reject_form")
+
+
+@bp.post("/projects/<int:project_id>/changes/<int:change_id>/documents/<int:file_id>/delete")
+def remove_change_evidence(project_id: int, change_id: int, file_id: int):
+    """Remove a supporting document from a request that is still a draft."""
+    project = _project_or_404(project_id)
+    change = _change_or_404(project_id, change_id)
+    require("change.create", project)  # the owner of a running project; the draft state is the operation's
+    item = db.session.get(ProjectFile, file_id)
+    if item is None or item.change_request_id != change.id:
+        abort(404)
+    if not RemoveEvidenceForm().validate_on_submit():
+        abort(400)
+    name = item.original_name
+    _result, problem = attempt(ops.remove_evidence, item, current_user, denied_obj=change)
+    if problem is not None:
+        flash(problem, "warning")
+        return _after(change)
+    db.session.commit()
+    flash(_("“%(name)s” has been removed.", name=name), "success")
+    return redirect(url_for("projects.edit_change", project_id=project.id, change_id=change.id))
 
 
 # --- termination ------------------------------------------------------------------------------

@@ -477,19 +477,19 @@ def _report_not_returnable(project: Project, item: ProgressReport):
     return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
 
 
-def _evidence_of(project: Project, file_id: int) -> ProjectFile:
+def _evidence_of(project: Project, file_id: int, purposes=("progress_evidence",)) -> ProjectFile:
     item = db.session.get(ProjectFile, file_id)
-    if item is None or item.project_id != project.id or item.purpose != "progress_evidence":
+    if item is None or item.project_id != project.id or item.purpose not in purposes:
         abort(404)
     return item
 
 
 @bp.get("/projects/<int:project_id>/evidence/<int:file_id>")
 def evidence(project_id: int, file_id: int):
-    """Download a progress evidence file under its original name."""
+    """Download a progress evidence file or a change request's supporting document under its original name."""
     project = _project_or_404(project_id)
     require("project.download", project)
-    item = _evidence_of(project, file_id)
+    item = _evidence_of(project, file_id, ("progress_evidence", "change_evidence"))
     path = path_of(item.stored_name)
     if not path.is_file():
         abort(404)
