@@ -3,7 +3,7 @@
 Flask-WTF's ``FlaskForm`` gives WTForms' own messages ("This field is required.",
 "Number must be between 0 and 600.") in the user's language; a plain ``wtforms.Form``
 does not, so a row of the application form answered a Chinese user in English. Every
-form of the app is a ``FlaskForm`` or a ``SubForm`` (tests/core/test_widgets.py checks).
+form of the app is a ``FlaskForm`` or a ``SubForm`` (tests/core/test_forms_i18n.py checks).
 """
 
 from __future__ import annotations

@@ -120,6 +120,12 @@ def _extension(name: str) -> str:
     return os.path.splitext(name)[1].lower()
 
 
+def chosen_files(uploads) -> list:
+    """The files a file input actually carried: a browser sends an empty, nameless part for an
+    input where nothing was chosen."""
+    return [upload for upload in uploads or () if upload and getattr(upload, "filename", "")]
+
+
 def save_upload(upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES,
                 max_bytes: int | None = None) -> StoredFile:
     """Store a werkzeug ``FileStorage``; raise :class:`UploadRefused` for a wrong type or size.

@@ -115,7 +115,7 @@ _RENDERERS = {Input.__call__: _input, NumberInput.__call__: _number, _DateTimeBa
 
 
 def control(field, **attrs) -> Markup:
-    """``field(**attrs)``: the same markup, drawn here for the stock input and text-area widgets."""
+    """``field(**attrs)``: the same markup, drawn here for the stock inputs, text areas and selects."""
     renderer = _RENDERERS.get(type(field.widget).__call__)
     if (renderer is None or type(field.meta).render_field is not DefaultMeta.render_field
             or (renderer is _select and type(field.widget).render_option.__func__ is not _STOCK_OPTION)):

@@ -312,9 +312,7 @@ def _clean(project, values: dict) -> dict:
 
 def _store_evidence(expenditure: Expenditure, uploads, actor) -> list[ProjectFile]:
     stored = []
-    for upload in uploads or []:
-        if not upload or not getattr(upload, "filename", ""):
-            continue
+    for upload in storage.chosen_files(uploads):
         try:
             saved = storage.save_upload(upload, kinds=EVIDENCE_KINDS)
         except storage.UploadRefused as exc:

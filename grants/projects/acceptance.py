@@ -525,12 +525,11 @@ def add_outcome(project: Project, actor, *, kind: str, title: str, quantity: Dec
     audit.record("outcome.added", outcome, actor=actor, after={
         "project": project.code, "kind": kind, "title": outcome.title, "quantity": str(outcome.quantity),
         "reference": outcome.reference, "achieved_on": achieved_on.isoformat() if achieved_on else None})
-    for upload in evidence:
-        if upload and getattr(upload, "filename", ""):
-            try:
-                _store(project, actor, upload, "outcome_evidence", outcome_id=outcome.id)
-            except AcceptanceError as exc:
-                raise AcceptanceError(exc.message, "evidence") from exc
+    for upload in storage.chosen_files(evidence):
+        try:
+            _store(project, actor, upload, "outcome_evidence", outcome_id=outcome.id)
+        except AcceptanceError as exc:
+            raise AcceptanceError(exc.message, "evidence") from exc
     return outcome
 
 

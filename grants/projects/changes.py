@@ -55,7 +55,7 @@ from werkzeug.routing import BuildError
 
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
-from grants.core import audit
+from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.money import MoneyError, format_wan, money_text, to_money
 from grants.core.templating import local_date
@@ -666,9 +666,8 @@ def evidence_of(change: ChangeRequest) -> list[ProjectFile]:
 
 
 def _add_uploads(change: ChangeRequest, uploads, actor) -> None:
-    for upload in uploads or ():
-        if upload and getattr(upload, "filename", ""):
-            add_evidence(change, upload, actor)
+    for upload in storage.chosen_files(uploads):
+        add_evidence(change, upload, actor)
 
 
 def add_evidence(change: ChangeRequest, upload, actor) -> ProjectFile:

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from grants.accounts.models import User, UserRole
-from grants.core import audit
+from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -157,9 +157,8 @@ def save_report(milestone: Milestone, text: str, kpi_progress: dict, uploads, ac
     db.session.flush()
     audit.record("progress_report.saved", report, actor=actor, before=before,
                  after={"text": report.text, "kpi_progress": report.kpi_progress})
-    for upload in uploads or ():
-        if upload and getattr(upload, "filename", ""):
-            add_evidence(report, upload, actor)
+    for upload in storage.chosen_files(uploads):
+        add_evidence(report, upload, actor)
     if submit:
         if not report.text:
             raise ProgressError(_("Describe the progress made on this milestone before submitting the report."),

@@ -9,6 +9,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from grants.applications.models import BUDGET_CATEGORIES
+from grants.core.storage import chosen_files
 
 
 class YuanField(StringField):
@@ -46,7 +47,7 @@ class ExpenditureForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        if self.evidence_required and not [f for f in self.evidence.data or [] if f and f.filename]:
+        if self.evidence_required and not chosen_files(self.evidence.data):
             self.evidence.errors = list(self.evidence.errors) + [
                 _l("Attach at least one invoice, voucher or other evidence.")]
             ok = False

@@ -70,9 +70,6 @@ class ChangeForm(FlaskForm):
     def proposal(self) -> dict:
         return {}
 
-    def uploads(self) -> list:
-        return [f for f in (self.evidence.data or []) if f and getattr(f, "filename", "")]
-
     def field_for(self, key: str):
         """The field a problem key of grants.projects.changes belongs to, or None."""
         return self._fields.get(key)

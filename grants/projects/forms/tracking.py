@@ -93,8 +93,6 @@ class ProgressReportForm(FlaskForm):
                 values[kind] = value.quantize(Decimal("0.01"))
         return values
 
-    def uploads(self) -> list:
-        return [f for f in (self.evidence.data or []) if f and getattr(f, "filename", "")]
 
 
 def progress_report_form(kinds: list[str], report=None, formdata=None) -> ProgressReportForm:

@@ -115,10 +115,10 @@ def _save(project: Project, kind: str, form, change: ChangeRequest | None):
     try:
         if change is None:
             change = ops.draft_change(project, kind, current_user, reason=form.reason.data,
-                                      proposed=form.proposal(), uploads=form.uploads(), submit=submit)
+                                      proposed=form.proposal(), uploads=form.evidence.data, submit=submit)
         else:
             change = ops.update_change(change, current_user, reason=form.reason.data,
-                                       proposed=form.proposal(), uploads=form.uploads(), submit=submit)
+                                       proposed=form.proposal(), uploads=form.evidence.data, submit=submit)
     except ops.ChangeProblems as exc:
         db.session.rollback()
         form.attach_problems(exc.problems)

@@ -384,7 +384,7 @@ def write_report(project_id: int, milestone_id: int):
     submit = request.form.get("action") == "submit"
     if form.validate_on_submit():
         try:
-            saved = ops.save_report(milestone, form.text.data, form.kpi_values(), form.uploads(), current_user,
+            saved = ops.save_report(milestone, form.text.data, form.kpi_values(), form.evidence.data, current_user,
                                     submit=submit)
         except TransitionForbidden:
             db.session.rollback()
