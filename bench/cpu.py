@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import load  # noqa: E402  (bench/load.py: its seeding, password and form data)
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
 KINDS = ("open application", "autosave", "submit")
 HX_TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -60,16 +61,9 @@ def main(argv=None) -> int:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="grants-cpu-")
-    if args.sqlite:
-        url = f"sqlite:///{Path(folder) / 'cpu.sqlite3'}"
-    else:
-        url = os.environ.get("CPU_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/grants_load")
-        load.prepare_database(url)
+    url = scratch_database(folder, sqlite=args.sqlite, file_name="cpu.sqlite3", env="CPU_DATABASE_URL",
+                           default="postgresql://postgres@127.0.0.1:5432/grants_load")
     accounts = load.seed(url, args.users)
-
-    from grants.config import normalise_database_url
-
-    url = normalise_database_url(url)
 
     from sqlalchemy import event
 

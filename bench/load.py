@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scratch import recreate_postgres  # noqa: E402  (bench/scratch.py)
+
 PASSWORD = "Load-test-2026"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 HX_TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -48,19 +50,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def prepare_database(url: str) -> None:
-    import sqlalchemy as sa
-
-    from grants.config import normalise_database_url
-
-    base, name = normalise_database_url(url).rsplit("/", 1)
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def seed(url: str, users: int) -> list[tuple[str, int, int]]:
@@ -214,7 +203,7 @@ def main() -> int:
 
     url = os.environ.get("LOAD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/grants_load")
     redis_url = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/11")
-    prepare_database(url)
+    recreate_postgres(url)
     began = time.perf_counter()
     accounts = seed(url, args.users)
     print(f"seeded {len(accounts)} applicants with complete drafts in {time.perf_counter() - began:.1f} s")

@@ -20,7 +20,6 @@ statements one request of the real page executes at each size (targets: equal, a
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
 PASSWORD = "Pages-bench-2026"
 CHUNK = 2000
@@ -48,22 +49,7 @@ WORDS = ("中药提取", "智能装备", "白炭黑", "硅材料", "节能减排
 TAILS = ("关键技术研究", "产业化示范", "工艺优化", "平台建设", "成果转化", "质量控制体系研究")
 
 
-# --- the scratch database --------------------------------------------------------------------------
-
-def prepare_postgres(url: str) -> str:
-    import sqlalchemy as sa
-
-    from grants.config import normalise_database_url
-
-    url = normalise_database_url(url)
-    base, name = url.rsplit("/", 1)
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url
-
+# --- the app on the scratch database ---------------------------------------------------------------
 
 def make_app(url: str, folder: str):
     from grants import create_app
@@ -501,11 +487,8 @@ def main(argv=None) -> int:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="grants-pages-")
-    if args.sqlite:
-        url = f"sqlite:///{Path(folder) / 'pages.sqlite3'}"
-    else:
-        url = prepare_postgres(os.environ.get("PAGES_DATABASE_URL",
-                                              "postgresql://postgres@127.0.0.1:5432/grants_pages"))
+    url = scratch_database(folder, sqlite=args.sqlite, file_name="pages.sqlite3", env="PAGES_DATABASE_URL",
+                           default="postgresql://postgres@127.0.0.1:5432/grants_pages")
     app = make_app(url, folder)
     with app.app_context():
         upgrade()
