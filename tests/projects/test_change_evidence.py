@@ -12,7 +12,7 @@ from grants.extensions import db
 from grants.projects import changes as ops
 from grants.projects.models import ChangeRequest, ProjectFile
 from tests.projects.change_helpers import cast, extension
-from tests.projects.tracking_helpers import PDF_BYTES
+from tests.projects.tracking_helpers import PDF_BYTES, pdf_upload
 
 
 def extension_form(project, *files, action="save") -> dict:
@@ -85,7 +85,7 @@ def test_documents_stay_once_submitted(app, client, login):
     c = cast()
     change = ops.draft_change(c.project, "extension", c.owner, reason="延期", proposed=extension(c.project, 3))
     db.session.flush()
-    item = ops.add_evidence(change, _upload("单位意见.pdf"), c.owner)
+    item = ops.add_evidence(change, pdf_upload("单位意见.pdf"), c.owner)
     ops.submit_change(change, c.owner)
     db.session.commit()
     login(c.owner)
@@ -103,8 +103,3 @@ def test_documents_stay_once_submitted(app, client, login):
     login(c.owner)
     assert client.post(f"/projects/{c.project.id}/changes/{other.id}/documents/{item.id}/delete").status_code == 404
 
-
-def _upload(name: str):
-    from werkzeug.datastructures import FileStorage
-
-    return FileStorage(stream=io.BytesIO(PDF_BYTES), filename=name, content_type="application/pdf")

@@ -14,20 +14,16 @@ from grants.extensions import db
 from grants.projects import progress as ops
 from grants.projects.models import ProjectFile
 from tests.projects.tracking_helpers import (
-    PDF_BYTES,
     audit_events,
     bureau_officer,
     milestone_tranche,
     notifications_of,
     outsiders,
     owner_of,
+    pdf_upload,
     reload,
     running_project,
 )
-
-
-def pdf_upload(name: str = "中试报告.pdf") -> FileStorage:
-    return FileStorage(stream=io.BytesIO(PDF_BYTES), filename=name, content_type="application/pdf")
 
 
 def submitted_report(project=None):

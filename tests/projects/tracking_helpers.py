@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from werkzeug.datastructures import FileStorage
 
 from grants.core.models import AuditEvent
 from grants.core.timeutil import local_today
@@ -19,6 +21,10 @@ from grants.projects.models import Milestone, ProgressReport, Project
 from tests.factories import OrganisationFactory, make_project, make_user
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def pdf_upload(name: str = "中试报告.pdf") -> FileStorage:
+    return FileStorage(stream=io.BytesIO(PDF_BYTES), filename=name, content_type="application/pdf")
 
 
 def running_project(organisation=None, *, today: date | None = None, first_due_in: int = 30,
