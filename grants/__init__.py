@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_errors(app)
     register_commands(app)
+    register_proxy_fix(app)
     return app
 
 
@@ -137,6 +138,13 @@ def register_security(app: Flask) -> None:
     init_security(app)
 
 
+def register_proxy_fix(app: Flask) -> None:
+    """Last: the WSGI wrapper that reads proxy headers, when ``PROXY_FIX_*`` says how many to trust."""
+    from grants.core.security import init_proxy_fix
+
+    init_proxy_fix(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from grants.accounts.views import bp as accounts_bp
     from grants.applications.views import bp as applications_bp
@@ -198,9 +206,11 @@ def register_scheduler(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from grants.core.links import init_links
     from grants.core.templating import init_templating
 
     init_templating(app)
+    init_links(app)
 
 
 def register_errors(app: Flask) -> None:

@@ -24,6 +24,10 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain postgres URLs."""
     if url.startswith("postgres://"):
@@ -57,8 +61,21 @@ class Config:
         self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "grants" / "translations")
         self.LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
 
-        # The address users reach the app at: links in e-mails sent by background jobs.
+        # The address users reach the app at: every absolute link (e-mails, PDFs, exports) is
+        # built from it, never from the request's Host header (grants.core.links).
         self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+        # Host names the app answers to; any other Host header gets 400 before a view runs.
+        # Empty: the host of BASE_URL, of SERVER_NAME, localhost and 127.0.0.1.
+        self.TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
+        # Reverse proxies whose X-Forwarded-* headers are believed (werkzeug's ProxyFix): the
+        # number of proxies setting each header. 0 (default): no proxy header is trusted.
+        # PROXY_HOPS is the shorthand for X-Forwarded-For and X-Forwarded-Proto.
+        hops = _int("PROXY_HOPS", 0)
+        self.PROXY_FIX_X_FOR = _int("PROXY_FIX_X_FOR", hops)
+        self.PROXY_FIX_X_PROTO = _int("PROXY_FIX_X_PROTO", hops)
+        self.PROXY_FIX_X_HOST = _int("PROXY_FIX_X_HOST", 0)
+        self.PROXY_FIX_X_PORT = _int("PROXY_FIX_X_PORT", 0)
+        self.PROXY_FIX_X_PREFIX = _int("PROXY_FIX_X_PREFIX", 0)
         https = _bool("HTTPS", False)
         self.PREFERRED_URL_SCHEME = "https" if https else "http"
         self.FORCE_HTTPS = https
@@ -112,6 +129,8 @@ class Config:
         for key, value in overrides.items():
             setattr(self, key, value)
         validate_project_code_format(self.PROJECT_CODE_FORMAT)
+        self.BASE_URL = validate_base_url(self.BASE_URL)
+        self.TRUSTED_HOSTS = trusted_hosts(self.TRUSTED_HOSTS, self.BASE_URL, getattr(self, "SERVER_NAME", None))
 
 
 PROJECT_CODE_FIELDS = frozenset({"year", "seq"})
@@ -142,6 +161,42 @@ def validate_project_code_format(pattern: str) -> str:
         raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} must give distinct codes of at most "
                          f"{PROJECT_CODE_MAX_LENGTH} characters")
     return pattern
+
+
+def validate_base_url(url: str) -> str:
+    """Refuse a BASE_URL that is not an absolute http(s) address; returns it without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip()) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"BASE_URL {url!r} must be an absolute http:// or https:// address")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"BASE_URL {url!r} must not carry a query, a fragment or credentials")
+    return url.strip().rstrip("/")
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _host_name(address: str | None) -> str | None:
+    """The host name (without port) of a URL or of a ``host[:port]`` value."""
+    from urllib.parse import urlsplit
+
+    if not address:
+        return None
+    return urlsplit(address if "//" in address else f"//{address}").hostname
+
+
+def trusted_hosts(configured, base_url: str, server_name: str | None) -> list[str]:
+    """The host names requests may carry: the configured list, or by default those of BASE_URL,
+    SERVER_NAME, localhost and 127.0.0.1. The host of BASE_URL is always trusted."""
+    if isinstance(configured, str):
+        configured = [item.strip() for item in configured.split(",")]
+    hosts = [item.strip().lower() for item in (configured or []) if item and item.strip()]
+    if not hosts:
+        hosts = [h for h in (_host_name(server_name), *LOCAL_HOSTS) if h]
+    base_host = _host_name(base_url)
+    return list(dict.fromkeys([base_host, *hosts]))
 
 
 def _dev_secret(instance: Path) -> str:

@@ -34,6 +34,8 @@ def _base_config(tmp: Path) -> dict:
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": "grants.test",
+        # links (issue 15): absolute links come from BASE_URL; the test client's host is trusted
+        "BASE_URL": "http://grants.test",
         "UPLOAD_DIR": str(tmp / "uploads"),
         "INSTANCE_DIR": str(tmp),
         "MAIL_SERVER": None,

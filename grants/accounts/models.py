@@ -33,6 +33,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Goes up with every change of the password; reset links carry it and die when it moves.
+    password_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")
@@ -41,8 +43,10 @@ class User(UserMixin, db.Model):
     session_token = None  # set per request by the session loader; not a column
 
     def set_password(self, password: str) -> None:
+        """Store the new password's hash; every reset link issued before stops working."""
         self.password_hash = generate_password_hash(password, method="scrypt")
         self.password_changed_at = utcnow()
+        self.password_version = (self.password_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

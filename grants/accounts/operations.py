@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from grants.accounts.models import ROLES, User, UserRole
 from grants.accounts.sessions import end_all_sessions, end_session, start_session
 from grants.core import audit
+from grants.core.links import external_url
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify, queue_email
@@ -80,8 +81,13 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def make_reset_token(user: User) -> str:
-    """A signed, expiring token that stops working once the password changes."""
-    return _serializer().dumps({"uid": user.id, "ph": user.password_hash[-16:]})
+    """A signed, expiring, single-use token that stops working once the password changes.
+
+    It names the account's password version: using the token moves the version on (see
+    :func:`reset_password`), and so does every other change of the password.
+    """
+    return _serializer().dumps({"uid": user.id, "pv": user.password_version or 0,
+                                "ph": user.password_hash[-16:]})
 
 
 def request_password_reset(email: str) -> None:
@@ -90,7 +96,7 @@ def request_password_reset(email: str) -> None:
     audit.record("password.reset_requested", user, after={"email": normalise_email(email)[:255]})
     if user is None or not user.active:
         return
-    link = url_for("accounts.reset_password", token=make_reset_token(user), _external=True)
+    link = external_url("accounts.reset_password", token=make_reset_token(user))
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     from flask_babel import force_locale, gettext
 
@@ -101,8 +107,8 @@ def request_password_reset(email: str) -> None:
     queue_email(user.email, subject, body, user_id=user.id)
 
 
-def user_for_reset_token(token: str) -> User:
-    """The user a valid reset token names; raises AccountError otherwise."""
+def _reset_claim(token: str) -> tuple[User, int]:
+    """The user a valid reset token names and the password version it was issued for."""
     max_age = current_app.config["PASSWORD_RESET_HOURS"] * 3600
     try:
         data = _serializer().loads(token, max_age=max_age)
@@ -110,16 +116,36 @@ def user_for_reset_token(token: str) -> User:
         raise AccountError(_l("This link has expired. Please ask for a new one.")) from exc
     except BadSignature as exc:
         raise AccountError(_l("This link is not valid. Please ask for a new one.")) from exc
-    user = db.session.get(User, data.get("uid"))
-    if user is None or not user.active or user.password_hash[-16:] != data.get("ph"):
+    if not isinstance(data, dict) or not isinstance(data.get("uid"), int) or not isinstance(data.get("pv"), int):
+        raise AccountError(_l("This link is not valid. Please ask for a new one."))
+    user = db.session.get(User, data["uid"])
+    if (user is None or not user.active or (user.password_version or 0) != data["pv"]
+            or user.password_hash[-16:] != data.get("ph")):
         raise AccountError(_l("This link has already been used or is no longer valid."))
-    return user
+    return user, data["pv"]
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a valid, unused reset token names; raises AccountError otherwise."""
+    return _reset_claim(token)[0]
 
 
 def reset_password(token: str, new: str) -> User:
-    """Set a new password from a reset link; every session of the user ends."""
-    user = user_for_reset_token(token)
-    user.set_password(new)
+    """Set a new password from a reset link; every session of the user ends.
+
+    The link is claimed with one conditional UPDATE on the password version it names: of two
+    uses of the same link, even at the same moment, only the first changes the password, and
+    the other is refused as used.
+    """
+    user, version = _reset_claim(token)
+    claimed = db.session.execute(
+        sa.update(User).where(User.id == user.id, User.password_version == version)
+        .values(password_hash=generate_password_hash(new, method="scrypt"), password_changed_at=utcnow(),
+                password_version=version + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.expire(user, ["password_hash", "password_changed_at", "password_version"])
+    if claimed != 1:
+        raise AccountError(_l("This link has already been used or is no longer valid."))
     end_all_sessions(user)
     audit.record("password.reset", user, actor=user)
     return user

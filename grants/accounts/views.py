@@ -30,6 +30,7 @@ from grants.accounts.forms import (
 from grants.accounts.models import ROLES, User, UserRole
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.redirects import safe_next, safe_referrer
 from grants.extensions import db, limiter
 from grants.orgs.models import Organisation
 
@@ -42,12 +43,6 @@ def _login_account_key() -> str:
 
 def _login_failed(response) -> bool:
     return response.status_code != 302
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,7 +65,7 @@ def login():
                 user.locale = locale
             db.session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("core.index")))
         db.session.commit()
         flash(_("The e-mail address or password is not correct, or the account is disabled."), "danger")
     return render_template("accounts/login.html", form=form)
@@ -124,7 +119,12 @@ def reset_password(token: str):
         return redirect(url_for("accounts.forgot_password"))
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        ops.reset_password(token, form.password.data)
+        try:
+            ops.reset_password(token, form.password.data)
+        except ops.AccountError as exc:  # used meanwhile (another tab, a second click)
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return redirect(url_for("accounts.forgot_password"))
         db.session.commit()
         flash(_("Your new password is set. Please sign in."), "success")
         return redirect(url_for("accounts.login"))
@@ -209,5 +209,4 @@ def set_user_active(user_id: int):
         flash(_("%(email)s can sign in again.", email=user.email), "success")
     else:
         flash(_("%(email)s is disabled and has been signed out everywhere.", email=user.email), "warning")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("accounts.users"))
+    return redirect(safe_referrer(url_for("accounts.users")))

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context, has_request_context
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from grants.core.links import base_url_request_context
 from grants.core.models import Job
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
@@ -144,13 +145,6 @@ def rq_queue(app=None):
     return Queue(app.config["RQ_QUEUE"], connection=connection)
 
 
-def _url_context():
-    """Jobs build links (in e-mails) like requests do: a request context on BASE_URL."""
-    if has_request_context():
-        return contextlib.nullcontext()
-    return current_app.test_request_context("/", base_url=current_app.config["BASE_URL"])
-
-
 def execute(job_id: int) -> None:
     """Run one job by id inside the current app context; the job commits its own work."""
     if not has_app_context():
@@ -174,7 +168,7 @@ def execute(job_id: int) -> None:
         if fn is None:
             raise LookupError(f"no job called {name!r}")
         body = contextlib.nullcontext() if name in SELF_LOCKING else immediate_writes()
-        with _url_context(), body:
+        with base_url_request_context(), body:
             result = fn(JobContext(job_id), *args)
         with immediate_writes():
             db.session.commit()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, render_template, request, session
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.exceptions import SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from grants.extensions import talisman
@@ -38,6 +40,37 @@ def init_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
+PROXY_FIX_SETTINGS = {"x_for": "PROXY_FIX_X_FOR", "x_proto": "PROXY_FIX_X_PROTO", "x_host": "PROXY_FIX_X_HOST",
+                      "x_port": "PROXY_FIX_X_PORT", "x_prefix": "PROXY_FIX_X_PREFIX"}
+
+
+def init_proxy_fix(app: Flask) -> None:
+    """Believe ``X-Forwarded-*`` headers only as far as configured (``PROXY_FIX_*``; none by default)."""
+    hops = {arg: int(app.config.get(key) or 0) for arg, key in PROXY_FIX_SETTINGS.items()}
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
+
+
+def refuse_untrusted_host():
+    """First thing in a request: a Host header outside ``TRUSTED_HOSTS`` gets 400 and nothing else runs.
+
+    Flask checks the host when it binds the request's URL adapter and keeps the failure
+    as the routing exception; without this, the before-request hooks would still run.
+    """
+    if not isinstance(request.routing_exception, SecurityError):
+        return None
+    from flask_babel import force_locale
+
+    from grants.core.i18n import html_lang
+
+    current_app.logger.warning("request for an untrusted host refused: %r", request.environ.get("HTTP_HOST", "")[:200])
+    chosen = session.get("locale")
+    locale = chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        page = render_template("errors/untrusted_host.html", lang=html_lang(locale))
+    return page, 400, {"Cache-Control": "no-store"}
+
+
 def init_security(app: Flask) -> None:
     """Bind talisman: CSP, nosniff, referrer policy, frame denial, HSTS over HTTPS."""
     talisman.init_app(
@@ -56,6 +89,8 @@ def init_security(app: Flask) -> None:
     )
 
     app.before_request(drop_control_characters)
+    # before every other hook (CSRF, rate limits, HTTPS redirect, session loading)
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_untrusted_host)
 
     @app.after_request
     def _no_store_for_pages(response):

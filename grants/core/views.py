@@ -27,6 +27,7 @@ from grants.core.jobs import retry
 from grants.core.models import AuditEvent, Job
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.redirects import safe_next
 from grants.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -51,10 +52,7 @@ def set_language():
     if current_user.is_authenticated:
         current_user.locale = code
         db.session.commit()
-    target = request.form.get("next") or url_for("core.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.index")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("core.index")))
 
 
 @bp.get("/healthz")

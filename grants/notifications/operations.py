@@ -15,10 +15,11 @@ from email.message import EmailMessage
 from email.utils import formataddr
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 
 from grants.core.jobs import enqueue, job
+from grants.core.links import absolute_url
 from grants.core.scheduler import schedule
 from grants.core.types import utcnow
 from grants.extensions import db
@@ -66,9 +67,10 @@ def _email_body(body: str, link: str) -> str:
     if not link:
         return body
     try:
-        absolute = url_for("core.index", _external=True).rstrip("/") + link
-    except RuntimeError:
-        absolute = link
+        absolute = absolute_url(link)
+    except ValueError:
+        current_app.logger.warning("notification link left out of an e-mail, not a site path: %r", link[:100])
+        return body
     return f"{body}\n\n{absolute}".strip()
 
 

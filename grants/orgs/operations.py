@@ -11,12 +11,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User, hash_token
 from grants.core import audit
+from grants.core.links import external_url
 from grants.core.permissions import can
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -185,7 +186,7 @@ def invite(organisation: Organisation, email: str, actor) -> tuple[Invitation, s
     db.session.flush()
     audit.record("invitation.created", invitation, actor=actor,
                  after={"email": email, "organisation_id": organisation.id})
-    link = url_for("orgs.accept_invitation", token=token, _external=True)
+    link = external_url("orgs.accept_invitation", token=token)
     from flask_babel import force_locale, gettext
 
     with force_locale((existing.locale if existing else None) or current_app.config["BABEL_DEFAULT_LOCALE"]):

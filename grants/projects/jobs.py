@@ -19,13 +19,14 @@ from sqlalchemy.orm import contains_eager
 
 from grants.core import audit
 from grants.core.jobs import job
+from grants.core.links import site_path
 from grants.core.scheduler import schedule
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.projects.models import Milestone, Project
-from grants.projects.progress import bureau_users, owner_users, site_path
+from grants.projects.progress import bureau_users, owner_users
 
 
 def overdue_unannounced(today: date) -> list[Milestone]:

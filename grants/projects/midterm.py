@@ -19,12 +19,13 @@ from sqlalchemy.orm import joinedload
 
 from grants.core import audit
 from grants.core.actions import OperationError
+from grants.core.links import site_path
 from grants.core.timeutil import local_today, utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.projects.models import MIDTERM_CONCLUSIONS, MidtermCheck, Project
-from grants.projects.progress import owner_users, site_path
+from grants.projects.progress import owner_users
 
 BATCH_MAX = 40
 

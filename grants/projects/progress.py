@@ -12,7 +12,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
@@ -20,6 +19,7 @@ from sqlalchemy.orm import joinedload
 from grants.accounts.models import User, UserRole
 from grants.core import audit, storage
 from grants.core.actions import OperationError
+from grants.core.links import site_path
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
@@ -48,12 +48,6 @@ def bureau_users() -> list[User]:
     """Active bureau officers."""
     return db.session.scalars(sa.select(User).where(
         User.active.is_(True), User.roles.any(UserRole.role == "bureau")).order_by(User.id)).all()
-
-
-def site_path(endpoint: str, **values) -> str:
-    """A site-relative link that builds in requests and in jobs alike."""
-    root = current_app.config.get("APPLICATION_ROOT") or "/"
-    return current_app.url_map.bind("localhost", script_name=root).build(endpoint, values)
 
 
 # --- reading -----------------------------------------------------------------------------------

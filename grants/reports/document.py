@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from grants.core.i18n import html_lang
+from grants.core.links import base_url_request_context
 from grants.core.money import yuan_to_wan
 from grants.core.pdf import pdf_static_url, render_pdf
 from grants.core.timeutil import local_today
@@ -279,7 +280,7 @@ def report_title(period: Period) -> str:
 def report_html(content: ReportContent, *, version: int | None = None) -> str:
     """The HTML the PDF is printed from (templates need a request context: jobs have none of their own)."""
     if not has_request_context():
-        with current_app.test_request_context("/", base_url=current_app.config.get("BASE_URL")):
+        with base_url_request_context():
             return report_html(content, version=version)
     return render_template(
         "reports/pdf/report.html",

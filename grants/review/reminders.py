@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 from grants.applications.models import Application
 from grants.core import audit
 from grants.core.jobs import job
+from grants.core.links import site_path
 from grants.core.scheduler import schedule
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
@@ -53,12 +54,6 @@ def reminders_due(now: datetime) -> dict[str, list[Assignment]]:
     }
 
 
-def path_for(endpoint: str, **values) -> str:
-    """A site-relative link that builds in jobs too (no request, no SERVER_NAME needed)."""
-    root = current_app.config.get("APPLICATION_ROOT") or "/"
-    return current_app.url_map.bind("localhost", script_name=root).build(endpoint, values)
-
-
 def _when(value: datetime) -> str:
     return utc_to_local(value).strftime("%Y-%m-%d %H:%M")
 
@@ -84,7 +79,7 @@ def send_reminders(now: datetime | None = None) -> dict[str, int]:
         for assignment in due[kind]:
             per_expert[assignment.expert_id].append((kind, assignment))
             assignment.last_reminded_at = now
-    link = path_for("review.my_reviews")
+    link = site_path("review.my_reviews")
     for items in per_expert.values():
         user = items[0][1].expert.user
         if user is None:
@@ -95,8 +90,8 @@ def send_reminders(now: datetime | None = None) -> dict[str, int]:
         notify([user], "assignment.reminder", subject, body, link=link)
     if due["overdue"]:
         calls = {a.application.call_id for a in due["overdue"]}
-        overdue_link = (path_for("review.call_assignments", call_id=calls.pop()) if len(calls) == 1
-                        else path_for("core.index"))
+        overdue_link = (site_path("review.call_assignments", call_id=calls.pop()) if len(calls) == 1
+                        else site_path("core.index"))
         for user in bureau_users():
             with force_locale(user.locale or default_locale):
                 subject = _("Overdue reviews: %(count)d", count=len(due["overdue"]))
