@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, current_app, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -64,8 +64,8 @@ def refuse_untrusted_host():
     from grants.core.i18n import html_lang
 
     current_app.logger.warning("request for an untrusted host refused: %r", request.environ.get("HTTP_HOST", "")[:200])
-    chosen = session.get("locale")
-    locale = chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    # no cookie of this site reaches a foreign host, so there is no chosen language: the default
+    locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
         page = render_template("errors/untrusted_host.html", lang=html_lang(locale))
     return page, 400, {"Cache-Control": "no-store"}

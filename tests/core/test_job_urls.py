@@ -10,8 +10,11 @@ URL_JOB = "tests.core.build_url"
 
 @job(URL_JOB)
 def build_url(ctx) -> dict:
-    return {"external": external_url("core.index"), "path": site_path("programmes.open_calls"),
-            "url_for": url_for("programmes.open_calls")}
+    return {
+        "external": external_url("core.index"),
+        "path": site_path("programmes.open_calls"),
+        "url_for": url_for("programmes.open_calls"),
+    }
 
 
 def test_jobs_build_urls_from_base_url_with_its_prefix(app, run_jobs, monkeypatch):
@@ -24,5 +27,8 @@ def test_jobs_build_urls_from_base_url_with_its_prefix(app, run_jobs, monkeypatc
     db.session.expire_all()
     done = db.session.get(Job, record.id)
     assert done.status == "finished", done.error
-    assert done.result == {"external": "https://grants.example.cn/portal/", "path": "/portal/calls",
-                           "url_for": "/portal/calls"}
+    assert done.result == {
+        "external": "https://grants.example.cn/portal/",
+        "path": "/portal/calls",
+        "url_for": "/portal/calls",
+    }
