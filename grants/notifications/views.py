@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.redirects import safe_next
 from grants.extensions import db
 from grants.notifications.models import OUTBOX_STATES, Notification, OutboxEmail
 from grants.notifications.operations import mark_read
@@ -51,8 +52,7 @@ def open_notification(notification_id: int):
         abort(404)
     mark_read(current_user, [note.id])
     db.session.commit()
-    link = note.link if note.link.startswith("/") and not note.link.startswith("//") else None
-    return redirect(link or url_for("notifications.inbox"))
+    return redirect(safe_next(note.link, url_for("notifications.inbox")))
 
 
 @bp.get("/admin/outbox")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from grants.core.redirects import is_safe_path, safe_next
+from grants.extensions import db
+from grants.notifications.operations import notify
 from tests.conftest import PASSWORD
 from tests.factories import make_user
 
@@ -153,5 +155,24 @@ def test_disable_user_returns_to_the_referring_page_of_this_site_only(
         data={"active": "0"},
         headers={"Referer": referrer} if referrer else {},
     )
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+@pytest.mark.parametrize(
+    "link, expected",
+    [
+        ("/calls?page=2", "/calls?page=2"),
+        ("/\\evil.example", "/inbox"),
+        ("/\t/evil.example", "/inbox"),
+        ("https://evil.example/", "/inbox"),
+    ],
+)
+def test_opening_a_message_follows_its_link_only_on_the_site(client, login, link, expected):
+    user = make_user("expert")
+    (note,) = notify([user], "test.kind", "Subject", "Body", link=link, email=False)
+    db.session.commit()
+    login(user)
+    response = client.get(f"/inbox/{note.id}")
     assert response.status_code == 302
     assert response.headers["Location"] == expected
