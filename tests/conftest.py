@@ -41,6 +41,7 @@ def _base_config(tmp: Path) -> dict:
         "MAIL_SERVER": None,
         "SHOW_OUTBOX": True,
         "PASSWORD_ARGON2": CHEAP_ARGON2,
+        "BASE_URL": "http://grants.test",  # item "throttle": e-mail links are built from BASE_URL
     }
 
 
