@@ -30,13 +30,21 @@ def argon2_settings() -> dict:
 
 @lru_cache(maxsize=8)
 def _hasher(memory_cost: int, time_cost: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(memory_cost=memory_cost, time_cost=time_cost, parallelism=parallelism,
-                          hash_len=32, salt_len=16, type=Type.ID)
+    return PasswordHasher(
+        memory_cost=memory_cost,
+        time_cost=time_cost,
+        parallelism=parallelism,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
 
 
 def _current_hasher() -> PasswordHasher:
     settings = argon2_settings()
-    return _hasher(int(settings["memory_cost"]), int(settings["time_cost"]), int(settings["parallelism"]))
+    return _hasher(
+        int(settings["memory_cost"]), int(settings["time_cost"]), int(settings["parallelism"])
+    )
 
 
 def hash_password(password: str) -> str:
@@ -74,7 +82,9 @@ def needs_rehash(stored: str | None) -> bool:
 def dummy_verify(password: str) -> None:
     """Spend the time of one verification (for an e-mail address that has no account)."""
     settings = argon2_settings()
-    stored = _dummy_hash(int(settings["memory_cost"]), int(settings["time_cost"]), int(settings["parallelism"]))
+    stored = _dummy_hash(
+        int(settings["memory_cost"]), int(settings["time_cost"]), int(settings["parallelism"])
+    )
     verify_password(stored, password)
 
 

@@ -61,8 +61,11 @@ def backoff_seconds(key: str, failures: int) -> int:
 def wait_seconds(keys: list[str]) -> int:
     """Seconds until every one of ``keys`` may try again (0: a try is allowed now)."""
     now = utcnow()
-    latest = db.session.scalar(sa.select(sa.func.max(LoginThrottle.next_allowed_at)).where(
-        LoginThrottle.key.in_(keys), LoginThrottle.next_allowed_at > now))
+    latest = db.session.scalar(
+        sa.select(sa.func.max(LoginThrottle.next_allowed_at)).where(
+            LoginThrottle.key.in_(keys), LoginThrottle.next_allowed_at > now
+        )
+    )
     if latest is None:
         return 0
     return max(1, math.ceil((latest - now).total_seconds()))
@@ -73,18 +76,22 @@ def record_failure(keys: list[str]) -> None:
     now = utcnow()
     for key in keys:
         failures = db.session.scalar(
-            sa.update(LoginThrottle).where(LoginThrottle.key == key)
+            sa.update(LoginThrottle)
+            .where(LoginThrottle.key == key)
             .values(failures=LoginThrottle.failures + 1, updated_at=now)
             .returning(LoginThrottle.failures)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         if failures is None:
             failures = _insert_first(key, now)
         delay = backoff_seconds(key, failures)
         if delay:
             db.session.execute(
-                sa.update(LoginThrottle).where(LoginThrottle.key == key)
+                sa.update(LoginThrottle)
+                .where(LoginThrottle.key == key)
                 .values(next_allowed_at=now + timedelta(seconds=delay))
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _insert_first(key: str, now) -> int:
@@ -95,16 +102,21 @@ def _insert_first(key: str, now) -> int:
         return 1
     except sa.exc.IntegrityError:
         return db.session.scalar(
-            sa.update(LoginThrottle).where(LoginThrottle.key == key)
+            sa.update(LoginThrottle)
+            .where(LoginThrottle.key == key)
             .values(failures=LoginThrottle.failures + 1, updated_at=now)
             .returning(LoginThrottle.failures)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def clear(key: str) -> None:
     """Forget the failures of one key (after a successful sign-in or a password reset)."""
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == key)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.delete(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def purge(older_than: timedelta | None = None) -> int:
@@ -113,10 +125,13 @@ def purge(older_than: timedelta | None = None) -> int:
         older_than = timedelta(hours=current_app.config["LOGIN_THROTTLE_RETENTION_HOURS"])
     now = utcnow()
     result = db.session.execute(
-        sa.delete(LoginThrottle).where(
+        sa.delete(LoginThrottle)
+        .where(
             LoginThrottle.updated_at < now - older_than,
-            sa.or_(LoginThrottle.next_allowed_at.is_(None), LoginThrottle.next_allowed_at <= now))
-        .execution_options(synchronize_session=False))
+            sa.or_(LoginThrottle.next_allowed_at.is_(None), LoginThrottle.next_allowed_at <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount or 0
 
 

@@ -26,8 +26,9 @@ WAIT_TEXT = "登录失败次数过多"
 
 
 def attempt(client, email: str, password: str, address: str = ATTACKER):
-    return client.post("/login", data={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def fail(client, email: str, times: int, address: str = ATTACKER) -> None:
@@ -47,7 +48,9 @@ def end_waits(*keys: str) -> None:
 
 
 def sessions_of(user) -> int:
-    return db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id))
+    return db.session.scalar(
+        sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id)
+    )
 
 
 def page_text(response) -> str:
@@ -73,7 +76,9 @@ def test_lockout_failures_past_the_free_ones_back_off_with_a_chinese_message(cli
     assert WAIT_TEXT in html and "重置密码" in html
     assert f'value="{user.email}"' in html  # what was typed is kept
     assert sessions_of(user) == 0
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "login.throttled")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "login.throttled")
+    ).one()
     assert event.after["email"] == user.email
     assert 1 <= event.after["wait_seconds"] <= 30
 
@@ -83,13 +88,22 @@ def test_lockout_password_reset_always_lets_the_owner_in(client, app, run_jobs):
     fail(client, user.email, 12)
     assert attempt(client, user.email, PASSWORD, OWNER).status_code == 429
     owner = app.test_client()
-    assert owner.post("/password/forgot", data={"email": user.email},
-                      environ_base={"REMOTE_ADDR": OWNER}).status_code == 302
+    assert (
+        owner.post(
+            "/password/forgot", data={"email": user.email}, environ_base={"REMOTE_ADDR": OWNER}
+        ).status_code
+        == 302
+    )
     run_jobs()
-    body = db.session.scalars(sa.select(OutboxEmail.body).where(OutboxEmail.to_address == user.email)).one()
+    body = db.session.scalars(
+        sa.select(OutboxEmail.body).where(OutboxEmail.to_address == user.email)
+    ).one()
     path = re.search(r"https?://[^/\s]+(/password/reset/\S+)", body).group(1)
-    response = owner.post(path, data={"password": "Owner-new-pass-9", "confirm": "Owner-new-pass-9"},
-                          environ_base={"REMOTE_ADDR": OWNER})
+    response = owner.post(
+        path,
+        data={"password": "Owner-new-pass-9", "confirm": "Owner-new-pass-9"},
+        environ_base={"REMOTE_ADDR": OWNER},
+    )
     assert response.status_code == 302
     assert attempt(owner, user.email, "Owner-new-pass-9", OWNER).status_code == 302
     assert sessions_of(user) == 1
@@ -143,10 +157,18 @@ def test_lockout_one_address_backs_off_across_accounts(client, app):
 
 def test_lockout_backoff_doubles_up_to_the_maximum(app):
     app_config = app.config
-    base, ceiling = app_config["LOGIN_BACKOFF_BASE_SECONDS"], app_config["LOGIN_BACKOFF_MAX_SECONDS"]
+    base, ceiling = (
+        app_config["LOGIN_BACKOFF_BASE_SECONDS"],
+        app_config["LOGIN_BACKOFF_MAX_SECONDS"],
+    )
     free = app_config["LOGIN_BACKOFF_FREE_ATTEMPTS"]
     key = throttle.account_key("someone@test.example")
-    assert [throttle.backoff_seconds(key, free + n) for n in range(0, 4)] == [0, base, base * 2, base * 4]
+    assert [throttle.backoff_seconds(key, free + n) for n in range(0, 4)] == [
+        0,
+        base,
+        base * 2,
+        base * 4,
+    ]
     assert throttle.backoff_seconds(key, free + 100) == ceiling
     assert throttle.backoff_seconds(throttle.address_key("192.0.2.1"), free + 1) == 0
 
@@ -163,12 +185,18 @@ def test_lockout_counts_each_failure_in_the_table(client):
 
 def test_lockout_purge_job_forgets_quiet_keys_only(app, client, run_jobs):
     old = utcnow() - timedelta(hours=app.config["LOGIN_THROTTLE_RETENTION_HOURS"] + 1)
-    db.session.add_all([
-        LoginThrottle(key="account:quiet@test.example", failures=3, updated_at=old),
-        LoginThrottle(key="account:waiting@test.example", failures=40, updated_at=old,
-                      next_allowed_at=utcnow() + timedelta(minutes=5)),
-        LoginThrottle(key="account:recent@test.example", failures=2, updated_at=utcnow()),
-    ])
+    db.session.add_all(
+        [
+            LoginThrottle(key="account:quiet@test.example", failures=3, updated_at=old),
+            LoginThrottle(
+                key="account:waiting@test.example",
+                failures=40,
+                updated_at=old,
+                next_allowed_at=utcnow() + timedelta(minutes=5),
+            ),
+            LoginThrottle(key="account:recent@test.example", failures=2, updated_at=utcnow()),
+        ]
+    )
     db.session.commit()
     from grants.core.jobs import enqueue
 
