@@ -104,8 +104,18 @@ def log_out(user: User) -> None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change the password after checking the current one; other sessions end."""
+    """Change the password after checking the current one; other sessions end.
+
+    Wrong current passwords count against the account's sign-in back-off, so a borrowed
+    session cannot be used to guess the password; while it waits, :class:`SignInDelayed`.
+    """
+    keys = [throttle.account_key(user.email)]
+    wait = throttle.wait_seconds(keys)
+    if wait:
+        raise SignInDelayed(wait)
     if not user.check_password(current):
+        audit.record("password.change_failed", user, actor=user)
+        throttle.record_failure(keys)
         raise AccountError(_l("The current password is not correct."))
     user.set_password(new)
     ended = end_all_sessions(user, keep_token=user.session_token)

@@ -101,7 +101,11 @@ def change_password():
     if form.validate_on_submit():
         try:
             ops.change_password(current_user, form.current.data, form.password.data)
+        except ops.SignInDelayed as delayed:
+            form.current.errors.append(_wait_message(delayed.seconds))
+            return render_template("accounts/change_password.html", form=form), 429
         except ops.AccountError as exc:
+            db.session.commit()  # the failure counts towards the back-off
             form.current.errors.append(str(exc))
         else:
             db.session.commit()

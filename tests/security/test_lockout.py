@@ -214,3 +214,23 @@ def test_lockout_no_rate_limiter_refuses_the_owner_after_many_successes(client):
     for _ in range(25):
         assert attempt(client, user.email, PASSWORD).status_code == 302
         client.post("/logout")
+
+
+def test_lockout_change_password_guesses_back_off_too(client, login, app):
+    user = make_user("applicant")
+    login(user)
+    free = app.config["LOGIN_BACKOFF_FREE_ATTEMPTS"]
+    guess = {
+        "current": "Wrong-guess-123",
+        "password": "Brand-new-pass-1",
+        "confirm": "Brand-new-pass-1",
+    }
+    for _ in range(free + 1):
+        assert client.post("/account/password", data=guess).status_code == 200
+    right = dict(guess, current=PASSWORD)
+    response = client.post("/account/password", data=right)
+    assert response.status_code == 429
+    assert WAIT_TEXT in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.check_password(PASSWORD)
+    assert db.session.get(LoginThrottle, throttle.account_key(user.email)).failures == free + 1
