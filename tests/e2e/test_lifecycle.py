@@ -165,6 +165,7 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     run.shot(page, "registration-sent")
     run.go(page, emailed_path(live_server["app"], APPLICANT, "/register/confirm/"))
     assert ORG_NAME in page.content()
+    run.shot(page, "registration-confirm")
     run.submit(page, "main form")
     run.flash_ok(page)
     assert ORG_NAME in page.content()
