@@ -13,7 +13,7 @@ def build_url(ctx) -> dict:
 
 
 def test_jobs_build_external_urls_from_base_url(app, run_jobs):
-    server_name = app.config["SERVER_NAME"]
+    server_name, base_url = app.config["SERVER_NAME"], app.config["BASE_URL"]
     app.config.update(SERVER_NAME=None, BASE_URL="https://grants.example.cn")
     try:
         record = enqueue(URL_JOB)
@@ -22,6 +22,6 @@ def test_jobs_build_external_urls_from_base_url(app, run_jobs):
         db.session.expire_all()
         done = db.session.get(Job, record.id)
     finally:
-        app.config.update(SERVER_NAME=server_name, BASE_URL="http://127.0.0.1:5000")
+        app.config.update(SERVER_NAME=server_name, BASE_URL=base_url)
     assert done.status == "finished", done.error
     assert done.result == {"url": "https://grants.example.cn/"}
