@@ -241,7 +241,7 @@ def main() -> int:
 
     print(f"{args.users} applicants on gunicorn -w {args.workers} --threads {args.threads}, "
           f"think time {args.think:g} s")
-    report("sign-in (scrypt password check, all at once)", sign_in, ("login page", "login"), sign_in_wall)
+    report("sign-in (argon2id password check, all at once)", sign_in, ("login page", "login"), sign_in_wall)
     report("deadline rush (open, autosave, submit)", rush, ("open application", "autosave", "submit"), rush_wall)
     errors = sign_in.errors + rush.errors
     print(f"errors: {len(errors)}")

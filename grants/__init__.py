@@ -165,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
 def register_domains(app: Flask) -> None:
     """Import each domain's rules, workflows, dashboard panels and jobs (they self-register)."""
     import grants.accounts.rules  # noqa: F401
+    import grants.accounts.throttle  # noqa: F401
     import grants.applications.bureau_panels  # noqa: F401
     import grants.applications.panels  # noqa: F401
     import grants.applications.rules  # noqa: F401

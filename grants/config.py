@@ -91,8 +91,17 @@ class Config:
 
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = False
-        self.LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 10 minutes")
-        self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+        # Sign-in back-off (grants.accounts.throttle): after the free failures of an account
+        # (or of a client address), each further failure makes it wait, doubling from the base
+        # up to the maximum; rows quiet for the retention period are purged.
+        self.LOGIN_BACKOFF_FREE_ATTEMPTS = _int("LOGIN_BACKOFF_FREE_ATTEMPTS", 5)
+        self.LOGIN_BACKOFF_IP_FREE_ATTEMPTS = _int("LOGIN_BACKOFF_IP_FREE_ATTEMPTS", 20)
+        self.LOGIN_BACKOFF_BASE_SECONDS = _int("LOGIN_BACKOFF_BASE_SECONDS", 30)
+        self.LOGIN_BACKOFF_MAX_SECONDS = _int("LOGIN_BACKOFF_MAX_SECONDS", 900)
+        self.LOGIN_THROTTLE_RETENTION_HOURS = _int("LOGIN_THROTTLE_RETENTION_HOURS", 24)
+        # argon2id parameters of new password hashes ("m=19456,t=2,p=1": KiB, passes, lanes).
+        self.PASSWORD_ARGON2 = parse_argon2(os.environ.get("PASSWORD_ARGON2"))
+        self.REGISTRATION_CONFIRM_HOURS = _int("REGISTRATION_CONFIRM_HOURS", 24)
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
         self.MAIL_PORT = _int("MAIL_PORT", 25)
@@ -131,6 +140,24 @@ class Config:
         validate_project_code_format(self.PROJECT_CODE_FORMAT)
         self.BASE_URL = validate_base_url(self.BASE_URL)
         self.TRUSTED_HOSTS = trusted_hosts(self.TRUSTED_HOSTS, self.BASE_URL, getattr(self, "SERVER_NAME", None))
+
+
+ARGON2_NAMES = {"m": "memory_cost", "t": "time_cost", "p": "parallelism"}
+
+
+def parse_argon2(text: str | None) -> dict:
+    """argon2id parameters from "m=19456,t=2,p=1"; OWASP's when ``text`` is empty."""
+    from grants.accounts.passwords import OWASP_ARGON2
+
+    settings = dict(OWASP_ARGON2)
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _sep, value = part.partition("=")
+        if name.strip() not in ARGON2_NAMES or not value.strip().isdigit():
+            raise ValueError(f"PASSWORD_ARGON2 {text!r}: expected m=<KiB>,t=<passes>,p=<lanes>")
+        settings[ARGON2_NAMES[name.strip()]] = int(value)
+    return settings
 
 
 PROJECT_CODE_FIELDS = frozenset({"year", "seq"})

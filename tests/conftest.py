@@ -25,6 +25,8 @@ REDIS_URL = os.environ.get("REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL and REDIS_URL else [])
 EXERCISED: set[str] = set()
 PASSWORD = "Secret-pass-2026"
+# Item "throttle": tests hash passwords with a cheap argon2id setting (production uses OWASP's).
+CHEAP_ARGON2 = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}
 
 
 def _base_config(tmp: Path) -> dict:
@@ -40,6 +42,7 @@ def _base_config(tmp: Path) -> dict:
         "INSTANCE_DIR": str(tmp),
         "MAIL_SERVER": None,
         "SHOW_OUTBOX": True,
+        "PASSWORD_ARGON2": CHEAP_ARGON2,
     }
 
 

@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from grants.accounts.passwords import hash_password, verify_password
 from grants.core.types import UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -44,12 +44,12 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Store the new password's hash; every reset link issued before stops working."""
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = hash_password(password)
         self.password_changed_at = utcnow()
         self.password_version = (self.password_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -87,6 +87,17 @@ class UserRole(db.Model):
 def hash_token(token: str) -> str:
     """Tokens are stored only as their SHA-256 digest."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per key ('account:<e-mail>' or 'ip:<address>') and the back-off they earned."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class UserSession(db.Model):

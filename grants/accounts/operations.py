@@ -8,22 +8,31 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from grants.accounts import throttle
 from grants.accounts.models import ROLES, User, UserRole
+from grants.accounts.passwords import dummy_verify, hash_password, needs_rehash
 from grants.accounts.sessions import end_all_sessions, end_session, start_session
 from grants.core import audit
+from grants.core.jobs import enqueue, job
 from grants.core.links import external_url
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify, queue_email
 
-_DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
 RESET_SALT = "password-reset"
 
 
 class AccountError(ValueError):
     """A refused account operation; the message is user-facing."""
+
+
+class SignInDelayed(Exception):
+    """Sign-in refused without checking the password: the account or address must wait."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"sign-in delayed for {seconds} s")
+        self.seconds = seconds
 
 
 def normalise_email(email: str) -> str:
@@ -34,20 +43,39 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; failures are audited."""
+def authenticate(email: str, password: str, address: str | None = None) -> User | None:
+    """The active user with these credentials, or None; failures are audited and throttled.
+
+    Raises :class:`SignInDelayed`, without looking at the password, while the e-mail
+    address or the client ``address`` is backed off (see :mod:`grants.accounts.throttle`);
+    unknown and known addresses are treated alike, and an unknown one costs the same
+    hashing time. A correct password stored with an old hash or old parameters is
+    rehashed with the current argon2id setting.
+    """
+    keys = [throttle.account_key(normalise_email(email))]
+    if address is not None:
+        keys.append(throttle.address_key(address))
+    wait = throttle.wait_seconds(keys)
+    if wait:
+        audit.record("login.throttled", after={"email": normalise_email(email)[:255], "wait_seconds": wait})
+        raise SignInDelayed(wait)
     user = find_user(email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)  # same time whether or not the user exists
-        audit.record("login.failed", after={"email": normalise_email(email)[:255], "reason": "unknown"})
-        return None
-    if not user.check_password(password):
-        audit.record("login.failed", user, after={"email": user.email, "reason": "password"})
-        return None
-    if not user.active:
-        audit.record("login.failed", user, after={"email": user.email, "reason": "disabled"})
-        return None
-    return user
+        dummy_verify(password)  # same time whether or not the user exists
+        reason = "unknown"
+    elif not user.check_password(password):
+        reason = "password"
+    elif not user.active:
+        reason = "disabled"
+    else:
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+            audit.record("password.rehashed", user, actor=user)
+        throttle.clear(keys[0])
+        return user
+    audit.record("login.failed", user, after={"email": normalise_email(email)[:255], "reason": reason})
+    throttle.record_failure(keys)
+    return None
 
 
 def log_in(user: User) -> str:
@@ -65,8 +93,18 @@ def log_out(user: User) -> None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change the password after checking the current one; other sessions end."""
+    """Change the password after checking the current one; other sessions end.
+
+    Wrong current passwords count against the account's sign-in back-off, so a borrowed
+    session cannot be used to guess the password; while it waits, :class:`SignInDelayed`.
+    """
+    keys = [throttle.account_key(user.email)]
+    wait = throttle.wait_seconds(keys)
+    if wait:
+        raise SignInDelayed(wait)
     if not user.check_password(current):
+        audit.record("password.change_failed", user, actor=user)
+        throttle.record_failure(keys)
         raise AccountError(_l("The current password is not correct."))
     user.set_password(new)
     ended = end_all_sessions(user, keep_token=user.session_token)
@@ -91,11 +129,29 @@ def make_reset_token(user: User) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """E-mail a reset link if an active account has this address (silently otherwise)."""
+    """Queue the job that e-mails a reset link if an active account has this address.
+
+    The request itself neither looks the address up nor writes an e-mail, so it answers
+    alike, and in the same time, for known and unknown addresses.
+    """
+    email = normalise_email(email)[:255]
+    audit.record("password.reset_requested", after={"email": email})
+    enqueue("accounts.send_password_reset", email)
+
+
+@job("accounts.send_password_reset")
+def send_password_reset(ctx, email: str) -> dict:
+    """Write the reset e-mail of the active account with this address (nothing for others)."""
     user = find_user(email)
-    audit.record("password.reset_requested", user, after={"email": normalise_email(email)[:255]})
     if user is None or not user.active:
-        return
+        db.session.commit()
+        return {"sent": 0}
+    _queue_reset_email(user)
+    db.session.commit()
+    return {"sent": 1}
+
+
+def _queue_reset_email(user: User) -> None:
     link = external_url("accounts.reset_password", token=make_reset_token(user))
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     from flask_babel import force_locale, gettext
@@ -140,13 +196,14 @@ def reset_password(token: str, new: str) -> User:
     user, version = _reset_claim(token)
     claimed = db.session.execute(
         sa.update(User).where(User.id == user.id, User.password_version == version)
-        .values(password_hash=generate_password_hash(new, method="scrypt"), password_changed_at=utcnow(),
+        .values(password_hash=hash_password(new), password_changed_at=utcnow(),
                 password_version=version + 1)
         .execution_options(synchronize_session=False)).rowcount
     db.session.expire(user, ["password_hash", "password_changed_at", "password_version"])
     if claimed != 1:
         raise AccountError(_l("This link has already been used or is no longer valid."))
     end_all_sessions(user)
+    throttle.clear(throttle.account_key(user.email))
     audit.record("password.reset", user, actor=user)
     return user
 
@@ -166,8 +223,8 @@ def set_roles(user: User, roles, actor) -> None:
 
 def create_user(*, email: str, name: str, password: str | None = None, roles=(),
                 organisation_id: int | None = None, phone: str = "", actor=None,
-                locale: str | None = None) -> User:
-    """Create an account; without a password the person gets a link to set one."""
+                locale: str | None = None, password_hash: str | None = None) -> User:
+    """Create an account; without a password (or its hash) the person gets a link to set one."""
     email = normalise_email(email)
     if find_user(email) is not None:
         raise AccountError(_l("An account with this e-mail address already exists."))
@@ -175,6 +232,9 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
                 organisation_id=organisation_id or None, locale=locale)
     if password:
         user.set_password(password)
+    elif password_hash:
+        user.password_hash = password_hash
+        user.password_changed_at = utcnow()
     else:
         user.password_hash = "!" + secrets.token_hex(16)  # matches no password until one is set
     db.session.add(user)
@@ -182,7 +242,7 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
     set_roles(user, roles, actor)
     audit.record("user.created", user, actor=actor,
                  after={"email": email, "roles": sorted(user.role_names)})
-    if not password:
+    if not password and not password_hash:
         request_password_reset(email)
     return user
 

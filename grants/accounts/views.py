@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -15,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from grants.accounts import operations as ops
@@ -37,26 +37,33 @@ from grants.orgs.models import Organisation
 bp = Blueprint("accounts", __name__)
 
 
-def _login_account_key() -> str:
-    return "login:" + ops.normalise_email(request.form.get("email", ""))[:255]
-
-
-def _login_failed(response) -> bool:
-    return response.status_code != 302
+def _wait_message(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return ngettext(
+        "Too many failed sign-ins for this e-mail address or from your network. Please wait "
+        "%(num)d minute and try again, or reset your password: a reset link always works.",
+        "Too many failed sign-ins for this e-mail address or from your network. Please wait "
+        "%(num)d minutes and try again, or reset your password: a reset link always works.",
+        minutes)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
-               deduct_when=_login_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_login_account_key, deduct_when=_login_failed)
 def login():
-    """E-mail and password sign-in; a fresh server-side session each time."""
+    """E-mail and password sign-in; a fresh server-side session each time.
+
+    Failed sign-ins back off per e-mail address and per client address
+    (:mod:`grants.accounts.throttle`); no account is ever locked.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = ops.authenticate(form.email.data, form.password.data)
+        try:
+            user = ops.authenticate(form.email.data, form.password.data, request.remote_addr)
+        except ops.SignInDelayed as delayed:
+            db.session.commit()
+            return render_template("accounts/login.html", form=form,
+                                   delayed=_wait_message(delayed.seconds)), 429
         if user is not None:
             locale = session.get("locale")
             session.clear()
@@ -89,7 +96,11 @@ def change_password():
     if form.validate_on_submit():
         try:
             ops.change_password(current_user, form.current.data, form.password.data)
+        except ops.SignInDelayed as delayed:
+            form.current.errors.append(_wait_message(delayed.seconds))
+            return render_template("accounts/change_password.html", form=form), 429
         except ops.AccountError as exc:
+            db.session.commit()  # the failure counts towards the back-off
             form.current.errors.append(str(exc))
         else:
             db.session.commit()

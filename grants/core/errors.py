@@ -40,12 +40,7 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error):
-        code = error.code or 500
-        if code == 429 and request.endpoint == "accounts.login":
-            from grants.core.audit import record_now
-
-            record_now("login.throttled", after={"email": (request.form.get("email") or "")[:255]})
-        return render_error(code)
+        return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error):

@@ -24,3 +24,16 @@ def expire_invitations(ctx) -> dict:
 
 
 schedule("orgs.expire_invitations", every=timedelta(hours=1))
+
+
+@job("orgs.purge_pending_registrations")
+def purge_pending_registrations(ctx) -> dict:
+    """Delete self-registrations whose confirmation link has expired."""
+    from grants.orgs.operations import purge_pending_registrations as purge
+
+    purged = purge()
+    db.session.commit()
+    return {"purged": purged}
+
+
+schedule("orgs.purge_pending_registrations", every=timedelta(hours=1))

@@ -177,3 +177,20 @@ class Invitation(db.Model):
         sa.CheckConstraint("state in ('pending','accepted','revoked','expired')", name="known_state"),
         sa.CheckConstraint("state = 'pending' or decided_at is not null", name="decided_has_date"),
     )
+
+
+class PendingRegistration(db.Model):
+    """A self-registration waiting for its e-mail link: nothing is created until it is confirmed.
+
+    ``data`` holds what the form gave (organisation profile, the person's name, phone and
+    language) and the argon2id hash of the chosen password, never the password itself.
+    """
+
+    __tablename__ = "pending_registrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(255), index=True)
+    data: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

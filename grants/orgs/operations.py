@@ -12,10 +12,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User, hash_token
+from grants.accounts.passwords import hash_password
 from grants.core import audit
 from grants.core.links import external_url
 from grants.core.permissions import can
@@ -24,7 +26,14 @@ from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import queue_email
 from grants.orgs import uscc
-from grants.orgs.models import IndustryCluster, Invitation, Organisation, Qualification, YearFigure
+from grants.orgs.models import (
+    IndustryCluster,
+    Invitation,
+    Organisation,
+    PendingRegistration,
+    Qualification,
+    YearFigure,
+)
 
 PROFILE_FIELDS = ("name", "org_type", "cluster_id", "address", "legal_representative",
                   "contact_name", "contact_phone", "founded_on")
@@ -72,21 +81,101 @@ def check_new_uscc(code: str, exclude_id: int | None = None) -> str:
     return compact
 
 
-def register_organisation(*, org: dict, person: dict) -> User:
-    """Self-registration: create the organisation and its first applicant account."""
+def start_registration(*, org: dict, person: dict) -> None:
+    """Self-registration, step one: e-mail a confirmation link; nothing is created yet.
+
+    The answer is the same whether or not the e-mail address has an account: for a new
+    address a :class:`PendingRegistration` keeps the form (with the password's hash) and its
+    link is e-mailed; for an address that has an account, its owner is told by e-mail that
+    someone tried to register with it. Both paths hash the password and write one e-mail,
+    so they take the same time. An invalid or already registered credit code is refused at
+    once (it names an organisation, not a person).
+    """
     code = check_new_uscc(org["uscc"])
-    if account_ops.find_user(person["email"]) is not None:
-        raise OrganisationError(_l("An account with this e-mail address already exists."), "email")
+    email = account_ops.normalise_email(person["email"])
+    password_hash = hash_password(person["password"])
+    existing = account_ops.find_user(email)
+    if existing is not None:
+        audit.record("registration.existing_email", existing, after={"email": email})
+        _queue_existing_account_email(existing)
+        return
+    token = secrets.token_urlsafe(32)
+    profile = {k: _plain(org.get(k)) for k in PROFILE_FIELDS if k in org}
+    pending = PendingRegistration(
+        token_hash=hash_token(token), email=email,
+        data={"org": {**profile, "uscc": code},
+              "person": {"name": (person.get("name") or "").strip(), "phone": person.get("phone") or "",
+                         "locale": person.get("locale"), "password_hash": password_hash}},
+        expires_at=utcnow() + timedelta(hours=current_app.config["REGISTRATION_CONFIRM_HOURS"]))
+    db.session.add(pending)
+    db.session.flush()
+    audit.record("registration.requested", pending, after={"email": email, "uscc": code})
+    link = external_url("orgs.confirm_registration", token=token)
+    with force_locale(person.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = gettext("Confirm the registration of %(org)s", org=profile.get("name") or "")
+        body = gettext("Open this link within %(hours)d hours to confirm the registration of %(org)s "
+                       "and create your account:\n\n%(link)s\n\n"
+                       "If you did not register, ignore this e-mail: nothing will be created.",
+                       hours=current_app.config["REGISTRATION_CONFIRM_HOURS"],
+                       org=profile.get("name") or "", link=link)
+    queue_email(email, subject, body)
+
+
+def _queue_existing_account_email(user: User) -> None:
+    """Tell the owner of an address that someone tried to register a new account with it."""
+    login = external_url("accounts.login")
+    forgot = external_url("accounts.forgot_password")
+    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = gettext("Someone tried to register with your e-mail address")
+        body = gettext("Someone tried to register a new organisation with this e-mail address, which "
+                       "already has an account. No new account was created.\n\n"
+                       "To sign in: %(login)s\nIf you forgot your password: %(forgot)s\n\n"
+                       "If this was not you, you can ignore this e-mail.", login=login, forgot=forgot)
+    queue_email(user.email, subject, body, user_id=user.id)
+
+
+def pending_registration_for_token(token: str) -> PendingRegistration | None:
+    """The unexpired registration waiting for this link, or None."""
+    return db.session.scalar(sa.select(PendingRegistration).where(
+        PendingRegistration.token_hash == hash_token(token), PendingRegistration.expires_at > utcnow()))
+
+
+def confirm_registration(token: str) -> User:
+    """Self-registration, step two: the e-mail link creates the organisation and its first account."""
+    pending = pending_registration_for_token(token)
+    if pending is None:
+        raise OrganisationError(_l("This confirmation link is not valid or has expired. "
+                                   "Please register again."))
+    if account_ops.find_user(pending.email) is not None:
+        raise OrganisationError(_l("This e-mail address already has an account. Please sign in, "
+                                   "or reset your password if you forgot it."))
+    data = pending.data
+    org = dict(data["org"])
+    code = check_new_uscc(org.pop("uscc"))
+    if org.get("founded_on"):
+        org["founded_on"] = date.fromisoformat(org["founded_on"])
     organisation = Organisation(uscc=code, **{k: org.get(k) for k in PROFILE_FIELDS if k in org})
-    organisation.name = organisation.name.strip()
+    organisation.name = (organisation.name or "").strip()
     db.session.add(organisation)
     db.session.flush()
-    user = account_ops.create_user(email=person["email"], name=person["name"], password=person["password"],
-                                   roles=["applicant"], organisation_id=organisation.id,
-                                   phone=person.get("phone", ""), locale=person.get("locale"))
+    person = data["person"]
+    user = account_ops.create_user(email=pending.email, name=person["name"],
+                                   password_hash=person["password_hash"], roles=["applicant"],
+                                   organisation_id=organisation.id, phone=person.get("phone") or "",
+                                   locale=person.get("locale"))
+    db.session.execute(sa.delete(PendingRegistration).where(PendingRegistration.email == pending.email)
+                       .execution_options(synchronize_session=False))
+    db.session.expunge(pending)
     audit.record("organisation.registered", organisation, actor=user,
                  after={"name": organisation.name, "uscc": code})
     return user
+
+
+def purge_pending_registrations() -> int:
+    """Delete registrations whose link has expired; returns how many."""
+    result = db.session.execute(sa.delete(PendingRegistration).where(PendingRegistration.expires_at <= utcnow())
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def update_profile(organisation: Organisation, data: dict, actor) -> None:
@@ -171,8 +260,6 @@ def invite(organisation: Organisation, email: str, actor) -> tuple[Invitation, s
     existing = account_ops.find_user(email)
     if existing is not None and existing.organisation_id == organisation.id:
         raise OrganisationError(_l("This person is already a member."), "email")
-    if existing is not None and existing.organisation_id is not None:
-        raise OrganisationError(_l("This person already belongs to another organisation."), "email")
     pending = db.session.scalar(sa.select(Invitation).where(
         Invitation.organisation_id == organisation.id, Invitation.email == email,
         Invitation.state == "pending", Invitation.expires_at > utcnow()))
@@ -187,8 +274,6 @@ def invite(organisation: Organisation, email: str, actor) -> tuple[Invitation, s
     audit.record("invitation.created", invitation, actor=actor,
                  after={"email": email, "organisation_id": organisation.id})
     link = external_url("orgs.accept_invitation", token=token)
-    from flask_babel import force_locale, gettext
-
     with force_locale((existing.locale if existing else None) or current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = gettext("Invitation to join %(org)s", org=organisation.name)
         body = gettext("%(name)s invites you to apply for science and technology funding on behalf of "

@@ -5,7 +5,17 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
@@ -67,7 +77,11 @@ def _sign_in(user) -> None:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def register():
-    """An applicant registers their organisation (validated USCC) and their account."""
+    """An applicant registers their organisation (validated USCC) and their account.
+
+    Nothing is created until the e-mailed link is confirmed, and the answer is the same
+    page whether or not the e-mail address already has an account.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
     form = RegistrationForm()
@@ -79,14 +93,46 @@ def register():
         person = {"name": form.person_name.data, "email": form.email.data, "phone": form.phone.data,
                   "password": form.password.data, "locale": session.get("locale")}
         try:
-            user = ops.register_organisation(org=org, person=person)
+            ops.start_registration(org=org, person=person)
         except ops.OrganisationError as exc:
             getattr(form, exc.field or "name").errors.append(exc.message)
         else:
-            _sign_in(user)
-            flash(_("Welcome! Your organisation %(name)s is registered.", name=user.organisation.name), "success")
-            return redirect(url_for("core.index"))
+            db.session.commit()
+            return redirect(url_for("orgs.registration_sent"))
     return render_template("orgs/register.html", form=form)
+
+
+@bp.get("/register/sent")
+def registration_sent():
+    """The one answer to every registration: look for the confirmation e-mail."""
+    return render_template("orgs/registration_sent.html",
+                           hours=current_app.config["REGISTRATION_CONFIRM_HOURS"])
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    """The e-mailed link: shows what will be registered; confirming creates it and signs in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    pending = ops.pending_registration_for_token(token)
+    if pending is None:
+        flash(_("This confirmation link is not valid or has expired. Please register again."), "danger")
+        return redirect(url_for("orgs.register"))
+    if request.method == "POST":  # CSRF is checked for every POST by CSRFProtect
+        try:
+            user = ops.confirm_registration(token)
+        except ops.OrganisationError as exc:
+            db.session.rollback()
+            pending = ops.pending_registration_for_token(token)
+            return render_template("orgs/confirm_registration.html", pending=pending, problem=exc.message,
+                                   cluster=None, org_types=ORG_TYPES), 409
+        _sign_in(user)
+        flash(_("Welcome! Your organisation %(name)s is registered.", name=user.organisation.name), "success")
+        return redirect(url_for("core.index"))
+    cluster_id = pending.data["org"].get("cluster_id")
+    cluster = db.session.get(IndustryCluster, cluster_id) if cluster_id else None
+    return render_template("orgs/confirm_registration.html", pending=pending, problem=None, cluster=cluster,
+                           org_types=ORG_TYPES)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])

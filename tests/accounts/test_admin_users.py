@@ -20,10 +20,11 @@ def test_admin_creates_user_with_several_roles(client, login):
     assert db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.created")).one()
 
 
-def test_admin_created_user_without_password_gets_a_link(client, login):
+def test_admin_created_user_without_password_gets_a_link(client, login, run_jobs):
     login(make_user("admin"))
     client.post("/admin/users/new", data={"email": "new@test.example", "name": "新专家",
                                           "roles": ["expert"], "organisation_id": "0"})
+    run_jobs()
     mail = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.to_address == "new@test.example")).one()
     assert "/password/reset/" in mail.body
 

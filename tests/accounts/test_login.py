@@ -55,17 +55,6 @@ def test_login_of_disabled_user_is_refused(client):
     assert reasons == [{"email": user.email, "reason": "disabled"}]
 
 
-def test_login_throttled_per_account_after_five_failures(client, app):
-    user = make_user("applicant")
-    for _ in range(5):
-        assert client.post("/login", data={"email": user.email, "password": "bad-password-1"}).status_code == 200
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 429
-    assert "login.throttled" in audit_actions()
-    other = make_user("applicant")
-    assert client.post("/login", data={"email": other.email, "password": PASSWORD}).status_code == 302
-
-
 def test_login_successes_do_not_count_towards_the_limit(client):
     user = make_user("finance")
     for _ in range(7):

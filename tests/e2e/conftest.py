@@ -104,6 +104,7 @@ def live_server(tmp_path_factory):
         "INSTANCE_DIR": str(tmp),
         "MAIL_SERVER": None,
         "SHOW_OUTBOX": True,
+        "PASSWORD_ARGON2": {"memory_cost": 8, "time_cost": 1, "parallelism": 1},  # cheap hashing in tests
     })
     with app.app_context():
         upgrade()

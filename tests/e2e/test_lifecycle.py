@@ -161,6 +161,13 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     page.fill("#confirm", PASSWORD)
     run.submit(page, "main form")
     run.flash_ok(page)
+    assert "请查收邮件" in page.content()
+    run.shot(page, "registration-sent")
+    run.go(page, emailed_path(live_server["app"], APPLICANT, "/register/confirm/"))
+    assert ORG_NAME in page.content()
+    run.shot(page, "registration-confirm")
+    run.submit(page, "main form")
+    run.flash_ok(page)
     assert ORG_NAME in page.content()
     run.pages[APPLICANT] = page
     run.shot(page, "registered")
@@ -408,6 +415,24 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     (screenshots / "portfolio-report.pdf").write_bytes(response.body())
 
     assert_recorded(live_server["app"], application_id, project_id)
+
+
+def emailed_path(app, address: str, prefix: str) -> str:
+    """The path of the newest link starting with ``prefix`` e-mailed to ``address`` (read from the outbox)."""
+    import sqlalchemy as sa
+
+    from grants.extensions import db
+    from grants.notifications.models import OutboxEmail
+
+    with app.app_context():
+        bodies = db.session.scalars(sa.select(OutboxEmail.body).where(OutboxEmail.to_address == address)
+                                    .order_by(OutboxEmail.id.desc())).all()
+        db.session.remove()
+    for body in bodies:
+        found = re.search(r"https?://[^/\s]+(" + re.escape(prefix) + r"\S+)", body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no link {prefix}… was e-mailed to {address}")
 
 
 def assert_recorded(app, application_id: int, project_id: int) -> None:

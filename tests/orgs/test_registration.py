@@ -25,9 +25,9 @@ def organisation_count() -> int:
     return db.session.scalar(sa.select(sa.func.count(Organisation.id)))
 
 
-def test_registration_with_valid_code_creates_organisation_user_and_audit(client):
+def test_registration_with_valid_code_creates_organisation_user_and_audit(client, register):
     cluster = ClusterFactory()
-    response = client.post("/register", data=registration(VALID, cluster_id=str(cluster.id)))
+    response = register(registration(VALID, cluster_id=str(cluster.id)))
     assert response.status_code == 302
     org = db.session.scalars(sa.select(Organisation).where(Organisation.uscc == VALID)).one()
     assert org.name == "通化新注册科技有限公司"
@@ -41,9 +41,9 @@ def test_registration_with_valid_code_creates_organisation_user_and_audit(client
     assert client.get("/organisation").status_code == 200
 
 
-def test_registration_with_lowercase_spaced_code_stores_compact_code(client):
+def test_registration_with_lowercase_spaced_code_stores_compact_code(client, register):
     spaced = " ".join([VALID[:6].lower(), VALID[6:12], VALID[12:]])
-    assert client.post("/register", data=registration(spaced)).status_code == 302
+    assert register(registration(spaced)).status_code == 302
     assert db.session.scalar(sa.select(Organisation.uscc).where(Organisation.name == "通化新注册科技有限公司")) == VALID
 
 
@@ -72,11 +72,11 @@ def test_registration_with_letters_in_region_code_is_refused(client):
     assert_refused(client.post("/register", data=registration(letters)), letters)
 
 
-def test_registration_with_letters_in_first_two_positions_is_accepted(client):
+def test_registration_with_letters_in_first_two_positions_is_accepted(client, register):
     for prefix, email in (("Y1", "y1@newco.example"), ("N2", "n2@newco.example")):
         client.post("/logout")
         code = with_check_digit(prefix + "220503MA7H8K2N1")
-        response = client.post("/register", data=registration(code, name=f"{prefix}合作社", email=email))
+        response = register(registration(code, name=f"{prefix}合作社", email=email))
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         assert db.session.scalar(sa.select(Organisation.name).where(Organisation.uscc == code)) == f"{prefix}合作社"
 

@@ -39,7 +39,7 @@ from grants.extensions import db, limiter
 from tests.conftest import EXERCISED
 
 ANONYMOUS_ENDPOINTS = {"accounts.login", "accounts.forgot_password", "accounts.reset_password", "orgs.register",
-                       "orgs.accept_invitation"}
+                       "orgs.accept_invitation", "orgs.confirm_registration"}
 SESSION_ENDING = {"accounts.logout", "accounts.change_password", "accounts.set_user_active", "accounts.edit_user"}
 USERS = ("bureau", "admin", "finance", "applicant", "expert", "applicant2", "expert2", "expert5")
 CANDIDATES_PER_ARG = 6
@@ -386,8 +386,8 @@ def stage_world() -> tuple[list[str], tuple[str, ...]]:
     soft conflict flag and a declined assignment, a draft change request, a returned expenditure,
     a failed job and a failed portfolio report, a project awaiting its signature, a terminated
     project (recovery), an open conditional mid-term pass, an unused cluster and an unread
-    notification. Returns what was staged, and the paths of an invitation
-    and a password reset (sent by e-mail) for the anonymous visitor's crawl to start from.
+    notification. Returns what was staged, and the paths of an invitation, a password reset
+    and a registration confirmation (sent by e-mail) for the anonymous visitor's crawl to start from.
     """
     from datetime import timedelta
 
@@ -527,8 +527,20 @@ def stage_world() -> tuple[list[str], tuple[str, ...]]:
     # Links sent by e-mail, where the anonymous visitor starts: a pending invitation, a password reset.
     _invitation, token = invite(applicant.organisation, "fuzz-invitee@test.example", applicant)
     adapter = current_app.url_map.bind("grants.test")
+    # ... and a registration waiting for its confirmation link (item "throttle").
+    from grants.accounts.models import hash_token
+    from grants.orgs.models import PendingRegistration
+    from grants.orgs.uscc import with_check_digit
+
+    db.session.add(PendingRegistration(
+        token_hash=hash_token("fuzz-registration-token"), email="fuzz-registrant@test.example",
+        data={"org": {"name": "通化模糊注册有限公司", "uscc": with_check_digit("91220503MA7H8K9X0"),
+                      "org_type": "enterprise"},
+              "person": {"name": "模糊", "phone": "", "locale": None, "password_hash": "!unset"}},
+        expires_at=utcnow() + timedelta(days=1)))
     starts = (adapter.build("orgs.accept_invitation", {"token": token}),
-              adapter.build("accounts.reset_password", {"token": make_reset_token(make_user("applicant", organisation=applicant.organisation))}))
+              adapter.build("accounts.reset_password", {"token": make_reset_token(make_user("applicant", organisation=applicant.organisation))}),
+              adapter.build("orgs.confirm_registration", {"token": "fuzz-registration-token"}))
     db.session.commit()
     return staged, starts
 

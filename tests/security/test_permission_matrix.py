@@ -145,6 +145,8 @@ EXPECTED = {
     ("orgs.accept_invitation", "POST"):                "D  D D  D D D  D D D",
     ("orgs.add_qualification", "POST"):                "L  O D  D D D  D O O",
     ("orgs.clusters", "GET"):                          "L  D D  D D D  D D O",
+    ("orgs.confirm_registration", "GET"):             "O  O O  O O O  O O O",
+    ("orgs.confirm_registration", "POST"):            "O  O O  O O O  O O O",
     ("orgs.delete_cluster", "POST"):                   "L  D D  D D D  D D O",
     ("orgs.edit_cluster", "GET"):                      "L  D D  D D D  D D O",
     ("orgs.edit_cluster", "POST"):                     "L  D D  D D D  D D O",
@@ -158,6 +160,7 @@ EXPECTED = {
     ("orgs.organisations", "GET"):                     "L  D D  D D D  O O O",
     ("orgs.register", "GET"):                          "O  O O  O O O  O O O",
     ("orgs.register", "POST"):                         "O  O O  O O O  O O O",
+    ("orgs.registration_sent", "GET"):                 "O  O O  O O O  O O O",
     ("orgs.remove_qualification", "POST"):             "L  O D  D D D  D O O",
     ("orgs.remove_year_figure", "POST"):               "L  O D  D D D  D O O",
     ("orgs.revoke_invitation", "POST"):                "L  O D  D D D  O O O",  # refused with a flash and audited
