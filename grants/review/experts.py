@@ -273,7 +273,14 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
 
 
 def remove_relation(relation: ExpertRelation, actor) -> None:
-    """Withdraw a declared relation (the declaration stays in the audit log)."""
+    """Withdraw a declared relation (the declaration stays in the audit log).
+
+    A relation recorded from the expert's membership of an organisation is a fact, not a
+    declaration: it cannot be removed.
+    """
+    if relation.source == "membership":
+        raise ExpertError(_l("This relation was recorded when your account joined the organisation: "
+                             "it cannot be removed."))
     expert = relation.expert
     audit.record("expert.relation_removed", expert, actor=actor,
                  before={"relation_id": relation.id, "kind": relation.kind,

@@ -1,0 +1,36 @@
+"""Conflicts re-checked: when a conflict ended an assignment, and relations recorded from memberships
+
+Revision ID: 0006_conflicts
+Revises: 0005_funding_projects
+Create Date: 2026-12-05 05:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import grants.core.types
+
+
+# revision identifiers, used by Alembic.
+revision = '0006_conflicts'
+down_revision = '0005_funding_projects'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('conflict_found_at', grants.core.types.UTCDateTime(), nullable=True))
+
+    with op.batch_alter_table('expert_relations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('source', sa.String(length=16), server_default='declared', nullable=False))
+        batch_op.create_check_constraint('known_source', "source in ('declared','membership')")
+
+
+def downgrade():
+    with op.batch_alter_table('expert_relations', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_expert_relations_known_source'), type_='check')
+        batch_op.drop_column('source')
+
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_column('conflict_found_at')
