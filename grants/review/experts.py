@@ -240,6 +240,7 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
 
     A code or an exact name registered here links the organisation itself, so that its
     applications are blocked for the expert; any other name is compared by resemblance.
+    Open assignments that the declaration now forbids are withdrawn and the bureau told.
     """
     if kind not in RELATION_KINDS:
         raise ExpertError(_l("Choose the kind of relation."), "kind")
@@ -269,6 +270,9 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
                  after={"relation_id": relation.id, "kind": kind, "organisation_id": relation.organisation_id,
                         "organisation_name": relation.organisation_name, "uscc": code or None,
                         "since": str(since) if since else None, "until": str(until) if until else None})
+    from grants.review.assignments import recheck_expert
+
+    recheck_expert(expert, actor)
     return relation
 
 
