@@ -255,9 +255,9 @@ def _author() -> Conflict:
     return _conflict("author", True)
 
 
-def _membership(org_name: str, until: date | None, today: date) -> Conflict:
-    """The conflict of a membership relation: current until its end date, past after it."""
-    return _member(org_name) if until is None or until >= today else _past_member(org_name, until)
+def _membership(org_name: str, until: date | None) -> Conflict:
+    """The conflict of a membership relation: current while it has no end (the day the account left), past after."""
+    return _member(org_name) if until is None else _past_member(org_name, until)
 
 
 def _team_member(member: str, employer: str) -> Conflict:
@@ -350,7 +350,7 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
         if not relation_is_current(relation.until, today):
             continue
         if relation.organisation_id is not None and relation.organisation_id == org.id:
-            found.append(_membership(org.name, relation.until, today) if relation.source == "membership"
+            found.append(_membership(org.name, relation.until) if relation.source == "membership"
                          else _relation(relation.kind, org.name))
             continue
         registered = relation.organisation.name if relation.organisation is not None else None
@@ -548,7 +548,7 @@ def _judge(apps, index: _ExpertIndex, excluded, teams, rulings, apply_rulings: b
         for expert_id in hard_employer:
             found[app_id, expert_id].append(_employer(org_name))
         for expert_id, kind, source, until in index.relations_by_org.get(org_id, ()):
-            found[app_id, expert_id].append(_membership(org_name, until, today) if source == "membership"
+            found[app_id, expert_id].append(_membership(org_name, until) if source == "membership"
                                             else _relation(kind, org_name))
         for key in _resembling_keys(normalise_org_name(org_name), index):
             for expert_id, source in index.by_key[key]:
