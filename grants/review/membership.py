@@ -23,8 +23,11 @@ def _expert_of(user) -> Expert | None:
 
 
 def _open_memberships(expert: Expert, organisation_id: int) -> list[ExpertRelation]:
-    return [r for r in expert.relations
-            if r.source == "membership" and r.organisation_id == organisation_id and r.until is None]
+    return [
+        r
+        for r in expert.relations
+        if r.source == "membership" and r.organisation_id == organisation_id and r.until is None
+    ]
 
 
 @organisation_joined.connect
@@ -38,14 +41,28 @@ def expert_joined_organisation(user, *, organisation_id: int, actor, via: str, *
         return
     organisation = db.session.get(Organisation, organisation_id)
     if not _open_memberships(expert, organisation_id):
-        expert.relations.append(ExpertRelation(kind="employer", organisation_id=organisation_id,
-                                               organisation_name=organisation.name if organisation else "",
-                                               since=local_today(), source="membership"))
+        expert.relations.append(
+            ExpertRelation(
+                kind="employer",
+                organisation_id=organisation_id,
+                organisation_name=organisation.name if organisation else "",
+                since=local_today(),
+                source="membership",
+            )
+        )
         db.session.flush()
     withdrawn = recheck_expert(expert, actor)
-    audit.record("expert.joined_organisation", expert, actor=actor, after={
-        "user_id": user.id, "organisation_id": organisation_id, "via": via,
-        "withdrawn_assignments": [a.id for a in withdrawn]})
+    audit.record(
+        "expert.joined_organisation",
+        expert,
+        actor=actor,
+        after={
+            "user_id": user.id,
+            "organisation_id": organisation_id,
+            "via": via,
+            "withdrawn_assignments": [a.id for a in withdrawn],
+        },
+    )
 
 
 @organisation_left.connect
@@ -59,5 +76,9 @@ def expert_left_organisation(user, *, organisation_id: int, actor, via: str, **_
         relation.until = local_today()
     db.session.flush()
     if ended:
-        audit.record("expert.left_organisation", expert, actor=actor, after={
-            "user_id": user.id, "organisation_id": organisation_id, "via": via})
+        audit.record(
+            "expert.left_organisation",
+            expert,
+            actor=actor,
+            after={"user_id": user.id, "organisation_id": organisation_id, "via": via},
+        )

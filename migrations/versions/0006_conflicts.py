@@ -5,11 +5,10 @@ Revises: 0005_funding_projects
 Create Date: 2026-12-05 05:30:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import grants.core.types
-
 
 # revision identifiers, used by Alembic.
 revision = '0006_conflicts'

@@ -26,7 +26,13 @@ from grants.review.models import Assignment, ExpertRelation, Review
 from tests.factories import InvitationFactory, OrganisationFactory, make_user
 from tests.projects.acceptance_helpers import cast, join_panel, panel_expert, submit_report
 from tests.review.assign_helpers import audit_events, bureau_officer, notifications_of, pool_expert
-from tests.review.scoring_helpers import LONG_COMMENT, form_data, ready_assignment, reload, under_review
+from tests.review.scoring_helpers import (
+    LONG_COMMENT,
+    form_data,
+    ready_assignment,
+    reload,
+    under_review,
+)
 
 pytestmark = pytest.mark.usefixtures("english_ui")
 
@@ -43,20 +49,25 @@ def accept_invitation_of(user, organisation):
 
 # --- the facts ------------------------------------------------------------------------------------
 
+
 def test_conflict_expert_account_member_of_the_applicant_is_hard_in_both_paths(app):
     application = under_review()
     expert = pool_expert()
     expert.user.organisation_id = application.organisation_id
     db.session.flush()
     assert kinds(conflicts_for(expert, application)) == [("member", True)]
-    assert conflict_matrix([application], [expert])[application.id, expert.id] == conflicts_for(expert, application)
+    assert conflict_matrix([application], [expert])[application.id, expert.id] == conflicts_for(
+        expert, application
+    )
 
 
 def test_conflict_expert_who_created_the_application_is_author(app):
     expert = pool_expert()
     application = under_review(created_by=expert.user)
     assert kinds(conflicts_for(expert, application)) == [("author", True)]
-    assert conflict_matrix([application], [expert])[application.id, expert.id] == conflicts_for(expert, application)
+    assert conflict_matrix([application], [expert])[application.id, expert.id] == conflicts_for(
+        expert, application
+    )
 
 
 def test_conflict_team_member_of_the_experts_employer_is_hard_and_namesake_soft(app):
@@ -84,16 +95,20 @@ def test_conflict_team_of_the_applicant_itself_adds_no_team_flag(app):
 
 # --- invitation and automatic assignment ---------------------------------------------------------
 
+
 def test_invitation_refused_for_an_expert_whose_account_belongs_to_the_applicant(app):
     application = under_review()
     expert = pool_expert()
     expert.user.organisation_id = application.organisation_id
     db.session.flush()
     with pytest.raises(assign_ops.AssignmentError, match="belongs to the applicant"):
-        assign_ops.assign_manually(application, expert, bureau_officer(), utcnow() + timedelta(days=7))
+        assign_ops.assign_manually(
+            application, expert, bureau_officer(), utcnow() + timedelta(days=7)
+        )
 
 
 # --- the expert joins the applicant's organisation -----------------------------------------------
+
 
 def test_expert_joining_the_applicant_by_invitation_is_conflicted_and_withdrawn(app):
     bureau = bureau_officer()
@@ -103,13 +118,20 @@ def test_expert_joining_the_applicant_by_invitation_is_conflicted_and_withdrawn(
     assignment = reload(assignment)
     assert assignment.state == "withdrawn" and assignment.conflict_found_at is not None
     assert kinds(conflicts_for(assignment.expert, assignment.application)) == [("member", True)]
-    relation = db.session.scalars(sa.select(ExpertRelation).where(ExpertRelation.expert_id == expert.id)).one()
-    assert (relation.source, relation.organisation_id, relation.until) == ("membership", application.organisation_id,
-                                                                           None)
+    relation = db.session.scalars(
+        sa.select(ExpertRelation).where(ExpertRelation.expert_id == expert.id)
+    ).one()
+    assert (relation.source, relation.organisation_id, relation.until) == (
+        "membership",
+        application.organisation_id,
+        None,
+    )
     event = audit_events("expert.joined_organisation")[-1]
     assert event.after["organisation_id"] == application.organisation_id
     assert event.after["withdrawn_assignments"] == [assignment.id]
-    assert [n.kind for n in notifications_of(bureau, "assignment.conflict")] == ["assignment.conflict"]
+    assert [n.kind for n in notifications_of(bureau, "assignment.conflict")] == [
+        "assignment.conflict"
+    ]
 
 
 def test_expert_who_left_the_applicant_stays_conflicted_as_past_member(app):
@@ -117,8 +139,15 @@ def test_expert_who_left_the_applicant_stays_conflicted_as_past_member(app):
     application = under_review()
     expert = pool_expert()
     accept_invitation_of(expert.user, application.organisation)
-    account_ops.update_user(expert.user, email=expert.user.email, name=expert.user.name, phone="",
-                            roles=["expert", "applicant"], organisation_id=None, actor=admin)
+    account_ops.update_user(
+        expert.user,
+        email=expert.user.email,
+        name=expert.user.name,
+        phone="",
+        roles=["expert", "applicant"],
+        organisation_id=None,
+        actor=admin,
+    )
     db.session.expire_all()
     found = conflicts_for(reload(expert), reload(application))
     assert kinds(found) == [("past_member", True)]
@@ -130,7 +159,9 @@ def test_expert_cannot_remove_a_membership_relation(client, login):
     expert = pool_expert()
     organisation = OrganisationFactory()
     accept_invitation_of(expert.user, organisation)
-    relation = db.session.scalars(sa.select(ExpertRelation).where(ExpertRelation.expert_id == expert.id)).one()
+    relation = db.session.scalars(
+        sa.select(ExpertRelation).where(ExpertRelation.expert_id == expert.id)
+    ).one()
     login(expert.user)
     response = client.post(f"/expert/profile/relations/{relation.id}/remove", follow_redirects=True)
     assert "it cannot be removed" in response.get_data(as_text=True)
@@ -139,11 +170,16 @@ def test_expert_cannot_remove_a_membership_relation(client, login):
 
 # --- staff accounts --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["bureau", "finance", "admin"])
-def test_staff_account_cannot_accept_an_invitation_to_an_applicant_organisation(client, login, role):
+def test_staff_account_cannot_accept_an_invitation_to_an_applicant_organisation(
+    client, login, role
+):
     user = make_user(role, locale="en")
     token = f"staff-invitation-{role}"
-    invitation = InvitationFactory(organisation=OrganisationFactory(), email=user.email, token_hash=hash_token(token))
+    invitation = InvitationFactory(
+        organisation=OrganisationFactory(), email=user.email, token_hash=hash_token(token)
+    )
     login(user)
     response = client.post(f"/invitations/{token}")
     assert response.status_code == 422
@@ -160,24 +196,40 @@ def test_admin_cannot_put_a_staff_account_in_an_applicant_organisation(client, l
     officer = make_user("bureau")
     organisation = OrganisationFactory()
     login(admin)
-    response = client.post(f"/admin/users/{officer.id}", data={
-        "email": officer.email, "name": officer.name, "phone": "", "roles": ["bureau"],
-        "organisation_id": str(organisation.id)})
+    response = client.post(
+        f"/admin/users/{officer.id}",
+        data={
+            "email": officer.email,
+            "name": officer.name,
+            "phone": "",
+            "roles": ["bureau"],
+            "organisation_id": str(organisation.id),
+        },
+    )
     assert "cannot belong to an applicant organisation" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(type(officer), officer.id).organisation_id is None
     with pytest.raises(account_ops.StaffMembershipRefused):
-        account_ops.create_user(email="staff-member@test.example", name="职员", roles=["finance"],
-                                organisation_id=organisation.id, actor=admin)
+        account_ops.create_user(
+            email="staff-member@test.example",
+            name="职员",
+            roles=["finance"],
+            organisation_id=organisation.id,
+            actor=admin,
+        )
 
 
 # --- opening, saving and submitting ----------------------------------------------------------------
 
+
 def test_conflicted_expert_cannot_open_the_proposal(client, login):
     assignment = ready_assignment(expert=pool_expert())
-    relation = ExpertRelation(kind="family", organisation_id=assignment.application.organisation_id,
-                              organisation_name="")
-    assignment.expert.relations.append(relation)  # declared behind the re-check (e.g. by the bureau's import)
+    relation = ExpertRelation(
+        kind="family", organisation_id=assignment.application.organisation_id, organisation_name=""
+    )
+    assignment.expert.relations.append(
+        relation
+    )  # declared behind the re-check (e.g. by the bureau's import)
     db.session.flush()
     login(assignment.expert.user)
     response = client.get(f"/expert/assignments/{assignment.id}/review")
@@ -194,8 +246,10 @@ def test_scores_never_saved_while_conflicted_and_assignment_withdrawn(client, lo
     assignment.expert.user.organisation_id = assignment.application.organisation_id
     db.session.flush()
     login(assignment.expert.user)
-    response = client.post(f"/expert/assignments/{assignment.id}/review",
-                           data=form_data(assignment, ["8", "8"], action="submit"))
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/review",
+        data=form_data(assignment, ["8", "8"], action="submit"),
+    )
     assert response.status_code == 302
     assignment = reload(assignment)
     assert assignment.state == "withdrawn" and assignment.conflict_found_at is not None
@@ -206,22 +260,34 @@ def test_scores_never_saved_while_conflicted_and_assignment_withdrawn(client, lo
 def test_submit_guard_refuses_a_conflicted_review(app):
     assignment = ready_assignment(expert=pool_expert())
     criteria = scoring.criteria_for(assignment)
-    review = scoring.save_draft(assignment, assignment.expert.user, scores={c.id: Decimal("8") for c in criteria},
-                                comment=LONG_COMMENT, recommendation="fund")
+    review = scoring.save_draft(
+        assignment,
+        assignment.expert.user,
+        scores={c.id: Decimal("8") for c in criteria},
+        comment=LONG_COMMENT,
+        recommendation="fund",
+    )
     assignment.expert.employer_id = assignment.application.organisation_id
     db.session.flush()
     assert any("conflict of interest" in p for p in scoring.submission_problems(review))
     with pytest.raises(scoring.ScoringError, match="conflict of interest"):
-        scoring.save_draft(assignment, assignment.expert.user, scores={}, comment="", recommendation=None)
+        scoring.save_draft(
+            assignment, assignment.expert.user, scores={}, comment="", recommendation=None
+        )
 
 
 def test_declaring_a_relation_withdraws_the_open_assignment(client, login):
     bureau = bureau_officer()
     assignment = ready_assignment(expert=pool_expert())
     login(assignment.expert.user)
-    response = client.post("/expert/profile/relations", data={
-        "relation-kind": "shareholding", "relation-organisation_uscc": assignment.application.organisation.uscc,
-        "relation-organisation_name": ""})
+    response = client.post(
+        "/expert/profile/relations",
+        data={
+            "relation-kind": "shareholding",
+            "relation-organisation_uscc": assignment.application.organisation.uscc,
+            "relation-organisation_name": "",
+        },
+    )
     assert response.status_code == 302
     assignment = reload(assignment)
     assert assignment.state == "withdrawn" and assignment.conflict_found_at is not None
@@ -230,13 +296,16 @@ def test_declaring_a_relation_withdraws_the_open_assignment(client, login):
 
 # --- recusal -----------------------------------------------------------------------------------------
 
+
 def test_recuse_withdraws_and_tells_the_bureau(client, login):
     bureau = bureau_officer()
     assignment = ready_assignment(expert=pool_expert())
     login(assignment.expert.user)
     page = client.get(f"/expert/assignments/{assignment.id}/review").get_data(as_text=True)
     assert f"/expert/assignments/{assignment.id}/recuse" in page
-    response = client.post(f"/expert/assignments/{assignment.id}/recuse", data={"reason": "与项目负责人合作过"})
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/recuse", data={"reason": "与项目负责人合作过"}
+    )
     assert response.status_code == 302
     assignment = reload(assignment)
     assert assignment.state == "withdrawn" and assignment.conflict_found_at is not None
@@ -250,8 +319,10 @@ def test_recuse_withdraws_and_tells_the_bureau(client, login):
 def test_recuse_needs_a_reason_and_another_expert_cannot(client, login):
     assignment = ready_assignment(expert=pool_expert())
     login(pool_expert().user)
-    assert client.post(f"/expert/assignments/{assignment.id}/recuse",
-                       data={"reason": "x"}).status_code == 404
+    assert (
+        client.post(f"/expert/assignments/{assignment.id}/recuse", data={"reason": "x"}).status_code
+        == 404
+    )
     assert reload(assignment).state == "accepted"
     client.post("/logout")
     login(assignment.expert.user)
@@ -263,6 +334,7 @@ def test_recuse_needs_a_reason_and_another_expert_cannot(client, login):
 
 # --- the acceptance panel ----------------------------------------------------------------------------
 
+
 def test_acceptance_panel_expert_who_joins_the_project_organisation_cannot_score(app):
     c = cast()
     submit_report(c)
@@ -272,9 +344,17 @@ def test_acceptance_panel_expert_who_joins_the_project_organisation_cannot_score
     db.session.flush()
     criteria = scoring.criteria_for(assignment)
     with pytest.raises(scoring.ScoringError, match="conflict of interest"):
-        scoring.save_draft(assignment, expert.user, scores={cr.id: Decimal("8") for cr in criteria},
-                           comment=LONG_COMMENT, recommendation="fund")
-    assign_ops.withdraw_for_conflict(assignment, assign_ops.current_conflicts(assignment), expert.user)
+        scoring.save_draft(
+            assignment,
+            expert.user,
+            scores={cr.id: Decimal("8") for cr in criteria},
+            comment=LONG_COMMENT,
+            recommendation="fund",
+        )
+    assign_ops.withdraw_for_conflict(
+        assignment, assign_ops.current_conflicts(assignment), expert.user
+    )
     assert assignment.state == "withdrawn"
-    assert db.session.scalar(sa.select(Assignment.conflict_found_at).where(Assignment.id == assignment.id))
-
+    assert db.session.scalar(
+        sa.select(Assignment.conflict_found_at).where(Assignment.id == assignment.id)
+    )
