@@ -188,6 +188,7 @@ def register_domains(app: Flask) -> None:
     import grants.reports.setup  # noqa: F401
     import grants.review.assign_panels  # noqa: F401
     import grants.review.decision_panels  # noqa: F401
+    import grants.review.membership  # noqa: F401
     import grants.review.pool_panels  # noqa: F401
     import grants.review.reminders  # noqa: F401
     import grants.review.rules  # noqa: F401

@@ -16,6 +16,7 @@ from grants.accounts.sessions import end_all_sessions, end_session, start_sessio
 from grants.core import audit
 from grants.core.jobs import enqueue, job
 from grants.core.links import external_url
+from grants.core.signals import organisation_changed
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify, queue_email
@@ -24,7 +25,27 @@ RESET_SALT = "password-reset"
 
 
 class AccountError(ValueError):
-    """A refused account operation; the message is user-facing."""
+    """A refused account operation; the message is user-facing, ``field`` names the form field at fault."""
+
+    field = "email"
+
+
+class StaffMembershipRefused(AccountError):
+    """A bureau, finance or admin account may not belong to an applicant organisation."""
+
+    field = "organisation_id"
+
+
+#: Roles whose holders act for the bureau and so may never belong to an applicant organisation.
+STAFF_ROLES = frozenset({"bureau", "finance", "admin"})
+
+
+def check_staff_membership(roles, organisation_id: int | None) -> None:
+    """Refuse an account that would hold a staff role and belong to an applicant organisation."""
+    if organisation_id and STAFF_ROLES & set(roles):
+        raise StaffMembershipRefused(_l(
+            "Bureau, finance and administrator accounts cannot belong to an applicant organisation: "
+            "remove the organisation or the staff role."))
 
 
 class SignInDelayed(Exception):
@@ -228,6 +249,7 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
     email = normalise_email(email)
     if find_user(email) is not None:
         raise AccountError(_l("An account with this e-mail address already exists."))
+    check_staff_membership(roles, organisation_id)
     user = User(email=email, name=name.strip(), phone=phone or "", active=True,
                 organisation_id=organisation_id or None, locale=locale)
     if password:
@@ -242,6 +264,8 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
     set_roles(user, roles, actor)
     audit.record("user.created", user, actor=actor,
                  after={"email": email, "roles": sorted(user.role_names)})
+    organisation_changed(user, None, user.organisation_id, actor=actor or user,
+                         via="admin" if actor is not None else "registration")
     if not password and not password_hash:
         request_password_reset(email)
     return user
@@ -254,6 +278,7 @@ def update_user(user: User, *, email: str, name: str, phone: str, roles,
     other = find_user(email)
     if other is not None and other.id != user.id:
         raise AccountError(_l("An account with this e-mail address already exists."))
+    check_staff_membership(roles, organisation_id)
     before = {"email": user.email, "name": user.name, "organisation_id": user.organisation_id}
     user.email, user.name, user.phone = email, name.strip(), phone or ""
     user.organisation_id = organisation_id or None
@@ -261,6 +286,7 @@ def update_user(user: User, *, email: str, name: str, phone: str, roles,
     after = {"email": user.email, "name": user.name, "organisation_id": user.organisation_id}
     if before != after:
         audit.record("user.updated", user, actor=actor, before=before, after=after)
+    organisation_changed(user, before["organisation_id"], user.organisation_id, actor=actor, via="admin")
 
 
 def set_active(user: User, active: bool, actor) -> None:

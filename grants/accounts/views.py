@@ -177,7 +177,7 @@ def new_user():
                                    organisation_id=form.organisation_id.data or None,
                                    phone=form.phone.data, actor=current_user)
         except ops.AccountError as exc:
-            form.email.errors.append(str(exc))
+            form[exc.field].errors.append(str(exc))
         else:
             db.session.commit()
             flash(_("The account %(email)s has been created.", email=user.email), "success")
@@ -200,7 +200,7 @@ def edit_user(user_id: int):
                             roles=form.roles.data, organisation_id=form.organisation_id.data or None,
                             actor=current_user)
         except ops.AccountError as exc:
-            form.email.errors.append(str(exc))
+            form[exc.field].errors.append(str(exc))
         else:
             db.session.commit()
             flash(_("The account has been saved."), "success")

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from grants.core.permissions import has_role, is_authenticated, is_system
 from grants.core.types import utcnow
 from grants.core.workflow import Transition, Workflow
+from grants.extensions import db
 from grants.orgs.models import INVITATION_STATES, Invitation
 from grants.orgs.rules import is_member_of_invitation_org, no_organisation
 
@@ -15,23 +16,34 @@ def _not_expired(invitation, actor, data):
     return None
 
 
-def _same_address(invitation, actor, data):
+def _may_join(invitation, actor, data):
+    """The invitation is open, addressed to the actor, and the actor is no bureau, finance or admin account."""
+    from grants.accounts.operations import STAFF_ROLES
+
     expired = _not_expired(invitation, actor, data)
     if expired:
         return expired
     if actor.email.lower() != invitation.email.lower():
         return str(_l("This invitation was sent to another e-mail address."))
+    if STAFF_ROLES & actor.role_names:
+        return str(_l("Bureau, finance and administrator accounts cannot join an applicant organisation. "
+                      "Ask the organisation to invite another e-mail address."))
     return None
 
 
 def _join(invitation, actor, data):
+    """The actor joins the organisation as an applicant; the review domain hears of it (conflicts)."""
     from grants.accounts.models import UserRole
+    from grants.core.signals import organisation_changed
 
     invitation.decided_at = utcnow()
     invitation.accepted_by_id = actor.id
+    before = actor.organisation_id
     actor.organisation_id = invitation.organisation_id
     if "applicant" not in actor.role_names:
         actor.roles.append(UserRole(role="applicant"))
+    db.session.flush()
+    organisation_changed(actor, before, actor.organisation_id, actor=actor, via="invitation")
 
 
 def _decided(invitation, actor, data):
@@ -52,7 +64,7 @@ INVITATION_WORKFLOW = Workflow(
     model=Invitation,
     states=INVITATION_STATES,
     transitions=[
-        Transition("pending", "accept", "accepted", is_authenticated & no_organisation, guard=_same_address,
+        Transition("pending", "accept", "accepted", is_authenticated & no_organisation, guard=_may_join,
                    effect=_join, notify=_tell_inviter, label=_l("Accept")),
         Transition("pending", "revoke", "revoked",
                    has_role("applicant") & is_member_of_invitation_org, effect=_decided,

@@ -150,13 +150,6 @@ def forbidden_reasons(applications, experts) -> dict[tuple[int, int], list[str]]
             for pair, conflicts in conflict_matrix(applications, experts).items() if conflicts}
 
 
-def hard_conflicts(application: Application, expert: Expert) -> list[str]:
-    """The reasons of the hard (or ruled) conflicts between ``expert`` and ``application`` now."""
-    from grants.review.conflicts import conflicts_for
-
-    return [str(c.reason) for c in conflicts_for(expert, application) if c.hard]
-
-
 def invitable_experts() -> list[Expert]:
     """The pool that can be invited: active experts with an account."""
     return db.session.scalars(
@@ -583,17 +576,100 @@ def bureau_users() -> list[User]:
 # --- the assignment workflow's guard and effects (see grants/review/workflow.py) ----------------
 
 def guard_accept(assignment: Assignment, actor, data) -> str | None:
-    """The expert declares no conflict of interest, and none is known."""
+    """The expert declares no conflict of interest, and none is known now."""
     if not data.get("no_conflict"):
         return _("Declare that you have no conflict of interest with this application before accepting.")
     problem = closed_problem(assignment.application, assignment.purpose, assignment.round)
     if problem:
         return problem
-    reasons = hard_conflicts(assignment.application, assignment.expert)
-    if reasons:
-        return _("You cannot review this application because of a conflict of interest: %(reasons)s",
-                 reasons="; ".join(reasons))
+    return conflict_message(current_conflicts(assignment))
+
+
+# --- conflicts found after the invitation -------------------------------------------------------
+
+def current_conflicts(assignment: Assignment) -> list:
+    """The conflicts between the assignment's expert and application now, the bureau's rulings applied.
+
+    Any conflict left (hard, ruled a block, or a soft flag nobody has ruled on) ends the
+    assignment: the expert may not accept, open, score or submit.
+    """
+    from grants.review.conflicts import conflicts_for
+
+    return conflicts_for(assignment.expert, assignment.application)
+
+
+def conflict_message(conflicts, *, withdrawn: bool = False) -> str | None:
+    """What the expert is told of conflicts (their kinds only: a blind call names nobody)."""
+    if not conflicts:
+        return None
+    labels = []
+    for conflict in conflicts:
+        if conflict.label not in labels:
+            labels.append(conflict.label)
+    if withdrawn:
+        return _("You cannot review this application because of a conflict of interest (%(kinds)s). "
+                 "The assignment has been withdrawn and the bureau has been told.", kinds="; ".join(labels))
+    return _("You cannot review this application because of a conflict of interest (%(kinds)s).",
+             kinds="; ".join(labels))
+
+
+def withdraw_for_conflict(assignment: Assignment, conflicts, actor) -> Assignment:
+    """Withdraw an invited or accepted assignment because of ``conflicts`` found now, and tell the bureau.
+
+    Its review (draft or submitted) no longer counts: only reviews of accepted
+    assignments are valid. Flushes; the caller commits.
+    """
+    from grants.core.workflow import transition
+
+    transition(assignment, "conflict_found", actor, kinds=[c.kind for c in conflicts],
+               reasons=[str(c.reason) for c in conflicts])
+    return assignment
+
+
+def guard_conflict_found(assignment: Assignment, actor, data) -> str | None:
+    if not data.get("kinds"):
+        return _("No conflict of interest was found.")
     return None
+
+
+def on_conflict(assignment: Assignment, actor, data) -> None:
+    """Effect of ``recuse`` and ``conflict_found``: the time the conflict ended the assignment."""
+    assignment.conflict_found_at = utcnow()
+
+
+def notify_conflict(assignment: Assignment, actor, data) -> None:
+    """Tell the bureau that a conflict of interest withdrew the expert, with the reasons."""
+    application = assignment.application
+    reasons = data.get("reasons") or [data.get("reason") or ""]
+    params = {"expert": assignment.expert.name, "title": application.title, "ref": application.reference_no or "",
+              "reasons": "; ".join(str(r) for r in reasons)}
+    link = url_for("review.application_assignments", application_id=application.id)
+    if assignment.purpose == ACCEPTANCE:
+        project = acceptance_project(application.id)
+        if project is not None:
+            params["ref"], link = project.code, url_for("projects.acceptance", project_id=project.id)
+    notify(bureau_users(), "assignment.conflict",
+           _l("Conflict of interest: %(expert)s withdrawn from %(ref)s"),
+           _l("%(expert)s can no longer review “%(title)s” (%(ref)s) because of a conflict of interest: "
+              "%(reasons)s\nThe assignment has been withdrawn; invite a replacement if the panel needs one."),
+           link=link, params=params)
+
+
+def recheck_expert(expert: Expert, actor) -> list[Assignment]:
+    """Withdraw the expert's invited or accepted assignments that a conflict now forbids (reviews still open)."""
+    from grants.review.conflicts import conflicts_for
+    from grants.review.scoring import review_open
+
+    withdrawn = []
+    assignments = db.session.scalars(sa.select(Assignment).where(
+        Assignment.expert_id == expert.id, Assignment.state.in_(OPEN_STATES)).order_by(Assignment.id)).all()
+    for assignment in assignments:
+        if not review_open(assignment):
+            continue
+        conflicts = conflicts_for(expert, assignment.application)
+        if conflicts:
+            withdrawn.append(withdraw_for_conflict(assignment, conflicts, actor))
+    return withdrawn
 
 
 def on_accept(assignment: Assignment, actor, data) -> None:

@@ -1,14 +1,24 @@
 """Conflicts of interest (回避) between experts and applications.
 
+Conflicts are computed from the facts as they stand when asked: at invitation, automatic
+assignment, acceptance of an invitation, opening the proposal, saving and submitting
+scores, and in the acceptance panels. Nothing is cached on the assignment.
+
 A **hard** conflict forbids the expert to review the application, whatever anyone
-says: the expert works for the applicant (same organisation id or USCC), has declared
-a current relation with the applicant organisation, or is named on the applicant's list
-of excluded experts (不宜评审专家) with no employer or the same employer.
+says: the expert's account belongs (``member``) or belonged within three years
+(``past_member``) to the applicant organisation; the expert's account created the
+application (``author``); the expert works for the applicant (same organisation id or
+USCC); the expert has declared a current relation with the applicant organisation; the
+expert is named on the applicant's list of excluded experts (不宜评审专家) with no
+employer or the same employer; or a member of the application's team works for the
+expert's employer (``team_member``: the same organisation name).
 
 A **soft** flag is a resemblance the bureau must judge: the expert's employer, or an
 organisation of a declared relation, has a name that equals, contains or is contained
 in the applicant's name once both are normalised (``通化金马药业集团股份有限公司`` and
-``金马药业``); or an excluded-expert row gives the expert's name with another employer.
+``金马药业``); an excluded-expert row gives the expert's name with another employer; a
+team member's organisation resembles the expert's employer (``team_employer_name``); or
+a team member has the expert's name (``team_name``).
 
 A :class:`~grants.review.models.ConflictRuling` settles the soft flags of one pair:
 ``blocked`` turns them into hard conflicts, otherwise they are cleared. Rulings never
@@ -58,17 +68,26 @@ MAX_EXCLUDED_EXPERTS = 3
 MIN_CONTAINED_LENGTH = 2
 
 CONFLICT_KINDS = {
+    "member": _l("Account belongs to the applicant"),
+    "past_member": _l("Account belonged to the applicant"),
+    "author": _l("Created the application"),
     "employer": _l("Employer is the applicant"),
     "relation": _l("Declared relation with the applicant"),
     "excluded": _l("Excluded by the applicant"),
     "employer_name": _l("Employer name resembles the applicant"),
     "relation_name": _l("Related organisation resembles the applicant"),
     "excluded_name": _l("Same name as an excluded expert"),
+    "team_member": _l("A team member works for the expert's employer"),
+    "team_employer_name": _l("A team member's organisation resembles the expert's employer"),
+    "team_name": _l("A team member has the expert's name"),
 }
 _KIND_ORDER = {kind: n for n, kind in enumerate(CONFLICT_KINDS)}
 
 
 REASONS = {
+    "member": _l("The expert's account belongs to the applicant organisation %(org)s."),
+    "past_member": _l("The expert's account belonged to the applicant organisation %(org)s until %(until)s."),
+    "author": _l("The expert's account created this application."),
     "employer": _l("The expert works for the applicant, %(org)s."),
     "relation": _l("The expert declared a relation with the applicant %(org)s: %(kind)s."),
     "excluded": _l("The applicant asked that %(who)s not review this application: %(reason)s"),
@@ -77,6 +96,10 @@ REASONS = {
                         "applicant “%(org)s”."),
     "excluded_name": _l("The applicant excluded %(name)s of “%(employer)s”; this expert has the same name but "
                         "works for “%(expert_employer)s”."),
+    "team_member": _l("%(member)s of the application's team works for the expert's employer “%(employer)s”."),
+    "team_employer_name": _l("%(member)s of the application's team works for “%(team_org)s”, which resembles "
+                             "the expert's employer “%(employer)s”."),
+    "team_name": _l("%(member)s of the application's team (%(team_org)s) has the same name as the expert."),
 }
 
 
@@ -220,6 +243,61 @@ def _excluded_name(name: str, employer: str, expert_employer: str) -> Conflict:
     return _conflict("excluded_name", False, name=name, employer=employer, expert_employer=expert_employer or "—")
 
 
+def _member(org_name: str) -> Conflict:
+    return _conflict("member", True, org=org_name)
+
+
+def _past_member(org_name: str, until: date) -> Conflict:
+    return _conflict("past_member", True, org=org_name, until=until.isoformat())
+
+
+def _author() -> Conflict:
+    return _conflict("author", True)
+
+
+def _membership(org_name: str, until: date | None) -> Conflict:
+    """The conflict of a membership relation: current while it has no end (the day the account left), past after."""
+    return _member(org_name) if until is None else _past_member(org_name, until)
+
+
+def _team_member(member: str, employer: str) -> Conflict:
+    return _conflict("team_member", True, member=member, employer=employer)
+
+
+def _team_employer_name(member: str, team_org: str, employer: str) -> Conflict:
+    return _conflict("team_employer_name", False, member=member, team_org=team_org, employer=employer)
+
+
+def _team_name(member: str, team_org: str) -> Conflict:
+    return _conflict("team_name", False, member=member, team_org=team_org or "—")
+
+
+def exact_org_key(name: str | None) -> str:
+    """The organisation name as written, without spaces, punctuation or case (same organisation, same key)."""
+    return person_key(name)
+
+
+def _team_rows(team, org_name: str) -> list[tuple[str, str]]:
+    """(name, organisation) of the team members who are not the applicant's own staff."""
+    org_key = normalise_org_name(org_name)
+    return [(name, team_org or "") for name, team_org in team
+            if not (team_org and normalise_org_name(team_org) == org_key)]
+
+
+def _team_conflicts(team_rows, expert_name: str, employer_name: str) -> list[Conflict]:
+    """The team conflicts of one expert (the single-pair rules)."""
+    found = []
+    employer_exact, employer_key = exact_org_key(employer_name), normalise_org_name(employer_name)
+    for name, team_org in team_rows:
+        if employer_exact and exact_org_key(team_org) == employer_exact:
+            found.append(_team_member(name, employer_name))
+        elif names_resemble(normalise_org_name(team_org), employer_key):
+            found.append(_team_employer_name(name, team_org, employer_name))
+        if person_key(name) and person_key(name) == person_key(expert_name):
+            found.append(_team_name(name, team_org))
+    return found
+
+
 def _finish(found: Iterable[Conflict], blocked: bool | None, apply_rulings: bool) -> list[Conflict]:
     """Deduplicate and order the conflicts of a pair, then apply the pair's ruling."""
     conflicts = sorted(set(found), key=lambda c: (_KIND_ORDER[c.kind], c.params))
@@ -258,6 +336,11 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
     org = application.organisation
     org_key = normalise_org_name(org.name)
     found: list[Conflict] = []
+    user = expert.user if expert.user_id is not None else None
+    if user is not None and user.organisation_id is not None and user.organisation_id == org.id:
+        found.append(_member(org.name))
+    if expert.user_id is not None and application.created_by_id == expert.user_id:
+        found.append(_author())
     if (expert.employer_id is not None and expert.employer_id == org.id) or \
             (expert.employer_uscc and expert.employer_uscc == org.uscc):
         found.append(_employer(org.name))
@@ -267,7 +350,8 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
         if not relation_is_current(relation.until, today):
             continue
         if relation.organisation_id is not None and relation.organisation_id == org.id:
-            found.append(_relation(relation.kind, org.name))
+            found.append(_membership(org.name, relation.until) if relation.source == "membership"
+                         else _relation(relation.kind, org.name))
             continue
         registered = relation.organisation.name if relation.organisation is not None else None
         for name in _relation_names(registered, relation.organisation_name):
@@ -278,6 +362,8 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
     for row in rows:
         if person_key(row.name) and person_key(row.name) == person_key(expert.name):
             found.append(_excluded_conflict(row.name, row.employer_name, row.reason, expert.employer_name))
+    team = _team_rows([(m.name, m.organisation_name) for m in application.team], org.name)
+    found.extend(_team_conflicts(team, expert.name, expert.employer_name))
     blocked = db.session.scalar(sa.select(ConflictRuling.blocked).where(
         ConflictRuling.application_id == application.id, ConflictRuling.expert_id == expert.id))
     return _finish(found, blocked, apply_rulings)
@@ -325,27 +411,40 @@ class _ExpertIndex:
     employer_by_id: dict[int, list[int]]
     employer_by_uscc: dict[str, list[int]]
     employer_name: dict[int, str]
-    relations_by_org: dict[int, list[tuple[int, str]]]
+    # organisation id -> [(expert id, kind, source, until)]
+    relations_by_org: dict[int, list[tuple]]
     # normalised name -> [(expert id, source)], source ("employer",) or ("relation", org id, kind, name)
     by_key: dict[str, list[tuple[int, tuple]]]
     containing: dict[str, set[str]]
     by_person: dict[str, list[int]]
+    member_by_org: dict[int, list[int]]
+    by_user: dict[int, int]
+    employer_exact: dict[str, list[int]]
 
 
 def _index_experts(expert_ids: list[int], today: date) -> _ExpertIndex:
-    experts = _rows(lambda chunk: sa.select(Expert.id, Expert.name, Expert.employer_id, Expert.employer_uscc,
-                                            Expert.employer_name).where(Expert.id.in_(chunk)), expert_ids)
+    from grants.accounts.models import User
     from grants.orgs.models import Organisation
+
+    experts = _rows(lambda chunk: sa.select(Expert.id, Expert.name, Expert.employer_id, Expert.employer_uscc,
+                                            Expert.employer_name, Expert.user_id, User.organisation_id)
+                    .outerjoin(User, User.id == Expert.user_id).where(Expert.id.in_(chunk)), expert_ids)
 
     relations = _rows(lambda chunk: sa.select(
         ExpertRelation.expert_id, ExpertRelation.kind, ExpertRelation.organisation_id,
-        ExpertRelation.organisation_name, ExpertRelation.until, Organisation.name)
+        ExpertRelation.organisation_name, ExpertRelation.until, ExpertRelation.source, Organisation.name)
         .outerjoin(Organisation, Organisation.id == ExpertRelation.organisation_id)
         .where(ExpertRelation.expert_id.in_(chunk)), expert_ids)
     index = _ExpertIndex(defaultdict(list), defaultdict(list), {}, defaultdict(list), defaultdict(list), {},
-                         defaultdict(list))
-    for expert_id, name, employer_id, employer_uscc, employer_name in experts:
+                         defaultdict(list), defaultdict(list), {}, defaultdict(list))
+    for expert_id, name, employer_id, employer_uscc, employer_name, user_id, user_org_id in experts:
         index.employer_name[expert_id] = employer_name or ""
+        if user_id is not None:
+            index.by_user[user_id] = expert_id
+        if user_org_id is not None:
+            index.member_by_org[user_org_id].append(expert_id)
+        if exact_org_key(employer_name):
+            index.employer_exact[exact_org_key(employer_name)].append(expert_id)
         if employer_id is not None:
             index.employer_by_id[employer_id].append(expert_id)
         if employer_uscc:
@@ -355,11 +454,11 @@ def _index_experts(expert_ids: list[int], today: date) -> _ExpertIndex:
             index.by_key[key].append((expert_id, ("employer",)))
         if person_key(name):
             index.by_person[person_key(name)].append(expert_id)
-    for expert_id, kind, org_id, typed, until, registered in relations:
+    for expert_id, kind, org_id, typed, until, source, registered in relations:
         if not relation_is_current(until, today):
             continue
         if org_id is not None:
-            index.relations_by_org[org_id].append((expert_id, kind))
+            index.relations_by_org[org_id].append((expert_id, kind, source, until))
         for name in _relation_names(registered, typed):
             key = normalise_org_name(name)
             if key:
@@ -401,9 +500,17 @@ def conflict_matrix(applications, experts, *, apply_rulings: bool = True,
         return {}
     wanted_experts = set(expert_ids)
     index = _index_experts(expert_ids, today)
-    apps = _rows(lambda chunk: sa.select(Application.id, Organisation.id, Organisation.name, Organisation.uscc)
+    from grants.applications.models import TeamMember
+
+    apps = _rows(lambda chunk: sa.select(Application.id, Organisation.id, Organisation.name, Organisation.uscc,
+                                         Application.created_by_id)
                  .join(Organisation, Organisation.id == Application.organisation_id)
                  .where(Application.id.in_(chunk)), app_ids)
+    teams: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for app_id, name, team_org in _rows(lambda chunk: sa.select(
+            TeamMember.application_id, TeamMember.name, TeamMember.organisation_name)
+            .where(TeamMember.application_id.in_(chunk)).order_by(TeamMember.position, TeamMember.id), app_ids):
+        teams[app_id].append((name, team_org))
     excluded: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     for app_id, name, employer, reason in _rows(lambda chunk: sa.select(
             ExcludedExpert.application_id, ExcludedExpert.name, ExcludedExpert.employer_name, ExcludedExpert.reason)
@@ -414,7 +521,7 @@ def conflict_matrix(applications, experts, *, apply_rulings: bool = True,
         .where(ConflictRuling.application_id.in_(chunk)), app_ids) if e in wanted_experts}
 
     with _gc_paused():
-        return _judge(apps, index, excluded, rulings, apply_rulings)
+        return _judge(apps, index, excluded, teams, rulings, apply_rulings, today)
 
 
 @contextmanager
@@ -429,14 +536,20 @@ def _gc_paused():
             gc.enable()
 
 
-def _judge(apps, index: _ExpertIndex, excluded, rulings, apply_rulings: bool) -> dict[tuple[int, int], list[Conflict]]:
+def _judge(apps, index: _ExpertIndex, excluded, teams, rulings, apply_rulings: bool,
+           today: date) -> dict[tuple[int, int], list[Conflict]]:
     found: dict[tuple[int, int], list[Conflict]] = defaultdict(list)
-    for app_id, org_id, org_name, org_uscc in apps:
+    for app_id, org_id, org_name, org_uscc, created_by_id in apps:
+        for expert_id in index.member_by_org.get(org_id, ()):
+            found[app_id, expert_id].append(_member(org_name))
+        if created_by_id is not None and created_by_id in index.by_user:
+            found[app_id, index.by_user[created_by_id]].append(_author())
         hard_employer = set(index.employer_by_id.get(org_id, ())) | set(index.employer_by_uscc.get(org_uscc, ()))
         for expert_id in hard_employer:
             found[app_id, expert_id].append(_employer(org_name))
-        for expert_id, kind in index.relations_by_org.get(org_id, ()):
-            found[app_id, expert_id].append(_relation(kind, org_name))
+        for expert_id, kind, source, until in index.relations_by_org.get(org_id, ()):
+            found[app_id, expert_id].append(_membership(org_name, until) if source == "membership"
+                                            else _relation(kind, org_name))
         for key in _resembling_keys(normalise_org_name(org_name), index):
             for expert_id, source in index.by_key[key]:
                 if source[0] == "employer":
@@ -448,6 +561,17 @@ def _judge(apps, index: _ExpertIndex, excluded, rulings, apply_rulings: bool) ->
             for expert_id in index.by_person.get(person_key(name), ()) if person_key(name) else ():
                 found[app_id, expert_id].append(
                     _excluded_conflict(name, employer, reason, index.employer_name[expert_id]))
+        for name, team_org in _team_rows(teams.get(app_id, ()), org_name):
+            exact = set(index.employer_exact.get(exact_org_key(team_org), ())) if exact_org_key(team_org) else set()
+            for expert_id in exact:
+                found[app_id, expert_id].append(_team_member(name, index.employer_name[expert_id]))
+            for key in _resembling_keys(normalise_org_name(team_org), index):
+                for expert_id, source in index.by_key[key]:
+                    if source[0] == "employer" and expert_id not in exact:
+                        found[app_id, expert_id].append(
+                            _team_employer_name(name, team_org, index.employer_name[expert_id]))
+            for expert_id in index.by_person.get(person_key(name), ()) if person_key(name) else ():
+                found[app_id, expert_id].append(_team_name(name, team_org))
     matrix = {}
     for pair, conflicts in found.items():
         final = _finish(conflicts, rulings.get(pair), apply_rulings)

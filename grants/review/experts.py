@@ -240,6 +240,7 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
 
     A code or an exact name registered here links the organisation itself, so that its
     applications are blocked for the expert; any other name is compared by resemblance.
+    Open assignments that the declaration now forbids are withdrawn and the bureau told.
     """
     if kind not in RELATION_KINDS:
         raise ExpertError(_l("Choose the kind of relation."), "kind")
@@ -269,11 +270,21 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
                  after={"relation_id": relation.id, "kind": kind, "organisation_id": relation.organisation_id,
                         "organisation_name": relation.organisation_name, "uscc": code or None,
                         "since": str(since) if since else None, "until": str(until) if until else None})
+    from grants.review.assignments import recheck_expert
+
+    recheck_expert(expert, actor)
     return relation
 
 
 def remove_relation(relation: ExpertRelation, actor) -> None:
-    """Withdraw a declared relation (the declaration stays in the audit log)."""
+    """Withdraw a declared relation (the declaration stays in the audit log).
+
+    A relation recorded from the expert's membership of an organisation is a fact, not a
+    declaration: it cannot be removed.
+    """
+    if relation.source == "membership":
+        raise ExpertError(_l("This relation was recorded when your account joined the organisation: "
+                             "it cannot be removed."))
     expert = relation.expert
     audit.record("expert.relation_removed", expert, actor=actor,
                  before={"relation_id": relation.id, "kind": relation.kind,

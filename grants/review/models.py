@@ -81,6 +81,9 @@ class ExpertRelation(db.Model):
     since: Mapped[date | None] = mapped_column(sa.Date)
     until: Mapped[date | None] = mapped_column(sa.Date)
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "declared" by the expert or the bureau; "membership" recorded when the expert's account
+    # joined the organisation (it ends, with ``until``, when the account leaves it).
+    source: Mapped[str] = mapped_column(sa.String(16), default="declared", server_default="declared")
 
     expert: Mapped[Expert] = relationship(back_populates="relations")
     organisation = relationship("Organisation")
@@ -90,6 +93,7 @@ class ExpertRelation(db.Model):
                            name="known_kind"),
         sa.CheckConstraint("organisation_id is not null or length(organisation_name) > 0",
                            name="names_an_organisation"),
+        sa.CheckConstraint("source in ('declared','membership')", name="known_source"),
     )
 
 
@@ -145,6 +149,8 @@ class Assignment(db.Model):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str] = mapped_column(sa.String(500), default="")
     no_conflict_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a conflict of interest ended the assignment (found on a re-check, or the expert recused).
+    conflict_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assignments.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

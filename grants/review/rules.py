@@ -22,8 +22,17 @@ def accepted_without_conflict(user, assignment) -> bool:
 
 
 @predicate
+def no_conflict_now(user, assignment) -> bool:
+    """No conflict of interest holds between the assignment's expert and application now (current facts)."""
+    from grants.review.assignments import current_conflicts
+
+    return assignment is not None and not current_conflicts(assignment)
+
+
+@predicate
 def review_assignment_open(user, review) -> bool:
-    return review is not None and accepted_without_conflict(user, review.assignment)
+    return (review is not None and accepted_without_conflict(user, review.assignment)
+            and no_conflict_now(user, review.assignment))
 
 
 @predicate
@@ -41,7 +50,8 @@ rule("expert.own_profile", expert & has_expert_record)
 rule("conflict.rule", staff)
 rule("assignment.manage", staff)
 rule("assignment.view", (expert & is_expert_of) | staff)
-rule("assignment.read_proposal", expert & is_expert_of & accepted_without_conflict)
+rule("assignment.read_proposal", expert & is_expert_of & accepted_without_conflict & no_conflict_now)
+rule("assignment.recuse", expert & is_expert_of)
 rule("review.edit", expert & is_review_author & in_state("draft") & review_assignment_open)
 rule("review.panel", staff)
 rule("decision.manage", staff)

@@ -132,6 +132,9 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
         raise ScoringError(_("This review has been submitted and is locked."))
     if not review_open(assignment):
         raise ScoringError(closed_message(assignment))
+    conflict = _conflict_problem(assignment)
+    if conflict:
+        raise ScoringError(conflict)
     if recommendation and recommendation not in RECOMMENDATIONS:
         raise ScoringError(_("Choose one of the recommendations offered."), "recommendation")
     if review is None:
@@ -175,6 +178,13 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
     return review
 
 
+def _conflict_problem(assignment: Assignment) -> str | None:
+    """Why a conflict of interest found now forbids the expert to score, or None."""
+    from grants.review.assignments import conflict_message, current_conflicts
+
+    return conflict_message(current_conflicts(assignment))
+
+
 def submission_problems(review: Review) -> list[str]:
     """What keeps a review from being submitted (empty when it is complete)."""
     problems = []
@@ -183,6 +193,9 @@ def submission_problems(review: Review) -> list[str]:
         problems.append(_("Accept the invitation and declare that you have no conflict of interest first."))
     if not review_open(assignment):
         problems.append(closed_message(assignment))
+    conflict = _conflict_problem(assignment)
+    if conflict:
+        problems.append(conflict)
     scores = {s.criterion_id: s.value for s in review.scores}
     criteria = criteria_for(assignment)
     if not criteria:

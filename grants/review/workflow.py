@@ -1,6 +1,8 @@
 """State machines of the review domain, and the application events it adds.
 
-Assignment: invited → accepted | declined | withdrawn (accepted → withdrawn).
+Assignment: invited → accepted | declined | withdrawn (accepted → withdrawn); an invited or
+accepted assignment is also withdrawn when its expert recuses (``recuse``) or a re-check finds
+a conflict of interest (``conflict_found``).
 Review: draft → submitted → (reopened by the bureau, with a reason) draft.
 Public notice: draft → published → closed.  Objection: open → upheld | dismissed.
 Application: under_review → reviewed → approved | declined; approved → declined when an
@@ -61,6 +63,16 @@ ASSIGNMENT_WORKFLOW = Workflow(
                    effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
         Transition("accepted", "withdraw", "withdrawn", staff,
                    effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
+        *[Transition(source, "recuse", "withdrawn", expert & is_expert_of,
+                     guard=_text_required("reason", _l("Say what the conflict of interest is, so that the bureau "
+                                                       "can record it.")),
+                     effect=_lazy("grants.review.assignments", "on_conflict"),
+                     notify=_lazy("grants.review.assignments", "notify_conflict"),
+                     label=_l("Declare a conflict and withdraw")) for source in ("invited", "accepted")],
+        *[Transition(source, "conflict_found", "withdrawn", (expert & is_expert_of) | staff | is_system,
+                     guard=_lazy("grants.review.assignments", "guard_conflict_found"),
+                     effect=_lazy("grants.review.assignments", "on_conflict"),
+                     notify=_lazy("grants.review.assignments", "notify_conflict")) for source in ("invited", "accepted")],
     ],
 )
 

@@ -176,5 +176,36 @@ def build_instance(n_applications: int, n_experts: int, seed: int = 1, rulings: 
         db.session.execute(sa.insert(ConflictRuling), [
             {"application_id": a, "expert_id": e, "blocked": rng.random() < 0.5, "reason": "测试", "decided_at": now}
             for a, e in pairs])
+    _add_teams_and_memberships(random.Random(seed + 1000), app_ids, expert_ids, org_ids, names, employers,
+                               random_org_name, now)
     db.session.flush()
     return app_ids, expert_ids
+
+
+def _add_teams_and_memberships(rng, app_ids, expert_ids, org_ids, names, employers, random_org_name, now) -> None:
+    """Team members (some named like experts, some from the experts' employers) and membership relations."""
+    from grants.applications.models import TeamMember
+
+    org_names = dict(db.session.execute(sa.select(Organisation.id, Organisation.name)
+                                        .where(Organisation.id.in_(org_ids))).all())
+    applicant = dict(db.session.execute(sa.select(Application.id, Application.organisation_id)
+                                        .where(Application.id.in_(app_ids))).all())
+    team_rows = []
+    for app_id in app_ids:
+        for position in range(rng.choice([0, 1, 2, 3, 4])):
+            expert_id = rng.choice(expert_ids)
+            name = names[expert_id] if rng.random() < 0.2 else rng.choice(PEOPLE)
+            org = rng.choice([org_names[applicant[app_id]], employers[expert_id], "吉林省" + employers[expert_id],
+                              random_org_name(rng), ""])
+            team_rows.append({"application_id": app_id, "position": position, "name": name, "role": "member",
+                              "title": "", "organisation_name": org, "expertise": ""})
+    if team_rows:
+        db.session.execute(sa.insert(TeamMember), team_rows)
+    today = date.today()
+    membership_rows = [
+        {"expert_id": expert_id, "kind": "employer", "organisation_id": rng.choice(org_ids), "organisation_name": "",
+         "note": "", "source": "membership", "since": today - timedelta(days=3000),
+         "until": None if rng.random() < 0.5 else today - timedelta(days=rng.randint(0, 2000)), "declared_at": now}
+        for expert_id in expert_ids if rng.random() < 0.1]
+    if membership_rows:
+        db.session.execute(sa.insert(ExpertRelation), membership_rows)

@@ -146,10 +146,14 @@ def test_accept_refused_when_a_hard_conflict_appeared_since_the_invitation(clien
     expert.employer_id = assignment.application.organisation_id
     db.session.flush()
     login(expert.user)
-    response = client.post(f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"})
-    assert response.status_code == 422
-    assert "conflict of interest" in response.get_data(as_text=True)
-    assert reload(assignment).state == "invited"
+    response = client.post(f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "conflict of interest (Employer is the applicant)" in response.get_data(as_text=True)
+    assignment = reload(assignment)
+    assert assignment.state == "withdrawn"
+    assert assignment.conflict_found_at is not None
+    assert assignment.no_conflict_declared_at is None
 
 
 def test_decline_requires_a_reason_and_keeps_what_was_typed(client, login):

@@ -280,6 +280,7 @@ EXPECTED = {
     ("review.resolve_objection", "POST"):              "L  D D  D D D  D O O",
     ("review.review_detail", "GET"):                   "L  D D  D D D  D O O",
     ("review.rule_conflict", "POST"):                  "L  D D  D D D  D O O",
+    ("review.recuse", "POST"):                         "L  D D  O D D  D D D",
     ("review.save_review", "POST"):                    "L  D D  O D D  D D D",
     ("review.withdraw_assignment", "POST"):            "L  D D  D D D  D O O",
     ("static", "GET"):                                 "O  O O  O O O  O O O",

@@ -51,6 +51,15 @@ class AcceptForm(FlaskForm):
         validators=[DataRequired(message=_l("You must make this declaration to accept."))])
 
 
+class RecuseForm(FlaskForm):
+    reason = TextAreaField(_l("What is the conflict of interest?"),
+                           validators=[DataRequired(message=_l("Say what the conflict of interest is, so that the "
+                                                               "bureau can record it.")),
+                                       Length(max=500)],
+                           description=_l("For example: I have worked with a member of the team in the last "
+                                          "three years. Your assignment is withdrawn and the bureau is told."))
+
+
 class DeclineForm(FlaskForm):
     reason = TextAreaField(_l("Why do you decline?"),
                            validators=[DataRequired(message=_l("Say why you decline, so that the bureau can plan.")),

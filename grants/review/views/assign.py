@@ -33,6 +33,7 @@ from grants.review.forms.assign import (
     AutoAssignForm,
     DeclineForm,
     ManualAssignForm,
+    RecuseForm,
     ReplacementForm,
 )
 from grants.review.models import Assignment, Expert
@@ -421,6 +422,10 @@ def _answer(assignment_id: int, event: str):
     forms = {"accept_form": form} if event == "accept" else {"decline_form": form}
     if not form.validate():
         return _render_invitation(assignment, status=422, **forms)
+    if event == "accept":
+        conflicts = ops.current_conflicts(assignment)
+        if conflicts:
+            return withdrawn_for_conflict(assignment, conflicts)
     data = {"no_conflict": True} if event == "accept" else {"reason": form.reason.data.strip()}
     try:
         transition(assignment, event, current_user, **data)
@@ -458,3 +463,40 @@ def accept_invitation(assignment_id: int):
 @bp.post("/expert/assignments/<int:assignment_id>/decline")
 def decline_invitation(assignment_id: int):
     return _answer(assignment_id, "decline")
+
+
+def withdrawn_for_conflict(assignment: Assignment, conflicts):
+    """Withdraw the signed-in expert's assignment for a conflict found now, tell them why, back to their queue."""
+    ops.withdraw_for_conflict(assignment, conflicts, current_user)
+    db.session.commit()
+    flash(ops.conflict_message(conflicts, withdrawn=True), "warning")
+    return redirect(url_for("review.my_reviews"))
+
+
+@bp.post("/expert/assignments/<int:assignment_id>/recuse")
+def recuse(assignment_id: int):
+    """The expert declares a conflict of interest: the assignment is withdrawn and the bureau told."""
+    assignment = _assignment_or_404(assignment_id)
+    require("assignment.recuse", assignment, not_found=True)
+    if assignment.state not in ops.OPEN_STATES:
+        flash(_answered_problem(assignment, "recuse") or _("This action is not possible in the current state."),
+              "warning")
+        return redirect(url_for("review.my_reviews"))
+    form = RecuseForm()
+    if not form.validate():
+        from grants.review.views.scoring import render_conflicted
+
+        return render_conflicted(assignment, ops.current_conflicts(assignment), form, status=422)
+    try:
+        transition(assignment, "recuse", current_user, reason=form.reason.data.strip())
+    except TransitionForbidden:
+        record_denial("assignment.recuse", assignment, path=request.path)
+        abort(403)
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("review.my_reviews"))
+    db.session.commit()
+    flash(_("You have withdrawn from this review because of a conflict of interest. The bureau has been told."),
+          "success")
+    return redirect(url_for("review.my_reviews"))

@@ -217,7 +217,11 @@ def remove_relation(relation_id: int):
     relation = db.session.get(ExpertRelation, relation_id)
     if relation is None or relation.expert_id != expert.id:
         abort(404)
-    ops.remove_relation(relation, current_user)
+    try:
+        ops.remove_relation(relation, current_user)
+    except ops.ExpertError as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("review.expert_profile") + "#relations")
     db.session.commit()
     flash(_("The relation has been removed."), "success")
     return redirect(url_for("review.expert_profile") + "#relations")

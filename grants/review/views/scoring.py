@@ -35,10 +35,13 @@ from grants.core.xlsx import XLSX_MIMETYPE
 from grants.extensions import db
 from grants.programmes.models import Call
 from grants.review import scoring
+from grants.review.assignments import OPEN_STATES, conflict_message, current_conflicts
+from grants.review.forms.assign import RecuseForm
 from grants.review.forms.scoring import ACTIONS, ReopenForm, review_form
 from grants.review.models import Assignment, Review
 from grants.review.rules import is_expert_of
 from grants.review.views import bp
+from grants.review.views.assign import withdrawn_for_conflict
 
 # --- shared helpers ------------------------------------------------------------------------
 
@@ -100,10 +103,21 @@ def _readable_assignment(assignment_id: int):
         return assignment, None
     if current_user.has_role("expert") and is_expert_of(current_user, assignment):
         record_denial("assignment.read_proposal", assignment, path=request.path)
+        conflicts = current_conflicts(assignment) if assignment.state in OPEN_STATES else []
+        if conflicts:
+            return assignment, render_conflicted(assignment, conflicts, status=403)
         return assignment, (render_template("review/scoring/not_ready.html", assignment=assignment,
                                             invitation_url=_invitation_url(assignment)), 403)
     require("assignment.read_proposal", assignment)
     abort(403)  # pragma: no cover - require() has aborted already
+
+
+def render_conflicted(assignment: Assignment, conflicts, form=None, *, status: int = 403):
+    """The page that keeps a conflicted expert out of the proposal and offers to withdraw (recuse)."""
+    if form is None:
+        form = RecuseForm(formdata=None, reason=conflict_message(conflicts) or "")
+    return render_template("review/scoring/conflicted.html", assignment=assignment, form=form,
+                           message=conflict_message(conflicts)), status
 
 
 def _invitation_url(assignment: Assignment) -> str | None:
@@ -126,8 +140,10 @@ def _render_expert_page(assignment: Assignment, form=None, *, status: int = 200,
     if form is None and editable:
         form = review_form(scoring.criteria_for(assignment), review=review, purpose=assignment.purpose)
     scores = {s.criterion_id: s for s in review.scores} if review is not None else {}
+    recuse_form = RecuseForm(formdata=None) if assignment.state in OPEN_STATES else None
     return render_template(
         "review/scoring/expert_review.html", assignment=assignment, call=call, review=review, form=form,
+        recuse_form=recuse_form,
         locked=locked, editable=editable, scores=scores, submit_problems=submit_problems or [],
         comment_min=scoring.COMMENT_MIN_LENGTH, closed_message=scoring.closed_message(assignment),
         **_reviewed_context(assignment, call.blind_review), **_formatters(assignment.purpose)), status
@@ -146,7 +162,17 @@ def expert_review(assignment_id: int):
 
 @bp.post("/expert/assignments/<int:assignment_id>/review")
 def save_review(assignment_id: int):
-    """Save the draft (``action=save``) or save and submit it (``action=submit``)."""
+    """Save the draft (``action=save``) or save and submit it (``action=submit``).
+
+    A conflict of interest found now withdraws the assignment (the bureau is told) and
+    nothing is saved.
+    """
+    assignment = _assignment_or_404(assignment_id)
+    if (is_expert_of(current_user, assignment) and assignment.state in OPEN_STATES
+            and scoring.review_open(assignment)):
+        conflicts = current_conflicts(assignment)
+        if conflicts:
+            return withdrawn_for_conflict(assignment, conflicts)
     assignment, refusal = _readable_assignment(assignment_id)
     if refusal is not None:
         return refusal
