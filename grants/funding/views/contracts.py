@@ -282,7 +282,7 @@ def upload_signed(project_id: int):
 def sign(project_id: int):
     """The bureau confirms the signed copy: the project starts and the tranche on signing is due."""
     project = _project_or_404(project_id)
-    require("project.view", project)
+    require("taskbook.confirm", project)
     signature = ops.pending_signature(project)
     if signature is None or not actionable(signature, "confirm", action="project.sign"):
         return _already_signed(project)
@@ -308,7 +308,7 @@ def sign(project_id: int):
 def return_signed(project_id: int):
     """The bureau returns the signed copy with the reason; the applicant uploads a new one."""
     project = _project_or_404(project_id)
-    require("project.view", project)
+    require("taskbook.confirm", project)
     signature = ops.pending_signature(project)
     if signature is None or not actionable(signature, "return", action="taskbook.return_signed"):
         return _already_signed(project)
