@@ -23,17 +23,27 @@ LIVE_PROJECT_STATES = ("in_progress", "acceptance_review", "accepted")
 
 def locked_project_state(project: Project) -> str:
     """The project's state as stored now, read under a row lock held until the transaction ends."""
-    return db.session.execute(sa.select(Project.state).where(Project.id == project.id).with_for_update()).scalar_one()
+    return db.session.execute(
+        sa.select(Project.state).where(Project.id == project.id).with_for_update()
+    ).scalar_one()
 
 
-def live_project_problem(project: Project, states: tuple[str, ...] = LIVE_PROJECT_STATES) -> str | None:
+def live_project_problem(
+    project: Project, states: tuple[str, ...] = LIVE_PROJECT_STATES
+) -> str | None:
     """Lock the project; why no money may move for it now (its state not in ``states``), or None."""
     state = locked_project_state(project)
     if state in states:
         return None
     label = str(PROJECT_STATE_LABELS.get(state, state))
     if state == "terminated":
-        return _("Project %(code)s has been terminated: no money can be requested, approved or paid for it any "
-                 "more.", code=project.code)
-    return _("Project %(code)s is “%(state)s”: money can only move while the project runs.", code=project.code,
-             state=label)
+        return _(
+            "Project %(code)s has been terminated: no money can be requested, approved or paid for it any "
+            "more.",
+            code=project.code,
+        )
+    return _(
+        "Project %(code)s is “%(state)s”: money can only move while the project runs.",
+        code=project.code,
+        state=label,
+    )

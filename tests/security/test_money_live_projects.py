@@ -22,7 +22,15 @@ from grants.funding.triggers import mark_due
 from grants.projects import changes
 from grants.projects.models import Project
 from tests.factories import make_user
-from tests.funding.finance_helpers import APPROVAL, approve_form, approved, key, paid, project_with_plan, requested
+from tests.funding.finance_helpers import (
+    APPROVAL,
+    approve_form,
+    approved,
+    key,
+    paid,
+    project_with_plan,
+    requested,
+)
 from tests.funding.spending_helpers import add_expenditure, running_project
 
 TERMINATED_ZH = "已终止"
@@ -31,8 +39,11 @@ TERMINATED_ZH = "已终止"
 def terminated_behind_our_back(project: Project) -> None:
     """The project terminated by another transaction: the row changes, the loaded object does not."""
     table = Project.__table__
-    db.session.execute(sa.update(table).where(table.c.id == project.id)
-                       .values(state="terminated", terminated_at=utcnow(), termination_reason="企业已注销"))
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == project.id)
+        .values(state="terminated", terminated_at=utcnow(), termination_reason="企业已注销")
+    )
     assert project.state == "in_progress"  # the stale copy in memory
 
 
@@ -46,8 +57,12 @@ def test_requesting_a_release_of_a_project_terminated_meanwhile_is_refused(app):
         assert TERMINATED_ZH in exc.message and project.code in exc.message
     else:
         raise AssertionError("a release of a terminated project was requested")
-    assert db.session.scalar(sa.select(sa.func.count(Disbursement.id))
-                             .where(Disbursement.project_id == project.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Disbursement.id)).where(Disbursement.project_id == project.id)
+        )
+        == 0
+    )
 
 
 def test_approving_a_release_of_a_project_terminated_meanwhile_is_refused(app):
@@ -86,7 +101,9 @@ def test_finance_queue_shows_the_chinese_refusal_for_a_terminated_project(app, c
     terminated_behind_our_back(project)
     db.session.commit()
     login(finance)
-    response = client.post(f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
+    )
     html = response.get_data(as_text=True)
     assert response.status_code in (409, 422), response.status_code
     assert TERMINATED_ZH in html and "资金" in html
@@ -106,20 +123,31 @@ def test_terminating_cancels_pending_releases_and_their_tranches_with_audit(app)
 
     db.session.expire_all()
     project = db.session.get(Project, project.id)
-    states = {d.id: d.state for d in db.session.scalars(sa.select(Disbursement)
-                                                        .where(Disbursement.project_id == project.id))}
+    states = {
+        d.id: d.state
+        for d in db.session.scalars(
+            sa.select(Disbursement).where(Disbursement.project_id == project.id)
+        )
+    }
     assert states == {done.id: "paid", waiting.id: "cancelled", checked.id: "cancelled"}
     assert project.committed_total == project.disbursed_total == 10000
-    tranches = db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id)
-                                  .order_by(Tranche.position)).all()
+    tranches = db.session.scalars(
+        sa.select(Tranche).where(Tranche.project_id == project.id).order_by(Tranche.position)
+    ).all()
     assert [t.cancelled_at is not None for t in tranches] == [False, True, True, True]
-    cancelled = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "disbursement.cancel")
-                                   .order_by(AuditEvent.id)).all()
+    cancelled = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == "disbursement.cancel")
+        .order_by(AuditEvent.id)
+    ).all()
     assert [e.object_id for e in cancelled] == [str(waiting.id), str(checked.id)]
     assert all(e.actor_id == bureau.id and "企业已注销" in e.after["reason"] for e in cancelled)
-    assert {e.object_id for e in db.session.scalars(sa.select(AuditEvent)
-                                                    .where(AuditEvent.action == "tranche.cancelled"))} \
-        == {str(t.id) for t in tranches[1:]}
+    assert {
+        e.object_id
+        for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "tranche.cancelled")
+        )
+    } == {str(t.id) for t in tranches[1:]}
     row = db.session.get(Disbursement, waiting.id)
     assert row.cancellation_reason and "企业已注销" in row.cancellation_reason
 
@@ -144,8 +172,10 @@ def test_no_tranche_falls_due_for_a_terminated_project(app):
     terminated_behind_our_back(project)
     assert mark_due(project, "contract") == []
     db.session.expire_all()
-    assert all(t.due_since is None for t in db.session.scalars(sa.select(Tranche)
-                                                               .where(Tranche.project_id == project.id)))
+    assert all(
+        t.due_since is None
+        for t in db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id))
+    )
 
 
 def test_spending_of_a_project_terminated_meanwhile_is_not_verified(app):
