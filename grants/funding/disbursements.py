@@ -269,6 +269,15 @@ def on_reject(disbursement: Disbursement, actor, data: dict) -> None:
     data["committed_total"] = str(committed)
 
 
+def guard_reject(disbursement: Disbursement, actor, data: dict) -> str | None:
+    """The reason is given. The project is locked first, as by every step on its money, so that
+    two decisions on its releases queue in one order and never deadlock."""
+    locked_project_state(disbursement.project)
+    if not (data.get("reason") or "").strip():
+        return _("Give the reason for rejecting the disbursement.")
+    return None
+
+
 def guard_cancel(disbursement: Disbursement, actor, data: dict) -> str | None:
     """A pending release is cancelled only once its project no longer runs, with the reason."""
     if locked_project_state(disbursement.project) in LIVE_PROJECT_STATES:

@@ -51,10 +51,11 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_task_book_signatures_state'), ['state'], unique=False)
         batch_op.create_index('uq_task_book_signatures_pending', ['project_id'], unique=True, sqlite_where=sa.text("state = 'signed_uploaded'"), postgresql_where=sa.text("state = 'signed_uploaded'"))
 
-    # Nothing refers to disbursements, so SQLite may rebuild the table for the new CHECKs.
+    # Nothing refers to disbursements, so SQLite may rebuild the table for the new CHECKs (batch mode
+    # does so on SQLite only; PostgreSQL alters it in place).
     with op.batch_alter_table('disbursements', schema=None) as batch_op:
         batch_op.drop_index('uq_disbursements_live_tranche', sqlite_where=sa.text("state != 'rejected'"), postgresql_where=sa.text("state != 'rejected'"))
-    with op.batch_alter_table('disbursements', schema=None, recreate='always') as batch_op:
+    with op.batch_alter_table('disbursements', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cancellation_reason', sa.Text(), server_default='', nullable=False))
         batch_op.drop_constraint(batch_op.f('ck_disbursements_known_state'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_disbursements_known_state'), "state in ('requested','approved','paid','rejected','cancelled')")
@@ -66,7 +67,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('disbursements', schema=None) as batch_op:
         batch_op.drop_index('uq_disbursements_live_tranche', sqlite_where=sa.text("state not in ('rejected','cancelled')"), postgresql_where=sa.text("state not in ('rejected','cancelled')"))
-    with op.batch_alter_table('disbursements', schema=None, recreate='always') as batch_op:
+    with op.batch_alter_table('disbursements', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_disbursements_cancellation_has_reason'), type_='check')
         batch_op.drop_constraint(batch_op.f('ck_disbursements_known_state'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_disbursements_known_state'), "state in ('requested','approved','paid','rejected')")
