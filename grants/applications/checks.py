@@ -270,6 +270,19 @@ def _beijing(value: datetime) -> str:
     return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 
+def lock_organisation(organisation_id: int) -> None:
+    """Serialise the submissions of one organisation until the transaction ends.
+
+    Counting the organisation's live applications and then submitting one is a
+    count-then-write: two submissions at once would both count below the cap. A row lock
+    on the organisation (``SELECT … FOR UPDATE`` on PostgreSQL) makes the second wait
+    for the first to commit and then count again; SQLite serialises writers anyway.
+    """
+    from grants.orgs.models import Organisation
+
+    db.session.execute(sa.select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
+
+
 def live_application_count(application: Application) -> int:
     """The organisation's other applications in live states in calls of the same year."""
     from grants.programmes.models import Call

@@ -12,9 +12,14 @@ from grants.core.workflow import Transition, Workflow
 
 
 def _submission_guard(application, actor, data):
-    """Complete, call open, organisation eligible, caps respected; else the reasons."""
-    from grants.applications.checks import submission_problems
+    """Complete, call open, organisation eligible, caps respected; else the reasons.
 
+    The organisation is locked first, so that the concurrent-project cap is counted by
+    one submission of the organisation at a time.
+    """
+    from grants.applications.checks import lock_organisation, submission_problems
+
+    lock_organisation(application.organisation_id)
     problems = submission_problems(application)
     return " ".join(str(p) for p in problems) or None
 

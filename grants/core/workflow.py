@@ -5,6 +5,11 @@ A domain declares its lifecycle once as a :class:`Workflow` — a table of
 effect, notification). :func:`transition` checks the table, applies the change, runs
 the effect, writes the audit event and queues notifications; it flushes and never
 commits. Templates ask :func:`can_fire` so that buttons follow the same table.
+
+After the change, the engine sends the domain event ``"<workflow>.<target state>"``
+(e.g. ``project.terminated``) through :func:`state_entered`: a blinker signal whose
+receivers — other domains reacting without being imported by this one — run in the same
+transaction, with the object as sender and ``actor`` and ``data`` as keyword arguments.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from blinker import Namespace
 
 from grants.core import audit
 from grants.core.permissions import Predicate
@@ -95,6 +101,12 @@ class Workflow:
 
 
 WORKFLOWS: dict[type, Workflow] = {}
+DOMAIN_EVENTS = Namespace()
+
+
+def state_entered(workflow_name: str, state: str):
+    """The signal sent when an object of ``workflow_name`` enters ``state`` (e.g. project.terminated)."""
+    return DOMAIN_EVENTS.signal(f"{workflow_name}.{state}")
 _engine_writing: ContextVar[bool] = ContextVar("engine_writing", default=False)
 
 
@@ -167,6 +179,7 @@ def transition(obj, event: str, actor, **data) -> Transition:
     details = {k: _jsonable(v) for k, v in data.items() if k != "password"}
     audit.record(f"{wf.name}.{event}", obj, actor=actor,
                  before={"state": before}, after={"state": t.target, **details})
+    state_entered(wf.name, t.target).send(obj, actor=actor, data=data)
     if t.notify is not None:
         t.notify(obj, actor, data)
     db.session.flush()

@@ -14,9 +14,12 @@ application's ``contract`` event and creates the project in state ``contracting`
   tranche per planned milestone in proportion to its share of funding, the rest on acceptance;
 - the task book (任务书), rendered to PDF in Chinese, kept as a file with its SHA-256.
 
-The applicant downloads the task book, signs and seals it and uploads the signed copy;
-the project's ``sign`` event (guarded by :func:`guard_sign`) then moves it into progress
-and makes the tranche on signing due. Until a tranche has a live disbursement the bureau
+The applicant downloads the task book, signs and seals it and uploads the signed copy,
+which waits for the bureau (a :class:`TaskBookSignature` in ``signed_uploaded``). A bureau
+officer compares it with the issued task book and confirms it — the project's ``sign``
+event (guarded by :func:`guard_sign`) then moves it into progress and makes the tranche on
+signing due — or returns it with a reason, and the applicant uploads a new copy. Nothing
+becomes due on an upload alone. Until a tranche has a live disbursement the bureau
 may change the plan (:func:`replan_tranches`); every change is audited.
 
 Every verb here flushes and leaves the commit to the request.
@@ -51,6 +54,7 @@ from grants.funding.models import (
     Disbursement,
     ProjectBudgetLine,
     ProjectCodeCounter,
+    TaskBookSignature,
     Tranche,
 )
 from grants.funding.triggers import mark_due
@@ -550,46 +554,124 @@ def issue_task_book(project: Project, actor) -> ProjectFile:
     return record
 
 
-# --- the signed copy and the signing --------------------------------------------------------
+# --- the signed copy, the bureau's check and the signing ----------------------------------
+
+def latest_signature(project: Project) -> TaskBookSignature | None:
+    """The signed copy handed in last, with the bureau's decision on it."""
+    return db.session.scalar(sa.select(TaskBookSignature).where(TaskBookSignature.project_id == project.id)
+                             .order_by(TaskBookSignature.id.desc()).limit(1))
+
+
+def pending_signature(project: Project) -> TaskBookSignature | None:
+    """The signed copy waiting for the bureau's confirmation, if any."""
+    return db.session.scalar(sa.select(TaskBookSignature).where(TaskBookSignature.project_id == project.id,
+                                                                TaskBookSignature.state == "signed_uploaded"))
+
 
 def upload_signed_task_book(project: Project, upload, actor) -> ProjectFile:
-    """Keep the signed and sealed task book (PDF or image) uploaded while contracting."""
+    """Keep the signed and sealed task book (PDF or image) and hand it to the bureau for its check.
+
+    Accepted while the project is contracting and no earlier copy still waits for the
+    bureau. The copy waits in ``signed_uploaded``: nothing becomes due until a bureau
+    officer confirms it (:func:`on_confirm_signature`). Audited; the bureau is notified.
+    """
+    db.session.execute(sa.select(Project.id).where(Project.id == project.id).with_for_update())
     if project.state != "contracting":
         raise ContractingError(_("The task book has been signed already."), field="file")
+    if pending_signature(project) is not None:
+        raise ContractingError(_("The signed copy uploaded earlier is waiting for the bureau's confirmation: "
+                                 "a new copy can be uploaded once the bureau has returned it."), field="file")
     try:
         stored = storage.save_upload(upload, kinds=SIGNED_COPY_KINDS)
     except storage.UploadRefused as exc:
         raise ContractingError(exc.message, field="file") from None
+    now = utcnow()
     record = ProjectFile.from_stored(stored, project_id=project.id, purpose="signed_task_book", actor=actor,
-                                     uploaded_at=utcnow())
+                                     uploaded_at=now)
     db.session.add(record)
+    db.session.flush()
+    signature = TaskBookSignature(project_id=project.id, file_id=record.id, state="signed_uploaded",
+                                  task_book_sha256=project.task_book_sha256, uploaded_by_id=getattr(actor, "id", None),
+                                  uploaded_at=now, return_reason="")
+    db.session.add(signature)
     db.session.flush()
     audit.record("task_book.signed_copy", project, actor=actor,
                  after={"file_id": record.id, "name": record.original_name, "sha256": record.sha256,
-                        "task_book_sha256": project.task_book_sha256})
+                        "task_book_sha256": project.task_book_sha256, "signature_id": signature.id,
+                        "state": "signed_uploaded"})
     from grants.review.assignments import bureau_users
 
     notify(bureau_users(), "project.signed_copy_uploaded", _l("Signed task book of %(code)s uploaded"),
-           _l("The signed copy of the task book of %(code)s “%(title)s” has been uploaded. Check it and confirm "
-              "it to start the project."),
+           _l("The signed copy of the task book of %(code)s “%(title)s” has been uploaded. Check it against the "
+              "issued task book, then confirm it to start the project or return it with the reason."),
            link=url_for("funding.contract", project_id=project.id),
            params={"code": project.code, "title": project.title})
     return record
 
 
-def guard_sign(project: Project, actor, data: dict) -> str | None:
-    """A signed copy of the current task book is on file and the plan adds up to the award."""
-    copy = signed_copy(project)
-    if copy is None:
-        return _("Upload the signed and sealed task book first.")
-    if not signed_copy_is_current(project, copy):
-        return _("The signed copy was uploaded before the current task book was issued: upload a signed copy "
-                 "of the current task book.")
+def _plan_problem(project: Project) -> str | None:
     total = plan_total(project)
     if total != project.award:
         return _("The tranche plan adds up to %(total)s, not to the award of %(award)s: correct the plan first.",
                  total=wan_exact(total), award=wan_exact(project.award))
     return None
+
+
+def _stale_copy_message() -> str:
+    return _("The signed copy was uploaded before the current task book was issued: upload a signed copy "
+             "of the current task book.")
+
+
+def guard_confirm_signature(signature: TaskBookSignature, actor, data: dict) -> str | None:
+    """The copy is of the current task book, the project still contracting, the plan adds up."""
+    project = signature.project
+    if project.state != "contracting":
+        return _("The task book has been signed already.")
+    if signature.task_book_sha256 != project.task_book_sha256 or not signed_copy_is_current(project,
+                                                                                          signature.file):
+        return _stale_copy_message()
+    return _plan_problem(project)
+
+
+def on_confirm_signature(signature: TaskBookSignature, actor, data: dict) -> None:
+    """The bureau confirms the copy: the project is signed and starts (its tranche on signing is due)."""
+    signature.decided_by_id = getattr(actor, "id", None)
+    signature.decided_at = utcnow()
+    data["project"] = signature.project.code
+    transition(signature.project, "sign", actor, signature_id=signature.id)
+
+
+def on_return_signature(signature: TaskBookSignature, actor, data: dict) -> None:
+    """The bureau returns the copy with its reason; the applicant uploads a new one."""
+    signature.decided_by_id = getattr(actor, "id", None)
+    signature.decided_at = utcnow()
+    signature.return_reason = (data.get("reason") or "").strip()
+    data["project"] = signature.project.code
+
+
+def notify_signature_returned(signature: TaskBookSignature, actor, data: dict) -> None:
+    """Tell the organisation's applicants why the copy came back."""
+    from grants.applications.operations import applicant_users
+
+    project = signature.project
+    notify(applicant_users(project), "project.signed_copy_returned",
+           _l("Signed task book of %(code)s returned"),
+           _l("The bureau has returned the signed copy of the task book of %(code)s “%(title)s”.\n"
+              "Reason: %(reason)s\nUpload a correctly signed and sealed copy of the current task book."),
+           link=url_for("funding.contract", project_id=project.id),
+           params={"code": project.code, "title": project.title, "reason": signature.return_reason})
+
+
+def guard_sign(project: Project, actor, data: dict) -> str | None:
+    """The bureau has confirmed a signed copy of the current task book and the plan adds up to the award."""
+    signature = latest_signature(project)
+    if signature is None:
+        return _("Upload the signed and sealed task book first.")
+    if signature.state != "confirmed":
+        return _("The bureau has not confirmed the signed copy of the task book yet.")
+    if signature.task_book_sha256 != project.task_book_sha256:
+        return _stale_copy_message()
+    return _plan_problem(project)
 
 
 def on_sign(project: Project, actor, data: dict) -> None:

@@ -32,14 +32,15 @@ from grants.core import audit
 from grants.core.actions import OperationError
 from grants.core.permissions import can
 from grants.core.types import utcnow
-from grants.core.workflow import GuardFailed, TransitionForbidden
+from grants.core.workflow import GuardFailed, TransitionForbidden, state_entered
 from grants.extensions import db
-from grants.funding.models import Disbursement, Tranche
+from grants.funding.live import LIVE_PROJECT_STATES, live_project_problem, locked_project_state
+from grants.funding.models import ENDED_DISBURSEMENT_STATES, Disbursement, Tranche
 from grants.funding.triggers import is_due
 from grants.notifications.operations import notify
 from grants.projects.models import Project
 
-RELEASABLE_PROJECT_STATES = ("in_progress", "acceptance_review", "accepted")
+RELEASABLE_PROJECT_STATES = LIVE_PROJECT_STATES
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ACCOUNT_PATTERN = re.compile(r"^\d{8,30}$")
 
@@ -98,7 +99,7 @@ def record_payment(project: Project, amount: Decimal) -> Decimal | None:
 def live_disbursement(tranche: Tranche) -> Disbursement | None:
     """The tranche's disbursement that is not rejected (at most one, by the unique index)."""
     return db.session.scalar(sa.select(Disbursement).where(Disbursement.tranche_id == tranche.id,
-                                                           Disbursement.state != "rejected"))
+                                                           Disbursement.state.not_in(ENDED_DISBURSEMENT_STATES)))
 
 
 def _by_key(idempotency_key: str) -> Disbursement | None:
@@ -136,14 +137,15 @@ def request_disbursement(tranche: Tranche, actor: User, idempotency_key: str, no
     existing = _by_key(key)
     if existing is not None:
         return _replay(existing, tranche)
+    problem = live_project_problem(project)
+    if problem:
+        raise DisbursementError(problem)
+    db.session.refresh(tranche)  # read after the lock: a termination committed meanwhile cancelled it
     if tranche.cancelled_at is not None:
         raise DisbursementError(_("This tranche has been cancelled and cannot be released."))
     if not is_due(tranche):
         raise DisbursementError(_("This tranche is not due yet: its condition (%(trigger)s) has not been met.",
                                   trigger=tranche.trigger_label))
-    if project.state not in RELEASABLE_PROJECT_STATES:
-        raise DisbursementError(_("Money can only be released while the project runs (it is now “%(state)s”).",
-                                  state=project.state_label))
     live = live_disbursement(tranche)
     if live is not None:
         if live.idempotency_key == key:  # a twin of this request committed since the lookup above
@@ -209,7 +211,15 @@ def guard_approve(disbursement: Disbursement, actor, data: dict) -> str | None:
     """A finance officer other than the requester approves, with payee and voucher details."""
     if actor is not None and disbursement.requested_by_id == actor.id:
         return requester_message()
-    return approval_problem(data)
+    return live_project_problem(disbursement.project) or _tranche_problem(disbursement) or approval_problem(data)
+
+
+def _tranche_problem(disbursement: Disbursement) -> str | None:
+    """Read after the project's lock: the tranche cancelled by a termination or a new plan."""
+    db.session.refresh(disbursement.tranche)
+    if disbursement.tranche.cancelled_at is not None:
+        return _("This tranche has been cancelled: the disbursement cannot be paid.")
+    return None
 
 
 def on_approve(disbursement: Disbursement, actor, data: dict) -> None:
@@ -229,9 +239,7 @@ def guard_pay(disbursement: Disbursement, actor, data: dict) -> str | None:
     """Only an approved, fully checked disbursement of a tranche still in force is paid."""
     if disbursement.approved_at is None or not disbursement.voucher_no:
         return _("The disbursement has not been checked and approved.")
-    if disbursement.tranche.cancelled_at is not None:
-        return _("This tranche has been cancelled: the disbursement cannot be paid.")
-    return None
+    return live_project_problem(disbursement.project) or _tranche_problem(disbursement)
 
 
 def on_pay(disbursement: Disbursement, actor, data: dict) -> None:
@@ -259,6 +267,63 @@ def on_reject(disbursement: Disbursement, actor, data: dict) -> None:
     data["amount"] = str(disbursement.amount)
     data["project"] = disbursement.project.code
     data["committed_total"] = str(committed)
+
+
+def guard_reject(disbursement: Disbursement, actor, data: dict) -> str | None:
+    """The reason is given. The project is locked first, as by every step on its money, so that
+    two decisions on its releases queue in one order and never deadlock."""
+    locked_project_state(disbursement.project)
+    if not (data.get("reason") or "").strip():
+        return _("Give the reason for rejecting the disbursement.")
+    return None
+
+
+def guard_cancel(disbursement: Disbursement, actor, data: dict) -> str | None:
+    """A pending release is cancelled only once its project no longer runs, with the reason."""
+    if locked_project_state(disbursement.project) in LIVE_PROJECT_STATES:
+        return _("The release can only be cancelled once its project has stopped; reject it instead.")
+    if not (data.get("reason") or "").strip():
+        return _("Give the reason for cancelling the release.")
+    return None
+
+
+def on_cancel(disbursement: Disbursement, actor, data: dict) -> None:
+    """Record the reason and give the reserved amount back to the award (the tranche goes too)."""
+    disbursement.cancellation_reason = data["reason"].strip()
+    db.session.flush()  # as in on_pay: a concurrent decision on the same release fails here first
+    committed = release_reservation(disbursement.project, disbursement.amount)
+    if committed is None:
+        raise GuardFailed(_("The reservation of this disbursement cannot be released."))
+    data["amount"] = str(disbursement.amount)
+    data["project"] = disbursement.project.code
+    data["committed_total"] = str(committed)
+
+
+def cancel_pending_releases(project: Project, actor, reason: str) -> list[Disbursement]:
+    """Cancel the project's requested and approved releases, and their tranches (a stopped project).
+
+    Runs in the transaction that stops the project, after its row lock: a payment that
+    committed first stays paid, one that comes later finds the project stopped. Each
+    cancellation is a workflow event (audited, the reservation released).
+    """
+    from grants.core.workflow import transition
+
+    locked_project_state(project)
+    pending = db.session.scalars(
+        sa.select(Disbursement).where(Disbursement.project_id == project.id,
+                                      Disbursement.state.in_(("requested", "approved")))
+        .order_by(Disbursement.id).execution_options(populate_existing=True)).all()
+    now = utcnow()
+    for disbursement in pending:
+        transition(disbursement, "cancel", actor, reason=reason)
+        tranche = disbursement.tranche
+        if tranche.cancelled_at is None:
+            tranche.cancelled_at = now
+            audit.record("tranche.cancelled", tranche, actor=actor,
+                         after={"project": project.code, "amount": str(tranche.amount), "trigger": tranche.trigger,
+                                "reason": "project.terminate", "disbursement_id": disbursement.id})
+    db.session.flush()
+    return list(pending)
 
 
 def finance_users() -> list[User]:
@@ -296,3 +361,17 @@ def notify_rejected(disbursement: Disbursement, actor, data: dict) -> None:
            link=url_for("funding.money", project_id=project.id),
            params={"code": project.code, "amount": _yuan(disbursement.amount),
                    "position": disbursement.tranche.position, "reason": disbursement.rejection_reason})
+
+
+def on_project_stopped(project: Project, actor=None, data: dict | None = None) -> None:
+    """A terminated project, or one that failed acceptance: its pending releases and their tranches
+    are cancelled (receiver of the domain events project.terminated and project.acceptance_failed)."""
+    if project.state == "terminated":
+        reason = _("The project has been terminated: %(reason)s", reason=project.termination_reason or "—")
+    else:
+        reason = _("The project failed acceptance.")
+    cancel_pending_releases(project, actor, reason)
+
+
+state_entered("project", "terminated").connect(on_project_stopped)
+state_entered("project", "acceptance_failed").connect(on_project_stopped)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from grants.core.dashboard import panel
 from grants.extensions import db
 from grants.funding.disbursements import RELEASABLE_PROJECT_STATES
-from grants.funding.models import Disbursement, Tranche
+from grants.funding.models import ENDED_DISBURSEMENT_STATES, Disbursement, Tranche
 from grants.projects.models import Project
 
 SHOWN = 5
@@ -38,7 +38,8 @@ def disbursements_panel(user) -> dict | None:
 
 def due_unrequested():
     """Tranches whose condition is met, of running projects, with no live disbursement."""
-    live = sa.select(Disbursement.id).where(Disbursement.tranche_id == Tranche.id, Disbursement.state != "rejected")
+    live = sa.select(Disbursement.id).where(Disbursement.tranche_id == Tranche.id,
+                                              Disbursement.state.not_in(ENDED_DISBURSEMENT_STATES))
     return (sa.select(Tranche).join(Project, Tranche.project_id == Project.id)
             .where(Tranche.due_since.is_not(None), Tranche.cancelled_at.is_(None),
                    Project.state.in_(RELEASABLE_PROJECT_STATES), ~sa.exists(live)))

@@ -22,6 +22,7 @@ from grants.extensions import db
 from grants.funding.models import (
     DISBURSEMENT_STATE_LABELS,
     DISBURSEMENT_STATES,
+    ENDED_DISBURSEMENT_STATES,
     Disbursement,
     Tranche,
 )
@@ -123,7 +124,7 @@ class LedgerFilters:
 
     def _sums(self):
         """Count and sums of the live disbursements: committed (requested or approved) and paid."""
-        live = Disbursement.state != "rejected"
+        live = Disbursement.state.not_in(ENDED_DISBURSEMENT_STATES)
         pending = Disbursement.state.in_(("requested", "approved"))
         return (
             sa.func.count(sa.case((live, Disbursement.id))).label("count"),

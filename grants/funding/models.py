@@ -80,12 +80,15 @@ class Tranche(db.Model):
         return str(TRIGGERS.get(self.trigger, self.trigger))
 
 
-DISBURSEMENT_STATES = ("requested", "approved", "paid", "rejected")
+DISBURSEMENT_STATES = ("requested", "approved", "paid", "rejected", "cancelled")
+# A rejected or cancelled release frees its tranche for a new request (or ends with it).
+ENDED_DISBURSEMENT_STATES = ("rejected", "cancelled")
 DISBURSEMENT_STATE_LABELS = {
     "requested": _l("Requested"),
     "approved": _l("Approved by finance"),
     "paid": _l("Paid"),
     "rejected": _l("Release rejected"),
+    "cancelled": _l("Release cancelled"),
 }
 
 
@@ -116,6 +119,7 @@ class Disbursement(db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejected_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     rejection_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    cancellation_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
     project = relationship("Project")
@@ -126,7 +130,7 @@ class Disbursement(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint("state in ('requested','approved','paid','rejected')", name="known_state"),
+        sa.CheckConstraint("state in ('requested','approved','paid','rejected','cancelled')", name="known_state"),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("approved_by_id is null or approved_by_id != requested_by_id",
                            name="approver_is_not_requester"),
@@ -135,10 +139,12 @@ class Disbursement(db.Model):
                            "and length(voucher_no) > 0 and voucher_date is not null)", name="approved_is_checked"),
         sa.CheckConstraint("state != 'paid' or paid_at is not null", name="paid_has_date"),
         sa.CheckConstraint("state != 'rejected' or length(rejection_reason) > 0", name="rejection_has_reason"),
+        sa.CheckConstraint("state != 'cancelled' or length(cancellation_reason) > 0",
+                           name="cancellation_has_reason"),
         # One live disbursement per tranche: a rejected one may be followed by a new request.
         sa.Index("uq_disbursements_live_tranche", "tranche_id", unique=True,
-                 sqlite_where=sa.text("state != 'rejected'"),
-                 postgresql_where=sa.text("state != 'rejected'")),
+                 sqlite_where=sa.text("state not in ('rejected','cancelled')"),
+                 postgresql_where=sa.text("state not in ('rejected','cancelled')")),
     )
 
     @property
@@ -200,3 +206,56 @@ class FundRecovery(db.Model):
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("length(voucher_no) > 0", name="voucher_given"),
     )
+
+
+SIGNATURE_STATES = ("signed_uploaded", "confirmed", "returned")
+SIGNATURE_STATE_LABELS = {
+    "signed_uploaded": _l("Awaiting the bureau's confirmation"),
+    "confirmed": _l("Confirmed by the bureau"),
+    "returned": _l("Returned by the bureau"),
+}
+
+
+class TaskBookSignature(db.Model):
+    """One signed copy of the task book handed in for the bureau's check (签署确认).
+
+    The applicant uploads the signed and sealed task book: the copy waits in
+    ``signed_uploaded`` until the bureau compares it with the issued task book and either
+    confirms it (the project starts and its first tranche becomes due) or returns it with
+    a reason, after which the applicant uploads a new copy. At most one copy of a project
+    waits at a time.
+    """
+
+    __tablename__ = "task_book_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("project_files.id", ondelete="RESTRICT"), index=True)
+    task_book_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16), default="signed_uploaded", index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    project = relationship("Project")
+    file = relationship("ProjectFile")
+    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        sa.CheckConstraint("state in ('signed_uploaded','confirmed','returned')", name="known_state"),
+        sa.CheckConstraint("state = 'signed_uploaded' or decided_at is not null", name="decided_has_date"),
+        sa.CheckConstraint("state != 'returned' or length(return_reason) > 0", name="return_has_reason"),
+        # One copy at a time waits for the bureau.
+        sa.Index("uq_task_book_signatures_pending", "project_id", unique=True,
+                 sqlite_where=sa.text("state = 'signed_uploaded'"),
+                 postgresql_where=sa.text("state = 'signed_uploaded'")),
+    )
+
+    @property
+    def state_label(self) -> str:
+        return str(SIGNATURE_STATE_LABELS.get(self.state, self.state))

@@ -12,6 +12,8 @@ def is_requester(user, disbursement) -> bool:
 rule("project.contract", staff)
 rule("taskbook.download", owner | staff | finance)
 rule("taskbook.upload_signed", (owner | staff) & project_in("contracting"))
+# The bureau checks the signed copy against the issued task book: it confirms it or returns it.
+rule("taskbook.confirm", staff)
 rule("tranche.plan", staff & project_in("contracting", "in_progress"))
 rule("disbursement.request", staff & project_in("in_progress", "acceptance_review", "accepted"))
 rule("spending.report", owner & project_in("in_progress", "acceptance_review"))

@@ -39,6 +39,7 @@ from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
+from grants.funding.live import live_project_problem
 from grants.funding.models import Expenditure, FundRecovery
 from grants.funding.queries import pending_by_category, spent_by_category
 from grants.notifications.operations import notify
@@ -47,6 +48,7 @@ from grants.projects.models import ProjectFile
 EVIDENCE_KINDS = storage.DOCUMENTS_AND_IMAGES
 MAX_AMOUNT = Decimal("999999999999.99")  # the yuan column holds 14 digits, two of them decimals
 RECOVERY_STATES = ("terminated", "acceptance_failed", "closed")
+SPENDING_STATES = ("in_progress", "acceptance_review")  # as the rule spending.report
 HUNDRED = Decimal(100)
 EXPENDITURE_STATE_LABELS = {
     "submitted": _l("Waiting for verification"),
@@ -345,6 +347,9 @@ def report_expenditure(project, actor, *, category: str, period_start: date, per
 
     if not can(actor, "spending.report", project):
         raise OperationError(_("You cannot report spending for this project now."))
+    problem = live_project_problem(project, SPENDING_STATES)
+    if problem:
+        raise OperationError(problem)
     clean = _clean(project, {"category": category, "period_start": period_start, "period_end": period_end,
                              "amount": amount, "note": note})
     if not [u for u in evidence or [] if u and getattr(u, "filename", "")]:
@@ -371,6 +376,9 @@ def resubmit_expenditure(expenditure: Expenditure, actor, *, category: str, peri
     added (the earlier ones stay). The workflow event ``resubmit`` applies the values
     (:func:`on_resubmit`) and is audited with them.
     """
+    problem = live_project_problem(expenditure.project, SPENDING_STATES)
+    if problem:
+        raise OperationError(problem)
     clean = _clean(expenditure.project, {"category": category, "period_start": period_start,
                                          "period_end": period_end, "amount": amount, "note": note})
     transition(expenditure, "resubmit", actor, **clean)
@@ -394,7 +402,12 @@ def return_expenditure(expenditure: Expenditure, actor, note: str) -> Expenditur
     return expenditure
 
 
-# --- workflow effects (called by grants.funding.workflow) -----------------------------------
+# --- workflow guards and effects (called by grants.funding.workflow) -------------------------
+
+def guard_verify(expenditure: Expenditure, actor, data: dict) -> str | None:
+    """Spending is verified as the project's money only while the project is live (locked, re-read)."""
+    return live_project_problem(expenditure.project)
+
 
 def on_verify(expenditure: Expenditure, actor, data: dict) -> None:
     """Record who verified the report and when; an optional note replaces an earlier return note."""

@@ -17,8 +17,14 @@ def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = Non
 
     Called by the events that meet a trigger: signing the task book ('contract'), the
     approval of a milestone ('milestone') and passing acceptance ('acceptance'). Tranches
-    already due or cancelled are left alone. Flushes; the caller commits.
+    already due or cancelled are left alone, and nothing becomes due unless the project
+    is live for money (read under its row lock, :mod:`grants.funding.live`). Flushes; the
+    caller commits.
     """
+    from grants.funding.live import live_project_problem
+
+    if live_project_problem(project):
+        return []
     stmt = sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.trigger == trigger,
                                     Tranche.due_since.is_(None), Tranche.cancelled_at.is_(None))
     if milestone is not None:

@@ -33,8 +33,9 @@ Rules of the house for the proposals (checked on submission and again on approva
 
 Termination (``terminate`` on the project, by the bureau) records the time and the
 reason, cancels every tranche that has no live disbursement and rejects the requests
-still waiting for a decision; finance is told so that it can record the recovery of
-unspent funds.
+still waiting for a decision; the funding domain, on the ``project.terminated`` domain
+event, cancels the releases still requested or approved with their tranches in the same
+transaction. Finance is told so that it can record the recovery of unspent funds.
 
 The workflow tables (``grants.projects.workflow``) call the guards and effects below by
 name; the verbs flush and leave the commit to the caller.

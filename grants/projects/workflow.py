@@ -1,6 +1,6 @@
 """State machines of project execution, coded like every other lifecycle.
 
-Project: contracting ─sign→ in_progress ─request_acceptance→ acceptance_review
+Project: contracting ─sign (the bureau confirms the signed task book)→ in_progress ─request_acceptance→ acceptance_review
   ─pass→ accepted ─close→ closed; ─rectify→ in_progress; ─fail→ acceptance_failed ─close→ closed;
   contracting | in_progress ─terminate→ terminated.
 Milestone: open ─report→ reported ─approve→ achieved; reported ─return→ open.
@@ -61,7 +61,7 @@ PROJECT_WORKFLOW = Workflow(
     model=Project,
     states=PROJECT_STATES,
     transitions=[
-        Transition("contracting", "sign", "in_progress", owner | staff,
+        Transition("contracting", "sign", "in_progress", staff,
                    guard=_lazy(CONTRACTING, "guard_sign"), effect=_lazy(CONTRACTING, "on_sign"),
                    notify=_lazy(CONTRACTING, "notify_signed"), label=_l("Confirm the signed task book")),
         Transition("in_progress", "request_acceptance", "acceptance_review", owner,

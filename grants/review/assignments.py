@@ -220,6 +220,8 @@ def auto_assign(call, actor, *, cap: int, due_at: datetime, draw: bool = False,
     Raises :class:`AutoAssignInfeasible` (nothing created) when the constraints cannot
     be met, and :class:`AssignmentError` when there is nothing to assign.
     """
+    # Two runs at once would each count the loads without the other's invitations.
+    db.session.execute(sa.select(type(call).id).where(type(call).id == call.id).with_for_update())
     applications = applications_under_review(call)
     if not applications:
         raise AssignmentError(_("No application of this call is under expert review."))

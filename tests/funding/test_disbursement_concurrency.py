@@ -26,7 +26,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from grants import create_app
 from grants.accounts.models import User
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
@@ -38,6 +37,7 @@ from grants.projects.models import Project
 from tests.conftest import EXERCISED, TEST_DATABASE_URL
 from tests.factories import make_project, make_user
 from tests.funding.finance_helpers import APPROVAL
+from tests.racing import racing_database
 
 ATTEMPTS = 20
 
@@ -49,44 +49,11 @@ def racing_app(backend_app, tmp_path, monkeypatch):
     Background jobs (the e-mails of notifications) are not dispatched: they are not what
     these tests race, and on SQLite a job thread would be one more writer in the race.
     """
-    from flask_migrate import upgrade
-
     monkeypatch.setattr("grants.core.jobs.dispatch", lambda app, job_id: None)
-
-    from grants.config import normalise_database_url
-
     backend = backend_app.config["BACKEND"]
     EXERCISED.add(backend)
-    config = {"TESTING": True, "SECRET_KEY": "test-secret", "SERVER_NAME": "grants.test",
-              "SCHEDULER_IN_PROCESS": False, "REDIS_URL": None, "JOBS_MODE": "sync",
-              "RATELIMIT_STORAGE_URI": "memory://", "MAIL_SERVER": None, "INSTANCE_DIR": str(tmp_path),
-              "UPLOAD_DIR": str(tmp_path / "uploads")}
-    schema = None
-    if backend == "postgresql":
-        url = normalise_database_url(TEST_DATABASE_URL)
-        schema = f"race_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(url)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        config.update(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={
-            "pool_size": ATTEMPTS + 5, "max_overflow": 5, "connect_args": {"options": f"-csearch_path={schema}"}})
-    else:
-        config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'race.sqlite3'}",
-                      SQLALCHEMY_ENGINE_OPTIONS={"pool_size": ATTEMPTS + 5, "max_overflow": 5})
-    app = create_app(config)
-    app.config["BACKEND"] = backend
-    try:
-        with app.app_context():
-            upgrade()
+    with racing_database(backend, tmp_path, pool_size=ATTEMPTS + 5, postgres_url=TEST_DATABASE_URL) as app:
         yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if schema is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def seed(app, *, award: str, amounts: list[str], committed: str = "0.00") -> dict:

@@ -13,7 +13,7 @@ import pytest
 from grants.extensions import db
 from grants.funding.models import Disbursement
 from tests.factories import make_project, make_user
-from tests.funding.contract_helpers import contracted, owner_of
+from tests.funding.contract_helpers import bureau, contracted
 from tests.funding.finance_helpers import approve_form, approved, due_tranche, paid, requested
 
 pytestmark = pytest.mark.usefixtures("english_ui")
@@ -99,7 +99,7 @@ def test_rejecting_without_a_reason_opens_the_reject_form_with_its_error(client,
 def test_confirming_a_task_book_already_confirmed_warns_on_the_contract_page(client, login):
     project = make_project()  # running: its signed task book was confirmed
     db.session.commit()
-    login(owner_of(project))
+    login(bureau())
     response = client.post(f"/projects/{project.id}/sign")
     assert response.location.endswith(f"/projects/{project.id}/contract#task-book")
     warned(client, response, "The signed task book has already been confirmed: the project is now")

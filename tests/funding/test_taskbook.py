@@ -107,16 +107,18 @@ def test_signed_copy_download_refused_to_strangers(client, login):
 def test_sign_needs_the_signed_copy(app):
     project = contracted()
     with pytest.raises(GuardFailed):
-        transition(project, "sign", owner_of(project))
+        transition(project, "sign", bureau())
     assert project.state == "contracting"
 
 
-def test_sign_view_without_copy_gives_422_with_the_reason(client, login, english_ui):
+def test_sign_view_without_copy_warns_that_nothing_waits(client, login, english_ui):
     project = contracted()
-    login(owner_of(project))
+    db.session.commit()
+    login(bureau())
     response = client.post(f"/projects/{project.id}/sign")
-    assert response.status_code == 422
-    assert "Upload the signed and sealed task book first." in response.get_data(as_text=True)
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    assert "No signed copy is waiting for confirmation" in page
     assert reload(project).state == "contracting"
 
 
@@ -166,10 +168,12 @@ def test_sign_refuses_a_copy_of_an_earlier_task_book(app):
     rows[-1].amount += 1
     ops.replan_tranches(project, rows, bureau())
     assert project.task_book_sha256 != first_sha
+    officer = bureau()
     with pytest.raises(GuardFailed):
-        transition(project, "sign", owner)
+        transition(ops.pending_signature(project), "confirm", officer)
+    transition(ops.pending_signature(project), "return", officer, reason="签署的是旧版任务书")
     ops.upload_signed_task_book(project, upload(name="新任务书.pdf"), owner)
-    transition(project, "sign", owner)
+    transition(ops.pending_signature(project), "confirm", officer)
     assert project.state == "in_progress"
 
 
@@ -177,7 +181,7 @@ def test_signed_copy_upload_refused_once_signed(client, login):
     project = contracted()
     owner = owner_of(project)
     ops.upload_signed_task_book(project, upload(), owner)
-    transition(project, "sign", owner)
+    transition(ops.pending_signature(project), "confirm", bureau())
     db.session.commit()
     login(owner)
     response = client.post(f"/projects/{project.id}/task-book/signed",
@@ -205,4 +209,6 @@ def test_contract_tab_shows_task_book_and_upload_form_to_the_owner(client, login
     assert f"/projects/{project.id}/sign" not in html  # nothing to confirm before the signed copy
     ops.upload_signed_task_book(project, upload(), owner_of(project))
     db.session.commit()
-    assert f"/projects/{project.id}/sign" in client.get(f"/projects/{project.id}/contract").get_data(as_text=True)
+    html = client.get(f"/projects/{project.id}/contract").get_data(as_text=True)
+    assert f"/projects/{project.id}/sign" not in html  # the bureau confirms it, not the applicant
+    assert 'data-signature-state="signed_uploaded"' in html

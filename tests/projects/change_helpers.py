@@ -114,4 +114,8 @@ def live_disbursement(project: Project, tranche, requester, state: str = "reques
                                 idempotency_key=f"test-{next(_keys)}", requested_by_id=requester.id, **extra)
     db.session.add(disbursement)
     db.session.flush()
+    if state in ("requested", "approved", "paid"):  # the money reserved, as requesting does
+        from grants.funding.disbursements import reserve
+
+        reserve(project, tranche.amount)
     return disbursement

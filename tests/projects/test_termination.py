@@ -13,7 +13,7 @@ from grants.core.workflow import (
     transition,
 )
 from grants.extensions import db
-from grants.funding.models import Tranche
+from grants.funding.models import Disbursement, Tranche
 from grants.projects import changes as ops
 from tests.projects.change_helpers import (
     audit_events,
@@ -35,16 +35,19 @@ def test_termination_records_reason_and_cancels_undisbursed_tranches(app):
     c = cast()
     project = c.project
     contract, milestone, acceptance = tranches_of(project)
-    live_disbursement(project, contract, c.bureau, state="requested")
+    pending = live_disbursement(project, contract, c.bureau, state="requested")
     ops.terminate_project(project, c.bureau, "  企业已注销，项目无法继续实施  ")
     project = reload(project)
     assert project.state == "terminated"
     assert project.terminated_at is not None
     assert project.termination_reason == "企业已注销，项目无法继续实施"
     contract, milestone, acceptance = tranches_of(project)
-    assert contract.cancelled_at is None
-    assert milestone.cancelled_at == project.terminated_at and acceptance.cancelled_at == project.terminated_at
-    assert [e.object_id for e in audit_events("tranche.cancelled")] == [str(milestone.id), str(acceptance.id)]
+    # the pending release is cancelled with its tranche, and its reservation given back
+    assert db.session.get(Disbursement, pending.id).state == "cancelled"
+    assert project.committed_total == 0
+    assert all(t.cancelled_at is not None for t in (contract, milestone, acceptance))
+    assert [e.object_id for e in audit_events("tranche.cancelled")] == [str(milestone.id), str(acceptance.id),
+                                                                        str(contract.id)]
     event = audit_events("project.terminate", project)[-1]
     assert event.before["state"] == "in_progress" and event.after["reason"].strip() == "企业已注销，项目无法继续实施"
 

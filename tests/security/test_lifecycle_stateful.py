@@ -119,9 +119,9 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(actor=st.sampled_from(ACTORS))
     def sign(self, actor):
         def op():
-            if contracting.signed_copy(self.project) is None:
+            if contracting.pending_signature(self.project) is None:
                 contracting.upload_signed_task_book(self.project, upload(), self.actors["owner"])
-            transition(self.project, "sign", self.actors[actor])
+            transition(contracting.pending_signature(self.project), "confirm", self.actors[actor])
         self.attempt(op)
 
     @rule(actor=st.sampled_from(ACTORS), index=st.integers(0, 2), reuse=st.booleans())

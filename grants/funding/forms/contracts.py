@@ -11,9 +11,9 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, FieldList, FormField, HiddenField, SelectField
+from wtforms import DateField, FieldList, FormField, HiddenField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from grants.core.forms import SubForm
 from grants.core.money import wan_to_yuan
@@ -161,3 +161,10 @@ class SignedCopyForm(FlaskForm):
 
 class SignForm(FlaskForm):
     """Confirms the signed task book (the CSRF token only)."""
+
+
+class ReturnSignedCopyForm(FlaskForm):
+    """The bureau returns the signed copy to the applicant, saying what is wrong with it."""
+
+    reason = TextAreaField(_l("Reason for returning the signed copy"), validators=[DataRequired(), Length(max=2000)],
+                           description=_l("The applicant reads it and uploads a new copy."))

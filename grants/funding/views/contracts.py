@@ -14,7 +14,7 @@ from jinja2 import TemplateNotFound
 from sqlalchemy.orm import joinedload
 
 from grants.applications.models import BUDGET_CATEGORIES, Application
-from grants.core.actions import actionable, event_applies
+from grants.core.actions import actionable
 from grants.core.audit import record_denial
 from grants.core.money import MoneyError, format_wan_exact
 from grants.core.permissions import can, require
@@ -24,6 +24,7 @@ from grants.extensions import db
 from grants.funding import contracting as ops
 from grants.funding.forms.contracts import (
     ContractForm,
+    ReturnSignedCopyForm,
     SignedCopyForm,
     SignForm,
     TranchePlanForm,
@@ -75,7 +76,9 @@ def contracting():
         sa.select(Project).where(Project.state == "contracting")
         .options(joinedload(Project.organisation)).order_by(Project.created_at, Project.id)).all()
     copies = _signed_copies([p.id for p in waiting])
-    return render_template("funding/contracts/list.html", groups=groups, waiting=waiting, copies=copies)
+    signatures = {p.id: ops.latest_signature(p) for p in waiting}
+    return render_template("funding/contracts/list.html", groups=groups, waiting=waiting, copies=copies,
+                           signatures=signatures)
 
 
 def _signed_copies(project_ids: list[int]) -> dict[int, ProjectFile]:
@@ -196,20 +199,23 @@ def _has_header() -> bool:
     return True
 
 
-def _render_contract(project: Project, *, upload_form=None, sign_problem=None, status: int = 200):
+def _render_contract(project: Project, *, upload_form=None, sign_problem=None, return_form=None,
+                     status: int = 200):
     tranches = list(project.tranches)
     latest = ops.latest_disbursements(t.id for t in tranches)
     statuses = {t.id: ops.tranche_status(t, latest.get(t.id)) for t in tranches}
     copy = ops.signed_copy(project)
-    if upload_form is None and can(current_user, "taskbook.upload_signed", project):
+    if upload_form is None and can(current_user, "taskbook.upload_signed", project) \
+            and ops.pending_signature(project) is None:
         upload_form = SignedCopyForm()
     return render_template(
         "funding/contracts/contract.html", project=project, tab="contract", active_tab="contract",
         has_header=_has_header(), task_book=ops.task_book_file(project), copy=copy,
-        copy_is_current=ops.signed_copy_is_current(project, copy), tranches=tranches, statuses=statuses,
+        copy_is_current=ops.signed_copy_is_current(project, copy), signature=ops.latest_signature(project),
+        tranches=tranches, statuses=statuses,
         status_labels=ops.TRANCHE_STATUSES, plan_total=ops.plan_total(project),
         plan_editable=ops.plan_is_editable(project), upload_form=upload_form, sign_form=SignForm(),
-        sign_problem=sign_problem), status
+        return_form=return_form or ReturnSignedCopyForm(formdata=None), sign_problem=sign_problem), status
 
 
 @bp.get("/projects/<int:project_id>/contract")
@@ -266,29 +272,31 @@ def upload_signed(project_id: int):
             form.file.errors.append(exc.message)
         else:
             db.session.commit()
-            flash(_("The signed copy has been uploaded. Confirm it to start the project."), "success")
+            flash(_("The signed copy has been uploaded. The bureau checks it and confirms it to start the "
+                    "project, or returns it with the reason."), "success")
             return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
     return _render_contract(project, upload_form=form, status=422)
 
 
 @bp.post("/projects/<int:project_id>/sign")
 def sign(project_id: int):
-    """Confirm the signed task book: the project starts and the tranche on signing is due."""
+    """The bureau confirms the signed copy: the project starts and the tranche on signing is due."""
     project = _project_or_404(project_id)
-    require("project.view", project)
-    if not actionable(project, "sign", action="project.sign"):
+    require("taskbook.confirm", project)
+    signature = ops.pending_signature(project)
+    if signature is None or not actionable(signature, "confirm", action="project.sign"):
         return _already_signed(project)
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        transition(project, "sign", current_user)
+        transition(signature, "confirm", current_user)
     except TransitionForbidden:
         _forbidden("project.sign", project)
     except WorkflowError as exc:
         db.session.rollback()
         project = _project_or_404(project_id)
-        if not event_applies(project, "sign"):  # confirmed by someone else meanwhile
+        if ops.pending_signature(project) is None:  # decided by someone else meanwhile
             return _already_signed(project)
         return _render_contract(project, sign_problem=exc.message, status=422)
     db.session.commit()
@@ -296,11 +304,41 @@ def sign(project_id: int):
     return redirect(url_for("funding.contract", project_id=project.id))
 
 
+@bp.post("/projects/<int:project_id>/task-book/signed/return")
+def return_signed(project_id: int):
+    """The bureau returns the signed copy with the reason; the applicant uploads a new one."""
+    project = _project_or_404(project_id)
+    require("taskbook.confirm", project)
+    signature = ops.pending_signature(project)
+    if signature is None or not actionable(signature, "return", action="taskbook.return_signed"):
+        return _already_signed(project)
+    form = ReturnSignedCopyForm()
+    if form.validate_on_submit():
+        try:
+            transition(signature, "return", current_user, reason=form.reason.data)
+        except TransitionForbidden:
+            _forbidden("taskbook.return_signed", project)
+        except WorkflowError as exc:
+            db.session.rollback()
+            project = _project_or_404(project_id)
+            if ops.pending_signature(project) is None:
+                return _already_signed(project)
+            form.reason.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("The signed copy has been returned to the applicant with your reason."), "success")
+            return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
+    return _render_contract(project, return_form=form, status=422)
+
+
 def _already_signed(project: Project):
-    """The project is past contracting: say so on its contract page, where the confirm button is gone."""
+    """No signed copy waits for the bureau: say why on the contract page, where the buttons are gone."""
     if project.signed_at is not None:
         flash(_("The signed task book has already been confirmed: the project is now “%(state)s”.",
                 state=project.state_label), "warning")
+    elif project.state == "contracting":
+        flash(_("No signed copy is waiting for confirmation: it has been returned, or not uploaded yet."),
+              "warning")
     else:
         flash(_("The signed task book can no longer be confirmed: the project is now “%(state)s”.",
                 state=project.state_label), "warning")

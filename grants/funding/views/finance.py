@@ -33,7 +33,12 @@ from grants.funding.forms.finance import (
     RejectDisbursementForm,
     RequestReleaseForm,
 )
-from grants.funding.models import DISBURSEMENT_STATE_LABELS, Disbursement, Tranche
+from grants.funding.models import (
+    DISBURSEMENT_STATE_LABELS,
+    ENDED_DISBURSEMENT_STATES,
+    Disbursement,
+    Tranche,
+)
 from grants.funding.queries import spent_by_category
 from grants.funding.triggers import is_due
 from grants.funding.views import bp
@@ -91,7 +96,7 @@ def _render_money(project: Project, *, forms: dict | None = None, status: int = 
         .options(joinedload(Disbursement.requested_by), joinedload(Disbursement.approved_by),
                  joinedload(Disbursement.paid_by), joinedload(Disbursement.tranche))
         .order_by(Disbursement.requested_at.desc(), Disbursement.id.desc())).all()
-    live = {d.tranche_id: d for d in disbursements if d.state != "rejected"}
+    live = {d.tranche_id: d for d in disbursements if d.state not in ENDED_DISBURSEMENT_STATES}
     may_request = can(current_user, "disbursement.request", project)
     forms = forms or {}
     release_forms = {}
