@@ -5,8 +5,8 @@ terminated) with its reason; a cancelled release, like a rejected one, no longer
 its tranche. Signed copies of the task book wait for the bureau's confirmation in
 ``task_book_signatures``.
 
-Revision ID: 0006_money
-Revises: 0005_funding_projects
+Revision ID: 0009_money
+Revises: 0008_conflicts
 Create Date: 2026-12-05 05:30:00
 
 """
@@ -17,8 +17,8 @@ import grants.core.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_money'
-down_revision = '0005_funding_projects'
+revision = '0009_money'
+down_revision = '0008_conflicts'
 branch_labels = None
 depends_on = None
 
