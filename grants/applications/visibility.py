@@ -25,8 +25,10 @@ _release_lookup: Callable[[Application], bool] | None = None
 _internal_viewer: Callable[[object, Application], bool] | None = None
 
 
-def register_release_lookup(is_released: Callable[[Application], bool],
-                            sees_internal_state: Callable[[object, Application], bool]) -> None:
+def register_release_lookup(
+    is_released: Callable[[Application], bool],
+    sees_internal_state: Callable[[object, Application], bool],
+) -> None:
     """Install the review domain's answers: is the decision released, may this user see internal states."""
     global _release_lookup, _internal_viewer
     _release_lookup, _internal_viewer = is_released, sees_internal_state

@@ -69,14 +69,27 @@ def world():
     organisation = OrganisationFactory()
     applicant = make_user("applicant", organisation=organisation)
     call = small_call()
-    application = fill_application(ApplicationFactory(
-        call=call, organisation=organisation, state="under_review", fiscal_total=Decimal("270000"),
-        reference_no="LEAK-00001", submitted_at=PASSED_AT, title="中药提取自动化关键技术研究"))
+    application = fill_application(
+        ApplicationFactory(
+            call=call,
+            organisation=organisation,
+            state="under_review",
+            fiscal_total=Decimal("270000"),
+            reference_no="LEAK-00001",
+            submitted_at=PASSED_AT,
+            title="中药提取自动化关键技术研究",
+        )
+    )
     for index in range(call.reviewers_per_application):
         add_review(application, total=str(70 + index))
-    db.session.add(FormalCheck(application_id=application.id, decision="pass", reasons="", at=PASSED_AT))
-    db.session.add(ExcludedExpert(application_id=application.id, name="王某", employer_name="竞争单位",
-                                  reason="竞争关系"))
+    db.session.add(
+        FormalCheck(application_id=application.id, decision="pass", reasons="", at=PASSED_AT)
+    )
+    db.session.add(
+        ExcludedExpert(
+            application_id=application.id, name="王某", employer_name="竞争单位", reason="竞争关系"
+        )
+    )
     db.session.commit()
     return applicant, application
 
@@ -133,8 +146,10 @@ def test_applicant_pages_identical_for_every_unreleased_outcome(app, client, log
     officer = bureau()
     db.session.commit()
     login(applicant)
-    seen = {outcome: pages_for(app, client, application, outcome, officer)
-            for outcome in ("under_review", "reviewed", "approve", "decline")}
+    seen = {
+        outcome: pages_for(app, client, application, outcome, officer)
+        for outcome in ("under_review", "reviewed", "approve", "decline")
+    }
     reference = seen["under_review"]
     assert f"/applications/{application.id}" in reference
     assert f"/applications/{application.id}/excluded-experts" in reference
@@ -169,4 +184,3 @@ def test_applicant_list_last_change_is_the_formal_check_until_release(app, clien
     assert "2026-01-02 09:30" in row
     detail = client.get(f"/applications/{application.id}").get_data(as_text=True)
     assert "2026-01-02 09:30" in detail
-

@@ -31,6 +31,7 @@ from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from grants.applications import operations as ops
+from grants.applications import visibility
 from grants.applications.checks import (
     BUDGET_ROWS,
     SECTIONS,
@@ -56,7 +57,6 @@ from grants.applications.models import (
     Attachment,
     FormalCheck,
 )
-from grants.applications import visibility
 from grants.applications.rules import is_member
 from grants.applications.views import bp
 from grants.core.audit import record_denial
