@@ -17,9 +17,12 @@ def has_organisation(user, obj) -> bool:
 applicant_member = has_role("applicant") & is_member
 staff = has_role("bureau", "admin")
 EDITABLE_STATES = ("draft", "returned")
+# A draft belongs to its organisation until it is submitted: nobody else reads it, its
+# attachments or its PDF. A returned application was submitted and stays visible.
+submitted_once = ~in_state("draft")
 
 rule("application.create", has_role("applicant") & has_organisation)
-rule("application.view", applicant_member | staff | has_role("finance"))
+rule("application.view", applicant_member | ((staff | has_role("finance")) & submitted_once))
 rule("application.edit", applicant_member & in_state(*EDITABLE_STATES))
 rule("application.delete_draft", applicant_member & in_state("draft"))
 rule("application.list", staff)

@@ -151,18 +151,17 @@ def calls():
             .order_by(Call.year.desc(), Call.opens_at.desc(), Call.id.desc()))
     page = paginate(stmt)
     ids = [c.id for c in page.items]
-    submitted, drafts = {}, {}
+    submitted = {}
     if ids:
-        rows = db.session.execute(
-            sa.select(Application.call_id, Application.state, sa.func.count(Application.id))
-            .where(Application.call_id.in_(ids)).group_by(Application.call_id, Application.state)).all()
-        for call_id, app_state, count in rows:
-            target = drafts if app_state == "draft" else submitted
-            target[call_id] = target.get(call_id, 0) + count
+        # Organisations' drafts are theirs until submitted: not even counted here.
+        submitted = dict(db.session.execute(
+            sa.select(Application.call_id, sa.func.count(Application.id))
+            .where(Application.call_id.in_(ids), Application.state != "draft")
+            .group_by(Application.call_id)).all())
     years = db.session.scalars(sa.select(Call.year).distinct().order_by(Call.year.desc())).all()
     return render_template("programmes/calls.html", page=page, year=year, state=state, level=level,
                            category=category, years=years, states=CALL_STATES, state_counts=state_counts,
-                           submitted=submitted, drafts=drafts, **_page_context())
+                           submitted=submitted, **_page_context())
 
 
 # --- creating and editing ----------------------------------------------------------------

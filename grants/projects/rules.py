@@ -79,3 +79,24 @@ def is_acceptance_expert(user, obj) -> bool:
 # read by the owner, the bureau, finance and the experts of the acceptance panel.
 rule("acceptance.revise", owner & project_in("acceptance_review"))
 rule("acceptance.read_report", owner | staff | finance | is_acceptance_expert)
+
+# Drafts are the organisation's until submitted: the bureau, finance and experts see a
+# progress report, change request or final report (with its documents) once it is sent.
+# Returned ones were submitted and stay visible.
+submitted_once = ~in_state("draft")
+rule("progress_report.read", owner | ((staff | finance) & submitted_once))
+rule("change.read", owner | ((staff | finance) & submitted_once))
+rule("final_report.read", owner | ((staff | finance | is_acceptance_expert) & submitted_once))
+
+
+def draftable_owner(item):
+    """The (read action, record) a project file belongs to when that record can be a draft, else None."""
+    from grants.extensions import db
+    from grants.projects.models import ChangeRequest, FinalReport, ProgressReport
+
+    for column, model, action in ((item.progress_report_id, ProgressReport, "progress_report.read"),
+                                  (item.change_request_id, ChangeRequest, "change.read"),
+                                  (item.final_report_id, FinalReport, "final_report.read")):
+        if column is not None:
+            return action, db.session.get(model, column)
+    return None

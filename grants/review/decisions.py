@@ -29,7 +29,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
-from grants.applications.models import STATE_LABELS, Application
+from grants.applications import visibility
+from grants.applications.models import Application
 from grants.core import audit
 from grants.core.money import MoneyError, format_wan, to_money
 from grants.core.timeutil import local_today
@@ -43,7 +44,6 @@ MIN_NOTICE_WORKING_DAYS = 5
 # Applications still on their way to a decision: a release waits for them, so that every
 # applicant of a call learns the outcome on the same day.
 IN_PROCESS_STATES = ("submitted", "under_review", "reviewed")
-HIDDEN_UNTIL_RELEASE = ("reviewed", "approved", "declined")
 
 
 class DecisionError(Exception):
@@ -117,19 +117,22 @@ def is_released(application: Application, decision: Decision | None = None) -> b
     return decision is not None and decision.released_at is not None
 
 
+def sees_internal_state(viewer, application: Application) -> bool:
+    """Whether ``viewer`` may see the internal state: who may manage decisions (the bureau)."""
+    from grants.core.permissions import can
+
+    return can(viewer, "decision.manage", application)
+
+
+visibility.register_release_lookup(is_released, sees_internal_state)
+
+
 def visible_state(application: Application, viewer=None) -> str:
-    """The state label the applicant should see: "Under expert review" until the decision is released.
+    """The state label ``viewer`` should see: "Under expert review" until the decision is released.
 
     ``viewer`` who may manage decisions (the bureau) sees the real label.
     """
-    if viewer is not None:
-        from grants.core.permissions import can
-
-        if getattr(viewer, "is_authenticated", False) and can(viewer, "decision.manage", application):
-            return application.state_label
-    if application.state in HIDDEN_UNTIL_RELEASE and not is_released(application):
-        return str(STATE_LABELS["under_review"])
-    return application.state_label
+    return visibility.shown_state_label(application, viewer)
 
 
 def submitted_reviews(application: Application) -> list[Review]:

@@ -226,8 +226,9 @@ def test_attachment_of_another_application_is_404(client, login):
     assert client.get(f"/applications/{mine.id}/attachments/{attachment.id}").status_code == 404
 
 
-@pytest.mark.parametrize("role, expected", [("bureau", 200), ("finance", 200), ("expert", 404)])
-def test_attachment_download_by_role(client, login, role, expected):
+@pytest.mark.parametrize("role, expected", [("bureau", 404), ("finance", 404), ("admin", 404), ("expert", 404)])
+def test_attachment_of_a_draft_download_by_role(client, login, role, expected):
+    """A draft's attachments are its organisation's until it is submitted (tests/security/test_private_drafts.py)."""
     owner, application = applicant_with_draft()
     login(owner)
     upload(client, application, "营业执照.pdf", PDF_BYTES)

@@ -377,7 +377,7 @@ def test_other_organisation_gets_404(client, login, method, path):
     assert reload(application).title != "偷改"
 
 
-@pytest.mark.parametrize("role, expected", [("expert", 404), ("finance", 403)])
+@pytest.mark.parametrize("role, expected", [("expert", 404), ("finance", 404)])
 def test_expert_or_finance_cannot_edit(client, login, role, expected):
     _owner, application = applicant_with_draft()
     login(make_user(role))
@@ -388,9 +388,13 @@ def test_expert_or_finance_cannot_edit(client, login, role, expected):
     assert reload(application).title != "改"
 
 
-def test_finance_may_view_the_application(client, login):
-    _owner, application = applicant_with_draft()
+def test_finance_may_view_the_application_once_submitted_not_as_a_draft(client, login):
+    from tests.applications.bureau_helpers import application_in_state
+
+    _owner, draft = applicant_with_draft()
+    application = application_in_state("submitted")
     login(make_user("finance"))
+    assert client.get(f"/applications/{draft.id}").status_code == 404
     response = client.get(f"/applications/{application.id}")
     assert response.status_code == 200
     assert application.title in response.get_data(as_text=True)

@@ -40,6 +40,13 @@ def test_documents_uploaded_with_the_draft_are_listed_and_downloadable(app, clie
     edit = client.get(f"/projects/{c.project.id}/changes/{change.id}/edit").get_data(as_text=True)
     assert "单位意见.pdf" in edit and f"/changes/{change.id}/documents/{files[0].id}/delete" in edit
     client.post("/logout")
+    login(c.bureau)  # the draft is the owner's: neither it nor its documents are found
+    assert client.get(f"/projects/{c.project.id}/changes/{change.id}").status_code == 404
+    assert client.get(f"/projects/{c.project.id}/evidence/{files[0].id}").status_code == 404
+    client.post("/logout")
+    login(c.owner)
+    assert client.post(f"/projects/{c.project.id}/changes/{change.id}/submit").status_code == 302
+    client.post("/logout")
     login(c.bureau)
     detail = client.get(f"/projects/{c.project.id}/changes/{change.id}").get_data(as_text=True)
     assert "单位意见.pdf" in detail and "/delete" not in detail

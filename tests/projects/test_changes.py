@@ -637,8 +637,8 @@ def test_bureau_cannot_submit_the_owners_draft(app, client, login):
     c = cast()
     change = ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
     db.session.commit()
-    login(c.bureau)
-    assert client.post(f"/projects/{c.project.id}/changes/{change.id}/submit").status_code == 403
+    login(c.bureau)  # the draft is the owner's until submitted: not even found
+    assert client.post(f"/projects/{c.project.id}/changes/{change.id}/submit").status_code == 404
     assert reload(change).state == "draft"
 
 

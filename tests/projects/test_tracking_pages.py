@@ -298,6 +298,12 @@ def test_evidence_download_for_project_viewers_only(app):
     db.session.commit()
     url = f"/projects/{project.id}/evidence/{item.id}"
     users = people(project)
+    response = client_for(app, users["owner"]).get(url)
+    assert response.status_code == 200 and response.data == PDF_BYTES
+    for who in ("bureau", "finance"):  # the report is a draft: the owner's until submitted
+        assert client_for(app, users[who]).get(url).status_code == 404
+    ops.save_report(project.milestones[0], "x", {}, [], owner, submit=True)
+    db.session.commit()
     for who in ("owner", "bureau", "finance"):
         response = client_for(app, users[who]).get(url)
         assert response.status_code == 200 and response.data == PDF_BYTES

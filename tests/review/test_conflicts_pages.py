@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from grants.core.types import utcnow
 from grants.extensions import db
 from grants.review.conflicts import MAX_EXCLUDED_EXPERTS, conflicts_for
 from grants.review.models import ConflictRuling, ExcludedExpert
@@ -99,14 +100,21 @@ def test_excluded_experts_of_another_organisation_are_hidden(client, login, appl
     assert client.post(url, data={"name": "王芳", "reason": "竞争"}).status_code == 404
 
 
-def test_excluded_experts_bureau_reads_but_cannot_change(client, login, applicant_draft):
-    _user, application = applicant_draft
+def test_excluded_experts_bureau_reads_but_cannot_change(client, login):
+    application = ApplicationFactory(state="submitted", reference_no="X-00001", submitted_at=utcnow())
     exclude(application, "张伟", "吉林大学", "存在竞争")
     login(make_user("bureau"))
     html = client.get(f"/applications/{application.id}/excluded-experts").get_data(as_text=True)
     assert "张伟" in html and "存在竞争" in html and 'name="reason"' not in html
     assert client.post(f"/applications/{application.id}/excluded-experts",
                        data={"name": "王芳", "reason": "竞争"}).status_code == 403
+
+
+def test_excluded_experts_of_a_draft_not_found_for_the_bureau(client, login, applicant_draft):
+    _user, application = applicant_draft
+    exclude(application, "张伟", "吉林大学", "存在竞争")
+    login(make_user("bureau"))
+    assert client.get(f"/applications/{application.id}/excluded-experts").status_code == 404
 
 
 def test_excluded_experts_experts_cannot_see_them(client, login, applicant_draft):

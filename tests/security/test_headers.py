@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from grants.core.types import utcnow
 from tests.factories import ApplicationFactory, fill_application, make_user
 
 
@@ -54,7 +55,8 @@ def test_headers_on_a_500_page(app, client):
 
 
 def test_headers_on_pdf_and_xlsx_downloads(client, bureau):
-    application = fill_application(ApplicationFactory())
+    application = fill_application(ApplicationFactory(state="submitted", reference_no="H-00001",
+                                                      submitted_at=utcnow()))  # a draft is its organisation's
     pdf = client.get(f"/applications/{application.id}/pdf")
     xlsx = client.get("/applications/all.xlsx")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")

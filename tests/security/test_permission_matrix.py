@@ -178,7 +178,7 @@ EXPECTED = {
     ("programmes.open_calls", "GET"):                  "L  O O  O O O  O O O",
     ("programmes.rubric_total", "POST"):               "L  D D  D D D  D O O",
     ("projects.acceptance", "GET"):                    "L  O D  D D D  O O O",
-    ("projects.acceptance_file", "GET"):               "L  O D  D D D  O O O",
+    ("projects.acceptance_file", "GET"):               "L  O D  D D D  D D D",  # the world's final report is a draft
     ("projects.acceptance_list", "GET"):               "L  D D  D D D  D O O",
     ("projects.add_document", "POST"):                 "L  O D  D D D  D D D",
     ("projects.add_outcome", "POST"):                  "L  O D  D D D  D D D",

@@ -31,6 +31,7 @@ from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from grants.applications import operations as ops
+from grants.applications import visibility
 from grants.applications.checks import (
     BUDGET_ROWS,
     SECTIONS,
@@ -89,6 +90,26 @@ NEXT_ACTIONS = {
 }
 
 
+# --- what the signed-in user may see of the state (decisions hidden until released) ------
+
+@bp.app_template_global("visible_state")
+def _visible_state(application) -> str:
+    """The application's state label as the signed-in user may see it."""
+    return visibility.shown_state_label(application, current_user)
+
+
+@bp.app_template_global("shown_state")
+def _shown_state(application) -> str:
+    """The application's state key as the signed-in user may see it."""
+    return visibility.shown_state(application, current_user)
+
+
+@bp.app_template_global("shown_last_change")
+def _shown_last_change(application):
+    """The application's "last change" time as the signed-in user may see it."""
+    return visibility.shown_last_change(application, current_user)
+
+
 # --- loading and permissions -------------------------------------------------------------
 
 def is_htmx() -> bool:
@@ -120,7 +141,8 @@ def _editable_or_refusal(application_id: int):
     if can(current_user, "application.edit", application):
         return application, None
     if current_user.has_role("applicant") and is_member(current_user, application):
-        message = _("This application is %(state)s and can no longer be edited.", state=application.state_label)
+        message = _("This application is %(state)s and can no longer be edited.",
+                    state=visibility.shown_state_label(application, current_user))
         if is_htmx():
             response = make_response(message, 409)
             response.mimetype = "text/plain"
@@ -341,9 +363,13 @@ def mine():
     """The applications of the signed-in applicant's organisation, returned ones first."""
     require("application.list_mine")
     returned_first = sa.case((Application.state == "returned", 0), (Application.state == "draft", 1), else_=2)
+    # Drafts move with the applicant's own edits; a submitted application keeps its place
+    # (updated_at would move it when the bureau closes the review or decides).
+    applicant_time = sa.case((Application.state.in_(("draft", "returned")), Application.updated_at),
+                             else_=Application.submitted_at)
     stmt = (sa.select(Application).where(Application.organisation_id == current_user.organisation_id)
             .options(joinedload(Application.call), selectinload(Application.checks))
-            .order_by(returned_first, Application.updated_at.desc(), Application.id.desc()))
+            .order_by(returned_first, applicant_time.desc(), Application.id.desc()))
     page = paginate(stmt)
     missing = {a.id: sum(len(v) for v in section_problems(a).values())
                for a in page.items if a.state in ("draft", "returned")}

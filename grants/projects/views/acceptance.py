@@ -48,6 +48,7 @@ from grants.projects.models import (
 )
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp
+from grants.projects.views.tracking import require_file_readable
 
 TAB_STATES = ("in_progress", "acceptance_review", "accepted", "acceptance_failed", "closed")
 FILE_PURPOSES = ("final_report", "final_statement", "outcome_evidence")
@@ -111,10 +112,22 @@ def _expert_choices(project: Project, round: int):
     return [SelectChoice(0, _("— choose —"))] + [SelectChoice(c[2], c[3]) for c in allowed] + blocked
 
 
+def _readable_rounds(project: Project):
+    """The latest round of the final report the user may read, and the rounds before it.
+
+    The owner's draft is theirs until submitted: others see the last submitted round
+    (or none) as if the draft did not exist.
+    """
+    report, previous = ops.current_report(project), ops.previous_reports(project)
+    if report is not None and not can(current_user, "final_report.read", report):
+        report, previous = (previous[0], previous[1:]) if previous else (None, [])
+    return report, previous
+
+
 def _render(project: Project, *, status: int = 200, report_form=None, report_error=None, document_form=None,
             outcome_form=None, return_form=None, invite_form=None, suggest_form=None, panel_error=None,
             conclusion_form=None, conclusion_error=None):
-    report = ops.current_report(project)
+    report, previous = _readable_rounds(project)
     view = ops.report_view(project, report)
     editable = _can_edit_report(project, report)
     if editable and report_form is None:
@@ -150,7 +163,7 @@ def _render(project: Project, *, status: int = 200, report_form=None, report_err
         concluding=concluding, conclusion_form=conclusion_form or ConclusionForm(formdata=None),
         conclusion_error=conclusion_error, conclusions=ACCEPTANCE_CONCLUSIONS,
         open_tranches=ops.open_tranches(project) if project.state == "accepted" else [],
-        decisions=ops.decisions_of(project), previous=ops.previous_reports(project),
+        decisions=ops.decisions_of(project), previous=previous,
         outcome_kinds=OUTCOME_KINDS, outcome_label=ops.outcome_label, figure=_figure, now=utcnow(),
         report_documents=ops.REPORT_DOCUMENTS,
         blockers=ops.submission_blockers(project) if editable and project.state == "in_progress" else []), status
@@ -251,6 +264,7 @@ def acceptance_file(project_id: int, file_id: int):
     project = _project_or_404(project_id)
     require("acceptance.read_report", project, not_found=True)
     item = _file_of(project, file_id)
+    require_file_readable(item)
     path = path_of(item.stored_name)
     if not path.is_file():
         abort(404)

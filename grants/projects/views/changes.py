@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
 from grants.core.actions import OperationError, attempt
-from grants.core.permissions import require
+from grants.core.permissions import can, require
 from grants.core.workflow import can_fire
 from grants.extensions import db
 from grants.funding.queries import spent_by_category
@@ -74,7 +74,7 @@ def changes(project_id: int):
     """The project's change requests, the kinds the owner may request, and termination for the bureau."""
     project = _project_or_404(project_id)
     require("project.view", project)
-    requests = ops.requests_of(project)
+    requests = [r for r in ops.requests_of(project) if can(current_user, "change.read", r)]
     open_kinds = {r.kind: r for r in requests if r.state in ops.OPEN_STATES}
     kind_help = {k: str(v) % {"months": ops.MAX_EXTENSION_MONTHS} if k == "extension" else v
                  for k, v in KIND_HELP.items()}
@@ -193,6 +193,7 @@ def change_detail(project_id: int, change_id: int):
     project = _project_or_404(project_id)
     change = _change_or_404(project_id, change_id)
     require("project.view", change)
+    require("change.read", change, not_found=True)
     problems = []
     if change.state == "draft" and can_fire(current_user, change, "submit"):
         problems = [message for _key, message in
@@ -214,6 +215,7 @@ def _act(project_id: int, change_id: int, operation, done: str, form_key: str | 
     project = _project_or_404(project_id)
     change = _change_or_404(project_id, change_id)
     require("project.view", change)
+    require("change.read", change, not_found=True)
     form = DECISION_FORMS[form_key]() if form_key else None
     problem = None
     if form is None or form.validate_on_submit():

@@ -55,6 +55,7 @@ from grants.projects.models import (
     ProjectFile,
 )
 from grants.projects.risk import percent, projects_at_risk
+from grants.projects.rules import draftable_owner
 from grants.projects.tabs import TABS, project_tab, tabs_for
 from grants.projects.views import bp
 from grants.projects.workflow import PROJECT_WORKFLOW
@@ -415,6 +416,7 @@ def show_report(project_id: int, report_id: int):
     project = _project_or_404(project_id)
     require("project.view", project)
     item = _report_of(project, report_id)
+    require("progress_report.read", item, not_found=True)
     return _render_report(project, item)
 
 
@@ -434,6 +436,7 @@ def approve_report(project_id: int, report_id: int):
     project = _project_or_404(project_id)
     require("project.view", project)
     item = _report_of(project, report_id)
+    require("progress_report.read", item, not_found=True)
     form = ApproveReportForm(prefix="approve")
     if form.validate_on_submit():
         _result, problem = attempt(ops.approve_report, item, current_user, form.note.data or "", denied_obj=item)
@@ -453,6 +456,7 @@ def return_report(project_id: int, report_id: int):
     project = _project_or_404(project_id)
     require("project.view", project)
     item = _report_of(project, report_id)
+    require("progress_report.read", item, not_found=True)
     if not actionable(item, "return", action="progress_report.return"):
         return _report_not_returnable(project, item)
     form = ReturnReportForm(prefix="return")
@@ -477,6 +481,13 @@ def _report_not_returnable(project: Project, item: ProgressReport):
     return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
 
 
+def require_file_readable(item: ProjectFile) -> None:
+    """Not found unless the user may read the report or request the file belongs to (drafts are the owner's)."""
+    owner = draftable_owner(item)
+    if owner is not None:
+        require(owner[0], owner[1], not_found=True)
+
+
 def _evidence_of(project: Project, file_id: int, purposes=("progress_evidence",)) -> ProjectFile:
     item = db.session.get(ProjectFile, file_id)
     if item is None or item.project_id != project.id or item.purpose not in purposes:
@@ -490,6 +501,7 @@ def evidence(project_id: int, file_id: int):
     project = _project_or_404(project_id)
     require("project.download", project)
     item = _evidence_of(project, file_id, ("progress_evidence", "change_evidence"))
+    require_file_readable(item)
     path = path_of(item.stored_name)
     if not path.is_file():
         abort(404)

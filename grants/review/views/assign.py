@@ -94,9 +94,12 @@ def _call_or_404(call_id: int) -> Call:
 
 
 def _application_or_404(application_id: int) -> Application:
-    return db.session.get(Application, application_id, options=[
+    """The application if the user may see it (an organisation's draft is not found)."""
+    application = db.session.get(Application, application_id, options=[
         joinedload(Application.call), joinedload(Application.organisation),
         joinedload(Application.cluster)]) or abort(404)
+    require("application.view", application, not_found=True)
+    return application
 
 
 def _assignment_or_404(assignment_id: int) -> Assignment:

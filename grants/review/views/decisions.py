@@ -48,12 +48,6 @@ def _applicant_outcome(application):
     return ops.applicant_outcome(application)
 
 
-@bp.app_template_global("visible_state")
-def _visible_state(application) -> str:
-    """The application's state label as the signed-in user may see it (decisions hidden until released)."""
-    return ops.visible_state(application, current_user)
-
-
 def _call_or_404(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
 

@@ -328,6 +328,7 @@ def rule_conflict(call_id: int, application_id: int, expert_id: int):
     expert = db.session.get(Expert, expert_id)
     if application is None or application.call_id != call.id or expert is None:
         abort(404)
+    require("application.view", application, not_found=True)
     form = _ruling_form(application_id, expert_id, request.form)
     if form.validate():
         try:
