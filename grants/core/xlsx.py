@@ -94,7 +94,7 @@ def csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return str(value)
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, date | datetime | time):
