@@ -41,16 +41,16 @@ def test_reading_stops_after_a_run_of_blank_rows(app):
     assert [number for number, _values in rows] == [1]
 
 
-def test_deflate_bomb_is_refused_before_parsing(app, client, bureau):
-    app.config["IMPORT_MAX_UNZIPPED_MB"] = 1
+def test_deflate_bomb_is_refused_before_parsing(app, client, bureau, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_UNZIPPED_MB", 1)
     response = upload(client, deflate_bomb(3))
     assert response.status_code == 422
     assert "解压后超过 1 MB" in response.get_data(as_text=True)
     assert experts() == 0
 
 
-def test_too_many_rows_is_refused_with_nothing_imported(app, client, bureau):
-    app.config["IMPORT_MAX_ROWS"] = 3
+def test_too_many_rows_is_refused_with_nothing_imported(app, client, bureau, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 3)
     response = upload(client, workbook([[f"专家{i}"] + [""] * 8 for i in range(4)]))
     assert response.status_code == 422
     assert 'type="file"' in response.get_data(as_text=True)
