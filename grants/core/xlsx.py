@@ -310,7 +310,8 @@ def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> lis
         if not workbook.worksheets:
             raise ImportFileError(unreadable)
         sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(max_col=limits.max_columns, values_only=True), start=1):
+        rows_read = sheet.iter_rows(max_row=limits.max_rows + 2, max_col=limits.max_columns, values_only=True)
+        for number, values in enumerate(rows_read, start=1):
             if _is_blank(values):
                 blank_run += 1
                 if blank_run >= limits.stop_after_blank_rows:
