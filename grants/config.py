@@ -56,6 +56,13 @@ class Config:
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 20)  # per file, checked by grants.core.storage
         self.MAX_CONTENT_LENGTH = (self.MAX_UPLOAD_MB + 1) * 1024 * 1024  # the file and its form
 
+        # Spreadsheet imports (expert pool): upload size, unpacked size, rows, and the run of
+        # empty rows after which reading stops.
+        self.IMPORT_MAX_MB = _int("IMPORT_MAX_MB", 5)
+        self.IMPORT_MAX_UNZIPPED_MB = _int("IMPORT_MAX_UNZIPPED_MB", 50)
+        self.IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 5000)
+        self.IMPORT_STOP_AFTER_BLANK_ROWS = _int("IMPORT_STOP_AFTER_BLANK_ROWS", 50)
+
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "grants" / "translations")

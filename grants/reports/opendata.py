@@ -25,8 +25,6 @@ Amounts are yuan, written as exact decimal numbers (never through float).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import uuid
@@ -39,6 +37,7 @@ from grants.applications.models import Application
 from grants.core.money import to_money
 from grants.core.timeutil import local_today, utc_to_local
 from grants.core.types import utcnow
+from grants.core.xlsx import csv_text, csv_value
 from grants.extensions import db
 from grants.orgs.models import IndustryCluster, Organisation
 from grants.programmes.models import Call
@@ -66,7 +65,6 @@ CSV_COLUMNS = [
 ]
 REQUIRED_FIELDS = ("id", "title", "description", "currency", "amountAwarded", "awardDate",
                    "recipientOrganization", "fundingOrganization")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def prefix() -> str:
@@ -152,18 +150,12 @@ def dumps_exact(data) -> str:
     return re.sub(rf'"{re.escape(marker)}(-?[0-9]+(?:\.[0-9]+)?)"', r"\1", text)
 
 
-def _cell(value) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def flatten(record: dict) -> list[str]:
-    """One grant as a row under :data:`CSV_COLUMNS` (the first item of each list)."""
+    """One grant as a row of CSV fields under :data:`CSV_COLUMNS` (the first item of each list)."""
+    return [csv_value(value) for value in _values(record)]
+
+
+def _values(record: dict) -> list:
     def first(key: str) -> dict:
         items = record.get(key) or [{}]
         return items[0]
@@ -179,15 +171,9 @@ def flatten(record: dict) -> list[str]:
         funder.get("name"), programme.get("code"), programme.get("title"), record.get("fromOpenCall"),
         classification.get("vocabulary"), classification.get("code"), classification.get("title"),
     ]
-    return [_cell(value) for value in values]
+    return values
 
 
 def grants_csv(period: Period | None = None) -> str:
     """The awarded grants as CSV text under the 360Giving column titles (with a BOM)."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for record in grant_records(period):
-        writer.writerow(flatten(record))
-    return buffer.getvalue()
+    return csv_text(CSV_COLUMNS, (_values(record) for record in grant_records(period)))

@@ -6,17 +6,12 @@ percent format; every sheet has a bold, frozen header row.
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from grants.core.money import wan_or_none
-from grants.core.xlsx import WAN_FORMAT
+from grants.core.xlsx import WAN_FORMAT, Column, WorkbookWriter
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
 from grants.projects.models import PROJECT_STATE_LABELS
 from grants.reports.aggregations import Tally
@@ -26,33 +21,16 @@ from grants.reports.plan import TARGET_YEAR
 PERCENT_FORMAT = "0.0%"
 RATE_FORMAT = "0.00%"
 INTEGER_FORMAT = "#,##0"
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
 
 
 class _Sheet:
-    def __init__(self, workbook: Workbook, title: str, headers: list[tuple[str, float, str | None]]):
-        self.sheet = workbook.create_sheet(title=title[:31])
-        self.sheet.freeze_panes = "A2"
+    def __init__(self, workbook: WorkbookWriter, title: str, headers: list[tuple[str, float, str | None]]):
+        self.writer = workbook.sheet(title, [Column(header, width, number_format=fmt) for header, width, fmt in headers])
         self.formats = [number_format for _header, _width, number_format in headers]
-        for number, (_header, width, _fmt) in enumerate(headers, start=1):
-            self.sheet.column_dimensions[get_column_letter(number)].width = width
-        cells = []
-        for header, _width, _fmt in headers:
-            cell = WriteOnlyCell(self.sheet, value=str(header))
-            cell.font = _HEADER_FONT
-            cell.fill = _HEADER_FILL
-            cells.append(cell)
-        self.sheet.append(cells)
 
     def row(self, *values) -> None:
-        cells = []
-        for value, number_format in zip(values, self.formats, strict=True):
-            cell = WriteOnlyCell(self.sheet, value=value)
-            if number_format and isinstance(value, int | Decimal):
-                cell.number_format = number_format
-            cells.append(cell)
-        self.sheet.append(cells)
+        formats = [fmt if isinstance(v, int | Decimal) else None for v, fmt in zip(values, self.formats, strict=True)]
+        self.writer.row(list(values), formats=formats)
 
 
 def _tally_headers(first: str) -> list[tuple[str, float, str | None]]:
@@ -70,7 +48,7 @@ def _tally_row(sheet: _Sheet, label, tally: Tally) -> None:
 def report_xlsx(content: ReportContent) -> bytes:
     """The workbook of the report's tables (call inside ``force_locale`` of the report)."""
     portfolio = content.portfolio
-    workbook = Workbook(write_only=True)
+    workbook = WorkbookWriter()
 
     sheet = _Sheet(workbook, _("By cluster"), _tally_headers(_("Industry cluster")))
     for code, tally in portfolio.by_cluster.items():
@@ -161,7 +139,5 @@ def report_xlsx(content: ReportContent) -> bytes:
                   wan_or_none(line.spent),
                   str(PROJECT_STATE_LABELS.get(line.state, line.state)))
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook.to_bytes()
 

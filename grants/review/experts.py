@@ -8,13 +8,10 @@ link to choose a password.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 
-import filetype
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import g, has_app_context, has_request_context
@@ -25,6 +22,7 @@ from sqlalchemy.orm import Session
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User
 from grants.core import audit
+from grants.core.xlsx import Column, ImportFileError, ImportLimits, WorkbookWriter, read_rows
 from grants.extensions import db
 from grants.orgs import uscc
 from grants.orgs.models import IndustryCluster, Organisation
@@ -319,8 +317,6 @@ IMPORT_COLUMNS = (
 )
 IMPORT_HEADERS = tuple(header for _key, header in IMPORT_COLUMNS)
 HEADER_OF = dict(IMPORT_COLUMNS)
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
-MAX_IMPORT_ROWS = 2000
 _CLUSTER_SEPARATORS = re.compile(r"[,，、;；\s]+")
 YES, NO = "是", "否"
 
@@ -352,32 +348,13 @@ class ImportResult:
 
 def import_template() -> bytes:
     """An empty xlsx with the header row, a 是/否 list for 是否启用 and a sheet of instructions."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "专家"
-    sheet.append(list(IMPORT_HEADERS))
     widths = (12, 14, 32, 22, 24, 32, 28, 16, 10)
-    for number, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = width
-        cell = sheet.cell(row=1, column=number)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DCE6F1")
-    sheet.freeze_panes = "A2"
-    active_column = get_column_letter(len(IMPORT_HEADERS))
-    choice = DataValidation(type="list", formula1=f'"{YES},{NO}"', allow_blank=True)
-    choice.add(f"{active_column}2:{active_column}{MAX_IMPORT_ROWS + 1}")
-    sheet.add_data_validation(choice)
-    for column in ("D", "G", "H"):
-        for row in range(2, 502):
-            sheet[f"{column}{row}"].number_format = "@"
-    notes = workbook.create_sheet(gettext("Instructions")[:31])
-    notes.column_dimensions["A"].width = 20
-    notes.column_dimensions["B"].width = 90
+    book = WorkbookWriter()
+    sheet = book.sheet("专家", [Column(h, w) for h, w in zip(IMPORT_HEADERS, widths, strict=True)])
+    for number in (4, 7, 8):
+        sheet.text_column(number)
+    sheet.choice_list(len(IMPORT_HEADERS), (YES, NO), 2, ImportLimits.from_config().max_rows + 1)
+    notes = book.sheet(gettext("Instructions"), [Column("", 20), Column("", 90)], header=False)
     clusters = "、".join(c.name_zh for c in _active_clusters())
     for header, text in (
         ("姓名", gettext("Required.")),
@@ -389,28 +366,13 @@ def import_template() -> bytes:
         ("", gettext("Existing experts are matched by e-mail, else by name and employer; empty cells leave "
                      "their data unchanged. If any row has an error, nothing is imported.")),
     ):
-        notes.append([header, text])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        notes.row([header, text])
+    return book.to_bytes()
 
 
 def _active_clusters() -> list[IndustryCluster]:
     return db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
                               .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-
-
-def is_xlsx(data: bytes) -> bool:
-    """Whether the bytes are an xlsx workbook (a zip package holding ``xl/workbook.xml``)."""
-    guess = filetype.guess(data)
-    if guess is None or guess.extension not in ("xlsx", "zip"):
-        return False
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return "[Content_Types].xml" in names and "xl/workbook.xml" in names
 
 
 def _cell_text(value) -> str:
@@ -423,43 +385,29 @@ def _cell_text(value) -> str:
     return str(value).strip()
 
 
-def read_sheet(data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """The rows of the first sheet as (Excel row number, {field: text}); raises ImportRefused."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ImportRefused([RowError(0, "", gettext("The file is larger than %(mb)d MB.",
-                                                     mb=MAX_IMPORT_BYTES // (1024 * 1024)))])
-    if not is_xlsx(data):
-        raise ImportRefused([RowError(0, "", gettext("This is not an Excel workbook (.xlsx). Download the "
-                                                     "template and fill it in."))])
-    from openpyxl import load_workbook
+def read_sheet(data) -> list[tuple[int, dict[str, str]]]:
+    """The rows of the first sheet as (Excel row number, {field: text}); raises ImportRefused.
 
+    The file is read within the ``IMPORT_*`` limits by :func:`grants.core.xlsx.read_rows`."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds of error for a damaged package
-        raise ImportRefused([RowError(0, "", gettext("The workbook cannot be read. Save it again as .xlsx and "
-                                                     "retry."))]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = [_cell_text(v) for v in next(rows, ())]
-        columns = {text: n for n, text in enumerate(header) if text}
-        if HEADER_OF["name"] not in columns:
-            raise ImportRefused([RowError(1, "", gettext(
-                "The first row must hold the column headers of the template: %(headers)s.",
-                headers="、".join(IMPORT_HEADERS)))])
-        result = []
-        for number, values in enumerate(rows, start=2):
-            texts = {key: _cell_text(values[columns[header]]) if header in columns and columns[header] < len(values)
-                     else "" for key, header in IMPORT_COLUMNS}
-            if not any(texts.values()):
-                continue
-            if len(result) >= MAX_IMPORT_ROWS:
-                raise ImportRefused([RowError(number, "", gettext(
-                    "The sheet has more than %(max)d experts: split it into several files.", max=MAX_IMPORT_ROWS))])
+        rows = read_rows(data, ImportLimits.from_config())
+    except ImportFileError as exc:
+        raise ImportRefused([RowError(0, "", exc.message)]) from None
+    if not rows or rows[0][0] != 1:
+        rows = [(1, ())] + rows
+    header = [_cell_text(v) for v in rows[0][1]]
+    columns = {text: n for n, text in enumerate(header) if text}
+    if HEADER_OF["name"] not in columns:
+        raise ImportRefused([RowError(1, "", gettext(
+            "The first row must hold the column headers of the template: %(headers)s.",
+            headers="、".join(IMPORT_HEADERS)))])
+    result = []
+    for number, values in rows[1:]:
+        texts = {key: _cell_text(values[columns[title]]) if title in columns and columns[title] < len(values)
+                 else "" for key, title in IMPORT_COLUMNS}
+        if any(texts.values()):
             result.append((number, texts))
-        return result
-    finally:
-        workbook.close()
+    return result
 
 
 @dataclass
@@ -598,7 +546,7 @@ def _row_data(row: _Row, expert: Expert | None) -> dict:
     return data
 
 
-def import_experts(data: bytes, actor, *, filename: str = "") -> ImportResult:
+def import_experts(data, actor, *, filename: str = "") -> ImportResult:
     """Import the experts of an uploaded workbook: every row, or none.
 
     Each row is checked first (name, credit code, cluster names, e-mail, 是/否, repeats);

@@ -40,6 +40,7 @@ from grants.core import audit
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.core.workflow import transition
+from grants.core.xlsx import cell as xlsx_cell
 from grants.extensions import db
 from grants.programmes.models import Call, RubricCriterion
 from grants.review import aggregation
@@ -479,7 +480,7 @@ def _sheet(workbook, title: str, headers: list, widths: list[float]):
     from openpyxl.utils import get_column_letter
 
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append([str(h) for h in headers])
+    sheet.append([xlsx_cell(str(h)) for h in headers])
     for number, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(number)].width = width
     for cell in sheet[1]:
@@ -523,7 +524,7 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
         values = [row.rank, row.application.reference_no, row.application.title, row.application.organisation.name]
         values += [row.cells[e.id].total if e.id in row.cells else None for e in experts]
         values += [s.count, s.mean, s.trimmed_mean, s.median, s.stdev, str(_l("Yes")) if s.disagreement else ""]
-        sheet.append(values)
+        sheet.append([xlsx_cell(v) for v in values])
         formats = {3: "wrap", 4: "wrap"}
         formats.update({len(head) + i: TOTAL_FORMAT for i in range(1, len(experts) + 1)})
         formats.update({first_stat + i: TOTAL_FORMAT for i in range(1, 5)})
@@ -545,9 +546,10 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
         scores = {s.criterion_id: s.value for s in review.scores}
         submitted = (utc_to_local(review.submitted_at).replace(tzinfo=None, microsecond=0)
                      if review.submitted_at else None)
-        sheet.append([row.application.reference_no, row.application.title, expert.name, submitted]
-                     + [scores.get(c.id) for c in criteria]
-                     + [cell.total, cell.z, recommendation_label(review.recommendation), review.comment])
+        sheet.append([xlsx_cell(v) for v in [row.application.reference_no, row.application.title, expert.name,
+                                              submitted]
+                      + [scores.get(c.id) for c in criteria]
+                      + [cell.total, cell.z, recommendation_label(review.recommendation), review.comment]])
         _formatted(sheet, number, formats)
         if submitted is not None:
             sheet.cell(row=number, column=base).number_format = "yyyy-mm-dd hh:mm"
@@ -559,10 +561,10 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
                    [8, 8, 18, 40, 32, 12, 14, 12, 16])
     for number, row in enumerate(matrix.rows, start=2):
         basis = _l("Trimmed mean") if row.stats.trimmed else _l("Mean")
-        sheet.append([row.rank, str(_l("Yes")) if row.tied else "", row.application.reference_no,
-                      row.application.title, row.application.organisation.name, row.stats.score,
-                      str(basis) if row.stats.score is not None else "", row.stats.count,
-                      row.application.state_label])
+        sheet.append([xlsx_cell(v) for v in [
+            row.rank, str(_l("Yes")) if row.tied else "", row.application.reference_no, row.application.title,
+            row.application.organisation.name, row.stats.score, str(basis) if row.stats.score is not None else "",
+            row.stats.count, row.application.state_label]])
         _formatted(sheet, number, {4: "wrap", 5: "wrap", 6: TOTAL_FORMAT})
     sheet.freeze_panes = "A2"
 

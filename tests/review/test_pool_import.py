@@ -101,7 +101,7 @@ def test_import_with_row_errors_keeps_nothing_and_lists_every_problem(client, bu
         ["严建国二", None, None, None, None, None, "yan@test.example", None, None],
     ])
     response = upload(client, data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="import-errors"' in html
     rows = html.split('id="import-errors"')[1]
@@ -119,22 +119,22 @@ def test_import_with_row_errors_keeps_nothing_and_lists_every_problem(client, bu
 def test_import_refuses_a_file_that_is_not_xlsx(client, bureau):
     for data, name in ((PDF_BYTES, "experts.xlsx"), (office_zip("docx"), "experts.xlsx"), (b"a,b\n", "e.csv")):
         response = upload(client, data, name)
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "xlsx" in response.get_data(as_text=True)
         assert expert_count() == 0
 
 
-def test_import_refuses_a_file_too_large(client, bureau, monkeypatch):
-    monkeypatch.setattr(ops, "MAX_IMPORT_BYTES", 1000)
-    response = upload(client, workbook([["严建国"] + [""] * 8]))
-    assert response.status_code == 200
+def test_import_refuses_a_file_too_large(app, client, bureau, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_MB", 1)
+    response = upload(client, workbook([["严建国"] + [""] * 8]) + b"\0" * (1024 * 1024))
+    assert response.status_code == 422
     assert 'id="import-errors"' in response.get_data(as_text=True)
     assert expert_count() == 0
 
 
 def test_import_refuses_a_sheet_without_the_header_row(client, bureau):
     response = upload(client, workbook([["严建国", "研究员"]], headers=["name", "title"]))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "姓名" in response.get_data(as_text=True).split('id="import-errors"')[1]
     assert expert_count() == 0
 
@@ -157,7 +157,7 @@ def test_import_refuses_an_email_whose_account_belongs_to_another_expert(client,
 
 def test_import_requires_a_file(client, bureau):
     response = client.post("/experts/import", data={}, content_type="multipart/form-data")
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'id="file-error"' in response.get_data(as_text=True)
 
 

@@ -15,6 +15,7 @@ from grants.accounts.operations import AccountError
 from grants.applications.models import Application
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
+from grants.core.xlsx import XLSX_MIMETYPE, ImportLimits
 from grants.extensions import db
 from grants.orgs.models import IndustryCluster
 from grants.programmes.models import Call
@@ -30,8 +31,6 @@ from grants.review.forms.pool import (
 )
 from grants.review.models import RELATION_KINDS, ExcludedExpert, Expert, ExpertRelation
 from grants.review.views import bp
-
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _field_for(form, name: str | None, fallback: str):
@@ -129,9 +128,8 @@ def import_experts():
     errors = []
     if form.validate_on_submit():
         upload = form.file.data
-        data = upload.read(ops.MAX_IMPORT_BYTES + 1)
         try:
-            result = ops.import_experts(data, current_user, filename=upload.filename or "")
+            result = ops.import_experts(upload.stream, current_user, filename=upload.filename or "")
         except ops.ImportRefused as exc:
             db.session.rollback()
             errors = exc.errors
@@ -140,7 +138,8 @@ def import_experts():
             flash(_("Import done: %(added)d experts added, %(updated)d updated, %(unchanged)d unchanged.",
                     added=result.added, updated=result.updated, unchanged=result.unchanged), "success")
             return redirect(url_for("review.experts"))
-    return render_template("review/pool/import.html", form=form, errors=errors, headers=ops.IMPORT_HEADERS)
+    return render_template("review/pool/import.html", form=form, errors=errors, headers=ops.IMPORT_HEADERS,
+                           limits=ImportLimits.from_config()), (422 if errors or form.errors else 200)
 
 
 @bp.get("/experts/import/template.xlsx")
