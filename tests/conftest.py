@@ -38,6 +38,8 @@ def _base_config(tmp: Path) -> dict:
         "INSTANCE_DIR": str(tmp),
         "MAIL_SERVER": None,
         "SHOW_OUTBOX": True,
+        # faults: no heartbeat thread in tests (tests/core/test_jobs_outbox.py drives it by hand)
+        "JOB_HEARTBEAT_SECONDS": 0,
     }
 
 

@@ -370,7 +370,15 @@ def execute(job_id: int) -> None:
 
         with create_app().app_context():
             return execute(job_id)
+    outer = g.get("grants_in_job", False)
     g.grants_in_job = True
+    try:
+        return _execute(job_id)
+    finally:
+        g.grants_in_job = outer
+
+
+def _execute(job_id: int) -> None:
     claim = _claim(job_id)
     if claim is None:
         return None
