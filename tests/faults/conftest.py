@@ -185,8 +185,14 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         return self.start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"])
 
-    def start_scheduler(self) -> subprocess.Popen:
-        return self.start("scheduler", [str(BIN / "flask"), "--app", "wsgi", "scheduler", "--interval", "1"])
+    def start_scheduler(self, env: dict | None = None) -> subprocess.Popen:
+        return self.start("scheduler", [str(BIN / "flask"), "--app", "wsgi", "scheduler", "--interval", "1"], env)
+
+    def kill_hard(self, name: str) -> None:
+        """SIGKILL the process (and its group): no clean-up runs, as when the machine kills it."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def kill(self, name: str, sig=signal.SIGTERM) -> None:
         process = self.processes.pop(name, None)
