@@ -39,6 +39,7 @@ DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.Dis
 
 # --- request id and logging ----------------------------------------------------------------------
 
+
 def request_id() -> str | None:
     """This request's id, or None outside a request."""
     if not has_request_context():
@@ -71,12 +72,14 @@ def init_logging(app: Flask) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.grants_handler = True
         handler.addFilter(RequestIdFilter())
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
         logger.addHandler(handler)
 
 
 # --- what the request saved --------------------------------------------------------------------------
+
 
 def _is_request_session(session) -> bool:
     if not has_request_context():
@@ -109,6 +112,7 @@ def saved_state() -> str:
 
 # --- pages -----------------------------------------------------------------------------------------
 
+
 def _messages() -> dict[int, tuple[str, str]]:
     return {
         400: (_("Bad request"), _("The request could not be understood.")),
@@ -116,21 +120,29 @@ def _messages() -> dict[int, tuple[str, str]]:
         404: (_("Not found"), _("The page or record you asked for does not exist.")),
         405: (_("Not allowed"), _("This page cannot be used that way.")),
         413: (_("File too large"), _("The upload is larger than the limit allowed.")),
-        429: (_("Too many attempts"),
-              _("Too many attempts in a short time. Please wait a few minutes and try again.")),
+        429: (
+            _("Too many attempts"),
+            _("Too many attempts in a short time. Please wait a few minutes and try again."),
+        ),
         500: (_("Something went wrong"), _("An unexpected error occurred.")),
-        503: (_("Service temporarily unavailable"),
-              _("The database is not answering at the moment. Please try again in a minute.")),
+        503: (
+            _("Service temporarily unavailable"),
+            _("The database is not answering at the moment. Please try again in a minute."),
+        ),
     }
 
 
 def _saved_text(state: str) -> str:
     if state == "saved":
-        return _("Your change was saved. A later step failed; please check the result "
-                 "before you try again.")
+        return _(
+            "Your change was saved. A later step failed; please check the result "
+            "before you try again."
+        )
     if state == "unknown":
-        return _("The connection broke while your change was being saved, so it may or may "
-                 "not have been saved. Please check before you try again.")
+        return _(
+            "The connection broke while your change was being saved, so it may or may "
+            "not have been saved. Please check before you try again."
+        )
     return _("Nothing was saved; please try again.")
 
 
@@ -138,8 +150,7 @@ def render_error(code: int, detail: str | None = None):
     title, text = _messages().get(code, (str(code), ""))
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/healthz"):
         return jsonify(error=title, detail=detail or text), code
-    return render_template("errors/error.html", code=code, title=title,
-                           text=detail or text), code
+    return render_template("errors/error.html", code=code, title=title, text=detail or text), code
 
 
 def _plain_locale() -> str:
@@ -163,12 +174,21 @@ def render_failure(app: Flask, code: int):
     for each in [locale] + [other for other in app.config["LANGUAGES"] if other != locale]:
         with force_locale(each):
             title, text = _messages()[code]
-            texts.append({"locale": each, "lang": "zh-CN" if each.startswith("zh") else "en",
-                          "title": title, "text": text, "saved": _saved_text(state),
-                          "reference": _("Reference: %(id)s", id=rid),
-                          "home": _("Back to the dashboard")})
+            texts.append(
+                {
+                    "locale": each,
+                    "lang": "zh-CN" if each.startswith("zh") else "en",
+                    "title": title,
+                    "text": text,
+                    "saved": _saved_text(state),
+                    "reference": _("Reference: %(id)s", id=rid),
+                    "home": _("Back to the dashboard"),
+                }
+            )
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        response = jsonify(error=texts[0]["title"], detail=texts[0]["text"], saved=state, request_id=rid)
+        response = jsonify(
+            error=texts[0]["title"], detail=texts[0]["text"], saved=state, request_id=rid
+        )
     else:
         html = app.jinja_env.get_template("errors/plain.html").render(code=code, texts=texts)
         response = app.response_class(html, mimetype="text/html")
@@ -204,8 +224,13 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
-        return render_error(400, _("Your form expired or was sent from elsewhere. "
-                                   "Please go back, reload the page and send it again."))
+        return render_error(
+            400,
+            _(
+                "Your form expired or was sent from elsewhere. "
+                "Please go back, reload the page and send it again."
+            ),
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error):
@@ -227,8 +252,9 @@ def init_errors(app: Flask) -> None:
     def _database_down(error):
         if app.testing and not app.config.get("RENDER_500_IN_TESTS"):
             raise error
-        log.error("database unavailable on %s: %s", request.path, error.__class__.__name__,
-                  exc_info=error)
+        log.error(
+            "database unavailable on %s: %s", request.path, error.__class__.__name__, exc_info=error
+        )
         _forget_session()
         return render_failure(app, 503)
 

@@ -95,7 +95,8 @@ class JobContext:
         percent = max(0, min(100, int(percent)))
         with Session(db.engine, join_transaction_mode="create_savepoint") as side:
             side.execute(
-                sa.update(Job).where(Job.id == self.job_id)
+                sa.update(Job)
+                .where(Job.id == self.job_id)
                 .values(progress=percent, message=message[:500], heartbeat_at=utcnow())
             )
             side.commit()
@@ -105,8 +106,13 @@ def enqueue(name: str, *args, owner=None) -> Job:
     """Create the job row (flushed) and dispatch it once the transaction commits."""
     if name not in JOB_FUNCTIONS:
         raise LookupError(f"no job called {name!r}")
-    record = Job(name=name, args=list(args), status="queued", progress=0,
-                 owner_id=getattr(owner, "id", owner))
+    record = Job(
+        name=name,
+        args=list(args),
+        status="queued",
+        progress=0,
+        owner_id=getattr(owner, "id", owner),
+    )
     db.session.add(record)
     db.session.flush()
     db.session.info.setdefault(_PENDING_KEY, []).append(record.id)
@@ -148,6 +154,7 @@ def _forget_after_rollback(session):
 
 # --- Redis, behind a breaker --------------------------------------------------------------------
 
+
 class RedisBreaker:
     """Remembers a Redis failure for ``REDIS_PAUSE`` seconds so callers skip Redis meanwhile."""
 
@@ -164,8 +171,12 @@ class RedisBreaker:
             self.open_until = time.monotonic() + pause
             if not self.warned:
                 self.warned = True
-                log.warning("Redis is unreachable (%s: %s); jobs wait in the outbox and are "
-                            "dispatched when it returns", type(error).__name__, error)
+                log.warning(
+                    "Redis is unreachable (%s: %s); jobs wait in the outbox and are "
+                    "dispatched when it returns",
+                    type(error).__name__,
+                    error,
+                )
 
     def close(self) -> None:
         with self.lock:
@@ -186,8 +197,12 @@ def redis_connection(app=None):
     client = app.extensions.get("grants_redis")
     if client is None:
         timeout = app.config.get("REDIS_TIMEOUT", 3)
-        client = Redis.from_url(app.config["REDIS_URL"], socket_timeout=timeout,
-                                socket_connect_timeout=timeout, health_check_interval=30)
+        client = Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
         app.extensions["grants_redis"] = client
     return client
 
@@ -202,10 +217,14 @@ def rq_queue(app=None):
 
 # --- dispatching ----------------------------------------------------------------------------------
 
+
 def _mark_dispatched(job_id: int, ref: str | None) -> None:
     with Session(db.engine, join_transaction_mode="create_savepoint") as side:
-        side.execute(sa.update(Job).where(Job.id == job_id, Job.status == "queued")
-                     .values(dispatched_at=utcnow() if ref else None, queue_ref=ref))
+        side.execute(
+            sa.update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(dispatched_at=utcnow() if ref else None, queue_ref=ref)
+        )
         side.commit()
 
 
@@ -223,8 +242,11 @@ def dispatch(app, job_id: int) -> bool:
             return True
         if not breaker.is_open():
             try:
-                entry = rq_queue(app).enqueue("grants.core.jobs.execute", job_id,
-                                              job_timeout=app.config.get("JOB_TIMEOUT", 1800))
+                entry = rq_queue(app).enqueue(
+                    "grants.core.jobs.execute",
+                    job_id,
+                    job_timeout=app.config.get("JOB_TIMEOUT", 1800),
+                )
             except Exception as exc:  # noqa: BLE001 - any Redis failure: keep the job in the outbox
                 breaker.trip(app.config.get("REDIS_PAUSE", 30), exc)
             else:
@@ -242,8 +264,9 @@ def dispatch(app, job_id: int) -> bool:
 
 
 def _start_thread(app, job_id: int, wait: bool) -> None:
-    worker = threading.Thread(target=_run_in_app, args=(app, job_id),
-                              name=f"grants-job-{job_id}", daemon=False)
+    worker = threading.Thread(
+        target=_run_in_app, args=(app, job_id), name=f"grants-job-{job_id}", daemon=False
+    )
     worker.start()
     if wait:
         worker.join()
@@ -274,9 +297,10 @@ def dispatch_pending(app=None, now: datetime | None = None) -> int:
     app = app or current_app._get_current_object()
     now = now or utcnow()
     rows = db.session.execute(
-        sa.select(Job.id, Job.queue_ref, Job.dispatched_at).where(
-            Job.status == "queued", sa.or_(Job.run_after.is_(None), Job.run_after <= now))
-        .order_by(Job.id)).all()
+        sa.select(Job.id, Job.queue_ref, Job.dispatched_at)
+        .where(Job.status == "queued", sa.or_(Job.run_after.is_(None), Job.run_after <= now))
+        .order_by(Job.id)
+    ).all()
     db.session.rollback()
     due = []
     for job_id, ref, dispatched_at in rows:
@@ -296,15 +320,24 @@ def dispatch_pending(app=None, now: datetime | None = None) -> int:
 
 # --- running ----------------------------------------------------------------------------------------
 
+
 def _claim(job_id: int) -> tuple[str, list, int] | None:
     """Take a queued job for this worker: one conditional UPDATE; None if another took it."""
     now = utcnow()
     with immediate_writes():
         claimed = db.session.execute(
-            sa.update(Job).where(Job.id == job_id, Job.status == "queued")
-            .values(status="running", attempts=Job.attempts + 1, started_at=now, heartbeat_at=now,
-                    run_after=None, finished_at=None)
-            .execution_options(synchronize_session=False)).rowcount
+            sa.update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(
+                status="running",
+                attempts=Job.attempts + 1,
+                started_at=now,
+                heartbeat_at=now,
+                run_after=None,
+                finished_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if claimed != 1:
             db.session.rollback()
             return None
@@ -325,8 +358,9 @@ class Heartbeat:
 
     def __enter__(self):
         if self.every > 0:
-            self.thread = threading.Thread(target=self._beat, name=f"grants-heartbeat-{self.job_id}",
-                                           daemon=True)
+            self.thread = threading.Thread(
+                target=self._beat, name=f"grants-heartbeat-{self.job_id}", daemon=True
+            )
             self.thread.start()
         return self
 
@@ -339,9 +373,15 @@ class Heartbeat:
         while not self.stop.wait(self.every):
             try:
                 with self.app.app_context(), Session(db.engine) as side:
-                    side.execute(sa.update(Job).where(Job.id == self.job_id, Job.status == "running",
-                                                      Job.attempts == self.attempt)
-                                 .values(heartbeat_at=utcnow()))
+                    side.execute(
+                        sa.update(Job)
+                        .where(
+                            Job.id == self.job_id,
+                            Job.status == "running",
+                            Job.attempts == self.attempt,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
                     side.commit()
             except Exception:  # noqa: BLE001 - a missed beat is retried; the sweeper judges
                 log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
@@ -358,8 +398,11 @@ def _finish(job_id: int, attempt: int, **values) -> None:
     """Write the outcome of this attempt, unless the sweeper already gave the job to another."""
     with immediate_writes():
         db.session.execute(
-            sa.update(Job).where(Job.id == job_id, Job.status == "running", Job.attempts == attempt)
-            .values(finished_at=utcnow(), **values).execution_options(synchronize_session=False))
+            sa.update(Job)
+            .where(Job.id == job_id, Job.status == "running", Job.attempts == attempt)
+            .values(finished_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
 
 
@@ -392,8 +435,13 @@ def _execute(job_id: int) -> None:
         with Heartbeat(app, job_id, attempt), _url_context(), body:
             result = fn(JobContext(job_id), *args)
             db.session.commit()
-        _finish(job_id, attempt, status="finished", progress=100,
-                result=result if isinstance(result, dict) else None)
+        _finish(
+            job_id,
+            attempt,
+            status="finished",
+            progress=100,
+            result=result if isinstance(result, dict) else None,
+        )
     except Exception:
         db.session.rollback()
         log.exception("job %s (%s) failed", job_id, name)
@@ -407,6 +455,7 @@ def _execute(job_id: int) -> None:
 
 
 # --- sweeping dead jobs --------------------------------------------------------------------------------
+
 
 def backoff_for(app, attempts: int) -> timedelta:
     """The wait before attempt ``attempts + 1``: ``JOB_RETRY_BACKOFF_SECONDS``, doubling."""
@@ -427,29 +476,50 @@ def sweep_dead_jobs(now: datetime | None = None) -> list[Job]:
     limit = now - timedelta(seconds=float(app.config.get("JOB_DEAD_AFTER", 120)))
     last_sign = sa.func.coalesce(Job.heartbeat_at, Job.started_at)
     candidates = db.session.scalars(
-        sa.select(Job).where(Job.status == "running", last_sign < limit).order_by(Job.id)).all()
+        sa.select(Job).where(Job.status == "running", last_sign < limit).order_by(Job.id)
+    ).all()
     swept = []
     max_attempts = int(app.config.get("JOB_MAX_ATTEMPTS", 3))
     for record in candidates:
         seen = record.heartbeat_at or record.started_at
-        reason = (f"The worker stopped responding during attempt {record.attempts} "
-                  f"(no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC).")
+        reason = (
+            f"The worker stopped responding during attempt {record.attempts} "
+            f"(no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC)."
+        )
         retrying = record.attempts < max_attempts
-        values = ({"status": "queued", "progress": 0, "message": "", "error": reason,
-                   "run_after": now + backoff_for(app, record.attempts), "dispatched_at": None,
-                   "queue_ref": None, "heartbeat_at": None}
-                  if retrying else
-                  {"status": "failed", "error": reason + f" Gave up after {record.attempts} attempts.",
-                   "finished_at": now})
+        values = (
+            {
+                "status": "queued",
+                "progress": 0,
+                "message": "",
+                "error": reason,
+                "run_after": now + backoff_for(app, record.attempts),
+                "dispatched_at": None,
+                "queue_ref": None,
+                "heartbeat_at": None,
+            }
+            if retrying
+            else {
+                "status": "failed",
+                "error": reason + f" Gave up after {record.attempts} attempts.",
+                "finished_at": now,
+            }
+        )
         taken = db.session.execute(
-            sa.update(Job).where(Job.id == record.id, Job.status == "running",
-                                 Job.attempts == record.attempts)
-            .values(**values).execution_options(synchronize_session=False)).rowcount
+            sa.update(Job)
+            .where(Job.id == record.id, Job.status == "running", Job.attempts == record.attempts)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if taken != 1:
             continue
         db.session.refresh(record)
-        log.warning("job %s (%s) lost its worker: %s", record.id, record.name,
-                    "queued again" if retrying else "failed")
+        log.warning(
+            "job %s (%s) lost its worker: %s",
+            record.id,
+            record.name,
+            "queued again" if retrying else "failed",
+        )
         if retrying:
             job_requeued.send(app, job=record)
         else:
@@ -461,15 +531,22 @@ def sweep_dead_jobs(now: datetime | None = None) -> list[Job]:
 
 # --- database limits of job transactions ---------------------------------------------------------------
 
+
 @event.listens_for(Session, "after_begin")
 def _job_time_limits(session, transaction, connection):
     """Jobs may run longer statements than requests: ``SET LOCAL`` their own limits (PostgreSQL)."""
-    if connection.dialect.name != "postgresql" or not has_app_context() or not g.get("grants_in_job"):
+    if (
+        connection.dialect.name != "postgresql"
+        or not has_app_context()
+        or not g.get("grants_in_job")
+    ):
         return
     if transaction.nested or transaction.parent is not None:
         return
     config = current_app.config
     connection.exec_driver_sql(
-        f"SET LOCAL statement_timeout = {int(config.get('DB_JOB_STATEMENT_TIMEOUT_MS', 600000))}")
+        f"SET LOCAL statement_timeout = {int(config.get('DB_JOB_STATEMENT_TIMEOUT_MS', 600000))}"
+    )
     connection.exec_driver_sql(
-        f"SET LOCAL lock_timeout = {int(config.get('DB_JOB_LOCK_TIMEOUT_MS', 30000))}")
+        f"SET LOCAL lock_timeout = {int(config.get('DB_JOB_LOCK_TIMEOUT_MS', 30000))}"
+    )

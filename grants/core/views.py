@@ -17,9 +17,8 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_timezone
+from flask_babel import get_timezone, lazy_pgettext
 from flask_babel import gettext as _
-from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from grants.core.audit import record

@@ -17,10 +17,14 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("dispatched_at", grants.core.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(
+            sa.Column("dispatched_at", grants.core.types.UTCDateTime(), nullable=True)
+        )
         batch_op.add_column(sa.Column("queue_ref", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("run_after", grants.core.types.UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("heartbeat_at", grants.core.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(
+            sa.Column("heartbeat_at", grants.core.types.UTCDateTime(), nullable=True)
+        )
         batch_op.create_index(batch_op.f("ix_jobs_heartbeat_at"), ["heartbeat_at"], unique=False)
     # Jobs already queued or finished before the outbox counted as handed over.
     op.execute("UPDATE jobs SET dispatched_at = created_at WHERE status <> 'queued'")

@@ -30,7 +30,9 @@ def database_down(app):
     def refuse(conn, cursor, statement, parameters, context, executemany):
         if state["on"]:
             state["refused"] += 1
-            raise sa.exc.OperationalError(statement, parameters, Exception("server closed the connection"))
+            raise sa.exc.OperationalError(
+                statement, parameters, Exception("server closed the connection")
+            )
 
     event.listen(sa.engine.Engine, "before_cursor_execute", refuse)
     try:
@@ -49,7 +51,9 @@ def test_every_answer_carries_a_request_id(client):
     assert forged.headers["X-Request-ID"] != "<script>alert(1)</script>"
 
 
-def test_failure_after_the_commit_says_the_change_was_saved(app, client, login, rendered_errors, monkeypatch):
+def test_failure_after_the_commit_says_the_change_was_saved(
+    app, client, login, rendered_errors, monkeypatch
+):
     user = make_user("bureau")
     login(user)
 
@@ -57,7 +61,9 @@ def test_failure_after_the_commit_says_the_change_was_saved(app, client, login, 
         raise RuntimeError("a step after the commit failed")
 
     monkeypatch.setattr("grants.core.views.redirect", broken_redirect)
-    response = client.post("/language", data={"locale": "en"}, headers={"X-Request-ID": "req-after-commit"})
+    response = client.post(
+        "/language", data={"locale": "en"}, headers={"X-Request-ID": "req-after-commit"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "您的更改已保存" in page and "Your change was saved" in page
@@ -67,7 +73,9 @@ def test_failure_after_the_commit_says_the_change_was_saved(app, client, login, 
     assert db.session.get(User, user.id).locale == "en"
 
 
-def test_failure_before_any_commit_says_nothing_was_saved(client, login, rendered_errors, monkeypatch):
+def test_failure_before_any_commit_says_nothing_was_saved(
+    client, login, rendered_errors, monkeypatch
+):
     login(make_user("bureau"))
 
     def broken_panels(*args, **kwargs):
@@ -81,7 +89,9 @@ def test_failure_before_any_commit_says_nothing_was_saved(client, login, rendere
     assert response.headers["X-Request-ID"] in page
 
 
-def test_commit_that_breaks_off_says_the_change_may_not_be_saved(app, client, login, rendered_errors):
+def test_commit_that_breaks_off_says_the_change_may_not_be_saved(
+    app, client, login, rendered_errors
+):
     user = make_user("bureau")
     login(user)
 
@@ -98,8 +108,9 @@ def test_commit_that_breaks_off_says_the_change_may_not_be_saved(app, client, lo
     assert "可能已保存，也可能没有保存" in page and "may or may not have been saved" in page
 
 
-def test_database_that_does_not_answer_gives_a_503_rendered_without_it(client, login, rendered_errors,
-                                                                       database_down):
+def test_database_that_does_not_answer_gives_a_503_rendered_without_it(
+    client, login, rendered_errors, database_down
+):
     login(make_user("bureau"))
     database_down["on"] = True
     response = client.get("/", headers={"X-Request-ID": "stalled-db-request"})
@@ -112,16 +123,22 @@ def test_database_that_does_not_answer_gives_a_503_rendered_without_it(client, l
     assert '<html lang="zh-CN">' in page
 
 
-def test_database_failure_answers_json_to_api_clients(client, login, rendered_errors, database_down):
+def test_database_failure_answers_json_to_api_clients(
+    client, login, rendered_errors, database_down
+):
     login(make_user("bureau"))
     database_down["on"] = True
-    response = client.get("/", headers={"Accept": "application/json", "X-Request-ID": "json-client-001"})
+    response = client.get(
+        "/", headers={"Accept": "application/json", "X-Request-ID": "json-client-001"}
+    )
     assert response.status_code == 503
     body = response.get_json()
     assert body["request_id"] == "json-client-001" and body["saved"] == "nothing"
 
 
-def test_statement_cut_by_its_time_limit_gives_a_503(app, client, login, rendered_errors, monkeypatch):
+def test_statement_cut_by_its_time_limit_gives_a_503(
+    app, client, login, rendered_errors, monkeypatch
+):
     if app.config["BACKEND"] != "postgresql":
         pytest.skip("statement_timeout is a PostgreSQL setting")
     login(make_user("bureau"))

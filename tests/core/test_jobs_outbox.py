@@ -40,8 +40,13 @@ def _forget_redis_client(app):
 @pytest.fixture
 def redis_down(app):
     """The app believes it has Redis (RQ mode) but Redis does not answer."""
-    saved = {key: app.config.get(key) for key in ("JOBS_MODE", "REDIS_URL", "REDIS_TIMEOUT", "JOBS_FALLBACK")}
-    app.config.update(JOBS_MODE="rq", REDIS_URL=CLOSED_PORT_REDIS, REDIS_TIMEOUT=1, JOBS_FALLBACK="wait")
+    saved = {
+        key: app.config.get(key)
+        for key in ("JOBS_MODE", "REDIS_URL", "REDIS_TIMEOUT", "JOBS_FALLBACK")
+    }
+    app.config.update(
+        JOBS_MODE="rq", REDIS_URL=CLOSED_PORT_REDIS, REDIS_TIMEOUT=1, JOBS_FALLBACK="wait"
+    )
     _forget_redis_client(app)
     try:
         yield saved
@@ -119,9 +124,16 @@ def test_a_job_is_claimed_once_even_if_dispatched_twice(app):
 
 def _dead_job(attempts: int, minutes_silent: int = 10) -> Job:
     now = utcnow()
-    record = Job(name=RECORDING_JOB, args=["after-death"], status="running", attempts=attempts,
-                 started_at=now - timedelta(minutes=minutes_silent + 1),
-                 heartbeat_at=now - timedelta(minutes=minutes_silent), dispatched_at=now, queue_ref="gone")
+    record = Job(
+        name=RECORDING_JOB,
+        args=["after-death"],
+        status="running",
+        attempts=attempts,
+        started_at=now - timedelta(minutes=minutes_silent + 1),
+        heartbeat_at=now - timedelta(minutes=minutes_silent),
+        dispatched_at=now,
+        queue_ref="gone",
+    )
     db.session.add(record)
     db.session.commit()
     return record
@@ -158,10 +170,14 @@ def test_back_off_doubles_with_each_attempt(app):
     now = utcnow()
     sweep_dead_jobs(now)
     db.session.commit()
-    assert reload_job(record.id).run_after == now + timedelta(seconds=2 * app.config["JOB_RETRY_BACKOFF_SECONDS"])
+    assert reload_job(record.id).run_after == now + timedelta(
+        seconds=2 * app.config["JOB_RETRY_BACKOFF_SECONDS"]
+    )
 
 
-def test_sweeper_fails_a_dead_job_at_the_attempt_limit_and_the_jobs_page_says_why(app, client, login):
+def test_sweeper_fails_a_dead_job_at_the_attempt_limit_and_the_jobs_page_says_why(
+    app, client, login
+):
     record = _dead_job(attempts=app.config["JOB_MAX_ATTEMPTS"])
     heard = []
     with job_failed.connected_to(lambda sender, job, reason, **extra: heard.append(reason)):
@@ -227,8 +243,10 @@ LIMITS_JOB = "tests.core.show_time_limits"
 @jobs_module.job(LIMITS_JOB)
 def show_time_limits(ctx) -> dict:
     """What PostgreSQL says the statement and lock limits of this job's transaction are."""
-    return {"statement": db.session.execute(sa.text("SHOW statement_timeout")).scalar(),
-            "lock": db.session.execute(sa.text("SHOW lock_timeout")).scalar()}
+    return {
+        "statement": db.session.execute(sa.text("SHOW statement_timeout")).scalar(),
+        "lock": db.session.execute(sa.text("SHOW lock_timeout")).scalar(),
+    }
 
 
 def test_requests_and_jobs_get_their_database_limits_on_postgresql(app, run_jobs):
@@ -250,6 +268,8 @@ def test_engine_options_carry_the_database_limits():
     options = engine_options(config)
     assert options["pool_pre_ping"] is True and options["pool_timeout"] == 5
     assert options["connect_args"]["connect_timeout"] == 5
-    assert options["connect_args"]["options"] == ("-c statement_timeout=10000 -c lock_timeout=3000 "
-                                                  "-c idle_in_transaction_session_timeout=60000")
+    assert options["connect_args"]["options"] == (
+        "-c statement_timeout=10000 -c lock_timeout=3000 "
+        "-c idle_in_transaction_session_timeout=60000"
+    )
     assert "connect_args" not in engine_options(vars(Config(SQLALCHEMY_DATABASE_URI="sqlite://")))

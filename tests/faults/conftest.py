@@ -40,7 +40,9 @@ SECRET = "faults-secret-key"
 def pytest_collection_modifyitems(config, items):
     if TEST_DATABASE_URL:
         return
-    skip = pytest.mark.skip(reason="fault tests need TEST_DATABASE_URL (PostgreSQL) and redis-server")
+    skip = pytest.mark.skip(
+        reason="fault tests need TEST_DATABASE_URL (PostgreSQL) and redis-server"
+    )
     for item in items:
         if "tests/faults/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(skip)
@@ -64,7 +66,9 @@ def wait_until(check, timeout: float = 60.0, every: float = 0.2, what: str = "co
         time.sleep(every)
 
 
-def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen | None = None, timeout: float = 60.0
+) -> None:
     def listening():
         if process is not None and process.poll() is not None:
             pytest.fail(f"process {process.args} exited with {process.returncode}")
@@ -92,8 +96,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
@@ -139,8 +157,10 @@ def database_url(name: str = FAULTS_DB, port: int | None = None) -> str:
 
 
 def admin_engine():
-    return sa.create_engine(database_url("postgres").replace("postgresql://", "postgresql+psycopg://", 1),
-                            isolation_level="AUTOCOMMIT")
+    return sa.create_engine(
+        database_url("postgres").replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
 
 
 class Stack:
@@ -153,31 +173,71 @@ class Stack:
         self.env = dict(os.environ)
         for key in ("TEST_DATABASE_URL", "FLASK_APP", "JOBS_MODE"):
             self.env.pop(key, None)
-        self.env.update({
-            "DATABASE_URL": database_url(), "REDIS_URL": redis.url, "SECRET_KEY": SECRET,
-            "GRANTS_INSTANCE_DIR": str(workdir / "instance"), "UPLOAD_DIR": str(workdir / "uploads"),
-            "RQ_QUEUE": "faults", "SCHEDULER_IN_PROCESS": "0", "BASE_URL": "http://127.0.0.1",
-            "REDIS_TIMEOUT": "1", "REDIS_PAUSE": "1", "JOB_HEARTBEAT_SECONDS": "1", "JOB_DEAD_AFTER": "4",
-            "JOB_RETRY_BACKOFF_SECONDS": "1", "SCHEDULER_MAX_BACKOFF": "2", "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        })
-        self.engine = sa.create_engine(database_url().replace("postgresql://", "postgresql+psycopg://", 1))
+        self.env.update(
+            {
+                "DATABASE_URL": database_url(),
+                "REDIS_URL": redis.url,
+                "SECRET_KEY": SECRET,
+                "GRANTS_INSTANCE_DIR": str(workdir / "instance"),
+                "UPLOAD_DIR": str(workdir / "uploads"),
+                "RQ_QUEUE": "faults",
+                "SCHEDULER_IN_PROCESS": "0",
+                "BASE_URL": "http://127.0.0.1",
+                "REDIS_TIMEOUT": "1",
+                "REDIS_PAUSE": "1",
+                "JOB_HEARTBEAT_SECONDS": "1",
+                "JOB_DEAD_AFTER": "4",
+                "JOB_RETRY_BACKOFF_SECONDS": "1",
+                "SCHEDULER_MAX_BACKOFF": "2",
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.engine = sa.create_engine(
+            database_url().replace("postgresql://", "postgresql+psycopg://", 1)
+        )
 
-    def flask(self, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env={**self.env, **(env or {})},
-                              capture_output=True, text=True, check=check, timeout=600)
+    def flask(
+        self, *args: str, env: dict | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=600,
+        )
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=log,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         self.processes[name] = process
         return process
 
     def start_web(self, name: str = "web", env: dict | None = None) -> str:
         port = free_port()
-        argv = [str(BIN / "gunicorn"), "--workers", "1", "--threads", "4", "--timeout", "30",
-                "--bind", f"127.0.0.1:{port}", "--no-control-socket", "wsgi:app"]
+        argv = [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--timeout",
+            "30",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "wsgi:app",
+        ]
         process = self.start(name, argv, env)
         wait_for_port(port, process)
         return f"http://127.0.0.1:{port}"
@@ -186,7 +246,9 @@ class Stack:
         return self.start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"])
 
     def start_scheduler(self, env: dict | None = None) -> subprocess.Popen:
-        return self.start("scheduler", [str(BIN / "flask"), "--app", "wsgi", "scheduler", "--interval", "1"], env)
+        return self.start(
+            "scheduler", [str(BIN / "flask"), "--app", "wsgi", "scheduler", "--interval", "1"], env
+        )
 
     def kill_hard(self, name: str) -> None:
         """SIGKILL the process (and its group): no clean-up runs, as when the machine kills it."""
@@ -267,16 +329,29 @@ class Browser:
     def __init__(self, base: str):
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
-                                                  _NoRedirect())
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
 
-    def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None,
-                timeout: float = 25.0):
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: dict | None = None,
+        headers: dict | None = None,
+        timeout: float = 25.0,
+    ):
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        req = urllib.request.Request(
+            self.base + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with self.opener.open(req, timeout=timeout) as response:
-                return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+                return (
+                    response.status,
+                    dict(response.headers),
+                    response.read().decode("utf-8", "replace"),
+                )
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
 
@@ -287,7 +362,8 @@ class Browser:
         status, _headers, page = self.get(path)
         assert status == 200, page[:500]
         match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-            r'value="([^"]+)"[^>]*name="csrf_token"', page)
+            r'value="([^"]+)"[^>]*name="csrf_token"', page
+        )
         assert match, "no CSRF token on " + path
         return match.group(1)
 
@@ -296,7 +372,9 @@ class Browser:
         return self.request("POST", path, data={**data, "csrf_token": token}, **kwargs)
 
     def login(self, handle: str = "bureau"):
-        status, headers, page = self.post("/login", {"email": f"{handle}@demo.example", "password": DEMO_PASSWORD})
+        status, headers, page = self.post(
+            "/login", {"email": f"{handle}@demo.example", "password": DEMO_PASSWORD}
+        )
         assert status == 302, f"login answered {status}: {page[:800]}"
         return headers
 

@@ -25,8 +25,11 @@ def test_stalled_database_gives_a_503_page_with_the_request_id(stack):
         browser = Browser(base)
         token = browser.csrf("/login")
         status, headers, page = browser.request(
-            "POST", "/login", data={"email": "bureau@demo.example", "password": DEMO_PASSWORD, "csrf_token": token},
-            headers={"X-Request-ID": "stalled-database-1"})
+            "POST",
+            "/login",
+            data={"email": "bureau@demo.example", "password": DEMO_PASSWORD, "csrf_token": token},
+            headers={"X-Request-ID": "stalled-database-1"},
+        )
         _assert_unavailable_page(status, headers, page, "stalled-database-1")
         assert proxy.accepted, "the app never tried the database"
         assert "database unavailable" in stack.log("stalled-web")

@@ -12,12 +12,17 @@ RETRYING = "后台进程已中断，正在重试（第 2 次尝试）"
 
 
 def _report(stack, report_id):
-    return stack.query("SELECT id, state, job_id, error, pdf_name, pdf_sha256 FROM portfolio_reports "
-                       "WHERE id = :id", id=report_id)[0]
+    return stack.query(
+        "SELECT id, state, job_id, error, pdf_name, pdf_sha256 FROM portfolio_reports "
+        "WHERE id = :id",
+        id=report_id,
+    )[0]
 
 
 def _job(stack, job_id):
-    return stack.query("SELECT status, attempts, error, progress FROM jobs WHERE id = :id", id=job_id)[0]
+    return stack.query(
+        "SELECT status, attempts, error, progress FROM jobs WHERE id = :id", id=job_id
+    )[0]
 
 
 def _request_report(stack, browser, period):
@@ -27,8 +32,12 @@ def _request_report(stack, browser, period):
 
 
 def _kill_worker_while_running(stack, report_id):
-    wait_until(lambda: _report(stack, report_id).state == "running", 120, every=0.05,
-               what="the report job to start")
+    wait_until(
+        lambda: _report(stack, report_id).state == "running",
+        120,
+        every=0.05,
+        what="the report job to start",
+    )
     stack.kill_hard("worker")
     assert _report(stack, report_id).state == "running"
 
@@ -49,7 +58,11 @@ def test_killed_report_job_is_retried_and_gives_one_valid_pdf(stack):
     _kill_worker_while_running(stack, report_id)
     job_id = _report(stack, report_id).job_id
 
-    wait_until(lambda: _job(stack, job_id).status == "queued", 60, what="the sweeper to queue the dead job again")
+    wait_until(
+        lambda: _job(stack, job_id).status == "queued",
+        60,
+        what="the sweeper to queue the dead job again",
+    )
     assert _report(stack, report_id).state == "queued"
     job = _job(stack, job_id)
     assert job.attempts == 1 and "stopped responding" in job.error
@@ -57,8 +70,12 @@ def test_killed_report_job_is_retried_and_gives_one_valid_pdf(stack):
     assert status == 200 and RETRYING in fragment
 
     stack.start_worker()
-    wait_until(lambda: _report(stack, report_id).state in ("done", "failed"), 300, every=1,
-               what="the retried report")
+    wait_until(
+        lambda: _report(stack, report_id).state in ("done", "failed"),
+        300,
+        every=1,
+        what="the retried report",
+    )
     report = _report(stack, report_id)
     assert report.state == "done", report.error
     assert (_job(stack, job_id).status, _job(stack, job_id).attempts) == ("finished", 2)
@@ -82,7 +99,11 @@ def test_report_whose_attempts_are_used_up_fails_with_its_reason_and_can_be_retr
     _kill_worker_while_running(stack, report_id)
     job_id = _report(stack, report_id).job_id
 
-    wait_until(lambda: _report(stack, report_id).state == "failed", 60, what="the sweeper to give the job up")
+    wait_until(
+        lambda: _report(stack, report_id).state == "failed",
+        60,
+        what="the sweeper to give the job up",
+    )
     job = _job(stack, job_id)
     assert job.status == "failed" and "Gave up after 1 attempts" in job.error
     assert "stopped responding" in _report(stack, report_id).error
@@ -94,8 +115,14 @@ def test_report_whose_attempts_are_used_up_fails_with_its_reason_and_can_be_retr
     status, _headers, page = browser.post(f"/reports/{report_id}/retry", {}, form_page="/reports/")
     assert status == 302, page[:800]
     stack.start_worker()
-    wait_until(lambda: _report(stack, report_id).state in ("done", "failed"), 300, every=1,
-               what="the retried report")
+    wait_until(
+        lambda: _report(stack, report_id).state in ("done", "failed"),
+        300,
+        every=1,
+        what="the retried report",
+    )
     report = _report(stack, report_id)
     assert report.state == "done", report.error
-    assert (stack.workdir / "uploads" / "reports" / report.pdf_name).read_bytes().startswith(b"%PDF-")
+    assert (
+        (stack.workdir / "uploads" / "reports" / report.pdf_name).read_bytes().startswith(b"%PDF-")
+    )
