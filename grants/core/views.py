@@ -69,9 +69,9 @@ def healthz():
         code = 503
     if current_app.config.get("REDIS_URL"):
         try:
-            from redis import Redis
+            from grants.core.jobs import redis_connection
 
-            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            redis_connection(current_app).ping()
             status["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001
             status["redis"] = f"error: {type(exc).__name__}"
