@@ -194,17 +194,15 @@ def redis_connection(app=None):
     from redis import Redis
 
     app = app or current_app
-    client = app.extensions.get("grants_redis")
-    if client is None:
+    url = app.config["REDIS_URL"]
+    url_and_client = app.extensions.get("grants_redis")
+    if url_and_client is None or url_and_client[0] != url:
         timeout = app.config.get("REDIS_TIMEOUT", 3)
         client = Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
         )
-        app.extensions["grants_redis"] = client
-    return client
+        url_and_client = app.extensions["grants_redis"] = (url, client)
+    return url_and_client[1]
 
 
 def rq_queue(app=None):
