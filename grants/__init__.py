@@ -10,7 +10,7 @@ import os
 
 from flask import Flask
 
-from grants.config import BASE_DIR, Config
+from grants.config import BASE_DIR, Config, engine_options
 from grants.core.security import init_url_converters
 
 
@@ -23,7 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=os.environ.get("GRANTS_INSTANCE_DIR", str(BASE_DIR / "instance")),
     )
     app.config.from_object(Config(**(config or {})))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.json.ensure_ascii = False
+    register_logging(app)
     init_url_converters(app)
     register_models(app)
     register_extensions(app)
@@ -39,6 +41,13 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_proxy_fix(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """Log to stderr at ``LOG_LEVEL``, each line with the request id when there is one."""
+    from grants.core.errors import init_logging
+
+    init_logging(app)
 
 
 def register_models(app: Flask) -> None:

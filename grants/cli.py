@@ -73,12 +73,21 @@ def worker_command(burst: bool) -> None:
 @click.option("--once", is_flag=True, help="Enqueue what is due now and stop.")
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between checks.")
 def scheduler_command(once: bool, interval: float) -> None:
-    """Enqueue periodic jobs when they are due (run one beside the RQ workers)."""
+    """Enqueue periodic jobs when due, dispatch the outbox, sweep dead jobs (run one beside the RQ workers)."""
+    from grants.core.jobs import dispatch_pending, sweep_dead_jobs
     from grants.core.scheduler import loop, run_due
+    from grants.core.sqlite import immediate_writes
+    from grants.extensions import db
 
     if once:
+        app = current_app._get_current_object()
+        with immediate_writes():
+            swept = sweep_dead_jobs()
+            db.session.commit()
+        dispatched = dispatch_pending(app)
         started = run_due()
         click.echo("enqueued: " + (", ".join(started) or "nothing due"))
+        click.echo(f"dispatched: {dispatched}, dead jobs swept: {len(swept)}")
         return
     loop(current_app._get_current_object(), interval=interval)
 

@@ -48,8 +48,29 @@ class Config:
             os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'grants.sqlite3'}"
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Database limits (PostgreSQL; see engine_options): seconds to connect and to wait
+        # for a pooled connection, milliseconds a request's statement, lock wait and idle
+        # transaction may take, and the longer limits of background jobs.
+        self.DB_CONNECT_TIMEOUT = _int("DB_CONNECT_TIMEOUT", 5)
+        self.DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 5)
+        self.DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 10000)
+        self.DB_LOCK_TIMEOUT_MS = _int("DB_LOCK_TIMEOUT_MS", 3000)
+        self.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000)
+        self.DB_JOB_STATEMENT_TIMEOUT_MS = _int("DB_JOB_STATEMENT_TIMEOUT_MS", 600000)
+        self.DB_JOB_LOCK_TIMEOUT_MS = _int("DB_JOB_LOCK_TIMEOUT_MS", 30000)
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.REDIS_TIMEOUT = _int("REDIS_TIMEOUT", 3)  # seconds to connect to and hear from Redis
+        self.REDIS_PAUSE = _int("REDIS_PAUSE", 30)  # seconds Redis is left alone after a failure
         self.JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if self.REDIS_URL else "thread")
+        # Without Redis: "wait" keeps jobs in the outbox until it returns, "thread" runs them here.
+        self.JOBS_FALLBACK = os.environ.get("JOBS_FALLBACK", "wait")
+        self.JOB_TIMEOUT = _int("JOB_TIMEOUT", 1800)
+        self.JOB_HEARTBEAT_SECONDS = _int("JOB_HEARTBEAT_SECONDS", 15)
+        self.JOB_DEAD_AFTER = _int("JOB_DEAD_AFTER", 120)  # seconds without a heartbeat
+        self.JOB_MAX_ATTEMPTS = _int("JOB_MAX_ATTEMPTS", 3)
+        self.JOB_RETRY_BACKOFF_SECONDS = _int("JOB_RETRY_BACKOFF_SECONDS", 30)  # doubles each attempt
+        self.SCHEDULER_MAX_BACKOFF = _int("SCHEDULER_MAX_BACKOFF", 60)
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
         self.SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", self.JOBS_MODE == "thread")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance / "uploads")
@@ -109,6 +130,11 @@ class Config:
         # argon2id parameters of new password hashes ("m=19456,t=2,p=1": KiB, passes, lanes).
         self.PASSWORD_ARGON2 = parse_argon2(os.environ.get("PASSWORD_ARGON2"))
         self.REGISTRATION_CONFIRM_HOURS = _int("REGISTRATION_CONFIRM_HOURS", 24)
+        # Redis away: count attempts in this process's memory (one warning logged), never fail.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": self.REDIS_TIMEOUT,
+                                          "socket_connect_timeout": self.REDIS_TIMEOUT}
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
         self.MAIL_PORT = _int("MAIL_PORT", 25)
@@ -165,6 +191,29 @@ def parse_argon2(text: str | None) -> dict:
             raise ValueError(f"PASSWORD_ARGON2 {text!r}: expected m=<KiB>,t=<passes>,p=<lanes>")
         settings[ARGON2_NAMES[name.strip()]] = int(value)
     return settings
+
+
+def engine_options(config: dict) -> dict:
+    """SQLAlchemy engine options with the database limits (connect, pool, statement, lock).
+
+    On PostgreSQL every connection starts with a statement, lock and idle-in-transaction
+    timeout, so a stalled database answers a request with an error within seconds;
+    background jobs raise their own limits per transaction (``grants.core.jobs``).
+    """
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_pre_ping", True)
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        return options
+    options.setdefault("pool_timeout", config.get("DB_POOL_TIMEOUT", 5))
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", config.get("DB_CONNECT_TIMEOUT", 5))
+    limits = (f"-c statement_timeout={int(config.get('DB_STATEMENT_TIMEOUT_MS', 10000))} "
+              f"-c lock_timeout={int(config.get('DB_LOCK_TIMEOUT_MS', 3000))} "
+              f"-c idle_in_transaction_session_timeout="
+              f"{int(config.get('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60000))}")
+    connect_args["options"] = (connect_args.get("options", "") + " " + limits).strip()
+    options["connect_args"] = connect_args
+    return options
 
 
 PROJECT_CODE_FIELDS = frozenset({"year", "seq"})

@@ -43,6 +43,8 @@ def _base_config(tmp: Path) -> dict:
         "MAIL_SERVER": None,
         "SHOW_OUTBOX": True,
         "PASSWORD_ARGON2": CHEAP_ARGON2,
+        # faults: no heartbeat thread in tests (tests/core/test_jobs_outbox.py drives it by hand)
+        "JOB_HEARTBEAT_SECONDS": 0,
     }
 
 

@@ -52,6 +52,13 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The outbox: when the dispatcher handed the row to a queue (None = still waiting), the
+    # queue's reference ("thread" for in-process runs), the earliest time of the next
+    # attempt (back-off after a dead worker) and the running worker's last sign of life.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queue_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    run_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     __table_args__ = (
         sa.CheckConstraint("status in ('queued','running','finished','failed')", name="status"),

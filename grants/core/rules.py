@@ -9,6 +9,7 @@ def owns_job(user, job) -> bool:
 
 
 rule("audit.view", has_role("admin"))
-rule("job.view", is_authenticated & (owns_job | has_role("admin")))
-rule("job.retry", has_role("admin"))
+rule("job.list", has_role("bureau", "admin"))
+rule("job.view", is_authenticated & (owns_job | has_role("bureau", "admin")))
+rule("job.retry", has_role("bureau", "admin"))
 rule("dashboard.view", is_authenticated)

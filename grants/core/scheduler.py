@@ -5,11 +5,15 @@ with :func:`grants.core.jobs.job`. :func:`run_due` enqueues each job whose inter
 passed; the claim is one conditional UPDATE of ``scheduled_runs``, so several
 schedulers (one per app server, or the CLI loop) never enqueue the same run twice.
 Without Redis the app starts the loop in a background thread; with Redis run
-``flask --app wsgi scheduler`` once beside the workers.
+``flask --app wsgi scheduler`` once beside the workers. Each round (:func:`tick`) also
+dispatches the jobs waiting in the outbox and sweeps the dead ones; a round that fails
+(Redis or the database away) is logged and the loop backs off up to
+``SCHEDULER_MAX_BACKOFF`` seconds instead of dying.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -78,19 +82,78 @@ def run_due(now: datetime | None = None) -> list[str]:
     return started
 
 
-def loop(app: Flask, interval: float = 30.0, stop: threading.Event | None = None) -> None:
-    """Call :func:`run_due` every ``interval`` seconds until ``stop`` is set."""
-    stop = stop or threading.Event()
-    while not stop.is_set():
+def tick(app: Flask, now: datetime | None = None) -> bool:
+    """One round: dispatch the outbox, sweep dead jobs, enqueue what is due; True if all went well.
+
+    Each step is guarded on its own, so a failure in one (Redis or the database away)
+    is logged and the others still run.
+    """
+    from grants.core.jobs import breaker, dispatch_pending, sweep_dead_jobs
+
+    healthy = True
+    for name, step in (("dispatch", lambda: dispatch_pending(app, now)),
+                       ("sweep", lambda: _commit(sweep_dead_jobs, now)),
+                       ("schedule", lambda: run_due(now))):
         with app.app_context():
             try:
-                run_due()
-            except Exception:  # noqa: BLE001 - keep the loop alive; the error is logged
-                log.exception("scheduler run failed")
-                db.session.rollback()
+                step()
+            except Exception as exc:  # noqa: BLE001 - keep the loop alive; the error is logged
+                healthy = False
+                _log_failure(name, exc)
+                with contextlib.suppress(Exception):
+                    db.session.rollback()
             finally:
                 db.session.remove()
-        stop.wait(interval)
+    if app.config["JOBS_MODE"] == "rq" and breaker.is_open():
+        healthy = False
+    return healthy
+
+
+def _commit(step, now):
+    with immediate_writes():
+        result = step(now)
+        db.session.commit()
+    return result
+
+
+_failures_logged: set[str] = set()
+
+
+def _log_failure(step: str, exc: Exception) -> None:
+    """Log the first failure of a kind in full, the repeats briefly."""
+    kind = f"{step}:{type(exc).__name__}"
+    if kind in _failures_logged:
+        log.warning("scheduler %s failed again: %s", step, type(exc).__name__)
+        return
+    _failures_logged.add(kind)
+    log.exception("scheduler %s failed", step)
+
+
+def next_wait(interval: float, failures: int, max_backoff: float) -> float:
+    """Seconds to the next tick: the interval while healthy, else 1, 2, 4 … up to ``max_backoff``."""
+    if failures <= 0:
+        return interval
+    return min(float(max_backoff), float(2 ** min(failures - 1, 16)))
+
+
+def loop(app: Flask, interval: float = 30.0, stop: threading.Event | None = None) -> None:
+    """Call :func:`tick` every ``interval`` seconds (backing off after failures) until ``stop`` is set."""
+    stop = stop or threading.Event()
+    failures = 0
+    while not stop.is_set():
+        try:
+            healthy = tick(app)
+        except Exception:  # noqa: BLE001 - never let the scheduler die
+            log.exception("scheduler tick failed")
+            healthy = False
+        if healthy:
+            if failures:
+                log.warning("scheduler recovered after %d failed rounds", failures)
+                _failures_logged.clear()
+            failures = 0
+        else:
+            failures += 1
+        stop.wait(next_wait(interval, failures, app.config.get("SCHEDULER_MAX_BACKOFF", 60)))
 
 
 _started = False

@@ -17,13 +17,13 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_timezone
+from flask_babel import get_timezone, lazy_pgettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from grants.core.audit import record
 from grants.core.dashboard import panels_for
-from grants.core.jobs import retry
+from grants.core.jobs import label_of, retry
 from grants.core.models import AuditEvent, Job
 from grants.core.pagination import paginate
 from grants.core.permissions import require
@@ -67,9 +67,9 @@ def healthz():
         code = 503
     if current_app.config.get("REDIS_URL"):
         try:
-            from redis import Redis
+            from grants.core.jobs import redis_connection
 
-            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            redis_connection(current_app).ping()
             status["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001
             status["redis"] = f"error: {type(exc).__name__}"
@@ -87,19 +87,53 @@ def job_status(job_id: int):
     return render_template(template, job=job)
 
 
+JOB_STATE_LABELS = {
+    "queued": lazy_pgettext("job state", "Queued"),
+    "running": lazy_pgettext("job state", "Running"),
+    "finished": lazy_pgettext("job state", "Finished"),
+    "failed": lazy_pgettext("job state", "Failed"),
+}
+JOB_STATE_BADGES = {"queued": "secondary", "running": "primary", "finished": "success", "failed": "danger"}
+
+
+@bp.get("/admin/jobs")
+def jobs():
+    """Background jobs, newest first: state, attempts and why a failed one failed (bureau, admin)."""
+    require("job.list")
+    state = request.args.get("state", "")
+    stmt = sa.select(Job).order_by(Job.id.desc())
+    if state in JOB_STATE_LABELS:
+        stmt = stmt.where(Job.status == state)
+    else:
+        state = ""
+    counts = dict(db.session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
+    waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Job)
+                                .where(Job.status == "queued", Job.dispatched_at.is_(None))) or 0
+    return render_template("core/jobs.html", page=paginate(stmt, per_page=50), state=state, counts=counts,
+                           waiting=waiting, labels=JOB_STATE_LABELS, badges=JOB_STATE_BADGES,
+                           job_label=label_of)
+
+
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
-    """Queue a failed job again (administrators)."""
+    """Queue a failed job again (bureau, administrators)."""
     job = db.session.get(Job, job_id) or abort(404)
     require("job.retry", job)
     if job.status != "failed":
         flash(_("Only a failed job can be retried."), "warning")
-        return redirect(url_for("core.job_status", job_id=job.id))
+        return redirect(_back_to_jobs(job))
     retry(job.id)
     record("job.retried", job, after={"name": job.name, "attempts": job.attempts})
     db.session.commit()
     flash(_("The job has been queued again."), "success")
-    return redirect(url_for("core.job_status", job_id=job.id))
+    return redirect(_back_to_jobs(job))
+
+
+def _back_to_jobs(job: Job) -> str:
+    """Back to the jobs page when the retry came from there, else to the job."""
+    if request.form.get("back") == "list":
+        return url_for("core.jobs")
+    return url_for("core.job_status", job_id=job.id)
 
 
 @bp.get("/admin/audit")

@@ -17,6 +17,7 @@ from email.utils import formataddr
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from grants.core.jobs import enqueue, job
 from grants.core.links import absolute_url
@@ -110,7 +111,7 @@ def mark_read(user, notification_ids: Iterable[int] | None = None) -> int:
     return db.session.execute(stmt).rowcount
 
 
-@job("notifications.send_outbox")
+@job("notifications.send_outbox", label=_l("Send e-mails"))
 def send_outbox(ctx) -> dict:
     """Send every pending e-mail over SMTP; without SMTP settings they are held."""
     config = current_app.config

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from grants.core.jobs import job
 from grants.core.scheduler import schedule
@@ -12,7 +13,7 @@ from grants.extensions import db
 from grants.orgs.models import Invitation
 
 
-@job("orgs.expire_invitations")
+@job("orgs.expire_invitations", label=_l("Expire invitations"))
 def expire_invitations(ctx) -> dict:
     """Move pending invitations past their expiry date to ``expired``."""
     due = db.session.scalars(sa.select(Invitation).where(

@@ -283,7 +283,7 @@ def expired_calls(at: datetime | None = None) -> list[Call]:
         sa.select(Call).where(Call.state == "published", Call.closes_at <= at).order_by(Call.id)))
 
 
-@job("programmes.close_expired_calls")
+@job("programmes.close_expired_calls", label=_l("Close expired calls"))
 def close_expired_calls(ctx=None, at: datetime | None = None) -> dict:
     """Close every published call whose close time has passed, as the system (actor None).
 

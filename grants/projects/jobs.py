@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager
 
 from grants.core import audit
@@ -79,7 +80,7 @@ def notify_overdue_milestones(now: datetime | None = None) -> dict:
     return {"milestones": len(due), "projects": len(by_project)}
 
 
-@job("projects.notify_overdue_milestones")
+@job("projects.notify_overdue_milestones", label=_l("Overdue milestone reminders"))
 def notify_overdue_milestones_job(ctx) -> dict:
     """The daily job: announce the milestones that became overdue and commit."""
     counts = notify_overdue_milestones()

@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 
 from grants.core import audit
 from grants.core.actions import OperationError
-from grants.core.jobs import enqueue
+from grants.core.jobs import enqueue, sweep_dead_jobs
 from grants.core.models import Job
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
@@ -153,6 +153,7 @@ def request_report(period: Period, locale: str, actor) -> tuple[PortfolioReport,
     """
     if locale not in current_app.config["LANGUAGES"]:
         raise ReportError(_("Choose a language the report is written in."))
+    sweep_dead_jobs()
     settle_stale_reports()
     active = _active(period.first_year, period.last_year, locale)
     if active is not None:
@@ -181,6 +182,7 @@ def retry_report(report: PortfolioReport, actor) -> tuple[PortfolioReport, bool]
     A version still queued or running whose job has died is first marked failed. If another
     version of the same period and language is under way by now, the retry joins that one.
     """
+    sweep_dead_jobs()
     settle_stale_reports()
     db.session.refresh(report)
     if report.state != "failed":
@@ -224,11 +226,13 @@ def stale_reason(report: PortfolioReport, now=None) -> str | None:
     if job.status == "finished":
         return "the job ended without finishing the report"
     limit = stale_after()
-    if job.status == "running" and job.started_at is not None and job.started_at < now - limit:
+    last_sign = job.heartbeat_at or job.started_at
+    if job.status == "running" and last_sign is not None and last_sign < now - limit:
         return "the job has run past its time limit (worker killed?)"
     # In-process jobs start the moment the request commits; on RQ a job may wait its turn.
     wait = limit if current_app.config["JOBS_MODE"] == "rq" else IN_PROCESS_START_WITHIN
-    if job.status == "queued" and job.created_at < now - wait:
+    waiting_since = max(job.created_at, job.run_after or job.created_at)
+    if job.status == "queued" and waiting_since < now - wait:
         return "the job never started"
     return None
 
@@ -328,3 +332,30 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
                 db.session.rollback()
         raise
     return {"report": report_id, "pages": report.pages, "pdf_size": report.pdf_size}
+
+
+# --- following the job's fate (signals of grants.core.jobs) --------------------------------------
+
+def _reports_of(job) -> list[PortfolioReport]:
+    return db.session.scalars(sa.select(PortfolioReport).where(PortfolioReport.job_id == job.id,
+                                                               PortfolioReport.state.in_(ACTIVE_STATES))).all()
+
+
+def follow_requeued_job(_sender, job, **_extra) -> None:
+    """The worker of a running version died and its job is queued again: the version waits too.
+
+    Its partial files go; the user's progress bar starts again from nought and says it is
+    retrying.
+    """
+    for report in _reports_of(job):
+        if report.state == "running":
+            transition(report, "requeue", None, attempt=job.attempts)
+        remove_parts(report.id)
+    db.session.flush()
+
+
+def follow_failed_job(_sender, job, reason: str | None = None, **_extra) -> None:
+    """The job of a version was given up (attempts used up): the version fails with the reason."""
+    for report in _reports_of(job):
+        _fail(report, reason or job.error or "the job failed")
+        remove_parts(report.id)

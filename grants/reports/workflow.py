@@ -3,7 +3,8 @@ failed ─retry→ queued (a new attempt of the same version).
 
 The background job starts, finishes and fails reports as the system (actor None); a report
 whose job died is marked failed by the system too (``operations.settle_stale_reports``);
-the bureau retries a failed one.
+the bureau retries a failed one. A version whose worker died goes back to queued when the
+sweeper queues its job again (``operations.follow_requeued_job``).
 """
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +22,7 @@ REPORT_WORKFLOW = Workflow(
     transitions=[
         Transition("queued", "start", "running", is_system, label=_l("Start")),
         Transition("running", "finish", "done", is_system, label=_l("Finish")),
+        Transition("running", "requeue", "queued", is_system, label=_l("Queue again")),
         Transition("queued", "fail", "failed", is_system, label=_l("Mark as failed")),
         Transition("running", "fail", "failed", is_system, label=_l("Mark as failed")),
         Transition("failed", "retry", "queued", staff, label=_l("Retry")),

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from grants.applications.models import Application
@@ -109,7 +110,7 @@ def send_reminders(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-@job("review.send_reminders")
+@job("review.send_reminders", label=_l("Review reminders"))
 def send_reminders_job(ctx) -> dict:
     """The hourly job: send the reminders that are due and commit."""
     counts = send_reminders()

@@ -36,7 +36,21 @@ def test_retry_of_a_finished_job_changes_nothing(client, login):
     assert db.session.get(Job, job.id).attempts == 1
 
 
-def test_only_admins_retry_jobs(client, login):
+def test_only_bureau_and_admins_retry_jobs(client, login):
+    job = failed_job()
+    login(make_user("applicant"))
+    assert client.post(f"/jobs/{job.id}/retry").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status == "failed"
+
+
+def test_bureau_retries_a_failed_job_from_the_jobs_page(client, login, run_jobs):
     job = failed_job()
     login(make_user("bureau"))
-    assert client.post(f"/jobs/{job.id}/retry").status_code == 403
+    page = client.get("/admin/jobs?state=failed").get_data(as_text=True)
+    assert f"/jobs/{job.id}/retry" in page and "boom" in page
+    response = client.post(f"/jobs/{job.id}/retry", data={"back": "list"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/jobs")
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).status == "finished"

@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 
 from grants.accounts.models import User
 from grants.extensions import db
-from grants.review import experts as ops
 from grants.review.models import Expert
 from tests.applications.helpers import PDF_BYTES, office_zip
 from tests.factories import ClusterFactory, ExpertFactory, OrganisationFactory, make_user
