@@ -88,11 +88,15 @@ def test_save_upload_refusals_leave_no_file(app, root, content, name, message):
     assert files_under(root) == []
 
 
-def test_path_of_refuses_names_it_did_not_generate(app, root):
+def test_keys_outside_the_store_are_refused(app, root):
+    store = storage.backend()
+    for key in ("../../etc/passwd", "/etc/passwd", "ab/../../x.pdf", "ab/cd/申报书.pdf", "tmp/put-1", ""):
+        with pytest.raises(ValueError):
+            store.path(key)
+        with pytest.raises(ValueError):
+            storage.delete(key)
     with pytest.raises(ValueError):
-        storage.path_of("../../etc/passwd")
-    with pytest.raises(ValueError):
-        storage.path_of("ab/cd/申报书.pdf")
+        storage.check_stored_name("reports/" + "0" * 32 + ".pdf")
 
 
 def test_delete_after_commit_waits_for_the_commit(app, root):
