@@ -287,7 +287,7 @@ class S3Backend:
             "s3", endpoint_url=endpoint_url or None, region_name=region or None,
             aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
             config=BotoConfig(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                              retries={"max_attempts": max_attempts, "mode": "standard"},
+                              retries={"total_max_attempts": max_attempts, "mode": "standard"},
                               signature_version="s3v4", s3={"addressing_style": "path"}))
 
     def __repr__(self) -> str:
