@@ -33,8 +33,12 @@ def s3_server():
     """The endpoint URL of a moto S3 server on loopback (stopped at the end of the session)."""
     port = _free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY_ID, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _attempt in range(200):
@@ -61,12 +65,24 @@ def point_at_s3(app, monkeypatch, endpoint: str, bucket: str | None = None) -> s
     import boto3
 
     bucket = bucket or f"grants-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=S3_KEY_ID,
-                 aws_secret_access_key=S3_SECRET).create_bucket(Bucket=bucket)
-    for key, value in {"STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint,
-                       "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": S3_KEY_ID,
-                       "S3_SECRET_ACCESS_KEY": S3_SECRET, "S3_CONNECT_TIMEOUT": 2, "S3_READ_TIMEOUT": 5,
-                       "S3_MAX_ATTEMPTS": 1}.items():
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEY_ID,
+        aws_secret_access_key=S3_SECRET,
+    ).create_bucket(Bucket=bucket)
+    for key, value in {
+        "STORAGE_BACKEND": "s3",
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": S3_KEY_ID,
+        "S3_SECRET_ACCESS_KEY": S3_SECRET,
+        "S3_CONNECT_TIMEOUT": 2,
+        "S3_READ_TIMEOUT": 5,
+        "S3_MAX_ATTEMPTS": 1,
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     return bucket
 

@@ -104,7 +104,9 @@ def _revision(connection) -> str:
     try:
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
     except sa.exc.SQLAlchemyError as exc:
-        raise BackupError("the database has no schema revision: run `flask db upgrade` first") from exc
+        raise BackupError(
+            "the database has no schema revision: run `flask db upgrade` first"
+        ) from exc
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -126,15 +128,27 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
     store = store or storage.backend()
     session = db.session()
     bind = session.get_bind()
-    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine) and not session.in_transaction():
+    if (
+        bind.dialect.name == "postgresql"
+        and isinstance(bind, sa.Engine)
+        and not session.in_transaction()
+    ):
         connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     else:
         connection = session.connection()
     revision = _revision(connection)
     summary = BackupSummary(path=target, revision=revision)
-    manifest = {"format": FORMAT, "revision": revision, "created_at": utcnow().isoformat(),
-                "backend": connection.dialect.name, "storage": store.name, "tables": {},
-                "table_sha256": {}, "files": {}, "missing": []}
+    manifest = {
+        "format": FORMAT,
+        "revision": revision,
+        "created_at": utcnow().isoformat(),
+        "backend": connection.dialect.name,
+        "storage": store.name,
+        "tables": {},
+        "table_sha256": {},
+        "files": {},
+        "missing": [],
+    }
     handle, tmp_name = tempfile.mkstemp(prefix=".backup-", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
@@ -144,10 +158,16 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
                 digest = hashlib.sha256()
                 with tempfile.TemporaryFile() as rows:
                     order = list(table.primary_key.columns) or list(table.columns)
-                    result = connection.execute(sa.select(table).order_by(*order).execution_options(yield_per=BATCH))
+                    result = connection.execute(
+                        sa.select(table).order_by(*order).execution_options(yield_per=BATCH)
+                    )
                     for row in result.mappings():
-                        line = json.dumps({k: _encode(v) for k, v in row.items()},
-                                          ensure_ascii=False).encode("utf-8") + b"\n"
+                        line = (
+                            json.dumps(
+                                {k: _encode(v) for k, v in row.items()}, ensure_ascii=False
+                            ).encode("utf-8")
+                            + b"\n"
+                        )
                         digest.update(line)
                         rows.write(line)
                         count += 1
@@ -163,8 +183,11 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
                     manifest["missing"].append(key)
                 else:
                     manifest["files"][key] = digest
-            _add_bytes(archive, "manifest.json",
-                       json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+            _add_bytes(
+                archive,
+                "manifest.json",
+                json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"),
+            )
         os.replace(tmp_name, target)
     finally:
         if os.path.exists(tmp_name):
@@ -220,8 +243,12 @@ def verify(archive_path: Path, manifest: dict | None = None) -> dict:
     for name in manifest["files"]:
         _safe_key(name)
     expected = {f"uploads/{key}": digest for key, digest in manifest["files"].items()}
-    expected.update({f"data/{table}.jsonl": digest
-                     for table, digest in manifest.get("table_sha256", {}).items()})
+    expected.update(
+        {
+            f"data/{table}.jsonl": digest
+            for table, digest in manifest.get("table_sha256", {}).items()
+        }
+    )
     seen: set[str] = set()
     try:
         with tarfile.open(archive_path, "r:gz") as archive:
@@ -269,11 +296,17 @@ def restore(archive_path: Path, store=None) -> BackupSummary:
     session = db.session
     connection = session.connection()
     if _revision(connection) != revision:
-        raise BackupError(f"the database is at a later schema revision than the backup ({revision})")
+        raise BackupError(
+            f"the database is at a later schema revision than the backup ({revision})"
+        )
     for table in db.metadata.sorted_tables:
         if connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
-            raise BackupError(f"the database is not empty (table {table.name} has rows): restore into a new one")
-    summary = BackupSummary(path=archive_path, revision=revision, missing=list(manifest.get("missing", [])))
+            raise BackupError(
+                f"the database is not empty (table {table.name} has rows): restore into a new one"
+            )
+    summary = BackupSummary(
+        path=archive_path, revision=revision, missing=list(manifest.get("missing", []))
+    )
     with tarfile.open(archive_path, "r:gz") as archive:
         for table in db.metadata.sorted_tables:
             expected = manifest["tables"].get(table.name, 0)
@@ -293,7 +326,9 @@ def restore(archive_path: Path, store=None) -> BackupSummary:
                     connection.execute(table.insert(), batch)
                     count += len(batch)
             if count != expected:
-                raise BackupError(f"table {table.name}: {count} rows restored, the manifest says {expected}")
+                raise BackupError(
+                    f"table {table.name}: {count} rows restored, the manifest says {expected}"
+                )
             summary.tables[table.name] = count
         if connection.dialect.name == "postgresql":
             _reset_sequences(connection)
@@ -315,9 +350,13 @@ def _reset_sequences(connection) -> None:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not isinstance(pk[0].type, sa.Integer) or pk[0].autoincrement is False:
             continue
-        sequence = connection.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                      {"t": table.name, "c": pk[0].name}).scalar()
+        sequence = connection.execute(
+            sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": pk[0].name}
+        ).scalar()
         if sequence:
-            connection.execute(sa.text(
-                f"SELECT setval(:s, COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"),
-                {"s": sequence})
+            connection.execute(
+                sa.text(
+                    f"SELECT setval(:s, COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"
+                ),
+                {"s": sequence},
+            )

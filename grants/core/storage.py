@@ -73,8 +73,12 @@ class StorageUnavailable(UploadRefused):
     """The file store did not answer or refused the operation; nothing was stored."""
 
     def __init__(self, detail: str = ""):
-        super().__init__(_("The file store is not available at the moment, so the file was not "
-                           "saved. Nothing else was lost: please try again in a few minutes."))
+        super().__init__(
+            _(
+                "The file store is not available at the moment, so the file was not "
+                "saved. Nothing else was lost: please try again in a few minutes."
+            )
+        )
         self.detail = detail
 
 
@@ -148,11 +152,15 @@ def chosen_files(uploads) -> list:
     return [upload for upload in uploads or () if upload and getattr(upload, "filename", "")]
 
 
-
 def valid_key(key: str) -> bool:
     """True for a key this module may store: relative, no ``..``, no temporary area."""
-    return bool(key) and len(key) <= 1024 and bool(_KEY.match(key)) and ".." not in key \
+    return (
+        bool(key)
+        and len(key) <= 1024
+        and bool(_KEY.match(key))
+        and ".." not in key
         and not key.startswith(TMP_PREFIX)
+    )
 
 
 def _checked(key: str) -> str:
@@ -250,8 +258,15 @@ class LocalBackend:
                 continue
             yield StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
-    def download_response(self, key: str, filename: str, mimetype: str, *, etag: str | None = None,
-                          disposition: str | None = None) -> Response:
+    def download_response(
+        self,
+        key: str,
+        filename: str,
+        mimetype: str,
+        *,
+        etag: str | None = None,
+        disposition: str | None = None,
+    ) -> Response:
         """The file as an attachment named ``filename``; 404 when it is gone."""
         try:
             path = self.path(key)
@@ -259,8 +274,15 @@ class LocalBackend:
             abort(404)
         if not path.is_file():
             abort(404)
-        response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=filename,
-                             max_age=0, etag=etag or False, conditional=bool(etag))
+        response = send_file(
+            path,
+            mimetype=mimetype,
+            as_attachment=True,
+            download_name=filename,
+            max_age=0,
+            etag=etag or False,
+            conditional=bool(etag),
+        )
         if disposition:
             response.headers["Content-Disposition"] = disposition
         return _private(response)
@@ -271,10 +293,20 @@ class S3Backend:
 
     name = "s3"
 
-    def __init__(self, *, bucket: str, endpoint_url: str | None = None, region: str | None = None,
-                 access_key: str | None = None, secret_key: str | None = None,
-                 signed_url_seconds: int = 300, downloads: str = "redirect",
-                 connect_timeout: float = 5, read_timeout: float = 30, max_attempts: int = 3):
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        signed_url_seconds: int = 300,
+        downloads: str = "redirect",
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_attempts: int = 3,
+    ):
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -284,11 +316,19 @@ class S3Backend:
         self.signed_url_seconds = signed_url_seconds
         self.downloads = downloads
         self.client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url or None, region_name=region or None,
-            aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
-            config=BotoConfig(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                              retries={"total_max_attempts": max_attempts, "mode": "standard"},
-                              signature_version="s3v4", s3={"addressing_style": "path"}))
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            config=BotoConfig(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": max_attempts, "mode": "standard"},
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"S3Backend({self.bucket!r})"
@@ -344,15 +384,24 @@ class S3Backend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
                 for item in page.get("Contents", ()):
                     if valid_key(item["Key"]):
                         yield StoredObject(item["Key"], int(item["Size"]), item["LastModified"])
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(str(exc)) from exc
 
-    def download_response(self, key: str, filename: str, mimetype: str, *, etag: str | None = None,
-                          disposition: str | None = None) -> Response:
+    def download_response(
+        self,
+        key: str,
+        filename: str,
+        mimetype: str,
+        *,
+        etag: str | None = None,
+        disposition: str | None = None,
+    ) -> Response:
         """A redirect to a signed URL valid ``S3_SIGNED_URL_SECONDS`` (or the bytes streamed through)."""
         if not valid_key(key):
             abort(404)
@@ -361,10 +410,16 @@ class S3Backend:
             if not self.exists(key):
                 abort(404)
             url = self.client.generate_presigned_url(
-                "get_object", ExpiresIn=self.signed_url_seconds,
-                Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": mimetype,
-                        "ResponseContentDisposition": disposition,
-                        "ResponseCacheControl": "private, no-store"})
+                "get_object",
+                ExpiresIn=self.signed_url_seconds,
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentType": mimetype,
+                    "ResponseContentDisposition": disposition,
+                    "ResponseCacheControl": "private, no-store",
+                },
+            )
             response = redirect(url, code=302)
             response.headers["Cache-Control"] = "private, no-store"
             return response
@@ -405,14 +460,18 @@ def backend(app=None):
         return LocalBackend(config["UPLOAD_DIR"])
     if kind != "s3":
         raise RuntimeError(f"unknown STORAGE_BACKEND {kind!r} (use local or s3)")
-    settings = dict(bucket=config.get("S3_BUCKET"), endpoint_url=config.get("S3_ENDPOINT_URL"),
-                    region=config.get("S3_REGION"), access_key=config.get("S3_ACCESS_KEY_ID"),
-                    secret_key=config.get("S3_SECRET_ACCESS_KEY"),
-                    signed_url_seconds=int(config.get("S3_SIGNED_URL_SECONDS") or 300),
-                    downloads=config.get("S3_DOWNLOADS") or "redirect",
-                    connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 5),
-                    read_timeout=float(config.get("S3_READ_TIMEOUT") or 30),
-                    max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 3))
+    settings = dict(
+        bucket=config.get("S3_BUCKET"),
+        endpoint_url=config.get("S3_ENDPOINT_URL"),
+        region=config.get("S3_REGION"),
+        access_key=config.get("S3_ACCESS_KEY_ID"),
+        secret_key=config.get("S3_SECRET_ACCESS_KEY"),
+        signed_url_seconds=int(config.get("S3_SIGNED_URL_SECONDS") or 300),
+        downloads=config.get("S3_DOWNLOADS") or "redirect",
+        connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 5),
+        read_timeout=float(config.get("S3_READ_TIMEOUT") or 30),
+        max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 3),
+    )
     cache = app.extensions.setdefault("grants_storage", {})
     signature = tuple(sorted((k, str(v)) for k, v in settings.items()))
     if signature not in cache:
@@ -421,8 +480,9 @@ def backend(app=None):
     return cache[signature]
 
 
-def save_upload(upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES,
-                max_bytes: int | None = None) -> StoredFile:
+def save_upload(
+    upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES, max_bytes: int | None = None
+) -> StoredFile:
     """Store a werkzeug ``FileStorage``; raise :class:`UploadRefused` for a wrong type or size.
 
     The file's extension must be one of ``kinds`` and its content must be that same kind.
@@ -433,8 +493,13 @@ def save_upload(upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES,
     allowed_ext = {ext: kind for kind in kinds for ext in FILE_KINDS[kind][1]}
     claimed = allowed_ext.get(_extension(original))
     if claimed is None:
-        raise UploadRefused(_("“%(name)s” is not an allowed type. Upload PDF, Word (DOCX), "
-                              "Excel (XLSX), PNG or JPEG files.", name=original))
+        raise UploadRefused(
+            _(
+                "“%(name)s” is not an allowed type. Upload PDF, Word (DOCX), "
+                "Excel (XLSX), PNG or JPEG files.",
+                name=original,
+            )
+        )
     digest = hashlib.sha256()
     size = 0
     with tempfile.NamedTemporaryFile(prefix="grants-upload-") as spool:
@@ -442,8 +507,13 @@ def save_upload(upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES,
         while chunk := stream.read(CHUNK):
             size += len(chunk)
             if size > limit:
-                raise UploadRefused(_("“%(name)s” is larger than the limit of %(mb)s MB.",
-                                      name=original, mb=_megabytes(limit)))
+                raise UploadRefused(
+                    _(
+                        "“%(name)s” is larger than the limit of %(mb)s MB.",
+                        name=original,
+                        mb=_megabytes(limit),
+                    )
+                )
             digest.update(chunk)
             spool.write(chunk)
         spool.flush()
@@ -451,14 +521,25 @@ def save_upload(upload, *, kinds: tuple[str, ...] = DOCUMENTS_AND_IMAGES,
             raise UploadRefused(_("“%(name)s” is empty.", name=original))
         kind = sniff(Path(spool.name))
         if kind != claimed:
-            raise UploadRefused(_("The content of “%(name)s” does not match its file type. Upload PDF, "
-                                  "Word (DOCX), Excel (XLSX), PNG or JPEG files.", name=original))
+            raise UploadRefused(
+                _(
+                    "The content of “%(name)s” does not match its file type. Upload PDF, "
+                    "Word (DOCX), Excel (XLSX), PNG or JPEG files.",
+                    name=original,
+                )
+            )
         token = uuid.uuid4().hex
         stored_name = f"{token[:2]}/{token[2:4]}/{token}.{kind}"
         spool.seek(0)
         store(stored_name, spool)
-    return StoredFile(stored_name=stored_name, original_name=original, content_type=FILE_KINDS[kind][0],
-                      size=size, sha256=digest.hexdigest(), kind=kind)
+    return StoredFile(
+        stored_name=stored_name,
+        original_name=original,
+        content_type=FILE_KINDS[kind][0],
+        size=size,
+        sha256=digest.hexdigest(),
+        kind=kind,
+    )
 
 
 def store(key: str, stream: BinaryIO) -> None:
@@ -491,8 +572,14 @@ def delete_after_commit(key: str) -> None:
     _remember(_session_info(), "storage_doomed", key)
 
 
-def download_response(key: str, filename: str, mimetype: str, *, etag: str | None = None,
-                      disposition: str | None = None) -> Response:
+def download_response(
+    key: str,
+    filename: str,
+    mimetype: str,
+    *,
+    etag: str | None = None,
+    disposition: str | None = None,
+) -> Response:
     """Answer a download of ``key`` under ``filename`` through the configured backend."""
     return backend().download_response(key, filename, mimetype, etag=etag, disposition=disposition)
 
@@ -582,8 +669,11 @@ def check(grace: timedelta | None = None, now: datetime | None = None) -> Storag
     objects = list(backend().iter_keys())
     referenced = referenced_keys()
     present = {item.key for item in objects}
-    orphans = [item for item in objects
-               if item.key not in referenced and now - _aware(item.modified) >= grace]
+    orphans = [
+        item
+        for item in objects
+        if item.key not in referenced and now - _aware(item.modified) >= grace
+    ]
     missing = sorted(key for key in referenced if key not in present)
     return StorageCheck(orphans=orphans, missing=missing)
 

@@ -25,11 +25,15 @@ from tests.storage_fixtures import _free_port, point_at_s3
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def test_file_deleted_during_backup_is_reported_and_the_backup_completes(app, storage_backend, tmp_path):
+def test_file_deleted_during_backup_is_reported_and_the_backup_completes(
+    app, storage_backend, tmp_path
+):
     project = make_project()
     contents = {}
     for content in (SIGNED, b"%PDF-1.4 second", b"%PDF-1.4 third"):
-        contents[stored_file(storage_backend, project, content, purpose="final_report").stored_name] = content
+        contents[
+            stored_file(storage_backend, project, content, purpose="final_report").stored_name
+        ] = content
     order = sorted(contents)
     victim = order[1]
     deleted = []
@@ -56,7 +60,9 @@ def test_file_deleted_during_backup_is_reported_and_the_backup_completes(app, st
 
 def test_file_deleted_by_a_concurrent_thread_during_backup(app, local_storage, tmp_path):
     project = make_project()
-    items = [stored_file(local_storage, project, b"%PDF-1.4 " + bytes([65 + n]) * 2000) for n in range(4)]
+    items = [
+        stored_file(local_storage, project, b"%PDF-1.4 " + bytes([65 + n]) * 2000) for n in range(4)
+    ]
     keys = sorted(item.stored_name for item in items)
     started, done = threading.Event(), threading.Event()
 
@@ -91,7 +97,9 @@ def test_backup_command_exits_2_and_names_the_missing_file(app, local_storage, t
     assert result.exit_code == 2
     assert lost.stored_name in result.output and "missing" in result.output
     manifest = read_manifest(target)
-    assert manifest["missing"] == [lost.stored_name] and list(manifest["files"]) == [kept.stored_name]
+    assert manifest["missing"] == [lost.stored_name] and list(manifest["files"]) == [
+        kept.stored_name
+    ]
 
 
 @pytest.fixture
@@ -105,11 +113,16 @@ def test_upload_while_the_object_store_is_down_saves_nothing(app, store_down, cl
     c = cast()
     db.session.commit()
     login(c.owner)
-    response = client.post(f"/projects/{c.project.id}/changes/new/extension",
-                           data={"reason": "设备到货延迟，申请延期", "action": "save",
-                                 "end_date": extension(c.project, 3)["end_date"],
-                                 "evidence": [(io.BytesIO(PDF), "单位意见.pdf")]},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/extension",
+        data={
+            "reason": "设备到货延迟，申请延期",
+            "action": "save",
+            "end_date": extension(c.project, 3)["end_date"],
+            "evidence": [(io.BytesIO(PDF), "单位意见.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "文件存储暂时不可用" in html
@@ -118,7 +131,9 @@ def test_upload_while_the_object_store_is_down_saves_nothing(app, store_down, cl
     assert db.session.scalar(sa.select(sa.func.count(ProjectFile.id))) == 0
 
 
-def test_download_while_the_object_store_is_down_says_so(app, s3_storage, monkeypatch, client, login):
+def test_download_while_the_object_store_is_down_says_so(
+    app, s3_storage, monkeypatch, client, login
+):
     c = cast()
     item = stored_file(s3_storage, c.project, PDF, purpose="progress_evidence")
     db.session.commit()
@@ -129,7 +144,9 @@ def test_download_while_the_object_store_is_down_says_so(app, s3_storage, monkey
     assert "文件存储" in response.get_data(as_text=True)
 
 
-def test_delete_while_the_object_store_is_down_commits_and_leaves_an_orphan(app, s3_storage, monkeypatch):
+def test_delete_while_the_object_store_is_down_commits_and_leaves_an_orphan(
+    app, s3_storage, monkeypatch
+):
     from datetime import timedelta
 
     key = "dd/dd/" + "d" * 32 + ".pdf"
