@@ -1,4 +1,4 @@
-"""Upload storage: names cleaned, types sniffed from content, atomic writes, deletion with the transaction."""
+"""File storage: names cleaned, types sniffed from content, both backends (local folder, S3), downloads, orphans."""
 
 import hashlib
 import io
@@ -14,7 +14,6 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound
 
 from grants.applications.models import Attachment
-
 from grants.core import storage
 from grants.core.storage import UploadRefused, clean_filename, save_upload, sniff
 from grants.extensions import db
