@@ -64,6 +64,10 @@ class Config:
         self.S3_READ_TIMEOUT = _int("S3_READ_TIMEOUT", 30)
         self.S3_MAX_ATTEMPTS = _int("S3_MAX_ATTEMPTS", 3)
         self.STORAGE_ORPHAN_GRACE_HOURS = _int("STORAGE_ORPHAN_GRACE_HOURS", 24)
+        # Backups on PostgreSQL also hold a pg_dump of the same snapshot: "auto" (when pg_dump is
+        # on PATH), "0" (never) or the program's path; and its time limit in seconds.
+        self.BACKUP_PG_DUMP = os.environ.get("BACKUP_PG_DUMP") or "auto"
+        self.BACKUP_PG_DUMP_TIMEOUT = _int("BACKUP_PG_DUMP_TIMEOUT", 3600)
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 20)  # per file, checked by grants.core.storage
         self.MAX_CONTENT_LENGTH = (self.MAX_UPLOAD_MB + 1) * 1024 * 1024  # the file and its form
 

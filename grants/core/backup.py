@@ -10,7 +10,10 @@ snapshot), so the backup holds exactly the files its rows name, never a file wri
 the snapshot or an orphan. A file deleted while the backup runs (its row deleted after the
 snapshot) is recorded under ``missing`` in the manifest instead of failing the run; the
 command then exits with status 2. The archive is written under a temporary name that is
-renamed when complete.
+renamed when complete. On PostgreSQL, when ``pg_dump`` is at hand (``BACKUP_PG_DUMP``), the
+archive also holds ``database.pgdump``: ``pg_dump --format=custom`` run with the snapshot
+exported by the backup's own transaction (``--snapshot``), so it shows the database exactly
+as the rows and the file list do; an operator can load it with ``pg_restore``.
 
 A restore first verifies the whole archive against its manifest (every table dump and
 file present with its checksum) and touches nothing if anything is off. It then goes into
@@ -28,6 +31,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -128,15 +133,16 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
     store = store or storage.backend()
     session = db.session()
     bind = session.get_bind()
-    if (
+    own_snapshot = (
         bind.dialect.name == "postgresql"
         and isinstance(bind, sa.Engine)
         and not session.in_transaction()
-    ):
+    )
+    if own_snapshot:
         connection = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     else:
         connection = session.connection()
-    revision = _revision(connection)
+    revision = _revision(connection)  # the first statement: it fixes the snapshot
     summary = BackupSummary(path=target, revision=revision)
     manifest = {
         "format": FORMAT,
@@ -153,6 +159,8 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
     os.close(handle)
     try:
         with tarfile.open(tmp_name, "w:gz") as archive:
+            if own_snapshot and pg_dump_program():
+                manifest["pg_dump"] = _add_pg_dump(archive, connection, bind)
             for table in db.metadata.sorted_tables:
                 count = 0
                 digest = hashlib.sha256()
@@ -196,6 +204,69 @@ def backup(target: Path, store=None, on_file: Callable[[str], None] | None = Non
     summary.files = len(manifest["files"])
     summary.missing = manifest["missing"]
     return summary
+
+
+PG_DUMP_MEMBER = "database.pgdump"
+
+
+def pg_dump_program() -> str | None:
+    """The pg_dump to run (config ``BACKUP_PG_DUMP``: ``auto`` finds it on PATH, ``0`` turns it off)."""
+    from flask import current_app
+
+    setting = str(current_app.config.get("BACKUP_PG_DUMP", "auto")).strip()
+    if setting.lower() in ("0", "false", "no", "off", ""):
+        return None
+    if setting.lower() == "auto":
+        return shutil.which("pg_dump")
+    return setting
+
+
+def _add_pg_dump(archive: tarfile.TarFile, connection, engine: sa.Engine) -> dict:
+    """Add a ``pg_dump --format=custom`` of the very snapshot the rows are read in.
+
+    The snapshot of the backup's REPEATABLE READ transaction is exported and pg_dump imports
+    it (``--snapshot``), so the native dump, the rows and the file list agree exactly.
+    """
+    from flask import current_app
+
+    snapshot = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+    url = engine.url
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    timeout = int(current_app.config.get("BACKUP_PG_DUMP_TIMEOUT", 3600))
+    with tempfile.NamedTemporaryFile(suffix=".pgdump") as dump:
+        command = [
+            pg_dump_program(),
+            f"--snapshot={snapshot}",
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            f"--file={dump.name}",
+            f"--dbname={dsn}",
+        ]
+        try:
+            done = subprocess.run(
+                command, env=env, capture_output=True, timeout=timeout, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BackupError(f"pg_dump did not finish: {exc}") from exc
+        if done.returncode != 0:
+            raise BackupError(
+                "pg_dump failed: " + done.stderr.decode("utf-8", "replace").strip()[-2000:]
+            )
+        with open(dump.name, "rb") as source, tempfile.TemporaryFile() as spool:
+            digest = _copy_hashing(source, spool)
+            _add_stream(archive, PG_DUMP_MEMBER, spool)
+    version = (
+        subprocess.run(
+            [pg_dump_program(), "--version"], capture_output=True, timeout=30, check=False
+        )
+        .stdout.decode()
+        .strip()
+    )
+    return {"file": PG_DUMP_MEMBER, "sha256": digest, "snapshot": snapshot, "version": version}
 
 
 def _add_stream(archive: tarfile.TarFile, name: str, spool) -> None:
@@ -243,6 +314,8 @@ def verify(archive_path: Path, manifest: dict | None = None) -> dict:
     for name in manifest["files"]:
         _safe_key(name)
     expected = {f"uploads/{key}": digest for key, digest in manifest["files"].items()}
+    if manifest.get("pg_dump"):
+        expected[PG_DUMP_MEMBER] = manifest["pg_dump"]["sha256"]
     expected.update(
         {
             f"data/{table}.jsonl": digest

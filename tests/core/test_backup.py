@@ -208,3 +208,30 @@ def test_backup_from_s3_restores_into_a_local_folder(app, s3_storage, scratch_ta
         restore(archive)
         assert db.session.scalars(sa.select(ProjectFile.stored_name)).all() == [key]
     assert (tmp_path / "restored-uploads" / key).read_bytes() == SIGNED
+
+
+def test_postgresql_backup_holds_a_pg_dump_of_the_same_snapshot(app, scratch_target, tmp_path):
+    """On PostgreSQL the archive also holds pg_dump's custom-format dump, taken with --snapshot."""
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("pg_dump is for PostgreSQL")
+    import shutil
+    import subprocess
+
+    from flask_migrate import upgrade
+
+    assert shutil.which("pg_dump") and shutil.which("pg_restore"), "install postgresql-client"
+    archive = tmp_path / "backup.tar.gz"
+    with scratch_target.app_context():
+        upgrade()
+        make_user("bureau", email="pgdump-probe@example.org")
+        db.session.commit()
+        db.session.remove()
+        summary = backup(archive, LocalBackend(tmp_path / "files"))
+        assert summary.tables["users"] == 1
+    manifest = read_manifest(archive)
+    assert manifest["pg_dump"]["file"] == "database.pgdump" and manifest["pg_dump"]["snapshot"]
+    with tarfile.open(archive) as tar:
+        (tmp_path / "database.pgdump").write_bytes(tar.extractfile("database.pgdump").read())
+    listed = subprocess.run(["pg_restore", "--data-only", "--table=users", "--file=-",
+                             str(tmp_path / "database.pgdump")], capture_output=True, timeout=60, check=True)
+    assert b"pgdump-probe@example.org" in listed.stdout
