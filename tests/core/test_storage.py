@@ -265,3 +265,17 @@ def test_s3_client_has_timeouts_and_bounded_retries(app, s3_storage):
     config = s3_storage.client.meta.config
     assert config.connect_timeout == 2 and config.read_timeout == 5
     assert config.retries["total_max_attempts"] == 1
+
+
+def test_sweep_job_is_scheduled_and_removes_orphans(app, local_storage, monkeypatch, run_jobs):
+    from grants.core.jobs import enqueue
+    from grants.core.scheduler import SCHEDULES
+
+    assert "storage.sweep" in SCHEDULES
+    monkeypatch.setitem(app.config, "STORAGE_ORPHAN_GRACE_HOURS", 0)
+    orphan = "cc/cc/" + "c" * 32 + ".png"
+    local_storage.put(orphan, io.BytesIO(PNG))
+    enqueue("storage.sweep")
+    db.session.commit()
+    run_jobs()
+    assert not local_storage.exists(orphan)
