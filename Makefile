@@ -25,9 +25,9 @@ PYTEST_ARGS ?=
 
 # What WeasyPrint needs to draw PDFs, and a font with Chinese glyphs.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-# The tests also read PDFs (pdftotext) and drive a browser (tests/e2e: Playwright with
-# Debian's chromium; no browser download).
-TEST_SYSTEM_PACKAGES := poppler-utils chromium
+# The tests also read PDFs (pdftotext), drive a browser (tests/e2e: Playwright with
+# Debian's chromium; no browser download) and check PostgreSQL backups' pg_dump.
+TEST_SYSTEM_PACKAGES := poppler-utils chromium postgresql-client
 
 .PHONY: help run test lint worker setup system-packages translations translations-update
 

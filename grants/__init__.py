@@ -181,6 +181,7 @@ def register_domains(app: Flask) -> None:
     import grants.applications.workflow  # noqa: F401
     import grants.core.panels  # noqa: F401
     import grants.core.rules  # noqa: F401
+    import grants.core.storage_jobs  # noqa: F401
     import grants.funding.setup  # noqa: F401
     import grants.notifications.operations  # noqa: F401
     import grants.notifications.panels  # noqa: F401

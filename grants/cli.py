@@ -15,6 +15,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(storage_check_command)
 
 
 @click.command("seed-demo")
@@ -96,36 +97,74 @@ def scheduler_command(once: bool, interval: float) -> None:
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
               help="The backup file (default: instance/backups/grants-<time>.tar.gz).")
 def backup_command(output: str | None) -> None:
-    """Back up the database and the uploaded files into one .tar.gz file."""
+    """Back up the database and the files its rows refer to into one .tar.gz file.
+
+    Exits with status 2 when files named by rows were missing from the file store (the
+    backup is written all the same; the manifest lists them).
+    """
     from pathlib import Path
 
     from grants.core.backup import BackupError, backup
+    from grants.core.storage import StorageUnavailable
     from grants.core.types import utcnow
 
     target = Path(output) if output else (Path(current_app.config["INSTANCE_DIR"]) / "backups"
                                           / f"grants-{utcnow():%Y%m%d-%H%M%S}.tar.gz")
     try:
-        summary = backup(target, current_app.config["UPLOAD_DIR"])
+        summary = backup(target)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    except StorageUnavailable as exc:
+        raise click.ClickException(f"the file store did not answer: {exc.detail}") from exc
     rows = sum(summary.tables.values())
     click.echo(f"backup written to {summary.path}: schema {summary.revision}, {rows} rows in "
                f"{len(summary.tables)} tables, {summary.files} files")
+    if summary.missing:
+        click.echo(f"warning: {len(summary.missing)} file(s) named by rows were not in the file store "
+                   f"(deleted while the backup ran, or lost before); they are listed under \"missing\" "
+                   f"in the manifest: " + ", ".join(summary.missing[:10]), err=True)
+        raise SystemExit(2)
 
 
 @click.command("restore")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 def restore_command(archive: str) -> None:
-    """Restore a backup into an empty database (DATABASE_URL) and the upload folder."""
+    """Restore a backup into an empty database (DATABASE_URL) and the file store (STORAGE_BACKEND)."""
     from pathlib import Path
 
     from grants.core.backup import BackupError, restore
 
     try:
-        summary = restore(Path(archive), current_app.config["UPLOAD_DIR"])
+        summary = restore(Path(archive))
     except BackupError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     rows = sum(summary.tables.values())
     click.echo(f"restored {rows} rows in {len(summary.tables)} tables and {summary.files} files "
                f"(schema {summary.revision})")
+
+
+@click.command("storage-check")
+@click.option("--sweep", is_flag=True, help="Also delete the orphans older than the grace period.")
+def storage_check_command(sweep: bool) -> None:
+    """Compare the file store with the rows: files rows name that are missing, and orphans.
+
+    Exits with status 1 when a row names a missing file.
+    """
+    from grants.core import storage
+
+    try:
+        result = storage.check()
+        removed = storage.sweep() if sweep else []
+    except storage.StorageUnavailable as exc:
+        raise click.ClickException(f"the file store did not answer: {exc.detail}") from exc
+    click.echo(f"storage {storage.backend().name}: {len(result.missing)} missing, "
+               f"{len(result.orphans)} orphans older than the grace period"
+               + (f", {len(removed)} removed" if sweep else ""))
+    for key in result.missing:
+        click.echo(f"missing: {key}")
+    for item in result.orphans:
+        click.echo(f"orphan: {item.key} ({item.size} bytes, {item.modified:%Y-%m-%d %H:%M})")
+    if result.missing:
+        raise SystemExit(1)
+

@@ -74,6 +74,25 @@ class Config:
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
         self.SCHEDULER_IN_PROCESS = _bool("SCHEDULER_IN_PROCESS", self.JOBS_MODE == "thread")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(instance / "uploads")
+        # Stored files (grants.core.storage): the local folder UPLOAD_DIR, or an S3-compatible
+        # bucket; AWS_* variables are the keys' defaults, as boto3 names them.
+        self.STORAGE_BACKEND = (os.environ.get("STORAGE_BACKEND") or "local").lower()
+        self.S3_BUCKET = os.environ.get("S3_BUCKET") or None
+        self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+        self.S3_REGION = os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID")
+        self.S3_SECRET_ACCESS_KEY = (os.environ.get("S3_SECRET_ACCESS_KEY")
+                                     or os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        self.S3_SIGNED_URL_SECONDS = _int("S3_SIGNED_URL_SECONDS", 300)
+        self.S3_DOWNLOADS = os.environ.get("S3_DOWNLOADS") or "redirect"  # or "stream"
+        self.S3_CONNECT_TIMEOUT = _int("S3_CONNECT_TIMEOUT", 5)
+        self.S3_READ_TIMEOUT = _int("S3_READ_TIMEOUT", 30)
+        self.S3_MAX_ATTEMPTS = _int("S3_MAX_ATTEMPTS", 3)
+        self.STORAGE_ORPHAN_GRACE_HOURS = _int("STORAGE_ORPHAN_GRACE_HOURS", 24)
+        # Backups on PostgreSQL also hold a pg_dump of the same snapshot: "auto" (when pg_dump is
+        # on PATH), "0" (never) or the program's path; and its time limit in seconds.
+        self.BACKUP_PG_DUMP = os.environ.get("BACKUP_PG_DUMP") or "auto"
+        self.BACKUP_PG_DUMP_TIMEOUT = _int("BACKUP_PG_DUMP_TIMEOUT", 3600)
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 20)  # per file, checked by grants.core.storage
         self.MAX_CONTENT_LENGTH = (self.MAX_UPLOAD_MB + 1) * 1024 * 1024  # the file and its form
 
@@ -158,10 +177,9 @@ class Config:
         # period elapsed by more than this fraction.
         self.PROJECT_SILENCE_DAYS = _int("PROJECT_SILENCE_DAYS", 120)
         self.PROJECT_SPENDING_LAG = Decimal(os.environ.get("PROJECT_SPENDING_LAG") or "0.30")
-        # Portfolio reports: where the archive of versions is kept (default: reports/ under
-        # UPLOAD_DIR, so backups include it), the PDF render's time limit in seconds, and the
-        # identifier prefix of the 360Giving open-data export (a registered 360G- prefix).
-        self.REPORTS_DIR = os.environ.get("REPORTS_DIR") or None
+        # Portfolio reports (stored under reports/ in the file store): the PDF render's time
+        # limit in seconds, and the identifier prefix of the 360Giving open-data export (a
+        # registered 360G- prefix).
         self.REPORT_PDF_TIMEOUT = _int("REPORT_PDF_TIMEOUT", 600)
         self.OPEN_DATA_PREFIX = os.environ.get("OPEN_DATA_PREFIX") or None
         self.BOOTSTRAP_SERVE_LOCAL = True

@@ -209,3 +209,7 @@ def untranslated_ui(app, monkeypatch):
     from babel import support
 
     monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: support.NullTranslations())
+
+
+# --- storage (issue 16, items 4-5): fixtures of the local and the S3 backend ------------------
+from tests.storage_fixtures import local_storage, s3_server, s3_storage, storage_backend  # noqa: E402,F401

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.storage import holds_stored_keys
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -274,3 +275,6 @@ class FormalCheck(db.Model):
         sa.CheckConstraint("decision in ('pass','return','reject')", name="known_decision"),
         sa.CheckConstraint("decision = 'pass' or length(reasons) > 0", name="reasons_given"),
     )
+
+
+holds_stored_keys(Attachment.__table__.c.stored_name)

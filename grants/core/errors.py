@@ -257,6 +257,19 @@ def init_errors(app: Flask) -> None:
     for kind in DATABASE_UNAVAILABLE:
         app.register_error_handler(kind, _database_down)
 
+    from grants.core.storage import StorageUnavailable
+
+    @app.errorhandler(StorageUnavailable)
+    def _storage_unavailable(error):
+        app.logger.warning("file store unavailable on %s: %s", request.path, error.detail)
+        db.session.rollback()
+        title = _("File store unavailable")
+        text = _("The file store is not answering at the moment. Nothing was changed; "
+                 "please try again in a few minutes.")
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=title, detail=text), 503
+        return render_template("errors/error.html", code=503, title=title, text=text), 503
+
     @app.errorhandler(Exception)
     def _unexpected(error):
         if app.testing and not app.config.get("RENDER_500_IN_TESTS"):

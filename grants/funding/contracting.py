@@ -541,7 +541,10 @@ def issue_task_book(project: Project, actor) -> ProjectFile:
         raise ContractingError(_("The task book could not be produced just now. Please try again in a "
                                  "minute.")) from None
     upload = FileStorage(stream=io.BytesIO(data), filename=f"{project.code}.pdf", content_type="application/pdf")
-    stored = storage.save_upload(upload, kinds=("pdf",), max_bytes=len(data) + 1)
+    try:
+        stored = storage.save_upload(upload, kinds=("pdf",), max_bytes=len(data) + 1)
+    except storage.StorageUnavailable as exc:
+        raise ContractingError(exc.message) from None
     now = utcnow()
     record = ProjectFile.from_stored(stored, project_id=project.id, purpose="task_book", actor=actor, uploaded_at=now)
     db.session.add(record)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.storage import holds_stored_keys
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -484,3 +485,6 @@ class ProjectFile(db.Model):
                            "'recovery_voucher')", name="known_purpose"),
         sa.CheckConstraint("size > 0", name="size_positive"),
     )
+
+
+holds_stored_keys(ProjectFile.__table__.c.stored_name)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.storage import holds_stored_keys
 from grants.core.types import UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -65,3 +66,8 @@ class PortfolioReport(db.Model):
     @property
     def state_label(self) -> str:
         return str(REPORT_STATE_LABELS.get(self.state, self.state))
+
+
+REPORT_KEY_PREFIX = "reports/"
+holds_stored_keys(PortfolioReport.__table__.c.pdf_name, REPORT_KEY_PREFIX)
+holds_stored_keys(PortfolioReport.__table__.c.xlsx_name, REPORT_KEY_PREFIX)

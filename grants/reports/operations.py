@@ -2,32 +2,33 @@
 
 The ``portfolio_reports`` table is the record of truth. A request for a period and language
 joins the version already queued or running (a partial unique index allows one at a time),
-or creates the next version and queues its job once the request commits. The job writes the
-PDF and the xlsx under temporary names beside their final place, moves both into place with
-``os.replace`` and only then marks the version done with their SHA-256 and size, so a
-download never meets a partial file. A failed render (time limit, error) leaves no file and
-marks the version failed; a version whose job died without saying so (worker killed, job
-record gone, time limit long past) is marked failed by :func:`settle_stale_reports`. A failed
+or creates the next version and queues its job once the request commits. The job stores the
+PDF and the xlsx as objects under new keys (``reports/<token>.pdf``) through the storage
+interface (each put is atomic) and only then marks the version done with their SHA-256 and
+size, so a download never meets a partial file. A failed render (time limit, error) removes
+what it stored and marks the version failed; a version whose job died without saying so
+(worker killed, job record gone, time limit long past) is marked failed by
+:func:`settle_stale_reports`, and what it stored is swept as an orphan. A failed
 version can be retried: a new attempt of the same version with a new job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
+import io
 import re
 import uuid
 import zlib
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from grants.core import audit
+from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.jobs import enqueue, sweep_dead_jobs
 from grants.core.models import Job
@@ -35,7 +36,7 @@ from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
-from grants.reports.models import PortfolioReport
+from grants.reports.models import REPORT_KEY_PREFIX, PortfolioReport
 from grants.reports.periods import Period
 
 ACTIVE_STATES = ("queued", "running")
@@ -50,55 +51,37 @@ class ReportError(OperationError):
 
 # --- files ----------------------------------------------------------------------------------
 
-def reports_dir() -> Path:
-    """Where report files live: ``REPORTS_DIR``, else ``reports/`` under the upload folder."""
-    configured = current_app.config.get("REPORTS_DIR")
-    return Path(configured) if configured else Path(current_app.config["UPLOAD_DIR"]) / "reports"
-
-
-def path_of(name: str) -> Path:
-    """The path of a stored report file; refuses names this module did not generate."""
+def file_key(name: str) -> str:
+    """The storage key of a report file; refuses names this module did not generate."""
     if not _STORED_NAME.match(name or ""):
         raise ValueError(f"not a report file name: {name!r}")
-    return reports_dir() / name
+    return REPORT_KEY_PREFIX + name
 
 
-def _part_prefix(report_id: int) -> str:
-    return f".part-{report_id}-"
-
-
-def remove_parts(report_id: int) -> int:
-    """Remove the temporary files a render of this report left behind; the number removed."""
-    folder = reports_dir()
-    if not folder.is_dir():
-        return 0
-    removed = 0
-    for path in folder.glob(_part_prefix(report_id) + "*"):
-        path.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def sha256_of(path: Path) -> str:
+def sha256_of(key: str) -> str | None:
+    """The SHA-256 of the stored object ``key``, or None when there is none."""
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
+    try:
+        with storage.backend().open(key) as stream:
+            while chunk := stream.read(1024 * 1024):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
     return digest.hexdigest()
 
 
-def servable_file(report: PortfolioReport, kind: str) -> Path | None:
-    """The finished file of a done version when it is on disk and matches its checksum, else None."""
+def servable_key(report: PortfolioReport, kind: str) -> str | None:
+    """The key of a done version's file when it is stored and matches its checksum, else None."""
     if report.state != "done":
         return None
     name, checksum = ((report.pdf_name, report.pdf_sha256) if kind == "pdf"
                       else (report.xlsx_name, report.xlsx_sha256))
     if not name or not checksum:
         return None
-    path = path_of(name)
-    if not path.is_file() or sha256_of(path) != checksum:
+    key = file_key(name)
+    if sha256_of(key) != checksum:
         return None
-    return path
+    return key
 
 
 def count_pages(pdf: bytes) -> int:
@@ -245,7 +228,7 @@ def _fail(report: PortfolioReport, message: str) -> None:
 
 
 def settle_stale_reports(now=None) -> list[PortfolioReport]:
-    """Mark failed the queued or running versions whose job died, and remove their partial files."""
+    """Mark failed the queued or running versions whose job died (files they stored are swept as orphans)."""
     settled = []
     candidates = db.session.scalars(
         sa.select(PortfolioReport).where(PortfolioReport.state.in_(ACTIVE_STATES))).all()
@@ -254,22 +237,14 @@ def settle_stale_reports(now=None) -> list[PortfolioReport]:
         if reason is None:
             continue
         _fail(report, reason)
-        remove_parts(report.id)
         settled.append(report)
     return settled
 
 
 # --- generating ----------------------------------------------------------------------------------
 
-def _write_part(report_id: int, token: str, extension: str, data: bytes) -> Path:
-    folder = reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f"{_part_prefix(report_id)}{token}.{extension}"
-    with part.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    return part
+def _put(key: str, data: bytes) -> None:
+    storage.backend().put(key, io.BytesIO(data))
 
 
 def generate(report_id: int, progress: Callable[[int, str], None] | None = None) -> dict | None:
@@ -291,7 +266,7 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
         transition(report, "start", None)
         db.session.commit()
     token = uuid.uuid4().hex
-    moved: list[Path] = []
+    stored: list[str] = []
     try:
         with force_locale(report.locale):
             content = build_content(Period(report.first_year, report.last_year), report.locale, progress=step)
@@ -301,11 +276,10 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
             xlsx = report_xlsx(content)
             step(95, _("Storing the files"))
         db.session.rollback()  # end the read snapshot before writing
-        parts = [_write_part(report_id, token, "pdf", pdf), _write_part(report_id, token, "xlsx", xlsx)]
-        for part in parts:
-            final = part.with_name(f"{token}{part.suffix}")
-            os.replace(part, final)
-            moved.append(final)
+        for extension, data in (("pdf", pdf), ("xlsx", xlsx)):
+            key = file_key(f"{token}.{extension}")
+            _put(key, data)
+            stored.append(key)
         with immediate_writes():
             report = db.session.get(PortfolioReport, report_id, populate_existing=True)
             report.pdf_name, report.xlsx_name = f"{token}.pdf", f"{token}.xlsx"
@@ -320,9 +294,9 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
             db.session.commit()
     except BaseException as exc:
         db.session.rollback()
-        for path in moved:
-            path.unlink(missing_ok=True)
-        remove_parts(report_id)
+        for key in stored:
+            with contextlib.suppress(OSError, storage.StorageUnavailable):
+                storage.backend().delete(key)
         with immediate_writes():
             report = db.session.get(PortfolioReport, report_id, populate_existing=True)
             if report is not None and report.state in ACTIVE_STATES:
@@ -344,13 +318,12 @@ def _reports_of(job) -> list[PortfolioReport]:
 def follow_requeued_job(_sender, job, **_extra) -> None:
     """The worker of a running version died and its job is queued again: the version waits too.
 
-    Its partial files go; the user's progress bar starts again from nought and says it is
-    retrying.
+    The user's progress bar starts again from nought and says it is retrying. A file the dead
+    attempt stored before its row committed names nothing and goes with the orphan sweep.
     """
     for report in _reports_of(job):
         if report.state == "running":
             transition(report, "requeue", None, attempt=job.attempts)
-        remove_parts(report.id)
     db.session.flush()
 
 
@@ -358,4 +331,3 @@ def follow_failed_job(_sender, job, reason: str | None = None, **_extra) -> None
     """The job of a version was given up (attempts used up): the version fails with the reason."""
     for report in _reports_of(job):
         _fail(report, reason or job.error or "the job failed")
-        remove_parts(report.id)

@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -25,6 +24,7 @@ from sqlalchemy.orm import joinedload
 from grants.core.actions import attempt
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.storage import download_response
 from grants.core.timeutil import local_today
 from grants.extensions import db
 from grants.programmes.models import FUNDING_LEVELS
@@ -156,8 +156,8 @@ def download(report_id: int, kind: str):
         abort(404)
     report = _report_or_404(report_id)
     require("report.download", report)
-    path = operations.servable_file(report, kind)
-    if path is None:
+    key = operations.servable_key(report, kind)
+    if key is None:
         abort(404)
     mimetype, extension = KINDS[kind]
     period = Period(report.first_year, report.last_year)
@@ -165,9 +165,8 @@ def download(report_id: int, kind: str):
     ascii_name = f"portfolio-report-{period.key}-{language}-v{report.version}.{extension}"
     display_name = _("Portfolio report %(period)s, version %(version)s", period=period.label,
                      version=report.version) + f".{extension}"
-    response = send_file(path, mimetype=mimetype, max_age=0, conditional=False, etag=False)
-    response.headers["Content-Disposition"] = _attachment(ascii_name, display_name)
-    return response
+    return download_response(key, display_name, mimetype,
+                             disposition=_attachment(ascii_name, display_name))
 
 
 def _chosen_period(form: PeriodForm) -> Period:

@@ -43,9 +43,10 @@ def test_task_book_is_kept_as_issued(app):
     project = contracted()
     issued = ops.task_book_file(project)
     assert issued.purpose == "task_book" and issued.content_type == "application/pdf"
-    from grants.core.storage import path_of
+    from grants.core.storage import backend
 
-    assert hashlib.sha256(path_of(issued.stored_name).read_bytes()).hexdigest() == project.task_book_sha256
+    with backend().open(issued.stored_name) as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == project.task_book_sha256
 
 
 @pytest.mark.parametrize("who, status", [("owner", 200), ("bureau", 200), ("finance", 200), ("stranger", 403),

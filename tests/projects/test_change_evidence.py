@@ -7,12 +7,16 @@ import io
 
 import sqlalchemy as sa
 
-from grants.core.storage import path_of
+from grants.core.storage import backend
 from grants.extensions import db
 from grants.projects import changes as ops
 from grants.projects.models import ChangeRequest, ProjectFile
 from tests.projects.change_helpers import cast, extension
 from tests.projects.tracking_helpers import PDF_BYTES, pdf_upload
+
+
+def stored_path(key):
+    return backend().path(key)
 
 
 def extension_form(project, *files, action="save") -> dict:
@@ -36,7 +40,7 @@ def test_documents_uploaded_with_the_draft_are_listed_and_downloadable(app, clie
     change = db.session.scalar(sa.select(ChangeRequest))
     files = documents(change)
     assert sorted(f.original_name for f in files) == ["到货证明.pdf", "单位意见.pdf"]
-    assert {f.purpose for f in files} == {"change_evidence"} and all(path_of(f.stored_name).is_file() for f in files)
+    assert {f.purpose for f in files} == {"change_evidence"} and all(stored_path(f.stored_name).is_file() for f in files)
     edit = client.get(f"/projects/{c.project.id}/changes/{change.id}/edit").get_data(as_text=True)
     assert "单位意见.pdf" in edit and f"/changes/{change.id}/documents/{files[0].id}/delete" in edit
     client.post("/logout")
@@ -82,7 +86,7 @@ def test_documents_added_when_editing_and_removed_while_draft(app, client, login
                            content_type="multipart/form-data")
     assert response.status_code == 302
     [item] = documents(change)
-    stored = path_of(item.stored_name)
+    stored = stored_path(item.stored_name)
     response = client.post(f"{base}/documents/{item.id}/delete")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"{base}/edit")
     assert documents(change) == [] and not stored.exists()
@@ -100,7 +104,7 @@ def test_documents_stay_once_submitted(app, client, login):
     response = client.post(f"{base}/documents/{item.id}/delete", follow_redirects=True)
     assert response.status_code == 200 and response.request.path == base
     assert "只能在变更申请为草稿时删除文件。" in response.get_data(as_text=True)
-    assert documents(change) == [item] and path_of(item.stored_name).is_file()
+    assert documents(change) == [item] and stored_path(item.stored_name).is_file()
     client.post("/logout")
     login(c.bureau)
     assert client.post(f"{base}/documents/{item.id}/delete").status_code == 403

@@ -23,14 +23,13 @@ PERIOD = Period(2023, 2023)
 
 
 @pytest.fixture
-def bureau(app, monkeypatch, tmp_path):
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(tmp_path / "reports"))
+def bureau(app, monkeypatch):
     monkeypatch.setattr(core_jobs, "dispatch", lambda app, job_id: False)  # jobs stay in the outbox
     return make_user("bureau")
 
 
 def running_version_with_dead_worker(bureau, attempts: int = 1) -> PortfolioReport:
-    """A version in generation whose worker stopped beating ten minutes ago; a partial file left."""
+    """A version in generation whose worker stopped beating ten minutes ago."""
     now = utcnow()
     job = Job(
         name=operations.JOB_NAME,
@@ -58,9 +57,6 @@ def running_version_with_dead_worker(bureau, attempts: int = 1) -> PortfolioRepo
     db.session.flush()
     job.args = [report.id]
     db.session.commit()
-    folder = operations.reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f".part-{report.id}-abc.pdf").write_bytes(b"%PDF-partial")
     return report
 
 
@@ -75,7 +71,6 @@ def test_version_of_a_requeued_job_waits_again_and_says_it_is_retrying(bureau, c
     db.session.commit()
     report = reload(report)
     assert report.state == "queued" and report.job.status == "queued" and report.job.progress == 0
-    assert list(operations.reports_dir().glob(".part-*")) == []
     login(bureau)
     fragment = client.get(f"/reports/{report.id}/status").get_data(as_text=True)
     assert "正在重试（第 2 次尝试）" in fragment

@@ -1,16 +1,17 @@
 """The report job: versions, checksums, joining a request under way, failures that leave no file
-behind (a render killed at its time limit, an error while moving files), stale versions, retries."""
+behind (a render killed at its time limit, an error while storing files), stale versions, retries."""
 
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 import grants.core.jobs as core_jobs
+from grants.core import storage
 from grants.core.models import Job
 from grants.core.pdf import PdfTimeout
 from grants.core.types import utcnow
@@ -34,7 +35,7 @@ PERIOD = Period(YEAR, YEAR)
 @pytest.fixture
 def bureau(app, monkeypatch, tmp_path):
     """A bureau officer; report files go to a folder of this test, renders get a generous limit."""
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setitem(app.config, "REPORT_PDF_TIMEOUT", 300)
     return make_user("bureau")
 
@@ -46,8 +47,11 @@ def no_dispatch(monkeypatch):
 
 
 def files_in_reports_dir() -> list[str]:
-    folder = operations.reports_dir()
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(item.key.removeprefix("reports/") for item in storage.backend().iter_keys("reports/"))
+
+
+def stored_path(name: str):
+    return storage.backend().path(operations.file_key(name))
 
 
 def reload(report) -> PortfolioReport:
@@ -68,15 +72,15 @@ def test_request_generates_a_version_with_checksums(app, run_jobs, bureau):
     run_jobs()
     report = reload(report)
     assert report.state == "done", report.error
-    pdf = operations.path_of(report.pdf_name)
-    xlsx = operations.path_of(report.xlsx_name)
+    pdf = stored_path(report.pdf_name)
+    xlsx = stored_path(report.xlsx_name)
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert hashlib.sha256(pdf.read_bytes()).hexdigest() == report.pdf_sha256
     assert hashlib.sha256(xlsx.read_bytes()).hexdigest() == report.xlsx_sha256
     assert report.pdf_size == pdf.stat().st_size and report.pages >= 5
     assert report.job.status == "finished"
-    assert operations.servable_file(report, "pdf") == pdf
-    assert not [name for name in files_in_reports_dir() if name.startswith(".part-")]
+    assert operations.servable_key(report, "pdf") == "reports/" + report.pdf_name
+    assert files_in_reports_dir() == sorted([report.pdf_name, report.xlsx_name])
     again, joined = request_report(PERIOD, "zh_Hans_CN", bureau)
     assert not joined and again.version == 2
     english, _joined = request_report(PERIOD, "en", bureau)
@@ -112,24 +116,24 @@ def test_render_killed_at_its_time_limit_leaves_no_file(app, bureau, no_dispatch
     assert report.state == "failed" and "PdfTimeout" in report.error
     assert report.pdf_name is None and report.pdf_sha256 is None
     assert files_in_reports_dir() == []
-    assert operations.servable_file(report, "pdf") is None
+    assert operations.servable_key(report, "pdf") is None
 
 
-def test_failure_while_moving_files_removes_every_file(app, bureau, no_dispatch, monkeypatch):
+def test_failure_while_storing_files_removes_every_file(app, bureau, no_dispatch, monkeypatch):
     build_fixture()
     report, _joined = request_report(PERIOD, "zh_Hans_CN", bureau)
     db.session.commit()
-    moves = []
-    real_replace = os.replace
+    puts = []
+    real_put = operations._put
 
-    def replace_then_die(source, target):
-        moves.append(target)
-        if len(moves) == 2:
-            raise OSError("disk full")
-        return real_replace(source, target)
+    def put_then_die(key, data):
+        puts.append(key)
+        if len(puts) == 2:
+            raise storage.StorageUnavailable("disk full")
+        return real_put(key, data)
 
-    monkeypatch.setattr(operations.os, "replace", replace_then_die)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(operations, "_put", put_then_die)
+    with pytest.raises(storage.StorageUnavailable):
         generate_now(report.id)
     assert reload(report).state == "failed"
     assert files_in_reports_dir() == []
@@ -178,9 +182,8 @@ def test_retry_makes_a_new_attempt_of_the_same_version(app, run_jobs, bureau, mo
 def test_running_version_whose_job_died_is_settled_and_retried(app, bureau, no_dispatch):
     report, _joined = request_report(PERIOD, "zh_Hans_CN", bureau)
     db.session.commit()
-    operations.reports_dir().mkdir(parents=True, exist_ok=True)
-    part = operations.reports_dir() / f".part-{report.id}-{'0' * 32}.pdf"
-    part.write_bytes(b"%PDF-1.7 half a file")
+    left_behind = operations.file_key("0" * 32 + ".pdf")
+    storage.backend().put(left_behind, io.BytesIO(b"%PDF-1.7 stored before the worker died"))
     job = report.job
     job.status = "running"
     job.started_at = utcnow() - timedelta(hours=3)  # its worker was killed long ago
@@ -193,7 +196,9 @@ def test_running_version_whose_job_died_is_settled_and_retried(app, bureau, no_d
     db.session.commit()
     report = reload(report)
     assert report.state == "failed" and "time limit" in report.error
-    assert not part.exists()
+    # The object its worker stored is an orphan: the sweep removes it once past the grace period.
+    assert storage.sweep(grace=timedelta(0)) == [left_behind]
+    assert not storage.backend().exists(left_behind)
     retried, joined = retry_report(report, bureau)
     assert not joined and retried.state == "queued"
 
@@ -213,8 +218,8 @@ def test_tampered_file_is_not_served(app, run_jobs, bureau):
     db.session.commit()
     run_jobs()
     report = reload(report)
-    path = operations.path_of(report.pdf_name)
+    path = stored_path(report.pdf_name)
     path.write_bytes(path.read_bytes()[:100])
-    assert operations.servable_file(report, "pdf") is None
+    assert operations.servable_key(report, "pdf") is None
     with pytest.raises(ValueError):
-        operations.path_of("../secret.pdf")
+        operations.file_key("../secret.pdf")

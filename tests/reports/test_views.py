@@ -26,7 +26,7 @@ PAGES = ["/reports/", "/reports/dashboard", "/reports/open-data", "/reports/open
 
 @pytest.fixture
 def bureau(app, monkeypatch, tmp_path):
-    monkeypatch.setitem(app.config, "REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setitem(app.config, "REPORT_PDF_TIMEOUT", 300)
     return make_user("bureau")
 
@@ -181,4 +181,4 @@ def test_status_fragment_swaps_the_archive_row_when_done(app, client, login, run
     fragment = client.get(f"/reports/{report.id}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'hx-swap-oob="true"' in fragment and f'id="report-{report.id}"' in fragment
     assert "hx-trigger" not in fragment
-    assert operations.servable_file(report, "xlsx") is not None
+    assert operations.servable_key(report, "xlsx") is not None

@@ -164,11 +164,11 @@ def build_world() -> World:
     signed = _project_file(project, "signed_task_book", bureau)
     document = _project_file(project, "final_report", applicant_a, final_report_id=final.id)
 
-    from grants.reports.operations import reports_dir
+    from grants.core.storage import backend
+    from grants.reports.operations import file_key
 
     report_name = f"{uuid.uuid4().hex}.pdf"
-    reports_dir().mkdir(parents=True, exist_ok=True)
-    (reports_dir() / report_name).write_bytes(PDF_BYTES)
+    backend().put(file_key(report_name), io.BytesIO(PDF_BYTES))
     job = Job(name="portfolio_report", args=[], status="finished", owner_id=bureau.id)
     db.session.add(job)
     db.session.flush()

@@ -63,7 +63,7 @@ from grants.core.audit import record_denial
 from grants.core.money import yuan_to_wan
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
-from grants.core.storage import UploadRefused, path_of
+from grants.core.storage import UploadRefused, download_response
 from grants.core.types import utcnow
 from grants.core.workflow import (
     GuardFailed,
@@ -501,13 +501,7 @@ def attachment(application_id: int, attachment_id: int):
     """Download an attachment under its original name, for those who may see the application."""
     application = _application_or_404(application_id)
     item = _attachment_or_404(application, attachment_id)
-    path = path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=item.content_type, as_attachment=True,
-                         download_name=item.original_name, max_age=0, etag=item.sha256)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
 
 
 @bp.post("/applications/<int:application_id>/attachments/<int:attachment_id>/delete")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import groupby
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,7 +18,7 @@ from grants.core.actions import actionable
 from grants.core.audit import record_denial
 from grants.core.money import MoneyError, format_wan_exact
 from grants.core.permissions import can, require
-from grants.core.storage import path_of
+from grants.core.storage import download_response
 from grants.core.workflow import TransitionForbidden, WorkflowError, transition
 from grants.extensions import db
 from grants.funding import contracting as ops
@@ -247,15 +247,7 @@ def signed_task_book(project_id: int, file_id: int):
 
 
 def _send(record: ProjectFile, name: str):
-    try:
-        path = path_of(record.stored_name)
-    except ValueError:
-        abort(404)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=record.content_type, as_attachment=True, download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(record.stored_name, name, record.content_type)
 
 
 @bp.post("/projects/<int:project_id>/task-book/signed")

@@ -4,7 +4,7 @@ correcting a returned report, finance's queue of reports to verify, and evidence
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,7 +14,7 @@ from grants.core.actions import OperationError, attempt
 from grants.core.audit import record_denial
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
-from grants.core.storage import path_of
+from grants.core.storage import download_response
 from grants.core.timeutil import local_today
 from grants.core.workflow import can_fire, workflow_for
 from grants.extensions import db
@@ -267,13 +267,7 @@ def evidence(file_id: int):
     if item is None or item.purpose != "spending_evidence":
         abort(404)
     require("project.download", item.project, not_found=True)
-    path = path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name,
-                         max_age=0, etag=item.sha256)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
 
 
 # --- recovery of unspent funds --------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 
 from grants.core.actions import actionable, attempt, event_applies
 from grants.core.permissions import can, require
-from grants.core.storage import path_of
+from grants.core.storage import download_response
 from grants.core.timeutil import local_to_utc, local_today
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire
@@ -265,13 +265,7 @@ def acceptance_file(project_id: int, file_id: int):
     require("acceptance.read_report", project, not_found=True)
     item = _file_of(project, file_id)
     require_file_readable(item)
-    path = path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name,
-                         max_age=0, etag=item.sha256)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
 
 
 @bp.post("/projects/<int:project_id>/acceptance/outcomes")

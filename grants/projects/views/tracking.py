@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -26,7 +26,7 @@ from grants.core.audit import record_denial
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
 from grants.core.permissions import require
-from grants.core.storage import path_of
+from grants.core.storage import download_response
 from grants.core.timeutil import local_today
 from grants.core.workflow import TransitionForbidden, WorkflowError, can_fire
 from grants.extensions import db
@@ -502,13 +502,7 @@ def evidence(project_id: int, file_id: int):
     require("project.download", project)
     item = _evidence_of(project, file_id, ("progress_evidence", "change_evidence"))
     require_file_readable(item)
-    path = path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name,
-                         max_age=0, etag=item.sha256)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
 
 
 @bp.post("/projects/<int:project_id>/evidence/<int:file_id>/delete")
