@@ -273,6 +273,51 @@ def _unzipped_size(data: bytes) -> int:
         return sum(info.file_size for info in archive.infolist())
 
 
+def _head_of(member: BinaryIO, marker: bytes, chunk: int = 64 * 1024) -> bytes:
+    """The member's bytes up to and including ``marker`` (all of it when the marker never comes)."""
+    head = b""
+    while marker not in head:
+        block = member.read(chunk)
+        if not block:
+            break
+        head += block
+    return head
+
+
+def _with_dimensions(data: bytes) -> bytes:
+    """The package with a ``<dimension>`` in each worksheet that lacks one.
+
+    openpyxl's read-only reader sizes a sheet without it by parsing the whole sheet before the
+    first row is read, so a sheet of 100,000 blank rows cost seconds however soon reading was
+    meant to stop. Rows are read with explicit bounds, so the inserted ``A1`` changes nothing else.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        lacking = []
+        for info in source.infolist():
+            if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+                continue
+            with source.open(info) as member:
+                head = _head_of(member, b"sheetData")
+            start = head.find(b"sheetData")
+            if start > 0 and b"dimension" not in head[:start]:
+                lacking.append(info.filename)
+        if not lacking:
+            return data
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as target:
+            for info in source.infolist():
+                content = source.read(info)
+                if info.filename in lacking:
+                    at = content.find(b"sheetData")
+                    opening = content.rfind(b"<", 0, at)
+                    prefix = content[opening + 1:at]
+                    content = content[:opening] + b"<" + prefix + b'dimension ref="A1"/>' + content[opening:]
+                    target.writestr(info.filename, content, compress_type=zipfile.ZIP_STORED)
+                else:
+                    target.writestr(info, content)
+        return buffer.getvalue()
+
+
 def _is_blank(values: Sequence[Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
@@ -301,7 +346,7 @@ def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> lis
             "The workbook unpacks to more than %(mb)s MB, far more than a sheet of this size needs. Copy the "
             "rows into a new workbook, save it as .xlsx and upload that.", mb=_megabytes(limits.max_unzipped_bytes)))
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(_with_dimensions(data)), read_only=True, data_only=True)
     except Exception:  # openpyxl and defusedxml raise many kinds of error for a damaged or hostile package
         raise ImportFileError(unreadable) from None
     rows: list[tuple[int, tuple]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,26 @@ def experts() -> int:
 def test_reading_stops_after_a_run_of_blank_rows(app):
     with app.test_request_context():
         rows = read_rows(blank_rows_workbook(5000), ImportLimits(stop_after_blank_rows=50))
+    assert [number for number, _values in rows] == [1]
+
+
+def test_reading_stops_before_what_follows_a_run_of_blank_rows(app):
+    """Rows past the blank run are never parsed: a broken tail there goes unnoticed.
+
+    openpyxl sizes a sheet without a <dimension> by parsing all of it first; had reading not
+    stopped at the blank run, the unclosed element after it would make the workbook unreadable.
+    """
+    package = blank_rows_workbook(200)
+    with zipfile.ZipFile(io.BytesIO(package)) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    members["xl/worksheets/sheet1.xml"] = sheet.replace(b"</sheetData>", b"<row><c><broken></sheetData>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in members.items():
+            target.writestr(name, content)
+    with app.test_request_context():
+        rows = read_rows(buffer.getvalue(), ImportLimits(stop_after_blank_rows=50))
     assert [number for number, _values in rows] == [1]
 
 
