@@ -69,9 +69,10 @@ def test_outbox_mail_is_held_without_smtp(client, run_jobs):
     assert mail.status == "held"
 
 
-def test_reset_link_is_refused_after_the_password_changed_in_settings(client, login):
+def test_reset_link_is_refused_after_the_password_changed_in_settings(client, login, run_jobs):
     user = make_user("applicant")
     client.post("/password/forgot", data={"email": user.email})
+    run_jobs()
     path = reset_link(user.email)
     login(user)
     response = client.post(
@@ -88,9 +89,10 @@ def test_reset_link_is_refused_after_the_password_changed_in_settings(client, lo
     assert ops.authenticate(user.email, "Changed-pass-2026") is not None
 
 
-def test_second_use_of_a_reset_link_is_refused_with_a_message(client):
+def test_second_use_of_a_reset_link_is_refused_with_a_message(client, run_jobs):
     user = make_user("expert")
     client.post("/password/forgot", data={"email": user.email})
+    run_jobs()
     path = reset_link(user.email)
     client.post(path, data={"password": "Brand-new-pass-1", "confirm": "Brand-new-pass-1"})
     response = client.post(

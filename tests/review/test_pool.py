@@ -64,7 +64,7 @@ def test_pool_edit_refuses_an_expert_with_403(client, login):
     assert db.session.get(Expert, expert.id).name != "严建国"
 
 
-def test_new_expert_creates_an_account_with_the_expert_role_and_a_link(client, bureau):
+def test_new_expert_creates_an_account_with_the_expert_role_and_a_link(client, bureau, run_jobs):
     pharma = ClusterFactory(name_zh="医药健康")
     response = client.post("/experts/new", data=expert_data(cluster_ids=[str(pharma.id)]))
     assert response.status_code == 302
@@ -76,6 +76,7 @@ def test_new_expert_creates_an_account_with_the_expert_role_and_a_link(client, b
     assert expert.email == "yan.jg@example.com"
     user = expert.user
     assert user is not None and user.email == "yan.jg@example.com" and user.role_names == {"expert"}
+    run_jobs()
     mails = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.to_address == "yan.jg@example.com")).all()
     assert len(mails) == 1 and "/password/reset/" in mails[0].body
     assert audit_count("expert.created") == 1 and audit_count("expert.account_linked") == 1

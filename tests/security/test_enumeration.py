@@ -171,15 +171,18 @@ def test_enumeration_registration_address_taken_before_confirmation_is_refused(a
     assert db.session.scalar(sa.select(sa.func.count(Organisation.id))) == 0
 
 
-def test_enumeration_registration_links_use_base_url_not_the_host_header(app, client, monkeypatch):
+def test_enumeration_registration_links_use_base_url_not_the_host_header(app, client, monkeypatch, run_jobs):
     monkeypatch.setitem(app.config, "BASE_URL", "https://grants.example.gov.cn")
     make_user("applicant", email="owner@test.example")
-    client.post(
+    refused = client.post(
         "/register", data=registration("hosted@test.example"), headers={"Host": "evil.example"}
     )
-    client.post(
-        "/register", data=registration("owner@test.example"), headers={"Host": "evil.example"}
-    )
+    assert refused.status_code == 400
+    for address in ("hosted@test.example", "owner@test.example"):
+        client.post(
+            "/register", data=registration(address), headers={"X-Forwarded-Host": "evil.example"}
+        )
+    run_jobs()
     for address in ("hosted@test.example", "owner@test.example"):
         body = mails_to(address)[-1].body
         assert "evil.example" not in body
