@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from grants.core.transactions import is_outermost
 from grants.extensions import db
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,13 @@ def _is_request_session(session) -> bool:
 
 @event.listens_for(Session, "before_commit")
 def _commit_starts(session):
-    if _is_request_session(session):
+    if _is_request_session(session) and is_outermost(session):
         g.grants_committing = True
 
 
 @event.listens_for(Session, "after_commit")
 def _commit_done(session):
-    if _is_request_session(session):
+    if _is_request_session(session) and is_outermost(session):
         g.grants_committing = False
         g.grants_saved = True
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from grants.core.links import base_url_request_context
 from grants.core.models import Job
 from grants.core.sqlite import immediate_writes
+from grants.core.transactions import is_outermost
 from grants.core.types import utcnow
 from grants.extensions import db
 
@@ -141,6 +142,8 @@ def retry(job_id: int) -> Job:
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session):
+    if not is_outermost(session):
+        return  # a savepoint released: nothing is committed yet
     pending = session.info.pop(_PENDING_KEY, None)
     if pending and has_app_context():
         app = current_app._get_current_object()
@@ -150,6 +153,8 @@ def _dispatch_after_commit(session):
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session):
+    if not is_outermost(session):
+        return  # a savepoint rolled back: jobs enqueued before it still stand
     session.info.pop(_PENDING_KEY, None)
 
 

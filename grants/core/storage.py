@@ -42,6 +42,8 @@ from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from grants.core.transactions import is_outermost
+
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
@@ -608,6 +610,8 @@ def _delete_quietly(names) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session) -> None:
+    if not is_outermost(session):
+        return  # a savepoint released: the outermost transaction may still roll back
     session.info.pop("storage_written", None)
     _delete_quietly(session.info.pop("storage_doomed", []))
 

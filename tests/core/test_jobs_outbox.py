@@ -273,3 +273,20 @@ def test_engine_options_carry_the_database_limits():
         "-c idle_in_transaction_session_timeout=60000"
     )
     assert "connect_args" not in engine_options(vars(Config(SQLALCHEMY_DATABASE_URI="sqlite://")))
+
+
+def test_releasing_a_savepoint_does_not_hand_over_jobs_before_the_commit(app, monkeypatch):
+    """SQLAlchemy fires after_commit for a SAVEPOINT too: a job enqueued before one is handed
+    over only when the outermost transaction commits (on SQLite, handing it over early waited
+    on the request's own write lock for the whole busy timeout)."""
+    handed = []
+    monkeypatch.setattr(jobs_module, "dispatch", lambda app, job_id: handed.append(job_id))
+    record = enqueue(RECORDING_JOB, "savepoint")
+    with db.session.begin_nested():
+        db.session.flush()
+    assert handed == []
+    with db.session.begin_nested() as nested:
+        nested.rollback()
+    assert handed == []
+    db.session.commit()
+    assert handed == [record.id]
