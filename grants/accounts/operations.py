@@ -160,7 +160,7 @@ def request_password_reset(email: str) -> None:
     enqueue("accounts.send_password_reset", email)
 
 
-@job("accounts.send_password_reset")
+@job("accounts.send_password_reset", label=_l("Send a password-reset e-mail"))
 def send_password_reset(ctx, email: str) -> dict:
     """Write the reset e-mail of the active account with this address (nothing for others)."""
     user = find_user(email)

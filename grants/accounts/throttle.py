@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from grants.accounts.models import LoginThrottle
 from grants.core.jobs import job
@@ -135,7 +136,7 @@ def purge(older_than: timedelta | None = None) -> int:
     return result.rowcount or 0
 
 
-@job("accounts.purge_login_throttles")
+@job("accounts.purge_login_throttles", label=_l("Remove old sign-in back-off records"))
 def purge_login_throttles(ctx) -> dict:
     """Periodic: drop the failure counts of keys that have been quiet for the retention period."""
     purged = purge()

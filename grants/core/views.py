@@ -31,6 +31,7 @@ from grants.core.redirects import safe_next
 from grants.extensions import db
 
 bp = Blueprint("core", __name__)
+bp.add_app_template_global(label_of, "job_label")
 
 
 @bp.get("/")
@@ -110,8 +111,7 @@ def jobs():
     waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Job)
                                 .where(Job.status == "queued", Job.dispatched_at.is_(None))) or 0
     return render_template("core/jobs.html", page=paginate(stmt, per_page=50), state=state, counts=counts,
-                           waiting=waiting, labels=JOB_STATE_LABELS, badges=JOB_STATE_BADGES,
-                           job_label=label_of)
+                           waiting=waiting, labels=JOB_STATE_LABELS, badges=JOB_STATE_BADGES)
 
 
 @bp.post("/jobs/<int:job_id>/retry")

@@ -27,7 +27,7 @@ def expire_invitations(ctx) -> dict:
 schedule("orgs.expire_invitations", every=timedelta(hours=1))
 
 
-@job("orgs.purge_pending_registrations")
+@job("orgs.purge_pending_registrations", label=_l("Remove expired registrations"))
 def purge_pending_registrations(ctx) -> dict:
     """Delete self-registrations whose confirmation link has expired."""
     from grants.orgs.operations import purge_pending_registrations as purge
