@@ -17,7 +17,7 @@ import math
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
 from grants.accounts.models import LoginThrottle
@@ -145,3 +145,12 @@ def purge_login_throttles(ctx) -> dict:
 
 
 schedule("accounts.purge_login_throttles", every=timedelta(hours=1))
+
+
+def recipient_key() -> str:
+    """The rate-limit key of the address a form would mail (forgot-password, registration).
+
+    Limits per recipient stop anyone flooding one inbox from many addresses; the key is the
+    typed address, known or not, so the limit itself tells nothing about accounts.
+    """
+    return "mail-to:" + (request.form.get("email") or "").strip().lower()[:255]

@@ -18,6 +18,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from grants.accounts import operations as ops
+from grants.accounts import throttle
 from grants.accounts.forms import (
     ROLE_LABELS,
     ChangePasswordForm,
@@ -111,6 +112,7 @@ def change_password():
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("5 per hour", key_func=throttle.recipient_key, methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -22,6 +22,7 @@ from flask_login import current_user, login_user
 from sqlalchemy.orm import selectinload
 
 from grants.accounts import operations as account_ops
+from grants.accounts.throttle import recipient_key
 from grants.core.audit import record_denial
 from grants.core.money import wan_to_yuan
 from grants.core.pagination import paginate
@@ -76,6 +77,7 @@ def _sign_in(user) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit("5 per hour", key_func=recipient_key, methods=["POST"])
 def register():
     """An applicant registers their organisation (validated USCC) and their account.
 

@@ -245,3 +245,17 @@ def test_enumeration_sign_in_failure_reads_the_same_for_known_and_unknown(app, c
     assert without_token(known).replace(user.email, "E") == without_token(unknown).replace(
         "ghost@test.example", "E"
     )
+
+
+def test_one_inbox_cannot_be_flooded_with_reset_mail_from_many_addresses(app, client):
+    """Per-recipient limit: a sixth reset request for one address within the hour is refused,
+    from whichever client address it comes; another address is unaffected."""
+    answers = [
+        client.post("/password/forgot", data={"email": "victim@test.example"},
+                    environ_overrides={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code
+        for n in range(1, 7)
+    ]
+    assert answers == [302] * 5 + [429]
+    other = client.post("/password/forgot", data={"email": "other@test.example"},
+                        environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 302
