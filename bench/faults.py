@@ -241,9 +241,14 @@ class Bench:
                 "SECRET_KEY": "faults-secret-key",
             }
         )
+        import itertools
+
         from grants import create_app
         from grants.extensions import db
+        from tests import factories
         from tests.factories import ApplicationFactory, CallFactory, fill_application, make_user
+
+        factories._uscc_serial = itertools.count(900000)  # clear of the demo's codes
 
         app = create_app({"SCHEDULER_IN_PROCESS": False, "JOBS_MODE": "sync", "REDIS_URL": None})
         accounts = []
