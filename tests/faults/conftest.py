@@ -3,7 +3,7 @@ scheduler and a PostgreSQL database seeded with the demo data; faults are inject
 (Redis stopped, the worker killed with SIGKILL, PostgreSQL blocked by a lock or behind a
 loopback proxy that accepts connections and never answers).
 
-Needs ``TEST_DATABASE_URL`` (the PostgreSQL server; a database ``test_faults_db`` is made on
+Needs ``TEST_DATABASE_URL`` (the PostgreSQL server; a database ``<its name>_faults`` is made on
 it) and the ``redis-server`` binary. Without ``TEST_DATABASE_URL`` the tests are skipped;
 with it, a missing ``redis-server`` is an error (CI must run them).
 """
@@ -32,7 +32,13 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-FAULTS_DB = "test_faults_db"
+# Named after the database of TEST_DATABASE_URL, so that runs on different test databases
+# (parallel checkouts) do not drop each other's fault database.
+FAULTS_DB = (
+    f"{sa.engine.make_url(TEST_DATABASE_URL).database or 'test'}_faults"
+    if TEST_DATABASE_URL
+    else "test_faults_db"
+)
 DEMO_PASSWORD = "Grants-2026"
 SECRET = "faults-secret-key"
 
@@ -296,7 +302,7 @@ def redis_server(faults_workdir):
 
 @pytest.fixture(scope="session")
 def seeded_database(faults_workdir, redis_server):
-    """``test_faults_db`` made afresh: migrated and loaded with the demo data."""
+    """The fault database (``FAULTS_DB``) made afresh: migrated and loaded with the demo data."""
     engine = admin_engine()
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{FAULTS_DB}" WITH (FORCE)'))
