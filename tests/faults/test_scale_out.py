@@ -125,7 +125,7 @@ def test_report_requested_on_a_built_by_a_worker_downloads_through_b(two_servers
     )[0]
     assert report.state == "done", report.error
     job = stack.query("SELECT status, attempts FROM jobs WHERE id = :id", id=report.job_id)[0]
-    assert (job.status, job.attempts) == ("finished", 1)
+    assert (job.status, job.attempts) == ("finished", 1)  # one worker ran it, once
     assert [key for key in _keys(client, bucket) if key.endswith(".pdf")] == [
         f"reports/{report.pdf_name}"
     ]
