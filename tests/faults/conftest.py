@@ -3,7 +3,7 @@ scheduler and a PostgreSQL database seeded with the demo data; faults are inject
 (Redis stopped, the worker killed with SIGKILL, PostgreSQL blocked by a lock or behind a
 loopback proxy that accepts connections and never answers).
 
-Needs ``TEST_DATABASE_URL`` (the PostgreSQL server; a database ``test_faults_db`` is made on
+Needs ``TEST_DATABASE_URL`` (the PostgreSQL server; a database ``<its name>_faults`` is made on
 it) and the ``redis-server`` binary. Without ``TEST_DATABASE_URL`` the tests are skipped;
 with it, a missing ``redis-server`` is an error (CI must run them).
 """
@@ -32,7 +32,13 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-FAULTS_DB = "test_faults_db"
+# Named after the database of TEST_DATABASE_URL, so that runs on different test databases
+# (parallel checkouts) do not drop each other's fault database.
+FAULTS_DB = (
+    f"{sa.engine.make_url(TEST_DATABASE_URL).database or 'test'}_faults"
+    if TEST_DATABASE_URL
+    else "test_faults_db"
+)
 DEMO_PASSWORD = "Grants-2026"
 SECRET = "faults-secret-key"
 
@@ -242,8 +248,8 @@ class Stack:
         wait_for_port(port, process)
         return f"http://127.0.0.1:{port}"
 
-    def start_worker(self) -> subprocess.Popen:
-        return self.start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"])
+    def start_worker(self, name: str = "worker", env: dict | None = None) -> subprocess.Popen:
+        return self.start(name, [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
 
     def start_scheduler(self, env: dict | None = None) -> subprocess.Popen:
         return self.start(
@@ -296,7 +302,7 @@ def redis_server(faults_workdir):
 
 @pytest.fixture(scope="session")
 def seeded_database(faults_workdir, redis_server):
-    """``test_faults_db`` made afresh: migrated and loaded with the demo data."""
+    """The fault database (``FAULTS_DB``) made afresh: migrated and loaded with the demo data."""
     engine = admin_engine()
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{FAULTS_DB}" WITH (FORCE)'))
@@ -366,6 +372,55 @@ class Browser:
         )
         assert match, "no CSRF token on " + path
         return match.group(1)
+
+    def upload(
+        self,
+        path: str,
+        fields: dict,
+        files: dict[str, tuple[str, str, bytes]],
+        form_page: str,
+        headers: dict | None = None,
+    ):
+        """POST ``multipart/form-data``: ``files`` maps a field to (file name, type, content)."""
+        token = self.csrf(form_page)
+        boundary = "----grants-" + os.urandom(12).hex()
+        parts = []
+        for name, value in {**fields, "csrf_token": token}.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f"{value}\r\n".encode()
+            )
+        for name, (filename, content_type, content) in files.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                + content
+                + b"\r\n"
+            )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(
+            self.base + path,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                **(headers or {}),
+            },
+        )
+        try:
+            with self.opener.open(req, timeout=25) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def get_bytes(self, path: str, timeout: float = 60.0):
+        """GET ``path`` (or an absolute URL, such as a signed storage URL) as bytes."""
+        url = path if path.startswith("http") else self.base + path
+        try:
+            with self.opener.open(urllib.request.Request(url), timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
 
     def post(self, path: str, data: dict, form_page: str | None = None, **kwargs):
         token = self.csrf(form_page or path)
