@@ -16,6 +16,11 @@ from grants.extensions import db
 ROLES = ("applicant", "expert", "finance", "bureau", "admin")
 
 
+
+def normalise_email(email: str) -> str:
+    """An e-mail address as accounts, throttles and limits compare it: trimmed, lower case."""
+    return (email or "").strip().lower()
+
 class User(UserMixin, db.Model):
     """A person who signs in; may hold several roles and belong to one organisation."""
 

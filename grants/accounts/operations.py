@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from grants.accounts import throttle
-from grants.accounts.models import ROLES, User, UserRole
+from grants.accounts.models import ROLES, User, UserRole, normalise_email
 from grants.accounts.passwords import dummy_verify, hash_password, needs_rehash
 from grants.accounts.sessions import end_all_sessions, end_session, start_session
 from grants.core import audit
@@ -54,10 +54,6 @@ class SignInDelayed(Exception):
     def __init__(self, seconds: int):
         super().__init__(f"sign-in delayed for {seconds} s")
         self.seconds = seconds
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def find_user(email: str) -> User | None:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
-from grants.accounts.models import LoginThrottle
+from grants.accounts.models import LoginThrottle, normalise_email
 from grants.core.jobs import job
 from grants.core.scheduler import schedule
 from grants.core.types import utcnow
@@ -31,7 +31,7 @@ KEY_LENGTH = 300
 
 def account_key(email: str) -> str:
     """The throttle key of an e-mail address (normalised, whether or not it has an account)."""
-    return ("account:" + (email or "").strip().lower())[:KEY_LENGTH]
+    return ("account:" + normalise_email(email))[:KEY_LENGTH]
 
 
 def address_key(address: str | None) -> str:
@@ -153,4 +153,4 @@ def recipient_key() -> str:
     Limits per recipient stop anyone flooding one inbox from many addresses; the key is the
     typed address, known or not, so the limit itself tells nothing about accounts.
     """
-    return "mail-to:" + (request.form.get("email") or "").strip().lower()[:255]
+    return "mail-to:" + normalise_email(request.form.get("email", ""))[:255]
