@@ -68,7 +68,9 @@ def seed(url: str, users: int) -> list[tuple[str, int, int]]:
         call = CallFactory(rubric=False, title="2026年度二道江区科技攻关计划（压力测试）")
         for n in range(users):
             user = make_user("applicant", email=f"load{n}@load.example", password=PASSWORD)
-            application = fill_application(ApplicationFactory(call=call, organisation=user.organisation))
+            application = fill_application(
+                ApplicationFactory(call=call, organisation=user.organisation)
+            )
             accounts.append((user.email, application.id, application.cluster_id))
         db.session.commit()
         db.engine.dispose()
@@ -93,15 +95,30 @@ class Recorder:
 class Applicant:
     """One browser: a cookie jar, the CSRF token of its pages, and its draft."""
 
-    def __init__(self, base: str, email: str, application_id: int, cluster_id: int, recorder: Recorder):
-        self.base, self.email, self.application_id, self.cluster_id = base, email, application_id, cluster_id
+    def __init__(
+        self, base: str, email: str, application_id: int, cluster_id: int, recorder: Recorder
+    ):
+        self.base, self.email, self.application_id, self.cluster_id = (
+            base,
+            email,
+            application_id,
+            cluster_id,
+        )
         self.recorder = recorder
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
         self.failed = False
         self.rng = random.Random(email)
 
-    def call(self, kind: str, path: str, data: dict | None = None, headers: dict | None = None,
-             expect=(200, 302)) -> str:
+    def call(
+        self,
+        kind: str,
+        path: str,
+        data: dict | None = None,
+        headers: dict | None = None,
+        expect=(200, 302),
+    ) -> str:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         began = time.perf_counter()
@@ -123,9 +140,16 @@ class Applicant:
     def sign_in(self) -> None:
         try:
             page = self.call("login page", "/login")
-            self.call("login", "/login", {"csrf_token": TOKEN.search(page).group(1), "email": self.email,
-                                          "password": PASSWORD})
-        except Exception:  # noqa: BLE001 - counted in recorder.errors
+            self.call(
+                "login",
+                "/login",
+                {
+                    "csrf_token": TOKEN.search(page).group(1),
+                    "email": self.email,
+                    "password": PASSWORD,
+                },
+            )
+        except Exception:
             self.failed = True
 
     def pause(self, think: float) -> None:
@@ -143,16 +167,24 @@ class Applicant:
             token = HX_TOKEN.search(edit).group(1)
             for n in range(saves):
                 self.pause(think)
-                self.call("autosave", f"{path}/sections/basic", {
-                    "csrf_token": token, "basic-title": f"中药提取自动化关键技术研究（第{n + 1}稿）",
-                    "basic-cluster_id": str(self.cluster_id), "basic-start_date": "2026-01-01",
-                    "basic-end_date": "2027-12-31", "basic-summary": "针对中药提取过程自动化控制的关键技术开展研究。" * 3,
-                    "basic-objectives": "实现提取过程在线监测与自动控制。",
-                    "basic-technical_route": "建立过程模型，开发控制系统，中试验证。",
-                }, headers={"HX-Request": "true", "X-CSRFToken": token})
+                self.call(
+                    "autosave",
+                    f"{path}/sections/basic",
+                    {
+                        "csrf_token": token,
+                        "basic-title": f"中药提取自动化关键技术研究（第{n + 1}稿）",
+                        "basic-cluster_id": str(self.cluster_id),
+                        "basic-start_date": "2026-01-01",
+                        "basic-end_date": "2027-12-31",
+                        "basic-summary": "针对中药提取过程自动化控制的关键技术开展研究。" * 3,
+                        "basic-objectives": "实现提取过程在线监测与自动控制。",
+                        "basic-technical_route": "建立过程模型，开发控制系统，中试验证。",
+                    },
+                    headers={"HX-Request": "true", "X-CSRFToken": token},
+                )
             self.pause(think)
             self.call("submit", f"{path}/submit", {"csrf_token": token})
-        except Exception:  # noqa: BLE001 - counted in recorder.errors
+        except Exception:
             pass
 
 
@@ -178,17 +210,19 @@ def report(title: str, recorder: Recorder, kinds: tuple[str, ...], wall: float) 
     every = [t for kind in kinds for t in recorder.times.get(kind, [])]
     print(f"{title}: {len(every)} requests in {wall:.1f} s ({len(every) / wall:.0f} req/s)")
     print(f"  {'request':<18}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    for kind in kinds + ("all",):
+    for kind in (*kinds, "all"):
         values = every if kind == "all" else recorder.times.get(kind, [])
         if values:
-            print(f"  {kind:<18}{len(values):>7}{statistics.median(values) * 1000:>9.0f}"
-                  f"{percentile(values, 0.95) * 1000:>9.0f}{max(values) * 1000:>9.0f}")
+            print(
+                f"  {kind:<18}{len(values):>7}{statistics.median(values) * 1000:>9.0f}"
+                f"{percentile(values, 0.95) * 1000:>9.0f}{max(values) * 1000:>9.0f}"
+            )
     return every
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -197,8 +231,12 @@ def main() -> int:
     parser.add_argument("--saves", type=int, default=3)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--think", type=float, default=5.0,
-                        help="seconds an applicant pauses between requests (0: back-to-back)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=5.0,
+        help="seconds an applicant pauses between requests (0: back-to-back)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("LOAD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/grants_load")
@@ -206,16 +244,38 @@ def main() -> int:
     recreate_postgres(url)
     began = time.perf_counter()
     accounts = seed(url, args.users)
-    print(f"seeded {len(accounts)} applicants with complete drafts in {time.perf_counter() - began:.1f} s")
+    print(
+        f"seeded {len(accounts)} applicants with complete drafts in {time.perf_counter() - began:.1f} s"
+    )
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "RQ_QUEUE": "grants-load",
-           "SCHEDULER_IN_PROCESS": "0", "SECRET_KEY": "load-test-secret", "LOGIN_LIMIT_PER_IP": "100000 per minute",
-           "GRANTS_INSTANCE_DIR": str(ROOT / "instance" / "load")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": "grants-load",
+        "SCHEDULER_IN_PROCESS": "0",
+        "SECRET_KEY": "load-test-secret",
+        "LOGIN_LIMIT_PER_IP": "100000 per minute",
+        "GRANTS_INSTANCE_DIR": str(ROOT / "instance" / "load"),
+    }
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(args.workers), "--threads", str(args.threads),
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-w",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -227,10 +287,15 @@ def main() -> int:
         else:
             print("gunicorn did not come up")
             return 1
-        for _ in range(args.workers * args.threads * 2):  # every worker imports and loads its catalogues
+        for _ in range(
+            args.workers * args.threads * 2
+        ):  # every worker imports and loads its catalogues
             urllib.request.urlopen(base + "/login", timeout=30).read()
         sign_in, rush = Recorder(), Recorder()
-        browsers = [Applicant(base, email, app_id, cluster_id, sign_in) for email, app_id, cluster_id in accounts]
+        browsers = [
+            Applicant(base, email, app_id, cluster_id, sign_in)
+            for email, app_id, cluster_id in accounts
+        ]
         sign_in_wall = all_at_once(browsers, Applicant.sign_in)
         for browser in browsers:
             browser.recorder = rush
@@ -239,10 +304,22 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"{args.users} applicants on gunicorn -w {args.workers} --threads {args.threads}, "
-          f"think time {args.think:g} s")
-    report("sign-in (argon2id password check, all at once)", sign_in, ("login page", "login"), sign_in_wall)
-    report("deadline rush (open, autosave, submit)", rush, ("open application", "autosave", "submit"), rush_wall)
+    print(
+        f"{args.users} applicants on gunicorn -w {args.workers} --threads {args.threads}, "
+        f"think time {args.think:g} s"
+    )
+    report(
+        "sign-in (argon2id password check, all at once)",
+        sign_in,
+        ("login page", "login"),
+        sign_in_wall,
+    )
+    report(
+        "deadline rush (open, autosave, submit)",
+        rush,
+        ("open application", "autosave", "submit"),
+        rush_wall,
+    )
     errors = sign_in.errors + rush.errors
     print(f"errors: {len(errors)}")
     for line in errors[:10]:
@@ -254,10 +331,15 @@ def main() -> int:
 
     engine = sa.create_engine(normalise_database_url(url))
     with engine.connect() as conn:
-        submitted, references = conn.execute(sa.text(
-            "SELECT count(*), count(DISTINCT reference_no) FROM applications WHERE state = 'submitted'")).one()
+        submitted, references = conn.execute(
+            sa.text(
+                "SELECT count(*), count(DISTINCT reference_no) FROM applications WHERE state = 'submitted'"
+            )
+        ).one()
     engine.dispose()
-    print(f"database: {submitted} of {len(accounts)} applications submitted, {references} distinct reference numbers")
+    print(
+        f"database: {submitted} of {len(accounts)} applications submitted, {references} distinct reference numbers"
+    )
     return 0 if not errors and submitted == references == len(accounts) else 1
 
 

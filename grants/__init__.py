@@ -52,15 +52,15 @@ def register_logging(app: Flask) -> None:
 
 def register_models(app: Flask) -> None:
     """Import every domain's models so that the metadata is complete."""
-    import grants.accounts.models  # noqa: F401
-    import grants.applications.models  # noqa: F401
-    import grants.core.models  # noqa: F401
-    import grants.funding.models  # noqa: F401
-    import grants.notifications.models  # noqa: F401
-    import grants.orgs.models  # noqa: F401
-    import grants.programmes.models  # noqa: F401
-    import grants.projects.models  # noqa: F401
-    import grants.reports.models  # noqa: F401
+    import grants.accounts.models
+    import grants.applications.models
+    import grants.core.models
+    import grants.funding.models
+    import grants.notifications.models
+    import grants.orgs.models
+    import grants.programmes.models
+    import grants.projects.models
+    import grants.reports.models
     import grants.review.models  # noqa: F401
 
 
@@ -69,8 +69,9 @@ def register_extensions(app: Flask) -> None:
 
     os.makedirs(app.config["INSTANCE_DIR"], exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True,
-                     render_as_batch=True)
+    migrate.init_app(
+        app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)
@@ -166,43 +167,53 @@ def register_blueprints(app: Flask) -> None:
     from grants.reports.views import bp as reports_bp
     from grants.review.views import bp as review_bp
 
-    for blueprint in (core_bp, accounts_bp, orgs_bp, notifications_bp, programmes_bp, applications_bp,
-                      review_bp, funding_bp, projects_bp, reports_bp):
+    for blueprint in (
+        core_bp,
+        accounts_bp,
+        orgs_bp,
+        notifications_bp,
+        programmes_bp,
+        applications_bp,
+        review_bp,
+        funding_bp,
+        projects_bp,
+        reports_bp,
+    ):
         app.register_blueprint(blueprint)
 
 
 def register_domains(app: Flask) -> None:
     """Import each domain's rules, workflows, dashboard panels and jobs (they self-register)."""
-    import grants.accounts.rules  # noqa: F401
-    import grants.accounts.throttle  # noqa: F401
-    import grants.applications.bureau_panels  # noqa: F401
-    import grants.applications.panels  # noqa: F401
-    import grants.applications.rules  # noqa: F401
-    import grants.applications.workflow  # noqa: F401
-    import grants.core.panels  # noqa: F401
-    import grants.core.rules  # noqa: F401
-    import grants.core.storage_jobs  # noqa: F401
-    import grants.funding.setup  # noqa: F401
-    import grants.notifications.operations  # noqa: F401
-    import grants.notifications.panels  # noqa: F401
-    import grants.notifications.rules  # noqa: F401
-    import grants.orgs.jobs  # noqa: F401
-    import grants.orgs.panels  # noqa: F401
-    import grants.orgs.rules  # noqa: F401
-    import grants.orgs.workflow  # noqa: F401
-    import grants.programmes.operations  # noqa: F401
-    import grants.programmes.panels  # noqa: F401
-    import grants.programmes.rules  # noqa: F401
-    import grants.programmes.workflow  # noqa: F401
-    import grants.projects.setup  # noqa: F401
-    import grants.reports.setup  # noqa: F401
-    import grants.review.assign_panels  # noqa: F401
-    import grants.review.decision_panels  # noqa: F401
-    import grants.review.membership  # noqa: F401
-    import grants.review.pool_panels  # noqa: F401
-    import grants.review.reminders  # noqa: F401
-    import grants.review.rules  # noqa: F401
-    import grants.review.scoring_panels  # noqa: F401
+    import grants.accounts.rules
+    import grants.accounts.throttle
+    import grants.applications.bureau_panels
+    import grants.applications.panels
+    import grants.applications.rules
+    import grants.applications.workflow
+    import grants.core.panels
+    import grants.core.rules
+    import grants.core.storage_jobs
+    import grants.funding.setup
+    import grants.notifications.operations
+    import grants.notifications.panels
+    import grants.notifications.rules
+    import grants.orgs.jobs
+    import grants.orgs.panels
+    import grants.orgs.rules
+    import grants.orgs.workflow
+    import grants.programmes.operations
+    import grants.programmes.panels
+    import grants.programmes.rules
+    import grants.programmes.workflow
+    import grants.projects.setup
+    import grants.reports.setup
+    import grants.review.assign_panels
+    import grants.review.decision_panels
+    import grants.review.membership
+    import grants.review.pool_panels
+    import grants.review.reminders
+    import grants.review.rules
+    import grants.review.scoring_panels
     import grants.review.workflow  # noqa: F401
 
 

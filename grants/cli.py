@@ -37,8 +37,13 @@ def seed_demo_command(if_empty: bool) -> None:
 @click.command("create-user")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", "roles", multiple=True,
-              type=click.Choice(["applicant", "expert", "finance", "bureau", "admin"]), required=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["applicant", "expert", "finance", "bureau", "admin"]),
+    required=True,
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_user_command(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
     """Create an account with the given roles."""
@@ -94,8 +99,13 @@ def scheduler_command(once: bool, interval: float) -> None:
 
 
 @click.command("backup")
-@click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
-              help="The backup file (default: instance/backups/grants-<time>.tar.gz).")
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The backup file (default: instance/backups/grants-<time>.tar.gz).",
+)
 def backup_command(output: str | None) -> None:
     """Back up the database and the files its rows refer to into one .tar.gz file.
 
@@ -108,8 +118,15 @@ def backup_command(output: str | None) -> None:
     from grants.core.storage import StorageUnavailable
     from grants.core.types import utcnow
 
-    target = Path(output) if output else (Path(current_app.config["INSTANCE_DIR"]) / "backups"
-                                          / f"grants-{utcnow():%Y%m%d-%H%M%S}.tar.gz")
+    target = (
+        Path(output)
+        if output
+        else (
+            Path(current_app.config["INSTANCE_DIR"])
+            / "backups"
+            / f"grants-{utcnow():%Y%m%d-%H%M%S}.tar.gz"
+        )
+    )
     try:
         summary = backup(target)
     except BackupError as exc:
@@ -117,12 +134,17 @@ def backup_command(output: str | None) -> None:
     except StorageUnavailable as exc:
         raise click.ClickException(f"the file store did not answer: {exc.detail}") from exc
     rows = sum(summary.tables.values())
-    click.echo(f"backup written to {summary.path}: schema {summary.revision}, {rows} rows in "
-               f"{len(summary.tables)} tables, {summary.files} files")
+    click.echo(
+        f"backup written to {summary.path}: schema {summary.revision}, {rows} rows in "
+        f"{len(summary.tables)} tables, {summary.files} files"
+    )
     if summary.missing:
-        click.echo(f"warning: {len(summary.missing)} file(s) named by rows were not in the file store "
-                   f"(deleted while the backup ran, or lost before); they are listed under \"missing\" "
-                   f"in the manifest: " + ", ".join(summary.missing[:10]), err=True)
+        click.echo(
+            f"warning: {len(summary.missing)} file(s) named by rows were not in the file store "
+            f'(deleted while the backup ran, or lost before); they are listed under "missing" '
+            f"in the manifest: " + ", ".join(summary.missing[:10]),
+            err=True,
+        )
         raise SystemExit(2)
 
 
@@ -140,8 +162,10 @@ def restore_command(archive: str) -> None:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     rows = sum(summary.tables.values())
-    click.echo(f"restored {rows} rows in {len(summary.tables)} tables and {summary.files} files "
-               f"(schema {summary.revision})")
+    click.echo(
+        f"restored {rows} rows in {len(summary.tables)} tables and {summary.files} files "
+        f"(schema {summary.revision})"
+    )
 
 
 @click.command("storage-check")
@@ -158,13 +182,14 @@ def storage_check_command(sweep: bool) -> None:
         removed = storage.sweep() if sweep else []
     except storage.StorageUnavailable as exc:
         raise click.ClickException(f"the file store did not answer: {exc.detail}") from exc
-    click.echo(f"storage {storage.backend().name}: {len(result.missing)} missing, "
-               f"{len(result.orphans)} orphans older than the grace period"
-               + (f", {len(removed)} removed" if sweep else ""))
+    click.echo(
+        f"storage {storage.backend().name}: {len(result.missing)} missing, "
+        f"{len(result.orphans)} orphans older than the grace period"
+        + (f", {len(removed)} removed" if sweep else "")
+    )
     for key in result.missing:
         click.echo(f"missing: {key}")
     for item in result.orphans:
         click.echo(f"orphan: {item.key} ({item.size} bytes, {item.modified:%Y-%m-%d %H:%M})")
     if result.missing:
         raise SystemExit(1)
-

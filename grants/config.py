@@ -31,9 +31,9 @@ def _list(name: str) -> list[str]:
 def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain postgres URLs."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -68,7 +68,9 @@ class Config:
         self.JOB_HEARTBEAT_SECONDS = _int("JOB_HEARTBEAT_SECONDS", 15)
         self.JOB_DEAD_AFTER = _int("JOB_DEAD_AFTER", 120)  # seconds without a heartbeat
         self.JOB_MAX_ATTEMPTS = _int("JOB_MAX_ATTEMPTS", 3)
-        self.JOB_RETRY_BACKOFF_SECONDS = _int("JOB_RETRY_BACKOFF_SECONDS", 30)  # doubles each attempt
+        self.JOB_RETRY_BACKOFF_SECONDS = _int(
+            "JOB_RETRY_BACKOFF_SECONDS", 30
+        )  # doubles each attempt
         self.SCHEDULER_MAX_BACKOFF = _int("SCHEDULER_MAX_BACKOFF", 60)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.RQ_QUEUE = os.environ.get("RQ_QUEUE", "grants")
@@ -79,10 +81,15 @@ class Config:
         self.STORAGE_BACKEND = (os.environ.get("STORAGE_BACKEND") or "local").lower()
         self.S3_BUCKET = os.environ.get("S3_BUCKET") or None
         self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
-        self.S3_REGION = os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self.S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID")
-        self.S3_SECRET_ACCESS_KEY = (os.environ.get("S3_SECRET_ACCESS_KEY")
-                                     or os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        self.S3_REGION = (
+            os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
+        self.S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get(
+            "AWS_ACCESS_KEY_ID"
+        )
+        self.S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY") or os.environ.get(
+            "AWS_SECRET_ACCESS_KEY"
+        )
         self.S3_SIGNED_URL_SECONDS = _int("S3_SIGNED_URL_SECONDS", 300)
         self.S3_DOWNLOADS = os.environ.get("S3_DOWNLOADS") or "redirect"  # or "stream"
         self.S3_CONNECT_TIMEOUT = _int("S3_CONNECT_TIMEOUT", 5)
@@ -152,8 +159,10 @@ class Config:
         # Redis away: count attempts in this process's memory (one warning logged), never fail.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
-        self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": self.REDIS_TIMEOUT,
-                                          "socket_connect_timeout": self.REDIS_TIMEOUT}
+        self.RATELIMIT_STORAGE_OPTIONS = {
+            "socket_timeout": self.REDIS_TIMEOUT,
+            "socket_connect_timeout": self.REDIS_TIMEOUT,
+        }
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
         self.MAIL_PORT = _int("MAIL_PORT", 25)
@@ -169,9 +178,13 @@ class Config:
         self.PAGE_SIZE = _int("PAGE_SIZE", 25)
         # Project codes (立项编号): a str.format pattern with {year} (the call's year) and {seq}, the
         # project's number within that year, taken atomically; e.g. 2026-EDJ-KJ-001.
-        self.PROJECT_CODE_FORMAT = os.environ.get("PROJECT_CODE_FORMAT") or "{year}-EDJ-KJ-{seq:03d}"
+        self.PROJECT_CODE_FORMAT = (
+            os.environ.get("PROJECT_CODE_FORMAT") or "{year}-EDJ-KJ-{seq:03d}"
+        )
         # A budget category may run this share over its fiscal budget before the spending tab warns.
-        self.BUDGET_ADJUSTMENT_TOLERANCE = Decimal(os.environ.get("BUDGET_ADJUSTMENT_TOLERANCE", "0.10"))
+        self.BUDGET_ADJUSTMENT_TOLERANCE = Decimal(
+            os.environ.get("BUDGET_ADJUSTMENT_TOLERANCE", "0.10")
+        )
         # Project tracking: a running project without a progress report for this many days is at
         # risk, and so is one whose verified spending share of the award lags the share of its
         # period elapsed by more than this fraction.
@@ -190,7 +203,9 @@ class Config:
             setattr(self, key, value)
         validate_project_code_format(self.PROJECT_CODE_FORMAT)
         self.BASE_URL = validate_base_url(self.BASE_URL)
-        self.TRUSTED_HOSTS = trusted_hosts(self.TRUSTED_HOSTS, self.BASE_URL, getattr(self, "SERVER_NAME", None))
+        self.TRUSTED_HOSTS = trusted_hosts(
+            self.TRUSTED_HOSTS, self.BASE_URL, getattr(self, "SERVER_NAME", None)
+        )
 
 
 ARGON2_NAMES = {"m": "memory_cost", "t": "time_cost", "p": "parallelism"}
@@ -225,10 +240,12 @@ def engine_options(config: dict) -> dict:
     options.setdefault("pool_timeout", config.get("DB_POOL_TIMEOUT", 5))
     connect_args = dict(options.get("connect_args") or {})
     connect_args.setdefault("connect_timeout", config.get("DB_CONNECT_TIMEOUT", 5))
-    limits = (f"-c statement_timeout={int(config.get('DB_STATEMENT_TIMEOUT_MS', 10000))} "
-              f"-c lock_timeout={int(config.get('DB_LOCK_TIMEOUT_MS', 3000))} "
-              f"-c idle_in_transaction_session_timeout="
-              f"{int(config.get('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60000))}")
+    limits = (
+        f"-c statement_timeout={int(config.get('DB_STATEMENT_TIMEOUT_MS', 10000))} "
+        f"-c lock_timeout={int(config.get('DB_LOCK_TIMEOUT_MS', 3000))} "
+        f"-c idle_in_transaction_session_timeout="
+        f"{int(config.get('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60000))}"
+    )
     connect_args["options"] = (connect_args.get("options", "") + " " + limits).strip()
     options["connect_args"] = connect_args
     return options
@@ -249,18 +266,26 @@ def validate_project_code_format(pattern: str) -> str:
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError("PROJECT_CODE_FORMAT must be a non-empty text")
     try:
-        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(pattern) if name is not None}
+        fields = {
+            name
+            for _text, name, _spec, _conv in string.Formatter().parse(pattern)
+            if name is not None
+        }
     except ValueError as exc:
         raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} is not a valid format: {exc}") from None
     if fields != PROJECT_CODE_FIELDS:
-        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} must use exactly the fields {{year}} and {{seq}}")
+        raise ValueError(
+            f"PROJECT_CODE_FORMAT {pattern!r} must use exactly the fields {{year}} and {{seq}}"
+        )
     try:
         samples = {pattern.format(year=2026, seq=seq) for seq in (1, 2, 99999)}
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} cannot format a code: {exc}") from None
     if len(samples) != 3 or max(len(s) for s in samples) > PROJECT_CODE_MAX_LENGTH:
-        raise ValueError(f"PROJECT_CODE_FORMAT {pattern!r} must give distinct codes of at most "
-                         f"{PROJECT_CODE_MAX_LENGTH} characters")
+        raise ValueError(
+            f"PROJECT_CODE_FORMAT {pattern!r} must give distinct codes of at most "
+            f"{PROJECT_CODE_MAX_LENGTH} characters"
+        )
     return pattern
 
 

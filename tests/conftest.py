@@ -51,15 +51,23 @@ def _base_config(tmp: Path) -> dict:
 def _config_for(backend: str, tmp: Path) -> dict:
     config = _base_config(tmp)
     if backend == "sqlite":
-        config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'test.sqlite3'}",
-                      REDIS_URL=None, JOBS_MODE="sync", RATELIMIT_STORAGE_URI="memory://")
+        config.update(
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'test.sqlite3'}",
+            REDIS_URL=None,
+            JOBS_MODE="sync",
+            RATELIMIT_STORAGE_URI="memory://",
+        )
     else:
         from grants.config import normalise_database_url
 
-        config.update(SQLALCHEMY_DATABASE_URI=normalise_database_url(TEST_DATABASE_URL),
-                      REDIS_URL=REDIS_URL, JOBS_MODE="rq", RQ_QUEUE=f"grants-test-{uuid.uuid4().hex[:8]}",
-                      RATELIMIT_STORAGE_URI=REDIS_URL,
-                      RATELIMIT_KEY_PREFIX=f"grants-test-{uuid.uuid4().hex[:8]}")
+        config.update(
+            SQLALCHEMY_DATABASE_URI=normalise_database_url(TEST_DATABASE_URL),
+            REDIS_URL=REDIS_URL,
+            JOBS_MODE="rq",
+            RQ_QUEUE=f"grants-test-{uuid.uuid4().hex[:8]}",
+            RATELIMIT_STORAGE_URI=REDIS_URL,
+            RATELIMIT_KEY_PREFIX=f"grants-test-{uuid.uuid4().hex[:8]}",
+        )
     return config
 
 
@@ -92,8 +100,10 @@ class RequestIsolatingClient(FlaskClient):
 
     def session_cookie(self):
         """The value of the session cookie, or None."""
-        cookie = self.get_cookie(self.application.config["SESSION_COOKIE_NAME"],
-                                 domain=self.application.config["SERVER_NAME"])
+        cookie = self.get_cookie(
+            self.application.config["SESSION_COOKIE_NAME"],
+            domain=self.application.config["SERVER_NAME"],
+        )
         return cookie.value if cookie else None
 
 
@@ -208,7 +218,9 @@ def untranslated_ui(app, monkeypatch):
     import flask_babel
     from babel import support
 
-    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: support.NullTranslations())
+    monkeypatch.setattr(
+        flask_babel.Domain, "get_translations", lambda self: support.NullTranslations()
+    )
 
 
 # --- storage (issue 16, items 4-5): fixtures of the local and the S3 backend ------------------

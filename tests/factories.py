@@ -154,14 +154,35 @@ class CallFactory(BaseFactory):
     def rubric(obj, create, extracted, **kwargs):
         if extracted is False:
             return
-        obj.criteria.append(RubricCriterion(position=1, name_zh="技术先进性", name_en="Technical merit",
-                                            weight=Decimal("60"), min_score=Decimal("0"),
-                                            max_score=Decimal("10")))
-        obj.criteria.append(RubricCriterion(position=2, name_zh="经济社会效益", name_en="Impact",
-                                            weight=Decimal("40"), min_score=Decimal("0"),
-                                            max_score=Decimal("10")))
-        obj.attachment_requirements.append(AttachmentRequirement(
-            position=1, code="licence", name_zh="营业执照", name_en="Business licence", required=True))
+        obj.criteria.append(
+            RubricCriterion(
+                position=1,
+                name_zh="技术先进性",
+                name_en="Technical merit",
+                weight=Decimal("60"),
+                min_score=Decimal("0"),
+                max_score=Decimal("10"),
+            )
+        )
+        obj.criteria.append(
+            RubricCriterion(
+                position=2,
+                name_zh="经济社会效益",
+                name_en="Impact",
+                weight=Decimal("40"),
+                min_score=Decimal("0"),
+                max_score=Decimal("10"),
+            )
+        )
+        obj.attachment_requirements.append(
+            AttachmentRequirement(
+                position=1,
+                code="licence",
+                name_zh="营业执照",
+                name_en="Business licence",
+                required=True,
+            )
+        )
         if create:
             db.session.flush()
 
@@ -189,20 +210,50 @@ def fill_application(application: Application) -> Application:
     application.technical_route = "建立过程模型，开发控制系统，中试验证。"
     application.start_date = date(call.year, 1, 1)
     application.end_date = date(call.year + 1, 12, 31)
-    application.team.append(TeamMember(position=1, name="严建国", role="principal", title="研究员",
-                                       organisation_name=application.organisation.name))
-    lines = [("equipment", "", "100000", "100000"), ("business", "materials", "100000", "150000"),
-             ("labour", "", "50000", "100000"), ("indirect", "", "20000", "0")]
+    application.team.append(
+        TeamMember(
+            position=1,
+            name="严建国",
+            role="principal",
+            title="研究员",
+            organisation_name=application.organisation.name,
+        )
+    )
+    lines = [
+        ("equipment", "", "100000", "100000"),
+        ("business", "materials", "100000", "150000"),
+        ("labour", "", "50000", "100000"),
+        ("indirect", "", "20000", "0"),
+    ]
     for category, sub_item, fiscal, self_raised in lines:
-        application.budget_lines.append(BudgetLine(category=category, sub_item=sub_item,
-                                                   fiscal=Decimal(fiscal), self_raised=Decimal(self_raised)))
+        application.budget_lines.append(
+            BudgetLine(
+                category=category,
+                sub_item=sub_item,
+                fiscal=Decimal(fiscal),
+                self_raised=Decimal(self_raised),
+            )
+        )
     application.fiscal_total = Decimal("270000")
     application.self_raised_total = Decimal("350000")
-    application.milestones.append(PlannedMilestone(position=1, title="完成中试", due_date=date(call.year, 12, 31),
-                                                   deliverable="中试报告", funding_share=Decimal("0.5")))
-    application.milestones.append(PlannedMilestone(position=2, title="通过验收",
-                                                   due_date=date(call.year + 1, 12, 31),
-                                                   deliverable="验收报告", funding_share=Decimal("0.5")))
+    application.milestones.append(
+        PlannedMilestone(
+            position=1,
+            title="完成中试",
+            due_date=date(call.year, 12, 31),
+            deliverable="中试报告",
+            funding_share=Decimal("0.5"),
+        )
+    )
+    application.milestones.append(
+        PlannedMilestone(
+            position=2,
+            title="通过验收",
+            due_date=date(call.year + 1, 12, 31),
+            deliverable="验收报告",
+            funding_share=Decimal("0.5"),
+        )
+    )
     application.kpis.append(KpiTarget(kind="patents_filed", target=Decimal("2")))
     db.session.flush()
     return application
@@ -250,8 +301,16 @@ from grants.projects.models import Milestone, Project, ProjectKpi, ProjectMember
 _project_serial = itertools.count(1)
 
 
-def make_project(*, state: str = "in_progress", award: str | Decimal = "200000.00", organisation=None,
-                 call=None, milestones: int = 2, tranches: bool = True, **kwargs) -> Project:
+def make_project(
+    *,
+    state: str = "in_progress",
+    award: str | Decimal = "200000.00",
+    organisation=None,
+    call=None,
+    milestones: int = 2,
+    tranches: bool = True,
+    **kwargs,
+) -> Project:
     """A contracted project built from a filled application, without going through the views.
 
     Budget lines split ``award`` over the four categories; milestones fall due at the
@@ -263,52 +322,106 @@ def make_project(*, state: str = "in_progress", award: str | Decimal = "200000.0
 
     award = Decimal(award)
     application = ApplicationFactory(
-        call=call or CallFactory(), state="contracted", submitted_at=utcnow() - timedelta(days=120),
+        call=call or CallFactory(),
+        state="contracted",
+        submitted_at=utcnow() - timedelta(days=120),
         reference_no=f"T-{next(_project_serial):06d}",
-        **({"organisation": organisation} if organisation is not None else {}))
+        **({"organisation": organisation} if organisation is not None else {}),
+    )
     fill_application(application)
     year = application.call.year
     serial = next(_project_serial)
     signed = state != "contracting"
     project = Project(
-        application=application, call=application.call, organisation=application.organisation,
-        cluster=application.cluster, code=f"{year}-EDJ-KJ-T{serial:04d}", year=year, title=application.title,
-        summary=application.summary, objectives=application.objectives,
-        start_date=kwargs.pop("start_date", date(year, 1, 1)), end_date=kwargs.pop("end_date", date(year + 1, 12, 31)),
-        award=award, self_raised=Decimal("350000.00"), state=state,
+        application=application,
+        call=application.call,
+        organisation=application.organisation,
+        cluster=application.cluster,
+        code=f"{year}-EDJ-KJ-T{serial:04d}",
+        year=year,
+        title=application.title,
+        summary=application.summary,
+        objectives=application.objectives,
+        start_date=kwargs.pop("start_date", date(year, 1, 1)),
+        end_date=kwargs.pop("end_date", date(year + 1, 12, 31)),
+        award=award,
+        self_raised=Decimal("350000.00"),
+        state=state,
         task_book_issued_at=utcnow() - timedelta(days=60),
-        signed_at=utcnow() - timedelta(days=50) if signed else None, **kwargs)
-    project.members.append(ProjectMember(position=1, name="严建国", role="principal", title="研究员",
-                                         organisation_name=application.organisation.name))
-    project.members.append(ProjectMember(position=2, name="李红", role="core", title="工程师",
-                                         organisation_name=application.organisation.name))
+        signed_at=utcnow() - timedelta(days=50) if signed else None,
+        **kwargs,
+    )
+    project.members.append(
+        ProjectMember(
+            position=1,
+            name="严建国",
+            role="principal",
+            title="研究员",
+            organisation_name=application.organisation.name,
+        )
+    )
+    project.members.append(
+        ProjectMember(
+            position=2,
+            name="李红",
+            role="core",
+            title="工程师",
+            organisation_name=application.organisation.name,
+        )
+    )
     project.kpis.append(ProjectKpi(kind="patents_filed", target=Decimal("2")))
     project.kpis.append(ProjectKpi(kind="revenue", target=Decimal("500")))
-    shares = [("equipment", Decimal("0.4")), ("business", Decimal("0.3")), ("labour", Decimal("0.2"))]
+    shares = [
+        ("equipment", Decimal("0.4")),
+        ("business", Decimal("0.3")),
+        ("labour", Decimal("0.2")),
+    ]
     allocated = Decimal(0)
     for category, share in shares:
         amount = (award * share).quantize(Decimal("0.01"))
         allocated += amount
-        project.budget_lines.append(ProjectBudgetLine(category=category, fiscal=amount,
-                                                      self_raised=Decimal("100000.00")))
-    project.budget_lines.append(ProjectBudgetLine(category="indirect", fiscal=award - allocated,
-                                                  self_raised=Decimal("0")))
+        project.budget_lines.append(
+            ProjectBudgetLine(category=category, fiscal=amount, self_raised=Decimal("100000.00"))
+        )
+    project.budget_lines.append(
+        ProjectBudgetLine(category="indirect", fiscal=award - allocated, self_raised=Decimal("0"))
+    )
     for i in range(milestones):
-        project.milestones.append(Milestone(position=i + 1, title=f"里程碑{i + 1}",
-                                            deliverable="阶段报告", due_date=date(year + i, 12, 31)))
+        project.milestones.append(
+            Milestone(
+                position=i + 1,
+                title=f"里程碑{i + 1}",
+                deliverable="阶段报告",
+                due_date=date(year + i, 12, 31),
+            )
+        )
     db.session.add(project)
     db.session.flush()
     if tranches:
         first = (award * Decimal("0.3")).quantize(Decimal("0.01"))
         second = (award * Decimal("0.4")).quantize(Decimal("0.01"))
-        plan = [Tranche(position=1, amount=first, trigger="contract",
-                        due_since=project.signed_at if signed else None)]
+        plan = [
+            Tranche(
+                position=1,
+                amount=first,
+                trigger="contract",
+                due_since=project.signed_at if signed else None,
+            )
+        ]
         if project.milestones:
-            plan.append(Tranche(position=2, amount=second, trigger="milestone",
-                                milestone_id=project.milestones[0].id))
+            plan.append(
+                Tranche(
+                    position=2,
+                    amount=second,
+                    trigger="milestone",
+                    milestone_id=project.milestones[0].id,
+                )
+            )
         else:
             second = Decimal(0)
-        plan.append(Tranche(position=len(plan) + 1, amount=award - first - second, trigger="acceptance"))
+        plan.append(
+            Tranche(position=len(plan) + 1, amount=award - first - second, trigger="acceptance")
+        )
         project.tranches.extend(plan)
         db.session.flush()
     return project

@@ -15,15 +15,52 @@ from grants.extensions import db
 from tests.conftest import EXERCISED
 
 WAN = Decimal(10000)
-PLAN_ENTERPRISES = ("通化金马药业集团股份有限公司", "通化玉圣药业股份有限公司", "吉林省仁生源生物科技有限公司",
-                    "通化双龙化工股份有限公司", "通化京辉药业股份有限公司", "通化阿尔凯斯特汽车部件有限公司",
-                    "通化帝翔汽车零部件有限公司", "通化鑫鸿新材料有限公司")
-COUNTED_TABLES = ("calls", "rubric_criteria", "call_clusters", "applications", "team_members", "budget_lines",
-                  "planned_milestones", "kpi_targets", "formal_checks", "assignments", "reviews", "scores",
-                  "decisions", "public_notices", "projects", "project_members", "project_kpis", "project_budget_lines",
-                  "milestones", "progress_reports", "tranches", "disbursements", "expenditures", "final_reports",
-                  "acceptance_decisions", "outcomes", "change_requests", "midterm_checks", "fund_recoveries",
-                  "project_code_counters", "organisations", "qualifications", "year_figures", "users")
+PLAN_ENTERPRISES = (
+    "通化金马药业集团股份有限公司",
+    "通化玉圣药业股份有限公司",
+    "吉林省仁生源生物科技有限公司",
+    "通化双龙化工股份有限公司",
+    "通化京辉药业股份有限公司",
+    "通化阿尔凯斯特汽车部件有限公司",
+    "通化帝翔汽车零部件有限公司",
+    "通化鑫鸿新材料有限公司",
+)
+COUNTED_TABLES = (
+    "calls",
+    "rubric_criteria",
+    "call_clusters",
+    "applications",
+    "team_members",
+    "budget_lines",
+    "planned_milestones",
+    "kpi_targets",
+    "formal_checks",
+    "assignments",
+    "reviews",
+    "scores",
+    "decisions",
+    "public_notices",
+    "projects",
+    "project_members",
+    "project_kpis",
+    "project_budget_lines",
+    "milestones",
+    "progress_reports",
+    "tranches",
+    "disbursements",
+    "expenditures",
+    "final_reports",
+    "acceptance_decisions",
+    "outcomes",
+    "change_requests",
+    "midterm_checks",
+    "fund_recoveries",
+    "project_code_counters",
+    "organisations",
+    "qualifications",
+    "year_figures",
+    "users",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +88,11 @@ def seeded(backend_app):
 
 
 def statement(sql: str, params: dict):
-    dates = [sa.bindparam(name, type_=sa.Date) for name, value in params.items() if isinstance(value, date)]
+    dates = [
+        sa.bindparam(name, type_=sa.Date)
+        for name, value in params.items()
+        if isinstance(value, date)
+    ]
     return sa.text(sql).bindparams(*dates)
 
 
@@ -70,13 +111,17 @@ def money(value) -> Decimal:
 
 def holders(on: date, kind: str | None = None) -> int:
     """Organisations holding ``kind`` (any qualification when None) on ``on``."""
-    sql = ("select count(distinct organisation_id) from qualifications where granted_on <= :on "
-           "and (expires_on is null or expires_on >= :on)")
+    sql = (
+        "select count(distinct organisation_id) from qualifications where granted_on <= :on "
+        "and (expires_on is null or expires_on >= :on)"
+    )
     return one(sql + " and kind = :kind", on=on, kind=kind) if kind else one(sql, on=on)
 
 
 def rd_intensity(year: int) -> Decimal:
-    rd, revenue = rows("select sum(rd_spending), sum(revenue) from year_figures where year = :year", year=year)[0]
+    rd, revenue = rows(
+        "select sum(rd_spending), sum(revenue) from year_figures where year = :year", year=year
+    )[0]
     return money(rd) / money(revenue)
 
 
@@ -85,37 +130,74 @@ def per_project(sql: str) -> dict[int, Decimal]:
 
 
 def test_history_13th_five_year_projects_match_the_plan(seeded):
-    by_level = {level: (count, money(total)) for level, count, total in rows(
-        "select c.funding_level, count(*), sum(p.award) from projects p join calls c on c.id = p.call_id "
-        "where p.year between 2016 and 2020 group by c.funding_level")}
-    pharma = rows("select count(*), sum(p.award) from projects p join industry_clusters k on k.id = p.cluster_id "
-                  "where p.year between 2016 and 2020 and k.code = 'pharma'")[0]
+    by_level = {
+        level: (count, money(total))
+        for level, count, total in rows(
+            "select c.funding_level, count(*), sum(p.award) from projects p join calls c on c.id = p.call_id "
+            "where p.year between 2016 and 2020 group by c.funding_level"
+        )
+    }
+    pharma = rows(
+        "select count(*), sum(p.award) from projects p join industry_clusters k on k.id = p.cluster_id "
+        "where p.year between 2016 and 2020 and k.code = 'pharma'"
+    )[0]
 
     assert by_level == {"province": (21, 1014 * WAN), "city": (13, 510 * WAN)}
-    assert (pharma[0], money(pharma[1])) == (19, 1219 * WAN) == (THIRTEENTH_PLAN["pharma"][0],
-                                                                THIRTEENTH_PLAN["pharma"][1] * WAN)
+    assert (
+        (pharma[0], money(pharma[1]))
+        == (19, 1219 * WAN)
+        == (THIRTEENTH_PLAN["pharma"][0], THIRTEENTH_PLAN["pharma"][1] * WAN)
+    )
     assert one("select count(*) from projects where year between 2016 and 2020") == 34
-    assert money(one("select sum(award) from projects where year between 2016 and 2020")) == 1524 * WAN
+    assert (
+        money(one("select sum(award) from projects where year between 2016 and 2020")) == 1524 * WAN
+    )
 
 
 def test_history_end_of_2020_qualifications_match_the_plan(seeded):
     end_2020 = date(2020, 12, 31)
-    counts = dict(rows("select kind, count(distinct organisation_id) from qualifications where granted_on <= :on "
-                       "and (expires_on is null or expires_on >= :on) group by kind", on=end_2020))
+    counts = dict(
+        rows(
+            "select kind, count(distinct organisation_id) from qualifications where granted_on <= :on "
+            "and (expires_on is null or expires_on >= :on) group by kind",
+            on=end_2020,
+        )
+    )
 
-    assert counts == {"national_high_tech": 8, "provincial_little_giant": 2, "tech_sme": 1,
-                      "provincial_innovative": 5, "provincial_tech_centre": 4, "provincial_key_lab": 1}
-    named = set(db.session.scalars(sa.text(
-        "select distinct o.name from organisations o join qualifications q on q.organisation_id = o.id "
-        "where q.kind = 'national_high_tech' and q.granted_on <= :on and q.expires_on >= :on"), {"on": end_2020}))
-    assert set(PLAN_ENTERPRISES) - named == {"吉林省仁生源生物科技有限公司"}  # a technology SME in 2020
-    assert one("select count(*) from qualifications q join organisations o on o.id = q.organisation_id "
-               "where o.org_type = 'university'") == 0
+    assert counts == {
+        "national_high_tech": 8,
+        "provincial_little_giant": 2,
+        "tech_sme": 1,
+        "provincial_innovative": 5,
+        "provincial_tech_centre": 4,
+        "provincial_key_lab": 1,
+    }
+    named = set(
+        db.session.scalars(
+            sa.text(
+                "select distinct o.name from organisations o join qualifications q on q.organisation_id = o.id "
+                "where q.kind = 'national_high_tech' and q.granted_on <= :on and q.expires_on >= :on"
+            ),
+            {"on": end_2020},
+        )
+    )
+    assert set(PLAN_ENTERPRISES) - named == {
+        "吉林省仁生源生物科技有限公司"
+    }  # a technology SME in 2020
+    assert (
+        one(
+            "select count(*) from qualifications q join organisations o on o.id = q.organisation_id "
+            "where o.org_type = 'university'"
+        )
+        == 0
+    )
 
 
 def test_history_2025_meets_the_plan_targets_year_by_year(seeded):
     tech = {year: holders(date(year, 12, 31)) for year in range(2020, 2026)}
-    high_tech = {year: holders(date(year, 12, 31), "national_high_tech") for year in range(2020, 2026)}
+    high_tech = {
+        year: holders(date(year, 12, 31), "national_high_tech") for year in range(2020, 2026)
+    }
     intensity = {year: rd_intensity(year) for year in range(2016, 2026)}
 
     assert tech[2025] >= Decimal("1.5") * tech[2020]
@@ -135,7 +217,8 @@ def test_history_each_year_has_calls_at_every_level_and_meaningful_success_rates
     rates = rows(
         "select c.year, sum(case when a.state = 'contracted' then 1 else 0 end), count(*) from applications a "
         "join calls c on c.id = a.call_id where a.state in ('under_review','reviewed','approved','declined',"
-        "'contracted') group by c.year order by c.year")
+        "'contracted') group by c.year order by c.year"
+    )
 
     assert all({"province", "city"} <= levels[year] for year in range(2016, 2027))
     assert all("district" in levels[year] for year in range(2021, 2027))
@@ -144,81 +227,165 @@ def test_history_each_year_has_calls_at_every_level_and_meaningful_success_rates
         if year <= 2025:
             assert Decimal("0.4") <= Decimal(funded) / Decimal(passed) <= Decimal("0.7"), year
     states = {state for (state,) in rows("select distinct state from applications")}
-    assert {"contracted", "declined", "rejected", "withdrawn", "submitted", "under_review", "draft"} <= states
-    assert one("select count(*) from applications a join decisions d on d.application_id = a.id "
-               "where a.state = 'contracted' and (d.outcome != 'approve' or d.amount is null)") == 0
+    assert {
+        "contracted",
+        "declined",
+        "rejected",
+        "withdrawn",
+        "submitted",
+        "under_review",
+        "draft",
+    } <= states
+    assert (
+        one(
+            "select count(*) from applications a join decisions d on d.application_id = a.id "
+            "where a.state = 'contracted' and (d.outcome != 'approve' or d.amount is null)"
+        )
+        == 0
+    )
 
 
 def test_history_money_adds_up_on_every_project(seeded):
-    projects = {id_: (money(award), money(committed), money(disbursed)) for id_, award, committed, disbursed
-                in rows("select id, award, committed_total, disbursed_total from projects")}
+    projects = {
+        id_: (money(award), money(committed), money(disbursed))
+        for id_, award, committed, disbursed in rows(
+            "select id, award, committed_total, disbursed_total from projects"
+        )
+    }
     tranches = per_project("select project_id, sum(amount) from tranches group by project_id")
-    budgets = per_project("select project_id, sum(fiscal) from project_budget_lines group by project_id")
-    paid = per_project("select project_id, sum(amount) from disbursements where state = 'paid' group by project_id")
-    live = per_project("select project_id, sum(amount) from disbursements where state != 'rejected' "
-                       "group by project_id")
+    budgets = per_project(
+        "select project_id, sum(fiscal) from project_budget_lines group by project_id"
+    )
+    paid = per_project(
+        "select project_id, sum(amount) from disbursements where state = 'paid' group by project_id"
+    )
+    live = per_project(
+        "select project_id, sum(amount) from disbursements where state != 'rejected' "
+        "group by project_id"
+    )
 
     assert {id_: award for id_, (award, _c, _d) in projects.items()} == tranches == budgets
-    assert all(paid.get(id_, 0) == disbursed <= committed == live.get(id_, 0) <= award
-               for id_, (award, committed, disbursed) in projects.items())
-    assert one("select count(*) from projects where disbursed_total > award or committed_total > award "
-               "or recovered_total > disbursed_total") == 0
+    assert all(
+        paid.get(id_, 0) == disbursed <= committed == live.get(id_, 0) <= award
+        for id_, (award, committed, disbursed) in projects.items()
+    )
+    assert (
+        one(
+            "select count(*) from projects where disbursed_total > award or committed_total > award "
+            "or recovered_total > disbursed_total"
+        )
+        == 0
+    )
     assert one("select count(*) from disbursements where approved_by_id = requested_by_id") == 0
-    assert one("select count(*) from decisions d join applications a on a.id = d.application_id "
-               "join projects p on p.application_id = a.id where d.amount != p.award") == 0
-    assert one("select count(*) from projects where state = 'closed' and conclusion = 'pass' "
-               "and disbursed_total != award") == 0
+    assert (
+        one(
+            "select count(*) from decisions d join applications a on a.id = d.application_id "
+            "join projects p on p.application_id = a.id where d.amount != p.award"
+        )
+        == 0
+    )
+    assert (
+        one(
+            "select count(*) from projects where state = 'closed' and conclusion = 'pass' "
+            "and disbursed_total != award"
+        )
+        == 0
+    )
 
 
 def test_history_projects_carry_milestones_reports_and_outcomes(seeded):
     milestones = rows("select due_date, achieved_at from milestones where state = 'achieved'")
     achieved = len(milestones)
     on_time = sum(1 for due, done in milestones if str(done)[:10] <= str(due))
-    conclusions = dict(rows("select conclusion, count(*) from acceptance_decisions group by conclusion"))
+    conclusions = dict(
+        rows("select conclusion, count(*) from acceptance_decisions group by conclusion")
+    )
     outcomes = {kind for (kind,) in rows("select distinct kind from outcomes")}
     awards = {title for (title,) in rows("select title from outcomes where kind = 'award'")}
 
     assert Decimal("0.7") <= Decimal(on_time) / Decimal(achieved) < 1
-    assert conclusions["pass"] > 5 * (conclusions["rectify"] + conclusions["fail"]) and conclusions["fail"] >= 1
+    assert (
+        conclusions["pass"] > 5 * (conclusions["rectify"] + conclusions["fail"])
+        and conclusions["fail"] >= 1
+    )
     assert {"patent", "paper", "standard", "new_product", "revenue", "jobs", "award"} <= outcomes
     assert {"吉林省科技进步三等奖", "通化市科技进步一等奖", "通化市科技进步三等奖"} <= awards
-    assert one("select count(*) from projects p where state in ('closed','accepted') and not exists "
-               "(select 1 from final_reports f where f.project_id = p.id and f.state = 'verified')") == 0
+    assert (
+        one(
+            "select count(*) from projects p where state in ('closed','accepted') and not exists "
+            "(select 1 from final_reports f where f.project_id = p.id and f.state = 'verified')"
+        )
+        == 0
+    )
     assert one("select count(*) from expenditures where state = 'verified'") > 500
 
 
 def test_history_live_projects_stand_in_every_state(seeded):
     states = dict(rows("select state, count(*) from projects group by state"))
-    applicant_org = one("select organisation_id from users where email = :email", email=f"applicant@{DEMO_DOMAIN}")
-    mine = {state for (state,) in rows("select state from projects where organisation_id = :org", org=applicant_org)}
+    applicant_org = one(
+        "select organisation_id from users where email = :email", email=f"applicant@{DEMO_DOMAIN}"
+    )
+    mine = {
+        state
+        for (state,) in rows(
+            "select state from projects where organisation_id = :org", org=applicant_org
+        )
+    }
 
-    assert {"contracting", "in_progress", "acceptance_review", "accepted", "closed", "terminated"} <= set(states)
+    assert {
+        "contracting",
+        "in_progress",
+        "acceptance_review",
+        "accepted",
+        "closed",
+        "terminated",
+    } <= set(states)
     assert {"contracting", "in_progress", "acceptance_review", "closed"} <= mine
-    assert one("select count(*) from milestones m join progress_reports r on r.milestone_id = m.id "
-               "where m.state = 'reported' and r.state = 'submitted'") >= 1
+    assert (
+        one(
+            "select count(*) from milestones m join progress_reports r on r.milestone_id = m.id "
+            "where m.state = 'reported' and r.state = 'submitted'"
+        )
+        >= 1
+    )
     assert one("select count(*) from expenditures where state = 'submitted'") >= 1
-    assert {kind for (kind,) in rows("select kind from change_requests where state = 'submitted'")} >= {
-        "extension", "budget"}
-    assert one("select count(*) from final_reports f join projects p on p.id = f.project_id "
-               "where p.state = 'acceptance_review' and f.state = 'submitted' and p.organisation_id = :org",
-               org=applicant_org) == 1
-    assert {state for (state,) in rows("select distinct state from disbursements")} == {"requested", "approved", "paid"}
+    assert {
+        kind for (kind,) in rows("select kind from change_requests where state = 'submitted'")
+    } >= {"extension", "budget"}
+    assert (
+        one(
+            "select count(*) from final_reports f join projects p on p.id = f.project_id "
+            "where p.state = 'acceptance_review' and f.state = 'submitted' and p.organisation_id = :org",
+            org=applicant_org,
+        )
+        == 1
+    )
+    assert {state for (state,) in rows("select distinct state from disbursements")} == {
+        "requested",
+        "approved",
+        "paid",
+    }
     due_unrequested = one(
         "select count(*) from tranches t join projects p on p.id = t.project_id where p.state = 'in_progress' "
         "and t.due_since is not null and t.cancelled_at is null and not exists "
-        "(select 1 from disbursements d where d.tranche_id = t.id)")
+        "(select 1 from disbursements d where d.tranche_id = t.id)"
+    )
     assert due_unrequested >= 2
-    assert one("select count(*) from projects where state = 'contracting' and signed_at is null") == 1
+    assert (
+        one("select count(*) from projects where state = 'contracting' and signed_at is null") == 1
+    )
 
 
 def test_seed_demo_again_changes_nothing(seeded):
-    before = {table: one(f"select count(*) from {table}") for table in COUNTED_TABLES}  # noqa: S608
+    before = {table: one(f"select count(*) from {table}") for table in COUNTED_TABLES}
     money = rows("select sum(award), sum(disbursed_total), sum(recovered_total) from projects")
 
     result = seeded.test_cli_runner().invoke(args=["seed-demo"])
     db.session.expire_all()
 
     assert result.exit_code == 0, result.output
-    assert {table: one(f"select count(*) from {table}") for table in COUNTED_TABLES} == before  # noqa: S608
-    assert rows("select sum(award), sum(disbursed_total), sum(recovered_total) from projects") == money
+    assert {table: one(f"select count(*) from {table}") for table in COUNTED_TABLES} == before
+    assert (
+        rows("select sum(award), sum(disbursed_total), sum(recovered_total) from projects") == money
+    )
     assert before["projects"] > 100 and before["applications"] > 200

@@ -22,8 +22,11 @@ MIN_PASSWORD = 10
 def strong_password(form, field):
     """At least ten characters with both letters and digits."""
     value = field.data or ""
-    if len(value) < MIN_PASSWORD or not any(c.isalpha() for c in value) \
-            or not any(c.isdigit() for c in value):
+    if (
+        len(value) < MIN_PASSWORD
+        or not any(c.isalpha() for c in value)
+        or not any(c.isdigit() for c in value)
+    ):
         raise ValidationError(_l("Use at least 10 characters, with both letters and digits."))
 
 
@@ -40,8 +43,10 @@ class LoginForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(_l("New password"), validators=[DataRequired(), strong_password])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
+    )
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -50,8 +55,10 @@ class ForgotPasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), strong_password])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
+    )
 
 
 def role_choices():
@@ -68,5 +75,7 @@ class UserForm(FlaskForm):
 
 class NewUserForm(UserForm):
     password = PasswordField(
-        _l("Initial password"), validators=[Optional(), strong_password],
-        description=_l("Leave empty to e-mail the person a link to set their own password."))
+        _l("Initial password"),
+        validators=[Optional(), strong_password],
+        description=_l("Leave empty to e-mail the person a link to set their own password."),
+    )

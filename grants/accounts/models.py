@@ -16,10 +16,10 @@ from grants.extensions import db
 ROLES = ("applicant", "expert", "finance", "bureau", "admin")
 
 
-
 def normalise_email(email: str) -> str:
     """An e-mail address as accounts, throttles and limits compare it: trimmed, lower case."""
     return (email or "").strip().lower()
+
 
 class User(UserMixin, db.Model):
     """A person who signs in; may hold several roles and belong to one organisation."""
@@ -34,7 +34,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(16))
     organisation_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -42,7 +43,8 @@ class User(UserMixin, db.Model):
     password_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin")
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
     organisation = relationship("Organisation", back_populates="members")
 
     session_token = None  # set per request by the session loader; not a column
@@ -80,12 +82,16 @@ class UserRole(db.Model):
 
     __tablename__ = "user_roles"
 
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     user: Mapped[User] = relationship(back_populates="roles")
 
     __table_args__ = (
-        sa.CheckConstraint("role in ('applicant','expert','finance','bureau','admin')", name="known_role"),
+        sa.CheckConstraint(
+            "role in ('applicant','expert','finance','bureau','admin')", name="known_role"
+        ),
     )
 
 

@@ -43,9 +43,12 @@ STAFF_ROLES = frozenset({"bureau", "finance", "admin"})
 def check_staff_membership(roles, organisation_id: int | None) -> None:
     """Refuse an account that would hold a staff role and belong to an applicant organisation."""
     if organisation_id and STAFF_ROLES & set(roles):
-        raise StaffMembershipRefused(_l(
-            "Bureau, finance and administrator accounts cannot belong to an applicant organisation: "
-            "remove the organisation or the staff role."))
+        raise StaffMembershipRefused(
+            _l(
+                "Bureau, finance and administrator accounts cannot belong to an applicant organisation: "
+                "remove the organisation or the staff role."
+            )
+        )
 
 
 class SignInDelayed(Exception):
@@ -74,7 +77,9 @@ def authenticate(email: str, password: str, address: str | None = None) -> User 
         keys.append(throttle.address_key(address))
     wait = throttle.wait_seconds(keys)
     if wait:
-        audit.record("login.throttled", after={"email": normalise_email(email)[:255], "wait_seconds": wait})
+        audit.record(
+            "login.throttled", after={"email": normalise_email(email)[:255], "wait_seconds": wait}
+        )
         raise SignInDelayed(wait)
     user = find_user(email)
     if user is None:
@@ -90,7 +95,9 @@ def authenticate(email: str, password: str, address: str | None = None) -> User 
             audit.record("password.rehashed", user, actor=user)
         throttle.clear(keys[0])
         return user
-    audit.record("login.failed", user, after={"email": normalise_email(email)[:255], "reason": reason})
+    audit.record(
+        "login.failed", user, after={"email": normalise_email(email)[:255], "reason": reason}
+    )
     throttle.record_failure(keys)
     return None
 
@@ -126,9 +133,15 @@ def change_password(user: User, current: str, new: str) -> None:
     user.set_password(new)
     ended = end_all_sessions(user, keep_token=user.session_token)
     audit.record("password.changed", user, actor=user, after={"sessions_ended": ended})
-    notify([user], "account.password_changed", _l("Your password was changed"),
-           _l("The password of your account was changed. If this was not you, "
-              "reset your password at once and tell the administrator."))
+    notify(
+        [user],
+        "account.password_changed",
+        _l("Your password was changed"),
+        _l(
+            "The password of your account was changed. If this was not you, "
+            "reset your password at once and tell the administrator."
+        ),
+    )
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -141,8 +154,9 @@ def make_reset_token(user: User) -> str:
     It names the account's password version: using the token moves the version on (see
     :func:`reset_password`), and so does every other change of the password.
     """
-    return _serializer().dumps({"uid": user.id, "pv": user.password_version or 0,
-                                "ph": user.password_hash[-16:]})
+    return _serializer().dumps(
+        {"uid": user.id, "pv": user.password_version or 0, "ph": user.password_hash[-16:]}
+    )
 
 
 def request_password_reset(email: str) -> None:
@@ -175,8 +189,12 @@ def _queue_reset_email(user: User) -> None:
 
     with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = gettext("Reset your password")
-        body = gettext("Open this link within %(hours)d hours to choose a new password:\n\n%(link)s\n\n"
-                       "If you did not ask for this, ignore this e-mail.", hours=hours, link=link)
+        body = gettext(
+            "Open this link within %(hours)d hours to choose a new password:\n\n%(link)s\n\n"
+            "If you did not ask for this, ignore this e-mail.",
+            hours=hours,
+            link=link,
+        )
     queue_email(user.email, subject, body, user_id=user.id)
 
 
@@ -189,11 +207,19 @@ def _reset_claim(token: str) -> tuple[User, int]:
         raise AccountError(_l("This link has expired. Please ask for a new one.")) from exc
     except BadSignature as exc:
         raise AccountError(_l("This link is not valid. Please ask for a new one.")) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("uid"), int) or not isinstance(data.get("pv"), int):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("uid"), int)
+        or not isinstance(data.get("pv"), int)
+    ):
         raise AccountError(_l("This link is not valid. Please ask for a new one."))
     user = db.session.get(User, data["uid"])
-    if (user is None or not user.active or (user.password_version or 0) != data["pv"]
-            or user.password_hash[-16:] != data.get("ph")):
+    if (
+        user is None
+        or not user.active
+        or (user.password_version or 0) != data["pv"]
+        or user.password_hash[-16:] != data.get("ph")
+    ):
         raise AccountError(_l("This link has already been used or is no longer valid."))
     return user, data["pv"]
 
@@ -212,10 +238,15 @@ def reset_password(token: str, new: str) -> User:
     """
     user, version = _reset_claim(token)
     claimed = db.session.execute(
-        sa.update(User).where(User.id == user.id, User.password_version == version)
-        .values(password_hash=hash_password(new), password_changed_at=utcnow(),
-                password_version=version + 1)
-        .execution_options(synchronize_session=False)).rowcount
+        sa.update(User)
+        .where(User.id == user.id, User.password_version == version)
+        .values(
+            password_hash=hash_password(new),
+            password_changed_at=utcnow(),
+            password_version=version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.expire(user, ["password_hash", "password_changed_at", "password_version"])
     if claimed != 1:
         raise AccountError(_l("This link has already been used or is no longer valid."))
@@ -230,24 +261,45 @@ def set_roles(user: User, roles, actor) -> None:
     wanted = {r for r in roles if r in ROLES}
     before = sorted(user.role_names)
     user.roles = [r for r in user.roles if r.role in wanted] + [
-        UserRole(role=r) for r in sorted(wanted - user.role_names)]
+        UserRole(role=r) for r in sorted(wanted - user.role_names)
+    ]
     db.session.flush()
     after = sorted(user.role_names)
     if before != after:
-        audit.record("user.roles_changed", user, actor=actor, before={"roles": before},
-                     after={"roles": after})
+        audit.record(
+            "user.roles_changed",
+            user,
+            actor=actor,
+            before={"roles": before},
+            after={"roles": after},
+        )
 
 
-def create_user(*, email: str, name: str, password: str | None = None, roles=(),
-                organisation_id: int | None = None, phone: str = "", actor=None,
-                locale: str | None = None, password_hash: str | None = None) -> User:
+def create_user(
+    *,
+    email: str,
+    name: str,
+    password: str | None = None,
+    roles=(),
+    organisation_id: int | None = None,
+    phone: str = "",
+    actor=None,
+    locale: str | None = None,
+    password_hash: str | None = None,
+) -> User:
     """Create an account; without a password (or its hash) the person gets a link to set one."""
     email = normalise_email(email)
     if find_user(email) is not None:
         raise AccountError(_l("An account with this e-mail address already exists."))
     check_staff_membership(roles, organisation_id)
-    user = User(email=email, name=name.strip(), phone=phone or "", active=True,
-                organisation_id=organisation_id or None, locale=locale)
+    user = User(
+        email=email,
+        name=name.strip(),
+        phone=phone or "",
+        active=True,
+        organisation_id=organisation_id or None,
+        locale=locale,
+    )
     if password:
         user.set_password(password)
     elif password_hash:
@@ -258,17 +310,24 @@ def create_user(*, email: str, name: str, password: str | None = None, roles=(),
     db.session.add(user)
     db.session.flush()
     set_roles(user, roles, actor)
-    audit.record("user.created", user, actor=actor,
-                 after={"email": email, "roles": sorted(user.role_names)})
-    organisation_changed(user, None, user.organisation_id, actor=actor or user,
-                         via="admin" if actor is not None else "registration")
+    audit.record(
+        "user.created", user, actor=actor, after={"email": email, "roles": sorted(user.role_names)}
+    )
+    organisation_changed(
+        user,
+        None,
+        user.organisation_id,
+        actor=actor or user,
+        via="admin" if actor is not None else "registration",
+    )
     if not password and not password_hash:
         request_password_reset(email)
     return user
 
 
-def update_user(user: User, *, email: str, name: str, phone: str, roles,
-                organisation_id: int | None, actor) -> None:
+def update_user(
+    user: User, *, email: str, name: str, phone: str, roles, organisation_id: int | None, actor
+) -> None:
     """Change an account's details and roles."""
     email = normalise_email(email)
     other = find_user(email)
@@ -282,7 +341,9 @@ def update_user(user: User, *, email: str, name: str, phone: str, roles,
     after = {"email": user.email, "name": user.name, "organisation_id": user.organisation_id}
     if before != after:
         audit.record("user.updated", user, actor=actor, before=before, after=after)
-    organisation_changed(user, before["organisation_id"], user.organisation_id, actor=actor, via="admin")
+    organisation_changed(
+        user, before["organisation_id"], user.organisation_id, actor=actor, via="admin"
+    )
 
 
 def set_active(user: User, active: bool, actor) -> None:
@@ -291,5 +352,9 @@ def set_active(user: User, active: bool, actor) -> None:
         return
     user.active = active
     ended = 0 if active else end_all_sessions(user)
-    audit.record("user.enabled" if active else "user.disabled", user, actor=actor,
-                 after={"sessions_ended": ended})
+    audit.record(
+        "user.enabled" if active else "user.disabled",
+        user,
+        actor=actor,
+        after={"sessions_ended": ended},
+    )

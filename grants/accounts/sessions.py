@@ -29,7 +29,9 @@ def _expired(now):
 
 def start_session(user: User) -> str:
     """Create a session row for ``user`` and return its token; expired rows are purged."""
-    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id, _expired(utcnow())))
+    db.session.execute(
+        sa.delete(UserSession).where(UserSession.user_id == user.id, _expired(utcnow()))
+    )
     token = secrets.token_urlsafe(32)
     row = UserSession(token_hash=hash_token(token), user_id=user.id)
     if has_request_context():
@@ -44,7 +46,9 @@ def start_session(user: User) -> str:
 def end_session(token: str | None) -> None:
     """Delete the session row for ``token``."""
     if token:
-        db.session.execute(sa.delete(UserSession).where(UserSession.token_hash == hash_token(token)))
+        db.session.execute(
+            sa.delete(UserSession).where(UserSession.token_hash == hash_token(token))
+        )
 
 
 def end_all_sessions(user: User, keep_token: str | None = None) -> int:
@@ -63,9 +67,15 @@ def load_session_user(token: str) -> User | None:
     """Flask-Login's user loader: the user of a live session, or None."""
     if not token:
         return None
-    row = db.session.scalars(  # one statement: the session, its user and the user's roles
-        sa.select(UserSession).where(UserSession.token_hash == hash_token(token))
-        .options(joinedload(UserSession.user).joinedload(User.roles))).unique().first()
+    row = (
+        db.session.scalars(  # one statement: the session, its user and the user's roles
+            sa.select(UserSession)
+            .where(UserSession.token_hash == hash_token(token))
+            .options(joinedload(UserSession.user).joinedload(User.roles))
+        )
+        .unique()
+        .first()
+    )
     if row is None:
         return None
     now = utcnow()
@@ -77,7 +87,9 @@ def load_session_user(token: str) -> User | None:
         return None  # a dead session; its row goes at the user's next sign-in
     if now - row.last_seen_at > TOUCH_INTERVAL:
         with _side_session() as side:
-            side.execute(sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+            side.execute(
+                sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+            )
             side.commit()
     user.session_token = token
     return user

@@ -45,7 +45,8 @@ def _wait_message(seconds: int) -> str:
         "%(num)d minute and try again, or reset your password: a reset link always works.",
         "Too many failed sign-ins for this e-mail address or from your network. Please wait "
         "%(num)d minutes and try again, or reset your password: a reset link always works.",
-        minutes)
+        minutes,
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -63,8 +64,9 @@ def login():
             user = ops.authenticate(form.email.data, form.password.data, request.remote_addr)
         except ops.SignInDelayed as delayed:
             db.session.commit()
-            return render_template("accounts/login.html", form=form,
-                                   delayed=_wait_message(delayed.seconds)), 429
+            return render_template(
+                "accounts/login.html", form=form, delayed=_wait_message(delayed.seconds)
+            ), 429
         if user is not None:
             locale = session.get("locale")
             session.clear()
@@ -75,7 +77,10 @@ def login():
             login_user(user)
             return redirect(safe_next(request.args.get("next"), url_for("core.index")))
         db.session.commit()
-        flash(_("The e-mail address or password is not correct, or the account is disabled."), "danger")
+        flash(
+            _("The e-mail address or password is not correct, or the account is disabled."),
+            "danger",
+        )
     return render_template("accounts/login.html", form=form)
 
 
@@ -118,7 +123,10 @@ def forgot_password():
     if form.validate_on_submit():
         ops.request_password_reset(form.email.data)
         db.session.commit()
-        flash(_("If an account uses this address, we have sent it a link to reset the password."), "info")
+        flash(
+            _("If an account uses this address, we have sent it a link to reset the password."),
+            "info",
+        )
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot_password.html", form=form)
 
@@ -141,11 +149,15 @@ def reset_password(token: str):
         db.session.commit()
         flash(_("Your new password is set. Please sign in."), "success")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form), (422 if form.is_submitted() else 200)
+    return render_template("accounts/reset_password.html", form=form), (
+        422 if form.is_submitted() else 200
+    )
 
 
 def _organisation_choices():
-    rows = db.session.execute(sa.select(Organisation.id, Organisation.name).order_by(Organisation.name))
+    rows = db.session.execute(
+        sa.select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    )
     return [(0, "—")] + [(r.id, r.name) for r in rows]
 
 
@@ -163,8 +175,14 @@ def users():
         stmt = stmt.where(User.roles.any(UserRole.role == role))
     if status in ("active", "disabled"):
         stmt = stmt.where(User.active.is_(status == "active"))
-    return render_template("accounts/users.html", page=paginate(stmt), q=q, role=role,
-                           status=status, role_labels=ROLE_LABELS)
+    return render_template(
+        "accounts/users.html",
+        page=paginate(stmt),
+        q=q,
+        role=role,
+        status=status,
+        role_labels=ROLE_LABELS,
+    )
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -174,10 +192,15 @@ def new_user():
     form.organisation_id.choices = _organisation_choices()
     if form.validate_on_submit():
         try:
-            user = ops.create_user(email=form.email.data, name=form.name.data,
-                                   password=form.password.data or None, roles=form.roles.data,
-                                   organisation_id=form.organisation_id.data or None,
-                                   phone=form.phone.data, actor=current_user)
+            user = ops.create_user(
+                email=form.email.data,
+                name=form.name.data,
+                password=form.password.data or None,
+                roles=form.roles.data,
+                organisation_id=form.organisation_id.data or None,
+                phone=form.phone.data,
+                actor=current_user,
+            )
         except ops.AccountError as exc:
             form[exc.field].errors.append(str(exc))
         else:
@@ -198,9 +221,15 @@ def edit_user(user_id: int):
         form.organisation_id.data = user.organisation_id or 0
     if form.validate_on_submit():
         try:
-            ops.update_user(user, email=form.email.data, name=form.name.data, phone=form.phone.data,
-                            roles=form.roles.data, organisation_id=form.organisation_id.data or None,
-                            actor=current_user)
+            ops.update_user(
+                user,
+                email=form.email.data,
+                name=form.name.data,
+                phone=form.phone.data,
+                roles=form.roles.data,
+                organisation_id=form.organisation_id.data or None,
+                actor=current_user,
+            )
         except ops.AccountError as exc:
             form[exc.field].errors.append(str(exc))
         else:
@@ -221,5 +250,8 @@ def set_user_active(user_id: int):
     if active:
         flash(_("%(email)s can sign in again.", email=user.email), "success")
     else:
-        flash(_("%(email)s is disabled and has been signed out everywhere.", email=user.email), "warning")
+        flash(
+            _("%(email)s is disabled and has been signed out everywhere.", email=user.email),
+            "warning",
+        )
     return redirect(safe_referrer(url_for("accounts.users")))

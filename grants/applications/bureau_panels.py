@@ -21,14 +21,21 @@ def days_waiting(application: Application, today: date | None = None) -> int:
     return ((today or local_today()) - utc_to_local(application.submitted_at).date()).days
 
 
-@panel("applications.formal_check", _l("Applications waiting for the formal check"), ("bureau",),
-       "applications/bureau/panels/check_queue.html", order=10)
+@panel(
+    "applications.formal_check",
+    _l("Applications waiting for the formal check"),
+    ("bureau",),
+    "applications/bureau/panels/check_queue.html",
+    order=10,
+)
 def formal_check_queue(user) -> dict:
     """How many submitted applications wait for the formal check, and the five oldest."""
     waiting = sa.select(Application).where(Application.state == "submitted")
     total = db.session.scalar(sa.select(sa.func.count()).select_from(waiting.subquery())) or 0
     oldest = db.session.scalars(
         waiting.options(joinedload(Application.organisation))
-        .order_by(Application.submitted_at.asc(), Application.id.asc()).limit(5)).all()
+        .order_by(Application.submitted_at.asc(), Application.id.asc())
+        .limit(5)
+    ).all()
     today = local_today()
     return {"total": total, "oldest": [(a, days_waiting(a, today)) for a in oldest]}

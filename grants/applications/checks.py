@@ -56,7 +56,10 @@ class BudgetRow:
 
 BUDGET_ROWS: tuple[BudgetRow, ...] = (
     BudgetRow("equipment", "equipment", "", BUDGET_CATEGORIES["equipment"]),
-    *(BudgetRow(f"business_{code}", "business", code, label) for code, label in BUSINESS_SUB_ITEMS.items()),
+    *(
+        BudgetRow(f"business_{code}", "business", code, label)
+        for code, label in BUSINESS_SUB_ITEMS.items()
+    ),
     BudgetRow("labour", "labour", "", BUDGET_CATEGORIES["labour"]),
     BudgetRow("indirect", "indirect", "", BUDGET_CATEGORIES["indirect"]),
 )
@@ -139,21 +142,38 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
         problems.append(_("Enter the budget: the total budget must be more than zero."))
         return problems
     if budget.fiscal_total > call.cap_per_project:
-        problems.append(_("The fiscal request of %(amount)s exceeds the call's cap of %(cap)s.",
-                          amount=wan(budget.fiscal_total), cap=wan(call.cap_per_project)))
+        problems.append(
+            _(
+                "The fiscal request of %(amount)s exceeds the call's cap of %(cap)s.",
+                amount=wan(budget.fiscal_total),
+                cap=wan(call.cap_per_project),
+            )
+        )
     minimum = call.min_self_raised_ratio * budget.grand_total
     if budget.self_raised_total < minimum:
-        problems.append(_("The self-raised funds of %(amount)s are less than the call's minimum of "
-                          "%(min)s (%(ratio)s %% of the total budget of %(total)s).",
-                          amount=wan(budget.self_raised_total), min=wan(minimum),
-                          ratio=percent(call.min_self_raised_ratio), total=wan(budget.grand_total)))
+        problems.append(
+            _(
+                "The self-raised funds of %(amount)s are less than the call's minimum of "
+                "%(min)s (%(ratio)s %% of the total budget of %(total)s).",
+                amount=wan(budget.self_raised_total),
+                min=wan(minimum),
+                ratio=percent(call.min_self_raised_ratio),
+                total=wan(budget.grand_total),
+            )
+        )
     limit = budget.indirect_limit(call.indirect_cost_ratio)
     indirect = budget.category_fiscal("indirect")
     if indirect > limit:
-        problems.append(_("The fiscal indirect costs of %(amount)s exceed the limit of %(limit)s "
-                          "(%(ratio)s %% of the fiscal direct costs less equipment, %(base)s).",
-                          amount=wan(indirect), limit=wan(limit), ratio=percent(call.indirect_cost_ratio),
-                          base=wan(budget.fiscal_direct - budget.category_fiscal("equipment"))))
+        problems.append(
+            _(
+                "The fiscal indirect costs of %(amount)s exceed the limit of %(limit)s "
+                "(%(ratio)s %% of the fiscal direct costs less equipment, %(base)s).",
+                amount=wan(indirect),
+                limit=wan(limit),
+                ratio=percent(call.indirect_cost_ratio),
+                base=wan(budget.fiscal_direct - budget.category_fiscal("equipment")),
+            )
+        )
     return problems
 
 
@@ -184,18 +204,30 @@ def basic_problems(application: Application) -> list[str]:
     if application.cluster_id is None:
         problems.append(_("Choose the industry cluster."))
     elif call.clusters and application.cluster not in call.clusters:
-        problems.append(_("The industry cluster %(cluster)s is not among the clusters this call targets.",
-                          cluster=application.cluster.display_name()))
+        problems.append(
+            _(
+                "The industry cluster %(cluster)s is not among the clusters this call targets.",
+                cluster=application.cluster.display_name(),
+            )
+        )
     if application.start_date is None or application.end_date is None:
         problems.append(_("Give the start and end dates of the project period."))
     else:
         months = duration_months(application.start_date, application.end_date)
         if months > call.max_duration_months:
-            problems.append(_("The project period of %(months)d months exceeds the call's maximum of "
-                              "%(max)d months.", months=months, max=call.max_duration_months))
-    for attr, message in (("summary", _("Write the summary.")),
-                          ("objectives", _("Describe the objectives.")),
-                          ("technical_route", _("Describe the technical route."))):
+            problems.append(
+                _(
+                    "The project period of %(months)d months exceeds the call's maximum of "
+                    "%(max)d months.",
+                    months=months,
+                    max=call.max_duration_months,
+                )
+            )
+    for attr, message in (
+        ("summary", _("Write the summary.")),
+        ("objectives", _("Describe the objectives.")),
+        ("technical_route", _("Describe the technical route.")),
+    ):
         if not (getattr(application, attr) or "").strip():
             problems.append(message)
     return problems
@@ -208,8 +240,12 @@ def team_problems(application: Application) -> list[str]:
     if principals == 0:
         return [_("Name the principal investigator: exactly one team member has that role.")]
     if principals > 1:
-        return [_("The team has %(count)d principal investigators; there must be exactly one.",
-                  count=principals)]
+        return [
+            _(
+                "The team has %(count)d principal investigators; there must be exactly one.",
+                count=principals,
+            )
+        ]
     return []
 
 
@@ -220,19 +256,37 @@ def milestone_problems(application: Application) -> list[str]:
     problems = []
     shares = sum((m.funding_share or ZERO for m in milestones), ZERO)
     if shares != ONE:
-        problems.append(_("The milestones' shares of funding add up to %(sum)s %%; they must add up to "
-                          "exactly 100 %%.", sum=percent(shares)))
+        problems.append(
+            _(
+                "The milestones' shares of funding add up to %(sum)s %%; they must add up to "
+                "exactly 100 %%.",
+                sum=percent(shares),
+            )
+        )
     start, end = application.start_date, application.end_date
     previous = None
     for m in milestones:
         if start and end and not (start <= m.due_date <= end):
-            problems.append(_("The milestone “%(title)s” is due on %(due)s, outside the project period "
-                              "(%(start)s to %(end)s).", title=m.title, due=m.due_date.isoformat(),
-                              start=start.isoformat(), end=end.isoformat()))
+            problems.append(
+                _(
+                    "The milestone “%(title)s” is due on %(due)s, outside the project period "
+                    "(%(start)s to %(end)s).",
+                    title=m.title,
+                    due=m.due_date.isoformat(),
+                    start=start.isoformat(),
+                    end=end.isoformat(),
+                )
+            )
         if previous is not None and m.due_date < previous.due_date:
-            problems.append(_("The milestone “%(title)s” is due on %(due)s, before the milestone listed "
-                              "above it (%(before)s): list the milestones in order.", title=m.title,
-                              due=m.due_date.isoformat(), before=previous.due_date.isoformat()))
+            problems.append(
+                _(
+                    "The milestone “%(title)s” is due on %(due)s, before the milestone listed "
+                    "above it (%(before)s): list the milestones in order.",
+                    title=m.title,
+                    due=m.due_date.isoformat(),
+                    before=previous.due_date.isoformat(),
+                )
+            )
         previous = m
     return problems
 
@@ -245,13 +299,20 @@ def kpi_problems(application: Application) -> list[str]:
 
 def attachment_problems(application: Application) -> list[str]:
     present = {a.requirement_code for a in application.attachments}
-    return [_("Upload the required attachment “%(name)s”.", name=requirement_name(r))
-            for r in application.call.attachment_requirements if r.required and r.code not in present]
+    return [
+        _("Upload the required attachment “%(name)s”.", name=requirement_name(r))
+        for r in application.call.attachment_requirements
+        if r.required and r.code not in present
+    ]
 
 
 def requirement_name(requirement) -> str:
     """The requirement's name in the user's language."""
-    return requirement.name_zh if _locale().startswith("zh") else (requirement.name_en or requirement.name_zh)
+    return (
+        requirement.name_zh
+        if _locale().startswith("zh")
+        else (requirement.name_en or requirement.name_zh)
+    )
 
 
 def section_problems(application: Application) -> dict[str, list[str]]:
@@ -259,7 +320,9 @@ def section_problems(application: Application) -> dict[str, list[str]]:
     return {
         "basic": basic_problems(application),
         "team": team_problems(application),
-        "budget": budget_problems(application.call, BudgetSummary.from_lines(application.budget_lines)),
+        "budget": budget_problems(
+            application.call, BudgetSummary.from_lines(application.budget_lines)
+        ),
         "milestones": milestone_problems(application),
         "kpis": kpi_problems(application),
         "attachments": attachment_problems(application),
@@ -280,19 +343,28 @@ def lock_organisation(organisation_id: int) -> None:
     """
     from grants.orgs.models import Organisation
 
-    db.session.execute(sa.select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
+    db.session.execute(
+        sa.select(Organisation.id).where(Organisation.id == organisation_id).with_for_update()
+    )
 
 
 def live_application_count(application: Application) -> int:
     """The organisation's other applications in live states in calls of the same year."""
     from grants.programmes.models import Call
 
-    return db.session.scalar(
-        sa.select(sa.func.count(Application.id)).join(Call, Application.call_id == Call.id)
-        .where(Application.organisation_id == application.organisation_id,
-               Application.state.in_(LIVE_STATES), Call.year == application.call.year,
-               Application.id != application.id)
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Application.id))
+            .join(Call, Application.call_id == Call.id)
+            .where(
+                Application.organisation_id == application.organisation_id,
+                Application.state.in_(LIVE_STATES),
+                Call.year == application.call.year,
+                Application.id != application.id,
+            )
+        )
+        or 0
+    )
 
 
 def eligibility_problems(application: Application, at: datetime | None = None) -> list[str]:
@@ -306,25 +378,47 @@ def eligibility_problems(application: Application, at: datetime | None = None) -
     if call.state != "published":
         problems.append(_("The call “%(call)s” is not open for applications.", call=call.title))
     elif at < call.opens_at:
-        problems.append(_("The call opens on %(time)s (Beijing time); submit after that.",
-                          time=_beijing(call.opens_at)))
+        problems.append(
+            _(
+                "The call opens on %(time)s (Beijing time); submit after that.",
+                time=_beijing(call.opens_at),
+            )
+        )
     elif at >= call.closes_at:
-        problems.append(_("The call closed on %(time)s (Beijing time); applications can no longer be "
-                          "submitted.", time=_beijing(call.closes_at)))
+        problems.append(
+            _(
+                "The call closed on %(time)s (Beijing time); applications can no longer be "
+                "submitted.",
+                time=_beijing(call.closes_at),
+            )
+        )
     if call.required_qualification:
         day = utc_to_local(at).date()
         if not org.holds(call.required_qualification, day):
-            problems.append(_("The call requires the qualification “%(qualification)s” on the day of "
-                              "submission (%(day)s); %(org)s does not hold it on that day.",
-                              qualification=QUALIFICATIONS.get(call.required_qualification,
-                                                               call.required_qualification),
-                              day=day.isoformat(), org=org.name))
+            problems.append(
+                _(
+                    "The call requires the qualification “%(qualification)s” on the day of "
+                    "submission (%(day)s); %(org)s does not hold it on that day.",
+                    qualification=QUALIFICATIONS.get(
+                        call.required_qualification, call.required_qualification
+                    ),
+                    day=day.isoformat(),
+                    org=org.name,
+                )
+            )
     if call.concurrent_cap:
         count = live_application_count(application)
         if count >= call.concurrent_cap:
-            problems.append(_("%(org)s already has %(count)d applications submitted or running in calls "
-                              "of %(year)d; the cap is %(cap)d at a time.", org=org.name, count=count,
-                              year=call.year, cap=call.concurrent_cap))
+            problems.append(
+                _(
+                    "%(org)s already has %(count)d applications submitted or running in calls "
+                    "of %(year)d; the cap is %(cap)d at a time.",
+                    org=org.name,
+                    count=count,
+                    year=call.year,
+                    cap=call.concurrent_cap,
+                )
+            )
     return problems
 
 

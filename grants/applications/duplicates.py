@@ -44,7 +44,7 @@ def shingles(text: str | None, n: int = 2) -> frozenset[str]:
     norm = normalise(text)
     if len(norm) < n:
         return frozenset([norm]) if norm else frozenset()
-    return frozenset(norm[i:i + n] for i in range(len(norm) - n + 1))
+    return frozenset(norm[i : i + n] for i in range(len(norm) - n + 1))
 
 
 def similarity(a: str | None, b: str | None) -> float:
@@ -56,10 +56,12 @@ def thresholds(title: float | None = None, summary: float | None = None) -> dict
     """The thresholds in force: the arguments, else the app's settings, else 0.8 and 0.7."""
     config = current_app.config
     return {
-        "title": title if title is not None else float(config.get("DUPLICATE_TITLE_THRESHOLD",
-                                                                  DEFAULT_THRESHOLDS["title"])),
-        "summary": summary if summary is not None else float(config.get("DUPLICATE_SUMMARY_THRESHOLD",
-                                                                        DEFAULT_THRESHOLDS["summary"])),
+        "title": title
+        if title is not None
+        else float(config.get("DUPLICATE_TITLE_THRESHOLD", DEFAULT_THRESHOLDS["title"])),
+        "summary": summary
+        if summary is not None
+        else float(config.get("DUPLICATE_SUMMARY_THRESHOLD", DEFAULT_THRESHOLDS["summary"])),
     }
 
 
@@ -102,10 +104,14 @@ class DuplicatePair:
 def _texts(call: Call) -> list[_Text]:
     """Titles and summaries of the call's applications and of earlier years' (no drafts)."""
     rows = db.session.execute(
-        sa.select(Application.id, Application.call_id, Call.year, Application.title, Application.summary)
+        sa.select(
+            Application.id, Application.call_id, Call.year, Application.title, Application.summary
+        )
         .join(Call, Application.call_id == Call.id)
-        .where(sa.or_(Application.call_id == call.id, Call.year < call.year),
-               Application.state.not_in(IGNORED_STATES))
+        .where(
+            sa.or_(Application.call_id == call.id, Call.year < call.year),
+            Application.state.not_in(IGNORED_STATES),
+        )
         .order_by(Application.id)
     ).all()
     return [_Text(r.id, r.call_id, r.year, shingles(r.title), shingles(r.summary)) for r in rows]
@@ -124,8 +130,9 @@ def _prefix_length(size: int, threshold: float) -> int:
     return max(1, size - math.ceil(threshold * threshold * size - 1e-9) + 1)
 
 
-def _candidates(queries: list[_Text], corpus: list[_Text], field: str, threshold: float,
-                same_call_once: bool) -> set[tuple[int, int]]:
+def _candidates(
+    queries: list[_Text], corpus: list[_Text], field: str, threshold: float, same_call_once: bool
+) -> set[tuple[int, int]]:
     """The (query, other) pairs whose ``field`` may reach ``threshold``, from an inverted index of prefixes.
 
     Bigrams are ordered rarest first, so the indexed prefixes hold the rare bigrams and
@@ -139,7 +146,7 @@ def _candidates(queries: list[_Text], corpus: list[_Text], field: str, threshold
     prefixes: dict[int, list[str]] = {}
     for text in texts.values():
         tokens = sorted(getattr(text, field), key=rank.__getitem__)
-        prefixes[text.id] = tokens[:_prefix_length(len(tokens), threshold)]
+        prefixes[text.id] = tokens[: _prefix_length(len(tokens), threshold)]
 
     index: dict[str, list[tuple[_Text, int, int]]] = defaultdict(list)
     for text in corpus:
@@ -174,8 +181,9 @@ def _candidates(queries: list[_Text], corpus: list[_Text], field: str, threshold
     return pairs
 
 
-def _scored_pairs(queries: list[_Text], corpus: list[_Text], limits: dict[str, float],
-                  same_call_once: bool) -> dict[tuple[int, int], dict[str, float]]:
+def _scored_pairs(
+    queries: list[_Text], corpus: list[_Text], limits: dict[str, float], same_call_once: bool
+) -> dict[tuple[int, int], dict[str, float]]:
     """Similarity of title and summary of every pair where either reaches its threshold.
 
     One query is compared with the corpus directly (building an index would cost more);
@@ -190,28 +198,46 @@ def _scored_pairs(queries: list[_Text], corpus: list[_Text], limits: dict[str, f
             candidates |= _candidates(queries, corpus, field, limits[field], same_call_once)
     scored = {}
     for a, b in candidates:
-        scores = {field: _cosine(getattr(by_id[a], field), getattr(by_id[b], field)) for field in FIELDS}
+        scores = {
+            field: _cosine(getattr(by_id[a], field), getattr(by_id[b], field)) for field in FIELDS
+        }
         if any(scores[f] >= limits[f] for f in FIELDS):
             scored[(a, b)] = scores
     return scored
 
 
-def _pairs(queries: list[_Text], corpus: list[_Text], limits: dict[str, float],
-           same_call_once: bool) -> list[DuplicatePair]:
+def _pairs(
+    queries: list[_Text], corpus: list[_Text], limits: dict[str, float], same_call_once: bool
+) -> list[DuplicatePair]:
     scored = _scored_pairs(queries, corpus, limits, same_call_once)
     ids = {i for pair in scored for i in pair}
-    loaded = {a.id: a for a in db.session.scalars(
-        sa.select(Application).where(Application.id.in_(ids))
-        .options(joinedload(Application.organisation), joinedload(Application.call),
-                 joinedload(Application.cluster)))} if ids else {}
-    pairs = [DuplicatePair(loaded[a], loaded[b], s["title"], s["summary"], limits)
-             for (a, b), s in scored.items()]
+    loaded = (
+        {
+            a.id: a
+            for a in db.session.scalars(
+                sa.select(Application)
+                .where(Application.id.in_(ids))
+                .options(
+                    joinedload(Application.organisation),
+                    joinedload(Application.call),
+                    joinedload(Application.cluster),
+                )
+            )
+        }
+        if ids
+        else {}
+    )
+    pairs = [
+        DuplicatePair(loaded[a], loaded[b], s["title"], s["summary"], limits)
+        for (a, b), s in scored.items()
+    ]
     pairs.sort(key=lambda p: (-p.similarity, p.application.id, p.other.id))
     return pairs
 
 
-def duplicate_pairs(call: Call, *, title_threshold: float | None = None,
-                    summary_threshold: float | None = None) -> list[DuplicatePair]:
+def duplicate_pairs(
+    call: Call, *, title_threshold: float | None = None, summary_threshold: float | None = None
+) -> list[DuplicatePair]:
     """Pairs of the call's applications with a near-identical title or summary, in the call or earlier years.
 
     Each pair within the call appears once; a pair with an earlier year's application
@@ -223,8 +249,12 @@ def duplicate_pairs(call: Call, *, title_threshold: float | None = None,
     return _pairs(queries, corpus, limits, same_call_once=True)
 
 
-def near_duplicates(application: Application, *, title_threshold: float | None = None,
-                    summary_threshold: float | None = None) -> list[DuplicatePair]:
+def near_duplicates(
+    application: Application,
+    *,
+    title_threshold: float | None = None,
+    summary_threshold: float | None = None,
+) -> list[DuplicatePair]:
     """The applications of the same call or an earlier year that nearly repeat this one."""
     if application.id is None:
         return []
@@ -232,6 +262,11 @@ def near_duplicates(application: Application, *, title_threshold: float | None =
     corpus = _texts(application.call)
     query = next((t for t in corpus if t.id == application.id), None)
     if query is None:  # a draft or withdrawn application: compare it all the same
-        query = _Text(application.id, application.call_id, application.call.year,
-                      shingles(application.title), shingles(application.summary))
+        query = _Text(
+            application.id,
+            application.call_id,
+            application.call.year,
+            shingles(application.title),
+            shingles(application.summary),
+        )
     return _pairs([query], corpus, limits, same_call_once=False)

@@ -27,7 +27,12 @@ COLUMNS = [
     Column(_l("Call"), 32, lambda a: a.call.title, wrap=True),
     Column(_l("State"), 14, lambda a: a.state_label),
     Column(_l("Fiscal funds (10,000 yuan)"), 16, lambda a: wan_or_none(a.fiscal_total), WAN_FORMAT),
-    Column(_l("Self-raised funds (10,000 yuan)"), 16, lambda a: wan_or_none(a.self_raised_total), WAN_FORMAT),
+    Column(
+        _l("Self-raised funds (10,000 yuan)"),
+        16,
+        lambda a: wan_or_none(a.self_raised_total),
+        WAN_FORMAT,
+    ),
     Column(_l("Total budget (10,000 yuan)"), 16, lambda a: wan_or_none(a.total_budget), WAN_FORMAT),
     Column(_l("Submitted (Beijing time)"), 18, lambda a: _local(a.submitted_at), DATETIME_FORMAT),
 ]

@@ -60,16 +60,23 @@ def _text(max_length: int):
 
 # --- basic information ------------------------------------------------------------------
 
+
 class BasicForm(SectionForm):
     title = StringField(_l("Project title"), validators=_text(200))
     cluster_id = SelectField(_l("Industry cluster"), coerce=int, validators=[Optional()])
     start_date = DateField(_l("Start of the project period"), validators=[Optional()])
     end_date = DateField(_l("End of the project period"), validators=[Optional()])
-    summary = TextAreaField(_l("Summary"), validators=_text(5000),
-                            description=_l("What the project does and why, in a few paragraphs."))
+    summary = TextAreaField(
+        _l("Summary"),
+        validators=_text(5000),
+        description=_l("What the project does and why, in a few paragraphs."),
+    )
     objectives = TextAreaField(_l("Objectives"), validators=_text(10000))
-    technical_route = TextAreaField(_l("Technical route"), validators=_text(10000),
-                                    description=_l("The methods and steps by which the objectives are reached."))
+    technical_route = TextAreaField(
+        _l("Technical route"),
+        validators=_text(10000),
+        description=_l("The methods and steps by which the objectives are reached."),
+    )
 
     def validate_cluster_id(self, field):
         if field.data and field.data not in {value for value, _label in field.choices}:
@@ -80,13 +87,19 @@ class BasicForm(SectionForm):
             raise ValidationError(_l("The end must come after the start."))
 
     def section_data(self) -> dict:
-        return {"title": self.title.data or "", "cluster_id": self.cluster_id.data or None,
-                "start_date": self.start_date.data, "end_date": self.end_date.data,
-                "summary": self.summary.data or "", "objectives": self.objectives.data or "",
-                "technical_route": self.technical_route.data or ""}
+        return {
+            "title": self.title.data or "",
+            "cluster_id": self.cluster_id.data or None,
+            "start_date": self.start_date.data,
+            "end_date": self.end_date.data,
+            "summary": self.summary.data or "",
+            "objectives": self.objectives.data or "",
+            "technical_route": self.technical_route.data or "",
+        }
 
 
 # --- repeatable rows --------------------------------------------------------------------
+
 
 class RowForm(SubForm):
     """A row of a repeatable table; a row whose fields are all empty is ignored."""
@@ -111,14 +124,20 @@ class RowForm(SubForm):
 class TeamMemberForm(RowForm):
     IGNORED_FOR_BLANK = ("role",)
 
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("Enter the member's name, or clear the row.")), Length(max=100)])
+    name = StringField(
+        _l("Name"),
+        validators=[
+            DataRequired(_l("Enter the member's name, or clear the row.")),
+            Length(max=100),
+        ],
+    )
     role = SelectField(_l("Role"), choices=list(TEAM_ROLES.items()), default="member")
     title = StringField(_l("Professional title"), validators=_text(100))
     organisation_name = StringField(_l("Organisation"), validators=_text(200))
     expertise = StringField(_l("Expertise"), validators=_text(200))
-    workload_months = IntegerField(_l("Workload (months)"),
-                                   validators=[Optional(), NumberRange(min=0, max=600)])
+    workload_months = IntegerField(
+        _l("Workload (months)"), validators=[Optional(), NumberRange(min=0, max=600)]
+    )
 
 
 class TeamForm(SectionForm):
@@ -126,10 +145,19 @@ class TeamForm(SectionForm):
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
-        principals = sum(1 for row in self.members if not row.form.is_blank() and row.form.role.data == "principal")
+        principals = sum(
+            1
+            for row in self.members
+            if not row.form.is_blank() and row.form.role.data == "principal"
+        )
         if principals > 1:
-            self.section_errors.append(_l("Only one member can be the principal investigator; "
-                                          "%(count)d are marked as such.", count=principals))
+            self.section_errors.append(
+                _l(
+                    "Only one member can be the principal investigator; "
+                    "%(count)d are marked as such.",
+                    count=principals,
+                )
+            )
             ok = False
         return ok
 
@@ -140,11 +168,16 @@ class TeamForm(SectionForm):
             form = entry.form
             if form.is_blank():
                 continue
-            rows.append({"name": form.name.data.strip(), "role": form.role.data,
-                         "title": (form.title.data or "").strip(),
-                         "organisation_name": (form.organisation_name.data or "").strip(),
-                         "expertise": (form.expertise.data or "").strip(),
-                         "workload_months": form.workload_months.data})
+            rows.append(
+                {
+                    "name": form.name.data.strip(),
+                    "role": form.role.data,
+                    "title": (form.title.data or "").strip(),
+                    "organisation_name": (form.organisation_name.data or "").strip(),
+                    "expertise": (form.expertise.data or "").strip(),
+                    "workload_months": form.workload_months.data,
+                }
+            )
         return rows
 
 
@@ -161,12 +194,20 @@ def percentage(form, field):
 
 
 class MilestoneRowForm(RowForm):
-    title = StringField(_l("Milestone"), validators=[
-        DataRequired(_l("Name the milestone, or clear the row.")), Length(max=200)])
+    title = StringField(
+        _l("Milestone"),
+        validators=[DataRequired(_l("Name the milestone, or clear the row.")), Length(max=200)],
+    )
     due_date = DateField(_l("Due date"), validators=[InputRequired(_l("Give the due date."))])
     deliverable = StringField(_l("Deliverable"), validators=_text(2000))
-    share = WanField(_l("Share of funding (%)"), render_kw={"inputmode": "decimal"}, validators=[
-        InputRequired(_l("Give the share of funding released at this milestone.")), percentage])
+    share = WanField(
+        _l("Share of funding (%)"),
+        render_kw={"inputmode": "decimal"},
+        validators=[
+            InputRequired(_l("Give the share of funding released at this milestone.")),
+            percentage,
+        ],
+    )
 
 
 class MilestonesForm(SectionForm):
@@ -179,13 +220,19 @@ class MilestonesForm(SectionForm):
             form = entry.form
             if form.is_blank():
                 continue
-            rows.append({"title": form.title.data.strip(), "due_date": form.due_date.data,
-                         "deliverable": (form.deliverable.data or "").strip(),
-                         "funding_share": Decimal(form.share.data) / 100})
+            rows.append(
+                {
+                    "title": form.title.data.strip(),
+                    "due_date": form.due_date.data,
+                    "deliverable": (form.deliverable.data or "").strip(),
+                    "funding_share": Decimal(form.share.data) / 100,
+                }
+            )
         return rows
 
 
 # --- budget and KPI tables --------------------------------------------------------------
+
 
 def wan_or_blank(form, field):
     """Blank means zero; otherwise an amount in 万元 with at most four decimals."""
@@ -194,10 +241,16 @@ def wan_or_blank(form, field):
 
 
 class BudgetRowForm(SubForm):
-    fiscal = WanField(_l("Fiscal funds (10,000 yuan)"), validators=[wan_or_blank],
-                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    self_raised = WanField(_l("Self-raised funds (10,000 yuan)"), validators=[wan_or_blank],
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    fiscal = WanField(
+        _l("Fiscal funds (10,000 yuan)"),
+        validators=[wan_or_blank],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    self_raised = WanField(
+        _l("Self-raised funds (10,000 yuan)"),
+        validators=[wan_or_blank],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
     note = StringField(_l("Basis of the estimate"), validators=_text(500))
 
 
@@ -212,8 +265,11 @@ class BudgetForm(SectionForm):
         data = {}
         for r in BUDGET_ROWS:
             row = self.row(r.key)
-            data[r.key] = (wan_to_yuan(row.fiscal.data or "0"), wan_to_yuan(row.self_raised.data or "0"),
-                           (row.note.data or "").strip())
+            data[r.key] = (
+                wan_to_yuan(row.fiscal.data or "0"),
+                wan_to_yuan(row.self_raised.data or "0"),
+                (row.note.data or "").strip(),
+            )
         return data
 
     def valid_amounts(self) -> dict[str, tuple[Decimal, Decimal] | None]:
@@ -266,8 +322,13 @@ class KpisForm(SectionForm):
         return self[kind].form
 
     def section_data(self) -> dict[str, tuple[Decimal, str]]:
-        return {kind: (Decimal(self.row(kind).target.data or 0), (self.row(kind).note.data or "").strip())
-                for kind in KPI_KINDS}
+        return {
+            kind: (
+                Decimal(self.row(kind).target.data or 0),
+                (self.row(kind).note.data or "").strip(),
+            )
+            for kind in KPI_KINDS
+        }
 
 
 for _kind, (_label, _unit) in KPI_KINDS.items():
@@ -277,10 +338,14 @@ del _kind, _label, _unit
 
 # --- attachments ------------------------------------------------------------------------
 
+
 class AttachmentForm(SectionForm):
     requirement = SelectField(_l("Attachment"), validators=[Optional()])
-    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file to upload."))],
-                     description=_l("PDF, Word (DOCX), Excel (XLSX), PNG or JPEG."))
+    file = FileField(
+        _l("File"),
+        validators=[FileRequired(_l("Choose a file to upload."))],
+        description=_l("PDF, Word (DOCX), Excel (XLSX), PNG or JPEG."),
+    )
 
 
 SECTION_FORMS = {

@@ -14,8 +14,16 @@ from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
 APPLICATION_STATES = (
-    "draft", "submitted", "returned", "withdrawn", "rejected", "under_review",
-    "reviewed", "approved", "declined", "contracted",
+    "draft",
+    "submitted",
+    "returned",
+    "withdrawn",
+    "rejected",
+    "under_review",
+    "reviewed",
+    "approved",
+    "declined",
+    "contracted",
 )
 
 STATE_LABELS = {
@@ -74,11 +82,15 @@ class Application(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="RESTRICT"), index=True)
-    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="RESTRICT"),
-                                                 index=True)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    cluster_id: Mapped[int | None] = mapped_column(sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"),
-                                                   index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    cluster_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"), index=True
+    )
     title: Mapped[str] = mapped_column(sa.String(200), default="")
     summary: Mapped[str] = mapped_column(sa.Text, default="")
     objectives: Mapped[str] = mapped_column(sa.Text, default="")
@@ -99,28 +111,44 @@ class Application(db.Model):
     cluster = relationship("IndustryCluster")
     created_by = relationship("User")
     team: Mapped[list[TeamMember]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="TeamMember.position")
+        back_populates="application", cascade="all, delete-orphan", order_by="TeamMember.position"
+    )
     budget_lines: Mapped[list[BudgetLine]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="BudgetLine.id")
+        back_populates="application", cascade="all, delete-orphan", order_by="BudgetLine.id"
+    )
     milestones: Mapped[list[PlannedMilestone]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="PlannedMilestone.position")
+        back_populates="application",
+        cascade="all, delete-orphan",
+        order_by="PlannedMilestone.position",
+    )
     kpis: Mapped[list[KpiTarget]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="KpiTarget.id")
+        back_populates="application", cascade="all, delete-orphan", order_by="KpiTarget.id"
+    )
     attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="Attachment.id")
+        back_populates="application", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
     checks: Mapped[list[FormalCheck]] = relationship(
-        back_populates="application", cascade="all, delete-orphan", order_by="FormalCheck.id")
+        back_populates="application", cascade="all, delete-orphan", order_by="FormalCheck.id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.CheckConstraint(
             "state in ('draft','submitted','returned','withdrawn','rejected','under_review',"
-            "'reviewed','approved','declined','contracted')", name="known_state"),
-        sa.CheckConstraint("state in ('draft','withdrawn') or (submitted_at is not null "
-                           "and reference_no is not null)", name="submitted_has_reference"),
-        sa.CheckConstraint("fiscal_total >= 0 and self_raised_total >= 0", name="totals_not_negative"),
-        sa.CheckConstraint("end_date is null or start_date is null or end_date > start_date",
-                           name="period_ordered"),
+            "'reviewed','approved','declined','contracted')",
+            name="known_state",
+        ),
+        sa.CheckConstraint(
+            "state in ('draft','withdrawn') or (submitted_at is not null "
+            "and reference_no is not null)",
+            name="submitted_has_reference",
+        ),
+        sa.CheckConstraint(
+            "fiscal_total >= 0 and self_raised_total >= 0", name="totals_not_negative"
+        ),
+        sa.CheckConstraint(
+            "end_date is null or start_date is null or end_date > start_date", name="period_ordered"
+        ),
     )
 
     def __str__(self) -> str:
@@ -145,8 +173,9 @@ class TeamMember(db.Model):
     __tablename__ = "team_members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
     name: Mapped[str] = mapped_column(sa.String(100))
     role: Mapped[str] = mapped_column(sa.String(20), default="member")
@@ -168,8 +197,9 @@ class BudgetLine(db.Model):
     __tablename__ = "budget_lines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     category: Mapped[str] = mapped_column(sa.String(20))
     sub_item: Mapped[str] = mapped_column(sa.String(30), default="")
     fiscal: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
@@ -180,7 +210,9 @@ class BudgetLine(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("application_id", "category", "sub_item", name="uq_budget_lines_item"),
-        sa.CheckConstraint("category in ('equipment','business','labour','indirect')", name="known_category"),
+        sa.CheckConstraint(
+            "category in ('equipment','business','labour','indirect')", name="known_category"
+        ),
         sa.CheckConstraint("fiscal >= 0 and self_raised >= 0", name="amounts_not_negative"),
     )
 
@@ -195,8 +227,9 @@ class PlannedMilestone(db.Model):
     __tablename__ = "planned_milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
     title: Mapped[str] = mapped_column(sa.String(200))
     due_date: Mapped[date] = mapped_column(sa.Date)
@@ -216,8 +249,9 @@ class KpiTarget(db.Model):
     __tablename__ = "kpi_targets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(30))
     target: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
     note: Mapped[str] = mapped_column(sa.String(300), default="")
@@ -236,15 +270,18 @@ class Attachment(db.Model):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     requirement_code: Mapped[str | None] = mapped_column(sa.String(40))
     original_name: Mapped[str] = mapped_column(sa.String(255))
     stored_name: Mapped[str] = mapped_column(sa.String(255), unique=True)
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size: Mapped[int] = mapped_column(sa.Integer)
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="attachments")
@@ -261,8 +298,9 @@ class FormalCheck(db.Model):
     __tablename__ = "formal_checks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     decision: Mapped[str] = mapped_column(sa.String(10))
     reasons: Mapped[str] = mapped_column(sa.Text, default="")
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -21,7 +21,8 @@ from grants.programmes.models import Call
 def next_reference_no(call: Call) -> str:
     """The call's next reference number (``<call code>-<nnn>``), taken atomically."""
     number = db.session.execute(
-        sa.update(Call).where(Call.id == call.id)
+        sa.update(Call)
+        .where(Call.id == call.id)
         .values(last_reference_no=Call.last_reference_no + 1)
         .returning(Call.last_reference_no)
     ).scalar_one()
@@ -43,19 +44,28 @@ def stamp_submission(application: Application) -> None:
 def applicant_users(application: Application) -> list[User]:
     """The active applicant accounts of the application's organisation."""
     return db.session.scalars(
-        sa.select(User).where(User.organisation_id == application.organisation_id, User.active.is_(True),
-                              User.roles.any(UserRole.role == "applicant"))
+        sa.select(User).where(
+            User.organisation_id == application.organisation_id,
+            User.active.is_(True),
+            User.roles.any(UserRole.role == "applicant"),
+        )
     ).all()
 
 
 def notify_applicants(application: Application, kind: str, subject, body: str = "") -> None:
     """Tell the organisation's applicants about a change to their application."""
-    notify(applicant_users(application), kind, subject, body,
-           link=url_for("applications.detail", application_id=application.id),
-           params={"ref": application.reference_no or application.title})
+    notify(
+        applicant_users(application),
+        kind,
+        subject,
+        body,
+        link=url_for("applications.detail", application_id=application.id),
+        params={"ref": application.reference_no or application.title},
+    )
 
 
 # --- drafting: creating, saving sections, attachments ------------------------------------
+
 
 class ApplicationError(Exception):
     """A refused change to an application; ``message`` is user-facing (already translated)."""
@@ -72,41 +82,81 @@ def start_application(call: Call, organisation, actor: User) -> Application:
     targets no cluster in particular); otherwise the applicant chooses one.
     """
     if not call.is_open():
-        raise ApplicationError(_("The call “%(call)s” is not open for applications.", call=call.title))
+        raise ApplicationError(
+            _("The call “%(call)s” is not open for applications.", call=call.title)
+        )
     cluster = organisation.cluster
     if cluster is not None and call.clusters and cluster not in call.clusters:
         cluster = None
-    application = Application(call=call, organisation=organisation, created_by=actor, cluster=cluster,
-                              title="", summary="", objectives="", technical_route="")
+    application = Application(
+        call=call,
+        organisation=organisation,
+        created_by=actor,
+        cluster=cluster,
+        title="",
+        summary="",
+        objectives="",
+        technical_route="",
+    )
     db.session.add(application)
     db.session.flush()
-    audit.record("application.created", application, actor=actor,
-                 after={"call_id": call.id, "organisation_id": organisation.id})
+    audit.record(
+        "application.created",
+        application,
+        actor=actor,
+        after={"call_id": call.id, "organisation_id": organisation.id},
+    )
     return application
 
 
 def section_snapshot(application: Application, section: str):
     """The stored content of one section, as JSON for the audit log and change detection."""
     if section == "basic":
-        return {"title": application.title, "cluster_id": application.cluster_id,
-                "start_date": application.start_date.isoformat() if application.start_date else None,
-                "end_date": application.end_date.isoformat() if application.end_date else None,
-                "summary": application.summary, "objectives": application.objectives,
-                "technical_route": application.technical_route}
+        return {
+            "title": application.title,
+            "cluster_id": application.cluster_id,
+            "start_date": application.start_date.isoformat() if application.start_date else None,
+            "end_date": application.end_date.isoformat() if application.end_date else None,
+            "summary": application.summary,
+            "objectives": application.objectives,
+            "technical_route": application.technical_route,
+        }
     if section == "team":
-        return [{"name": m.name, "role": m.role, "title": m.title, "organisation_name": m.organisation_name,
-                 "expertise": m.expertise, "workload_months": m.workload_months} for m in application.team]
+        return [
+            {
+                "name": m.name,
+                "role": m.role,
+                "title": m.title,
+                "organisation_name": m.organisation_name,
+                "expertise": m.expertise,
+                "workload_months": m.workload_months,
+            }
+            for m in application.team
+        ]
     if section == "budget":
-        return {f"{line.category}/{line.sub_item}": [money_text(line.fiscal), money_text(line.self_raised),
-                                                     line.note]
-                for line in sorted(application.budget_lines, key=lambda x: (x.category, x.sub_item))}
+        return {
+            f"{line.category}/{line.sub_item}": [
+                money_text(line.fiscal),
+                money_text(line.self_raised),
+                line.note,
+            ]
+            for line in sorted(application.budget_lines, key=lambda x: (x.category, x.sub_item))
+        }
     if section == "milestones":
-        return [{"title": m.title, "due_date": m.due_date.isoformat(), "deliverable": m.deliverable,
-                 "funding_share": str(Decimal(m.funding_share).quantize(SHARE_PLACES))}
-                for m in application.milestones]
+        return [
+            {
+                "title": m.title,
+                "due_date": m.due_date.isoformat(),
+                "deliverable": m.deliverable,
+                "funding_share": str(Decimal(m.funding_share).quantize(SHARE_PLACES)),
+            }
+            for m in application.milestones
+        ]
     if section == "kpis":
-        return {k.kind: [str(Decimal(k.target).quantize(KPI_PLACES)), k.note]
-                for k in sorted(application.kpis, key=lambda x: x.kind)}
+        return {
+            k.kind: [str(Decimal(k.target).quantize(KPI_PLACES)), k.note]
+            for k in sorted(application.kpis, key=lambda x: x.kind)
+        }
     raise ValueError(f"unknown section {section!r}")
 
 
@@ -132,7 +182,7 @@ def _replace_rows(existing: list, rows: list[dict], make) -> None:
             item.position = position
         else:
             existing.append(make(position=position, **row))
-    del existing[len(rows):]
+    del existing[len(rows) :]
 
 
 def _save_team(application: Application, rows: list[dict]) -> None:
@@ -144,7 +194,9 @@ def _save_team(application: Application, rows: list[dict]) -> None:
 def _save_milestones(application: Application, rows: list[dict]) -> None:
     from grants.applications.models import PlannedMilestone
 
-    rows = [{**r, "funding_share": Decimal(r["funding_share"]).quantize(SHARE_PLACES)} for r in rows]
+    rows = [
+        {**r, "funding_share": Decimal(r["funding_share"]).quantize(SHARE_PLACES)} for r in rows
+    ]
     _replace_rows(application.milestones, rows, PlannedMilestone)
 
 
@@ -208,17 +260,26 @@ def save_section(application: Application, section: str, data, actor: User) -> b
     """
     before = section_snapshot(application, section)
     SECTION_SAVERS[section](application, data)
-    after = section_snapshot(application, section)  # from the objects in memory: one flush, one version
+    after = section_snapshot(
+        application, section
+    )  # from the objects in memory: one flush, one version
     if after == before:
         return False
     application.updated_at = utcnow()
-    audit.record("application.section_saved", application, actor=actor,
-                 before={"section": section, section: before}, after={"section": section, section: after})
+    audit.record(
+        "application.section_saved",
+        application,
+        actor=actor,
+        before={"section": section, section: before},
+        after={"section": section, section: after},
+    )
     db.session.flush()
     return True
 
 
-def add_attachment(application: Application, upload, requirement_code: str | None, actor: User) -> Attachment:
+def add_attachment(
+    application: Application, upload, requirement_code: str | None, actor: User
+) -> Attachment:
     """Store an uploaded file for one of the call's attachment requirements (None: other).
 
     Raises :class:`grants.core.storage.UploadRefused` for a wrong type or an oversize
@@ -228,16 +289,30 @@ def add_attachment(application: Application, upload, requirement_code: str | Non
     if requirement_code and requirement_code not in codes:
         raise ApplicationError(_("Choose one of the attachments the call asks for."))
     stored = storage.save_upload(upload)
-    attachment = Attachment(requirement_code=requirement_code or None, original_name=stored.original_name,
-                            stored_name=stored.stored_name, content_type=stored.content_type,
-                            size=stored.size, sha256=stored.sha256, uploaded_by_id=actor.id)
+    attachment = Attachment(
+        requirement_code=requirement_code or None,
+        original_name=stored.original_name,
+        stored_name=stored.stored_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        uploaded_by_id=actor.id,
+    )
     application.attachments.append(attachment)
     application.updated_at = utcnow()
     db.session.flush()
-    audit.record("application.attachment_added", application, actor=actor,
-                 after={"attachment_id": attachment.id, "name": attachment.original_name,
-                        "requirement": attachment.requirement_code, "size": attachment.size,
-                        "sha256": attachment.sha256})
+    audit.record(
+        "application.attachment_added",
+        application,
+        actor=actor,
+        after={
+            "attachment_id": attachment.id,
+            "name": attachment.original_name,
+            "requirement": attachment.requirement_code,
+            "size": attachment.size,
+            "sha256": attachment.sha256,
+        },
+    )
     return attachment
 
 
@@ -245,9 +320,17 @@ def remove_attachment(attachment: Attachment, actor: User) -> None:
     """Remove an attachment; its file goes once the transaction commits."""
     application = attachment.application
     storage.delete_after_commit(attachment.stored_name)
-    audit.record("application.attachment_removed", application, actor=actor,
-                 before={"attachment_id": attachment.id, "name": attachment.original_name,
-                         "requirement": attachment.requirement_code, "sha256": attachment.sha256})
+    audit.record(
+        "application.attachment_removed",
+        application,
+        actor=actor,
+        before={
+            "attachment_id": attachment.id,
+            "name": attachment.original_name,
+            "requirement": attachment.requirement_code,
+            "sha256": attachment.sha256,
+        },
+    )
     application.attachments.remove(attachment)
     application.updated_at = utcnow()
     db.session.flush()
@@ -257,8 +340,15 @@ def delete_draft(application: Application, actor: User) -> None:
     """Delete a draft that was never submitted, with its attachments' files (after commit)."""
     for attachment in application.attachments:
         storage.delete_after_commit(attachment.stored_name)
-    audit.record("application.deleted", application, actor=actor,
-                 before={"title": application.title, "call_id": application.call_id,
-                         "organisation_id": application.organisation_id})
+    audit.record(
+        "application.deleted",
+        application,
+        actor=actor,
+        before={
+            "title": application.title,
+            "call_id": application.call_id,
+            "organisation_id": application.organisation_id,
+        },
+    )
     db.session.delete(application)
     db.session.flush()

@@ -19,18 +19,28 @@ CLOSING_SOON_DAYS = 7
 SHOWN = 5
 
 
-@panel("applications.my_drafts", _l("Your applications to finish"), ("applicant",),
-       "applications/drafting/panels/my_applications.html", order=10)
+@panel(
+    "applications.my_drafts",
+    _l("Your applications to finish"),
+    ("applicant",),
+    "applications/drafting/panels/my_applications.html",
+    order=10,
+)
 def my_drafts(user) -> dict | None:
     """The organisation's drafts and returned applications with what each still lacks."""
     if user.organisation_id is None:
         return None
     returned_first = sa.case((Application.state == "returned", 0), else_=1)
     applications = db.session.scalars(
-        sa.select(Application).where(Application.organisation_id == user.organisation_id,
-                                     Application.state.in_(("draft", "returned")))
+        sa.select(Application)
+        .where(
+            Application.organisation_id == user.organisation_id,
+            Application.state.in_(("draft", "returned")),
+        )
         .options(joinedload(Application.call))
-        .order_by(returned_first, Application.updated_at.desc()).limit(SHOWN)).all()
+        .order_by(returned_first, Application.updated_at.desc())
+        .limit(SHOWN)
+    ).all()
     if not applications:
         return None
     rows = []
@@ -40,13 +50,24 @@ def my_drafts(user) -> dict | None:
     return {"applications": rows}
 
 
-@panel("applications.closing_calls", _l("Calls closing within 7 days"), ("applicant",),
-       "applications/drafting/panels/closing_calls.html", order=12)
+@panel(
+    "applications.closing_calls",
+    _l("Calls closing within 7 days"),
+    ("applicant",),
+    "applications/drafting/panels/closing_calls.html",
+    order=12,
+)
 def closing_calls(user) -> dict | None:
     """Open calls whose close time is less than a week away."""
     now = utcnow()
     calls = db.session.scalars(
-        sa.select(Call).where(Call.state == "published", Call.opens_at <= now, Call.closes_at > now,
-                              Call.closes_at <= now + timedelta(days=CLOSING_SOON_DAYS))
-        .order_by(Call.closes_at, Call.id)).all()
+        sa.select(Call)
+        .where(
+            Call.state == "published",
+            Call.opens_at <= now,
+            Call.closes_at > now,
+            Call.closes_at <= now + timedelta(days=CLOSING_SOON_DAYS),
+        )
+        .order_by(Call.closes_at, Call.id)
+    ).all()
     return {"calls": calls} if calls else None

@@ -48,17 +48,28 @@ def _sub_item_order(line) -> int:
 
 
 def _summed(lines, label, kind: str) -> BudgetRow:
-    return BudgetRow(str(label), sum((x.fiscal for x in lines), ZERO),
-                     sum((x.self_raised for x in lines), ZERO), kind)
+    return BudgetRow(
+        str(label),
+        sum((x.fiscal for x in lines), ZERO),
+        sum((x.self_raised for x in lines), ZERO),
+        kind,
+    )
 
 
 def _category_rows(application: Application, category: str) -> list[BudgetRow]:
     lines = [x for x in application.budget_lines if x.category == category]
     head = _summed(lines, BUDGET_CATEGORIES[category], "line")
     if category == "business" and any(x.sub_item for x in lines):
-        subs = [BudgetRow(str(BUSINESS_SUB_ITEMS.get(x.sub_item, _l("Other business costs"))),
-                          x.fiscal, x.self_raised, "sub-item", x.note)
-                for x in sorted(lines, key=_sub_item_order)]
+        subs = [
+            BudgetRow(
+                str(BUSINESS_SUB_ITEMS.get(x.sub_item, _l("Other business costs"))),
+                x.fiscal,
+                x.self_raised,
+                "sub-item",
+                x.note,
+            )
+            for x in sorted(lines, key=_sub_item_order)
+        ]
         return [head, *subs]
     head.note = "; ".join(x.note for x in lines if x.note)
     return [head]
@@ -95,16 +106,24 @@ def application_pdf_html(application: Application, *, blind: bool = False) -> st
     """The HTML the PDF is rendered from (user text autoescaped by Jinja)."""
     call = application.call
     requirements = {r.code: r for r in call.attachment_requirements}
-    submitted_on = utc_to_local(application.submitted_at).date() if application.submitted_at else None
+    submitted_on = (
+        utc_to_local(application.submitted_at).date() if application.submitted_at else None
+    )
     return render_template(
         "applications/pdf/application.html",
-        application=application, call=call, blind=blind,
-        lang=html_lang(get_locale()), stylesheet=pdf_static_url("css/pdf.css"),
-        budget=budget_rows(application), requirements=requirements,
+        application=application,
+        call=call,
+        blind=blind,
+        lang=html_lang(get_locale()),
+        stylesheet=pdf_static_url("css/pdf.css"),
+        budget=budget_rows(application),
+        requirements=requirements,
         funding_level=FUNDING_LEVELS.get(call.funding_level, call.funding_level),
         category=CATEGORIES.get(call.category, call.category),
-        team_roles=TEAM_ROLES, kpi_kinds=KPI_KINDS,
-        submitted_on=submitted_on, printed_on=local_today(),
+        team_roles=TEAM_ROLES,
+        kpi_kinds=KPI_KINDS,
+        submitted_on=submitted_on,
+        printed_on=local_today(),
         **_formatters(),
     )
 

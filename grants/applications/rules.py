@@ -5,8 +5,11 @@ from grants.core.permissions import has_role, in_state, predicate, rule
 
 @predicate
 def is_member(user, application) -> bool:
-    return (application is not None and user.organisation_id is not None
-            and user.organisation_id == application.organisation_id)
+    return (
+        application is not None
+        and user.organisation_id is not None
+        and user.organisation_id == application.organisation_id
+    )
 
 
 @predicate

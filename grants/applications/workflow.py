@@ -40,8 +40,12 @@ def _record_check(decision):
     def effect(application, actor, data):
         from grants.applications.models import FormalCheck
 
-        application.checks.append(FormalCheck(decision=decision, reasons=(data.get("reasons") or "").strip(),
-                                              actor_id=actor.id))
+        application.checks.append(
+            FormalCheck(
+                decision=decision, reasons=(data.get("reasons") or "").strip(), actor_id=actor.id
+            )
+        )
+
     return effect
 
 
@@ -50,6 +54,7 @@ def _notify_applicants(kind, subject):
         from grants.applications.operations import notify_applicants
 
         notify_applicants(application, kind, subject, data.get("reasons") or "")
+
     return send
 
 
@@ -58,35 +63,78 @@ APPLICATION_WORKFLOW = Workflow(
     model=Application,
     states=APPLICATION_STATES,
     transitions=[
-        Transition("draft", "submit", "submitted", applicant_member, guard=_submission_guard,
-                   effect=_on_submit,
-                   notify=_notify_applicants("application.submitted",
-                                             _l("Application %(ref)s submitted")),
-                   label=_l("Submit")),
-        Transition("returned", "submit", "submitted", applicant_member, guard=_submission_guard,
-                   effect=_on_submit,
-                   notify=_notify_applicants("application.resubmitted",
-                                             _l("Application %(ref)s resubmitted")),
-                   label=_l("Resubmit")),
-        Transition("submitted", "withdraw", "withdrawn", applicant_member,
-                   notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
-                   label=_l("Withdraw")),
-        Transition("returned", "withdraw", "withdrawn", applicant_member,
-                   notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
-                   label=_l("Withdraw")),
-        Transition("submitted", "pass_check", "under_review", staff, effect=_record_check("pass"),
-                   notify=_notify_applicants("application.passed_check",
-                                             _l("Application %(ref)s passed the formal check")),
-                   label=_l("Pass to review")),
-        Transition("submitted", "return", "returned", staff, guard=_reasons_required,
-                   effect=_record_check("return"),
-                   notify=_notify_applicants("application.returned",
-                                             _l("Application %(ref)s returned for revision")),
-                   label=_l("Return for revision")),
-        Transition("submitted", "reject", "rejected", staff, guard=_reasons_required,
-                   effect=_record_check("reject"),
-                   notify=_notify_applicants("application.rejected",
-                                             _l("Application %(ref)s rejected at the formal check")),
-                   label=_l("Reject")),
+        Transition(
+            "draft",
+            "submit",
+            "submitted",
+            applicant_member,
+            guard=_submission_guard,
+            effect=_on_submit,
+            notify=_notify_applicants("application.submitted", _l("Application %(ref)s submitted")),
+            label=_l("Submit"),
+        ),
+        Transition(
+            "returned",
+            "submit",
+            "submitted",
+            applicant_member,
+            guard=_submission_guard,
+            effect=_on_submit,
+            notify=_notify_applicants(
+                "application.resubmitted", _l("Application %(ref)s resubmitted")
+            ),
+            label=_l("Resubmit"),
+        ),
+        Transition(
+            "submitted",
+            "withdraw",
+            "withdrawn",
+            applicant_member,
+            notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
+            label=_l("Withdraw"),
+        ),
+        Transition(
+            "returned",
+            "withdraw",
+            "withdrawn",
+            applicant_member,
+            notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
+            label=_l("Withdraw"),
+        ),
+        Transition(
+            "submitted",
+            "pass_check",
+            "under_review",
+            staff,
+            effect=_record_check("pass"),
+            notify=_notify_applicants(
+                "application.passed_check", _l("Application %(ref)s passed the formal check")
+            ),
+            label=_l("Pass to review"),
+        ),
+        Transition(
+            "submitted",
+            "return",
+            "returned",
+            staff,
+            guard=_reasons_required,
+            effect=_record_check("return"),
+            notify=_notify_applicants(
+                "application.returned", _l("Application %(ref)s returned for revision")
+            ),
+            label=_l("Return for revision"),
+        ),
+        Transition(
+            "submitted",
+            "reject",
+            "rejected",
+            staff,
+            guard=_reasons_required,
+            effect=_record_check("reject"),
+            notify=_notify_applicants(
+                "application.rejected", _l("Application %(ref)s rejected at the formal check")
+            ),
+            label=_l("Reject"),
+        ),
     ],
 )

@@ -34,7 +34,9 @@ class OperationError(Exception):
         self.field = field
 
 
-def attempt(operation: Callable[..., Any], *args, denied_obj=None, **kwargs) -> tuple[Any, str | None]:
+def attempt(
+    operation: Callable[..., Any], *args, denied_obj=None, **kwargs
+) -> tuple[Any, str | None]:
     """Run ``operation``; returns (result, None) or (None, message) after a rollback."""
     try:
         return operation(*args, **kwargs), None

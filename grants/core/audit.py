@@ -40,7 +40,11 @@ def describe(obj) -> tuple[str | None, str | None]:
 def _actor_fields(actor) -> dict[str, Any]:
     if actor is None and has_request_context() and current_user and current_user.is_authenticated:
         actor = current_user
-    if actor is None or not getattr(actor, "is_authenticated", True) or getattr(actor, "id", None) is None:
+    if (
+        actor is None
+        or not getattr(actor, "is_authenticated", True)
+        or getattr(actor, "id", None) is None
+    ):
         return {"actor_id": None, "actor_label": ""}
     return {"actor_id": actor.id, "actor_label": getattr(actor, "email", str(actor))}
 
@@ -51,8 +55,15 @@ def _client_ip() -> str | None:
     return request.remote_addr
 
 
-def record(action: str, obj=None, *, actor=None, before: dict | None = None,
-           after: dict | None = None, label: str | None = None) -> AuditEvent:
+def record(
+    action: str,
+    obj=None,
+    *,
+    actor=None,
+    before: dict | None = None,
+    after: dict | None = None,
+    label: str | None = None,
+) -> AuditEvent:
     """Add an audit event to the session (flushed with the caller's transaction)."""
     object_type, object_id = describe(obj)
     fields = _actor_fields(actor)

@@ -161,7 +161,7 @@ def _plain_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     try:
         chosen = session.get("locale")
-    except Exception:  # noqa: BLE001 - a broken session must not break the error page
+    except Exception:
         chosen = None
     return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
@@ -207,7 +207,7 @@ def _database_unavailable(error: BaseException | None) -> bool:
 def _forget_session() -> None:
     try:
         db.session.rollback()
-    except Exception:  # noqa: BLE001 - the database may be the thing that failed
+    except Exception:
         log.warning("rollback after an error failed", exc_info=True)
 
 
@@ -265,8 +265,10 @@ def init_errors(app: Flask) -> None:
         app.logger.warning("file store unavailable on %s: %s", request.path, error.detail)
         db.session.rollback()
         title = _("File store unavailable")
-        text = _("The file store is not answering at the moment. Nothing was changed; "
-                 "please try again in a few minutes.")
+        text = _(
+            "The file store is not answering at the moment. Nothing was changed; "
+            "please try again in a few minutes."
+        )
         if request.accept_mimetypes.best == "application/json":
             return jsonify(error=title, detail=text), 503
         return render_template("errors/error.html", code=503, title=title, text=text), 503

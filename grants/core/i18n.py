@@ -44,11 +44,19 @@ def translations():
     if state is not None:
         locale = getattr(state, "babel_locale", None)
         cached = getattr(state, "grants_translations", None)
-        if (locale is not None and cached is not None and cached[0] is locale
-                and cached[1] is getattr(state, "babel_domain", None)):
+        if (
+            locale is not None
+            and cached is not None
+            and cached[0] is locale
+            and cached[1] is getattr(state, "babel_domain", None)
+        ):
             return cached[2]
     found = get_translations()
     state = g.get("_flask_babel")
     if state is not None and getattr(state, "babel_locale", None) is not None:
-        state.grants_translations = (state.babel_locale, getattr(state, "babel_domain", None), found)
+        state.grants_translations = (
+            state.babel_locale,
+            getattr(state, "babel_domain", None),
+            found,
+        )
     return found

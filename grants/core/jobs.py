@@ -251,7 +251,7 @@ def dispatch(app, job_id: int) -> bool:
                     job_id,
                     job_timeout=app.config.get("JOB_TIMEOUT", 1800),
                 )
-            except Exception as exc:  # noqa: BLE001 - any Redis failure: keep the job in the outbox
+            except Exception as exc:
                 breaker.trip(app.config.get("REDIS_PAUSE", 30), exc)
             else:
                 breaker.close()
@@ -262,7 +262,7 @@ def dispatch(app, job_id: int) -> bool:
             _start_thread(app, job_id, wait=False)
             return True
         return False
-    except Exception:  # noqa: BLE001 - the caller's transaction has committed; never undo its page
+    except Exception:
         log.exception("job %s could not be dispatched; it stays in the outbox", job_id)
         return False
 
@@ -317,7 +317,7 @@ def dispatch_pending(app=None, now: datetime | None = None) -> int:
             try:
                 if _queue_entry_lost(app, ref):
                     due.append(job_id)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 breaker.trip(app.config.get("REDIS_PAUSE", 30), exc)
     return sum(1 for job_id in due if dispatch(app, job_id))
 
@@ -387,7 +387,7 @@ class Heartbeat:
                         .values(heartbeat_at=utcnow())
                     )
                     side.commit()
-            except Exception:  # noqa: BLE001 - a missed beat is retried; the sweeper judges
+            except Exception:
                 log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
 
 

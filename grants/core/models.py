@@ -19,7 +19,9 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     actor_label: Mapped[str] = mapped_column(sa.String(255), default="")
     action: Mapped[str] = mapped_column(sa.String(80), index=True)
     object_type: Mapped[str | None] = mapped_column(sa.String(60))

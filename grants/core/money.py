@@ -90,7 +90,9 @@ def format_wan(amount, digits: int = 2, locale=None) -> str:
         return "—"
     locale = locale or _locale()
     pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    wan = (to_money(amount) / TEN_THOUSAND).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)  # one rounding
+    wan = (to_money(amount) / TEN_THOUSAND).quantize(
+        Decimal(1).scaleb(-digits), ROUND_HALF_UP
+    )  # one rounding
     number = format_decimal(wan, format=pattern, locale=locale)
     return _in_wan(number, locale)
 

@@ -12,5 +12,10 @@ def paginate(stmt, per_page: int | None = None):
     from flask import current_app
 
     page = request.args.get("page", 1, type=int) or 1
-    return db.paginate(stmt, page=max(1, page), per_page=per_page or current_app.config["PAGE_SIZE"],
-                       error_out=False, max_per_page=200)
+    return db.paginate(
+        stmt,
+        page=max(1, page),
+        per_page=per_page or current_app.config["PAGE_SIZE"],
+        error_out=False,
+        max_per_page=200,
+    )

@@ -55,15 +55,19 @@ class StaticFolderFetcher(URLFetcher):
     """A URL fetcher that serves files of one folder by ``grants-static:`` URL and refuses the rest."""
 
     def __init__(self, static_folder: str | os.PathLike):
-        super().__init__(timeout=1, allowed_protocols=(STATIC_SCHEME,), allow_redirects=False,
-                         fail_on_errors=False)
+        super().__init__(
+            timeout=1,
+            allowed_protocols=(STATIC_SCHEME,),
+            allow_redirects=False,
+            fail_on_errors=False,
+        )
         self.root = Path(static_folder).resolve()
 
     def fetch(self, url, headers=None):
         prefix = STATIC_SCHEME + ":"
         if not isinstance(url, str) or not url.startswith(prefix):
             raise FetchRefused(f"the PDF renderer fetches only {prefix} URLs, not {url[:100]!r}")
-        relative = url[len(prefix):].split("?", 1)[0].split("#", 1)[0].lstrip("/")
+        relative = url[len(prefix) :].split("?", 1)[0].split("#", 1)[0].lstrip("/")
         joined = safe_join(str(self.root), relative) if relative else None
         if joined is None:
             raise FetchRefused(f"not a file of the static folder: {url[:100]!r}")
@@ -71,7 +75,9 @@ class StaticFolderFetcher(URLFetcher):
         if not path.is_relative_to(self.root) or not path.is_file():
             raise FetchRefused(f"not a file of the static folder: {url[:100]!r}")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": content_type})
+        return URLFetcherResponse(
+            url, body=path.read_bytes(), headers={"Content-Type": content_type}
+        )
 
 
 def _static_folder() -> str:
@@ -88,7 +94,7 @@ def _write_pdf(html: str, static_folder: str) -> bytes:
 def _render_in_child(conn, html: str, static_folder: str) -> None:
     try:
         result = ("ok", _write_pdf(html, static_folder))
-    except BaseException:  # noqa: BLE001 - everything is reported to the parent
+    except BaseException:
         result = ("error", traceback.format_exc(limit=5))
     try:
         conn.send(result)
@@ -105,8 +111,12 @@ def render_pdf(html: str, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_render_in_child, args=(sender, html, _static_folder()),
-                            name="grants-pdf", daemon=True)
+    child = context.Process(
+        target=_render_in_child,
+        args=(sender, html, _static_folder()),
+        name="grants-pdf",
+        daemon=True,
+    )
     child.start()
     sender.close()
     answered = False

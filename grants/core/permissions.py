@@ -65,7 +65,9 @@ def has_role(*roles: str) -> Predicate:
 def in_state(*states: str, attr: str = "state") -> Predicate:
     """True when the object's state column is one of ``states``."""
     wanted = frozenset(states)
-    return Predicate(lambda u, o: getattr(o, attr, None) in wanted, "in_state(" + ",".join(sorted(wanted)) + ")")
+    return Predicate(
+        lambda u, o: getattr(o, attr, None) in wanted, "in_state(" + ",".join(sorted(wanted)) + ")"
+    )
 
 
 RULES: dict[str, Predicate] = {}

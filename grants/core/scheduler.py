@@ -57,9 +57,13 @@ def _claim(entry: Schedule, now: datetime) -> bool:
             pass
     claimed = db.session.execute(
         sa.update(ScheduledRun)
-        .where(ScheduledRun.name == entry.job_name,
-               sa.or_(ScheduledRun.last_enqueued_at.is_(None),
-                      ScheduledRun.last_enqueued_at <= now - entry.every))
+        .where(
+            ScheduledRun.name == entry.job_name,
+            sa.or_(
+                ScheduledRun.last_enqueued_at.is_(None),
+                ScheduledRun.last_enqueued_at <= now - entry.every,
+            ),
+        )
         .values(last_enqueued_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -91,13 +95,15 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
     from grants.core.jobs import breaker, dispatch_pending, sweep_dead_jobs
 
     healthy = True
-    for name, step in (("dispatch", lambda: dispatch_pending(app, now)),
-                       ("sweep", lambda: _commit(sweep_dead_jobs, now)),
-                       ("schedule", lambda: run_due(now))):
+    for name, step in (
+        ("dispatch", lambda: dispatch_pending(app, now)),
+        ("sweep", lambda: _commit(sweep_dead_jobs, now)),
+        ("schedule", lambda: run_due(now)),
+    ):
         with app.app_context():
             try:
                 step()
-            except Exception as exc:  # noqa: BLE001 - keep the loop alive; the error is logged
+            except Exception as exc:
                 healthy = False
                 _log_failure(name, exc)
                 with contextlib.suppress(Exception):
@@ -143,7 +149,7 @@ def loop(app: Flask, interval: float = 30.0, stop: threading.Event | None = None
     while not stop.is_set():
         try:
             healthy = tick(app)
-        except Exception:  # noqa: BLE001 - never let the scheduler die
+        except Exception:
             log.exception("scheduler tick failed")
             healthy = False
         if healthy:

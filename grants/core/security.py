@@ -31,7 +31,7 @@ class IdConverter(IntegerConverter):
     PostgreSQL would refuse the query ("integer out of range") with a 500.
     """
 
-    def __init__(self, map, fixed_digits=0, min=0, max=2**31 - 1, signed=False):  # noqa: A002 — werkzeug's names
+    def __init__(self, map, fixed_digits=0, min=0, max=2**31 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
@@ -40,8 +40,13 @@ def init_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
-PROXY_FIX_SETTINGS = {"x_for": "PROXY_FIX_X_FOR", "x_proto": "PROXY_FIX_X_PROTO", "x_host": "PROXY_FIX_X_HOST",
-                      "x_port": "PROXY_FIX_X_PORT", "x_prefix": "PROXY_FIX_X_PREFIX"}
+PROXY_FIX_SETTINGS = {
+    "x_for": "PROXY_FIX_X_FOR",
+    "x_proto": "PROXY_FIX_X_PROTO",
+    "x_host": "PROXY_FIX_X_HOST",
+    "x_port": "PROXY_FIX_X_PORT",
+    "x_prefix": "PROXY_FIX_X_PREFIX",
+}
 
 
 def init_proxy_fix(app: Flask) -> None:
@@ -63,7 +68,9 @@ def refuse_untrusted_host():
 
     from grants.core.i18n import html_lang
 
-    current_app.logger.warning("request for an untrusted host refused: %r", request.environ.get("HTTP_HOST", "")[:200])
+    current_app.logger.warning(
+        "request for an untrusted host refused: %r", request.environ.get("HTTP_HOST", "")[:200]
+    )
     # no cookie of this site reaches a foreign host, so there is no chosen language: the default
     locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
@@ -108,11 +115,20 @@ _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 def _clean(values: MultiDict) -> ImmutableMultiDict | None:
     """The values without control characters (and without nameless fields), or None if clean."""
     pairs = list(values.items(multi=True))
-    if not any(k is None or k.translate(_CONTROL) != k or (isinstance(v, str) and v.translate(_CONTROL) != v)
-               for k, v in pairs):
+    if not any(
+        k is None
+        or k.translate(_CONTROL) != k
+        or (isinstance(v, str) and v.translate(_CONTROL) != v)
+        for k, v in pairs
+    ):
         return None
-    return ImmutableMultiDict([(k.translate(_CONTROL), v.translate(_CONTROL) if isinstance(v, str) else v)
-                               for k, v in pairs if k is not None])
+    return ImmutableMultiDict(
+        [
+            (k.translate(_CONTROL), v.translate(_CONTROL) if isinstance(v, str) else v)
+            for k, v in pairs
+            if k is not None
+        ]
+    )
 
 
 def drop_control_characters() -> None:
@@ -122,7 +138,9 @@ def drop_control_characters() -> None:
         if cleaned is not None:
             request.__dict__["args"] = cleaned
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
-            "application/x-www-form-urlencoded", "multipart/form-data"):
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         cleaned = _clean(request.form)
         if cleaned is not None:
             request.__dict__["form"] = cleaned

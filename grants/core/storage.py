@@ -462,18 +462,18 @@ def backend(app=None):
         return LocalBackend(config["UPLOAD_DIR"])
     if kind != "s3":
         raise RuntimeError(f"unknown STORAGE_BACKEND {kind!r} (use local or s3)")
-    settings = dict(
-        bucket=config.get("S3_BUCKET"),
-        endpoint_url=config.get("S3_ENDPOINT_URL"),
-        region=config.get("S3_REGION"),
-        access_key=config.get("S3_ACCESS_KEY_ID"),
-        secret_key=config.get("S3_SECRET_ACCESS_KEY"),
-        signed_url_seconds=int(config.get("S3_SIGNED_URL_SECONDS") or 300),
-        downloads=config.get("S3_DOWNLOADS") or "redirect",
-        connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 5),
-        read_timeout=float(config.get("S3_READ_TIMEOUT") or 30),
-        max_attempts=int(config.get("S3_MAX_ATTEMPTS") or 3),
-    )
+    settings = {
+        "bucket": config.get("S3_BUCKET"),
+        "endpoint_url": config.get("S3_ENDPOINT_URL"),
+        "region": config.get("S3_REGION"),
+        "access_key": config.get("S3_ACCESS_KEY_ID"),
+        "secret_key": config.get("S3_SECRET_ACCESS_KEY"),
+        "signed_url_seconds": int(config.get("S3_SIGNED_URL_SECONDS") or 300),
+        "downloads": config.get("S3_DOWNLOADS") or "redirect",
+        "connect_timeout": float(config.get("S3_CONNECT_TIMEOUT") or 5),
+        "read_timeout": float(config.get("S3_READ_TIMEOUT") or 30),
+        "max_attempts": int(config.get("S3_MAX_ATTEMPTS") or 3),
+    }
     cache = app.extensions.setdefault("grants_storage", {})
     signature = tuple(sorted((k, str(v)) for k, v in settings.items()))
     if signature not in cache:

@@ -73,11 +73,18 @@ def init_templating(app: Flask) -> None:
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
-        newstyle=True)
-    app.jinja_env.globals.update(can=can, can_fire=can_fire, url_for_page=url_for_page,
-                                 control=widgets.control, control_label=widgets.label)
-    app.jinja_env.filters.update(yuan=format_yuan, wan=format_wan,
-                                 datetime=local_datetime, date=local_date)
+        newstyle=True,
+    )
+    app.jinja_env.globals.update(
+        can=can,
+        can_fire=can_fire,
+        url_for_page=url_for_page,
+        control=widgets.control,
+        control_label=widgets.label,
+    )
+    app.jinja_env.filters.update(
+        yuan=format_yuan, wan=format_wan, datetime=local_datetime, date=local_date
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -63,7 +63,7 @@ def healthz():
     code = 200
     try:
         db.session.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+    except Exception as exc:
         status["database"] = f"error: {type(exc).__name__}"
         code = 503
     if current_app.config.get("REDIS_URL"):
@@ -72,7 +72,7 @@ def healthz():
 
             redis_connection(current_app).ping()
             status["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             status["redis"] = f"error: {type(exc).__name__}"
             code = 503
     status["status"] = "ok" if code == 200 else "degraded"
@@ -94,7 +94,12 @@ JOB_STATE_LABELS = {
     "finished": lazy_pgettext("job state", "Finished"),
     "failed": lazy_pgettext("job state", "Failed"),
 }
-JOB_STATE_BADGES = {"queued": "secondary", "running": "primary", "finished": "success", "failed": "danger"}
+JOB_STATE_BADGES = {
+    "queued": "secondary",
+    "running": "primary",
+    "finished": "success",
+    "failed": "danger",
+}
 
 
 @bp.get("/admin/jobs")
@@ -107,11 +112,26 @@ def jobs():
         stmt = stmt.where(Job.status == state)
     else:
         state = ""
-    counts = dict(db.session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
-    waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Job)
-                                .where(Job.status == "queued", Job.dispatched_at.is_(None))) or 0
-    return render_template("core/jobs.html", page=paginate(stmt, per_page=50), state=state, counts=counts,
-                           waiting=waiting, labels=JOB_STATE_LABELS, badges=JOB_STATE_BADGES)
+    counts = dict(
+        db.session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all()
+    )
+    waiting = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(Job.status == "queued", Job.dispatched_at.is_(None))
+        )
+        or 0
+    )
+    return render_template(
+        "core/jobs.html",
+        page=paginate(stmt, per_page=50),
+        state=state,
+        counts=counts,
+        waiting=waiting,
+        labels=JOB_STATE_LABELS,
+        badges=JOB_STATE_BADGES,
+    )
 
 
 @bp.post("/jobs/<int:job_id>/retry")
@@ -140,8 +160,10 @@ def _back_to_jobs(job: Job) -> str:
 def audit_log():
     """The audit log with filters: action, actor, object, period."""
     require("audit.view")
-    filters = {k: (request.args.get(k) or "").strip() for k in
-               ("action", "actor", "object_type", "object_id", "date_from", "date_to")}
+    filters = {
+        k: (request.args.get(k) or "").strip()
+        for k in ("action", "actor", "object_type", "object_id", "date_from", "date_to")
+    }
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if filters["action"]:
         stmt = stmt.where(AuditEvent.action.startswith(filters["action"]))
@@ -165,9 +187,20 @@ def audit_log():
         bound = datetime.combine(day, time.min, tzinfo=get_timezone())
         stmt = stmt.where(AuditEvent.at >= bound if op == "ge" else AuditEvent.at < bound)
     page = paginate(stmt, per_page=50)
-    actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    actions = db.session.scalars(
+        sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    ).all()
     object_types = db.session.scalars(
-        sa.select(AuditEvent.object_type).where(AuditEvent.object_type.is_not(None))
-        .distinct().order_by(AuditEvent.object_type)).all()
-    return render_template("core/audit.html", page=page, filters=filters, errors=errors,
-                           actions=actions, object_types=object_types)
+        sa.select(AuditEvent.object_type)
+        .where(AuditEvent.object_type.is_not(None))
+        .distinct()
+        .order_by(AuditEvent.object_type)
+    ).all()
+    return render_template(
+        "core/audit.html",
+        page=page,
+        filters=filters,
+        errors=errors,
+        actions=actions,
+        object_types=object_types,
+    )

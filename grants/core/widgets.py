@@ -110,15 +110,23 @@ def _select(widget, field, attrs: dict) -> Markup:
 
 _STOCK_OPTION = Select.render_option.__func__
 # the stock widget code each renderer reproduces; a widget with any other __call__ goes to WTForms
-_RENDERERS = {Input.__call__: _input, NumberInput.__call__: _number, _DateTimeBaseInput.__call__: _date,
-              TextArea.__call__: _textarea, Select.__call__: _select}
+_RENDERERS = {
+    Input.__call__: _input,
+    NumberInput.__call__: _number,
+    _DateTimeBaseInput.__call__: _date,
+    TextArea.__call__: _textarea,
+    Select.__call__: _select,
+}
 
 
 def control(field, **attrs) -> Markup:
     """``field(**attrs)``: the same markup, drawn here for the stock inputs, text areas and selects."""
     renderer = _RENDERERS.get(type(field.widget).__call__)
-    if (renderer is None or type(field.meta).render_field is not DefaultMeta.render_field
-            or (renderer is _select and type(field.widget).render_option.__func__ is not _STOCK_OPTION)):
+    if (
+        renderer is None
+        or type(field.meta).render_field is not DefaultMeta.render_field
+        or (renderer is _select and type(field.widget).render_option.__func__ is not _STOCK_OPTION)
+    ):
         return field(**attrs)
     attrs = {clean_key(k): v for k, v in attrs.items()}
     if field.render_kw is not None:

@@ -107,6 +107,8 @@ DOMAIN_EVENTS = Namespace()
 def state_entered(workflow_name: str, state: str):
     """The signal sent when an object of ``workflow_name`` enters ``state`` (e.g. project.terminated)."""
     return DOMAIN_EVENTS.signal(f"{workflow_name}.{state}")
+
+
 _engine_writing: ContextVar[bool] = ContextVar("engine_writing", default=False)
 
 
@@ -161,8 +163,12 @@ def transition(obj, event: str, actor, **data) -> Transition:
     if t is None:
         raise InvalidTransition(_("This action is not possible in the current state."))
     if not t.allowed(actor, obj):
-        audit.record("permission.denied", obj, actor=actor,
-                     after={"action": f"{wf.name}.{event}", "state": before})
+        audit.record(
+            "permission.denied",
+            obj,
+            actor=actor,
+            after={"action": f"{wf.name}.{event}", "state": before},
+        )
         raise TransitionForbidden(_("You are not allowed to do this."))
     if t.guard is not None:
         problem = t.guard(obj, actor, data)
@@ -177,8 +183,13 @@ def transition(obj, event: str, actor, **data) -> Transition:
         t.effect(obj, actor, data)
     db.session.flush()
     details = {k: _jsonable(v) for k, v in data.items() if k != "password"}
-    audit.record(f"{wf.name}.{event}", obj, actor=actor,
-                 before={"state": before}, after={"state": t.target, **details})
+    audit.record(
+        f"{wf.name}.{event}",
+        obj,
+        actor=actor,
+        before={"state": before},
+        after={"state": t.target, **details},
+    )
     state_entered(wf.name, t.target).send(obj, actor=actor, data=data)
     if t.notify is not None:
         t.notify(obj, actor, data)

@@ -116,6 +116,7 @@ def csv_text(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, bom: bool 
 
 # --- writing xlsx --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Column:
     """One column of a sheet: header, width in characters, number format, wrapped text.
@@ -140,8 +141,15 @@ _FORMATTED = (int, float, Decimal, date, datetime, time)
 class SheetWriter:
     """One streamed sheet: a bold frozen header row, then rows of safe, typed cells."""
 
-    def __init__(self, workbook: Workbook, title: str, columns: Sequence[Column], *, header: bool = True,
-                 freeze: str | None = "A2"):
+    def __init__(
+        self,
+        workbook: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        *,
+        header: bool = True,
+        freeze: str | None = "A2",
+    ):
         self.sheet = workbook.create_sheet(title=str(title)[:31])
         self.columns = list(columns)
         for number, column in enumerate(self.columns, start=1):
@@ -161,10 +169,14 @@ class SheetWriter:
         """Make the whole column (1-based) text-formatted, so typed codes keep leading zeros."""
         self.sheet.column_dimensions[get_column_letter(number)].number_format = TEXT_FORMAT
 
-    def choice_list(self, number: int, choices: Sequence[str], first_row: int, last_row: int) -> None:
+    def choice_list(
+        self, number: int, choices: Sequence[str], first_row: int, last_row: int
+    ) -> None:
         """A drop-down list of ``choices`` on a column (1-based) between two rows."""
         letter = get_column_letter(number)
-        validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True)
+        validation = DataValidation(
+            type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True
+        )
         validation.add(f"{letter}{first_row}:{letter}{last_row}")
         self.sheet.data_validations.append(validation)
 
@@ -176,8 +188,16 @@ class SheetWriter:
             item = WriteOnlyCell(self.sheet, value=cell(value))
             if isinstance(item.value, str):
                 item.data_type = "s"
-            number_format = formats[number] if formats is not None else (column.number_format if column else None)
-            if number_format and isinstance(item.value, _FORMATTED) and not isinstance(item.value, bool):
+            number_format = (
+                formats[number]
+                if formats is not None
+                else (column.number_format if column else None)
+            )
+            if (
+                number_format
+                and isinstance(item.value, _FORMATTED)
+                and not isinstance(item.value, bool)
+            ):
                 item.number_format = number_format
             if column is not None and column.wrap:
                 item.alignment = _WRAP
@@ -191,8 +211,14 @@ class WorkbookWriter:
     def __init__(self):
         self.workbook = Workbook(write_only=True)
 
-    def sheet(self, title: str, columns: Sequence[Column], *, header: bool = True,
-              freeze: str | None = "A2") -> SheetWriter:
+    def sheet(
+        self,
+        title: str,
+        columns: Sequence[Column],
+        *,
+        header: bool = True,
+        freeze: str | None = "A2",
+    ) -> SheetWriter:
         """A new sheet; rows of the previous sheet can no longer be added."""
         return SheetWriter(self.workbook, title, columns, header=header, freeze=freeze)
 
@@ -229,10 +255,12 @@ class ImportLimits:
     @classmethod
     def from_config(cls, config=None) -> ImportLimits:
         config = current_app.config if config is None else config
-        return cls(max_bytes=int(config.get("IMPORT_MAX_MB", 5) * MB),
-                   max_unzipped_bytes=int(config.get("IMPORT_MAX_UNZIPPED_MB", 50) * MB),
-                   max_rows=int(config.get("IMPORT_MAX_ROWS", 5000)),
-                   stop_after_blank_rows=int(config.get("IMPORT_STOP_AFTER_BLANK_ROWS", 50)))
+        return cls(
+            max_bytes=int(config.get("IMPORT_MAX_MB", 5) * MB),
+            max_unzipped_bytes=int(config.get("IMPORT_MAX_UNZIPPED_MB", 50) * MB),
+            max_rows=int(config.get("IMPORT_MAX_ROWS", 5000)),
+            stop_after_blank_rows=int(config.get("IMPORT_STOP_AFTER_BLANK_ROWS", 50)),
+        )
 
 
 class ImportFileError(ValueError):
@@ -310,8 +338,14 @@ def _with_dimensions(data: bytes) -> bytes:
                 if info.filename in lacking:
                     at = content.find(b"sheetData")
                     opening = content.rfind(b"<", 0, at)
-                    prefix = content[opening + 1:at]
-                    content = content[:opening] + b"<" + prefix + b'dimension ref="A1"/>' + content[opening:]
+                    prefix = content[opening + 1 : at]
+                    content = (
+                        content[:opening]
+                        + b"<"
+                        + prefix
+                        + b'dimension ref="A1"/>'
+                        + content[opening:]
+                    )
                     target.writestr(info.filename, content, compress_type=zipfile.ZIP_STORED)
                 else:
                     target.writestr(info, content)
@@ -322,7 +356,9 @@ def _is_blank(values: Sequence[Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> list[tuple[int, tuple]]:
+def read_rows(
+    file: bytes | BinaryIO, limits: ImportLimits | None = None
+) -> list[tuple[int, tuple]]:
     """The non-empty rows of the workbook's first sheet as (Excel row number, values).
 
     The header row is included (as row 1 when the sheet has one there). Reading stops after
@@ -333,21 +369,31 @@ def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> lis
     limits = limits or ImportLimits.from_config()
     data = _read_upload(file, limits.max_bytes)
     if len(data) > limits.max_bytes:
-        raise ImportFileError(gettext("The file is larger than %(mb)s MB.", mb=_megabytes(limits.max_bytes)))
+        raise ImportFileError(
+            gettext("The file is larger than %(mb)s MB.", mb=_megabytes(limits.max_bytes))
+        )
     if not is_xlsx(data):
-        raise ImportFileError(gettext("This is not an Excel workbook (.xlsx). Download the template and fill it in."))
+        raise ImportFileError(
+            gettext("This is not an Excel workbook (.xlsx). Download the template and fill it in.")
+        )
     unreadable = gettext("The workbook cannot be read. Save it again as .xlsx and retry.")
     try:
         unzipped = _unzipped_size(data)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise ImportFileError(unreadable) from None
     if unzipped > limits.max_unzipped_bytes:
-        raise ImportFileError(gettext(
-            "The workbook unpacks to more than %(mb)s MB, far more than a sheet of this size needs. Copy the "
-            "rows into a new workbook, save it as .xlsx and upload that.", mb=_megabytes(limits.max_unzipped_bytes)))
+        raise ImportFileError(
+            gettext(
+                "The workbook unpacks to more than %(mb)s MB, far more than a sheet of this size needs. Copy the "
+                "rows into a new workbook, save it as .xlsx and upload that.",
+                mb=_megabytes(limits.max_unzipped_bytes),
+            )
+        )
     try:
         workbook = load_workbook(io.BytesIO(_with_dimensions(data)), read_only=True, data_only=True)
-    except Exception:  # openpyxl and defusedxml raise many kinds of error for a damaged or hostile package
+    except (
+        Exception
+    ):  # openpyxl and defusedxml raise many kinds of error for a damaged or hostile package
         raise ImportFileError(unreadable) from None
     rows: list[tuple[int, tuple]] = []
     blank_run = 0
@@ -355,7 +401,9 @@ def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> lis
         if not workbook.worksheets:
             raise ImportFileError(unreadable)
         sheet = workbook.worksheets[0]
-        rows_read = sheet.iter_rows(max_row=limits.max_rows + 2, max_col=limits.max_columns, values_only=True)
+        rows_read = sheet.iter_rows(
+            max_row=limits.max_rows + 2, max_col=limits.max_columns, values_only=True
+        )
         for number, values in enumerate(rows_read, start=1):
             if _is_blank(values):
                 blank_run += 1
@@ -364,9 +412,12 @@ def read_rows(file: bytes | BinaryIO, limits: ImportLimits | None = None) -> lis
                 continue
             blank_run = 0
             if number - 1 > limits.max_rows:
-                raise ImportFileError(gettext(
-                    "The sheet has more than %(max)d rows: split it into files of at most %(max)d rows each.",
-                    max=limits.max_rows))
+                raise ImportFileError(
+                    gettext(
+                        "The sheet has more than %(max)d rows: split it into files of at most %(max)d rows each.",
+                        max=limits.max_rows,
+                    )
+                )
             rows.append((number, tuple(values)))
     except ImportFileError:
         raise

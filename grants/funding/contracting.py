@@ -86,10 +86,17 @@ class ContractingError(OperationError):
 class PlanError(ContractingError):
     """A tranche plan that cannot stand: a message per offending row and/or one for the total."""
 
-    def __init__(self, rows: dict[int, str] | None = None, total: str | None = None, budget: str | None = None):
+    def __init__(
+        self,
+        rows: dict[int, str] | None = None,
+        total: str | None = None,
+        budget: str | None = None,
+    ):
         self.rows = dict(rows or {})
         self.total = total
-        self.budget = budget  # what is wrong with the budget checked along with the plan, if anything
+        self.budget = (
+            budget  # what is wrong with the budget checked along with the plan, if anything
+        )
         message = total or next(iter(self.rows.values()), "") or _("Correct the tranche plan.")
         super().__init__(message, field="tranches")
 
@@ -119,6 +126,7 @@ class TrancheRow:
 
 
 # --- reading --------------------------------------------------------------------------------
+
 
 def decision_amount(application: Application) -> Decimal | None:
     """The amount the bureau approved for the application, or None without an approval."""
@@ -150,9 +158,12 @@ def signed_copy(project: Project) -> ProjectFile | None:
 
 
 def _latest_file(project: Project, purpose: str) -> ProjectFile | None:
-    return db.session.scalar(sa.select(ProjectFile).where(
-        ProjectFile.project_id == project.id, ProjectFile.purpose == purpose)
-        .order_by(ProjectFile.uploaded_at.desc(), ProjectFile.id.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(ProjectFile)
+        .where(ProjectFile.project_id == project.id, ProjectFile.purpose == purpose)
+        .order_by(ProjectFile.uploaded_at.desc(), ProjectFile.id.desc())
+        .limit(1)
+    )
 
 
 def signed_copy_is_current(project: Project, copy: ProjectFile | None = None) -> bool:
@@ -178,8 +189,9 @@ def latest_disbursements(tranche_ids: Iterable[int]) -> dict[int, Disbursement]:
     ids = list(tranche_ids)
     if not ids:
         return {}
-    rows = db.session.scalars(sa.select(Disbursement).where(Disbursement.tranche_id.in_(ids))
-                              .order_by(Disbursement.id)).all()
+    rows = db.session.scalars(
+        sa.select(Disbursement).where(Disbursement.tranche_id.in_(ids)).order_by(Disbursement.id)
+    ).all()
     return {d.tranche_id: d for d in rows}
 
 
@@ -196,8 +208,15 @@ def tranche_status(tranche: Tranche, disbursement: Disbursement | None) -> str:
 
 def has_live_disbursement(project: Project) -> bool:
     """Whether a disbursement of the project is requested, approved or paid."""
-    return db.session.scalar(sa.select(sa.func.count(Disbursement.id)).where(
-        Disbursement.project_id == project.id, Disbursement.state.in_(LIVE_DISBURSEMENT_STATES))) > 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Disbursement.id)).where(
+                Disbursement.project_id == project.id,
+                Disbursement.state.in_(LIVE_DISBURSEMENT_STATES),
+            )
+        )
+        > 0
+    )
 
 
 def plan_is_editable(project: Project) -> bool:
@@ -206,6 +225,7 @@ def plan_is_editable(project: Project) -> bool:
 
 
 # --- project codes --------------------------------------------------------------------------
+
 
 def project_code(year: int, number: int, pattern: str | None = None) -> str:
     """The code of the ``number``-th project of ``year`` (``PROJECT_CODE_FORMAT``)."""
@@ -222,9 +242,12 @@ def next_number_statement(year: int, dialect: str):
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the app runs on these two
         raise RuntimeError(f"project codes need SQLite or PostgreSQL, not {dialect}")
-    return (insert(table).values(year=year, last=1)
-            .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
-            .returning(table.c.last))
+    return (
+        insert(table)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
 
 
 def next_project_number(year: int) -> int:
@@ -247,6 +270,7 @@ def next_project_code(year: int) -> str:
 
 # --- defaults -------------------------------------------------------------------------------
 
+
 def scale_exactly(weights: dict, total: Decimal) -> dict:
     """Split ``total`` yuan in proportion to ``weights``, to the cent, adding up to ``total``.
 
@@ -257,7 +281,10 @@ def scale_exactly(weights: dict, total: Decimal) -> dict:
     base = sum(weights.values(), ZERO)
     if base <= 0:
         raise ValueError("weights must add up to more than zero")
-    parts = {key: (total * weight / base).quantize(CENT, rounding=ROUND_DOWN) for key, weight in weights.items()}
+    parts = {
+        key: (total * weight / base).quantize(CENT, rounding=ROUND_DOWN)
+        for key, weight in weights.items()
+    }
     largest = max(weights, key=lambda key: weights[key])
     parts[largest] += total - sum(parts.values(), ZERO)
     return parts
@@ -265,8 +292,8 @@ def scale_exactly(weights: dict, total: Decimal) -> dict:
 
 def default_budget(application: Application, award: Decimal) -> list[BudgetRow]:
     """The application's budget by category, its fiscal money scaled to ``award`` exactly."""
-    fiscal = {c: ZERO for c in CATEGORIES}
-    self_raised = {c: ZERO for c in CATEGORIES}
+    fiscal = dict.fromkeys(CATEGORIES, ZERO)
+    self_raised = dict.fromkeys(CATEGORIES, ZERO)
     for line in application.budget_lines:
         if line.category in fiscal:
             fiscal[line.category] += line.fiscal or ZERO
@@ -289,7 +316,10 @@ def default_plan(application: Application, award: Decimal) -> list[TrancheRow]:
     first = (award * DEFAULT_CONTRACT_SHARE).quantize(CENT, rounding=ROUND_DOWN)
     if first > 0:
         rows.append(TrancheRow(first, "contract"))
-    shares = {number: Decimal(m.funding_share or 0) for number, m in enumerate(application.milestones, start=1)}
+    shares = {
+        number: Decimal(m.funding_share or 0)
+        for number, m in enumerate(application.milestones, start=1)
+    }
     if sum(shares.values(), ZERO) > 0:
         pot = (award * DEFAULT_MILESTONES_SHARE).quantize(CENT, rounding=ROUND_DOWN)
         for number, amount in scale_exactly(shares, pot).items():
@@ -303,7 +333,10 @@ def default_plan(application: Application, award: Decimal) -> list[TrancheRow]:
 
 # --- checking what the bureau wrote ---------------------------------------------------------
 
-def plan_problems(rows: Sequence[TrancheRow], award: Decimal, milestones: Iterable[int]) -> tuple[dict, str | None]:
+
+def plan_problems(
+    rows: Sequence[TrancheRow], award: Decimal, milestones: Iterable[int]
+) -> tuple[dict, str | None]:
     """The messages for a plan: one per offending row (by index) and one for its total."""
     known = set(milestones)
     errors: dict[int, str] = {}
@@ -329,13 +362,21 @@ def plan_problems(rows: Sequence[TrancheRow], award: Decimal, milestones: Iterab
         if total != award:
             difference = wan_exact(abs(total - award))
             if total > award:
-                total_error = _("The tranches add up to %(total)s, %(difference)s more than the award of "
-                                "%(award)s: they must add up to the award exactly.", total=wan_exact(total),
-                                difference=difference, award=wan_exact(award))
+                total_error = _(
+                    "The tranches add up to %(total)s, %(difference)s more than the award of "
+                    "%(award)s: they must add up to the award exactly.",
+                    total=wan_exact(total),
+                    difference=difference,
+                    award=wan_exact(award),
+                )
             else:
-                total_error = _("The tranches add up to %(total)s, %(difference)s less than the award of "
-                                "%(award)s: they must add up to the award exactly.", total=wan_exact(total),
-                                difference=difference, award=wan_exact(award))
+                total_error = _(
+                    "The tranches add up to %(total)s, %(difference)s less than the award of "
+                    "%(award)s: they must add up to the award exactly.",
+                    total=wan_exact(total),
+                    difference=difference,
+                    award=wan_exact(award),
+                )
     return errors, total_error
 
 
@@ -361,13 +402,18 @@ def budget_problem(rows: Sequence[BudgetRow], award: Decimal) -> str | None:
             return _("Amounts are exact to the cent: 0.000001 is one cent.")
     fiscal = sum((r.fiscal for r in rows), ZERO)
     if fiscal != award:
-        return _("The fiscal budget adds up to %(total)s; it must add up to the award of %(award)s exactly "
-                 "(difference %(difference)s).", total=wan_exact(fiscal), award=wan_exact(award),
-                 difference=wan_exact(abs(fiscal - award)))
+        return _(
+            "The fiscal budget adds up to %(total)s; it must add up to the award of %(award)s exactly "
+            "(difference %(difference)s).",
+            total=wan_exact(fiscal),
+            award=wan_exact(award),
+            difference=wan_exact(abs(fiscal - award)),
+        )
     return None
 
 
 # --- the application's contract event -------------------------------------------------------
+
 
 def guard_contract(application: Application, actor, data: dict) -> str | None:
     """Nothing may stand between the approval and the contract, and it is not contracted yet."""
@@ -382,9 +428,17 @@ def guard_contract(application: Application, actor, data: dict) -> str | None:
 
 # --- creating the project -------------------------------------------------------------------
 
-def create_project(application: Application, actor, *, award: Decimal | None = None,
-                   budget: Sequence[BudgetRow] | None = None, tranches: Sequence[TrancheRow] | None = None,
-                   start_date: date | None = None, end_date: date | None = None) -> Project:
+
+def create_project(
+    application: Application,
+    actor,
+    *,
+    award: Decimal | None = None,
+    budget: Sequence[BudgetRow] | None = None,
+    tranches: Sequence[TrancheRow] | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> Project:
     """Contract an approved application: the project with its code, budget, plan and task book.
 
     Fires the application's ``contract`` event (refused with the blockers of
@@ -402,8 +456,13 @@ def create_project(application: Application, actor, *, award: Decimal | None = N
     if award is None or award <= 0:
         raise ContractingError(_("The award must be more than zero."), field="award")
     if award > approved:
-        raise ContractingError(_("The award cannot exceed the amount approved (%(amount)s).",
-                                 amount=wan_exact(approved)), field="award")
+        raise ContractingError(
+            _(
+                "The award cannot exceed the amount approved (%(amount)s).",
+                amount=wan_exact(approved),
+            ),
+            field="award",
+        )
     start_date = start_date or application.start_date
     end_date = end_date or application.end_date
     if start_date is None:
@@ -412,8 +471,11 @@ def create_project(application: Application, actor, *, award: Decimal | None = N
         raise ContractingError(_("The project must end after it starts."), field="end_date")
     budget = list(budget) if budget is not None else default_budget(application, award)
     problem = budget_problem(budget, award)
-    tranches = [TrancheRow(r.amount, r.trigger, r.milestone) for r in tranches] if tranches is not None \
+    tranches = (
+        [TrancheRow(r.amount, r.trigger, r.milestone) for r in tranches]
+        if tranches is not None
         else default_plan(application, award)
+    )
     planned = application.milestones
     try:
         check_plan(tranches, award, range(1, len(planned) + 1))
@@ -425,56 +487,111 @@ def create_project(application: Application, actor, *, award: Decimal | None = N
 
     year = application.call.year
     project = Project(
-        application_id=application.id, call_id=application.call_id, organisation_id=application.organisation_id,
-        cluster_id=application.cluster_id, code=next_project_code(year), year=year, title=application.title,
-        summary=application.summary or "", objectives=application.objectives or "",
-        start_date=start_date, end_date=end_date, award=award,
-        self_raised=sum((to_money(r.self_raised) for r in budget), ZERO), state="contracting",
-        created_by_id=getattr(actor, "id", None))
+        application_id=application.id,
+        call_id=application.call_id,
+        organisation_id=application.organisation_id,
+        cluster_id=application.cluster_id,
+        code=next_project_code(year),
+        year=year,
+        title=application.title,
+        summary=application.summary or "",
+        objectives=application.objectives or "",
+        start_date=start_date,
+        end_date=end_date,
+        award=award,
+        self_raised=sum((to_money(r.self_raised) for r in budget), ZERO),
+        state="contracting",
+        created_by_id=getattr(actor, "id", None),
+    )
     for position, member in enumerate(application.team, start=1):
-        project.members.append(ProjectMember(position=position, name=member.name, role=member.role,
-                                             title=member.title or "", organisation_name=member.organisation_name or ""))
+        project.members.append(
+            ProjectMember(
+                position=position,
+                name=member.name,
+                role=member.role,
+                title=member.title or "",
+                organisation_name=member.organisation_name or "",
+            )
+        )
     for kpi in application.kpis:
         project.kpis.append(ProjectKpi(kind=kpi.kind, target=kpi.target, note=kpi.note or ""))
     milestones = {}
     for number, planned_milestone in enumerate(planned, start=1):
-        milestone = Milestone(position=number, title=planned_milestone.title,
-                              deliverable=planned_milestone.deliverable or "", due_date=planned_milestone.due_date,
-                              state="open")
+        milestone = Milestone(
+            position=number,
+            title=planned_milestone.title,
+            deliverable=planned_milestone.deliverable or "",
+            due_date=planned_milestone.due_date,
+            state="open",
+        )
         project.milestones.append(milestone)
         milestones[number] = milestone
     order = {c: i for i, c in enumerate(CATEGORIES)}
     for row in sorted(budget, key=lambda r: order[r.category]):
-        project.budget_lines.append(ProjectBudgetLine(category=row.category, fiscal=to_money(row.fiscal),
-                                                      self_raised=to_money(row.self_raised)))
+        project.budget_lines.append(
+            ProjectBudgetLine(
+                category=row.category,
+                fiscal=to_money(row.fiscal),
+                self_raised=to_money(row.self_raised),
+            )
+        )
     db.session.add(project)
     db.session.flush()
     for position, row in enumerate(tranches, start=1):
         milestone = milestones.get(row.milestone) if row.trigger == "milestone" else None
-        project.tranches.append(Tranche(position=position, amount=to_money(row.amount), trigger=row.trigger,
-                                        milestone_id=milestone.id if milestone else None))
+        project.tranches.append(
+            Tranche(
+                position=position,
+                amount=to_money(row.amount),
+                trigger=row.trigger,
+                milestone_id=milestone.id if milestone else None,
+            )
+        )
     db.session.flush()
-    audit.record("project.created", project, actor=actor, after={
-        "application_id": application.id, "code": project.code, "award": str(award),
-        "period": [start_date.isoformat(), end_date.isoformat()],
-        "budget": {r.category: [str(r.fiscal), str(r.self_raised)] for r in budget},
-        "tranches": describe_plan(project.tranches)})
+    audit.record(
+        "project.created",
+        project,
+        actor=actor,
+        after={
+            "application_id": application.id,
+            "code": project.code,
+            "award": str(award),
+            "period": [start_date.isoformat(), end_date.isoformat()],
+            "budget": {r.category: [str(r.fiscal), str(r.self_raised)] for r in budget},
+            "tranches": describe_plan(project.tranches),
+        },
+    )
     issue_task_book(project, actor)
-    _notify_applicants(project, "project.task_book_issued",
-                       _l("Task book of %(code)s ready for signature"),
-                       _l("The bureau has issued the task book of your project %(code)s “%(title)s”. Download "
-                          "it, have it signed and sealed, and upload the signed copy."))
+    _notify_applicants(
+        project,
+        "project.task_book_issued",
+        _l("Task book of %(code)s ready for signature"),
+        _l(
+            "The bureau has issued the task book of your project %(code)s “%(title)s”. Download "
+            "it, have it signed and sealed, and upload the signed copy."
+        ),
+    )
     return project
 
 
 def describe_plan(tranches: Iterable[Tranche]) -> list[dict]:
     """The plan as the audit log keeps it."""
-    return [{"id": t.id, "position": t.position, "amount": str(t.amount), "trigger": t.trigger,
-             "milestone_id": t.milestone_id, "due": t.due_since is not None}
-            for t in tranches if t.cancelled_at is None]
+    return [
+        {
+            "id": t.id,
+            "position": t.position,
+            "amount": str(t.amount),
+            "trigger": t.trigger,
+            "milestone_id": t.milestone_id,
+            "due": t.due_since is not None,
+        }
+        for t in tranches
+        if t.cancelled_at is None
+    ]
 
 
 # --- the task book --------------------------------------------------------------------------
+
 
 def _formatters():
     from babel.numbers import format_decimal, format_percent
@@ -504,18 +621,35 @@ def task_book_html(project: Project, issued_on: date) -> str:
     application = project.application
     call = project.call
     lines = {line.category: line for line in project.budget_lines}
-    budget = [(BUDGET_CATEGORIES[c], lines[c].fiscal if c in lines else ZERO,
-               lines[c].self_raised if c in lines else ZERO) for c in CATEGORIES]
+    budget = [
+        (
+            BUDGET_CATEGORIES[c],
+            lines[c].fiscal if c in lines else ZERO,
+            lines[c].self_raised if c in lines else ZERO,
+        )
+        for c in CATEGORIES
+    ]
     # Rendered from the environment, not through render_template: the document needs no request
     # (nor the page context processors), so it renders the same in a request, a job or a test.
     return current_app.jinja_env.get_template("funding/contracts/task_book.html").render(
-        project=project, application=application, call=call,
-        organisation=project.organisation, lang=html_lang(get_locale()),
-        stylesheet=pdf_static_url("css/pdf.css"), budget=budget,
-        fiscal_total=sum((b[1] for b in budget), ZERO), self_raised_total=sum((b[2] for b in budget), ZERO),
-        tranches=live_tranches(project), triggers=TRIGGERS, team_roles=TEAM_ROLES, kpi_kinds=KPI_KINDS,
+        project=project,
+        application=application,
+        call=call,
+        organisation=project.organisation,
+        lang=html_lang(get_locale()),
+        stylesheet=pdf_static_url("css/pdf.css"),
+        budget=budget,
+        fiscal_total=sum((b[1] for b in budget), ZERO),
+        self_raised_total=sum((b[2] for b in budget), ZERO),
+        tranches=live_tranches(project),
+        triggers=TRIGGERS,
+        team_roles=TEAM_ROLES,
+        kpi_kinds=KPI_KINDS,
         funding_level=FUNDING_LEVELS.get(call.funding_level, call.funding_level),
-        category=CALL_CATEGORIES.get(call.category, call.category), issued_on=issued_on, **_formatters())
+        category=CALL_CATEGORIES.get(call.category, call.category),
+        issued_on=issued_on,
+        **_formatters(),
+    )
 
 
 def render_task_book(project: Project, issued_on: date) -> bytes:
@@ -538,37 +672,55 @@ def issue_task_book(project: Project, actor) -> ProjectFile:
     try:
         data = render_task_book(project, local_today())
     except PdfError:
-        raise ContractingError(_("The task book could not be produced just now. Please try again in a "
-                                 "minute.")) from None
-    upload = FileStorage(stream=io.BytesIO(data), filename=f"{project.code}.pdf", content_type="application/pdf")
+        raise ContractingError(
+            _("The task book could not be produced just now. Please try again in a minute.")
+        ) from None
+    upload = FileStorage(
+        stream=io.BytesIO(data), filename=f"{project.code}.pdf", content_type="application/pdf"
+    )
     try:
         stored = storage.save_upload(upload, kinds=("pdf",), max_bytes=len(data) + 1)
     except storage.StorageUnavailable as exc:
         raise ContractingError(exc.message) from None
     now = utcnow()
-    record = ProjectFile.from_stored(stored, project_id=project.id, purpose="task_book", actor=actor, uploaded_at=now)
+    record = ProjectFile.from_stored(
+        stored, project_id=project.id, purpose="task_book", actor=actor, uploaded_at=now
+    )
     db.session.add(record)
     before = {"sha256": project.task_book_sha256}
     project.task_book_sha256 = stored.sha256
     project.task_book_issued_at = now
     db.session.flush()
-    audit.record("task_book.issued", project, actor=actor, before=before,
-                 after={"sha256": stored.sha256, "size": stored.size, "code": project.code})
+    audit.record(
+        "task_book.issued",
+        project,
+        actor=actor,
+        before=before,
+        after={"sha256": stored.sha256, "size": stored.size, "code": project.code},
+    )
     return record
 
 
 # --- the signed copy, the bureau's check and the signing ----------------------------------
 
+
 def latest_signature(project: Project) -> TaskBookSignature | None:
     """The signed copy handed in last, with the bureau's decision on it."""
-    return db.session.scalar(sa.select(TaskBookSignature).where(TaskBookSignature.project_id == project.id)
-                             .order_by(TaskBookSignature.id.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(TaskBookSignature)
+        .where(TaskBookSignature.project_id == project.id)
+        .order_by(TaskBookSignature.id.desc())
+        .limit(1)
+    )
 
 
 def pending_signature(project: Project) -> TaskBookSignature | None:
     """The signed copy waiting for the bureau's confirmation, if any."""
-    return db.session.scalar(sa.select(TaskBookSignature).where(TaskBookSignature.project_id == project.id,
-                                                                TaskBookSignature.state == "signed_uploaded"))
+    return db.session.scalar(
+        sa.select(TaskBookSignature).where(
+            TaskBookSignature.project_id == project.id, TaskBookSignature.state == "signed_uploaded"
+        )
+    )
 
 
 def upload_signed_task_book(project: Project, upload, actor) -> ProjectFile:
@@ -582,47 +734,79 @@ def upload_signed_task_book(project: Project, upload, actor) -> ProjectFile:
     if project.state != "contracting":
         raise ContractingError(_("The task book has been signed already."), field="file")
     if pending_signature(project) is not None:
-        raise ContractingError(_("The signed copy uploaded earlier is waiting for the bureau's confirmation: "
-                                 "a new copy can be uploaded once the bureau has returned it."), field="file")
+        raise ContractingError(
+            _(
+                "The signed copy uploaded earlier is waiting for the bureau's confirmation: "
+                "a new copy can be uploaded once the bureau has returned it."
+            ),
+            field="file",
+        )
     try:
         stored = storage.save_upload(upload, kinds=SIGNED_COPY_KINDS)
     except storage.UploadRefused as exc:
         raise ContractingError(exc.message, field="file") from None
     now = utcnow()
-    record = ProjectFile.from_stored(stored, project_id=project.id, purpose="signed_task_book", actor=actor,
-                                     uploaded_at=now)
+    record = ProjectFile.from_stored(
+        stored, project_id=project.id, purpose="signed_task_book", actor=actor, uploaded_at=now
+    )
     db.session.add(record)
     db.session.flush()
-    signature = TaskBookSignature(project_id=project.id, file_id=record.id, state="signed_uploaded",
-                                  task_book_sha256=project.task_book_sha256, uploaded_by_id=getattr(actor, "id", None),
-                                  uploaded_at=now, return_reason="")
+    signature = TaskBookSignature(
+        project_id=project.id,
+        file_id=record.id,
+        state="signed_uploaded",
+        task_book_sha256=project.task_book_sha256,
+        uploaded_by_id=getattr(actor, "id", None),
+        uploaded_at=now,
+        return_reason="",
+    )
     db.session.add(signature)
     db.session.flush()
-    audit.record("task_book.signed_copy", project, actor=actor,
-                 after={"file_id": record.id, "name": record.original_name, "sha256": record.sha256,
-                        "task_book_sha256": project.task_book_sha256, "signature_id": signature.id,
-                        "state": "signed_uploaded"})
+    audit.record(
+        "task_book.signed_copy",
+        project,
+        actor=actor,
+        after={
+            "file_id": record.id,
+            "name": record.original_name,
+            "sha256": record.sha256,
+            "task_book_sha256": project.task_book_sha256,
+            "signature_id": signature.id,
+            "state": "signed_uploaded",
+        },
+    )
     from grants.review.assignments import bureau_users
 
-    notify(bureau_users(), "project.signed_copy_uploaded", _l("Signed task book of %(code)s uploaded"),
-           _l("The signed copy of the task book of %(code)s “%(title)s” has been uploaded. Check it against the "
-              "issued task book, then confirm it to start the project or return it with the reason."),
-           link=url_for("funding.contract", project_id=project.id),
-           params={"code": project.code, "title": project.title})
+    notify(
+        bureau_users(),
+        "project.signed_copy_uploaded",
+        _l("Signed task book of %(code)s uploaded"),
+        _l(
+            "The signed copy of the task book of %(code)s “%(title)s” has been uploaded. Check it against the "
+            "issued task book, then confirm it to start the project or return it with the reason."
+        ),
+        link=url_for("funding.contract", project_id=project.id),
+        params={"code": project.code, "title": project.title},
+    )
     return record
 
 
 def _plan_problem(project: Project) -> str | None:
     total = plan_total(project)
     if total != project.award:
-        return _("The tranche plan adds up to %(total)s, not to the award of %(award)s: correct the plan first.",
-                 total=wan_exact(total), award=wan_exact(project.award))
+        return _(
+            "The tranche plan adds up to %(total)s, not to the award of %(award)s: correct the plan first.",
+            total=wan_exact(total),
+            award=wan_exact(project.award),
+        )
     return None
 
 
 def _stale_copy_message() -> str:
-    return _("The signed copy was uploaded before the current task book was issued: upload a signed copy "
-             "of the current task book.")
+    return _(
+        "The signed copy was uploaded before the current task book was issued: upload a signed copy "
+        "of the current task book."
+    )
 
 
 def guard_confirm_signature(signature: TaskBookSignature, actor, data: dict) -> str | None:
@@ -630,8 +814,9 @@ def guard_confirm_signature(signature: TaskBookSignature, actor, data: dict) -> 
     project = signature.project
     if project.state != "contracting":
         return _("The task book has been signed already.")
-    if signature.task_book_sha256 != project.task_book_sha256 or not signed_copy_is_current(project,
-                                                                                          signature.file):
+    if signature.task_book_sha256 != project.task_book_sha256 or not signed_copy_is_current(
+        project, signature.file
+    ):
         return _stale_copy_message()
     return _plan_problem(project)
 
@@ -657,12 +842,17 @@ def notify_signature_returned(signature: TaskBookSignature, actor, data: dict) -
     from grants.applications.operations import applicant_users
 
     project = signature.project
-    notify(applicant_users(project), "project.signed_copy_returned",
-           _l("Signed task book of %(code)s returned"),
-           _l("The bureau has returned the signed copy of the task book of %(code)s “%(title)s”.\n"
-              "Reason: %(reason)s\nUpload a correctly signed and sealed copy of the current task book."),
-           link=url_for("funding.contract", project_id=project.id),
-           params={"code": project.code, "title": project.title, "reason": signature.return_reason})
+    notify(
+        applicant_users(project),
+        "project.signed_copy_returned",
+        _l("Signed task book of %(code)s returned"),
+        _l(
+            "The bureau has returned the signed copy of the task book of %(code)s “%(title)s”.\n"
+            "Reason: %(reason)s\nUpload a correctly signed and sealed copy of the current task book."
+        ),
+        link=url_for("funding.contract", project_id=project.id),
+        params={"code": project.code, "title": project.title, "reason": signature.return_reason},
+    )
 
 
 def guard_sign(project: Project, actor, data: dict) -> str | None:
@@ -688,22 +878,34 @@ def notify_signed(project: Project, actor, data: dict) -> None:
     from grants.applications.operations import applicant_users
     from grants.review.assignments import bureau_users
 
-    notify([*bureau_users(), *applicant_users(project)], "project.signed",
-           _l("Project %(code)s is under way"),
-           _l("The signed task book of %(code)s “%(title)s” has been confirmed. The project is in progress and "
-              "its first tranche is due for release."),
-           link=url_for("funding.contract", project_id=project.id),
-           params={"code": project.code, "title": project.title})
+    notify(
+        [*bureau_users(), *applicant_users(project)],
+        "project.signed",
+        _l("Project %(code)s is under way"),
+        _l(
+            "The signed task book of %(code)s “%(title)s” has been confirmed. The project is in progress and "
+            "its first tranche is due for release."
+        ),
+        link=url_for("funding.contract", project_id=project.id),
+        params={"code": project.code, "title": project.title},
+    )
 
 
 def _notify_applicants(project: Project, kind: str, subject, body) -> None:
     from grants.applications.operations import applicant_users
 
-    notify(applicant_users(project), kind, subject, body, link=url_for("funding.contract", project_id=project.id),
-           params={"code": project.code, "title": project.title})
+    notify(
+        applicant_users(project),
+        kind,
+        subject,
+        body,
+        link=url_for("funding.contract", project_id=project.id),
+        params={"code": project.code, "title": project.title},
+    )
 
 
 # --- changing the tranche plan --------------------------------------------------------------
+
 
 def _trigger_met(project: Project, trigger: str, milestone: Milestone | None) -> bool:
     if trigger == "contract":
@@ -724,16 +926,25 @@ def replan_tranches(project: Project, rows: Sequence[TrancheRow], actor) -> list
     """
     db.session.execute(sa.select(Project.id).where(Project.id == project.id).with_for_update())
     if project.state not in ("contracting", "in_progress"):
-        raise ContractingError(_("The tranche plan can no longer change in this state of the project."))
+        raise ContractingError(
+            _("The tranche plan can no longer change in this state of the project.")
+        )
     if has_live_disbursement(project):
-        raise ContractingError(_("Money of this project has been requested or paid out: the tranche plan can "
-                                 "no longer change."))
+        raise ContractingError(
+            _(
+                "Money of this project has been requested or paid out: the tranche plan can "
+                "no longer change."
+            )
+        )
     rows = [TrancheRow(r.amount, r.trigger, r.milestone, r.id) for r in rows]
     milestones = {m.id: m for m in project.milestones}
     current = {t.id: t for t in live_tranches(project)}
     check_plan(rows, project.award, milestones)
-    unknown = {i: _("This tranche is no longer part of the plan: reload the page.")
-               for i, r in enumerate(rows) if r.id is not None and r.id not in current}
+    unknown = {
+        i: _("This tranche is no longer part of the plan: reload the page.")
+        for i, r in enumerate(rows)
+        if r.id is not None and r.id not in current
+    }
     if unknown:
         raise PlanError(unknown)
     before = describe_plan(current.values())
@@ -743,8 +954,11 @@ def replan_tranches(project: Project, rows: Sequence[TrancheRow], actor) -> list
     for position, row in enumerate(rows, start=1):
         tranche = current.get(row.id) if row.id is not None else None
         milestone = milestones.get(row.milestone) if row.trigger == "milestone" else None
-        unchanged = tranche is not None and tranche.trigger == row.trigger and \
-            tranche.milestone_id == (milestone.id if milestone else None)
+        unchanged = (
+            tranche is not None
+            and tranche.trigger == row.trigger
+            and tranche.milestone_id == (milestone.id if milestone else None)
+        )
         if tranche is None:
             tranche = Tranche(project_id=project.id)
             project.tranches.append(tranche)
@@ -760,8 +974,13 @@ def replan_tranches(project: Project, rows: Sequence[TrancheRow], actor) -> list
         else:
             tranche.due_since = None
         result.append(tranche)
-    referred = set(db.session.scalars(sa.select(Disbursement.tranche_id).where(
-        Disbursement.tranche_id.in_(list(current) or [0]))))
+    referred = set(
+        db.session.scalars(
+            sa.select(Disbursement.tranche_id).where(
+                Disbursement.tranche_id.in_(list(current) or [0])
+            )
+        )
+    )
     for tranche_id, tranche in current.items():
         if tranche_id in kept:
             continue
@@ -770,8 +989,13 @@ def replan_tranches(project: Project, rows: Sequence[TrancheRow], actor) -> list
         else:
             project.tranches.remove(tranche)
     db.session.flush()
-    audit.record("tranche.plan", project, actor=actor, before={"tranches": before},
-                 after={"tranches": describe_plan(project.tranches), "award": str(project.award)})
+    audit.record(
+        "tranche.plan",
+        project,
+        actor=actor,
+        before={"tranches": before},
+        after={"tranches": describe_plan(project.tranches), "award": str(project.award)},
+    )
     if project.state == "contracting":
         issue_task_book(project, actor)
     return result

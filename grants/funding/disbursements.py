@@ -51,6 +51,7 @@ class DisbursementError(OperationError):
 
 # --- atomic movements of the project's totals ----------------------------------------------------
 
+
 def _cents(expression):
     return sa.func.round(expression, 2)
 
@@ -63,8 +64,11 @@ def _move(project: Project, column: str, new_value, condition) -> Decimal | None
     """
     table = Project.__table__
     result = db.session.execute(
-        sa.update(table).where(table.c.id == project.id, condition)
-        .values({column: new_value}).returning(table.c[column]))
+        sa.update(table)
+        .where(table.c.id == project.id, condition)
+        .values({column: new_value})
+        .returning(table.c[column])
+    )
     row = result.first()
     if row is None:
         return None
@@ -76,45 +80,67 @@ def _move(project: Project, column: str, new_value, condition) -> Decimal | None
 def reserve(project: Project, amount: Decimal) -> Decimal | None:
     """Add ``amount`` to the committed total if it stays within the award; the new total or None."""
     t = Project.__table__.c
-    return _move(project, "committed_total", _cents(t.committed_total + amount),
-                 _cents(t.committed_total + amount) <= t.award)
+    return _move(
+        project,
+        "committed_total",
+        _cents(t.committed_total + amount),
+        _cents(t.committed_total + amount) <= t.award,
+    )
 
 
 def release_reservation(project: Project, amount: Decimal) -> Decimal | None:
     """Take ``amount`` off the committed total (never below what was paid); the new total or None."""
     t = Project.__table__.c
-    return _move(project, "committed_total", _cents(t.committed_total - amount),
-                 _cents(t.committed_total - amount) >= t.disbursed_total)
+    return _move(
+        project,
+        "committed_total",
+        _cents(t.committed_total - amount),
+        _cents(t.committed_total - amount) >= t.disbursed_total,
+    )
 
 
 def record_payment(project: Project, amount: Decimal) -> Decimal | None:
     """Add ``amount`` to the disbursed total if it stays within the committed total; the new total or None."""
     t = Project.__table__.c
-    return _move(project, "disbursed_total", _cents(t.disbursed_total + amount),
-                 _cents(t.disbursed_total + amount) <= t.committed_total)
+    return _move(
+        project,
+        "disbursed_total",
+        _cents(t.disbursed_total + amount),
+        _cents(t.disbursed_total + amount) <= t.committed_total,
+    )
 
 
 # --- requesting a release ------------------------------------------------------------------------
 
+
 def live_disbursement(tranche: Tranche) -> Disbursement | None:
     """The tranche's disbursement that is not rejected (at most one, by the unique index)."""
-    return db.session.scalar(sa.select(Disbursement).where(Disbursement.tranche_id == tranche.id,
-                                                           Disbursement.state.not_in(ENDED_DISBURSEMENT_STATES)))
+    return db.session.scalar(
+        sa.select(Disbursement).where(
+            Disbursement.tranche_id == tranche.id,
+            Disbursement.state.not_in(ENDED_DISBURSEMENT_STATES),
+        )
+    )
 
 
 def _by_key(idempotency_key: str) -> Disbursement | None:
-    return db.session.scalar(sa.select(Disbursement).where(Disbursement.idempotency_key == idempotency_key))
+    return db.session.scalar(
+        sa.select(Disbursement).where(Disbursement.idempotency_key == idempotency_key)
+    )
 
 
 def _replay(existing: Disbursement, tranche: Tranche) -> Disbursement:
     if existing.tranche_id != tranche.id:
-        raise DisbursementError(_("This request was already used for another tranche. Reload the page and try "
-                                  "again."))
+        raise DisbursementError(
+            _("This request was already used for another tranche. Reload the page and try again.")
+        )
     existing.replayed = True  # not a column: tells the view that nothing new was made
     return existing
 
 
-def request_disbursement(tranche: Tranche, actor: User, idempotency_key: str, note: str = "") -> Disbursement:
+def request_disbursement(
+    tranche: Tranche, actor: User, idempotency_key: str, note: str = ""
+) -> Disbursement:
     """Request the release of a due tranche and reserve its amount on the project.
 
     The bureau (rule ``disbursement.request``) asks for a tranche whose trigger has been
@@ -129,32 +155,49 @@ def request_disbursement(tranche: Tranche, actor: User, idempotency_key: str, no
     """
     project = tranche.project
     if not can(actor, "disbursement.request", project):
-        audit.record("permission.denied", tranche, actor=actor, after={"action": "disbursement.request"})
+        audit.record(
+            "permission.denied", tranche, actor=actor, after={"action": "disbursement.request"}
+        )
         raise TransitionForbidden(_("You are not allowed to do this."))
     key = (idempotency_key or "").strip()
     if not KEY_PATTERN.match(key):
-        raise DisbursementError(_("The request carries no valid key. Reload the page and try again."))
+        raise DisbursementError(
+            _("The request carries no valid key. Reload the page and try again.")
+        )
     existing = _by_key(key)
     if existing is not None:
         return _replay(existing, tranche)
     problem = live_project_problem(project)
     if problem:
         raise DisbursementError(problem)
-    db.session.refresh(tranche)  # read after the lock: a termination committed meanwhile cancelled it
+    db.session.refresh(
+        tranche
+    )  # read after the lock: a termination committed meanwhile cancelled it
     if tranche.cancelled_at is not None:
         raise DisbursementError(_("This tranche has been cancelled and cannot be released."))
     if not is_due(tranche):
-        raise DisbursementError(_("This tranche is not due yet: its condition (%(trigger)s) has not been met.",
-                                  trigger=tranche.trigger_label))
+        raise DisbursementError(
+            _(
+                "This tranche is not due yet: its condition (%(trigger)s) has not been met.",
+                trigger=tranche.trigger_label,
+            )
+        )
     live = live_disbursement(tranche)
     if live is not None:
         if live.idempotency_key == key:  # a twin of this request committed since the lookup above
             return _replay(live, tranche)
         raise DisbursementError(_("The release of this tranche has already been requested."))
     amount = tranche.amount
-    disbursement = Disbursement(project_id=project.id, tranche_id=tranche.id, amount=amount, state="requested",
-                                idempotency_key=key, requested_by_id=actor.id, requested_at=utcnow(),
-                                request_note=(note or "").strip())
+    disbursement = Disbursement(
+        project_id=project.id,
+        tranche_id=tranche.id,
+        amount=amount,
+        state="requested",
+        idempotency_key=key,
+        requested_by_id=actor.id,
+        requested_at=utcnow(),
+        request_note=(note or "").strip(),
+    )
     try:
         with db.session.begin_nested():
             db.session.add(disbursement)
@@ -163,18 +206,38 @@ def request_disbursement(tranche: Tranche, actor: User, idempotency_key: str, no
         existing = _by_key(key)
         if existing is not None:
             return _replay(existing, tranche)
-        raise DisbursementError(_("The release of this tranche has already been requested.")) from None
+        raise DisbursementError(
+            _("The release of this tranche has already been requested.")
+        ) from None
     committed = reserve(project, amount)
     if committed is None:
-        raise DisbursementError(_("Releasing %(amount)s would exceed the award of the project.",
-                                  amount=_yuan(amount)))
-    audit.record("disbursement.request", disbursement, actor=actor,
-                 after={"state": "requested", "project": project.code, "tranche": tranche.position,
-                        "amount": str(amount), "committed_total": str(committed), "award": str(project.award)})
-    notify(finance_users(), "disbursement.requested", _l("Disbursement to check: %(code)s"),
-           _l("The bureau asks to release %(amount)s of project %(code)s. Check the payee and the voucher, then "
-              "approve or reject the release."),
-           link=url_for("funding.queue"), params={"code": project.code, "amount": _yuan(amount)})
+        raise DisbursementError(
+            _("Releasing %(amount)s would exceed the award of the project.", amount=_yuan(amount))
+        )
+    audit.record(
+        "disbursement.request",
+        disbursement,
+        actor=actor,
+        after={
+            "state": "requested",
+            "project": project.code,
+            "tranche": tranche.position,
+            "amount": str(amount),
+            "committed_total": str(committed),
+            "award": str(project.award),
+        },
+    )
+    notify(
+        finance_users(),
+        "disbursement.requested",
+        _l("Disbursement to check: %(code)s"),
+        _l(
+            "The bureau asks to release %(amount)s of project %(code)s. Check the payee and the voucher, then "
+            "approve or reject the release."
+        ),
+        link=url_for("funding.queue"),
+        params={"code": project.code, "amount": _yuan(amount)},
+    )
     db.session.flush()
     return disbursement
 
@@ -186,6 +249,7 @@ def _yuan(amount: Decimal) -> str:
 
 
 # --- the workflow's guards, effects and notifications (grants/funding/workflow.py) ---------------
+
 
 def approval_problem(data: dict) -> str | None:
     """What is missing or wrong in the payee and voucher details of an approval, or None."""
@@ -204,14 +268,20 @@ def approval_problem(data: dict) -> str | None:
 
 
 def requester_message() -> str:
-    return _("You requested this release yourself: another finance officer must check and approve it.")
+    return _(
+        "You requested this release yourself: another finance officer must check and approve it."
+    )
 
 
 def guard_approve(disbursement: Disbursement, actor, data: dict) -> str | None:
     """A finance officer other than the requester approves, with payee and voucher details."""
     if actor is not None and disbursement.requested_by_id == actor.id:
         return requester_message()
-    return live_project_problem(disbursement.project) or _tranche_problem(disbursement) or approval_problem(data)
+    return (
+        live_project_problem(disbursement.project)
+        or _tranche_problem(disbursement)
+        or approval_problem(data)
+    )
 
 
 def _tranche_problem(disbursement: Disbursement) -> str | None:
@@ -249,8 +319,12 @@ def on_pay(disbursement: Disbursement, actor, data: dict) -> None:
     db.session.flush()  # the version check stops a concurrent second payment before any money moves
     disbursed = record_payment(disbursement.project, disbursement.amount)
     if disbursed is None:
-        raise GuardFailed(_("Paying %(amount)s would exceed the money committed to the project.",
-                            amount=_yuan(disbursement.amount)))
+        raise GuardFailed(
+            _(
+                "Paying %(amount)s would exceed the money committed to the project.",
+                amount=_yuan(disbursement.amount),
+            )
+        )
     data["amount"] = str(disbursement.amount)
     data["project"] = disbursement.project.code
     data["disbursed_total"] = str(disbursed)
@@ -281,7 +355,9 @@ def guard_reject(disbursement: Disbursement, actor, data: dict) -> str | None:
 def guard_cancel(disbursement: Disbursement, actor, data: dict) -> str | None:
     """A pending release is cancelled only once its project no longer runs, with the reason."""
     if locked_project_state(disbursement.project) in LIVE_PROJECT_STATES:
-        return _("The release can only be cancelled once its project has stopped; reject it instead.")
+        return _(
+            "The release can only be cancelled once its project has stopped; reject it instead."
+        )
     if not (data.get("reason") or "").strip():
         return _("Give the reason for cancelling the release.")
     return None
@@ -310,18 +386,31 @@ def cancel_pending_releases(project: Project, actor, reason: str) -> list[Disbur
 
     locked_project_state(project)
     pending = db.session.scalars(
-        sa.select(Disbursement).where(Disbursement.project_id == project.id,
-                                      Disbursement.state.in_(("requested", "approved")))
-        .order_by(Disbursement.id).execution_options(populate_existing=True)).all()
+        sa.select(Disbursement)
+        .where(
+            Disbursement.project_id == project.id, Disbursement.state.in_(("requested", "approved"))
+        )
+        .order_by(Disbursement.id)
+        .execution_options(populate_existing=True)
+    ).all()
     now = utcnow()
     for disbursement in pending:
         transition(disbursement, "cancel", actor, reason=reason)
         tranche = disbursement.tranche
         if tranche.cancelled_at is None:
             tranche.cancelled_at = now
-            audit.record("tranche.cancelled", tranche, actor=actor,
-                         after={"project": project.code, "amount": str(tranche.amount), "trigger": tranche.trigger,
-                                "reason": "project.terminate", "disbursement_id": disbursement.id})
+            audit.record(
+                "tranche.cancelled",
+                tranche,
+                actor=actor,
+                after={
+                    "project": project.code,
+                    "amount": str(tranche.amount),
+                    "trigger": tranche.trigger,
+                    "reason": "project.terminate",
+                    "disbursement_id": disbursement.id,
+                },
+            )
     db.session.flush()
     return list(pending)
 
@@ -332,42 +421,76 @@ def finance_users() -> list[User]:
 
 
 def _users_with_role(role: str) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.active.is_(True), User.roles.any(UserRole.role == role))
-                                   .order_by(User.id)))
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.active.is_(True), User.roles.any(UserRole.role == role))
+            .order_by(User.id)
+        )
+    )
 
 
 def _interested(disbursement: Disbursement) -> list[User]:
     """The bureau's officers and the applicant accounts of the project's organisation."""
     organisation_users = db.session.scalars(
-        sa.select(User).where(User.active.is_(True), User.organisation_id == disbursement.project.organisation_id,
-                              User.roles.any(UserRole.role == "applicant")).order_by(User.id))
+        sa.select(User)
+        .where(
+            User.active.is_(True),
+            User.organisation_id == disbursement.project.organisation_id,
+            User.roles.any(UserRole.role == "applicant"),
+        )
+        .order_by(User.id)
+    )
     return _users_with_role("bureau") + list(organisation_users)
 
 
 def notify_paid(disbursement: Disbursement, actor, data: dict) -> None:
     project = disbursement.project
-    notify(_interested(disbursement), "disbursement.paid", _l("Funds paid: %(code)s"),
-           _l("%(amount)s of project %(code)s “%(title)s” (tranche %(position)s) have been paid to %(payee)s."),
-           link=url_for("funding.money", project_id=project.id),
-           params={"code": project.code, "title": project.title, "amount": _yuan(disbursement.amount),
-                   "position": disbursement.tranche.position, "payee": disbursement.payee_name})
+    notify(
+        _interested(disbursement),
+        "disbursement.paid",
+        _l("Funds paid: %(code)s"),
+        _l(
+            "%(amount)s of project %(code)s “%(title)s” (tranche %(position)s) have been paid to %(payee)s."
+        ),
+        link=url_for("funding.money", project_id=project.id),
+        params={
+            "code": project.code,
+            "title": project.title,
+            "amount": _yuan(disbursement.amount),
+            "position": disbursement.tranche.position,
+            "payee": disbursement.payee_name,
+        },
+    )
 
 
 def notify_rejected(disbursement: Disbursement, actor, data: dict) -> None:
     project = disbursement.project
-    notify(_interested(disbursement), "disbursement.rejected", _l("Disbursement rejected: %(code)s"),
-           _l("Finance rejected the release of %(amount)s of project %(code)s (tranche %(position)s). "
-              "Reason: %(reason)s"),
-           link=url_for("funding.money", project_id=project.id),
-           params={"code": project.code, "amount": _yuan(disbursement.amount),
-                   "position": disbursement.tranche.position, "reason": disbursement.rejection_reason})
+    notify(
+        _interested(disbursement),
+        "disbursement.rejected",
+        _l("Disbursement rejected: %(code)s"),
+        _l(
+            "Finance rejected the release of %(amount)s of project %(code)s (tranche %(position)s). "
+            "Reason: %(reason)s"
+        ),
+        link=url_for("funding.money", project_id=project.id),
+        params={
+            "code": project.code,
+            "amount": _yuan(disbursement.amount),
+            "position": disbursement.tranche.position,
+            "reason": disbursement.rejection_reason,
+        },
+    )
 
 
 def on_project_stopped(project: Project, actor=None, data: dict | None = None) -> None:
     """A terminated project, or one that failed acceptance: its pending releases and their tranches
     are cancelled (receiver of the domain events project.terminated and project.acceptance_failed)."""
     if project.state == "terminated":
-        reason = _("The project has been terminated: %(reason)s", reason=project.termination_reason or "—")
+        reason = _(
+            "The project has been terminated: %(reason)s", reason=project.termination_reason or "—"
+        )
     else:
         reason = _("The project failed acceptance.")
     cancel_pending_releases(project, actor, reason)

@@ -78,19 +78,27 @@ class LedgerFilters:
 
     def as_args(self, **changes) -> dict[str, str]:
         """The filters as query arguments (empty ones left out), with ``changes`` applied."""
-        args = {"call": self.call_id, "cluster": self.cluster_id, "year": self.year, "state": self.state,
-                "org": self.organisation, "sort": self.sort if self.sort != DEFAULT_SORT else None}
+        args = {
+            "call": self.call_id,
+            "cluster": self.cluster_id,
+            "year": self.year,
+            "state": self.state,
+            "org": self.organisation,
+            "sort": self.sort if self.sort != DEFAULT_SORT else None,
+        }
         args.update(changes)
         return {k: str(v) for k, v in args.items() if v not in (None, "")}
 
     def _joined(self, stmt: sa.Select) -> sa.Select:
         """``stmt`` over disbursements joined to project, organisation, call, cluster and tranche, filtered."""
-        stmt = (stmt.select_from(Disbursement)
-                .join(Project, Disbursement.project_id == Project.id)
-                .join(Organisation, Project.organisation_id == Organisation.id)
-                .join(Call, Project.call_id == Call.id)
-                .outerjoin(IndustryCluster, Project.cluster_id == IndustryCluster.id)
-                .join(Tranche, Disbursement.tranche_id == Tranche.id))
+        stmt = (
+            stmt.select_from(Disbursement)
+            .join(Project, Disbursement.project_id == Project.id)
+            .join(Organisation, Project.organisation_id == Organisation.id)
+            .join(Call, Project.call_id == Call.id)
+            .outerjoin(IndustryCluster, Project.cluster_id == IndustryCluster.id)
+            .join(Tranche, Disbursement.tranche_id == Tranche.id)
+        )
         if self.call_id:
             stmt = stmt.where(Project.call_id == self.call_id)
         if self.cluster_id:
@@ -100,24 +108,34 @@ class LedgerFilters:
         if self.state:
             stmt = stmt.where(Disbursement.state == self.state)
         if self.organisation:
-            stmt = stmt.where(sa.or_(Organisation.name.icontains(self.organisation, autoescape=True),
-                                     Organisation.uscc.icontains(self.organisation, autoescape=True),
-                                     Project.code.icontains(self.organisation, autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    Organisation.name.icontains(self.organisation, autoescape=True),
+                    Organisation.uscc.icontains(self.organisation, autoescape=True),
+                    Project.code.icontains(self.organisation, autoescape=True),
+                )
+            )
         return stmt
 
     def statement(self) -> sa.Select:
         """One SELECT of the matching disbursements with everything a ledger row shows."""
         requester, approver = aliased(User, name="requester"), aliased(User, name="approver")
         stmt = self._joined(sa.select(Disbursement))
-        stmt = (stmt.join(requester, Disbursement.requested_by_id == requester.id)
-                .outerjoin(approver, Disbursement.approved_by_id == approver.id)
-                .options(contains_eager(Disbursement.project).contains_eager(Project.organisation),
-                         contains_eager(Disbursement.project).contains_eager(Project.call),
-                         contains_eager(Disbursement.project).contains_eager(Project.cluster),
-                         contains_eager(Disbursement.tranche),
-                         # the people's roles (selectin by default) are not shown: not loaded
-                         contains_eager(Disbursement.requested_by.of_type(requester)).lazyload(requester.roles),
-                         contains_eager(Disbursement.approved_by.of_type(approver)).lazyload(approver.roles)))
+        stmt = (
+            stmt.join(requester, Disbursement.requested_by_id == requester.id)
+            .outerjoin(approver, Disbursement.approved_by_id == approver.id)
+            .options(
+                contains_eager(Disbursement.project).contains_eager(Project.organisation),
+                contains_eager(Disbursement.project).contains_eager(Project.call),
+                contains_eager(Disbursement.project).contains_eager(Project.cluster),
+                contains_eager(Disbursement.tranche),
+                # the people's roles (selectin by default) are not shown: not loaded
+                contains_eager(Disbursement.requested_by.of_type(requester)).lazyload(
+                    requester.roles
+                ),
+                contains_eager(Disbursement.approved_by.of_type(approver)).lazyload(approver.roles),
+            )
+        )
         return stmt.order_by(*SORTS[self.sort], Disbursement.id.desc())
 
     # --- totals ------------------------------------------------------------------------------
@@ -128,9 +146,13 @@ class LedgerFilters:
         pending = Disbursement.state.in_(("requested", "approved"))
         return (
             sa.func.count(sa.case((live, Disbursement.id))).label("count"),
-            sa.type_coerce(sa.func.sum(sa.case((pending, Disbursement.amount), else_=0)), Money).label("pending"),
-            sa.type_coerce(sa.func.sum(sa.case((Disbursement.state == "paid", Disbursement.amount), else_=0)),
-                           Money).label("paid"),
+            sa.type_coerce(
+                sa.func.sum(sa.case((pending, Disbursement.amount), else_=0)), Money
+            ).label("pending"),
+            sa.type_coerce(
+                sa.func.sum(sa.case((Disbursement.state == "paid", Disbursement.amount), else_=0)),
+                Money,
+            ).label("paid"),
         )
 
     def totals(self) -> dict[str, list[dict]]:
@@ -143,32 +165,83 @@ class LedgerFilters:
         nothing_money = sa.null().cast(Money)
         count, pending, paid = self._sums()
 
-        def grouped(dimension: str, key, state=nothing_text, counted=count, pend=pending, pay=paid,
-                    amount=nothing_money) -> sa.Select:
-            stmt = self._joined(sa.select(sa.literal(dimension).label("dimension"), key.label("key"),
-                                          state.label("state"), counted.label("count"), pend.label("pending"),
-                                          pay.label("paid"), amount.label("amount")))
+        def grouped(
+            dimension: str,
+            key,
+            state=nothing_text,
+            counted=count,
+            pend=pending,
+            pay=paid,
+            amount=nothing_money,
+        ) -> sa.Select:
+            stmt = self._joined(
+                sa.select(
+                    sa.literal(dimension).label("dimension"),
+                    key.label("key"),
+                    state.label("state"),
+                    counted.label("count"),
+                    pend.label("pending"),
+                    pay.label("paid"),
+                    amount.label("amount"),
+                )
+            )
             return stmt.group_by(state if dimension == "state" else key)
 
         union = sa.union_all(
-            grouped("call", Call.id), grouped("cluster", IndustryCluster.id), grouped("year", Project.year),
-            grouped("state", nothing_int, state=Disbursement.state, counted=sa.func.count(Disbursement.id),
-                    pend=nothing_money, pay=nothing_money,
-                    amount=sa.type_coerce(sa.func.sum(Disbursement.amount), Money)))
+            grouped("call", Call.id),
+            grouped("cluster", IndustryCluster.id),
+            grouped("year", Project.year),
+            grouped(
+                "state",
+                nothing_int,
+                state=Disbursement.state,
+                counted=sa.func.count(Disbursement.id),
+                pend=nothing_money,
+                pay=nothing_money,
+                amount=sa.type_coerce(sa.func.sum(Disbursement.amount), Money),
+            ),
+        )
         found: dict[str, list] = {"call": [], "cluster": [], "year": [], "state": []}
         for dimension, key, state, counted, pend, pay, amount in db.session.execute(union):
             found[dimension].append((key, state, counted, pend, pay, amount))
         calls = [(db.session.get(Call, key), row) for key, *row in found["call"]]
-        clusters = [(db.session.get(IndustryCluster, key) if key is not None else None, row)
-                    for key, *row in found["cluster"]]
-        by_state = {state: (counted, money_or_zero(amount)) for _key, state, counted, _p, _q, amount in found["state"]}
+        clusters = [
+            (db.session.get(IndustryCluster, key) if key is not None else None, row)
+            for key, *row in found["cluster"]
+        ]
+        by_state = {
+            state: (counted, money_or_zero(amount))
+            for _key, state, counted, _p, _q, amount in found["state"]
+        }
         return {
-            "call": [_row(call, row[1:4]) for call, row in sorted(calls, key=lambda c: (-c[0].year, c[0].id))],
-            "cluster": [_row(cluster, row[1:4]) for cluster, row in sorted(
-                clusters, key=lambda c: (c[0] is None, c[0].sort_order if c[0] else 0, c[0].id if c[0] else 0))],
-            "year": [_row(key, row[1:4]) for key, *row in sorted(found["year"], key=lambda r: r[0])],
-            "state": [{"key": state, "label": DISBURSEMENT_STATE_LABELS[state], "count": by_state[state][0],
-                       "amount": by_state[state][1]} for state in DISBURSEMENT_STATES if state in by_state],
+            "call": [
+                _row(call, row[1:4])
+                for call, row in sorted(calls, key=lambda c: (-c[0].year, c[0].id))
+            ],
+            "cluster": [
+                _row(cluster, row[1:4])
+                for cluster, row in sorted(
+                    clusters,
+                    key=lambda c: (
+                        c[0] is None,
+                        c[0].sort_order if c[0] else 0,
+                        c[0].id if c[0] else 0,
+                    ),
+                )
+            ],
+            "year": [
+                _row(key, row[1:4]) for key, *row in sorted(found["year"], key=lambda r: r[0])
+            ],
+            "state": [
+                {
+                    "key": state,
+                    "label": DISBURSEMENT_STATE_LABELS[state],
+                    "count": by_state[state][0],
+                    "amount": by_state[state][1],
+                }
+                for state in DISBURSEMENT_STATES
+                if state in by_state
+            ],
         }
 
     def totals_by_call(self) -> list[dict]:
@@ -187,7 +260,12 @@ class LedgerFilters:
 
 def _row(key, row) -> dict:
     count, pending, paid = row
-    return {"key": key, "count": count, "pending": money_or_zero(pending), "paid": money_or_zero(paid)}
+    return {
+        "key": key,
+        "count": count,
+        "pending": money_or_zero(pending),
+        "paid": money_or_zero(paid),
+    }
 
 
 def grand_total(rows: list[dict], name: str) -> Decimal:
@@ -196,11 +274,18 @@ def grand_total(rows: list[dict], name: str) -> Decimal:
 
 def filter_years() -> list[int]:
     """The project years that have disbursements, newest first."""
-    return list(db.session.scalars(sa.select(Project.year).join(Disbursement, Disbursement.project_id == Project.id)
-                                   .distinct().order_by(Project.year.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(Project.year)
+            .join(Disbursement, Disbursement.project_id == Project.id)
+            .distinct()
+            .order_by(Project.year.desc())
+        )
+    )
 
 
 # --- the xlsx export -------------------------------------------------------------------------
+
 
 def _local(value):
     return utc_to_local(value).replace(tzinfo=None, microsecond=0) if value else None
@@ -211,7 +296,11 @@ COLUMNS = [
     Column(_l("Project"), 40, lambda d: d.project.title, wrap=True),
     Column(_l("Organisation"), 32, lambda d: d.project.organisation.name, wrap=True),
     Column(_l("Call"), 30, lambda d: d.project.call.title, wrap=True),
-    Column(_l("Industry cluster"), 16, lambda d: d.project.cluster.display_name() if d.project.cluster else ""),
+    Column(
+        _l("Industry cluster"),
+        16,
+        lambda d: d.project.cluster.display_name() if d.project.cluster else "",
+    ),
     Column(_l("Project year"), 10, lambda d: d.project.year),
     Column(_l("Tranche"), 8, lambda d: d.tranche.position),
     Column(_l("Condition"), 22, lambda d: d.tranche.trigger_label),

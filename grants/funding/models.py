@@ -30,7 +30,9 @@ class ProjectBudgetLine(db.Model):
     __tablename__ = "project_budget_lines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     category: Mapped[str] = mapped_column(sa.String(20))
     fiscal: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     self_raised: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
@@ -39,7 +41,9 @@ class ProjectBudgetLine(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("project_id", "category", name="uq_project_budget_lines_category"),
-        sa.CheckConstraint("category in ('equipment','business','labour','indirect')", name="known_category"),
+        sa.CheckConstraint(
+            "category in ('equipment','business','labour','indirect')", name="known_category"
+        ),
         sa.CheckConstraint("fiscal >= 0 and self_raised >= 0", name="amounts_not_negative"),
     )
 
@@ -57,12 +61,15 @@ class Tranche(db.Model):
     __tablename__ = "tranches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
     amount: Mapped[Decimal] = mapped_column(Money)
     trigger: Mapped[str] = mapped_column(sa.String(16))
-    milestone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("milestones.id", ondelete="RESTRICT"),
-                                                     index=True)
+    milestone_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("milestones.id", ondelete="RESTRICT"), index=True
+    )
     due_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -71,8 +78,12 @@ class Tranche(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint("trigger in ('contract','milestone','acceptance')", name="known_trigger"),
-        sa.CheckConstraint("(trigger = 'milestone') = (milestone_id is not null)", name="milestone_trigger"),
+        sa.CheckConstraint(
+            "trigger in ('contract','milestone','acceptance')", name="known_trigger"
+        ),
+        sa.CheckConstraint(
+            "(trigger = 'milestone') = (milestone_id is not null)", name="milestone_trigger"
+        ),
     )
 
     @property
@@ -100,8 +111,12 @@ class Disbursement(db.Model):
     __tablename__ = "disbursements"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="RESTRICT"), index=True)
-    tranche_id: Mapped[int] = mapped_column(sa.ForeignKey("tranches.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="RESTRICT"), index=True
+    )
+    tranche_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("tranches.id", ondelete="RESTRICT"), index=True
+    )
     amount: Mapped[Decimal] = mapped_column(Money)
     state: Mapped[str] = mapped_column(sa.String(16), default="requested", index=True)
     idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -111,13 +126,17 @@ class Disbursement(db.Model):
     payee_name: Mapped[str] = mapped_column(sa.String(200), default="")
     payee_bank: Mapped[str] = mapped_column(sa.String(200), default="")
     payee_account: Mapped[str] = mapped_column(sa.String(40), default="")
-    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    approved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT")
+    )
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voucher_no: Mapped[str] = mapped_column(sa.String(60), default="")
     voucher_date: Mapped[date | None] = mapped_column(sa.Date)
     paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rejected_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    rejected_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="RESTRICT")
+    )
     rejection_reason: Mapped[str] = mapped_column(sa.Text, default="")
     cancellation_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
@@ -130,21 +149,36 @@ class Disbursement(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint("state in ('requested','approved','paid','rejected','cancelled')", name="known_state"),
+        sa.CheckConstraint(
+            "state in ('requested','approved','paid','rejected','cancelled')", name="known_state"
+        ),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint("approved_by_id is null or approved_by_id != requested_by_id",
-                           name="approver_is_not_requester"),
-        sa.CheckConstraint("state not in ('approved','paid') or (approved_by_id is not null "
-                           "and approved_at is not null and length(payee_account) > 0 "
-                           "and length(voucher_no) > 0 and voucher_date is not null)", name="approved_is_checked"),
+        sa.CheckConstraint(
+            "approved_by_id is null or approved_by_id != requested_by_id",
+            name="approver_is_not_requester",
+        ),
+        sa.CheckConstraint(
+            "state not in ('approved','paid') or (approved_by_id is not null "
+            "and approved_at is not null and length(payee_account) > 0 "
+            "and length(voucher_no) > 0 and voucher_date is not null)",
+            name="approved_is_checked",
+        ),
         sa.CheckConstraint("state != 'paid' or paid_at is not null", name="paid_has_date"),
-        sa.CheckConstraint("state != 'rejected' or length(rejection_reason) > 0", name="rejection_has_reason"),
-        sa.CheckConstraint("state != 'cancelled' or length(cancellation_reason) > 0",
-                           name="cancellation_has_reason"),
+        sa.CheckConstraint(
+            "state != 'rejected' or length(rejection_reason) > 0", name="rejection_has_reason"
+        ),
+        sa.CheckConstraint(
+            "state != 'cancelled' or length(cancellation_reason) > 0",
+            name="cancellation_has_reason",
+        ),
         # One live disbursement per tranche: a rejected one may be followed by a new request.
-        sa.Index("uq_disbursements_live_tranche", "tranche_id", unique=True,
-                 sqlite_where=sa.text("state not in ('rejected','cancelled')"),
-                 postgresql_where=sa.text("state not in ('rejected','cancelled')")),
+        sa.Index(
+            "uq_disbursements_live_tranche",
+            "tranche_id",
+            unique=True,
+            sqlite_where=sa.text("state not in ('rejected','cancelled')"),
+            postgresql_where=sa.text("state not in ('rejected','cancelled')"),
+        ),
     )
 
     @property
@@ -161,28 +195,40 @@ class Expenditure(db.Model):
     __tablename__ = "expenditures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     category: Mapped[str] = mapped_column(sa.String(20))
     period_start: Mapped[date] = mapped_column(sa.Date)
     period_end: Mapped[date] = mapped_column(sa.Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     state: Mapped[str] = mapped_column(sa.String(16), default="submitted", index=True)
-    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    verified_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finance_note: Mapped[str] = mapped_column(sa.Text, default="")
 
     project = relationship("Project")
 
     __table_args__ = (
-        sa.CheckConstraint("category in ('equipment','business','labour','indirect')", name="known_category"),
+        sa.CheckConstraint(
+            "category in ('equipment','business','labour','indirect')", name="known_category"
+        ),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("period_end >= period_start", name="period_ordered"),
         sa.CheckConstraint("state in ('submitted','verified','returned')", name="known_state"),
-        sa.CheckConstraint("state = 'submitted' or verified_at is not null", name="checked_has_date"),
-        sa.CheckConstraint("state != 'returned' or length(finance_note) > 0", name="return_has_note"),
+        sa.CheckConstraint(
+            "state = 'submitted' or verified_at is not null", name="checked_has_date"
+        ),
+        sa.CheckConstraint(
+            "state != 'returned' or length(finance_note) > 0", name="return_has_note"
+        ),
     )
 
 
@@ -192,12 +238,16 @@ class FundRecovery(db.Model):
     __tablename__ = "fund_recoveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="RESTRICT"), index=True
+    )
     amount: Mapped[Decimal] = mapped_column(Money)
     voucher_no: Mapped[str] = mapped_column(sa.String(60))
     received_on: Mapped[date] = mapped_column(sa.Date)
     note: Mapped[str] = mapped_column(sa.Text, default="")
-    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project = relationship("Project")
@@ -229,13 +279,21 @@ class TaskBookSignature(db.Model):
     __tablename__ = "task_book_signatures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    file_id: Mapped[int] = mapped_column(sa.ForeignKey("project_files.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    file_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("project_files.id", ondelete="RESTRICT"), index=True
+    )
     task_book_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     state: Mapped[str] = mapped_column(sa.String(16), default="signed_uploaded", index=True)
-    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_reason: Mapped[str] = mapped_column(sa.Text, default="")
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
@@ -247,13 +305,23 @@ class TaskBookSignature(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint("state in ('signed_uploaded','confirmed','returned')", name="known_state"),
-        sa.CheckConstraint("state = 'signed_uploaded' or decided_at is not null", name="decided_has_date"),
-        sa.CheckConstraint("state != 'returned' or length(return_reason) > 0", name="return_has_reason"),
+        sa.CheckConstraint(
+            "state in ('signed_uploaded','confirmed','returned')", name="known_state"
+        ),
+        sa.CheckConstraint(
+            "state = 'signed_uploaded' or decided_at is not null", name="decided_has_date"
+        ),
+        sa.CheckConstraint(
+            "state != 'returned' or length(return_reason) > 0", name="return_has_reason"
+        ),
         # One copy at a time waits for the bureau.
-        sa.Index("uq_task_book_signatures_pending", "project_id", unique=True,
-                 sqlite_where=sa.text("state = 'signed_uploaded'"),
-                 postgresql_where=sa.text("state = 'signed_uploaded'")),
+        sa.Index(
+            "uq_task_book_signatures_pending",
+            "project_id",
+            unique=True,
+            sqlite_where=sa.text("state = 'signed_uploaded'"),
+            postgresql_where=sa.text("state = 'signed_uploaded'"),
+        ),
     )
 
     @property

@@ -70,11 +70,14 @@ def category_label(category: str) -> str:
 def budget_categories(project) -> list[str]:
     """The categories of the project's budget, in the order of the budget table."""
     order = list(BUDGET_CATEGORIES)
-    return sorted((line.category for line in project.budget_lines),
-                  key=lambda c: order.index(c) if c in order else len(order))
+    return sorted(
+        (line.category for line in project.budget_lines),
+        key=lambda c: order.index(c) if c in order else len(order),
+    )
 
 
 # --- reading --------------------------------------------------------------------------------
+
 
 def tolerance() -> Decimal:
     """The share a category may run over its budget before a warning (config, Decimal)."""
@@ -107,7 +110,9 @@ class BudgetRow:
     @property
     def pending_breaks_limit(self) -> bool:
         """Whether verifying the pending reports would take the category past the allowed adjustment."""
-        return self.status != "warning" and self.pending > 0 and self.spent + self.pending > self.limit
+        return (
+            self.status != "warning" and self.pending > 0 and self.spent + self.pending > self.limit
+        )
 
     @property
     def bar(self) -> int:
@@ -171,20 +176,33 @@ def budget_vs_actual(project) -> BudgetTable:
     for category in budget_categories(project) + sorted(set(spent) - set(budgets)):
         budget = budgets.get(category, Decimal("0.00"))
         used = spent.get(category, Decimal("0.00"))
-        rows.append(BudgetRow(category=category, budget=budget, spent=used,
-                              pending=pending.get(category, Decimal("0.00")),
-                              limit=budget * (1 + allowed), share=_share(used, budget),
-                              status=category_status(budget, used, allowed)))
-    return BudgetTable(rows=rows, tolerance=allowed, budget=sum((r.budget for r in rows), Decimal(0)),
-                       spent=sum((r.spent for r in rows), Decimal(0)),
-                       pending=sum((r.pending for r in rows), Decimal(0)))
+        rows.append(
+            BudgetRow(
+                category=category,
+                budget=budget,
+                spent=used,
+                pending=pending.get(category, Decimal("0.00")),
+                limit=budget * (1 + allowed),
+                share=_share(used, budget),
+                status=category_status(budget, used, allowed),
+            )
+        )
+    return BudgetTable(
+        rows=rows,
+        tolerance=allowed,
+        budget=sum((r.budget for r in rows), Decimal(0)),
+        spent=sum((r.spent for r in rows), Decimal(0)),
+        pending=sum((r.pending for r in rows), Decimal(0)),
+    )
 
 
 def project_expenditures(project) -> list[Expenditure]:
     """The project's spending reports, newest period first."""
     return db.session.scalars(
-        sa.select(Expenditure).where(Expenditure.project_id == project.id)
-        .order_by(Expenditure.period_end.desc(), Expenditure.id.desc())).all()
+        sa.select(Expenditure)
+        .where(Expenditure.project_id == project.id)
+        .order_by(Expenditure.period_end.desc(), Expenditure.id.desc())
+    ).all()
 
 
 def evidence_files(expenditure_ids) -> dict[int, list[ProjectFile]]:
@@ -194,9 +212,10 @@ def evidence_files(expenditure_ids) -> dict[int, list[ProjectFile]]:
     if not ids:
         return result
     rows = db.session.scalars(
-        sa.select(ProjectFile).where(ProjectFile.expenditure_id.in_(ids),
-                                     ProjectFile.purpose == "spending_evidence")
-        .order_by(ProjectFile.id)).all()
+        sa.select(ProjectFile)
+        .where(ProjectFile.expenditure_id.in_(ids), ProjectFile.purpose == "spending_evidence")
+        .order_by(ProjectFile.id)
+    ).all()
     for row in rows:
         result[row.expenditure_id].append(row)
     return result
@@ -232,14 +251,19 @@ class RecoveryPosition:
 
 
 def recovery_position(project) -> RecoveryPosition:
-    return RecoveryPosition(disbursed=to_money(project.disbursed_total or 0), spent=verified_total(project),
-                            recovered=to_money(project.recovered_total or 0))
+    return RecoveryPosition(
+        disbursed=to_money(project.disbursed_total or 0),
+        spent=verified_total(project),
+        recovered=to_money(project.recovered_total or 0),
+    )
 
 
 def project_recoveries(project) -> list[FundRecovery]:
     return db.session.scalars(
-        sa.select(FundRecovery).where(FundRecovery.project_id == project.id)
-        .order_by(FundRecovery.received_on, FundRecovery.id)).all()
+        sa.select(FundRecovery)
+        .where(FundRecovery.project_id == project.id)
+        .order_by(FundRecovery.received_on, FundRecovery.id)
+    ).all()
 
 
 def recovery_applies(project) -> bool:
@@ -248,6 +272,7 @@ def recovery_applies(project) -> bool:
 
 
 # --- checking the values of a report --------------------------------------------------------
+
 
 def check_values(project, values: dict) -> list[tuple[str, str]]:
     """What is wrong with a spending report's values, as (field, message) pairs (empty: fine).
@@ -263,16 +288,31 @@ def check_values(project, values: dict) -> list[tuple[str, str]]:
     if not isinstance(start, date):
         problems.append(("period_start", _("Enter the first day of the period.")))
     elif not project.start_date <= start <= project.end_date:
-        problems.append(("period_start", _("The period must lie within the project period, %(start)s to %(end)s.",
-                                           start=project.start_date.isoformat(),
-                                           end=project.end_date.isoformat())))
+        problems.append(
+            (
+                "period_start",
+                _(
+                    "The period must lie within the project period, %(start)s to %(end)s.",
+                    start=project.start_date.isoformat(),
+                    end=project.end_date.isoformat(),
+                ),
+            )
+        )
     if not isinstance(end, date):
         problems.append(("period_end", _("Enter the last day of the period.")))
     elif isinstance(start, date) and end < start:
         problems.append(("period_end", _("The period cannot end before it starts.")))
     elif not project.start_date <= end <= project.end_date:
-        problems.append(("period_end", _("The period must lie within the project period, %(start)s to %(end)s.",
-                                         start=project.start_date.isoformat(), end=project.end_date.isoformat())))
+        problems.append(
+            (
+                "period_end",
+                _(
+                    "The period must lie within the project period, %(start)s to %(end)s.",
+                    start=project.start_date.isoformat(),
+                    end=project.end_date.isoformat(),
+                ),
+            )
+        )
     amount_problem = _amount_problem(values.get("amount"))
     if amount_problem:
         problems.append(("amount", amount_problem))
@@ -283,7 +323,11 @@ def _amount_problem(value) -> str | None:
     if isinstance(value, float):
         raise TypeError("money must not be a float")
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value or "").replace(",", "").strip())
+        amount = (
+            value
+            if isinstance(value, Decimal)
+            else Decimal(str(value or "").replace(",", "").strip())
+        )
     except ArithmeticError:
         return _("Enter the amount in yuan, for example 12500.00.")
     if not amount.is_finite():
@@ -306,10 +350,16 @@ def _clean(project, values: dict) -> dict:
     try:
         amount = to_money(values["amount"])
     except MoneyError as exc:  # pragma: no cover - check_values refused it already
-        raise OperationError(_("Enter the amount in yuan, for example 12500.00."), field="amount") from exc
-    return {"category": values["category"], "period_start": values["period_start"],
-            "period_end": values["period_end"], "amount": amount,
-            "note": (values.get("note") or "").strip()}
+        raise OperationError(
+            _("Enter the amount in yuan, for example 12500.00."), field="amount"
+        ) from exc
+    return {
+        "category": values["category"],
+        "period_start": values["period_start"],
+        "period_end": values["period_end"],
+        "amount": amount,
+        "note": (values.get("note") or "").strip(),
+    }
 
 
 def _store_evidence(expenditure: Expenditure, uploads, actor) -> list[ProjectFile]:
@@ -319,8 +369,13 @@ def _store_evidence(expenditure: Expenditure, uploads, actor) -> list[ProjectFil
             saved = storage.save_upload(upload, kinds=EVIDENCE_KINDS)
         except storage.UploadRefused as exc:
             raise OperationError(exc.message, field="evidence") from exc
-        item = ProjectFile.from_stored(saved, project_id=expenditure.project_id, purpose="spending_evidence",
-                                       actor=actor, expenditure_id=expenditure.id)
+        item = ProjectFile.from_stored(
+            saved,
+            project_id=expenditure.project_id,
+            purpose="spending_evidence",
+            actor=actor,
+            expenditure_id=expenditure.id,
+        )
         db.session.add(item)
         stored.append(item)
     db.session.flush()
@@ -328,13 +383,28 @@ def _store_evidence(expenditure: Expenditure, uploads, actor) -> list[ProjectFil
 
 
 def _file_record(item: ProjectFile) -> dict:
-    return {"file_id": item.id, "name": item.original_name, "size": item.size, "sha256": item.sha256}
+    return {
+        "file_id": item.id,
+        "name": item.original_name,
+        "size": item.size,
+        "sha256": item.sha256,
+    }
 
 
 # --- reporting ------------------------------------------------------------------------------
 
-def report_expenditure(project, actor, *, category: str, period_start: date, period_end: date, amount,
-                       note: str = "", evidence=()) -> Expenditure:
+
+def report_expenditure(
+    project,
+    actor,
+    *,
+    category: str,
+    period_start: date,
+    period_end: date,
+    amount,
+    note: str = "",
+    evidence=(),
+) -> Expenditure:
     """Report money spent in one budget category over a period, with at least one evidence file.
 
     The report is created in state 'submitted' and waits for finance. The values are
@@ -350,26 +420,59 @@ def report_expenditure(project, actor, *, category: str, period_start: date, per
     problem = live_project_problem(project, SPENDING_STATES)
     if problem:
         raise OperationError(problem)
-    clean = _clean(project, {"category": category, "period_start": period_start, "period_end": period_end,
-                             "amount": amount, "note": note})
+    clean = _clean(
+        project,
+        {
+            "category": category,
+            "period_start": period_start,
+            "period_end": period_end,
+            "amount": amount,
+            "note": note,
+        },
+    )
     if not [u for u in evidence or [] if u and getattr(u, "filename", "")]:
-        raise OperationError(_("Attach at least one invoice, voucher or other evidence."), field="evidence")
-    expenditure = Expenditure(project_id=project.id, state="submitted", submitted_by_id=getattr(actor, "id", None),
-                              submitted_at=utcnow(), **clean)
+        raise OperationError(
+            _("Attach at least one invoice, voucher or other evidence."), field="evidence"
+        )
+    expenditure = Expenditure(
+        project_id=project.id,
+        state="submitted",
+        submitted_by_id=getattr(actor, "id", None),
+        submitted_at=utcnow(),
+        **clean,
+    )
     db.session.add(expenditure)
     db.session.flush()
     files = _store_evidence(expenditure, evidence, actor)
-    audit.record("expenditure.reported", expenditure, actor=actor,
-                 after={"project": project.code, "category": clean["category"], "amount": str(clean["amount"]),
-                        "period_start": clean["period_start"].isoformat(),
-                        "period_end": clean["period_end"].isoformat(), "note": clean["note"],
-                        "evidence": [_file_record(f) for f in files]})
+    audit.record(
+        "expenditure.reported",
+        expenditure,
+        actor=actor,
+        after={
+            "project": project.code,
+            "category": clean["category"],
+            "amount": str(clean["amount"]),
+            "period_start": clean["period_start"].isoformat(),
+            "period_end": clean["period_end"].isoformat(),
+            "note": clean["note"],
+            "evidence": [_file_record(f) for f in files],
+        },
+    )
     db.session.flush()
     return expenditure
 
 
-def resubmit_expenditure(expenditure: Expenditure, actor, *, category: str, period_start: date,
-                         period_end: date, amount, note: str = "", evidence=()) -> Expenditure:
+def resubmit_expenditure(
+    expenditure: Expenditure,
+    actor,
+    *,
+    category: str,
+    period_start: date,
+    period_end: date,
+    amount,
+    note: str = "",
+    evidence=(),
+) -> Expenditure:
     """Correct a returned spending report and submit it to finance again.
 
     The corrected values are checked like a new report's; further evidence files may be
@@ -379,13 +482,25 @@ def resubmit_expenditure(expenditure: Expenditure, actor, *, category: str, peri
     problem = live_project_problem(expenditure.project, SPENDING_STATES)
     if problem:
         raise OperationError(problem)
-    clean = _clean(expenditure.project, {"category": category, "period_start": period_start,
-                                         "period_end": period_end, "amount": amount, "note": note})
+    clean = _clean(
+        expenditure.project,
+        {
+            "category": category,
+            "period_start": period_start,
+            "period_end": period_end,
+            "amount": amount,
+            "note": note,
+        },
+    )
     transition(expenditure, "resubmit", actor, **clean)
     files = _store_evidence(expenditure, evidence, actor)
     if files:
-        audit.record("expenditure.evidence_added", expenditure, actor=actor,
-                     after={"evidence": [_file_record(f) for f in files]})
+        audit.record(
+            "expenditure.evidence_added",
+            expenditure,
+            actor=actor,
+            after={"evidence": [_file_record(f) for f in files]},
+        )
     db.session.flush()
     return expenditure
 
@@ -403,6 +518,7 @@ def return_expenditure(expenditure: Expenditure, actor, note: str) -> Expenditur
 
 
 # --- workflow guards and effects (called by grants.funding.workflow) -------------------------
+
 
 def guard_verify(expenditure: Expenditure, actor, data: dict) -> str | None:
     """Spending is verified as the project's money only while the project is live (locked, re-read)."""
@@ -429,7 +545,11 @@ def on_resubmit(expenditure: Expenditure, actor, data: dict) -> None:
     The return note stays so that finance sees what was asked for; the check of the
     earlier round is cleared.
     """
-    changes = {k: data[k] for k in ("category", "period_start", "period_end", "amount", "note") if k in data}
+    changes = {
+        k: data[k]
+        for k in ("category", "period_start", "period_end", "amount", "note")
+        if k in data
+    }
     if changes:
         clean = _clean(expenditure.project, {**_values_of(expenditure), **changes})
         for key, value in clean.items():
@@ -441,32 +561,52 @@ def on_resubmit(expenditure: Expenditure, actor, data: dict) -> None:
 
 
 def _values_of(expenditure: Expenditure) -> dict:
-    return {"category": expenditure.category, "period_start": expenditure.period_start,
-            "period_end": expenditure.period_end, "amount": expenditure.amount, "note": expenditure.note}
+    return {
+        "category": expenditure.category,
+        "period_start": expenditure.period_start,
+        "period_end": expenditure.period_end,
+        "amount": expenditure.amount,
+        "note": expenditure.note,
+    }
 
 
 def owner_users(project) -> list[User]:
     """The active applicant accounts of the project's organisation."""
     return db.session.scalars(
-        sa.select(User).where(User.organisation_id == project.organisation_id, User.active.is_(True),
-                              User.roles.any(UserRole.role == "applicant"))).all()
+        sa.select(User).where(
+            User.organisation_id == project.organisation_id,
+            User.active.is_(True),
+            User.roles.any(UserRole.role == "applicant"),
+        )
+    ).all()
 
 
 def notify_returned(expenditure: Expenditure, actor, data: dict) -> None:
     """Tell the owner's organisation that finance returned a spending report, and why."""
     project = expenditure.project
-    notify(owner_users(project), "expenditure.returned",
-           _l("Spending report returned: %(code)s"),
-           _l("Finance returned your spending report of %(amount)s yuan for %(period)s. What to correct: %(note)s"),
-           link=url_for("funding.resubmit", expenditure_id=expenditure.id),
-           params={"code": project.code, "amount": format(expenditure.amount, ",.2f"),
-                   "period": f"{expenditure.period_start.isoformat()} – {expenditure.period_end.isoformat()}",
-                   "note": expenditure.finance_note})
+    notify(
+        owner_users(project),
+        "expenditure.returned",
+        _l("Spending report returned: %(code)s"),
+        _l(
+            "Finance returned your spending report of %(amount)s yuan for %(period)s. What to correct: %(note)s"
+        ),
+        link=url_for("funding.resubmit", expenditure_id=expenditure.id),
+        params={
+            "code": project.code,
+            "amount": format(expenditure.amount, ",.2f"),
+            "period": f"{expenditure.period_start.isoformat()} – {expenditure.period_end.isoformat()}",
+            "note": expenditure.finance_note,
+        },
+    )
 
 
 # --- recovery of unspent funds --------------------------------------------------------------
 
-def record_recovery(project, actor, amount, voucher_no: str, received_on: date, note: str = "") -> FundRecovery:
+
+def record_recovery(
+    project, actor, amount, voucher_no: str, received_on: date, note: str = ""
+) -> FundRecovery:
     """Record money paid back to the bureau by a terminated, failed or closed project.
 
     The project's ``recovered_total`` grows by one conditional UPDATE that succeeds only
@@ -479,7 +619,9 @@ def record_recovery(project, actor, amount, voucher_no: str, received_on: date, 
     from grants.projects.models import Project
 
     if not can(actor, "recovery.record", project):
-        raise OperationError(_("Recoveries are recorded by finance for terminated, failed or closed projects."))
+        raise OperationError(
+            _("Recoveries are recorded by finance for terminated, failed or closed projects.")
+        )
     if isinstance(amount, float):
         raise TypeError("money must not be a float")
     problem = _amount_problem(amount)
@@ -494,30 +636,56 @@ def record_recovery(project, actor, amount, voucher_no: str, received_on: date, 
     if received_on > local_today():
         raise OperationError(_("The day of receipt cannot be in the future."), field="received_on")
     if received_on < project.start_date:
-        raise OperationError(_("The money cannot have been received before the project started."),
-                             field="received_on")
+        raise OperationError(
+            _("The money cannot have been received before the project started."),
+            field="received_on",
+        )
     result = db.session.execute(
         sa.update(Project)
-        .where(Project.id == project.id, Project.recovered_total + amount <= Project.disbursed_total)
+        .where(
+            Project.id == project.id, Project.recovered_total + amount <= Project.disbursed_total
+        )
         .values(recovered_total=Project.recovered_total + amount, version=Project.version + 1)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         db.session.expire(project, ["recovered_total", "disbursed_total", "version"])
         position = recovery_position(project)
-        raise OperationError(_("%(amount)s cannot be recovered: %(disbursed)s were disbursed and %(recovered)s "
-                               "recovered already, so at most %(left)s can still be recorded.",
-                               amount=format_yuan(amount), disbursed=format_yuan(position.disbursed),
-                               recovered=format_yuan(position.recovered),
-                               left=format_yuan(position.recoverable)), field="amount")
+        raise OperationError(
+            _(
+                "%(amount)s cannot be recovered: %(disbursed)s were disbursed and %(recovered)s "
+                "recovered already, so at most %(left)s can still be recorded.",
+                amount=format_yuan(amount),
+                disbursed=format_yuan(position.disbursed),
+                recovered=format_yuan(position.recovered),
+                left=format_yuan(position.recoverable),
+            ),
+            field="amount",
+        )
     db.session.expire(project, ["recovered_total", "version"])
-    recovery = FundRecovery(project_id=project.id, amount=amount, voucher_no=voucher_no, received_on=received_on,
-                            note=(note or "").strip(), recorded_by_id=getattr(actor, "id", None),
-                            recorded_at=utcnow())
+    recovery = FundRecovery(
+        project_id=project.id,
+        amount=amount,
+        voucher_no=voucher_no,
+        received_on=received_on,
+        note=(note or "").strip(),
+        recorded_by_id=getattr(actor, "id", None),
+        recorded_at=utcnow(),
+    )
     db.session.add(recovery)
     db.session.flush()
-    audit.record("recovery.recorded", recovery, actor=actor,
-                 after={"project": project.code, "amount": str(amount), "voucher_no": voucher_no,
-                        "received_on": received_on.isoformat(), "note": recovery.note,
-                        "recovered_total": str(project.recovered_total),
-                        "disbursed_total": str(project.disbursed_total)})
+    audit.record(
+        "recovery.recorded",
+        recovery,
+        actor=actor,
+        after={
+            "project": project.code,
+            "amount": str(amount),
+            "voucher_no": voucher_no,
+            "received_on": received_on.isoformat(),
+            "note": recovery.note,
+            "recovered_total": str(project.recovered_total),
+            "disbursed_total": str(project.disbursed_total),
+        },
+    )
     return recovery

@@ -25,16 +25,23 @@ def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = Non
 
     if live_project_problem(project):
         return []
-    stmt = sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.trigger == trigger,
-                                    Tranche.due_since.is_(None), Tranche.cancelled_at.is_(None))
+    stmt = sa.select(Tranche).where(
+        Tranche.project_id == project.id,
+        Tranche.trigger == trigger,
+        Tranche.due_since.is_(None),
+        Tranche.cancelled_at.is_(None),
+    )
     if milestone is not None:
         stmt = stmt.where(Tranche.milestone_id == milestone.id)
     tranches = list(db.session.scalars(stmt))
     when = at or utcnow()
     for tranche in tranches:
         tranche.due_since = when
-        audit.record("tranche.due", tranche, after={"project": project.code, "trigger": trigger,
-                                                    "amount": str(tranche.amount)})
+        audit.record(
+            "tranche.due",
+            tranche,
+            after={"project": project.code, "trigger": trigger, "amount": str(tranche.amount)},
+        )
     db.session.flush()
     return tranches
 

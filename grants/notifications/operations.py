@@ -37,8 +37,15 @@ def _render(text, locale: str, params: dict | None = None) -> str:
     return rendered % params if params and not isinstance(text, str) else rendered
 
 
-def notify(recipients: Iterable, kind: str, subject, body="", link: str = "",
-           email: bool = True, params: dict | None = None) -> list[Notification]:
+def notify(
+    recipients: Iterable,
+    kind: str,
+    subject,
+    body="",
+    link: str = "",
+    email: bool = True,
+    params: dict | None = None,
+) -> list[Notification]:
     """Put a message in each recipient's inbox and, if ``email``, in the outbox.
 
     ``subject`` and ``body`` may be lazy strings with ``%(name)s`` placeholders filled
@@ -54,8 +61,9 @@ def notify(recipients: Iterable, kind: str, subject, body="", link: str = "",
         locale = user.locale or default_locale
         subject_text = _render(subject, locale, params)[:300]
         body_text = _render(body, locale, params)
-        note = Notification(user_id=user.id, kind=kind, subject=subject_text,
-                            body=body_text, link=link)
+        note = Notification(
+            user_id=user.id, kind=kind, subject=subject_text, body=body_text, link=link
+        )
         db.session.add(note)
         created.append(note)
         if email and user.email and user.active:
@@ -70,15 +78,20 @@ def _email_body(body: str, link: str) -> str:
     try:
         absolute = absolute_url(link)
     except ValueError:
-        current_app.logger.warning("notification link left out of an e-mail, not a site path: %r", link[:100])
+        current_app.logger.warning(
+            "notification link left out of an e-mail, not a site path: %r", link[:100]
+        )
         return body
     return f"{body}\n\n{absolute}".strip()
 
 
-def queue_email(to_address: str, subject: str, body: str, user_id: int | None = None) -> OutboxEmail:
+def queue_email(
+    to_address: str, subject: str, body: str, user_id: int | None = None
+) -> OutboxEmail:
     """Add an e-mail to the outbox and make sure one send job runs after commit."""
-    mail = OutboxEmail(to_address=to_address, subject=subject, body=body, user_id=user_id,
-                       status="pending")
+    mail = OutboxEmail(
+        to_address=to_address, subject=subject, body=body, user_id=user_id, status="pending"
+    )
     db.session.add(mail)
     db.session.flush()
     if not db.session.info.get(_QUEUED_KEY):
@@ -95,17 +108,23 @@ def _reset_queued_flag(session):
 
 def unread_count(user) -> int:
     """How many inbox messages the user has not read."""
-    return db.session.scalar(
-        sa.select(sa.func.count(Notification.id))
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Notification.id)).where(
+                Notification.user_id == user.id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def mark_read(user, notification_ids: Iterable[int] | None = None) -> int:
     """Mark some (or all) of the user's unread messages read; returns how many."""
-    stmt = (sa.update(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow()))
+    stmt = (
+        sa.update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
     if notification_ids is not None:
         stmt = stmt.where(Notification.id.in_(list(notification_ids)))
     return db.session.execute(stmt).rowcount

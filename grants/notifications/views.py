@@ -20,8 +20,11 @@ bp = Blueprint("notifications", __name__)
 def inbox():
     require("inbox.view")
     show = request.args.get("show", "all")
-    stmt = (sa.select(Notification).where(Notification.user_id == current_user.id)
-            .order_by(Notification.id.desc()))
+    stmt = (
+        sa.select(Notification)
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.id.desc())
+    )
     if show == "unread":
         stmt = stmt.where(Notification.read_at.is_(None))
     return render_template("notifications/inbox.html", page=paginate(stmt), show=show)
@@ -37,7 +40,9 @@ def read():
             ids = [int(request.form["id"])]
         except ValueError:
             abort(400)
-        ids = [i for i in ids if 0 < i < 2**31]  # a larger id names no message (nor fits the column)
+        ids = [
+            i for i in ids if 0 < i < 2**31
+        ]  # a larger id names no message (nor fits the column)
     mark_read(current_user, ids)
     db.session.commit()
     return redirect(url_for("notifications.inbox", show=request.form.get("show", "all")))
@@ -62,5 +67,9 @@ def outbox():
     stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc())
     if status in OUTBOX_STATES:
         stmt = stmt.where(OutboxEmail.status == status)
-    return render_template("notifications/outbox.html", page=paginate(stmt, per_page=20),
-                           status=status, states=OUTBOX_STATES)
+    return render_template(
+        "notifications/outbox.html",
+        page=paginate(stmt, per_page=20),
+        status=status,
+        states=OUTBOX_STATES,
+    )

@@ -35,14 +35,24 @@ def org_type_choices():
 
 
 class OrganisationFields(FlaskForm):
-    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)],
-                       description=_l("The full registered name, as on the business licence."))
-    uscc = StringField(_l("Unified social credit code"), validators=[DataRequired(), Length(max=40)],
-                       description=_l("18 characters, as on the business licence."))
-    org_type = SelectField(_l("Type of organisation"), choices=org_type_choices, validators=[DataRequired()])
+    name = StringField(
+        _l("Organisation name"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("The full registered name, as on the business licence."),
+    )
+    uscc = StringField(
+        _l("Unified social credit code"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("18 characters, as on the business licence."),
+    )
+    org_type = SelectField(
+        _l("Type of organisation"), choices=org_type_choices, validators=[DataRequired()]
+    )
     cluster_id = SelectField(_l("Industry cluster"), coerce=int, validators=[Optional()])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
-    legal_representative = StringField(_l("Legal representative"), validators=[Optional(), Length(max=100)])
+    legal_representative = StringField(
+        _l("Legal representative"), validators=[Optional(), Length(max=100)]
+    )
     contact_name = StringField(_l("Contact person"), validators=[Optional(), Length(max=100)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])
     founded_on = DateField(_l("Date founded"), validators=[Optional()])
@@ -53,8 +63,10 @@ class PersonFields(FlaskForm):
     email = EmailField(_l("Your e-mail"), validators=[DataRequired(), Email(), Length(max=255)])
     phone = StringField(_l("Your phone"), validators=[Optional(), Length(max=40)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), strong_password])
-    confirm = PasswordField(_l("Repeat the password"),
-                            validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
+    )
 
 
 class RegistrationForm(OrganisationFields, PersonFields):
@@ -65,8 +77,10 @@ class InvitationSignupForm(FlaskForm):
     person_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
     phone = StringField(_l("Your phone"), validators=[Optional(), Length(max=40)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), strong_password])
-    confirm = PasswordField(_l("Repeat the password"),
-                            validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
+    )
 
 
 class EditOrganisationForm(OrganisationFields):
@@ -78,10 +92,15 @@ def qualification_choices():
 
 
 class QualificationForm(FlaskForm):
-    kind = SelectField(_l("Qualification"), choices=qualification_choices, validators=[DataRequired()])
+    kind = SelectField(
+        _l("Qualification"), choices=qualification_choices, validators=[DataRequired()]
+    )
     granted_on = DateField(_l("Granted on"), validators=[DataRequired()])
-    expires_on = DateField(_l("Expires on"), validators=[Optional()],
-                           description=_l("Leave empty if it does not expire."))
+    expires_on = DateField(
+        _l("Expires on"),
+        validators=[Optional()],
+        description=_l("Leave empty if it does not expire."),
+    )
     certificate_no = StringField(_l("Certificate number"), validators=[Optional(), Length(max=80)])
 
 
@@ -94,8 +113,11 @@ class WanField(StringField):
 
     def process_formdata(self, valuelist):
         if valuelist:
-            self.data = (valuelist[0] or "").translate({ord(","): None, 0xFF0C: None, ord(" "): None,
-                                                        0x3000: None}).strip()
+            self.data = (
+                (valuelist[0] or "")
+                .translate({ord(","): None, 0xFF0C: None, ord(" "): None, 0x3000: None})
+                .strip()
+            )
 
 
 def wan_amount(form, field):
@@ -116,29 +138,50 @@ def wan_amount(form, field):
 
 class YearFigureForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(min=1990, max=2100)])
-    revenue = WanField(_l("Revenue (10,000 yuan)"), validators=[InputRequired(), wan_amount],
-                       render_kw={"inputmode": "decimal"})
-    rd_spending = WanField(_l("R&D spending (10,000 yuan)"), validators=[InputRequired(), wan_amount],
-                           render_kw={"inputmode": "decimal"})
-    staff = IntegerField(_l("Staff"), validators=[InputRequired(), NumberRange(min=0, max=10_000_000)])
-    rd_staff = IntegerField(_l("R&D staff"), validators=[Optional(), NumberRange(min=0, max=10_000_000)],
-                            default=0)
+    revenue = WanField(
+        _l("Revenue (10,000 yuan)"),
+        validators=[InputRequired(), wan_amount],
+        render_kw={"inputmode": "decimal"},
+    )
+    rd_spending = WanField(
+        _l("R&D spending (10,000 yuan)"),
+        validators=[InputRequired(), wan_amount],
+        render_kw={"inputmode": "decimal"},
+    )
+    staff = IntegerField(
+        _l("Staff"), validators=[InputRequired(), NumberRange(min=0, max=10_000_000)]
+    )
+    rd_staff = IntegerField(
+        _l("R&D staff"), validators=[Optional(), NumberRange(min=0, max=10_000_000)], default=0
+    )
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(_l("E-mail of the colleague"), validators=[DataRequired(), Email(), Length(max=255)])
+    email = EmailField(
+        _l("E-mail of the colleague"), validators=[DataRequired(), Email(), Length(max=255)]
+    )
 
 
 class ClusterForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40),
-                                               Regexp(r"^[a-z0-9_-]+$",
-                                                      message=_l("Use lower-case letters, digits, - and _."))],
-                       filters=[lambda s: s.strip().lower() if s else s],
-                       description=_l("A short identifier such as pharma; used in reports and imports."))
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9_-]+$", message=_l("Use lower-case letters, digits, - and _.")),
+        ],
+        filters=[lambda s: s.strip().lower() if s else s],
+        description=_l("A short identifier such as pharma; used in reports and imports."),
+    )
     name_zh = StringField(_l("Chinese name"), validators=[DataRequired(), Length(max=100)])
     name_en = StringField(_l("English name"), validators=[Optional(), Length(max=100)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
-    sort_order = IntegerField(_l("Sort order"), default=0,
-                              validators=[Optional(), NumberRange(min=-100000, max=100000)],
-                              description=_l("Smaller numbers come first."))
-    active = BooleanField(_l("Active (offered when organisations and calls choose a cluster)"), default=True)
+    sort_order = IntegerField(
+        _l("Sort order"),
+        default=0,
+        validators=[Optional(), NumberRange(min=-100000, max=100000)],
+        description=_l("Smaller numbers come first."),
+    )
+    active = BooleanField(
+        _l("Active (offered when organisations and calls choose a cluster)"), default=True
+    )

@@ -16,8 +16,11 @@ from grants.orgs.models import Invitation
 @job("orgs.expire_invitations", label=_l("Expire invitations"))
 def expire_invitations(ctx) -> dict:
     """Move pending invitations past their expiry date to ``expired``."""
-    due = db.session.scalars(sa.select(Invitation).where(
-        Invitation.state == "pending", Invitation.expires_at <= utcnow())).all()
+    due = db.session.scalars(
+        sa.select(Invitation).where(
+            Invitation.state == "pending", Invitation.expires_at <= utcnow()
+        )
+    ).all()
     for invitation in due:
         transition(invitation, "expire", None)
     db.session.commit()

@@ -66,7 +66,8 @@ class Organisation(db.Model):
     uscc: Mapped[str] = mapped_column(sa.String(18), unique=True)
     org_type: Mapped[str] = mapped_column(sa.String(20), default="enterprise")
     cluster_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"), index=True
+    )
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     legal_representative: Mapped[str] = mapped_column(sa.String(100), default="")
     contact_name: Mapped[str] = mapped_column(sa.String(100), default="")
@@ -77,15 +78,21 @@ class Organisation(db.Model):
     cluster: Mapped[IndustryCluster | None] = relationship()
     members = relationship("User", back_populates="organisation", order_by="User.name")
     qualifications: Mapped[list[Qualification]] = relationship(
-        back_populates="organisation", cascade="all, delete-orphan",
-        order_by="Qualification.granted_on")
+        back_populates="organisation",
+        cascade="all, delete-orphan",
+        order_by="Qualification.granted_on",
+    )
     figures: Mapped[list[YearFigure]] = relationship(
-        back_populates="organisation", cascade="all, delete-orphan",
-        order_by="YearFigure.year.desc()")
+        back_populates="organisation",
+        cascade="all, delete-orphan",
+        order_by="YearFigure.year.desc()",
+    )
 
     __table_args__ = (
-        sa.CheckConstraint("org_type in ('enterprise','university','institute','hospital','other')",
-                           name="known_type"),
+        sa.CheckConstraint(
+            "org_type in ('enterprise','university','institute','hospital','other')",
+            name="known_type",
+        ),
         sa.CheckConstraint("length(uscc) = 18", name="uscc_length"),
     )
 
@@ -105,7 +112,8 @@ class Qualification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(40))
     certificate_no: Mapped[str] = mapped_column(sa.String(80), default="")
     granted_on: Mapped[date] = mapped_column(sa.Date)
@@ -132,7 +140,8 @@ class YearFigure(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     year: Mapped[int] = mapped_column(sa.Integer)
     revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     rd_spending: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
@@ -144,7 +153,9 @@ class YearFigure(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("organisation_id", "year", name="uq_year_figures_org_year"),
         sa.CheckConstraint("revenue >= 0 and rd_spending >= 0", name="money_not_negative"),
-        sa.CheckConstraint("staff >= 0 and rd_staff >= 0 and rd_staff <= staff", name="staff_counts"),
+        sa.CheckConstraint(
+            "staff >= 0 and rd_staff >= 0 and rd_staff <= staff", name="staff_counts"
+        ),
         sa.CheckConstraint("year >= 1990 and year <= 2100", name="year_range"),
     )
 
@@ -159,12 +170,17 @@ class Invitation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     email: Mapped[str] = mapped_column(sa.String(255))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    invited_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -174,7 +190,9 @@ class Invitation(db.Model):
     accepted_by = relationship("User", foreign_keys=[accepted_by_id])
 
     __table_args__ = (
-        sa.CheckConstraint("state in ('pending','accepted','revoked','expired')", name="known_state"),
+        sa.CheckConstraint(
+            "state in ('pending','accepted','revoked','expired')", name="known_state"
+        ),
         sa.CheckConstraint("state = 'pending' or decided_at is not null", name="decided_has_date"),
     )
 

@@ -16,8 +16,13 @@ from grants.orgs.models import Invitation, Organisation
 NEW_REGISTRATION_DAYS = 30
 
 
-@panel("orgs.profile_checklist", _l("Your organisation's profile"), ("applicant",),
-       "orgs/panels/profile_checklist.html", order=20)
+@panel(
+    "orgs.profile_checklist",
+    _l("Your organisation's profile"),
+    ("applicant",),
+    "orgs/panels/profile_checklist.html",
+    order=20,
+)
 def profile_checklist(user) -> dict | None:
     """What the applicant's organisation profile lacks before applying."""
     org = user.organisation
@@ -34,25 +39,38 @@ def profile_checklist(user) -> dict | None:
     }
 
 
-@panel("orgs.pending_invitations", _l("Open invitations of your organisation"), ("applicant",),
-       "orgs/panels/pending_invitations.html", order=25)
+@panel(
+    "orgs.pending_invitations",
+    _l("Open invitations of your organisation"),
+    ("applicant",),
+    "orgs/panels/pending_invitations.html",
+    order=25,
+)
 def pending_invitations(user) -> dict | None:
     """Invitations the applicant's organisation has sent that nobody has accepted yet."""
     if user.organisation_id is None:
         return None
     invitations = db.session.scalars(
-        sa.select(Invitation).where(Invitation.organisation_id == user.organisation_id,
-                                    Invitation.state == "pending")
-        .order_by(Invitation.created_at.desc()).limit(5)).all()
+        sa.select(Invitation)
+        .where(Invitation.organisation_id == user.organisation_id, Invitation.state == "pending")
+        .order_by(Invitation.created_at.desc())
+        .limit(5)
+    ).all()
     return {"invitations": invitations, "now": utcnow()} if invitations else None
 
 
-@panel("orgs.new_registrations", _l("Organisations registered in the last 30 days"), ("bureau",),
-       "orgs/panels/new_registrations.html", order=30)
+@panel(
+    "orgs.new_registrations",
+    _l("Organisations registered in the last 30 days"),
+    ("bureau",),
+    "orgs/panels/new_registrations.html",
+    order=30,
+)
 def new_registrations(user) -> dict:
     since = utcnow() - timedelta(days=NEW_REGISTRATION_DAYS)
     recent = sa.select(Organisation).where(Organisation.created_at >= since)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(recent.subquery())) or 0
-    latest = db.session.scalars(recent.order_by(Organisation.created_at.desc(), Organisation.id.desc())
-                                .limit(5)).all()
+    latest = db.session.scalars(
+        recent.order_by(Organisation.created_at.desc(), Organisation.id.desc()).limit(5)
+    ).all()
     return {"total": total, "latest": latest}

@@ -24,7 +24,14 @@ class USCCError(ValueError):
 
 def compact(code: str) -> str:
     """Upper-case the code and drop spaces and hyphens (also full-width ones)."""
-    return (code or "").translate({0x3000: None, 0xFF0D: None}).replace(" ", "").replace("-", "").upper().strip()
+    return (
+        (code or "")
+        .translate({0x3000: None, 0xFF0D: None})
+        .replace(" ", "")
+        .replace("-", "")
+        .upper()
+        .strip()
+    )
 
 
 def validate(code: str) -> str:

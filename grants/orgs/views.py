@@ -92,8 +92,13 @@ def register():
         org = {k: getattr(form, k).data for k in ops.PROFILE_FIELDS}
         org["uscc"] = form.uscc.data
         org["cluster_id"] = org["cluster_id"] or None
-        person = {"name": form.person_name.data, "email": form.email.data, "phone": form.phone.data,
-                  "password": form.password.data, "locale": session.get("locale")}
+        person = {
+            "name": form.person_name.data,
+            "email": form.email.data,
+            "phone": form.phone.data,
+            "password": form.password.data,
+            "locale": session.get("locale"),
+        }
         try:
             ops.start_registration(org=org, person=person)
         except ops.OrganisationError as exc:
@@ -107,8 +112,9 @@ def register():
 @bp.get("/register/sent")
 def registration_sent():
     """The one answer to every registration: look for the confirmation e-mail."""
-    return render_template("orgs/registration_sent.html",
-                           hours=current_app.config["REGISTRATION_CONFIRM_HOURS"])
+    return render_template(
+        "orgs/registration_sent.html", hours=current_app.config["REGISTRATION_CONFIRM_HOURS"]
+    )
 
 
 @bp.route("/register/confirm/<token>", methods=["GET", "POST"])
@@ -118,7 +124,10 @@ def confirm_registration(token: str):
         return redirect(url_for("core.index"))
     pending = ops.pending_registration_for_token(token)
     if pending is None:
-        flash(_("This confirmation link is not valid or has expired. Please register again."), "danger")
+        flash(
+            _("This confirmation link is not valid or has expired. Please register again."),
+            "danger",
+        )
         return redirect(url_for("orgs.register"))
     if request.method == "POST":  # CSRF is checked for every POST by CSRFProtect
         try:
@@ -126,15 +135,28 @@ def confirm_registration(token: str):
         except ops.OrganisationError as exc:
             db.session.rollback()
             pending = ops.pending_registration_for_token(token)
-            return render_template("orgs/confirm_registration.html", pending=pending, problem=exc.message,
-                                   cluster=None, org_types=ORG_TYPES), 409
+            return render_template(
+                "orgs/confirm_registration.html",
+                pending=pending,
+                problem=exc.message,
+                cluster=None,
+                org_types=ORG_TYPES,
+            ), 409
         _sign_in(user)
-        flash(_("Welcome! Your organisation %(name)s is registered.", name=user.organisation.name), "success")
+        flash(
+            _("Welcome! Your organisation %(name)s is registered.", name=user.organisation.name),
+            "success",
+        )
         return redirect(url_for("core.index"))
     cluster_id = pending.data["org"].get("cluster_id")
     cluster = db.session.get(IndustryCluster, cluster_id) if cluster_id else None
-    return render_template("orgs/confirm_registration.html", pending=pending, problem=None, cluster=cluster,
-                           org_types=ORG_TYPES)
+    return render_template(
+        "orgs/confirm_registration.html",
+        pending=pending,
+        problem=None,
+        cluster=cluster,
+        org_types=ORG_TYPES,
+    )
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -161,28 +183,42 @@ def accept_invitation(token: str):
                 db.session.commit()
                 flash(_("You have joined %(org)s.", org=invitation.organisation.name), "success")
                 return redirect(url_for("core.index"))
-        return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="join"), \
-            (422 if request.method == "POST" else 200)
+        return render_template(
+            "orgs/accept_invitation.html", invitation=invitation, form=form, mode="join"
+        ), (422 if request.method == "POST" else 200)
     if existing is not None:
-        flash(_("Please sign in with %(email)s to accept the invitation.", email=invitation.email), "info")
-        return redirect(url_for("accounts.login", next=url_for("orgs.accept_invitation", token=token)))
+        flash(
+            _("Please sign in with %(email)s to accept the invitation.", email=invitation.email),
+            "info",
+        )
+        return redirect(
+            url_for("accounts.login", next=url_for("orgs.accept_invitation", token=token))
+        )
     if form.validate_on_submit():
         try:
-            user = ops.register_from_invitation(invitation, name=form.person_name.data,
-                                                password=form.password.data, phone=form.phone.data,
-                                                locale=session.get("locale"))
+            user = ops.register_from_invitation(
+                invitation,
+                name=form.person_name.data,
+                password=form.password.data,
+                phone=form.phone.data,
+                locale=session.get("locale"),
+            )
         except (WorkflowError, account_ops.AccountError) as exc:
             db.session.rollback()
             flash(getattr(exc, "message", str(exc)), "danger")
         else:
             _sign_in(user)
-            flash(_("Welcome! You have joined %(org)s.", org=invitation.organisation.name), "success")
+            flash(
+                _("Welcome! You have joined %(org)s.", org=invitation.organisation.name), "success"
+            )
             return redirect(url_for("core.index"))
-    return render_template("orgs/accept_invitation.html", invitation=invitation, form=form, mode="signup"), \
-        (422 if form.is_submitted() else 200)
+    return render_template(
+        "orgs/accept_invitation.html", invitation=invitation, form=form, mode="signup"
+    ), (422 if form.is_submitted() else 200)
 
 
 # --- the organisation profile ------------------------------------------------------------
+
 
 def _field_for(form, name: str | None, fallback: str):
     """The form field an operation's error names, or ``fallback`` when the form lacks it."""
@@ -213,15 +249,22 @@ def rd_intensity(figure: YearFigure) -> Decimal | None:
     return (figure.rd_spending * 100 / figure.revenue).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def _render_profile(org: Organisation, *, qualification_form=None, figure_form=None, invite_form=None):
+def _render_profile(
+    org: Organisation, *, qualification_form=None, figure_form=None, invite_form=None
+):
     today = ops.local_today()
     if figure_form is None:
         figure_form = YearFigureForm(formdata=None, prefix="fig", year=today.year - 1)
     invitations = db.session.scalars(
-        sa.select(Invitation).where(Invitation.organisation_id == org.id, Invitation.state == "pending")
-        .order_by(Invitation.created_at.desc())).all()
+        sa.select(Invitation)
+        .where(Invitation.organisation_id == org.id, Invitation.state == "pending")
+        .order_by(Invitation.created_at.desc())
+    ).all()
     return render_template(
-        "orgs/profile.html", org=org, today=today, now=utcnow(),
+        "orgs/profile.html",
+        org=org,
+        today=today,
+        now=utcnow(),
         qualifications=[(q, ops.qualification_status(q, today)) for q in org.qualifications],
         figures=[(f, rd_intensity(f)) for f in org.figures],
         invitations=invitations,
@@ -285,9 +328,14 @@ def add_qualification(org_id: int):
     form = QualificationForm(prefix="qual")
     if form.validate_on_submit():
         try:
-            ops.add_qualification(org, kind=form.kind.data, granted_on=form.granted_on.data,
-                                  expires_on=form.expires_on.data, certificate_no=form.certificate_no.data.strip(),
-                                  actor=current_user)
+            ops.add_qualification(
+                org,
+                kind=form.kind.data,
+                granted_on=form.granted_on.data,
+                expires_on=form.expires_on.data,
+                certificate_no=form.certificate_no.data.strip(),
+                actor=current_user,
+            )
         except ops.OrganisationError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "kind").errors.append(exc.message)
@@ -319,9 +367,15 @@ def set_year_figure(org_id: int):
     form = YearFigureForm(prefix="fig")
     if form.validate_on_submit():
         try:
-            ops.set_year_figure(org, year=form.year.data, revenue=wan_to_yuan(form.revenue.data),
-                                rd_spending=wan_to_yuan(form.rd_spending.data), staff=form.staff.data,
-                                rd_staff=form.rd_staff.data or 0, actor=current_user)
+            ops.set_year_figure(
+                org,
+                year=form.year.data,
+                revenue=wan_to_yuan(form.revenue.data),
+                rd_spending=wan_to_yuan(form.rd_spending.data),
+                staff=form.staff.data,
+                rd_staff=form.rd_staff.data or 0,
+                actor=current_user,
+            )
         except ops.OrganisationError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "year").errors.append(exc.message)
@@ -395,9 +449,13 @@ SORTS = {
 
 def _held_now(kind: str):
     today = ops.local_today()
-    return Organisation.qualifications.any(sa.and_(
-        Qualification.kind == kind, Qualification.granted_on <= today,
-        sa.or_(Qualification.expires_on.is_(None), Qualification.expires_on >= today)))
+    return Organisation.qualifications.any(
+        sa.and_(
+            Qualification.kind == kind,
+            Qualification.granted_on <= today,
+            sa.or_(Qualification.expires_on.is_(None), Qualification.expires_on >= today),
+        )
+    )
 
 
 @bp.get("/organisations")
@@ -410,11 +468,16 @@ def organisations():
     org_type = args.get("type") or ""
     qualification = args.get("qualification") or ""
     sort = args.get("sort") if args.get("sort") in SORTS else "name"
-    stmt = sa.select(Organisation).options(selectinload(Organisation.cluster),
-                                           selectinload(Organisation.qualifications))
+    stmt = sa.select(Organisation).options(
+        selectinload(Organisation.cluster), selectinload(Organisation.qualifications)
+    )
     if q:
-        stmt = stmt.where(sa.or_(Organisation.name.icontains(q, autoescape=True),
-                                 Organisation.uscc.icontains(uscc.compact(q), autoescape=True)))
+        stmt = stmt.where(
+            sa.or_(
+                Organisation.name.icontains(q, autoescape=True),
+                Organisation.uscc.icontains(uscc.compact(q), autoescape=True),
+            )
+        )
     if cluster == "none":
         stmt = stmt.where(Organisation.cluster_id.is_(None))
     elif cluster.isdigit():
@@ -424,15 +487,26 @@ def organisations():
     if qualification in QUALIFICATIONS:
         stmt = stmt.where(_held_now(qualification))
     stmt = stmt.order_by(*SORTS[sort], Organisation.id)
-    all_clusters = db.session.scalars(sa.select(IndustryCluster)
-                                      .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-    return render_template("orgs/list.html", page=paginate(stmt), q=q, cluster=cluster, org_type=org_type,
-                           qualification=qualification, sort=sort, clusters=all_clusters,
-                           org_types=ORG_TYPES, qualification_kinds=QUALIFICATIONS,
-                           today=ops.local_today())
+    all_clusters = db.session.scalars(
+        sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
+    return render_template(
+        "orgs/list.html",
+        page=paginate(stmt),
+        q=q,
+        cluster=cluster,
+        org_type=org_type,
+        qualification=qualification,
+        sort=sort,
+        clusters=all_clusters,
+        org_types=ORG_TYPES,
+        qualification_kinds=QUALIFICATIONS,
+        today=ops.local_today(),
+    )
 
 
 # --- industry clusters -------------------------------------------------------------------
+
 
 def _cluster_or_404(cluster_id: int) -> IndustryCluster:
     return db.session.get(IndustryCluster, cluster_id) or abort(404)
@@ -453,9 +527,17 @@ def clusters():
     stmt = sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
     page = paginate(stmt, per_page=50)
     ids = [c.id for c in page.items]
-    counts = dict(db.session.execute(
-        sa.select(Organisation.cluster_id, sa.func.count(Organisation.id))
-        .where(Organisation.cluster_id.in_(ids)).group_by(Organisation.cluster_id)).all()) if ids else {}
+    counts = (
+        dict(
+            db.session.execute(
+                sa.select(Organisation.cluster_id, sa.func.count(Organisation.id))
+                .where(Organisation.cluster_id.in_(ids))
+                .group_by(Organisation.cluster_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     return render_template("orgs/clusters.html", page=page, counts=counts)
 
 
@@ -491,8 +573,9 @@ def edit_cluster(cluster_id: int):
             db.session.commit()
             flash(_("The cluster %(name)s has been saved.", name=cluster.name_zh), "success")
             return redirect(url_for("orgs.clusters"))
-    return render_template("orgs/cluster_form.html", form=form, cluster=cluster,
-                           usage=ops.cluster_usage(cluster))
+    return render_template(
+        "orgs/cluster_form.html", form=form, cluster=cluster, usage=ops.cluster_usage(cluster)
+    )
 
 
 @bp.post("/admin/clusters/<int:cluster_id>/active")
@@ -506,8 +589,13 @@ def set_cluster_active(cluster_id: int):
     if active:
         flash(_("The cluster %(name)s is active again.", name=cluster.name_zh), "success")
     else:
-        flash(_("The cluster %(name)s is deactivated: it is no longer offered for new choices.",
-                name=cluster.name_zh), "warning")
+        flash(
+            _(
+                "The cluster %(name)s is deactivated: it is no longer offered for new choices.",
+                name=cluster.name_zh,
+            ),
+            "warning",
+        )
     return redirect(url_for("orgs.clusters"))
 
 

@@ -26,8 +26,12 @@ def _may_join(invitation, actor, data):
     if actor.email.lower() != invitation.email.lower():
         return str(_l("This invitation was sent to another e-mail address."))
     if STAFF_ROLES & actor.role_names:
-        return str(_l("Bureau, finance and administrator accounts cannot join an applicant organisation. "
-                      "Ask the organisation to invite another e-mail address."))
+        return str(
+            _l(
+                "Bureau, finance and administrator accounts cannot join an applicant organisation. "
+                "Ask the organisation to invite another e-mail address."
+            )
+        )
     return None
 
 
@@ -54,9 +58,12 @@ def _tell_inviter(invitation, actor, data):
     from grants.notifications.operations import notify
 
     if invitation.invited_by is not None:
-        notify([invitation.invited_by], "invitation.accepted",
-               _l("%(name)s has joined %(org)s", name=actor.name, org=invitation.organisation.name),
-               link="/organisation")
+        notify(
+            [invitation.invited_by],
+            "invitation.accepted",
+            _l("%(name)s has joined %(org)s", name=actor.name, org=invitation.organisation.name),
+            link="/organisation",
+        )
 
 
 INVITATION_WORKFLOW = Workflow(
@@ -64,11 +71,24 @@ INVITATION_WORKFLOW = Workflow(
     model=Invitation,
     states=INVITATION_STATES,
     transitions=[
-        Transition("pending", "accept", "accepted", is_authenticated & no_organisation, guard=_may_join,
-                   effect=_join, notify=_tell_inviter, label=_l("Accept")),
-        Transition("pending", "revoke", "revoked",
-                   has_role("applicant") & is_member_of_invitation_org, effect=_decided,
-                   label=_l("Revoke")),
+        Transition(
+            "pending",
+            "accept",
+            "accepted",
+            is_authenticated & no_organisation,
+            guard=_may_join,
+            effect=_join,
+            notify=_tell_inviter,
+            label=_l("Accept"),
+        ),
+        Transition(
+            "pending",
+            "revoke",
+            "revoked",
+            has_role("applicant") & is_member_of_invitation_org,
+            effect=_decided,
+            label=_l("Revoke"),
+        ),
         Transition("pending", "expire", "expired", is_system, effect=_decided),
     ],
 )

@@ -52,8 +52,11 @@ class PercentField(StringField):
 
     def process_formdata(self, valuelist):
         if valuelist:
-            self.data = (valuelist[0] or "").translate({ord("%"): None, 0xFF05: None, ord(" "): None,
-                                                        0x3000: None}).strip()
+            self.data = (
+                (valuelist[0] or "")
+                .translate({ord("%"): None, 0xFF05: None, ord(" "): None, 0x3000: None})
+                .strip()
+            )
 
 
 def percentage(*, below_hundred: bool = False):
@@ -98,29 +101,40 @@ class CriterionRow(SubForm):
     id = HiddenField()
     name_zh = StringField(_l("Chinese name"), validators=[Optional(), Length(max=100)])
     name_en = StringField(_l("English name"), validators=[Optional(), Length(max=100)])
-    description = TextAreaField(_l("What the experts judge"), validators=[Optional(), Length(max=2000)])
+    description = TextAreaField(
+        _l("What the experts judge"), validators=[Optional(), Length(max=2000)]
+    )
     weight = StringField(_l("Weight"), render_kw={"inputmode": "decimal"})
     min_score = StringField(_l("Lowest score"), default="0", render_kw={"inputmode": "decimal"})
     max_score = StringField(_l("Highest score"), default="10", render_kw={"inputmode": "decimal"})
 
     def is_blank(self) -> bool:
-        return not any((getattr(self, k).data or "").strip()
-                       for k in ("name_zh", "name_en", "description", "weight"))
+        return not any(
+            (getattr(self, k).data or "").strip()
+            for k in ("name_zh", "name_en", "description", "weight")
+        )
 
 
 class AttachmentRow(SubForm):
     """One required (or optional) attachment; a row left entirely empty is ignored."""
 
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=40),
-                                               Regexp(r"^[a-z0-9_-]+$",
-                                                      message=_l("Use lower-case letters, digits, - and _."))],
-                       filters=[lambda s: s.strip().lower() if s else s])
+    code = StringField(
+        _l("Code"),
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9_-]+$", message=_l("Use lower-case letters, digits, - and _.")),
+        ],
+        filters=[lambda s: s.strip().lower() if s else s],
+    )
     name_zh = StringField(_l("Chinese name"), validators=[Optional(), Length(max=100)])
     name_en = StringField(_l("English name"), validators=[Optional(), Length(max=100)])
     required = BooleanField(_l("Required"), default=True)
 
     def is_blank(self) -> bool:
-        return not any((getattr(self, k).data or "").strip() for k in ("code", "name_zh", "name_en"))
+        return not any(
+            (getattr(self, k).data or "").strip() for k in ("code", "name_zh", "name_en")
+        )
 
 
 def funding_level_choices():
@@ -132,7 +146,7 @@ def category_choices():
 
 
 def qualification_choices():
-    return [("", _l("— none —"))] + list(QUALIFICATIONS.items())
+    return [("", _l("— none —")), *list(QUALIFICATIONS.items())]
 
 
 def review_mode_choices():
@@ -142,10 +156,17 @@ def review_mode_choices():
 class CloseTimeFields(FlaskForm):
     """What may still change once a call is published: the guide and the close time."""
 
-    closes_at = DateTimeLocalField(_l("Closes at"), format=DATETIME_FORMATS, validators=[InputRequired()],
-                                   description=BEIJING_TIME)
-    guide = TextAreaField(_l("Guide text shown to applicants"), validators=[Optional(), Length(max=50000)],
-                          description=_l("Plain text. Leave an empty line between paragraphs."))
+    closes_at = DateTimeLocalField(
+        _l("Closes at"),
+        format=DATETIME_FORMATS,
+        validators=[InputRequired()],
+        description=BEIJING_TIME,
+    )
+    guide = TextAreaField(
+        _l("Guide text shown to applicants"),
+        validators=[Optional(), Length(max=50000)],
+        description=_l("Plain text. Leave an empty line between paragraphs."),
+    )
 
 
 class PublishedCallForm(CloseTimeFields):
@@ -155,48 +176,91 @@ class PublishedCallForm(CloseTimeFields):
 class CallForm(CloseTimeFields):
     """Every setting of a draft call, its rubric and its required attachments."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40),
-                                               Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                                                      message=_l("Use letters, digits, ., - and _."))],
-                       filters=[lambda s: s.strip() if s else s],
-                       description=_l("Unique, for example 2026-EDJ-KJGG; cloning replaces the year in it."))
-    year = IntegerField(_l("Programme year"), validators=[InputRequired(), NumberRange(min=2000, max=2100)])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
-                        filters=[lambda s: s.strip() if s else s])
-    funding_level = SelectField(_l("Funding level"), choices=funding_level_choices, validators=[DataRequired()])
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", message=_l("Use letters, digits, ., - and _.")),
+        ],
+        filters=[lambda s: s.strip() if s else s],
+        description=_l("Unique, for example 2026-EDJ-KJGG; cloning replaces the year in it."),
+    )
+    year = IntegerField(
+        _l("Programme year"), validators=[InputRequired(), NumberRange(min=2000, max=2100)]
+    )
+    title = StringField(
+        _l("Title"),
+        validators=[DataRequired(), Length(max=200)],
+        filters=[lambda s: s.strip() if s else s],
+    )
+    funding_level = SelectField(
+        _l("Funding level"), choices=funding_level_choices, validators=[DataRequired()]
+    )
     category = SelectField(_l("Category"), choices=category_choices, validators=[DataRequired()])
     cluster_ids = MultiCheckboxField(_l("Target industry clusters"), coerce=int)
-    opens_at = DateTimeLocalField(_l("Opens at"), format=DATETIME_FORMATS, validators=[InputRequired()],
-                                  description=BEIJING_TIME)
-    total_budget = WanField(_l("Total budget (10,000 yuan)"), validators=[InputRequired(), positive_wan],
-                            render_kw={"inputmode": "decimal"})
-    cap_per_project = WanField(_l("Cap per project (10,000 yuan)"), validators=[InputRequired(), positive_wan],
-                               render_kw={"inputmode": "decimal"},
-                               description=_l("The most fiscal funding one project may request."))
+    opens_at = DateTimeLocalField(
+        _l("Opens at"),
+        format=DATETIME_FORMATS,
+        validators=[InputRequired()],
+        description=BEIJING_TIME,
+    )
+    total_budget = WanField(
+        _l("Total budget (10,000 yuan)"),
+        validators=[InputRequired(), positive_wan],
+        render_kw={"inputmode": "decimal"},
+    )
+    cap_per_project = WanField(
+        _l("Cap per project (10,000 yuan)"),
+        validators=[InputRequired(), positive_wan],
+        render_kw={"inputmode": "decimal"},
+        description=_l("The most fiscal funding one project may request."),
+    )
     min_self_raised_pct = PercentField(
-        _l("Minimum self-raised share (%)"), validators=[InputRequired(), percentage(below_hundred=True)],
+        _l("Minimum self-raised share (%)"),
+        validators=[InputRequired(), percentage(below_hundred=True)],
         render_kw={"inputmode": "decimal"},
-        description=_l("Self-raised money as a share of the total project budget; 0 for none."))
+        description=_l("Self-raised money as a share of the total project budget; 0 for none."),
+    )
     indirect_cost_pct = PercentField(
-        _l("Indirect costs limit (%)"), validators=[InputRequired(), percentage()],
+        _l("Indirect costs limit (%)"),
+        validators=[InputRequired(), percentage()],
         render_kw={"inputmode": "decimal"},
-        description=_l("Fiscal indirect costs at most this share of fiscal direct costs less equipment."))
-    max_duration_months = IntegerField(_l("Longest project duration (months)"),
-                                       validators=[InputRequired(), NumberRange(min=1, max=120)])
-    required_qualification = SelectField(_l("Required qualification"), choices=qualification_choices,
-                                         validators=[Optional()])
-    concurrent_cap = IntegerField(_l("Concurrent-project cap"),
-                                  validators=[Optional(), NumberRange(min=1, max=100)],
-                                  description=_l("How many projects one organisation may have running at "
-                                                 "once; leave empty for no cap."))
-    reviewers_per_application = IntegerField(_l("Experts per application"),
-                                             validators=[InputRequired(), NumberRange(min=1, max=15)])
+        description=_l(
+            "Fiscal indirect costs at most this share of fiscal direct costs less equipment."
+        ),
+    )
+    max_duration_months = IntegerField(
+        _l("Longest project duration (months)"),
+        validators=[InputRequired(), NumberRange(min=1, max=120)],
+    )
+    required_qualification = SelectField(
+        _l("Required qualification"), choices=qualification_choices, validators=[Optional()]
+    )
+    concurrent_cap = IntegerField(
+        _l("Concurrent-project cap"),
+        validators=[Optional(), NumberRange(min=1, max=100)],
+        description=_l(
+            "How many projects one organisation may have running at once; leave empty for no cap."
+        ),
+    )
+    reviewers_per_application = IntegerField(
+        _l("Experts per application"), validators=[InputRequired(), NumberRange(min=1, max=15)]
+    )
     trimmed_mean_min_reviews = IntegerField(
-        _l("Trimmed mean from"), validators=[InputRequired(), NumberRange(min=3, max=15)],
-        description=_l("With at least this many valid reviews (3 or more) the highest and the lowest "
-                       "score are dropped before averaging; fewer are simply averaged."))
-    review_mode = SelectField(_l("Review mode"), choices=review_mode_choices, validators=[DataRequired()],
-                              description=_l("In a blind review the experts do not see who applied."))
+        _l("Trimmed mean from"),
+        validators=[InputRequired(), NumberRange(min=3, max=15)],
+        description=_l(
+            "With at least this many valid reviews (3 or more) the highest and the lowest "
+            "score are dropped before averaging; fewer are simply averaged."
+        ),
+    )
+    review_mode = SelectField(
+        _l("Review mode"),
+        choices=review_mode_choices,
+        validators=[DataRequired()],
+        description=_l("In a blind review the experts do not see who applied."),
+    )
     criteria = FieldList(FormField(CriterionRow), min_entries=1, max_entries=MAX_ROWS)
     attachments = FieldList(FormField(AttachmentRow), min_entries=1, max_entries=MAX_ROWS)
 
@@ -208,9 +272,14 @@ class CallForm(CloseTimeFields):
 
     def _check_settings(self) -> bool:
         ok = True
-        total, cap = _decimal_or_none(self.total_budget.data), _decimal_or_none(self.cap_per_project.data)
+        total, cap = (
+            _decimal_or_none(self.total_budget.data),
+            _decimal_or_none(self.cap_per_project.data),
+        )
         if not self.total_budget.errors and not self.cap_per_project.errors and cap > total:
-            self.cap_per_project.errors.append(_l("The cap per project cannot exceed the total budget."))
+            self.cap_per_project.errors.append(
+                _l("The cap per project cannot exceed the total budget.")
+            )
             ok = False
         if self.opens_at.data and self.closes_at.data and self.closes_at.data <= self.opens_at.data:
             self.closes_at.errors.append(_l("The close time must be after the open time."))
@@ -237,7 +306,11 @@ class CallForm(CloseTimeFields):
             if "weight" in values and values["weight"] <= 0:
                 row.weight.errors.append(_l("The weight must be greater than zero."))
                 ok = False
-            if "min_score" in values and "max_score" in values and values["max_score"] <= values["min_score"]:
+            if (
+                "min_score" in values
+                and "max_score" in values
+                and values["max_score"] <= values["min_score"]
+            ):
                 row.max_score.errors.append(_l("The highest score must be above the lowest score."))
                 ok = False
         return ok
@@ -268,21 +341,31 @@ class CallForm(CloseTimeFields):
             row = entry.form
             if row.is_blank():
                 continue
-            rows.append({
-                "id": int(row.id.data) if (row.id.data or "").isdigit() else None,
-                "name_zh": row.name_zh.data.strip(), "name_en": (row.name_en.data or "").strip(),
-                "description": (row.description.data or "").strip(),
-                "weight": Decimal(row.weight.data.strip()),
-                "min_score": Decimal(row.min_score.data.strip()),
-                "max_score": Decimal(row.max_score.data.strip()),
-            })
+            rows.append(
+                {
+                    "id": int(row.id.data) if (row.id.data or "").isdigit() else None,
+                    "name_zh": row.name_zh.data.strip(),
+                    "name_en": (row.name_en.data or "").strip(),
+                    "description": (row.description.data or "").strip(),
+                    "weight": Decimal(row.weight.data.strip()),
+                    "min_score": Decimal(row.min_score.data.strip()),
+                    "max_score": Decimal(row.max_score.data.strip()),
+                }
+            )
         return rows
 
     def attachment_rows(self) -> list[dict]:
         """The filled attachment rows as dicts for the operations (call after validation)."""
-        return [{"code": e.form.code.data, "name_zh": e.form.name_zh.data.strip(),
-                 "name_en": (e.form.name_en.data or "").strip(), "required": bool(e.form.required.data)}
-                for e in self.attachments if not e.form.is_blank()]
+        return [
+            {
+                "code": e.form.code.data,
+                "name_zh": e.form.name_zh.data.strip(),
+                "name_en": (e.form.name_en.data or "").strip(),
+                "required": bool(e.form.required.data),
+            }
+            for e in self.attachments
+            if not e.form.is_blank()
+        ]
 
 
 def weight_total(values) -> Decimal:

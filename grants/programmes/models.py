@@ -33,7 +33,9 @@ call_clusters = sa.Table(
     "call_clusters",
     db.metadata,
     sa.Column("call_id", sa.ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("cluster_id", sa.ForeignKey("industry_clusters.id", ondelete="RESTRICT"), primary_key=True),
+    sa.Column(
+        "cluster_id", sa.ForeignKey("industry_clusters.id", ondelete="RESTRICT"), primary_key=True
+    ),
 )
 
 
@@ -54,7 +56,9 @@ class Call(db.Model):
     total_budget: Mapped[Decimal] = mapped_column(Money)
     cap_per_project: Mapped[Decimal] = mapped_column(Money)
     min_self_raised_ratio: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4), default=Decimal("0"))
-    indirect_cost_ratio: Mapped[Decimal] = mapped_column(sa.Numeric(5, 4), default=Decimal("0.2000"))
+    indirect_cost_ratio: Mapped[Decimal] = mapped_column(
+        sa.Numeric(5, 4), default=Decimal("0.2000")
+    )
     max_duration_months: Mapped[int] = mapped_column(sa.Integer, default=36)
     required_qualification: Mapped[str | None] = mapped_column(sa.String(40))
     concurrent_cap: Mapped[int | None] = mapped_column(sa.Integer)
@@ -63,32 +67,57 @@ class Call(db.Model):
     blind_review: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     state: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
     last_reference_no: Mapped[int] = mapped_column(sa.Integer, default=0)
-    cloned_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"))
+    cloned_from_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("calls.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    clusters = relationship("IndustryCluster", secondary=call_clusters, order_by="IndustryCluster.sort_order")
+    clusters = relationship(
+        "IndustryCluster", secondary=call_clusters, order_by="IndustryCluster.sort_order"
+    )
     criteria: Mapped[list[RubricCriterion]] = relationship(
-        back_populates="call", cascade="all, delete-orphan", order_by="RubricCriterion.position",
-        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'proposal')")
+        back_populates="call",
+        cascade="all, delete-orphan",
+        order_by="RubricCriterion.position",
+        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'proposal')",
+    )
     acceptance_criteria: Mapped[list[RubricCriterion]] = relationship(
-        cascade="all, delete-orphan", order_by="RubricCriterion.position", overlaps="criteria,call",
-        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'acceptance')")
+        cascade="all, delete-orphan",
+        order_by="RubricCriterion.position",
+        overlaps="criteria,call",
+        primaryjoin="and_(Call.id == RubricCriterion.call_id, RubricCriterion.purpose == 'acceptance')",
+    )
     attachment_requirements: Mapped[list[AttachmentRequirement]] = relationship(
-        back_populates="call", cascade="all, delete-orphan", order_by="AttachmentRequirement.position")
+        back_populates="call",
+        cascade="all, delete-orphan",
+        order_by="AttachmentRequirement.position",
+    )
 
     __table_args__ = (
         sa.CheckConstraint("state in ('draft','published','closed')", name="known_state"),
-        sa.CheckConstraint("funding_level in ('district','city','province','national')", name="known_level"),
+        sa.CheckConstraint(
+            "funding_level in ('district','city','province','national')", name="known_level"
+        ),
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
-        sa.CheckConstraint("cap_per_project > 0 and cap_per_project <= total_budget", name="cap_within_budget"),
-        sa.CheckConstraint("min_self_raised_ratio >= 0 and min_self_raised_ratio < 1", name="self_raised_ratio"),
-        sa.CheckConstraint("indirect_cost_ratio >= 0 and indirect_cost_ratio <= 1", name="indirect_ratio"),
+        sa.CheckConstraint(
+            "cap_per_project > 0 and cap_per_project <= total_budget", name="cap_within_budget"
+        ),
+        sa.CheckConstraint(
+            "min_self_raised_ratio >= 0 and min_self_raised_ratio < 1", name="self_raised_ratio"
+        ),
+        sa.CheckConstraint(
+            "indirect_cost_ratio >= 0 and indirect_cost_ratio <= 1", name="indirect_ratio"
+        ),
         sa.CheckConstraint("reviewers_per_application between 1 and 15", name="reviewers_range"),
         sa.CheckConstraint("trimmed_mean_min_reviews >= 3", name="trimmed_min"),
-        sa.CheckConstraint("concurrent_cap is null or concurrent_cap >= 1", name="concurrent_cap_positive"),
-        sa.CheckConstraint("state = 'draft' or published_at is not null", name="published_has_date"),
+        sa.CheckConstraint(
+            "concurrent_cap is null or concurrent_cap >= 1", name="concurrent_cap_positive"
+        ),
+        sa.CheckConstraint(
+            "state = 'draft' or published_at is not null", name="published_has_date"
+        ),
     )
 
     def __str__(self) -> str:
@@ -115,7 +144,9 @@ class RubricCriterion(db.Model):
     min_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("0"))
     max_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2), default=Decimal("10"))
     # 'proposal' criteria score applications; 'acceptance' criteria score final reports.
-    purpose: Mapped[str] = mapped_column(sa.String(20), default="proposal", server_default="proposal")
+    purpose: Mapped[str] = mapped_column(
+        sa.String(20), default="proposal", server_default="proposal"
+    )
 
     call: Mapped[Call] = relationship(back_populates="criteria")
 
@@ -141,4 +172,6 @@ class AttachmentRequirement(db.Model):
 
     call: Mapped[Call] = relationship(back_populates="attachment_requirements")
 
-    __table_args__ = (sa.UniqueConstraint("call_id", "code", name="uq_attachment_requirements_call_code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("call_id", "code", name="uq_attachment_requirements_call_code"),
+    )

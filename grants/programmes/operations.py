@@ -25,10 +25,24 @@ from grants.orgs.models import IndustryCluster
 from grants.programmes.models import AttachmentRequirement, Call, RubricCriterion
 
 SETTING_FIELDS = (
-    "code", "year", "title", "funding_level", "category", "guide", "opens_at", "closes_at",
-    "total_budget", "cap_per_project", "min_self_raised_ratio", "indirect_cost_ratio",
-    "max_duration_months", "required_qualification", "concurrent_cap", "reviewers_per_application",
-    "trimmed_mean_min_reviews", "blind_review",
+    "code",
+    "year",
+    "title",
+    "funding_level",
+    "category",
+    "guide",
+    "opens_at",
+    "closes_at",
+    "total_budget",
+    "cap_per_project",
+    "min_self_raised_ratio",
+    "indirect_cost_ratio",
+    "max_duration_months",
+    "required_qualification",
+    "concurrent_cap",
+    "reviewers_per_application",
+    "trimmed_mean_min_reviews",
+    "blind_review",
 )
 CRITERION_FIELDS = ("name_zh", "name_en", "description", "weight", "min_score", "max_score")
 ATTACHMENT_FIELDS = ("code", "name_zh", "name_en", "required")
@@ -57,7 +71,9 @@ def snapshot(call: Call) -> dict:
     data = {k: _plain(getattr(call, k)) for k in SETTING_FIELDS}
     data["clusters"] = sorted(c.code for c in call.clusters)
     data["criteria"] = [{k: _plain(getattr(c, k)) for k in CRITERION_FIELDS} for c in call.criteria]
-    data["attachments"] = [{k: getattr(a, k) for k in ATTACHMENT_FIELDS} for a in call.attachment_requirements]
+    data["attachments"] = [
+        {k: getattr(a, k) for k in ATTACHMENT_FIELDS} for a in call.attachment_requirements
+    ]
     return data
 
 
@@ -77,7 +93,9 @@ def _check_settings(settings: dict, exclude_id: int | None) -> None:
     if "code" in settings and _code_taken(settings["code"], exclude_id):
         raise CallError(_l("Another call already uses this code."), "code")
     if settings["cap_per_project"] > settings["total_budget"]:
-        raise CallError(_l("The cap per project cannot exceed the total budget."), "cap_per_project")
+        raise CallError(
+            _l("The cap per project cannot exceed the total budget."), "cap_per_project"
+        )
     if settings["closes_at"] <= settings["opens_at"]:
         raise CallError(_l("The close time must be after the open time."), "closes_at")
 
@@ -86,8 +104,13 @@ def _clusters(ids) -> list[IndustryCluster]:
     ids = sorted(set(ids or ()))
     if not ids:
         return []
-    return list(db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.id.in_(ids))
-                                   .order_by(IndustryCluster.sort_order, IndustryCluster.id)))
+    return list(
+        db.session.scalars(
+            sa.select(IndustryCluster)
+            .where(IndustryCluster.id.in_(ids))
+            .order_by(IndustryCluster.sort_order, IndustryCluster.id)
+        )
+    )
 
 
 def _set_rubric(call: Call, rows: list[dict]) -> None:
@@ -125,11 +148,16 @@ def _flush_call() -> None:
         raise CallError(_l("Another call already uses this code."), "code") from exc
 
 
-def create_call(settings: dict, *, cluster_ids, criteria: list[dict], attachments: list[dict], actor) -> Call:
+def create_call(
+    settings: dict, *, cluster_ids, criteria: list[dict], attachments: list[dict], actor
+) -> Call:
     """A new draft call with its target clusters, rubric and required attachments."""
     _check_settings(settings, None)
-    call = Call(state="draft", last_reference_no=0,
-                **{k: settings[k] for k in SETTING_FIELDS if k in settings})
+    call = Call(
+        state="draft",
+        last_reference_no=0,
+        **{k: settings[k] for k in SETTING_FIELDS if k in settings},
+    )
     call.clusters = _clusters(cluster_ids)
     db.session.add(call)
     _set_rubric(call, criteria)
@@ -139,8 +167,9 @@ def create_call(settings: dict, *, cluster_ids, criteria: list[dict], attachment
     return call
 
 
-def update_draft(call: Call, settings: dict, *, cluster_ids, criteria: list[dict],
-                 attachments: list[dict], actor) -> None:
+def update_draft(
+    call: Call, settings: dict, *, cluster_ids, criteria: list[dict], attachments: list[dict], actor
+) -> None:
     """Change any setting of a draft call, its clusters, rubric and attachments."""
     if call.state != "draft":
         raise CallError(_l("Once published, only the guide text and the close time can change."))
@@ -172,19 +201,34 @@ def update_published(call: Call, *, guide: str, closes_at: datetime, actor) -> b
     if closes_at <= call.opens_at:
         raise CallError(_l("The close time must be after the open time."), "closes_at")
     if call.state == "published" and closes_at < call.closes_at:
-        raise CallError(_l("A published call can only be extended: choose a later close time, "
-                           "or close the call."), "closes_at")
+        raise CallError(
+            _l(
+                "A published call can only be extended: choose a later close time, "
+                "or close the call."
+            ),
+            "closes_at",
+        )
     before = {"guide": call.guide, "closes_at": _plain(call.closes_at)}
     extended = closes_at != call.closes_at
     call.guide, call.closes_at = guide, closes_at
     db.session.flush()
     after = {"guide": call.guide, "closes_at": _plain(call.closes_at)}
     if extended:
-        audit.record("call.close_time_changed", call, actor=actor,
-                     before={"closes_at": before["closes_at"]}, after={"closes_at": after["closes_at"]})
+        audit.record(
+            "call.close_time_changed",
+            call,
+            actor=actor,
+            before={"closes_at": before["closes_at"]},
+            after={"closes_at": after["closes_at"]},
+        )
     if after["guide"] != before["guide"]:
-        audit.record("call.guide_changed", call, actor=actor,
-                     before={"guide": before["guide"]}, after={"guide": after["guide"]})
+        audit.record(
+            "call.guide_changed",
+            call,
+            actor=actor,
+            before={"guide": before["guide"]},
+            after={"guide": after["guide"]},
+        )
     return extended
 
 
@@ -217,7 +261,7 @@ def next_code(code: str, year: int, new_year: int) -> str:
     candidate, n = base, 2
     while _code_taken(candidate):
         suffix = f"-{n}"
-        candidate = base[:CODE_LENGTH - len(suffix)] + suffix
+        candidate = base[: CODE_LENGTH - len(suffix)] + suffix
         n += 1
     return candidate
 
@@ -239,48 +283,71 @@ def clone_call(source: Call, actor) -> Call:
     )
     call = Call(state="draft", last_reference_no=0, cloned_from_id=source.id, **settings)
     call.clusters = list(source.clusters)
-    call.criteria = [RubricCriterion(position=c.position, **{k: getattr(c, k) for k in CRITERION_FIELDS})
-                     for c in source.criteria]
+    call.criteria = [
+        RubricCriterion(position=c.position, **{k: getattr(c, k) for k in CRITERION_FIELDS})
+        for c in source.criteria
+    ]
     call.attachment_requirements = [
         AttachmentRequirement(position=a.position, **{k: getattr(a, k) for k in ATTACHMENT_FIELDS})
-        for a in source.attachment_requirements]
+        for a in source.attachment_requirements
+    ]
     db.session.add(call)
     _flush_call()
-    audit.record("call.cloned", call, actor=actor,
-                 after={"cloned_from_id": source.id, "cloned_from_code": source.code, **snapshot(call)})
+    audit.record(
+        "call.cloned",
+        call,
+        actor=actor,
+        after={"cloned_from_id": source.id, "cloned_from_code": source.code, **snapshot(call)},
+    )
     return call
 
 
 # --- queries used by the pages ---------------------------------------------------------
 
+
 def open_calls(at: datetime | None = None) -> list[Call]:
     """Published calls open at ``at`` (now), the soonest to close first."""
     at = at or utcnow()
-    return list(db.session.scalars(
-        sa.select(Call).where(Call.state == "published", Call.opens_at <= at, Call.closes_at > at)
-        .order_by(Call.closes_at, Call.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Call)
+            .where(Call.state == "published", Call.opens_at <= at, Call.closes_at > at)
+            .order_by(Call.closes_at, Call.id)
+        )
+    )
 
 
 def upcoming_calls(at: datetime | None = None) -> list[Call]:
     """Published calls that open later, the soonest to open first."""
     at = at or utcnow()
-    return list(db.session.scalars(
-        sa.select(Call).where(Call.state == "published", Call.opens_at > at)
-        .order_by(Call.opens_at, Call.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Call)
+            .where(Call.state == "published", Call.opens_at > at)
+            .order_by(Call.opens_at, Call.id)
+        )
+    )
 
 
 def draft_calls() -> list[Call]:
-    return list(db.session.scalars(sa.select(Call).where(Call.state == "draft")
-                                   .order_by(Call.opens_at, Call.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Call).where(Call.state == "draft").order_by(Call.opens_at, Call.id)
+        )
+    )
 
 
 # --- the system job ----------------------------------------------------------------------
 
+
 def expired_calls(at: datetime | None = None) -> list[Call]:
     """Published calls whose close time has come."""
     at = at or utcnow()
-    return list(db.session.scalars(
-        sa.select(Call).where(Call.state == "published", Call.closes_at <= at).order_by(Call.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Call).where(Call.state == "published", Call.closes_at <= at).order_by(Call.id)
+        )
+    )
 
 
 @job("programmes.close_expired_calls", label=_l("Close expired calls"))

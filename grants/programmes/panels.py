@@ -9,7 +9,13 @@ from grants.core.types import utcnow
 from grants.programmes import operations as ops
 
 
-@panel("programmes.calls", _l("Calls open now and drafts"), ("bureau",), "programmes/panels/calls.html", order=15)
+@panel(
+    "programmes.calls",
+    _l("Calls open now and drafts"),
+    ("bureau",),
+    "programmes/panels/calls.html",
+    order=15,
+)
 def calls_overview(user) -> dict:
     """The calls open now with their close times, and the drafts not yet published."""
     now = utcnow()

@@ -40,6 +40,7 @@ FOUR_PLACES = Decimal("0.0001")
 
 # --- presentation helpers ----------------------------------------------------------------
 
+
 def plain_number(value: Decimal) -> str:
     """A decimal without trailing zeros or exponent (``50``, ``12.5``)."""
     return f"{Decimal(value).normalize():f}"
@@ -90,9 +91,17 @@ def phase(call: Call, now: datetime) -> str:
 
 
 def _page_context(now: datetime | None = None) -> dict:
-    return {"levels": FUNDING_LEVELS, "categories": CATEGORIES, "state_labels": STATE_LABELS,
-            "qualifications": QUALIFICATIONS, "now": now or utcnow(), "countdown": countdown,
-            "phase": phase, "number": plain_number, "percent_text": percent_text}
+    return {
+        "levels": FUNDING_LEVELS,
+        "categories": CATEGORIES,
+        "state_labels": STATE_LABELS,
+        "qualifications": QUALIFICATIONS,
+        "now": now or utcnow(),
+        "countdown": countdown,
+        "phase": phase,
+        "number": plain_number,
+        "percent_text": percent_text,
+    }
 
 
 def _call_or_404(call_id: int) -> Call:
@@ -105,13 +114,18 @@ def apply_endpoint_ready() -> bool:
 
 # --- the applicants' pages ---------------------------------------------------------------
 
+
 @bp.get("/calls")
 def open_calls():
     """The calls open now, the soonest to close first, and the calls opening soon."""
     require("call.list_open")
     now = utcnow()
-    return render_template("programmes/open_calls.html", open_calls=ops.open_calls(now),
-                           upcoming=ops.upcoming_calls(now), **_page_context(now))
+    return render_template(
+        "programmes/open_calls.html",
+        open_calls=ops.open_calls(now),
+        upcoming=ops.upcoming_calls(now),
+        **_page_context(now),
+    )
 
 
 @bp.get("/calls/<int:call_id>")
@@ -120,12 +134,19 @@ def call_detail(call_id: int):
     call = _call_or_404(call_id)
     require("call.view", call, not_found=True)
     source = db.session.get(Call, call.cloned_from_id) if call.cloned_from_id else None
-    return render_template("programmes/call_detail.html", call=call, paragraphs=guide_paragraphs(call.guide),
-                           weight_sum=sum((c.weight for c in call.criteria), Decimal(0)),
-                           apply_ready=apply_endpoint_ready(), source=source, **_page_context())
+    return render_template(
+        "programmes/call_detail.html",
+        call=call,
+        paragraphs=guide_paragraphs(call.guide),
+        weight_sum=sum((c.weight for c in call.criteria), Decimal(0)),
+        apply_ready=apply_endpoint_ready(),
+        source=source,
+        **_page_context(),
+    )
 
 
 # --- the bureau's list -------------------------------------------------------------------
+
 
 @bp.get("/calls/manage")
 def calls():
@@ -143,34 +164,55 @@ def calls():
         filters.append(Call.funding_level == level)
     if category in CATEGORIES:
         filters.append(Call.category == category)
-    state_counts = dict(db.session.execute(
-        sa.select(Call.state, sa.func.count(Call.id)).where(*filters).group_by(Call.state)).all())
+    state_counts = dict(
+        db.session.execute(
+            sa.select(Call.state, sa.func.count(Call.id)).where(*filters).group_by(Call.state)
+        ).all()
+    )
     if state in CALL_STATES:
         filters.append(Call.state == state)
-    stmt = (sa.select(Call).where(*filters).options(selectinload(Call.clusters))
-            .order_by(Call.year.desc(), Call.opens_at.desc(), Call.id.desc()))
+    stmt = (
+        sa.select(Call)
+        .where(*filters)
+        .options(selectinload(Call.clusters))
+        .order_by(Call.year.desc(), Call.opens_at.desc(), Call.id.desc())
+    )
     page = paginate(stmt)
     ids = [c.id for c in page.items]
     submitted = {}
     if ids:
         # Organisations' drafts are theirs until submitted: not even counted here.
-        submitted = dict(db.session.execute(
-            sa.select(Application.call_id, sa.func.count(Application.id))
-            .where(Application.call_id.in_(ids), Application.state != "draft")
-            .group_by(Application.call_id)).all())
+        submitted = dict(
+            db.session.execute(
+                sa.select(Application.call_id, sa.func.count(Application.id))
+                .where(Application.call_id.in_(ids), Application.state != "draft")
+                .group_by(Application.call_id)
+            ).all()
+        )
     years = db.session.scalars(sa.select(Call.year).distinct().order_by(Call.year.desc())).all()
-    return render_template("programmes/calls.html", page=page, year=year, state=state, level=level,
-                           category=category, years=years, states=CALL_STATES, state_counts=state_counts,
-                           submitted=submitted, **_page_context())
+    return render_template(
+        "programmes/calls.html",
+        page=page,
+        year=year,
+        state=state,
+        level=level,
+        category=category,
+        years=years,
+        states=CALL_STATES,
+        state_counts=state_counts,
+        submitted=submitted,
+        **_page_context(),
+    )
 
 
 # --- creating and editing ----------------------------------------------------------------
+
 
 def _cluster_choices(call: Call | None = None) -> list[tuple[int, str]]:
     """Active clusters, plus any inactive one the call already targets (marked as such)."""
     clusters = org_ops.active_clusters()
     choices = [(c.id, c.display_name()) for c in clusters]
-    for c in (call.clusters if call else ()):
+    for c in call.clusters if call else ():
         if c not in clusters:
             choices.append((c.id, f"{c.display_name()} ({_('inactive')})"))
     return choices
@@ -179,30 +221,53 @@ def _cluster_choices(call: Call | None = None) -> list[tuple[int, str]]:
 def _form_data(call: Call) -> dict:
     """The values a call's form starts with (Beijing time, 万元, percentages)."""
     return {
-        "code": call.code, "year": call.year, "title": call.title, "funding_level": call.funding_level,
-        "category": call.category, "cluster_ids": [c.id for c in call.clusters],
-        "opens_at": local_naive(call.opens_at), "closes_at": local_naive(call.closes_at),
-        "total_budget": wan_text(call.total_budget), "cap_per_project": wan_text(call.cap_per_project),
+        "code": call.code,
+        "year": call.year,
+        "title": call.title,
+        "funding_level": call.funding_level,
+        "category": call.category,
+        "cluster_ids": [c.id for c in call.clusters],
+        "opens_at": local_naive(call.opens_at),
+        "closes_at": local_naive(call.closes_at),
+        "total_budget": wan_text(call.total_budget),
+        "cap_per_project": wan_text(call.cap_per_project),
         "min_self_raised_pct": percent_text(call.min_self_raised_ratio),
         "indirect_cost_pct": percent_text(call.indirect_cost_ratio),
         "max_duration_months": call.max_duration_months,
         "required_qualification": call.required_qualification or "",
-        "concurrent_cap": call.concurrent_cap, "reviewers_per_application": call.reviewers_per_application,
+        "concurrent_cap": call.concurrent_cap,
+        "reviewers_per_application": call.reviewers_per_application,
         "trimmed_mean_min_reviews": call.trimmed_mean_min_reviews,
-        "review_mode": "blind" if call.blind_review else "open", "guide": call.guide,
-        "criteria": [{"id": str(c.id), "name_zh": c.name_zh, "name_en": c.name_en,
-                      "description": c.description, "weight": plain_number(c.weight),
-                      "min_score": plain_number(c.min_score), "max_score": plain_number(c.max_score)}
-                     for c in call.criteria],
-        "attachments": [{"code": a.code, "name_zh": a.name_zh, "name_en": a.name_en, "required": a.required}
-                        for a in call.attachment_requirements],
+        "review_mode": "blind" if call.blind_review else "open",
+        "guide": call.guide,
+        "criteria": [
+            {
+                "id": str(c.id),
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "description": c.description,
+                "weight": plain_number(c.weight),
+                "min_score": plain_number(c.min_score),
+                "max_score": plain_number(c.max_score),
+            }
+            for c in call.criteria
+        ],
+        "attachments": [
+            {"code": a.code, "name_zh": a.name_zh, "name_en": a.name_en, "required": a.required}
+            for a in call.attachment_requirements
+        ],
     }
 
 
 NEW_CALL_DEFAULTS = {
-    "funding_level": "district", "category": "research", "min_self_raised_pct": "50",
-    "indirect_cost_pct": "20", "max_duration_months": 36, "reviewers_per_application": 5,
-    "trimmed_mean_min_reviews": 5, "review_mode": "blind",
+    "funding_level": "district",
+    "category": "research",
+    "min_self_raised_pct": "50",
+    "indirect_cost_pct": "20",
+    "max_duration_months": 36,
+    "reviewers_per_application": 5,
+    "trimmed_mean_min_reviews": 5,
+    "review_mode": "blind",
 }
 
 
@@ -213,13 +278,19 @@ def _clean_guide(text: str | None) -> str:
 def _settings(form: CallForm) -> dict:
     """The call's columns from a validated form: UTC times, yuan, fractions."""
     return {
-        "code": form.code.data, "year": form.year.data, "title": form.title.data,
-        "funding_level": form.funding_level.data, "category": form.category.data,
+        "code": form.code.data,
+        "year": form.year.data,
+        "title": form.title.data,
+        "funding_level": form.funding_level.data,
+        "category": form.category.data,
         "guide": _clean_guide(form.guide.data),
-        "opens_at": local_to_utc(form.opens_at.data), "closes_at": local_to_utc(form.closes_at.data),
+        "opens_at": local_to_utc(form.opens_at.data),
+        "closes_at": local_to_utc(form.closes_at.data),
         "total_budget": wan_to_yuan(form.total_budget.data),
         "cap_per_project": wan_to_yuan(form.cap_per_project.data),
-        "min_self_raised_ratio": (Decimal(form.min_self_raised_pct.data) / 100).quantize(FOUR_PLACES),
+        "min_self_raised_ratio": (Decimal(form.min_self_raised_pct.data) / 100).quantize(
+            FOUR_PLACES
+        ),
         "indirect_cost_ratio": (Decimal(form.indirect_cost_pct.data) / 100).quantize(FOUR_PLACES),
         "max_duration_months": form.max_duration_months.data,
         "required_qualification": form.required_qualification.data or None,
@@ -250,8 +321,13 @@ def _apply_row_action(form: CallForm) -> bool:
 
 def _render_form(form, call: Call | None, status: int = 200):
     weights = [e.form.weight.data for e in form.criteria] if isinstance(form, CallForm) else []
-    return render_template("programmes/call_form.html", form=form, call=call,
-                           weight_sum=plain_number(weight_total(weights)), **_page_context()), status
+    return render_template(
+        "programmes/call_form.html",
+        form=form,
+        call=call,
+        weight_sum=plain_number(weight_total(weights)),
+        **_page_context(),
+    ), status
 
 
 def _field_for(form, name: str | None, fallback: str):
@@ -268,9 +344,13 @@ def new_call():
         return _render_form(form, None)
     if form.validate_on_submit():
         try:
-            call = ops.create_call(_settings(form), cluster_ids=form.cluster_ids.data,
-                                   criteria=form.rubric_rows(), attachments=form.attachment_rows(),
-                                   actor=current_user)
+            call = ops.create_call(
+                _settings(form),
+                cluster_ids=form.cluster_ids.data,
+                criteria=form.rubric_rows(),
+                attachments=form.attachment_rows(),
+                actor=current_user,
+            )
         except ops.CallError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "code").errors.append(exc.message)
@@ -294,9 +374,14 @@ def edit_call(call_id: int):
         return _render_form(form, call)
     if form.validate_on_submit():
         try:
-            ops.update_draft(call, _settings(form), cluster_ids=form.cluster_ids.data,
-                             criteria=form.rubric_rows(), attachments=form.attachment_rows(),
-                             actor=current_user)
+            ops.update_draft(
+                call,
+                _settings(form),
+                cluster_ids=form.cluster_ids.data,
+                criteria=form.rubric_rows(),
+                attachments=form.attachment_rows(),
+                actor=current_user,
+            )
         except ops.CallError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "code").errors.append(exc.message)
@@ -311,16 +396,26 @@ def _edit_published(call: Call):
     form = PublishedCallForm(data={"guide": call.guide, "closes_at": local_naive(call.closes_at)})
     if form.validate_on_submit():
         try:
-            extended = ops.update_published(call, guide=_clean_guide(form.guide.data),
-                                            closes_at=local_to_utc(form.closes_at.data), actor=current_user)
+            extended = ops.update_published(
+                call,
+                guide=_clean_guide(form.guide.data),
+                closes_at=local_to_utc(form.closes_at.data),
+                actor=current_user,
+            )
         except ops.CallError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "closes_at").errors.append(exc.message)
         else:
             db.session.commit()
             if extended:
-                flash(_("The call %(code)s now closes at %(time)s (Beijing time).", code=call.code,
-                        time=local_naive(call.closes_at).strftime("%Y-%m-%d %H:%M")), "success")
+                flash(
+                    _(
+                        "The call %(code)s now closes at %(time)s (Beijing time).",
+                        code=call.code,
+                        time=local_naive(call.closes_at).strftime("%Y-%m-%d %H:%M"),
+                    ),
+                    "success",
+                )
             else:
                 flash(_("The call %(code)s has been saved.", code=call.code), "success")
             return redirect(url_for("programmes.call_detail", call_id=call.id))
@@ -331,11 +426,14 @@ def _edit_published(call: Call):
 def rubric_total():
     """The weight total of the rubric rows being edited, as text for htmx to put in the page."""
     require("call.manage")
-    weights = [v for k, v in request.form.items(multi=True) if re.fullmatch(r"criteria-\d+-weight", k)]
+    weights = [
+        v for k, v in request.form.items(multi=True) if re.fullmatch(r"criteria-\d+-weight", k)
+    ]
     return plain_number(weight_total(weights))
 
 
 # --- lifecycle and cloning ---------------------------------------------------------------
+
 
 def _event_message(event: str, code: str) -> str:
     if event == "publish":
@@ -373,6 +471,12 @@ def clone_call(call_id: int):
         flash(exc.message, "danger")
         return redirect(url_for("programmes.call_detail", call_id=source.id))
     db.session.commit()
-    flash(_("The call has been copied into the draft %(code)s for %(year)s: check the dates and the guide.",
-            code=call.code, year=call.year), "success")
+    flash(
+        _(
+            "The call has been copied into the draft %(code)s for %(year)s: check the dates and the guide.",
+            code=call.code,
+            year=call.year,
+        ),
+        "success",
+    )
     return redirect(url_for("programmes.edit_call", call_id=call.id))

@@ -104,27 +104,41 @@ class AcceptanceError(OperationError):
 
 # --- reading ----------------------------------------------------------------------------------
 
+
 def current_report(project: Project) -> FinalReport | None:
     """The project's final report of the latest round, or None before the first one."""
-    return db.session.scalar(sa.select(FinalReport).where(FinalReport.project_id == project.id)
-                             .order_by(FinalReport.round.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(FinalReport)
+        .where(FinalReport.project_id == project.id)
+        .order_by(FinalReport.round.desc())
+        .limit(1)
+    )
 
 
 def report_for_round(project: Project, round: int) -> FinalReport | None:
-    return db.session.scalar(sa.select(FinalReport).where(FinalReport.project_id == project.id,
-                                                          FinalReport.round == round))
+    return db.session.scalar(
+        sa.select(FinalReport).where(
+            FinalReport.project_id == project.id, FinalReport.round == round
+        )
+    )
 
 
 def previous_reports(project: Project) -> list[FinalReport]:
     """Every round but the latest, newest first."""
-    reports = db.session.scalars(sa.select(FinalReport).where(FinalReport.project_id == project.id)
-                                 .order_by(FinalReport.round.desc())).all()
+    reports = db.session.scalars(
+        sa.select(FinalReport)
+        .where(FinalReport.project_id == project.id)
+        .order_by(FinalReport.round.desc())
+    ).all()
     return list(reports[1:])
 
 
 def decisions_of(project: Project) -> list[AcceptanceDecision]:
-    return db.session.scalars(sa.select(AcceptanceDecision).where(AcceptanceDecision.project_id == project.id)
-                              .order_by(AcceptanceDecision.decided_at.desc(), AcceptanceDecision.id.desc())).all()
+    return db.session.scalars(
+        sa.select(AcceptanceDecision)
+        .where(AcceptanceDecision.project_id == project.id)
+        .order_by(AcceptanceDecision.decided_at.desc(), AcceptanceDecision.id.desc())
+    ).all()
 
 
 def kpi_label(kind: str) -> tuple[str, str]:
@@ -199,12 +213,27 @@ def statement_rows(project: Project, report: FinalReport | None) -> list[Stateme
     seen = set()
     for line in project.budget_lines:
         seen.add(line.category)
-        rows.append(StatementRow(line.category, str(BUDGET_CATEGORIES.get(line.category, line.category)),
-                                 line.fiscal, line.self_raised, spent.get(line.category, Decimal(0)),
-                                 _decimal(reported.get(line.category))))
+        rows.append(
+            StatementRow(
+                line.category,
+                str(BUDGET_CATEGORIES.get(line.category, line.category)),
+                line.fiscal,
+                line.self_raised,
+                spent.get(line.category, Decimal(0)),
+                _decimal(reported.get(line.category)),
+            )
+        )
     for category in sorted(set(reported) - seen):
-        rows.append(StatementRow(category, str(BUDGET_CATEGORIES.get(category, category)), Decimal(0),
-                                 Decimal(0), spent.get(category, Decimal(0)), _decimal(reported[category])))
+        rows.append(
+            StatementRow(
+                category,
+                str(BUDGET_CATEGORIES.get(category, category)),
+                Decimal(0),
+                Decimal(0),
+                spent.get(category, Decimal(0)),
+                _decimal(reported[category]),
+            )
+        )
     return rows
 
 
@@ -214,8 +243,11 @@ def statement_prefill(project: Project) -> dict[str, Decimal]:
 
 
 def project_outcomes(project: Project) -> list[Outcome]:
-    return db.session.scalars(sa.select(Outcome).where(Outcome.project_id == project.id)
-                              .order_by(Outcome.kind, Outcome.achieved_on, Outcome.id)).all()
+    return db.session.scalars(
+        sa.select(Outcome)
+        .where(Outcome.project_id == project.id)
+        .order_by(Outcome.kind, Outcome.achieved_on, Outcome.id)
+    ).all()
 
 
 def files_of(project: Project, **owner) -> list[ProjectFile]:
@@ -227,9 +259,11 @@ def files_of(project: Project, **owner) -> list[ProjectFile]:
 
 def outcome_files(project: Project) -> dict[int, list[ProjectFile]]:
     found: dict[int, list[ProjectFile]] = {}
-    for f in db.session.scalars(sa.select(ProjectFile).where(
-            ProjectFile.project_id == project.id, ProjectFile.purpose == "outcome_evidence")
-            .order_by(ProjectFile.id)):
+    for f in db.session.scalars(
+        sa.select(ProjectFile)
+        .where(ProjectFile.project_id == project.id, ProjectFile.purpose == "outcome_evidence")
+        .order_by(ProjectFile.id)
+    ):
         found.setdefault(f.outcome_id, []).append(f)
     return found
 
@@ -261,24 +295,40 @@ class ReportView:
 
     @property
     def state_label(self) -> str:
-        return str(REPORT_STATE_LABELS.get(self.report.state, self.report.state)) if self.report else ""
+        return (
+            str(REPORT_STATE_LABELS.get(self.report.state, self.report.state))
+            if self.report
+            else ""
+        )
 
 
 def report_view(project: Project, report: FinalReport | None) -> ReportView:
-    documents = files_of(project, final_report_id=report.id) if report is not None and report.id else []
-    return ReportView(project, report, kpi_rows(project, report), statement_rows(project, report),
-                      project_outcomes(project), outcome_files(project), documents)
+    documents = (
+        files_of(project, final_report_id=report.id) if report is not None and report.id else []
+    )
+    return ReportView(
+        project,
+        report,
+        kpi_rows(project, report),
+        statement_rows(project, report),
+        project_outcomes(project),
+        outcome_files(project),
+        documents,
+    )
 
 
 def assignment_report_view(assignment) -> ReportView | None:
     """The final report an acceptance assignment scores (its project's report of its round)."""
-    project = db.session.scalar(sa.select(Project).where(Project.application_id == assignment.application_id))
+    project = db.session.scalar(
+        sa.select(Project).where(Project.application_id == assignment.application_id)
+    )
     if project is None:
         return None
     return report_view(project, report_for_round(project, assignment.round))
 
 
 # --- the panel ---------------------------------------------------------------------------------
+
 
 def panel_assignments(project: Project, round: int | None = None) -> list:
     """The acceptance assignments of the project for ``round`` (the latest round by default)."""
@@ -292,10 +342,18 @@ def panel_assignments(project: Project, round: int | None = None) -> list:
             return []
         round = report.round
     return db.session.scalars(
-        sa.select(Assignment).where(Assignment.application_id == project.application_id,
-                                    Assignment.purpose == "acceptance", Assignment.round == round)
-        .options(selectinload(Assignment.expert), selectinload(Assignment.review).selectinload(Review.scores))
-        .order_by(Assignment.invited_at, Assignment.id)).all()
+        sa.select(Assignment)
+        .where(
+            Assignment.application_id == project.application_id,
+            Assignment.purpose == "acceptance",
+            Assignment.round == round,
+        )
+        .options(
+            selectinload(Assignment.expert),
+            selectinload(Assignment.review).selectinload(Review.scores),
+        )
+        .order_by(Assignment.invited_at, Assignment.id)
+    ).all()
 
 
 @dataclass
@@ -354,18 +412,37 @@ def ensure_acceptance_rubric(call: Call, actor) -> list[RubricCriterion]:
         return list(call.acceptance_criteria)
     low, high = RUBRIC_RANGE
     for position, (name_zh, name_en, weight) in enumerate(DEFAULT_RUBRIC, start=1):
-        db.session.add(RubricCriterion(call_id=call.id, purpose="acceptance", position=position, name_zh=name_zh,
-                                       name_en=name_en, weight=weight, min_score=low, max_score=high))
+        db.session.add(
+            RubricCriterion(
+                call_id=call.id,
+                purpose="acceptance",
+                position=position,
+                name_zh=name_zh,
+                name_en=name_en,
+                weight=weight,
+                min_score=low,
+                max_score=high,
+            )
+        )
     db.session.flush()
     db.session.expire(call, ["acceptance_criteria"])
-    audit.record("call.acceptance_rubric_created", call, actor=actor,
-                 after={"criteria": [[n, str(w)] for n, _e, w in DEFAULT_RUBRIC], "range": [str(low), str(high)]})
+    audit.record(
+        "call.acceptance_rubric_created",
+        call,
+        actor=actor,
+        after={
+            "criteria": [[n, str(w)] for n, _e, w in DEFAULT_RUBRIC],
+            "range": [str(low), str(high)],
+        },
+    )
     return list(call.acceptance_criteria)
 
 
 def _panel_round(project: Project) -> int:
     if project.state != "acceptance_review":
-        raise AcceptanceError(_("A panel can be convened only while the project is in acceptance review."))
+        raise AcceptanceError(
+            _("A panel can be convened only while the project is in acceptance review.")
+        )
     report = current_report(project)
     if report is None:
         raise AcceptanceError(_("The project has no final report."))
@@ -382,21 +459,31 @@ def invite_panel_expert(project: Project, expert, actor, due_at: datetime):
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
-        return ops.assign_manually(project.application, expert, actor, due_at, purpose=ops.ACCEPTANCE,
-                                   round=round)
+        return ops.assign_manually(
+            project.application, expert, actor, due_at, purpose=ops.ACCEPTANCE, round=round
+        )
     except ops.AssignmentError as exc:
         raise AcceptanceError(exc.message, "expert_id") from exc
 
 
-def invite_suggested_panel(project: Project, actor, *, size: int, due_at: datetime, draw: bool = False):
+def invite_suggested_panel(
+    project: Project, actor, *, size: int, due_at: datetime, draw: bool = False
+):
     """Invite the experts the solver suggests to bring the panel to ``size`` (see review.assignments)."""
     from grants.review import assignments as ops
 
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
-        return ops.invite_panel(project.application, actor, size=size, due_at=due_at, purpose=ops.ACCEPTANCE,
-                                round=round, draw=draw)
+        return ops.invite_panel(
+            project.application,
+            actor,
+            size=size,
+            due_at=due_at,
+            purpose=ops.ACCEPTANCE,
+            round=round,
+            draw=draw,
+        )
     except ops.AssignmentError as exc:
         raise AcceptanceError(exc.message, "size") from exc
 
@@ -408,25 +495,42 @@ def suggested_experts(project: Project, size: int = DEFAULT_PANEL_SIZE):
     report = current_report(project)
     if project.state != "acceptance_review" or report is None:
         return None
-    return ops.suggest_panel(project.application, size=size, purpose=ops.ACCEPTANCE, round=report.round)
+    return ops.suggest_panel(
+        project.application, size=size, purpose=ops.ACCEPTANCE, round=report.round
+    )
 
 
 # --- the owner's final report --------------------------------------------------------------------
+
 
 def _owner_report(project: Project, actor) -> FinalReport:
     """The report the owner may edit now, created as round 1 when there is none yet."""
     report = current_report(project)
     if report is None:
         if project.state != "in_progress":
-            raise AcceptanceError(_("The final report can be written only while the project is in progress."))
-        report = FinalReport(project_id=project.id, round=1, state="draft", summary="", kpi_achieved={},
-                             statement={k: str(v) for k, v in statement_prefill(project).items()})
+            raise AcceptanceError(
+                _("The final report can be written only while the project is in progress.")
+            )
+        report = FinalReport(
+            project_id=project.id,
+            round=1,
+            state="draft",
+            summary="",
+            kpi_achieved={},
+            statement={k: str(v) for k, v in statement_prefill(project).items()},
+        )
         db.session.add(report)
         db.session.flush()
-        audit.record("final_report.created", report, actor=actor, after={"project": project.code, "round": 1})
+        audit.record(
+            "final_report.created", report, actor=actor, after={"project": project.code, "round": 1}
+        )
     if report.state not in EDITABLE_STATES:
-        raise AcceptanceError(_("The final report has been submitted: it can be changed only if finance "
-                                "returns the statement."))
+        raise AcceptanceError(
+            _(
+                "The final report has been submitted: it can be changed only if finance "
+                "returns the statement."
+            )
+        )
     return report
 
 
@@ -442,20 +546,30 @@ def _clean_figures(values: dict, allowed: set[str], *, money: bool) -> dict[str,
     return found
 
 
-def save_final_report(project: Project, actor, *, summary: str, kpi_achieved: dict, statement: dict) -> FinalReport:
+def save_final_report(
+    project: Project, actor, *, summary: str, kpi_achieved: dict, statement: dict
+) -> FinalReport:
     """Save the owner's final report of the current round (created when missing) and audit the changes.
 
     ``kpi_achieved`` maps the task book's KPI kinds to Decimals (or None: not given yet);
     ``statement`` maps the budget categories to yuan. Other keys are ignored.
     """
     report = _owner_report(project, actor)
-    before = {"summary_length": len(report.summary or ""), "kpi_achieved": dict(report.kpi_achieved or {}),
-              "statement": dict(report.statement or {})}
+    before = {
+        "summary_length": len(report.summary or ""),
+        "kpi_achieved": dict(report.kpi_achieved or {}),
+        "statement": dict(report.statement or {}),
+    }
     report.summary = (summary or "").strip()
     report.kpi_achieved = _clean_figures(kpi_achieved, {k.kind for k in project.kpis}, money=False)
-    report.statement = _clean_figures(statement, {line.category for line in project.budget_lines}, money=True)
-    after = {"summary_length": len(report.summary), "kpi_achieved": report.kpi_achieved,
-             "statement": report.statement}
+    report.statement = _clean_figures(
+        statement, {line.category for line in project.budget_lines}, money=True
+    )
+    after = {
+        "summary_length": len(report.summary),
+        "kpi_achieved": report.kpi_achieved,
+        "statement": report.statement,
+    }
     db.session.flush()
     if before != after:
         audit.record("final_report.saved", report, actor=actor, before=before, after=after)
@@ -474,12 +588,24 @@ def _store(project: Project, actor, upload, purpose: str, **owner) -> ProjectFil
         stored = storage.save_upload(upload)
     except storage.UploadRefused as exc:
         raise AcceptanceError(exc.message, "file") from exc
-    item = ProjectFile.from_stored(stored, project_id=project.id, purpose=purpose, actor=actor, **owner)
+    item = ProjectFile.from_stored(
+        stored, project_id=project.id, purpose=purpose, actor=actor, **owner
+    )
     db.session.add(item)
     db.session.flush()
-    audit.record("project_file.added", item, actor=actor, after={
-        "project": project.code, "purpose": purpose, "name": item.original_name, "size": item.size,
-        "sha256": item.sha256, **{k: v for k, v in owner.items()}})
+    audit.record(
+        "project_file.added",
+        item,
+        actor=actor,
+        after={
+            "project": project.code,
+            "purpose": purpose,
+            "name": item.original_name,
+            "size": item.size,
+            "sha256": item.sha256,
+            **dict(owner.items()),
+        },
+    )
     return item
 
 
@@ -493,8 +619,17 @@ def add_report_document(project: Project, actor, purpose: str, upload) -> Projec
 
 def remove_file(item: ProjectFile, actor) -> None:
     """Remove an uploaded document or evidence file; the file goes once the transaction commits."""
-    audit.record("project_file.removed", item, actor=actor, before={
-        "project_id": item.project_id, "purpose": item.purpose, "name": item.original_name, "sha256": item.sha256})
+    audit.record(
+        "project_file.removed",
+        item,
+        actor=actor,
+        before={
+            "project_id": item.project_id,
+            "purpose": item.purpose,
+            "name": item.original_name,
+            "sha256": item.sha256,
+        },
+    )
     storage.delete_after_commit(item.stored_name)
     db.session.delete(item)
     db.session.flush()
@@ -503,13 +638,29 @@ def remove_file(item: ProjectFile, actor) -> None:
 def remove_report_document(item: ProjectFile, actor) -> None:
     """Remove a document of the editable report."""
     report = db.session.get(FinalReport, item.final_report_id) if item.final_report_id else None
-    if report is None or item.purpose not in REPORT_DOCUMENTS or report.state not in EDITABLE_STATES:
-        raise AcceptanceError(_("This document belongs to a submitted report and cannot be removed."))
+    if (
+        report is None
+        or item.purpose not in REPORT_DOCUMENTS
+        or report.state not in EDITABLE_STATES
+    ):
+        raise AcceptanceError(
+            _("This document belongs to a submitted report and cannot be removed.")
+        )
     remove_file(item, actor)
 
 
-def add_outcome(project: Project, actor, *, kind: str, title: str, quantity: Decimal, reference: str = "",
-                achieved_on: date | None = None, note: str = "", evidence=()) -> Outcome:
+def add_outcome(
+    project: Project,
+    actor,
+    *,
+    kind: str,
+    title: str,
+    quantity: Decimal,
+    reference: str = "",
+    achieved_on: date | None = None,
+    note: str = "",
+    evidence=(),
+) -> Outcome:
     """Record an outcome of the project with its evidence files (revenue in yuan, jobs in people)."""
     if kind not in OUTCOME_KINDS:
         raise AcceptanceError(_("Choose the kind of outcome."), "kind")
@@ -518,13 +669,30 @@ def add_outcome(project: Project, actor, *, kind: str, title: str, quantity: Dec
     quantity = to_money(quantity) if kind == "revenue" else Decimal(quantity).quantize(TWO_PLACES)
     if achieved_on is not None and achieved_on > local_today():
         raise AcceptanceError(_("An outcome cannot be dated in the future."), "achieved_on")
-    outcome = Outcome(project_id=project.id, kind=kind, title=(title or "").strip()[:300], quantity=quantity,
-                      reference=(reference or "").strip()[:120], achieved_on=achieved_on, note=(note or "").strip())
+    outcome = Outcome(
+        project_id=project.id,
+        kind=kind,
+        title=(title or "").strip()[:300],
+        quantity=quantity,
+        reference=(reference or "").strip()[:120],
+        achieved_on=achieved_on,
+        note=(note or "").strip(),
+    )
     db.session.add(outcome)
     db.session.flush()
-    audit.record("outcome.added", outcome, actor=actor, after={
-        "project": project.code, "kind": kind, "title": outcome.title, "quantity": str(outcome.quantity),
-        "reference": outcome.reference, "achieved_on": achieved_on.isoformat() if achieved_on else None})
+    audit.record(
+        "outcome.added",
+        outcome,
+        actor=actor,
+        after={
+            "project": project.code,
+            "kind": kind,
+            "title": outcome.title,
+            "quantity": str(outcome.quantity),
+            "reference": outcome.reference,
+            "achieved_on": achieved_on.isoformat() if achieved_on else None,
+        },
+    )
     for upload in storage.chosen_files(evidence):
         try:
             _store(project, actor, upload, "outcome_evidence", outcome_id=outcome.id)
@@ -539,14 +707,23 @@ def remove_outcome(outcome: Outcome, actor) -> None:
         raise AcceptanceError(_("This outcome belongs to an accepted report and is kept."))
     for item in files_of(outcome.project, outcome_id=outcome.id):
         storage.delete_after_commit(item.stored_name)
-    audit.record("outcome.removed", outcome, actor=actor, before={
-        "project_id": outcome.project_id, "kind": outcome.kind, "title": outcome.title,
-        "quantity": str(outcome.quantity)})
+    audit.record(
+        "outcome.removed",
+        outcome,
+        actor=actor,
+        before={
+            "project_id": outcome.project_id,
+            "kind": outcome.kind,
+            "title": outcome.title,
+            "quantity": str(outcome.quantity),
+        },
+    )
     db.session.delete(outcome)
     db.session.flush()
 
 
 # --- finance and the bureau -------------------------------------------------------------------------
+
 
 def verify_statement(report: FinalReport, actor) -> FinalReport:
     """Finance verifies the final statement (``final_report.verify``)."""
@@ -560,7 +737,9 @@ def return_statement(report: FinalReport, actor, note: str) -> FinalReport:
     return report
 
 
-def conclude(project: Project, actor, conclusion: str, *, reasons: str = "", rectify_by: date | None = None) -> Project:
+def conclude(
+    project: Project, actor, conclusion: str, *, reasons: str = "", rectify_by: date | None = None
+) -> Project:
     """The bureau's conclusion: fire ``pass``, ``rectify`` or ``fail`` on the project."""
     if conclusion not in CONCLUDABLE:
         raise AcceptanceError(_("Choose a conclusion."), "conclusion")
@@ -579,16 +758,26 @@ def close_project(project: Project, actor) -> Project:
 
 # --- people to tell ---------------------------------------------------------------------------------
 
+
 def users_with_role(*roles: str) -> list[User]:
-    return db.session.scalars(sa.select(User).where(
-        User.active.is_(True), User.roles.any(UserRole.role.in_(roles))).order_by(User.id)).all()
+    return db.session.scalars(
+        sa.select(User)
+        .where(User.active.is_(True), User.roles.any(UserRole.role.in_(roles)))
+        .order_by(User.id)
+    ).all()
 
 
 def owners_of(project: Project) -> list[User]:
     """The applicant users of the project's organisation."""
-    return db.session.scalars(sa.select(User).where(
-        User.active.is_(True), User.organisation_id == project.organisation_id,
-        User.roles.any(UserRole.role == "applicant")).order_by(User.id)).all()
+    return db.session.scalars(
+        sa.select(User)
+        .where(
+            User.active.is_(True),
+            User.organisation_id == project.organisation_id,
+            User.roles.any(UserRole.role == "applicant"),
+        )
+        .order_by(User.id)
+    ).all()
 
 
 def _link(project: Project) -> str:
@@ -596,6 +785,7 @@ def _link(project: Project) -> str:
 
 
 # --- the workflow's guards, effects and notifications (grants/projects/workflow.py) -----------------
+
 
 def guard_submit_final(report: FinalReport, actor, data) -> str | None:
     """The report is complete, every milestone achieved and no change request awaits a decision."""
@@ -608,10 +798,15 @@ def guard_submit_final(report: FinalReport, actor, data) -> str | None:
     if missing:
         problems.append(_("Give the achieved figure of: %(kpis)s.", kpis="、".join(missing)))
     statement = report.statement or {}
-    missing = [str(BUDGET_CATEGORIES.get(line.category, line.category)) for line in project.budget_lines
-               if statement.get(line.category) in (None, "")]
+    missing = [
+        str(BUDGET_CATEGORIES.get(line.category, line.category))
+        for line in project.budget_lines
+        if statement.get(line.category) in (None, "")
+    ]
     if missing:
-        problems.append(_("Complete the final financial statement: %(lines)s.", lines="、".join(missing)))
+        problems.append(
+            _("Complete the final financial statement: %(lines)s.", lines="、".join(missing))
+        )
     problems.extend(submission_blockers(project))
     return " ".join(problems) if problems else None
 
@@ -621,13 +816,26 @@ def submission_blockers(project: Project) -> list[str]:
     problems = []
     open_milestones = [m.title for m in project.milestones if m.state != "achieved"]
     if open_milestones:
-        problems.append(ngettext("A milestone is not achieved yet: %(names)s.",
-                                 "%(num)d milestones are not achieved yet: %(names)s.", len(open_milestones),
-                                 names="、".join(open_milestones)))
-    pending = db.session.scalar(sa.select(sa.func.count(ChangeRequest.id)).where(
-        ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted")) or 0
+        problems.append(
+            ngettext(
+                "A milestone is not achieved yet: %(names)s.",
+                "%(num)d milestones are not achieved yet: %(names)s.",
+                len(open_milestones),
+                names="、".join(open_milestones),
+            )
+        )
+    pending = (
+        db.session.scalar(
+            sa.select(sa.func.count(ChangeRequest.id)).where(
+                ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted"
+            )
+        )
+        or 0
+    )
     if pending:
-        problems.append(_("A change request awaits the bureau's decision: wait for it, or cancel it."))
+        problems.append(
+            _("A change request awaits the bureau's decision: wait for it, or cancel it.")
+        )
     return problems
 
 
@@ -640,11 +848,17 @@ def on_submit_final(report: FinalReport, actor, data) -> None:
     if project.state == "in_progress":
         transition(project, "request_acceptance", actor)
         return
-    notify(users_with_role("finance"), "acceptance.statement_resubmitted",
-           _l("Final financial statement resubmitted: %(code)s"),
-           _l("The final report and statement of “%(title)s” (%(code)s) were corrected and submitted again: "
-              "please verify the statement."),
-           link=_link(project), params={"code": project.code, "title": project.title})
+    notify(
+        users_with_role("finance"),
+        "acceptance.statement_resubmitted",
+        _l("Final financial statement resubmitted: %(code)s"),
+        _l(
+            "The final report and statement of “%(title)s” (%(code)s) were corrected and submitted again: "
+            "please verify the statement."
+        ),
+        link=_link(project),
+        params={"code": project.code, "title": project.title},
+    )
 
 
 def guard_request_acceptance(project: Project, actor, data) -> str | None:
@@ -660,13 +874,18 @@ def on_request_acceptance(project: Project, actor, data) -> None:
 
 def notify_acceptance_requested(project: Project, actor, data) -> None:
     """Tell the bureau (to convene the panel) and finance (to verify the statement)."""
-    notify(users_with_role("bureau", "finance"), "acceptance.requested",
-           _l("Acceptance requested: %(code)s"),
-           _l("%(org)s has submitted the final report and the final financial statement of “%(title)s” "
-              "(%(code)s) and requests acceptance. Finance verifies the statement; the bureau convenes "
-              "the acceptance panel."),
-           link=_link(project), params={"code": project.code, "title": project.title,
-                                        "org": project.organisation.name})
+    notify(
+        users_with_role("bureau", "finance"),
+        "acceptance.requested",
+        _l("Acceptance requested: %(code)s"),
+        _l(
+            "%(org)s has submitted the final report and the final financial statement of “%(title)s” "
+            "(%(code)s) and requests acceptance. Finance verifies the statement; the bureau convenes "
+            "the acceptance panel."
+        ),
+        link=_link(project),
+        params={"code": project.code, "title": project.title, "org": project.organisation.name},
+    )
 
 
 def on_verify_statement(report: FinalReport, actor, data) -> None:
@@ -680,12 +899,17 @@ def on_return_statement(report: FinalReport, actor, data) -> None:
 
 def notify_statement_returned(report: FinalReport, actor, data) -> None:
     project = report.project
-    notify(owners_of(project), "acceptance.statement_returned",
-           _l("Final financial statement returned: %(code)s"),
-           _l("Finance has returned the final financial statement of “%(title)s” (%(code)s). Note: %(note)s\n"
-              "Correct the statement and submit the final report again."),
-           link=_link(project), params={"code": project.code, "title": project.title,
-                                        "note": report.statement_note})
+    notify(
+        owners_of(project),
+        "acceptance.statement_returned",
+        _l("Final financial statement returned: %(code)s"),
+        _l(
+            "Finance has returned the final financial statement of “%(title)s” (%(code)s). Note: %(note)s\n"
+            "Correct the statement and submit the final report again."
+        ),
+        link=_link(project),
+        params={"code": project.code, "title": project.title, "note": report.statement_note},
+    )
 
 
 def _panel_problem(project: Project) -> str | None:
@@ -693,9 +917,13 @@ def _panel_problem(project: Project) -> str | None:
     if state.quorate:
         return None
     missing = state.needed - state.submitted
-    return ngettext("%(num)d more submitted acceptance review is needed (%(have)d of %(need)d).",
-                    "%(num)d more submitted acceptance reviews are needed (%(have)d of %(need)d).",
-                    missing, have=state.submitted, need=state.needed)
+    return ngettext(
+        "%(num)d more submitted acceptance review is needed (%(have)d of %(need)d).",
+        "%(num)d more submitted acceptance reviews are needed (%(have)d of %(need)d).",
+        missing,
+        have=state.submitted,
+        need=state.needed,
+    )
 
 
 def guard_conclude(project: Project, actor, data) -> str | None:
@@ -740,19 +968,33 @@ def guard_fail(project: Project, actor, data) -> str | None:
 def _decide(project: Project, actor, conclusion: str, data) -> AcceptanceDecision:
     report = current_report(project)
     state = panel_state(project)
-    decision = AcceptanceDecision(project_id=project.id, final_report_id=report.id if report else None,
-                                  conclusion=conclusion, panel_score=state.mean,
-                                  reasons=(data.get("reasons") or "").strip(),
-                                  rectify_by=data.get("rectify_by") if conclusion == "rectify" else None,
-                                  decided_by_id=getattr(actor, "id", None), decided_at=utcnow())
+    decision = AcceptanceDecision(
+        project_id=project.id,
+        final_report_id=report.id if report else None,
+        conclusion=conclusion,
+        panel_score=state.mean,
+        reasons=(data.get("reasons") or "").strip(),
+        rectify_by=data.get("rectify_by") if conclusion == "rectify" else None,
+        decided_by_id=getattr(actor, "id", None),
+        decided_at=utcnow(),
+    )
     db.session.add(decision)
     project.conclusion = conclusion
     project.conclusion_reasons = decision.reasons
     _close_panel(project, actor, state)
     db.session.flush()
-    audit.record("acceptance.decided", decision, actor=actor, after={
-        "project": project.code, "conclusion": conclusion, "round": report.round if report else None,
-        "panel_score": str(state.mean) if state.mean is not None else None, "reviews": state.submitted})
+    audit.record(
+        "acceptance.decided",
+        decision,
+        actor=actor,
+        after={
+            "project": project.code,
+            "conclusion": conclusion,
+            "round": report.round if report else None,
+            "panel_score": str(state.mean) if state.mean is not None else None,
+            "reviews": state.submitted,
+        },
+    )
     return decision
 
 
@@ -773,9 +1015,11 @@ def on_pass(project: Project, actor, data) -> None:
     for kpi in project.kpis:
         if achieved.get(kpi.kind) not in (None, ""):
             kpi.achieved = Decimal(str(achieved[kpi.kind]))
-    db.session.execute(sa.update(Outcome).where(Outcome.project_id == project.id,
-                                                Outcome.final_report_id.is_(None))
-                       .values(final_report_id=report.id))
+    db.session.execute(
+        sa.update(Outcome)
+        .where(Outcome.project_id == project.id, Outcome.final_report_id.is_(None))
+        .values(final_report_id=report.id)
+    )
     project.concluded_at = decision.decided_at
     project.rectify_by = None
     db.session.flush()
@@ -787,12 +1031,22 @@ def on_rectify(project: Project, actor, data) -> None:
     _decide(project, actor, "rectify", data)
     project.rectify_by = data["rectify_by"]
     last = current_report(project)
-    report = FinalReport(project_id=project.id, round=last.round + 1, state="draft", summary=last.summary,
-                         kpi_achieved=dict(last.kpi_achieved or {}), statement=dict(last.statement or {}))
+    report = FinalReport(
+        project_id=project.id,
+        round=last.round + 1,
+        state="draft",
+        summary=last.summary,
+        kpi_achieved=dict(last.kpi_achieved or {}),
+        statement=dict(last.statement or {}),
+    )
     db.session.add(report)
     db.session.flush()
-    audit.record("final_report.created", report, actor=actor,
-                 after={"project": project.code, "round": report.round, "after_rectify": True})
+    audit.record(
+        "final_report.created",
+        report,
+        actor=actor,
+        after={"project": project.code, "round": report.round, "after_rectify": True},
+    )
 
 
 def on_fail(project: Project, actor, data) -> None:
@@ -801,12 +1055,25 @@ def on_fail(project: Project, actor, data) -> None:
 
     decision = _decide(project, actor, "fail", data)
     project.concluded_at = decision.decided_at
-    for tranche in db.session.scalars(sa.select(Tranche).where(
-            Tranche.project_id == project.id, Tranche.trigger == "acceptance", Tranche.due_since.is_(None),
-            Tranche.cancelled_at.is_(None))):
+    for tranche in db.session.scalars(
+        sa.select(Tranche).where(
+            Tranche.project_id == project.id,
+            Tranche.trigger == "acceptance",
+            Tranche.due_since.is_(None),
+            Tranche.cancelled_at.is_(None),
+        )
+    ):
         tranche.cancelled_at = utcnow()
-        audit.record("tranche.cancelled", tranche, actor=actor, after={
-            "project": project.code, "amount": str(tranche.amount), "reason": "acceptance failed"})
+        audit.record(
+            "tranche.cancelled",
+            tranche,
+            actor=actor,
+            after={
+                "project": project.code,
+                "amount": str(tranche.amount),
+                "reason": "acceptance failed",
+            },
+        )
 
 
 CONCLUSION_SUBJECTS = {
@@ -815,10 +1082,14 @@ CONCLUSION_SUBJECTS = {
     "fail": _l("Acceptance failed: %(code)s"),
 }
 CONCLUSION_BODIES = {
-    "pass": _l("The project “%(title)s” (%(code)s) has passed acceptance. The acceptance tranche of the award "
-               "is now due for release."),
-    "rectify": _l("The project “%(title)s” (%(code)s) must be rectified by %(deadline)s before it can pass "
-                  "acceptance. Reasons: %(reasons)s\nA new round of the final report has been opened."),
+    "pass": _l(
+        "The project “%(title)s” (%(code)s) has passed acceptance. The acceptance tranche of the award "
+        "is now due for release."
+    ),
+    "rectify": _l(
+        "The project “%(title)s” (%(code)s) must be rectified by %(deadline)s before it can pass "
+        "acceptance. Reasons: %(reasons)s\nA new round of the final report has been opened."
+    ),
     "fail": _l("The project “%(title)s” (%(code)s) has failed acceptance. Reasons: %(reasons)s"),
 }
 
@@ -830,9 +1101,19 @@ def notify_concluded(project: Project, actor, data) -> None:
     if conclusion == "pass":
         recipients += users_with_role("finance")
     deadline = project.rectify_by.isoformat() if project.rectify_by else ""
-    notify(recipients, f"acceptance.{conclusion}", CONCLUSION_SUBJECTS[conclusion], CONCLUSION_BODIES[conclusion],
-           link=_link(project), params={"code": project.code, "title": project.title,
-                                        "reasons": project.conclusion_reasons, "deadline": deadline})
+    notify(
+        recipients,
+        f"acceptance.{conclusion}",
+        CONCLUSION_SUBJECTS[conclusion],
+        CONCLUSION_BODIES[conclusion],
+        link=_link(project),
+        params={
+            "code": project.code,
+            "title": project.title,
+            "reasons": project.conclusion_reasons,
+            "deadline": deadline,
+        },
+    )
 
 
 def open_tranches(project: Project) -> list:
@@ -840,9 +1121,11 @@ def open_tranches(project: Project) -> list:
     from grants.funding.models import Disbursement, Tranche
 
     paid = sa.exists().where(Disbursement.tranche_id == Tranche.id, Disbursement.state == "paid")
-    return db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id,
-                                                       Tranche.cancelled_at.is_(None), ~paid)
-                              .order_by(Tranche.position, Tranche.id)).all()
+    return db.session.scalars(
+        sa.select(Tranche)
+        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~paid)
+        .order_by(Tranche.position, Tranche.id)
+    ).all()
 
 
 def guard_close(project: Project, actor, data) -> str | None:
@@ -852,10 +1135,21 @@ def guard_close(project: Project, actor, data) -> str | None:
     unpaid = open_tranches(project)
     if not unpaid:
         return None
-    listed = "；".join(_("no. %(position)d (%(trigger)s, %(amount)s)", position=t.position,
-                        trigger=t.trigger_label, amount=format_yuan(t.amount)) for t in unpaid)
-    return ngettext("A tranche is neither paid nor cancelled: %(tranches)s.",
-                    "%(num)d tranches are neither paid nor cancelled: %(tranches)s.", len(unpaid), tranches=listed)
+    listed = "；".join(
+        _(
+            "no. %(position)d (%(trigger)s, %(amount)s)",
+            position=t.position,
+            trigger=t.trigger_label,
+            amount=format_yuan(t.amount),
+        )
+        for t in unpaid
+    )
+    return ngettext(
+        "A tranche is neither paid nor cancelled: %(tranches)s.",
+        "%(num)d tranches are neither paid nor cancelled: %(tranches)s.",
+        len(unpaid),
+        tranches=listed,
+    )
 
 
 def on_close(project: Project, actor, data) -> None:

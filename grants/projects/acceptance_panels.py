@@ -15,12 +15,20 @@ from grants.projects.models import FinalReport, Project
 LISTED = 5
 
 
-@panel("projects.acceptance_bureau", _l("Acceptance: panels and conclusions"), ("bureau",),
-       "projects/acceptance/panels/bureau.html", order=46)
+@panel(
+    "projects.acceptance_bureau",
+    _l("Acceptance: panels and conclusions"),
+    ("bureau",),
+    "projects/acceptance/panels/bureau.html",
+    order=46,
+)
 def bureau_acceptance(user) -> dict | None:
     """Projects in acceptance review without an expert invited, and those ready for a conclusion."""
-    projects = db.session.scalars(sa.select(Project).where(Project.state == "acceptance_review")
-                                  .order_by(Project.acceptance_requested_at, Project.id)).all()
+    projects = db.session.scalars(
+        sa.select(Project)
+        .where(Project.state == "acceptance_review")
+        .order_by(Project.acceptance_requested_at, Project.id)
+    ).all()
     awaiting_panel, ready = [], []
     for project in projects:
         state = ops.panel_state(project)
@@ -31,17 +39,30 @@ def bureau_acceptance(user) -> dict | None:
             ready.append(project)
     if not awaiting_panel and not ready:
         return None
-    return {"awaiting_panel": awaiting_panel[:LISTED], "awaiting_panel_count": len(awaiting_panel),
-            "ready": ready[:LISTED], "ready_count": len(ready)}
+    return {
+        "awaiting_panel": awaiting_panel[:LISTED],
+        "awaiting_panel_count": len(awaiting_panel),
+        "ready": ready[:LISTED],
+        "ready_count": len(ready),
+    }
 
 
-@panel("projects.acceptance_finance", _l("Final statements to verify"), ("finance",),
-       "projects/acceptance/panels/finance.html", order=46)
+@panel(
+    "projects.acceptance_finance",
+    _l("Final statements to verify"),
+    ("finance",),
+    "projects/acceptance/panels/finance.html",
+    order=46,
+)
 def statements_to_verify(user) -> dict | None:
     """Submitted final reports whose statement awaits finance."""
-    stmt = (sa.select(FinalReport).join(FinalReport.project)
-            .where(FinalReport.state == "submitted", Project.state == "acceptance_review")
-            .options(joinedload(FinalReport.project)).order_by(FinalReport.submitted_at, FinalReport.id))
+    stmt = (
+        sa.select(FinalReport)
+        .join(FinalReport.project)
+        .where(FinalReport.state == "submitted", Project.state == "acceptance_review")
+        .options(joinedload(FinalReport.project))
+        .order_by(FinalReport.submitted_at, FinalReport.id)
+    )
     reports = db.session.scalars(stmt.limit(LISTED)).all()
     if not reports:
         return None
@@ -49,8 +70,13 @@ def statements_to_verify(user) -> dict | None:
     return {"reports": reports, "total": total}
 
 
-@panel("projects.acceptance_expert", _l("Acceptance reviews"), ("expert",),
-       "projects/acceptance/panels/expert.html", order=16)
+@panel(
+    "projects.acceptance_expert",
+    _l("Acceptance reviews"),
+    ("expert",),
+    "projects/acceptance/panels/expert.html",
+    order=16,
+)
 def expert_acceptance_reviews(user) -> dict | None:
     """The expert's open acceptance invitations and accepted acceptance reviews not yet submitted."""
     from grants.review.experts import expert_for_user
@@ -59,14 +85,26 @@ def expert_acceptance_reviews(user) -> dict | None:
     expert = expert_for_user(user)
     if expert is None:
         return None
-    submitted = sa.exists().where(Review.assignment_id == Assignment.id, Review.state == "submitted")
+    submitted = sa.exists().where(
+        Review.assignment_id == Assignment.id, Review.state == "submitted"
+    )
     items = db.session.scalars(
-        sa.select(Assignment).join(Project, Project.application_id == Assignment.application_id)
-        .where(Assignment.expert_id == expert.id, Assignment.purpose == "acceptance",
-               Project.state == "acceptance_review",
-               sa.or_(Assignment.state == "invited", sa.and_(Assignment.state == "accepted", ~submitted)))
-        .options(joinedload(Assignment.application)).order_by(Assignment.due_at, Assignment.id)).all()
+        sa.select(Assignment)
+        .join(Project, Project.application_id == Assignment.application_id)
+        .where(
+            Assignment.expert_id == expert.id,
+            Assignment.purpose == "acceptance",
+            Project.state == "acceptance_review",
+            sa.or_(
+                Assignment.state == "invited", sa.and_(Assignment.state == "accepted", ~submitted)
+            ),
+        )
+        .options(joinedload(Assignment.application))
+        .order_by(Assignment.due_at, Assignment.id)
+    ).all()
     if not items:
         return None
-    return {"invitations": [a for a in items if a.state == "invited"],
-            "to_write": [a for a in items if a.state == "accepted"]}
+    return {
+        "invitations": [a for a in items if a.state == "invited"],
+        "to_write": [a for a in items if a.state == "accepted"],
+    }

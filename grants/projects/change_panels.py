@@ -10,8 +10,13 @@ from grants.projects.changes import count_waiting, waiting_for_decision
 PANEL_ROWS = 10
 
 
-@panel("projects.changes", _l("Change requests awaiting a decision"), ("bureau", "admin"),
-       "projects/changes/panels/waiting.html", order=55)
+@panel(
+    "projects.changes",
+    _l("Change requests awaiting a decision"),
+    ("bureau", "admin"),
+    "projects/changes/panels/waiting.html",
+    order=55,
+)
 def changes_panel(user) -> dict | None:
     """Submitted change requests on running projects, oldest first; hidden when none wait."""
     total = count_waiting()

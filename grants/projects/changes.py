@@ -105,6 +105,7 @@ class ChangeProblems(OperationError):
 
 # --- values: what the project holds now, as plain JSON ------------------------------------------
 
+
 def _figure(value) -> str:
     return str(Decimal(value or 0).quantize(CENT))
 
@@ -142,8 +143,13 @@ def team_members(project: Project) -> list[ProjectMember]:
 
 
 def _member_values(member: ProjectMember) -> dict:
-    return {"id": member.id, "name": member.name, "role": member.role, "title": member.title or "",
-            "organisation_name": member.organisation_name or ""}
+    return {
+        "id": member.id,
+        "name": member.name,
+        "role": member.role,
+        "title": member.title or "",
+        "organisation_name": member.organisation_name or "",
+    }
 
 
 def current_values(project: Project, kind: str) -> dict:
@@ -153,22 +159,38 @@ def current_values(project: Project, kind: str) -> dict:
     new request's form, and what approval compares ``previous`` with.
     """
     if kind == "extension":
-        return {"end_date": _iso(project.end_date),
-                "milestones": [{"id": m.id, "title": m.title, "due_date": _iso(m.due_date)}
-                               for m in project.milestones]}
+        return {
+            "end_date": _iso(project.end_date),
+            "milestones": [
+                {"id": m.id, "title": m.title, "due_date": _iso(m.due_date)}
+                for m in project.milestones
+            ],
+        }
     if kind == "budget":
         lines = {line.category: line for line in project.budget_lines}
-        return {"lines": {category: {"fiscal": money_text(lines[category].fiscal if category in lines else 0),
-                                     "self_raised": money_text(lines[category].self_raised if category in lines else 0)}
-                          for category in BUDGET_CATEGORIES}}
+        return {
+            "lines": {
+                category: {
+                    "fiscal": money_text(lines[category].fiscal if category in lines else 0),
+                    "self_raised": money_text(
+                        lines[category].self_raised if category in lines else 0
+                    ),
+                }
+                for category in BUDGET_CATEGORIES
+            }
+        }
     if kind == "principal":
         principal = active_principal(project)
         return {"principal": _member_values(principal) if principal else None}
     if kind == "team":
         return {"members": [_member_values(m) for m in team_members(project)]}
     if kind == "content":
-        return {"objectives": project.objectives or "",
-                "kpis": {k.kind: {"target": _figure(k.target), "note": k.note or ""} for k in project.kpis}}
+        return {
+            "objectives": project.objectives or "",
+            "kpis": {
+                k.kind: {"target": _figure(k.target), "note": k.note or ""} for k in project.kpis
+            },
+        }
     if kind == "withdrawal":
         return {"state": project.state}
     raise ValueError(f"unknown change kind {kind!r}")
@@ -182,10 +204,20 @@ def starting_values(project: Project, kind: str) -> dict:
     """The proposal a new request starts from: the current values in the shape of ``proposed``."""
     values = current_values(project, kind)
     if kind == "extension":
-        return {"end_date": values["end_date"],
-                "milestones": [{"id": m.id, "due_date": _iso(m.due_date)} for m in open_milestones(project)]}
+        return {
+            "end_date": values["end_date"],
+            "milestones": [
+                {"id": m.id, "due_date": _iso(m.due_date)} for m in open_milestones(project)
+            ],
+        }
     if kind == "principal":
-        return {"member_id": None, "name": "", "title": "", "organisation_name": "", "old_principal": "core"}
+        return {
+            "member_id": None,
+            "name": "",
+            "title": "",
+            "organisation_name": "",
+            "old_principal": "core",
+        }
     if kind == "withdrawal":
         return {}
     return values
@@ -212,6 +244,7 @@ def _jsonable(value):
 
 # --- checking a proposal ---------------------------------------------------------------------
 
+
 def _amount(value) -> Decimal | None:
     if isinstance(value, float):
         return None
@@ -235,19 +268,36 @@ def _extension_problems(project: Project, proposed: dict) -> list[tuple[str, str
     if end is None:
         problems.append(("end_date", _("Give the new end date.")))
     elif end <= project.end_date:
-        problems.append(("end_date", _("The new end date must come after the current one (%(date)s).",
-                                       date=local_date(project.end_date))))
+        problems.append(
+            (
+                "end_date",
+                _(
+                    "The new end date must come after the current one (%(date)s).",
+                    date=local_date(project.end_date),
+                ),
+            )
+        )
     elif end > latest_extension(project):
-        problems.append(("end_date", _("A request may extend the project by at most %(months)d months: "
-                                       "the latest end date is %(date)s.", months=MAX_EXTENSION_MONTHS,
-                                       date=local_date(latest_extension(project)))))
+        problems.append(
+            (
+                "end_date",
+                _(
+                    "A request may extend the project by at most %(months)d months: "
+                    "the latest end date is %(date)s.",
+                    months=MAX_EXTENSION_MONTHS,
+                    date=local_date(latest_extension(project)),
+                ),
+            )
+        )
     milestones = {m.id: m for m in project.milestones}
     moved: dict[int, date] = {}
     for row in proposed.get("milestones") or []:
         milestone = milestones.get(row.get("id"))
         key = f"milestone:{row.get('id')}"
         if milestone is None or milestone.state == "achieved" or milestone.id in moved:
-            problems.append((key, _("Only milestones of this project not yet achieved can be moved.")))
+            problems.append(
+                (key, _("Only milestones of this project not yet achieved can be moved."))
+            )
             continue
         due = _date(row.get("due_date"))
         if due is None:
@@ -258,10 +308,20 @@ def _extension_problems(project: Project, proposed: dict) -> list[tuple[str, str
         due = moved.get(milestone.id, milestone.due_date)
         key = f"milestone:{milestone.id}"
         if due < project.start_date:
-            problems.append((key, _("“%(title)s” cannot fall due before the project starts (%(date)s).",
-                                    title=milestone.title, date=local_date(project.start_date))))
+            problems.append(
+                (
+                    key,
+                    _(
+                        "“%(title)s” cannot fall due before the project starts (%(date)s).",
+                        title=milestone.title,
+                        date=local_date(project.start_date),
+                    ),
+                )
+            )
         elif end is not None and due > max(end, project.end_date):
-            problems.append((key, _("“%(title)s” must fall due by the new end date.", title=milestone.title)))
+            problems.append(
+                (key, _("“%(title)s” must fall due by the new end date.", title=milestone.title))
+            )
     return problems
 
 
@@ -270,7 +330,9 @@ def _budget_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
     lines = proposed.get("lines") or {}
     unknown = set(lines) - set(BUDGET_CATEGORIES)
     if unknown:
-        problems.append(("", _("Unknown budget categories: %(names)s.", names=", ".join(sorted(unknown)))))
+        problems.append(
+            ("", _("Unknown budget categories: %(names)s.", names=", ".join(sorted(unknown))))
+        )
     spent = spent_by_category([project.id])[project.id]
     total = Decimal(0)
     for category, label in BUDGET_CATEGORIES.items():
@@ -286,16 +348,32 @@ def _budget_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
         total += fiscal
         used = spent.get(category, Decimal(0))
         if fiscal < used:
-            problems.append((key, _("%(category)s: %(spent)s of fiscal funds have already been spent (verified "
-                                    "spending reports); the budget cannot go below that.",
-                                    category=label, spent=format_wan(used, 4))))
+            problems.append(
+                (
+                    key,
+                    _(
+                        "%(category)s: %(spent)s of fiscal funds have already been spent (verified "
+                        "spending reports); the budget cannot go below that.",
+                        category=label,
+                        spent=format_wan(used, 4),
+                    ),
+                )
+            )
     if total != to_money(project.award):
         difference = total - to_money(project.award)
-        problems.append(("budget:total", _(
-            "The fiscal funds must add up to the award of %(award)s exactly; the proposal adds up to %(total)s "
-            "(%(difference)s %(direction)s).", award=format_wan(project.award, 4), total=format_wan(total, 4),
-            difference=format_wan(abs(difference), 4),
-            direction=_("too much") if difference > 0 else _("too little"))))
+        problems.append(
+            (
+                "budget:total",
+                _(
+                    "The fiscal funds must add up to the award of %(award)s exactly; the proposal adds up to %(total)s "
+                    "(%(difference)s %(direction)s).",
+                    award=format_wan(project.award, 4),
+                    total=format_wan(total, 4),
+                    difference=format_wan(abs(difference), 4),
+                    direction=_("too much") if difference > 0 else _("too little"),
+                ),
+            )
+        )
     return problems
 
 
@@ -310,9 +388,13 @@ def _principal_problems(project: Project, proposed: dict) -> list[tuple[str, str
     elif not (proposed.get("name") or "").strip():
         problems.append(("name", _("Name the new principal investigator.")))
     elif current is not None and (proposed.get("name") or "").strip() == current.name:
-        problems.append(("name", _("%(name)s is the principal investigator already.", name=current.name)))
+        problems.append(
+            ("name", _("%(name)s is the principal investigator already.", name=current.name))
+        )
     if proposed.get("old_principal") not in FORMER_PRINCIPAL_CHOICES:
-        problems.append(("old_principal", _("Say what becomes of the current principal investigator.")))
+        problems.append(
+            ("old_principal", _("Say what becomes of the current principal investigator."))
+        )
     return problems
 
 
@@ -324,13 +406,22 @@ def _team_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
         key = f"member:{index}"
         member_id = row.get("id")
         if member_id is not None and (member_id not in current or member_id in seen):
-            problems.append((key, _("This person is not a member of the team who can be changed here.")))
+            problems.append(
+                (key, _("This person is not a member of the team who can be changed here."))
+            )
         seen.add(member_id)
         if not (row.get("name") or "").strip():
             problems.append((key, _("Enter the member's name.")))
         if row.get("role") not in TEAM_MEMBER_ROLES:
-            problems.append((key, _("A member is a core member or a member; the principal investigator "
-                                    "is changed by a request of its own.")))
+            problems.append(
+                (
+                    key,
+                    _(
+                        "A member is a core member or a member; the principal investigator "
+                        "is changed by a request of its own."
+                    ),
+                )
+            )
     return problems
 
 
@@ -366,18 +457,41 @@ KIND_CHECKS = {
 def _normalised(project: Project, kind: str, proposed: dict) -> dict:
     """``proposed`` in the canonical shape of ``current_values`` (to tell whether it changes anything)."""
     if kind == "budget":
-        return {"lines": {c: {"fiscal": money_text((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
-                              "self_raised": money_text((proposed.get("lines") or {}).get(c, {}).get("self_raised"))}
-                          for c in BUDGET_CATEGORIES}}
+        return {
+            "lines": {
+                c: {
+                    "fiscal": money_text((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
+                    "self_raised": money_text(
+                        (proposed.get("lines") or {}).get(c, {}).get("self_raised")
+                    ),
+                }
+                for c in BUDGET_CATEGORIES
+            }
+        }
     if kind == "team":
-        return {"members": [{"id": r.get("id"), "name": (r.get("name") or "").strip(), "role": r.get("role"),
-                             "title": (r.get("title") or "").strip(),
-                             "organisation_name": (r.get("organisation_name") or "").strip()}
-                            for r in proposed.get("members") or []]}
+        return {
+            "members": [
+                {
+                    "id": r.get("id"),
+                    "name": (r.get("name") or "").strip(),
+                    "role": r.get("role"),
+                    "title": (r.get("title") or "").strip(),
+                    "organisation_name": (r.get("organisation_name") or "").strip(),
+                }
+                for r in proposed.get("members") or []
+            ]
+        }
     if kind == "content":
-        return {"objectives": (proposed.get("objectives") or "").strip(),
-                "kpis": {kind: {"target": _figure(_target(row.get("target"))), "note": (row.get("note") or "").strip()}
-                         for kind, row in (proposed.get("kpis") or {}).items()}}
+        return {
+            "objectives": (proposed.get("objectives") or "").strip(),
+            "kpis": {
+                kind: {
+                    "target": _figure(_target(row.get("target"))),
+                    "note": (row.get("note") or "").strip(),
+                }
+                for kind, row in (proposed.get("kpis") or {}).items()
+            },
+        }
     return proposed
 
 
@@ -387,13 +501,16 @@ def _changes_nothing(project: Project, kind: str, proposed: dict) -> bool:
         return _normalised(project, kind, proposed) == current
     if kind == "content":
         mine = _normalised(project, kind, proposed)
-        return (mine["objectives"] == current["objectives"].strip()
-                and mine["kpis"] == {k: {"target": v["target"], "note": v["note"].strip()}
-                                     for k, v in current["kpis"].items()})
+        return mine["objectives"] == current["objectives"].strip() and mine["kpis"] == {
+            k: {"target": v["target"], "note": v["note"].strip()}
+            for k, v in current["kpis"].items()
+        }
     return False
 
 
-def proposal_problems(project: Project, kind: str, reason: str, proposed: dict) -> list[tuple[str, str]]:
+def proposal_problems(
+    project: Project, kind: str, reason: str, proposed: dict
+) -> list[tuple[str, str]]:
     """Why the request cannot go to the bureau (or be approved) as it stands; empty when it can."""
     problems = []
     if project.state != "in_progress":
@@ -404,7 +521,9 @@ def proposal_problems(project: Project, kind: str, reason: str, proposed: dict) 
     try:
         problems.extend(KIND_CHECKS[kind](project, proposed or {}))
     except (AttributeError, TypeError):
-        problems.append(("", _("The proposal is incomplete: edit the request and fill in every field.")))
+        problems.append(
+            ("", _("The proposal is incomplete: edit the request and fill in every field."))
+        )
         return problems
     if not problems and _changes_nothing(project, kind, proposed or {}):
         problems.append(("", _("The proposal is the same as what the project holds now.")))
@@ -418,33 +537,51 @@ def is_stale(change: ChangeRequest) -> bool:
 
 # --- reading ----------------------------------------------------------------------------------
 
+
 def open_request(project: Project, kind: str) -> ChangeRequest | None:
     """The project's draft or submitted request of ``kind``, if any."""
-    return db.session.scalar(sa.select(ChangeRequest).where(
-        ChangeRequest.project_id == project.id, ChangeRequest.kind == kind,
-        ChangeRequest.state.in_(OPEN_STATES)).limit(1))
+    return db.session.scalar(
+        sa.select(ChangeRequest)
+        .where(
+            ChangeRequest.project_id == project.id,
+            ChangeRequest.kind == kind,
+            ChangeRequest.state.in_(OPEN_STATES),
+        )
+        .limit(1)
+    )
 
 
 def requests_of(project: Project) -> list[ChangeRequest]:
     """The project's change requests, newest first."""
-    return db.session.scalars(sa.select(ChangeRequest).where(ChangeRequest.project_id == project.id)
-                              .order_by(ChangeRequest.created_at.desc(), ChangeRequest.id.desc())).all()
+    return db.session.scalars(
+        sa.select(ChangeRequest)
+        .where(ChangeRequest.project_id == project.id)
+        .order_by(ChangeRequest.created_at.desc(), ChangeRequest.id.desc())
+    ).all()
 
 
 def waiting_for_decision(limit: int | None = None) -> list[ChangeRequest]:
     """Submitted requests on running projects, oldest submission first."""
-    stmt = (sa.select(ChangeRequest).join(Project, Project.id == ChangeRequest.project_id)
-            .where(ChangeRequest.state == "submitted", Project.state == "in_progress")
-            .order_by(ChangeRequest.submitted_at, ChangeRequest.id))
+    stmt = (
+        sa.select(ChangeRequest)
+        .join(Project, Project.id == ChangeRequest.project_id)
+        .where(ChangeRequest.state == "submitted", Project.state == "in_progress")
+        .order_by(ChangeRequest.submitted_at, ChangeRequest.id)
+    )
     if limit:
         stmt = stmt.limit(limit)
     return db.session.scalars(stmt).all()
 
 
 def count_waiting() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(ChangeRequest.id)).join(Project, Project.id == ChangeRequest.project_id)
-        .where(ChangeRequest.state == "submitted", Project.state == "in_progress")) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(ChangeRequest.id))
+            .join(Project, Project.id == ChangeRequest.project_id)
+            .where(ChangeRequest.state == "submitted", Project.state == "in_progress")
+        )
+        or 0
+    )
 
 
 @dataclass(frozen=True)
@@ -480,7 +617,9 @@ def _kpi_text(kind: str, row: dict | None) -> str:
         return "—"
     unit = KPI_KINDS.get(kind, ("", ""))[1]
     target = _target(row.get("target"))
-    text = f"{target.normalize():f} {unit}".strip() if target is not None else str(row.get("target"))
+    text = (
+        f"{target.normalize():f} {unit}".strip() if target is not None else str(row.get("target"))
+    )
     return f"{text} ({row['note']})" if row.get("note") else text
 
 
@@ -489,8 +628,14 @@ def diff_rows(change: ChangeRequest) -> list[DiffRow]:
     project = change.project
     before = change.previous or current_values(project, change.kind)
     after = change.proposed or {}
-    builder = {"extension": _extension_rows, "budget": _budget_rows, "principal": _principal_rows,
-               "team": _team_rows, "content": _content_rows, "withdrawal": _withdrawal_rows}[change.kind]
+    builder = {
+        "extension": _extension_rows,
+        "budget": _budget_rows,
+        "principal": _principal_rows,
+        "team": _team_rows,
+        "content": _content_rows,
+        "withdrawal": _withdrawal_rows,
+    }[change.kind]
     try:
         return builder(project, before, after)
     except (AttributeError, KeyError, TypeError):
@@ -498,13 +643,24 @@ def diff_rows(change: ChangeRequest) -> list[DiffRow]:
 
 
 def _extension_rows(project, before, after) -> list[DiffRow]:
-    rows = [DiffRow(_("End of the project period"), _date_text(before.get("end_date")),
-                    _date_text(after.get("end_date") or before.get("end_date")))]
+    rows = [
+        DiffRow(
+            _("End of the project period"),
+            _date_text(before.get("end_date")),
+            _date_text(after.get("end_date") or before.get("end_date")),
+        )
+    ]
     moved = {r.get("id"): r.get("due_date") for r in after.get("milestones") or []}
     group = _("Milestone due dates")
     for m in before.get("milestones") or []:
-        rows.append(DiffRow(m.get("title") or "—", _date_text(m.get("due_date")),
-                            _date_text(moved.get(m.get("id"), m.get("due_date"))), group=group))
+        rows.append(
+            DiffRow(
+                m.get("title") or "—",
+                _date_text(m.get("due_date")),
+                _date_text(moved.get(m.get("id"), m.get("due_date"))),
+                group=group,
+            )
+        )
     return rows
 
 
@@ -513,17 +669,34 @@ def _budget_rows(project, before, after) -> list[DiffRow]:
     old_lines, new_lines = before.get("lines") or {}, after.get("lines") or {}
     totals = {"fiscal": [Decimal(0), Decimal(0)], "self_raised": [Decimal(0), Decimal(0)]}
     for category, label in BUDGET_CATEGORIES.items():
-        for part, part_label in (("fiscal", _("Fiscal funds")), ("self_raised", _("Self-raised funds"))):
+        for part, part_label in (
+            ("fiscal", _("Fiscal funds")),
+            ("self_raised", _("Self-raised funds")),
+        ):
             old = _amount((old_lines.get(category) or {}).get(part)) or Decimal(0)
             new = _amount((new_lines.get(category) or {}).get(part)) or Decimal(0)
             totals[part][0] += old
             totals[part][1] += new
-            rows.append(DiffRow(part_label, format_wan(old, 4), format_wan(new, 4), group=str(label)))
+            rows.append(
+                DiffRow(part_label, format_wan(old, 4), format_wan(new, 4), group=str(label))
+            )
     group = _("Totals")
-    rows.append(DiffRow(_("Fiscal funds"), format_wan(totals["fiscal"][0], 4), format_wan(totals["fiscal"][1], 4),
-                        group=group))
-    rows.append(DiffRow(_("Self-raised funds"), format_wan(totals["self_raised"][0], 4),
-                        format_wan(totals["self_raised"][1], 4), group=group))
+    rows.append(
+        DiffRow(
+            _("Fiscal funds"),
+            format_wan(totals["fiscal"][0], 4),
+            format_wan(totals["fiscal"][1], 4),
+            group=group,
+        )
+    )
+    rows.append(
+        DiffRow(
+            _("Self-raised funds"),
+            format_wan(totals["self_raised"][0], 4),
+            format_wan(totals["self_raised"][1], 4),
+            group=group,
+        )
+    )
     return rows
 
 
@@ -535,17 +708,35 @@ def _principal_rows(project, before, after) -> list[DiffRow]:
     name = after.get("name") or (member.name if member else "")
     title = after.get("title") or (member.title if member else "")
     organisation = after.get("organisation_name") or (member.organisation_name if member else "")
-    rows = [DiffRow(_("Principal investigator"), old.get("name") or "—", name or "—"),
-            DiffRow(_("Professional title"), old.get("title") or "—", title or "—"),
-            DiffRow(_("Organisation"), old.get("organisation_name") or "—", organisation or "—")]
+    rows = [
+        DiffRow(_("Principal investigator"), old.get("name") or "—", name or "—"),
+        DiffRow(_("Professional title"), old.get("title") or "—", title or "—"),
+        DiffRow(_("Organisation"), old.get("organisation_name") or "—", organisation or "—"),
+    ]
     if member is not None:
-        rows.append(DiffRow(member.name, str(TEAM_ROLES.get(member.role, member.role)),
-                            str(TEAM_ROLES["principal"]), group=_("On the team")))
+        rows.append(
+            DiffRow(
+                member.name,
+                str(TEAM_ROLES.get(member.role, member.role)),
+                str(TEAM_ROLES["principal"]),
+                group=_("On the team"),
+            )
+        )
     if old:
         choice = after.get("old_principal")
-        new_role = (str(TEAM_ROLES[choice]) if choice in TEAM_MEMBER_ROLES
-                    else str(FORMER_PRINCIPAL_CHOICES.get(choice, "—")))
-        rows.append(DiffRow(old.get("name") or "—", str(TEAM_ROLES["principal"]), new_role, group=_("On the team")))
+        new_role = (
+            str(TEAM_ROLES[choice])
+            if choice in TEAM_MEMBER_ROLES
+            else str(FORMER_PRINCIPAL_CHOICES.get(choice, "—"))
+        )
+        rows.append(
+            DiffRow(
+                old.get("name") or "—",
+                str(TEAM_ROLES["principal"]),
+                new_role,
+                group=_("On the team"),
+            )
+        )
     return rows
 
 
@@ -558,7 +749,11 @@ def _team_rows(project, before, after) -> list[DiffRow]:
         label = old.get("name") or "—"
         if new is not None and (new.get("name") or "").strip() != label:
             label = f"{label} → {(new.get('name') or '').strip()}"
-        rows.append(DiffRow(label, _member_text(old), _member_text(new) if new else str(_("Leaves the team"))))
+        rows.append(
+            DiffRow(
+                label, _member_text(old), _member_text(new) if new else str(_("Leaves the team"))
+            )
+        )
     for new in proposed:
         if new.get("id") is None:
             rows.append(DiffRow((new.get("name") or "").strip() or "—", "—", _member_text(new)))
@@ -566,7 +761,14 @@ def _team_rows(project, before, after) -> list[DiffRow]:
 
 
 def _content_rows(project, before, after) -> list[DiffRow]:
-    rows = [DiffRow(_("Objectives"), before.get("objectives") or "—", after.get("objectives") or "—", long=True)]
+    rows = [
+        DiffRow(
+            _("Objectives"),
+            before.get("objectives") or "—",
+            after.get("objectives") or "—",
+            long=True,
+        )
+    ]
     old_kpis, new_kpis = before.get("kpis") or {}, after.get("kpis") or {}
     group = _("KPI targets")
     kinds = list(KPI_KINDS) + [k for k in list(old_kpis) + list(new_kpis) if k not in KPI_KINDS]
@@ -574,18 +776,30 @@ def _content_rows(project, before, after) -> list[DiffRow]:
         if kind not in old_kpis and kind not in new_kpis:
             continue
         label = str(KPI_KINDS[kind][0]) if kind in KPI_KINDS else kind
-        rows.append(DiffRow(label, _kpi_text(kind, old_kpis.get(kind)), _kpi_text(kind, new_kpis.get(kind)),
-                            group=group))
+        rows.append(
+            DiffRow(
+                label,
+                _kpi_text(kind, old_kpis.get(kind)),
+                _kpi_text(kind, new_kpis.get(kind)),
+                group=group,
+            )
+        )
     return rows
 
 
 def _withdrawal_rows(project, before, after) -> list[DiffRow]:
     old = before.get("state") or project.state
-    return [DiffRow(_("State of the project"), str(PROJECT_STATE_LABELS.get(old, old)),
-                    str(PROJECT_STATE_LABELS["terminated"]))]
+    return [
+        DiffRow(
+            _("State of the project"),
+            str(PROJECT_STATE_LABELS.get(old, old)),
+            str(PROJECT_STATE_LABELS["terminated"]),
+        )
+    ]
 
 
 # --- verbs --------------------------------------------------------------------------------------
+
 
 def _lock_project(project: Project) -> None:
     """Serialise the requests of one project (PostgreSQL row lock; SQLite writes are serial)."""
@@ -600,7 +814,9 @@ def _clean_proposal(project: Project, kind: str, proposed: dict) -> dict:
         if member is not None:
             clean["name"] = member.name
             clean["title"] = (clean.get("title") or "").strip() or member.title or ""
-            clean["organisation_name"] = (clean.get("organisation_name") or "").strip() or member.organisation_name
+            clean["organisation_name"] = (
+                clean.get("organisation_name") or ""
+            ).strip() or member.organisation_name
     return clean
 
 
@@ -612,8 +828,16 @@ def _submit_checked(change: ChangeRequest, actor) -> None:
     transition(change, "submit", actor)
 
 
-def draft_change(project: Project, kind: str, actor, *, reason: str, proposed: dict, uploads=(),
-                 submit: bool = False) -> ChangeRequest:
+def draft_change(
+    project: Project,
+    kind: str,
+    actor,
+    *,
+    reason: str,
+    proposed: dict,
+    uploads=(),
+    submit: bool = False,
+) -> ChangeRequest:
     """Open a change request of ``kind`` as a draft, and submit it at once if ``submit``.
 
     Only one request per kind may be open (draft or submitted) on a project; a second
@@ -626,23 +850,38 @@ def draft_change(project: Project, kind: str, actor, *, reason: str, proposed: d
     _lock_project(project)
     existing = open_request(project, kind)
     if existing is not None:
-        raise OperationError(_("A request of this kind (%(kind)s) is already open for the project: finish or "
-                               "cancel it first.", kind=existing.kind_label))
-    change = ChangeRequest(project=project, kind=kind, reason=(reason or "").strip(),
-                           proposed=_clean_proposal(project, kind, proposed), previous={},
-                           created_by_id=getattr(actor, "id", None))
+        raise OperationError(
+            _(
+                "A request of this kind (%(kind)s) is already open for the project: finish or "
+                "cancel it first.",
+                kind=existing.kind_label,
+            )
+        )
+    change = ChangeRequest(
+        project=project,
+        kind=kind,
+        reason=(reason or "").strip(),
+        proposed=_clean_proposal(project, kind, proposed),
+        previous={},
+        created_by_id=getattr(actor, "id", None),
+    )
     db.session.add(change)
     db.session.flush()
-    audit.record("change_request.draft", change, actor=actor,
-                 after={"project": project.code, "kind": kind, "proposed": change.proposed})
+    audit.record(
+        "change_request.draft",
+        change,
+        actor=actor,
+        after={"project": project.code, "kind": kind, "proposed": change.proposed},
+    )
     _add_uploads(change, uploads, actor)
     if submit:
         _submit_checked(change, actor)
     return change
 
 
-def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict, uploads=(),
-                  submit: bool = False) -> ChangeRequest:
+def update_change(
+    change: ChangeRequest, actor, *, reason: str, proposed: dict, uploads=(), submit: bool = False
+) -> ChangeRequest:
     """Save a new version of a draft request with the documents ``uploads`` added, and submit it if ``submit``."""
     if change.state != "draft":
         raise OperationError(_("Only a draft can be edited."))
@@ -650,8 +889,13 @@ def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict, 
     change.reason = (reason or "").strip()
     change.proposed = _clean_proposal(change.project, change.kind, proposed)
     db.session.flush()
-    audit.record("change_request.edit", change, actor=actor, before=before,
-                 after={"reason": change.reason, "proposed": change.proposed})
+    audit.record(
+        "change_request.edit",
+        change,
+        actor=actor,
+        before=before,
+        after={"reason": change.reason, "proposed": change.proposed},
+    )
     _add_uploads(change, uploads, actor)
     if submit:
         _submit_checked(change, actor)
@@ -660,10 +904,16 @@ def update_change(change: ChangeRequest, actor, *, reason: str, proposed: dict, 
 
 # --- supporting documents ----------------------------------------------------------------------
 
+
 def evidence_of(change: ChangeRequest) -> list[ProjectFile]:
     """The supporting documents of a request, oldest first."""
-    return list(db.session.scalars(sa.select(ProjectFile).where(ProjectFile.change_request_id == change.id)
-                                   .order_by(ProjectFile.id)))
+    return list(
+        db.session.scalars(
+            sa.select(ProjectFile)
+            .where(ProjectFile.change_request_id == change.id)
+            .order_by(ProjectFile.id)
+        )
+    )
 
 
 def _add_uploads(change: ChangeRequest, uploads, actor) -> None:
@@ -675,14 +925,25 @@ def add_evidence(change: ChangeRequest, upload, actor) -> ProjectFile:
     """Store a supporting document (an approval of the organisation, a CV, a quotation …) of a draft
     request; a wrong type or size raises :class:`ChangeProblems` on ``evidence``. Flushes."""
     if change.state != "draft":
-        raise OperationError(_("Documents can only be added while the request is a draft."), field="evidence")
-    return files.attach(change, upload, actor, purpose="change_evidence", event="change_request.evidence_added",
-                        refused=lambda message: ChangeProblems([("evidence", message)]), change_request_id=change.id)
+        raise OperationError(
+            _("Documents can only be added while the request is a draft."), field="evidence"
+        )
+    return files.attach(
+        change,
+        upload,
+        actor,
+        purpose="change_evidence",
+        event="change_request.evidence_added",
+        refused=lambda message: ChangeProblems([("evidence", message)]),
+        change_request_id=change.id,
+    )
 
 
 def remove_evidence(item: ProjectFile, actor) -> None:
     """Remove a supporting document from a request that is still a draft; the file goes after commit."""
-    change = db.session.get(ChangeRequest, item.change_request_id) if item.change_request_id else None
+    change = (
+        db.session.get(ChangeRequest, item.change_request_id) if item.change_request_id else None
+    )
     if change is None or change.state != "draft":
         raise OperationError(_("Documents can only be removed while the request is a draft."))
     files.detach(item, change, actor, event="change_request.evidence_removed")
@@ -695,6 +956,7 @@ def submit_change(change: ChangeRequest, actor) -> ChangeRequest:
 
 
 # --- the change request workflow's guards and effects (grants/projects/workflow.py) ---------------
+
 
 def guard_submit_change(change: ChangeRequest, actor, data) -> str | None:
     """The project runs and the proposal is complete, within the rules, and changes something."""
@@ -710,12 +972,20 @@ def on_submit_change(change: ChangeRequest, actor, data) -> None:
 def notify_change_submitted(change: ChangeRequest, actor, data) -> None:
     """Tell the bureau a change request waits for its decision."""
     project = change.project
-    notify(bureau_users(), "change_request.submitted",
-           _l("Change request for %(code)s: %(kind)s"),
-           _l("%(org)s asks for a change to “%(title)s” (%(code)s): %(kind)s.\nReason: %(reason)s"),
-           link=_change_link(change),
-           params={"code": project.code, "title": project.title, "org": project.organisation.name,
-                   "kind": CHANGE_KINDS[change.kind], "reason": change.reason})
+    notify(
+        bureau_users(),
+        "change_request.submitted",
+        _l("Change request for %(code)s: %(kind)s"),
+        _l("%(org)s asks for a change to “%(title)s” (%(code)s): %(kind)s.\nReason: %(reason)s"),
+        link=_change_link(change),
+        params={
+            "code": project.code,
+            "title": project.title,
+            "org": project.organisation.name,
+            "kind": CHANGE_KINDS[change.kind],
+            "reason": change.reason,
+        },
+    )
 
 
 def guard_approve_change(change: ChangeRequest, actor, data) -> str | None:
@@ -725,8 +995,10 @@ def guard_approve_change(change: ChangeRequest, actor, data) -> str | None:
     if project.state != "in_progress":
         return _("The project is no longer in progress: the change cannot be applied.")
     if is_stale(change):
-        return _("The project has changed since this request was submitted, so the values it was based on "
-                 "no longer hold. Reject it and ask the project owner to submit it again.")
+        return _(
+            "The project has changed since this request was submitted, so the values it was based on "
+            "no longer hold. Reject it and ask the project owner to submit it again."
+        )
     problems = proposal_problems(project, change.kind, change.reason, change.proposed)
     return " ".join(message for _key, message in problems) or None
 
@@ -744,8 +1016,13 @@ def on_approve_change(change: ChangeRequest, actor, data) -> None:
     APPLY[change.kind](project, change.proposed)
     db.session.flush()
     db.session.refresh(project)
-    audit.record(f"project.change.{change.kind}", project, actor=actor, before=before,
-                 after={**current_values(project, change.kind), "change_request_id": change.id})
+    audit.record(
+        f"project.change.{change.kind}",
+        project,
+        actor=actor,
+        before=before,
+        after={**current_values(project, change.kind), "change_request_id": change.id},
+    )
 
 
 def on_reject_change(change: ChangeRequest, actor, data) -> None:
@@ -759,18 +1036,33 @@ def notify_change_decided(change: ChangeRequest, actor, data) -> None:
     project = change.project
     if change.state == "approved":
         subject = _l("Change approved for %(code)s: %(kind)s")
-        body = _l("The bureau approved your change request for “%(title)s” (%(code)s): %(kind)s. "
-                  "The change has been applied.\n%(note)s")
+        body = _l(
+            "The bureau approved your change request for “%(title)s” (%(code)s): %(kind)s. "
+            "The change has been applied.\n%(note)s"
+        )
     else:
         subject = _l("Change rejected for %(code)s: %(kind)s")
-        body = _l("The bureau rejected your change request for “%(title)s” (%(code)s): %(kind)s.\n"
-                  "Reason: %(note)s")
-    notify(owner_users(project), f"change_request.{change.state}", subject, body, link=_change_link(change),
-           params={"code": project.code, "title": project.title, "kind": CHANGE_KINDS[change.kind],
-                   "note": change.decision_note})
+        body = _l(
+            "The bureau rejected your change request for “%(title)s” (%(code)s): %(kind)s.\n"
+            "Reason: %(note)s"
+        )
+    notify(
+        owner_users(project),
+        f"change_request.{change.state}",
+        subject,
+        body,
+        link=_change_link(change),
+        params={
+            "code": project.code,
+            "title": project.title,
+            "kind": CHANGE_KINDS[change.kind],
+            "note": change.decision_note,
+        },
+    )
 
 
 # --- applying the change ---------------------------------------------------------------------------
+
 
 def _apply_extension(project: Project, proposed: dict) -> None:
     project.end_date = _date(proposed["end_date"])
@@ -829,10 +1121,16 @@ def _apply_team(project: Project, proposed: dict) -> None:
     current = {m.id: m for m in team_members(project)}
     kept = set()
     for row in proposed.get("members") or []:
-        values = {"name": row["name"].strip(), "role": row["role"], "title": (row.get("title") or "").strip(),
-                  "organisation_name": (row.get("organisation_name") or "").strip()}
+        values = {
+            "name": row["name"].strip(),
+            "role": row["role"],
+            "title": (row.get("title") or "").strip(),
+            "organisation_name": (row.get("organisation_name") or "").strip(),
+        }
         if row.get("id") is None:
-            project.members.append(ProjectMember(position=_next_position(project), active=True, **values))
+            project.members.append(
+                ProjectMember(position=_next_position(project), active=True, **values)
+            )
             continue
         member = current[row["id"]]
         kept.add(member.id)
@@ -845,7 +1143,7 @@ def _apply_team(project: Project, proposed: dict) -> None:
 
 def _apply_content(project: Project, proposed: dict) -> None:
     project.objectives = proposed["objectives"].strip()
-    wanted = {kind: row for kind, row in (proposed.get("kpis") or {}).items()}
+    wanted = dict((proposed.get("kpis") or {}).items())
     for kpi in list(project.kpis):
         if kpi.kind not in wanted:
             project.kpis.remove(kpi)
@@ -889,6 +1187,7 @@ def cancel_change(change: ChangeRequest, actor) -> ChangeRequest:
 
 # --- termination ------------------------------------------------------------------------------
 
+
 def terminate_project(project: Project, actor, reason: str) -> Project:
     """Terminate a project (the bureau), with a reason the owner and finance read."""
     transition(project, "terminate", actor, reason=(reason or "").strip())
@@ -897,11 +1196,14 @@ def terminate_project(project: Project, actor, reason: str) -> Project:
 
 def tranches_to_cancel(project: Project) -> list[Tranche]:
     """The project's tranches that termination cancels: not cancelled and without a live disbursement."""
-    live = sa.select(Disbursement.id).where(Disbursement.tranche_id == Tranche.id,
-                                            Disbursement.state.in_(LIVE_DISBURSEMENT_STATES))
-    return db.session.scalars(sa.select(Tranche).where(
-        Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~sa.exists(live))
-        .order_by(Tranche.position)).all()
+    live = sa.select(Disbursement.id).where(
+        Disbursement.tranche_id == Tranche.id, Disbursement.state.in_(LIVE_DISBURSEMENT_STATES)
+    )
+    return db.session.scalars(
+        sa.select(Tranche)
+        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~sa.exists(live))
+        .order_by(Tranche.position)
+    ).all()
 
 
 def on_terminate(project: Project, actor, data) -> None:
@@ -916,12 +1218,22 @@ def on_terminate(project: Project, actor, data) -> None:
         tranches = tranches_to_cancel(project)
     for tranche in tranches:
         tranche.cancelled_at = project.terminated_at
-        audit.record("tranche.cancelled", tranche, actor=actor,
-                     after={"project": project.code, "amount": str(tranche.amount), "trigger": tranche.trigger,
-                            "reason": "project.terminate"})
-    pending = db.session.scalars(sa.select(ChangeRequest).where(
-        ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted")
-        .order_by(ChangeRequest.id)).all()
+        audit.record(
+            "tranche.cancelled",
+            tranche,
+            actor=actor,
+            after={
+                "project": project.code,
+                "amount": str(tranche.amount),
+                "trigger": tranche.trigger,
+                "reason": "project.terminate",
+            },
+        )
+    pending = db.session.scalars(
+        sa.select(ChangeRequest)
+        .where(ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted")
+        .order_by(ChangeRequest.id)
+    ).all()
     for change in pending:
         if can_fire(actor, change, "reject"):
             transition(change, "reject", actor, note=_("The project has been terminated."))
@@ -930,21 +1242,39 @@ def on_terminate(project: Project, actor, data) -> None:
 def notify_terminated(project: Project, actor, data) -> None:
     """Tell the owner's organisation, and finance so that it recovers the unspent funds."""
     params = {"code": project.code, "title": project.title, "reason": project.termination_reason}
-    notify(owner_users(project), "project.terminated", _l("Project %(code)s terminated"),
-           _l("The bureau has terminated “%(title)s” (%(code)s).\nReason: %(reason)s\n"
-              "Finance will contact you about paying back unspent funds."),
-           link=_project_link(project), params=params)
-    notify(finance_users(), "project.terminated", _l("Project %(code)s terminated: recover unspent funds"),
-           _l("The bureau has terminated “%(title)s” (%(code)s).\nReason: %(reason)s\n"
-              "Its tranches not yet released are cancelled. Record the recovery of the unspent funds."),
-           link=_project_link(project), params=params)
+    notify(
+        owner_users(project),
+        "project.terminated",
+        _l("Project %(code)s terminated"),
+        _l(
+            "The bureau has terminated “%(title)s” (%(code)s).\nReason: %(reason)s\n"
+            "Finance will contact you about paying back unspent funds."
+        ),
+        link=_project_link(project),
+        params=params,
+    )
+    notify(
+        finance_users(),
+        "project.terminated",
+        _l("Project %(code)s terminated: recover unspent funds"),
+        _l(
+            "The bureau has terminated “%(title)s” (%(code)s).\nReason: %(reason)s\n"
+            "Its tranches not yet released are cancelled. Record the recovery of the unspent funds."
+        ),
+        link=_project_link(project),
+        params=params,
+    )
 
 
 # --- people and links ----------------------------------------------------------------------------
 
+
 def _users_with_role(role: str, *conditions) -> list[User]:
-    return db.session.scalars(sa.select(User).where(
-        User.active.is_(True), User.roles.any(UserRole.role == role), *conditions).order_by(User.id)).all()
+    return db.session.scalars(
+        sa.select(User)
+        .where(User.active.is_(True), User.roles.any(UserRole.role == role), *conditions)
+        .order_by(User.id)
+    ).all()
 
 
 def bureau_users() -> list[User]:

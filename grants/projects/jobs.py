@@ -33,17 +33,28 @@ from grants.projects.progress import bureau_users, owner_users
 def overdue_unannounced(today: date) -> list[Milestone]:
     """Open milestones of running projects due before ``today`` and not yet announced."""
     return db.session.scalars(
-        sa.select(Milestone).join(Milestone.project)
-        .where(Project.state == "in_progress", Milestone.state == "open", Milestone.due_date < today,
-               Milestone.overdue_notified_at.is_(None))
+        sa.select(Milestone)
+        .join(Milestone.project)
+        .where(
+            Project.state == "in_progress",
+            Milestone.state == "open",
+            Milestone.due_date < today,
+            Milestone.overdue_notified_at.is_(None),
+        )
         .options(contains_eager(Milestone.project).joinedload(Project.organisation))
         .order_by(Project.code, Milestone.due_date, Milestone.position)
-        .with_for_update(of=Milestone, skip_locked=True)).all()
+        .with_for_update(of=Milestone, skip_locked=True)
+    ).all()
 
 
 def _line(milestone: Milestone, today: date) -> str:
-    return _("%(code)s “%(milestone)s”: due %(due)s, %(days)d days overdue", code=milestone.project.code,
-             milestone=milestone.title, due=milestone.due_date.isoformat(), days=(today - milestone.due_date).days)
+    return _(
+        "%(code)s “%(milestone)s”: due %(due)s, %(days)d days overdue",
+        code=milestone.project.code,
+        milestone=milestone.title,
+        due=milestone.due_date.isoformat(),
+        days=(today - milestone.due_date).days,
+    )
 
 
 def notify_overdue_milestones(now: datetime | None = None) -> dict:
@@ -63,19 +74,40 @@ def notify_overdue_milestones(now: datetime | None = None) -> dict:
         for user in owner_users(project):
             with force_locale(user.locale or default_locale):
                 subject = _("Milestone overdue: %(code)s", code=project.code)
-                body = "\n".join([_("These milestones of project %(code)s “%(title)s” are past their due date "
-                                    "and no progress report has been submitted. Please submit the report or "
-                                    "request an extension.", code=project.code, title=project.title)]
-                                 + [f"– {_line(m, today)}" for m in milestones])
-            notify([user], "milestone.overdue", subject, body,
-                   link=site_path("projects.milestones", project_id=project.id))
+                body = "\n".join(
+                    [
+                        _(
+                            "These milestones of project %(code)s “%(title)s” are past their due date "
+                            "and no progress report has been submitted. Please submit the report or "
+                            "request an extension.",
+                            code=project.code,
+                            title=project.title,
+                        )
+                    ]
+                    + [f"– {_line(m, today)}" for m in milestones]
+                )
+            notify(
+                [user],
+                "milestone.overdue",
+                subject,
+                body,
+                link=site_path("projects.milestones", project_id=project.id),
+            )
     for user in bureau_users():
         with force_locale(user.locale or default_locale):
             subject = _("Overdue milestones: %(count)d", count=len(due))
             body = "\n".join(f"– {_line(m, today)} · {m.project.organisation.name}" for m in due)
         notify([user], "milestone.overdue", subject, body, link=site_path("projects.at_risk"))
-    audit.record("milestone.overdue_notified", None, label="system", after={
-        "milestones": [m.id for m in due], "projects": sorted(by_project), "date": today.isoformat()})
+    audit.record(
+        "milestone.overdue_notified",
+        None,
+        label="system",
+        after={
+            "milestones": [m.id for m in due],
+            "projects": sorted(by_project),
+            "date": today.isoformat(),
+        },
+    )
     db.session.flush()
     return {"milestones": len(due), "projects": len(by_project)}
 

@@ -50,8 +50,12 @@ class MidtermEntry:
 
 def running_projects() -> list[Project]:
     """Projects that may be checked: the running ones, by code, with their organisation."""
-    return db.session.scalars(sa.select(Project).where(Project.state == "in_progress")
-                              .options(joinedload(Project.organisation)).order_by(Project.code)).all()
+    return db.session.scalars(
+        sa.select(Project)
+        .where(Project.state == "in_progress")
+        .options(joinedload(Project.organisation))
+        .order_by(Project.code)
+    ).all()
 
 
 def entry_problem(entry: MidtermEntry, today: date) -> tuple[str, str] | None:
@@ -87,8 +91,14 @@ def record_midterm_checks(batch: str, entries: list[MidtermEntry], actor) -> lis
     if len(set(ids)) != len(ids):
         raise MidtermError(_("A project is listed twice."), "batch")
     known = [i for i in ids if 0 < i < 2**31]  # a larger id names no project (nor fits the column)
-    projects = {p.id: p for p in db.session.scalars(sa.select(Project).where(Project.id.in_(known))
-                                                    .options(joinedload(Project.organisation)))}
+    projects = {
+        p.id: p
+        for p in db.session.scalars(
+            sa.select(Project)
+            .where(Project.id.in_(known))
+            .options(joinedload(Project.organisation))
+        )
+    }
     today = local_today()
     for index, entry in enumerate(entries):
         project = projects.get(entry.project_id)
@@ -101,15 +111,29 @@ def record_midterm_checks(batch: str, entries: list[MidtermEntry], actor) -> lis
     now = utcnow()
     for entry in entries:
         project = projects[entry.project_id]
-        check = MidtermCheck(project_id=project.id, batch=batch, conclusion=entry.conclusion,
-                             comments=(entry.comments or "").strip(),
-                             rectify_by=entry.rectify_by if entry.conclusion == "conditional" else None,
-                             checked_by_id=getattr(actor, "id", None), checked_at=now)
+        check = MidtermCheck(
+            project_id=project.id,
+            batch=batch,
+            conclusion=entry.conclusion,
+            comments=(entry.comments or "").strip(),
+            rectify_by=entry.rectify_by if entry.conclusion == "conditional" else None,
+            checked_by_id=getattr(actor, "id", None),
+            checked_at=now,
+        )
         db.session.add(check)
         db.session.flush()
-        audit.record("midterm.recorded", check, actor=actor, after={
-            "project": project.code, "batch": batch, "conclusion": check.conclusion,
-            "comments": check.comments, "rectify_by": check.rectify_by.isoformat() if check.rectify_by else None})
+        audit.record(
+            "midterm.recorded",
+            check,
+            actor=actor,
+            after={
+                "project": project.code,
+                "batch": batch,
+                "conclusion": check.conclusion,
+                "comments": check.comments,
+                "rectify_by": check.rectify_by.isoformat() if check.rectify_by else None,
+            },
+        )
         _notify_owner(project, check)
         checks.append(check)
     return checks
@@ -122,16 +146,31 @@ def _notify_owner(project: Project, check: MidtermCheck) -> None:
         "fail": _l("Mid-term check failed: %(code)s"),
     }
     bodies = {
-        "pass": _l("Project %(code)s “%(title)s” has passed the mid-term check (%(batch)s).\n\n%(comments)s"),
-        "conditional": _l("Project %(code)s “%(title)s” has passed the mid-term check (%(batch)s) on conditions. "
-                          "Rectify the points below by %(deadline)s.\n\n%(comments)s"),
-        "fail": _l("Project %(code)s “%(title)s” has failed the mid-term check (%(batch)s).\n\n%(comments)s"),
+        "pass": _l(
+            "Project %(code)s “%(title)s” has passed the mid-term check (%(batch)s).\n\n%(comments)s"
+        ),
+        "conditional": _l(
+            "Project %(code)s “%(title)s” has passed the mid-term check (%(batch)s) on conditions. "
+            "Rectify the points below by %(deadline)s.\n\n%(comments)s"
+        ),
+        "fail": _l(
+            "Project %(code)s “%(title)s” has failed the mid-term check (%(batch)s).\n\n%(comments)s"
+        ),
     }
-    notify(owner_users(project), f"midterm.{check.conclusion}", subjects[check.conclusion],
-           bodies[check.conclusion], link=site_path("projects.detail", project_id=project.id, _anchor="midterm"),
-           params={"code": project.code, "title": project.title, "batch": check.batch,
-                   "comments": check.comments,
-                   "deadline": check.rectify_by.isoformat() if check.rectify_by else ""})
+    notify(
+        owner_users(project),
+        f"midterm.{check.conclusion}",
+        subjects[check.conclusion],
+        bodies[check.conclusion],
+        link=site_path("projects.detail", project_id=project.id, _anchor="midterm"),
+        params={
+            "code": project.code,
+            "title": project.title,
+            "batch": check.batch,
+            "comments": check.comments,
+            "deadline": check.rectify_by.isoformat() if check.rectify_by else "",
+        },
+    )
 
 
 def mark_rectified(check: MidtermCheck, actor) -> None:
@@ -142,22 +181,31 @@ def mark_rectified(check: MidtermCheck, actor) -> None:
         raise MidtermError(_("The rectification has already been recorded."))
     check.rectified_at = utcnow()
     db.session.flush()
-    audit.record("midterm.rectified", check, actor=actor,
-                 after={"project_id": check.project_id, "rectified_at": check.rectified_at.isoformat()})
+    audit.record(
+        "midterm.rectified",
+        check,
+        actor=actor,
+        after={"project_id": check.project_id, "rectified_at": check.rectified_at.isoformat()},
+    )
 
 
 def checks_of(project: Project) -> list[MidtermCheck]:
     """The project's mid-term checks, the latest first."""
-    return db.session.scalars(sa.select(MidtermCheck).where(MidtermCheck.project_id == project.id)
-                              .order_by(MidtermCheck.checked_at.desc(), MidtermCheck.id.desc())).all()
+    return db.session.scalars(
+        sa.select(MidtermCheck)
+        .where(MidtermCheck.project_id == project.id)
+        .order_by(MidtermCheck.checked_at.desc(), MidtermCheck.id.desc())
+    ).all()
 
 
 def open_conditions() -> list[MidtermCheck]:
     """Conditional passes not yet rectified, the nearest deadline first, with their project."""
     return db.session.scalars(
-        sa.select(MidtermCheck).where(MidtermCheck.conclusion == "conditional", MidtermCheck.rectified_at.is_(None))
+        sa.select(MidtermCheck)
+        .where(MidtermCheck.conclusion == "conditional", MidtermCheck.rectified_at.is_(None))
         .options(joinedload(MidtermCheck.project).joinedload(Project.organisation))
-        .order_by(MidtermCheck.rectify_by, MidtermCheck.id)).all()
+        .order_by(MidtermCheck.rectify_by, MidtermCheck.id)
+    ).all()
 
 
 @dataclass
@@ -170,9 +218,13 @@ class BatchSummary:
 def batch_summaries(limit: int = 20) -> list[BatchSummary]:
     """The recorded batches, the latest first, with the number of each conclusion."""
     rows = db.session.execute(
-        sa.select(MidtermCheck.batch, MidtermCheck.conclusion, sa.func.count(MidtermCheck.id),
-                  sa.func.max(MidtermCheck.checked_at))
-        .group_by(MidtermCheck.batch, MidtermCheck.conclusion)).all()
+        sa.select(
+            MidtermCheck.batch,
+            MidtermCheck.conclusion,
+            sa.func.count(MidtermCheck.id),
+            sa.func.max(MidtermCheck.checked_at),
+        ).group_by(MidtermCheck.batch, MidtermCheck.conclusion)
+    ).all()
     summaries: dict[str, BatchSummary] = {}
     for batch, conclusion, count, latest in rows:
         day = utc_to_local(latest).date() if latest else local_today()

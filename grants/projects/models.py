@@ -19,8 +19,13 @@ from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
 PROJECT_STATES = (
-    "contracting", "in_progress", "acceptance_review", "accepted", "acceptance_failed",
-    "terminated", "closed",
+    "contracting",
+    "in_progress",
+    "acceptance_review",
+    "accepted",
+    "acceptance_failed",
+    "terminated",
+    "closed",
 )
 
 PROJECT_STATE_LABELS = {
@@ -44,13 +49,16 @@ class Project(db.Model):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="RESTRICT"),
-                                                unique=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="RESTRICT"), unique=True
+    )
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="RESTRICT"), index=True)
-    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="RESTRICT"),
-                                                 index=True)
-    cluster_id: Mapped[int | None] = mapped_column(sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"),
-                                                   index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    cluster_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("industry_clusters.id", ondelete="SET NULL"), index=True
+    )
     code: Mapped[str] = mapped_column(sa.String(60), unique=True)
     year: Mapped[int] = mapped_column(sa.Integer, index=True)
     title: Mapped[str] = mapped_column(sa.String(200))
@@ -75,7 +83,9 @@ class Project(db.Model):
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     termination_reason: Mapped[str] = mapped_column(sa.Text, default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
@@ -84,34 +94,58 @@ class Project(db.Model):
     organisation = relationship("Organisation")
     cluster = relationship("IndustryCluster")
     members: Mapped[list[ProjectMember]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", order_by="ProjectMember.position")
+        back_populates="project", cascade="all, delete-orphan", order_by="ProjectMember.position"
+    )
     kpis: Mapped[list[ProjectKpi]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", order_by="ProjectKpi.id")
+        back_populates="project", cascade="all, delete-orphan", order_by="ProjectKpi.id"
+    )
     milestones: Mapped[list[Milestone]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", order_by="Milestone.position")
-    budget_lines = relationship("ProjectBudgetLine", back_populates="project", cascade="all, delete-orphan",
-                                order_by="ProjectBudgetLine.id")
-    tranches = relationship("Tranche", back_populates="project", cascade="all, delete-orphan",
-                            order_by="Tranche.position")
+        back_populates="project", cascade="all, delete-orphan", order_by="Milestone.position"
+    )
+    budget_lines = relationship(
+        "ProjectBudgetLine",
+        back_populates="project",
+        cascade="all, delete-orphan",
+        order_by="ProjectBudgetLine.id",
+    )
+    tranches = relationship(
+        "Tranche",
+        back_populates="project",
+        cascade="all, delete-orphan",
+        order_by="Tranche.position",
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.CheckConstraint(
             "state in ('contracting','in_progress','acceptance_review','accepted','acceptance_failed',"
-            "'terminated','closed')", name="known_state"),
+            "'terminated','closed')",
+            name="known_state",
+        ),
         sa.CheckConstraint("award > 0", name="award_positive"),
         sa.CheckConstraint("self_raised >= 0", name="self_raised_not_negative"),
-        sa.CheckConstraint("disbursed_total >= 0 and disbursed_total <= committed_total "
-                           "and committed_total <= award", name="disbursed_within_award"),
-        sa.CheckConstraint("recovered_total >= 0 and recovered_total <= disbursed_total",
-                           name="recovered_within_disbursed"),
+        sa.CheckConstraint(
+            "disbursed_total >= 0 and disbursed_total <= committed_total "
+            "and committed_total <= award",
+            name="disbursed_within_award",
+        ),
+        sa.CheckConstraint(
+            "recovered_total >= 0 and recovered_total <= disbursed_total",
+            name="recovered_within_disbursed",
+        ),
         sa.CheckConstraint("end_date > start_date", name="period_ordered"),
-        sa.CheckConstraint("state = 'contracting' or state = 'terminated' or signed_at is not null",
-                           name="running_is_signed"),
-        sa.CheckConstraint("state != 'terminated' or (terminated_at is not null "
-                           "and length(termination_reason) > 0)", name="termination_has_reason"),
-        sa.CheckConstraint("conclusion is null or conclusion in ('pass','rectify','fail')",
-                           name="known_conclusion"),
+        sa.CheckConstraint(
+            "state = 'contracting' or state = 'terminated' or signed_at is not null",
+            name="running_is_signed",
+        ),
+        sa.CheckConstraint(
+            "state != 'terminated' or (terminated_at is not null "
+            "and length(termination_reason) > 0)",
+            name="termination_has_reason",
+        ),
+        sa.CheckConstraint(
+            "conclusion is null or conclusion in ('pass','rectify','fail')", name="known_conclusion"
+        ),
     )
 
     def __str__(self) -> str:
@@ -137,7 +171,9 @@ class ProjectMember(db.Model):
     __tablename__ = "project_members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
     name: Mapped[str] = mapped_column(sa.String(100))
     role: Mapped[str] = mapped_column(sa.String(20), default="member")
@@ -147,7 +183,9 @@ class ProjectMember(db.Model):
 
     project: Mapped[Project] = relationship(back_populates="members")
 
-    __table_args__ = (sa.CheckConstraint("role in ('principal','core','member')", name="known_role"),)
+    __table_args__ = (
+        sa.CheckConstraint("role in ('principal','core','member')", name="known_role"),
+    )
 
 
 class ProjectKpi(db.Model):
@@ -156,7 +194,9 @@ class ProjectKpi(db.Model):
     __tablename__ = "project_kpis"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(30))
     target: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
     achieved: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
@@ -166,7 +206,9 @@ class ProjectKpi(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("project_id", "kind", name="uq_project_kpis_kind"),
-        sa.CheckConstraint("target >= 0 and (achieved is null or achieved >= 0)", name="not_negative"),
+        sa.CheckConstraint(
+            "target >= 0 and (achieved is null or achieved >= 0)", name="not_negative"
+        ),
     )
 
 
@@ -184,7 +226,9 @@ class Milestone(db.Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
     title: Mapped[str] = mapped_column(sa.String(200))
     deliverable: Mapped[str] = mapped_column(sa.Text, default="")
@@ -195,11 +239,14 @@ class Milestone(db.Model):
 
     project: Mapped[Project] = relationship(back_populates="milestones")
     reports: Mapped[list[ProgressReport]] = relationship(
-        back_populates="milestone", cascade="all, delete-orphan", order_by="ProgressReport.id")
+        back_populates="milestone", cascade="all, delete-orphan", order_by="ProgressReport.id"
+    )
 
     __table_args__ = (
         sa.CheckConstraint("state in ('open','reported','achieved')", name="known_state"),
-        sa.CheckConstraint("state != 'achieved' or achieved_at is not null", name="achieved_has_date"),
+        sa.CheckConstraint(
+            "state != 'achieved' or achieved_at is not null", name="achieved_has_date"
+        ),
     )
 
     @property
@@ -216,14 +263,22 @@ class ProgressReport(db.Model):
     __tablename__ = "progress_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    milestone_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("milestones.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     text: Mapped[str] = mapped_column(sa.Text, default="")
     kpi_progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     state: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
-    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -232,9 +287,15 @@ class ProgressReport(db.Model):
     project = relationship("Project")
 
     __table_args__ = (
-        sa.CheckConstraint("state in ('draft','submitted','approved','returned')", name="known_state"),
-        sa.CheckConstraint("state = 'draft' or submitted_at is not null", name="submitted_has_date"),
-        sa.CheckConstraint("state != 'returned' or length(review_note) > 0", name="return_has_note"),
+        sa.CheckConstraint(
+            "state in ('draft','submitted','approved','returned')", name="known_state"
+        ),
+        sa.CheckConstraint(
+            "state = 'draft' or submitted_at is not null", name="submitted_has_date"
+        ),
+        sa.CheckConstraint(
+            "state != 'returned' or length(review_note) > 0", name="return_has_note"
+        ),
     )
 
 
@@ -251,21 +312,29 @@ class MidtermCheck(db.Model):
     __tablename__ = "midterm_checks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     batch: Mapped[str] = mapped_column(sa.String(40), default="")
     conclusion: Mapped[str] = mapped_column(sa.String(16))
     comments: Mapped[str] = mapped_column(sa.Text, default="")
     rectify_by: Mapped[date | None] = mapped_column(sa.Date)
     rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    checked_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project = relationship("Project")
 
     __table_args__ = (
         sa.CheckConstraint("conclusion in ('pass','conditional','fail')", name="known_conclusion"),
-        sa.CheckConstraint("conclusion != 'conditional' or rectify_by is not null", name="conditional_has_deadline"),
-        sa.CheckConstraint("conclusion = 'pass' or length(comments) > 0", name="non_pass_has_comments"),
+        sa.CheckConstraint(
+            "conclusion != 'conditional' or rectify_by is not null", name="conditional_has_deadline"
+        ),
+        sa.CheckConstraint(
+            "conclusion = 'pass' or length(comments) > 0", name="non_pass_has_comments"
+        ),
     )
 
 
@@ -286,16 +355,22 @@ class ChangeRequest(db.Model):
     __tablename__ = "change_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     proposed: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     previous: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     state: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(sa.Text, default="")
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
@@ -304,12 +379,20 @@ class ChangeRequest(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint("kind in ('extension','budget','principal','team','content','withdrawal')",
-                           name="known_kind"),
-        sa.CheckConstraint("state in ('draft','submitted','approved','rejected','cancelled')", name="known_state"),
-        sa.CheckConstraint("state in ('draft','cancelled') or submitted_at is not null", name="submitted_has_date"),
-        sa.CheckConstraint("state not in ('approved','rejected') or decided_at is not null",
-                           name="decided_has_date"),
+        sa.CheckConstraint(
+            "kind in ('extension','budget','principal','team','content','withdrawal')",
+            name="known_kind",
+        ),
+        sa.CheckConstraint(
+            "state in ('draft','submitted','approved','rejected','cancelled')", name="known_state"
+        ),
+        sa.CheckConstraint(
+            "state in ('draft','cancelled') or submitted_at is not null", name="submitted_has_date"
+        ),
+        sa.CheckConstraint(
+            "state not in ('approved','rejected') or decided_at is not null",
+            name="decided_has_date",
+        ),
     )
 
     @property
@@ -333,15 +416,21 @@ class FinalReport(db.Model):
     __tablename__ = "final_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     round: Mapped[int] = mapped_column(sa.Integer, default=1)
     summary: Mapped[str] = mapped_column(sa.Text, default="")
     kpi_achieved: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     statement: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     state: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
-    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    statement_verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    statement_verified_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     statement_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     statement_note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -350,10 +439,18 @@ class FinalReport(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("project_id", "round", name="uq_final_reports_round"),
-        sa.CheckConstraint("state in ('draft','submitted','returned','verified')", name="known_state"),
-        sa.CheckConstraint("state = 'draft' or submitted_at is not null", name="submitted_has_date"),
-        sa.CheckConstraint("state != 'verified' or statement_verified_at is not null", name="verified_has_date"),
-        sa.CheckConstraint("state != 'returned' or length(statement_note) > 0", name="return_has_note"),
+        sa.CheckConstraint(
+            "state in ('draft','submitted','returned','verified')", name="known_state"
+        ),
+        sa.CheckConstraint(
+            "state = 'draft' or submitted_at is not null", name="submitted_has_date"
+        ),
+        sa.CheckConstraint(
+            "state != 'verified' or statement_verified_at is not null", name="verified_has_date"
+        ),
+        sa.CheckConstraint(
+            "state != 'returned' or length(statement_note) > 0", name="return_has_note"
+        ),
     )
 
 
@@ -375,9 +472,12 @@ class Outcome(db.Model):
     __tablename__ = "outcomes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    final_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("final_reports.id", ondelete="SET NULL"),
-                                                        index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    final_report_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("final_reports.id", ondelete="SET NULL"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(16), index=True)
     title: Mapped[str] = mapped_column(sa.String(300), default="")
     quantity: Mapped[Decimal] = mapped_column(sa.Numeric(16, 2), default=Decimal("1"))
@@ -389,8 +489,11 @@ class Outcome(db.Model):
     project = relationship("Project")
 
     __table_args__ = (
-        sa.CheckConstraint("kind in ('patent','paper','standard','new_product','software','award',"
-                           "'revenue','jobs')", name="known_kind"),
+        sa.CheckConstraint(
+            "kind in ('patent','paper','standard','new_product','software','award',"
+            "'revenue','jobs')",
+            name="known_kind",
+        ),
         sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     )
 
@@ -408,21 +511,31 @@ class AcceptanceDecision(db.Model):
     __tablename__ = "acceptance_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    final_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("final_reports.id", ondelete="SET NULL"))
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    final_report_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("final_reports.id", ondelete="SET NULL")
+    )
     conclusion: Mapped[str] = mapped_column(sa.String(16))
     panel_score: Mapped[Decimal | None] = mapped_column(sa.Numeric(8, 4))
     reasons: Mapped[str] = mapped_column(sa.Text, default="")
     rectify_by: Mapped[date | None] = mapped_column(sa.Date)
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project = relationship("Project")
 
     __table_args__ = (
         sa.CheckConstraint("conclusion in ('pass','rectify','fail')", name="known_conclusion"),
-        sa.CheckConstraint("conclusion != 'rectify' or rectify_by is not null", name="rectify_has_deadline"),
-        sa.CheckConstraint("conclusion = 'pass' or length(reasons) > 0", name="non_pass_has_reasons"),
+        sa.CheckConstraint(
+            "conclusion != 'rectify' or rectify_by is not null", name="rectify_has_deadline"
+        ),
+        sa.CheckConstraint(
+            "conclusion = 'pass' or length(reasons) > 0", name="non_pass_has_reasons"
+        ),
     )
 
 
@@ -450,23 +563,33 @@ class ProjectFile(db.Model):
     __tablename__ = "project_files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
     purpose: Mapped[str] = mapped_column(sa.String(24))
     progress_report_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("progress_reports.id", ondelete="CASCADE"), index=True)
-    expenditure_id: Mapped[int | None] = mapped_column(sa.ForeignKey("expenditures.id", ondelete="CASCADE"),
-                                                       index=True)
+        sa.ForeignKey("progress_reports.id", ondelete="CASCADE"), index=True
+    )
+    expenditure_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("expenditures.id", ondelete="CASCADE"), index=True
+    )
     change_request_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("change_requests.id", ondelete="CASCADE"), index=True)
-    final_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("final_reports.id", ondelete="CASCADE"),
-                                                        index=True)
-    outcome_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outcomes.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("change_requests.id", ondelete="CASCADE"), index=True
+    )
+    final_report_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("final_reports.id", ondelete="CASCADE"), index=True
+    )
+    outcome_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("outcomes.id", ondelete="CASCADE"), index=True
+    )
     original_name: Mapped[str] = mapped_column(sa.String(255))
     stored_name: Mapped[str] = mapped_column(sa.String(255), unique=True)
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size: Mapped[int] = mapped_column(sa.Integer)
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project = relationship("Project")
@@ -475,14 +598,25 @@ class ProjectFile(db.Model):
     def from_stored(cls, stored, *, project_id: int, purpose: str, actor, **owner) -> ProjectFile:
         """The record of a file just stored by ``storage.save_upload``, uploaded by ``actor``;
         ``owner``: the owner column that fits ``purpose`` (and ``uploaded_at`` if it must be given)."""
-        return cls(project_id=project_id, purpose=purpose, original_name=stored.original_name,
-                   stored_name=stored.stored_name, content_type=stored.content_type, size=stored.size,
-                   sha256=stored.sha256, uploaded_by_id=getattr(actor, "id", None), **owner)
+        return cls(
+            project_id=project_id,
+            purpose=purpose,
+            original_name=stored.original_name,
+            stored_name=stored.stored_name,
+            content_type=stored.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            uploaded_by_id=getattr(actor, "id", None),
+            **owner,
+        )
 
     __table_args__ = (
-        sa.CheckConstraint("purpose in ('task_book','signed_task_book','progress_evidence','spending_evidence',"
-                           "'change_evidence','final_report','final_statement','outcome_evidence',"
-                           "'recovery_voucher')", name="known_purpose"),
+        sa.CheckConstraint(
+            "purpose in ('task_book','signed_task_book','progress_evidence','spending_evidence',"
+            "'change_evidence','final_report','final_statement','outcome_evidence',"
+            "'recovery_voucher')",
+            name="known_purpose",
+        ),
         sa.CheckConstraint("size > 0", name="size_positive"),
     )
 

@@ -37,20 +37,31 @@ class ProgressError(OperationError):
 
 # --- people and links --------------------------------------------------------------------------
 
+
 def owner_users(project: Project) -> list[User]:
     """The active applicant accounts of the project's organisation."""
     return db.session.scalars(
-        sa.select(User).where(User.organisation_id == project.organisation_id, User.active.is_(True),
-                              User.roles.any(UserRole.role == "applicant")).order_by(User.id)).all()
+        sa.select(User)
+        .where(
+            User.organisation_id == project.organisation_id,
+            User.active.is_(True),
+            User.roles.any(UserRole.role == "applicant"),
+        )
+        .order_by(User.id)
+    ).all()
 
 
 def bureau_users() -> list[User]:
     """Active bureau officers."""
-    return db.session.scalars(sa.select(User).where(
-        User.active.is_(True), User.roles.any(UserRole.role == "bureau")).order_by(User.id)).all()
+    return db.session.scalars(
+        sa.select(User)
+        .where(User.active.is_(True), User.roles.any(UserRole.role == "bureau"))
+        .order_by(User.id)
+    ).all()
 
 
 # --- reading -----------------------------------------------------------------------------------
+
 
 def editable_report(milestone: Milestone) -> ProgressReport | None:
     """The milestone's report the owner may still change (a draft or a returned one), if any."""
@@ -66,8 +77,11 @@ def evidence_of(report: ProgressReport) -> list[ProjectFile]:
     """The evidence files of a report, oldest first."""
     if report.id is None:
         return []
-    return db.session.scalars(sa.select(ProjectFile).where(ProjectFile.progress_report_id == report.id)
-                              .order_by(ProjectFile.id)).all()
+    return db.session.scalars(
+        sa.select(ProjectFile)
+        .where(ProjectFile.progress_report_id == report.id)
+        .order_by(ProjectFile.id)
+    ).all()
 
 
 def evidence_by_report(report_ids) -> dict[int, list[ProjectFile]]:
@@ -75,18 +89,26 @@ def evidence_by_report(report_ids) -> dict[int, list[ProjectFile]]:
     ids = list(report_ids)
     result: dict[int, list[ProjectFile]] = {i: [] for i in ids}
     if ids:
-        for item in db.session.scalars(sa.select(ProjectFile).where(ProjectFile.progress_report_id.in_(ids))
-                                       .order_by(ProjectFile.id)):
+        for item in db.session.scalars(
+            sa.select(ProjectFile)
+            .where(ProjectFile.progress_report_id.in_(ids))
+            .order_by(ProjectFile.id)
+        ):
             result[item.progress_report_id].append(item)
     return result
 
 
 def waiting_reports(limit: int | None = None) -> list[ProgressReport]:
     """Submitted reports waiting for the bureau, the oldest first, with project and milestone loaded."""
-    stmt = (sa.select(ProgressReport).where(ProgressReport.state == "submitted")
-            .options(joinedload(ProgressReport.milestone), joinedload(ProgressReport.project)
-                     .joinedload(Project.organisation))
-            .order_by(ProgressReport.submitted_at, ProgressReport.id))
+    stmt = (
+        sa.select(ProgressReport)
+        .where(ProgressReport.state == "submitted")
+        .options(
+            joinedload(ProgressReport.milestone),
+            joinedload(ProgressReport.project).joinedload(Project.organisation),
+        )
+        .order_by(ProgressReport.submitted_at, ProgressReport.id)
+    )
     if limit:
         stmt = stmt.limit(limit)
     return db.session.scalars(stmt).all()
@@ -97,16 +119,26 @@ def projects_with_unfinished_reports(project_ids) -> set[int]:
     ids = list(project_ids)
     if not ids:
         return set()
-    return set(db.session.scalars(sa.select(ProgressReport.project_id).where(
-        ProgressReport.project_id.in_(ids), ProgressReport.state.in_(EDITABLE_STATES))))
+    return set(
+        db.session.scalars(
+            sa.select(ProgressReport.project_id).where(
+                ProgressReport.project_id.in_(ids), ProgressReport.state.in_(EDITABLE_STATES)
+            )
+        )
+    )
 
 
 def waiting_count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(ProgressReport.id))
-                             .where(ProgressReport.state == "submitted")) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(ProgressReport.id)).where(ProgressReport.state == "submitted")
+        )
+        or 0
+    )
 
 
 # --- the owner's side --------------------------------------------------------------------------
+
 
 def _kpi_values(project: Project, values: dict) -> dict[str, str]:
     kinds = {k.kind for k in project.kpis}
@@ -121,8 +153,9 @@ def _kpi_values(project: Project, values: dict) -> dict[str, str]:
     return cleaned
 
 
-def save_report(milestone: Milestone, text: str, kpi_progress: dict, uploads, actor, *,
-                submit: bool = False) -> ProgressReport:
+def save_report(
+    milestone: Milestone, text: str, kpi_progress: dict, uploads, actor, *, submit: bool = False
+) -> ProgressReport:
     """Write the owner's progress report on ``milestone`` and, with ``submit``, send it to the bureau.
 
     The milestone's draft (or returned) report is updated; a new draft is started when
@@ -138,25 +171,39 @@ def save_report(milestone: Milestone, text: str, kpi_progress: dict, uploads, ac
     report = editable_report(milestone)
     if report is None:
         if milestone.state != "open":
-            raise ProgressError(_("The report on this milestone is already with the bureau or approved."))
-        report = ProgressReport(milestone=milestone, project_id=project.id, state="draft",
-                                kpi_progress={}, text="")
+            raise ProgressError(
+                _("The report on this milestone is already with the bureau or approved.")
+            )
+        report = ProgressReport(
+            milestone=milestone, project_id=project.id, state="draft", kpi_progress={}, text=""
+        )
         db.session.add(report)
         db.session.flush()
-        audit.record("progress_report.created", report, actor=actor,
-                     after={"project": project.code, "milestone_id": milestone.id})
+        audit.record(
+            "progress_report.created",
+            report,
+            actor=actor,
+            after={"project": project.code, "milestone_id": milestone.id},
+        )
     before = {"text": report.text, "kpi_progress": dict(report.kpi_progress or {})}
     report.text = (text or "").strip()
     report.kpi_progress = _kpi_values(project, kpi_progress)
     db.session.flush()
-    audit.record("progress_report.saved", report, actor=actor, before=before,
-                 after={"text": report.text, "kpi_progress": report.kpi_progress})
+    audit.record(
+        "progress_report.saved",
+        report,
+        actor=actor,
+        before=before,
+        after={"text": report.text, "kpi_progress": report.kpi_progress},
+    )
     for upload in storage.chosen_files(uploads):
         add_evidence(report, upload, actor)
     if submit:
         if not report.text:
-            raise ProgressError(_("Describe the progress made on this milestone before submitting the report."),
-                                "text")
+            raise ProgressError(
+                _("Describe the progress made on this milestone before submitting the report."),
+                "text",
+            )
         transition(report, "submit", actor)
     return report
 
@@ -164,24 +211,40 @@ def save_report(milestone: Milestone, text: str, kpi_progress: dict, uploads, ac
 def add_evidence(report: ProgressReport, upload, actor) -> ProjectFile:
     """Store one evidence file of a report; raises ``ProgressError`` for a wrong type or size."""
     if report.state not in EDITABLE_STATES:
-        raise ProgressError(_("Evidence can only be added while the report is a draft or returned."))
-    return files.attach(report, upload, actor, purpose="progress_evidence", event="progress_report.evidence_added",
-                        refused=lambda message: ProgressError(message, "evidence"), progress_report_id=report.id)
+        raise ProgressError(
+            _("Evidence can only be added while the report is a draft or returned.")
+        )
+    return files.attach(
+        report,
+        upload,
+        actor,
+        purpose="progress_evidence",
+        event="progress_report.evidence_added",
+        refused=lambda message: ProgressError(message, "evidence"),
+        progress_report_id=report.id,
+    )
 
 
 def remove_evidence(item: ProjectFile, actor) -> None:
     """Remove an evidence file from a report the owner may still change; the file goes after commit."""
-    report = db.session.get(ProgressReport, item.progress_report_id) if item.progress_report_id else None
+    report = (
+        db.session.get(ProgressReport, item.progress_report_id) if item.progress_report_id else None
+    )
     if report is None or report.state not in EDITABLE_STATES:
-        raise ProgressError(_("Evidence can only be removed while the report is a draft or returned."))
+        raise ProgressError(
+            _("Evidence can only be removed while the report is a draft or returned.")
+        )
     files.detach(item, report, actor, event="progress_report.evidence_removed")
 
 
 # --- the bureau's side -------------------------------------------------------------------------
 
+
 def approve_report(report: ProgressReport, actor, note: str = "") -> None:
     """Approve a submitted report: its milestone is achieved and the milestone's tranche becomes due."""
-    db.session.refresh(report, with_for_update=True)  # a second reviewer waits, then finds it decided
+    db.session.refresh(
+        report, with_for_update=True
+    )  # a second reviewer waits, then finds it decided
     transition(report, "approve", actor, note=(note or "").strip())
 
 
@@ -192,6 +255,7 @@ def return_report(report: ProgressReport, actor, note: str) -> None:
 
 
 # --- guards, effects and notifications of the workflows (see workflow.py) ----------------------
+
 
 def guard_submit_report(report: ProgressReport, actor, data: dict) -> str | None:
     """A report goes to the bureau while the project runs, its milestone is open and it says something."""
@@ -235,28 +299,47 @@ def on_milestone_achieved(milestone: Milestone, actor, data: dict) -> None:
 
 def _report_params(report: ProgressReport) -> dict:
     project = report.project
-    return {"code": project.code, "title": project.title, "milestone": report.milestone.title,
-            "org": project.organisation.name, "note": report.review_note or ""}
+    return {
+        "code": project.code,
+        "title": project.title,
+        "milestone": report.milestone.title,
+        "org": project.organisation.name,
+        "note": report.review_note or "",
+    }
 
 
 def notify_report_submitted(report: ProgressReport, actor, data: dict) -> None:
-    notify(bureau_users(), "progress_report.submitted",
-           _l("Progress report to review: %(code)s"),
-           _l("%(org)s has submitted the progress report on milestone “%(milestone)s” of project %(code)s "
-              "“%(title)s”."),
-           link=site_path("projects.report", project_id=report.project_id, report_id=report.id),
-           params=_report_params(report))
+    notify(
+        bureau_users(),
+        "progress_report.submitted",
+        _l("Progress report to review: %(code)s"),
+        _l(
+            "%(org)s has submitted the progress report on milestone “%(milestone)s” of project %(code)s "
+            "“%(title)s”."
+        ),
+        link=site_path("projects.report", project_id=report.project_id, report_id=report.id),
+        params=_report_params(report),
+    )
 
 
 def notify_report_reviewed(report: ProgressReport, actor, data: dict) -> None:
     if report.state == "approved":
         subject = _l("Progress report approved: %(code)s")
-        body = _l("The bureau has approved the progress report on milestone “%(milestone)s” of project "
-                  "%(code)s “%(title)s”.")
+        body = _l(
+            "The bureau has approved the progress report on milestone “%(milestone)s” of project "
+            "%(code)s “%(title)s”."
+        )
     else:
         subject = _l("Progress report returned: %(code)s")
-        body = _l("The bureau has returned the progress report on milestone “%(milestone)s” of project "
-                  "%(code)s “%(title)s”. Please revise it and submit it again.\n\n%(note)s")
-    notify(owner_users(report.project), f"progress_report.{report.state}", subject, body,
-           link=site_path("projects.report", project_id=report.project_id, report_id=report.id),
-           params=_report_params(report))
+        body = _l(
+            "The bureau has returned the progress report on milestone “%(milestone)s” of project "
+            "%(code)s “%(title)s”. Please revise it and submit it again.\n\n%(note)s"
+        )
+    notify(
+        owner_users(report.project),
+        f"progress_report.{report.state}",
+        subject,
+        body,
+        link=site_path("projects.report", project_id=report.project_id, report_id=report.id),
+        params=_report_params(report),
+    )

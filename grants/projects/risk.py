@@ -53,8 +53,15 @@ class ProjectRisk:
     @property
     def reasons(self) -> list[str]:
         """The kinds of risk, in the order they are shown: overdue, silent, spending."""
-        return [kind for kind, present in (("overdue", bool(self.overdue)), ("silent", self.silent),
-                                           ("spending", self.spending_behind)) if present]
+        return [
+            kind
+            for kind, present in (
+                ("overdue", bool(self.overdue)),
+                ("silent", self.silent),
+                ("spending", self.spending_behind),
+            )
+            if present
+        ]
 
 
 def elapsed_share(project: Project, today: date) -> Decimal:
@@ -77,14 +84,20 @@ def assess(projects: list[Project], today: date | None = None) -> list[ProjectRi
     last_report: dict[int, datetime] = {}
     if ids:
         for milestone in db.session.scalars(
-                sa.select(Milestone).where(Milestone.project_id.in_(ids), Milestone.state == "open",
-                                           Milestone.due_date < today)
-                .order_by(Milestone.due_date, Milestone.position)):
+            sa.select(Milestone)
+            .where(
+                Milestone.project_id.in_(ids), Milestone.state == "open", Milestone.due_date < today
+            )
+            .order_by(Milestone.due_date, Milestone.position)
+        ):
             overdue[milestone.project_id].append(milestone)
-        last_report = dict(db.session.execute(
-            sa.select(ProgressReport.project_id, sa.func.max(ProgressReport.submitted_at))
-            .where(ProgressReport.project_id.in_(ids), ProgressReport.submitted_at.is_not(None))
-            .group_by(ProgressReport.project_id)).all())
+        last_report = dict(
+            db.session.execute(
+                sa.select(ProgressReport.project_id, sa.func.max(ProgressReport.submitted_at))
+                .where(ProgressReport.project_id.in_(ids), ProgressReport.submitted_at.is_not(None))
+                .group_by(ProgressReport.project_id)
+            ).all()
+        )
     spent = spent_by_category(ids)
     risks = []
     for project in projects:
@@ -104,9 +117,12 @@ def assess(projects: list[Project], today: date | None = None) -> list[ProjectRi
 
 def running_projects() -> list[Project]:
     """Running projects with organisation and call loaded, by code."""
-    return db.session.scalars(sa.select(Project).where(Project.state == "in_progress")
-                              .options(joinedload(Project.organisation), joinedload(Project.call))
-                              .order_by(Project.code)).all()
+    return db.session.scalars(
+        sa.select(Project)
+        .where(Project.state == "in_progress")
+        .options(joinedload(Project.organisation), joinedload(Project.call))
+        .order_by(Project.code)
+    ).all()
 
 
 def projects_at_risk(today: date | None = None) -> list[ProjectRisk]:

@@ -15,8 +15,11 @@ def project_of(obj):
 @predicate
 def is_project_member(user, obj) -> bool:
     project = project_of(obj)
-    return (project is not None and getattr(user, "organisation_id", None) is not None
-            and user.organisation_id == getattr(project, "organisation_id", None))
+    return (
+        project is not None
+        and getattr(user, "organisation_id", None) is not None
+        and user.organisation_id == getattr(project, "organisation_id", None)
+    )
 
 
 def project_in(*states: str):
@@ -60,18 +63,31 @@ rule("project.terminate", staff & project_in("contracting", "in_progress"))
 def is_acceptance_expert(user, obj) -> bool:
     """The user is an expert of the project's acceptance panel who accepted without conflict."""
     project = project_of(obj)
-    if project is None or not getattr(user, "is_authenticated", False) or not user.has_role("expert"):
+    if (
+        project is None
+        or not getattr(user, "is_authenticated", False)
+        or not user.has_role("expert")
+    ):
         return False
     import sqlalchemy as sa
 
     from grants.extensions import db
     from grants.review.models import Assignment, Expert
 
-    return db.session.scalar(sa.select(sa.func.count(Assignment.id)).join(Expert, Expert.id == Assignment.expert_id)
-                             .where(Assignment.application_id == project.application_id,
-                                    Assignment.purpose == "acceptance", Assignment.state == "accepted",
-                                    Assignment.no_conflict_declared_at.is_not(None),
-                                    Expert.user_id == user.id)) > 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Assignment.id))
+            .join(Expert, Expert.id == Assignment.expert_id)
+            .where(
+                Assignment.application_id == project.application_id,
+                Assignment.purpose == "acceptance",
+                Assignment.state == "accepted",
+                Assignment.no_conflict_declared_at.is_not(None),
+                Expert.user_id == user.id,
+            )
+        )
+        > 0
+    )
 
 
 # Acceptance (acceptance.py): the owner corrects a report whose statement finance returned while
@@ -94,9 +110,11 @@ def draftable_owner(item):
     from grants.extensions import db
     from grants.projects.models import ChangeRequest, FinalReport, ProgressReport
 
-    for column, model, action in ((item.progress_report_id, ProgressReport, "progress_report.read"),
-                                  (item.change_request_id, ChangeRequest, "change.read"),
-                                  (item.final_report_id, FinalReport, "final_report.read")):
+    for column, model, action in (
+        (item.progress_report_id, ProgressReport, "progress_report.read"),
+        (item.change_request_id, ChangeRequest, "change.read"),
+        (item.final_report_id, FinalReport, "final_report.read"),
+    ):
         if column is not None:
             return action, db.session.get(model, column)
     return None

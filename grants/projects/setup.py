@@ -1,8 +1,8 @@
 """Everything of the projects domain that registers itself: rules, workflows, panels, jobs."""
 
-import grants.projects.acceptance_panels  # noqa: F401
-import grants.projects.change_panels  # noqa: F401
-import grants.projects.jobs  # noqa: F401
-import grants.projects.panels  # noqa: F401
-import grants.projects.rules  # noqa: F401
+import grants.projects.acceptance_panels
+import grants.projects.change_panels
+import grants.projects.jobs
+import grants.projects.panels
+import grants.projects.rules
 import grants.projects.workflow  # noqa: F401

@@ -25,13 +25,23 @@ class ProjectTab:
 TABS: dict[str, ProjectTab] = {}
 
 
-def project_tab(key: str, title, endpoint: str, *, action: str = "project.view", order: int = 50,
-                shown: Callable | None = None) -> None:
+def project_tab(
+    key: str,
+    title,
+    endpoint: str,
+    *,
+    action: str = "project.view",
+    order: int = 50,
+    shown: Callable | None = None,
+) -> None:
     """Register a tab: ``endpoint`` takes ``project_id``; shown when ``can(action, project)``."""
     TABS[key] = ProjectTab(key, title, endpoint, action, order, shown)
 
 
 def tabs_for(user, project) -> list[ProjectTab]:
     """The tabs ``user`` may open on ``project``, in order."""
-    return [t for t in sorted(TABS.values(), key=lambda t: t.order)
-            if can(user, t.action, project) and (t.shown is None or t.shown(project))]
+    return [
+        t
+        for t in sorted(TABS.values(), key=lambda t: t.order)
+        if can(user, t.action, project) and (t.shown is None or t.shown(project))
+    ]

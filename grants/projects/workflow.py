@@ -1,6 +1,7 @@
 """State machines of project execution, coded like every other lifecycle.
 
-Project: contracting ─sign (the bureau confirms the signed task book)→ in_progress ─request_acceptance→ acceptance_review
+Project: contracting ─sign (the bureau confirms the signed task book)→ in_progress
+  ─request_acceptance→ acceptance_review
   ─pass→ accepted ─close→ closed; ─rectify→ in_progress; ─fail→ acceptance_failed ─close→ closed;
   contracting | in_progress ─terminate→ terminated.
 Milestone: open ─report→ reported ─approve→ achieved; reported ─return→ open.
@@ -34,20 +35,24 @@ from grants.projects.rules import finance, owner, staff
 
 def _lazy(module: str, name: str):
     """A guard or effect implemented in a domain module, imported when first used."""
+
     def call(obj, actor, data):
         import importlib
 
         return getattr(importlib.import_module(module), name)(obj, actor, data)
+
     call.__name__ = name
     return call
 
 
 def text_required(key: str, message):
     """A guard refusing the event unless ``data[key]`` holds some text."""
+
     def guard(obj, actor, data):
         if not (data.get(key) or "").strip():
             return str(message)
         return None
+
     return guard
 
 
@@ -61,36 +66,94 @@ PROJECT_WORKFLOW = Workflow(
     model=Project,
     states=PROJECT_STATES,
     transitions=[
-        Transition("contracting", "sign", "in_progress", staff,
-                   guard=_lazy(CONTRACTING, "guard_sign"), effect=_lazy(CONTRACTING, "on_sign"),
-                   notify=_lazy(CONTRACTING, "notify_signed"), label=_l("Confirm the signed task book")),
-        Transition("in_progress", "request_acceptance", "acceptance_review", owner,
-                   guard=_lazy(ACCEPTANCE, "guard_request_acceptance"),
-                   effect=_lazy(ACCEPTANCE, "on_request_acceptance"),
-                   notify=_lazy(ACCEPTANCE, "notify_acceptance_requested"), label=_l("Request acceptance")),
-        Transition("acceptance_review", "pass", "accepted", staff,
-                   guard=_lazy(ACCEPTANCE, "guard_conclude"), effect=_lazy(ACCEPTANCE, "on_pass"),
-                   notify=_lazy(ACCEPTANCE, "notify_concluded"), label=_l("Pass acceptance")),
-        Transition("acceptance_review", "rectify", "in_progress", staff,
-                   guard=_lazy(ACCEPTANCE, "guard_rectify"), effect=_lazy(ACCEPTANCE, "on_rectify"),
-                   notify=_lazy(ACCEPTANCE, "notify_concluded"), label=_l("Send back for rectification")),
-        Transition("acceptance_review", "fail", "acceptance_failed", staff,
-                   guard=_lazy(ACCEPTANCE, "guard_fail"), effect=_lazy(ACCEPTANCE, "on_fail"),
-                   notify=_lazy(ACCEPTANCE, "notify_concluded"), label=_l("Fail acceptance")),
-        Transition("accepted", "close", "closed", staff,
-                   guard=_lazy(ACCEPTANCE, "guard_close"), effect=_lazy(ACCEPTANCE, "on_close"),
-                   label=_l("Close the project")),
-        Transition("acceptance_failed", "close", "closed", staff,
-                   guard=_lazy(ACCEPTANCE, "guard_close"), effect=_lazy(ACCEPTANCE, "on_close"),
-                   label=_l("Close the project")),
-        Transition("contracting", "terminate", "terminated", staff | is_system,
-                   guard=text_required("reason", _l("Give the reason for terminating the project.")),
-                   effect=_lazy(CHANGES, "on_terminate"), notify=_lazy(CHANGES, "notify_terminated"),
-                   label=_l("Terminate")),
-        Transition("in_progress", "terminate", "terminated", staff | is_system,
-                   guard=text_required("reason", _l("Give the reason for terminating the project.")),
-                   effect=_lazy(CHANGES, "on_terminate"), notify=_lazy(CHANGES, "notify_terminated"),
-                   label=_l("Terminate")),
+        Transition(
+            "contracting",
+            "sign",
+            "in_progress",
+            staff,
+            guard=_lazy(CONTRACTING, "guard_sign"),
+            effect=_lazy(CONTRACTING, "on_sign"),
+            notify=_lazy(CONTRACTING, "notify_signed"),
+            label=_l("Confirm the signed task book"),
+        ),
+        Transition(
+            "in_progress",
+            "request_acceptance",
+            "acceptance_review",
+            owner,
+            guard=_lazy(ACCEPTANCE, "guard_request_acceptance"),
+            effect=_lazy(ACCEPTANCE, "on_request_acceptance"),
+            notify=_lazy(ACCEPTANCE, "notify_acceptance_requested"),
+            label=_l("Request acceptance"),
+        ),
+        Transition(
+            "acceptance_review",
+            "pass",
+            "accepted",
+            staff,
+            guard=_lazy(ACCEPTANCE, "guard_conclude"),
+            effect=_lazy(ACCEPTANCE, "on_pass"),
+            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            label=_l("Pass acceptance"),
+        ),
+        Transition(
+            "acceptance_review",
+            "rectify",
+            "in_progress",
+            staff,
+            guard=_lazy(ACCEPTANCE, "guard_rectify"),
+            effect=_lazy(ACCEPTANCE, "on_rectify"),
+            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            label=_l("Send back for rectification"),
+        ),
+        Transition(
+            "acceptance_review",
+            "fail",
+            "acceptance_failed",
+            staff,
+            guard=_lazy(ACCEPTANCE, "guard_fail"),
+            effect=_lazy(ACCEPTANCE, "on_fail"),
+            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            label=_l("Fail acceptance"),
+        ),
+        Transition(
+            "accepted",
+            "close",
+            "closed",
+            staff,
+            guard=_lazy(ACCEPTANCE, "guard_close"),
+            effect=_lazy(ACCEPTANCE, "on_close"),
+            label=_l("Close the project"),
+        ),
+        Transition(
+            "acceptance_failed",
+            "close",
+            "closed",
+            staff,
+            guard=_lazy(ACCEPTANCE, "guard_close"),
+            effect=_lazy(ACCEPTANCE, "on_close"),
+            label=_l("Close the project"),
+        ),
+        Transition(
+            "contracting",
+            "terminate",
+            "terminated",
+            staff | is_system,
+            guard=text_required("reason", _l("Give the reason for terminating the project.")),
+            effect=_lazy(CHANGES, "on_terminate"),
+            notify=_lazy(CHANGES, "notify_terminated"),
+            label=_l("Terminate"),
+        ),
+        Transition(
+            "in_progress",
+            "terminate",
+            "terminated",
+            staff | is_system,
+            guard=text_required("reason", _l("Give the reason for terminating the project.")),
+            effect=_lazy(CHANGES, "on_terminate"),
+            notify=_lazy(CHANGES, "notify_terminated"),
+            label=_l("Terminate"),
+        ),
     ],
 )
 
@@ -99,10 +162,20 @@ MILESTONE_WORKFLOW = Workflow(
     model=Milestone,
     states=MILESTONE_STATES,
     transitions=[
-        Transition("open", "report", "reported", owner | is_system, label=_l("Report on the milestone")),
-        Transition("reported", "approve", "achieved", staff | is_system,
-                   effect=_lazy(PROGRESS, "on_milestone_achieved"), label=_l("Approve the milestone")),
-        Transition("reported", "return", "open", staff | is_system, label=_l("Reopen the milestone")),
+        Transition(
+            "open", "report", "reported", owner | is_system, label=_l("Report on the milestone")
+        ),
+        Transition(
+            "reported",
+            "approve",
+            "achieved",
+            staff | is_system,
+            effect=_lazy(PROGRESS, "on_milestone_achieved"),
+            label=_l("Approve the milestone"),
+        ),
+        Transition(
+            "reported", "return", "open", staff | is_system, label=_l("Reopen the milestone")
+        ),
     ],
 )
 
@@ -111,18 +184,45 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
     model=ProgressReport,
     states=REPORT_STATES,
     transitions=[
-        Transition("draft", "submit", "submitted", owner, guard=_lazy(PROGRESS, "guard_submit_report"),
-                   effect=_lazy(PROGRESS, "on_submit_report"), notify=_lazy(PROGRESS, "notify_report_submitted"),
-                   label=_l("Submit")),
-        Transition("returned", "submit", "submitted", owner, guard=_lazy(PROGRESS, "guard_submit_report"),
-                   effect=_lazy(PROGRESS, "on_submit_report"), notify=_lazy(PROGRESS, "notify_report_submitted"),
-                   label=_l("Resubmit")),
-        Transition("submitted", "approve", "approved", staff, effect=_lazy(PROGRESS, "on_approve_report"),
-                   notify=_lazy(PROGRESS, "notify_report_reviewed"), label=_l("Approve the report")),
-        Transition("submitted", "return", "returned", staff,
-                   guard=text_required("note", _l("Say what is missing: the project owner will read it.")),
-                   effect=_lazy(PROGRESS, "on_return_report"), notify=_lazy(PROGRESS, "notify_report_reviewed"),
-                   label=_l("Return the report")),
+        Transition(
+            "draft",
+            "submit",
+            "submitted",
+            owner,
+            guard=_lazy(PROGRESS, "guard_submit_report"),
+            effect=_lazy(PROGRESS, "on_submit_report"),
+            notify=_lazy(PROGRESS, "notify_report_submitted"),
+            label=_l("Submit"),
+        ),
+        Transition(
+            "returned",
+            "submit",
+            "submitted",
+            owner,
+            guard=_lazy(PROGRESS, "guard_submit_report"),
+            effect=_lazy(PROGRESS, "on_submit_report"),
+            notify=_lazy(PROGRESS, "notify_report_submitted"),
+            label=_l("Resubmit"),
+        ),
+        Transition(
+            "submitted",
+            "approve",
+            "approved",
+            staff,
+            effect=_lazy(PROGRESS, "on_approve_report"),
+            notify=_lazy(PROGRESS, "notify_report_reviewed"),
+            label=_l("Approve the report"),
+        ),
+        Transition(
+            "submitted",
+            "return",
+            "returned",
+            staff,
+            guard=text_required("note", _l("Say what is missing: the project owner will read it.")),
+            effect=_lazy(PROGRESS, "on_return_report"),
+            notify=_lazy(PROGRESS, "notify_report_reviewed"),
+            label=_l("Return the report"),
+        ),
     ],
 )
 
@@ -131,18 +231,38 @@ CHANGE_WORKFLOW = Workflow(
     model=ChangeRequest,
     states=CHANGE_STATES,
     transitions=[
-        Transition("draft", "submit", "submitted", owner, guard=_lazy(CHANGES, "guard_submit_change"),
-                   effect=_lazy(CHANGES, "on_submit_change"), notify=_lazy(CHANGES, "notify_change_submitted"),
-                   label=_l("Submit")),
+        Transition(
+            "draft",
+            "submit",
+            "submitted",
+            owner,
+            guard=_lazy(CHANGES, "guard_submit_change"),
+            effect=_lazy(CHANGES, "on_submit_change"),
+            notify=_lazy(CHANGES, "notify_change_submitted"),
+            label=_l("Submit"),
+        ),
         Transition("draft", "cancel", "cancelled", owner, label=_l("Cancel")),
         Transition("submitted", "cancel", "cancelled", owner, label=_l("Cancel")),
-        Transition("submitted", "approve", "approved", staff, guard=_lazy(CHANGES, "guard_approve_change"),
-                   effect=_lazy(CHANGES, "on_approve_change"), notify=_lazy(CHANGES, "notify_change_decided"),
-                   label=_l("Approve the change")),
-        Transition("submitted", "reject", "rejected", staff,
-                   guard=text_required("note", _l("Give the reason for rejecting the change.")),
-                   effect=_lazy(CHANGES, "on_reject_change"), notify=_lazy(CHANGES, "notify_change_decided"),
-                   label=_l("Reject the change")),
+        Transition(
+            "submitted",
+            "approve",
+            "approved",
+            staff,
+            guard=_lazy(CHANGES, "guard_approve_change"),
+            effect=_lazy(CHANGES, "on_approve_change"),
+            notify=_lazy(CHANGES, "notify_change_decided"),
+            label=_l("Approve the change"),
+        ),
+        Transition(
+            "submitted",
+            "reject",
+            "rejected",
+            staff,
+            guard=text_required("note", _l("Give the reason for rejecting the change.")),
+            effect=_lazy(CHANGES, "on_reject_change"),
+            notify=_lazy(CHANGES, "notify_change_decided"),
+            label=_l("Reject the change"),
+        ),
     ],
 )
 
@@ -151,15 +271,41 @@ FINAL_REPORT_WORKFLOW = Workflow(
     model=FinalReport,
     states=FINAL_REPORT_STATES,
     transitions=[
-        Transition("draft", "submit", "submitted", owner, guard=_lazy(ACCEPTANCE, "guard_submit_final"),
-                   effect=_lazy(ACCEPTANCE, "on_submit_final"), label=_l("Submit and request acceptance")),
-        Transition("returned", "submit", "submitted", owner, guard=_lazy(ACCEPTANCE, "guard_submit_final"),
-                   effect=_lazy(ACCEPTANCE, "on_submit_final"), label=_l("Resubmit")),
-        Transition("submitted", "verify", "verified", finance, effect=_lazy(ACCEPTANCE, "on_verify_statement"),
-                   label=_l("Verify the final statement")),
-        Transition("submitted", "return", "returned", finance,
-                   guard=text_required("note", _l("Say what is wrong with the statement.")),
-                   effect=_lazy(ACCEPTANCE, "on_return_statement"),
-                   notify=_lazy(ACCEPTANCE, "notify_statement_returned"), label=_l("Return the statement")),
+        Transition(
+            "draft",
+            "submit",
+            "submitted",
+            owner,
+            guard=_lazy(ACCEPTANCE, "guard_submit_final"),
+            effect=_lazy(ACCEPTANCE, "on_submit_final"),
+            label=_l("Submit and request acceptance"),
+        ),
+        Transition(
+            "returned",
+            "submit",
+            "submitted",
+            owner,
+            guard=_lazy(ACCEPTANCE, "guard_submit_final"),
+            effect=_lazy(ACCEPTANCE, "on_submit_final"),
+            label=_l("Resubmit"),
+        ),
+        Transition(
+            "submitted",
+            "verify",
+            "verified",
+            finance,
+            effect=_lazy(ACCEPTANCE, "on_verify_statement"),
+            label=_l("Verify the final statement"),
+        ),
+        Transition(
+            "submitted",
+            "return",
+            "returned",
+            finance,
+            guard=text_required("note", _l("Say what is wrong with the statement.")),
+            effect=_lazy(ACCEPTANCE, "on_return_statement"),
+            notify=_lazy(ACCEPTANCE, "notify_statement_returned"),
+            label=_l("Return the statement"),
+        ),
     ],
 )

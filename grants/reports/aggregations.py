@@ -172,8 +172,15 @@ class AcceptanceTally:
         return ratio(self.passed, self.concluded)
 
     def add(self, other: AcceptanceTally) -> AcceptanceTally:
-        for name in ("passed", "failed", "rectifying", "under_review", "ongoing", "terminated",
-                     "rectify_decisions"):
+        for name in (
+            "passed",
+            "failed",
+            "rectifying",
+            "under_review",
+            "ongoing",
+            "terminated",
+            "rectify_decisions",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
@@ -271,13 +278,17 @@ class Portfolio:
             inner.setdefault(getattr(cube_key, dimension), Tally()).add(tally)
         return dict(sorted(result.items(), key=lambda kv: self._cluster_order(kv[0])))
 
-    def where(self, *, levels: Iterable[str] | None = None, clusters: Iterable[str] | None = None) -> Tally:
+    def where(
+        self, *, levels: Iterable[str] | None = None, clusters: Iterable[str] | None = None
+    ) -> Tally:
         """The tally of the cells at the given funding levels and clusters."""
         levels = set(levels) if levels is not None else None
         clusters = set(clusters) if clusters is not None else None
         total = Tally()
         for key, tally in self.cube.items():
-            if (levels is None or key.level in levels) and (clusters is None or key.cluster in clusters):
+            if (levels is None or key.level in levels) and (
+                clusters is None or key.cluster in clusters
+            ):
                 total.add(tally)
         return total
 
@@ -330,36 +341,56 @@ class Portfolio:
 
     @staticmethod
     def _ordered(rows: dict, order: list) -> dict:
-        return dict(sorted(rows.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order),
-                                                          str(kv[0]))))
+        return dict(
+            sorted(
+                rows.items(),
+                key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), str(kv[0])),
+            )
+        )
 
 
 # --- the queries ----------------------------------------------------------------------------
 
+
 def _year_ends(years: Iterable[int]):
     """A derived table of (year, 31 December of that year) rows."""
-    selects = [sa.select(sa.literal(year, sa.Integer).label("year"),
-                         sa.literal(date(year, 12, 31), sa.Date).label("year_end"))
-               for year in sorted(set(years))]
+    selects = [
+        sa.select(
+            sa.literal(year, sa.Integer).label("year"),
+            sa.literal(date(year, 12, 31), sa.Date).label("year_end"),
+        )
+        for year in sorted(set(years))
+    ]
     if len(selects) == 1:
         return selects[0].subquery("year_ends")
     return sa.union_all(*selects).subquery("year_ends")
 
 
 def _valid_on(year_end):
-    return sa.and_(Qualification.granted_on <= year_end,
-                   sa.or_(Qualification.expires_on.is_(None), Qualification.expires_on >= year_end))
+    return sa.and_(
+        Qualification.granted_on <= year_end,
+        sa.or_(Qualification.expires_on.is_(None), Qualification.expires_on >= year_end),
+    )
 
 
 def load_clusters() -> tuple[dict[int, str], dict[str, ClusterRef]]:
     """Cluster ids to codes, and the clusters by code in their sort order."""
     rows = db.session.execute(
-        sa.select(IndustryCluster.id, IndustryCluster.code, IndustryCluster.name_zh, IndustryCluster.name_en,
-                  IndustryCluster.sort_order, IndustryCluster.active)
-        .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
+        sa.select(
+            IndustryCluster.id,
+            IndustryCluster.code,
+            IndustryCluster.name_zh,
+            IndustryCluster.name_en,
+            IndustryCluster.sort_order,
+            IndustryCluster.active,
+        ).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
     codes = {row.id: row.code for row in rows}
-    refs = {row.code: ClusterRef(row.id, row.code, row.name_zh, row.name_en, row.sort_order)
-            for row in rows if row.active}
+    refs = {
+        row.code: ClusterRef(row.id, row.code, row.name_zh, row.name_en, row.sort_order)
+        for row in rows
+        if row.active
+    }
     return codes, refs
 
 
@@ -373,12 +404,20 @@ def project_cube(period: Period, codes: dict[int, str]) -> dict[CubeKey, Tally]:
     cube: dict[CubeKey, Tally] = defaultdict(Tally)
     first, last = period.first_year, period.last_year
     projects = db.session.execute(
-        sa.select(Project.year, Call.funding_level, Call.category, Project.cluster_id,
-                  sa.func.count(Project.id), sa.func.sum(Project.award), sa.func.sum(Project.disbursed_total),
-                  sa.func.sum(Project.recovered_total))
+        sa.select(
+            Project.year,
+            Call.funding_level,
+            Call.category,
+            Project.cluster_id,
+            sa.func.count(Project.id),
+            sa.func.sum(Project.award),
+            sa.func.sum(Project.disbursed_total),
+            sa.func.sum(Project.recovered_total),
+        )
         .join(Call, Call.id == Project.call_id)
         .where(Project.year.between(first, last))
-        .group_by(Project.year, Call.funding_level, Call.category, Project.cluster_id))
+        .group_by(Project.year, Call.funding_level, Call.category, Project.cluster_id)
+    )
     for year, level, category, cluster_id, count, awarded, disbursed, recovered in projects:
         tally = cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))]
         tally.funded += count
@@ -387,24 +426,39 @@ def project_cube(period: Period, codes: dict[int, str]) -> dict[CubeKey, Tally]:
         tally.recovered += money_or_zero(recovered)
     passed = sa.func.sum(sa.case((Application.state.in_(PASSED_FORMAL_CHECK), 1), else_=0))
     applications = db.session.execute(
-        sa.select(Call.year, Call.funding_level, Call.category, Application.cluster_id,
-                  sa.func.count(Application.id), passed)
+        sa.select(
+            Call.year,
+            Call.funding_level,
+            Call.category,
+            Application.cluster_id,
+            sa.func.count(Application.id),
+            passed,
+        )
         .join(Call, Call.id == Application.call_id)
         .where(Call.year.between(first, last), Application.submitted_at.is_not(None))
-        .group_by(Call.year, Call.funding_level, Call.category, Application.cluster_id))
+        .group_by(Call.year, Call.funding_level, Call.category, Application.cluster_id)
+    )
     for year, level, category, cluster_id, count, passed_count in applications:
         tally = cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))]
         tally.applications += count
         tally.passed += int(passed_count or 0)
     spent = db.session.execute(
-        sa.select(Project.year, Call.funding_level, Call.category, Project.cluster_id,
-                  sa.func.sum(Expenditure.amount))
+        sa.select(
+            Project.year,
+            Call.funding_level,
+            Call.category,
+            Project.cluster_id,
+            sa.func.sum(Expenditure.amount),
+        )
         .join(Project, Project.id == Expenditure.project_id)
         .join(Call, Call.id == Project.call_id)
         .where(Project.year.between(first, last), Expenditure.state == "verified")
-        .group_by(Project.year, Call.funding_level, Call.category, Project.cluster_id))
+        .group_by(Project.year, Call.funding_level, Call.category, Project.cluster_id)
+    )
     for year, level, category, cluster_id, amount in spent:
-        cube[CubeKey(year, level, category, _cluster_code(codes, cluster_id))].spent += money_or_zero(amount)
+        cube[
+            CubeKey(year, level, category, _cluster_code(codes, cluster_id))
+        ].spent += money_or_zero(amount)
     return dict(cube)
 
 
@@ -413,19 +467,36 @@ def qualification_tallies(period: Period) -> dict[str, Tally]:
     31 December of the year (an organisation with two qualifications counts in both rows;
     ``*`` is any qualification): two grouped statements."""
     years = _year_ends(period.years)
-    by_kind = (sa.select(years.c.year, Qualification.organisation_id, Qualification.kind)
-               .select_from(years).join(Qualification, _valid_on(years.c.year_end)))
-    any_kind = (sa.select(years.c.year, Qualification.organisation_id,
-                          sa.literal(ANY_QUALIFICATION, sa.String).label("kind"))
-                .select_from(years).join(Qualification, _valid_on(years.c.year_end)))
+    by_kind = (
+        sa.select(years.c.year, Qualification.organisation_id, Qualification.kind)
+        .select_from(years)
+        .join(Qualification, _valid_on(years.c.year_end))
+    )
+    any_kind = (
+        sa.select(
+            years.c.year,
+            Qualification.organisation_id,
+            sa.literal(ANY_QUALIFICATION, sa.String).label("kind"),
+        )
+        .select_from(years)
+        .join(Qualification, _valid_on(years.c.year_end))
+    )
     held = sa.union(by_kind, any_kind).subquery("held")
     result: dict[str, Tally] = defaultdict(Tally)
     projects = db.session.execute(
-        sa.select(held.c.kind, sa.func.count(Project.id), sa.func.sum(Project.award),
-                  sa.func.sum(Project.disbursed_total))
-        .join(held, sa.and_(held.c.organisation_id == Project.organisation_id, held.c.year == Project.year))
+        sa.select(
+            held.c.kind,
+            sa.func.count(Project.id),
+            sa.func.sum(Project.award),
+            sa.func.sum(Project.disbursed_total),
+        )
+        .join(
+            held,
+            sa.and_(held.c.organisation_id == Project.organisation_id, held.c.year == Project.year),
+        )
         .where(Project.year.between(period.first_year, period.last_year))
-        .group_by(held.c.kind))
+        .group_by(held.c.kind)
+    )
     for kind, count, awarded, disbursed in projects:
         result[kind].funded += count
         result[kind].awarded += money_or_zero(awarded)
@@ -434,9 +505,18 @@ def qualification_tallies(period: Period) -> dict[str, Tally]:
     applications = db.session.execute(
         sa.select(held.c.kind, sa.func.count(Application.id), passed)
         .join(Call, Call.id == Application.call_id)
-        .join(held, sa.and_(held.c.organisation_id == Application.organisation_id, held.c.year == Call.year))
-        .where(Call.year.between(period.first_year, period.last_year), Application.submitted_at.is_not(None))
-        .group_by(held.c.kind))
+        .join(
+            held,
+            sa.and_(
+                held.c.organisation_id == Application.organisation_id, held.c.year == Call.year
+            ),
+        )
+        .where(
+            Call.year.between(period.first_year, period.last_year),
+            Application.submitted_at.is_not(None),
+        )
+        .group_by(held.c.kind)
+    )
     for kind, count, passed_count in applications:
         result[kind].applications += count
         result[kind].passed += int(passed_count or 0)
@@ -452,17 +532,31 @@ def enterprise_years(years: Iterable[int]) -> dict[int, EnterpriseYear]:
         return result
     ends = _year_ends(years)
     counts = db.session.execute(
-        sa.select(ends.c.year, sa.func.count(sa.distinct(Qualification.organisation_id)),
-                  sa.func.count(sa.distinct(sa.case((Qualification.kind == NATIONAL_HIGH_TECH,
-                                                     Qualification.organisation_id)))))
-        .select_from(ends).join(Qualification, _valid_on(ends.c.year_end))
-        .group_by(ends.c.year))
+        sa.select(
+            ends.c.year,
+            sa.func.count(sa.distinct(Qualification.organisation_id)),
+            sa.func.count(
+                sa.distinct(
+                    sa.case(
+                        (Qualification.kind == NATIONAL_HIGH_TECH, Qualification.organisation_id)
+                    )
+                )
+            ),
+        )
+        .select_from(ends)
+        .join(Qualification, _valid_on(ends.c.year_end))
+        .group_by(ends.c.year)
+    )
     for year, any_count, high_tech in counts:
         result[year].tech_enterprises = any_count
         result[year].national_high_tech = high_tech
     figures = db.session.execute(
-        sa.select(YearFigure.year, sa.func.sum(YearFigure.revenue), sa.func.sum(YearFigure.rd_spending))
-        .where(YearFigure.year.in_(years)).group_by(YearFigure.year))
+        sa.select(
+            YearFigure.year, sa.func.sum(YearFigure.revenue), sa.func.sum(YearFigure.rd_spending)
+        )
+        .where(YearFigure.year.in_(years))
+        .group_by(YearFigure.year)
+    )
     for year, revenue, rd_spending in figures:
         result[year].revenue = money_or_zero(revenue)
         result[year].rd_spending = money_or_zero(rd_spending)
@@ -477,14 +571,21 @@ def _beijing_date(value: datetime | None) -> date | None:
     return utc_to_local(value).date()
 
 
-def milestone_tallies(period: Period, codes: dict[int, str], as_of: date) -> dict[str, MilestoneTally]:
+def milestone_tallies(
+    period: Period, codes: dict[int, str], as_of: date
+) -> dict[str, MilestoneTally]:
     """Milestones on time, late and overdue by cluster (one statement, counted here)."""
     rows = db.session.execute(
         sa.select(Project.cluster_id, Milestone.due_date, Milestone.achieved_at)
         .join(Project, Project.id == Milestone.project_id)
-        .where(Project.year.between(period.first_year, period.last_year),
-               sa.or_(Milestone.achieved_at.is_not(None),
-                      sa.and_(Milestone.due_date < as_of, Project.state != "terminated"))))
+        .where(
+            Project.year.between(period.first_year, period.last_year),
+            sa.or_(
+                Milestone.achieved_at.is_not(None),
+                sa.and_(Milestone.due_date < as_of, Project.state != "terminated"),
+            ),
+        )
+    )
     result: dict[str, MilestoneTally] = defaultdict(MilestoneTally)
     for cluster_id, due_date, achieved_at in rows:
         tally = result[_cluster_code(codes, cluster_id)]
@@ -501,15 +602,22 @@ def milestone_tallies(period: Period, codes: dict[int, str], as_of: date) -> dic
 def outcome_tallies(period: Period, codes: dict[int, str]) -> dict[str, dict[str, OutcomeTally]]:
     """Outcome records and their summed quantity by cluster and kind (one grouped statement)."""
     rows = db.session.execute(
-        sa.select(Project.cluster_id, Outcome.kind, sa.func.count(Outcome.id), sa.func.sum(Outcome.quantity))
+        sa.select(
+            Project.cluster_id,
+            Outcome.kind,
+            sa.func.count(Outcome.id),
+            sa.func.sum(Outcome.quantity),
+        )
         .join(Project, Project.id == Outcome.project_id)
         .where(Project.year.between(period.first_year, period.last_year))
-        .group_by(Project.cluster_id, Outcome.kind))
+        .group_by(Project.cluster_id, Outcome.kind)
+    )
     result: dict[str, dict[str, OutcomeTally]] = defaultdict(dict)
     for cluster_id, kind, count, quantity in rows:
         kinds = result[_cluster_code(codes, cluster_id)]
         kinds.setdefault(kind, OutcomeTally()).add(
-            OutcomeTally(count, Decimal(quantity or 0).quantize(Decimal("0.01"))))
+            OutcomeTally(count, Decimal(quantity or 0).quantize(Decimal("0.01")))
+        )
     return dict(result)
 
 
@@ -520,7 +628,8 @@ def acceptance_tallies(period: Period, codes: dict[int, str]) -> dict[str, Accep
     rows = db.session.execute(
         sa.select(Project.cluster_id, Project.state, Project.conclusion, sa.func.count(Project.id))
         .where(Project.year.between(period.first_year, period.last_year))
-        .group_by(Project.cluster_id, Project.state, Project.conclusion))
+        .group_by(Project.cluster_id, Project.state, Project.conclusion)
+    )
     for cluster_id, state, conclusion, count in rows:
         tally = result[_cluster_code(codes, cluster_id)]
         if state == "terminated":
@@ -538,9 +647,12 @@ def acceptance_tallies(period: Period, codes: dict[int, str]) -> dict[str, Accep
     decisions = db.session.execute(
         sa.select(Project.cluster_id, sa.func.count(AcceptanceDecision.id))
         .join(Project, Project.id == AcceptanceDecision.project_id)
-        .where(Project.year.between(period.first_year, period.last_year),
-               AcceptanceDecision.conclusion == "rectify")
-        .group_by(Project.cluster_id))
+        .where(
+            Project.year.between(period.first_year, period.last_year),
+            AcceptanceDecision.conclusion == "rectify",
+        )
+        .group_by(Project.cluster_id)
+    )
     for cluster_id, count in decisions:
         result[_cluster_code(codes, cluster_id)].rectify_decisions += count
     return dict(result)
@@ -548,28 +660,61 @@ def acceptance_tallies(period: Period, codes: dict[int, str]) -> dict[str, Accep
 
 def project_lines(period: Period, codes: dict[int, str]) -> list[ProjectLine]:
     """Every project of the period with its money and standing (one statement)."""
-    spent = (sa.select(Expenditure.project_id, sa.func.sum(Expenditure.amount).label("spent"))
-             .where(Expenditure.state == "verified").group_by(Expenditure.project_id).subquery("spent"))
+    spent = (
+        sa.select(Expenditure.project_id, sa.func.sum(Expenditure.amount).label("spent"))
+        .where(Expenditure.state == "verified")
+        .group_by(Expenditure.project_id)
+        .subquery("spent")
+    )
     rows = db.session.execute(
-        sa.select(Project.id, Project.code, Project.title, Project.year, Project.organisation_id,
-                  Organisation.name, Project.cluster_id, Call.funding_level, Call.category, Project.award,
-                  Project.disbursed_total, Project.recovered_total, spent.c.spent, Project.state,
-                  Project.conclusion)
+        sa.select(
+            Project.id,
+            Project.code,
+            Project.title,
+            Project.year,
+            Project.organisation_id,
+            Organisation.name,
+            Project.cluster_id,
+            Call.funding_level,
+            Call.category,
+            Project.award,
+            Project.disbursed_total,
+            Project.recovered_total,
+            spent.c.spent,
+            Project.state,
+            Project.conclusion,
+        )
         .join(Call, Call.id == Project.call_id)
         .join(Organisation, Organisation.id == Project.organisation_id)
         .outerjoin(spent, spent.c.project_id == Project.id)
         .where(Project.year.between(period.first_year, period.last_year))
-        .order_by(Project.code))
-    return [ProjectLine(id=r[0], code=r[1], title=r[2], year=r[3], organisation_id=r[4], organisation=r[5],
-                        cluster=_cluster_code(codes, r[6]), level=r[7], category=r[8],
-                        award=money_or_zero(r[9]), disbursed=money_or_zero(r[10]),
-                        recovered=money_or_zero(r[11]), spent=money_or_zero(r[12]), state=r[13],
-                        conclusion=r[14])
-            for r in rows]
+        .order_by(Project.code)
+    )
+    return [
+        ProjectLine(
+            id=r[0],
+            code=r[1],
+            title=r[2],
+            year=r[3],
+            organisation_id=r[4],
+            organisation=r[5],
+            cluster=_cluster_code(codes, r[6]),
+            level=r[7],
+            category=r[8],
+            award=money_or_zero(r[9]),
+            disbursed=money_or_zero(r[10]),
+            recovered=money_or_zero(r[11]),
+            spent=money_or_zero(r[12]),
+            state=r[13],
+            conclusion=r[14],
+        )
+        for r in rows
+    ]
 
 
-def build_portfolio(period: Period, *, as_of: date | None = None,
-                    enterprise_span: Iterable[int] | None = None) -> Portfolio:
+def build_portfolio(
+    period: Period, *, as_of: date | None = None, enterprise_span: Iterable[int] | None = None
+) -> Portfolio:
     """Every figure of the portfolio for ``period`` (enterprise figures for ``enterprise_span``)."""
     as_of = as_of or local_today()
     codes, clusters = load_clusters()
@@ -583,7 +728,9 @@ def build_portfolio(period: Period, *, as_of: date | None = None,
         clusters=clusters,
         cube=cube,
         qualifications=qualification_tallies(period),
-        enterprises=enterprise_years(enterprise_span if enterprise_span is not None else period.years),
+        enterprises=enterprise_years(
+            enterprise_span if enterprise_span is not None else period.years
+        ),
         milestones=milestone_tallies(period, codes, as_of),
         outcomes=outcome_tallies(period, codes),
         acceptance=acceptance_tallies(period, codes),
@@ -596,9 +743,17 @@ def _add_inactive(clusters: dict[str, ClusterRef], used: set[str]) -> None:
     missing = [code for code in used if code not in clusters and code != NO_CLUSTER]
     if missing:
         rows = db.session.execute(
-            sa.select(IndustryCluster.id, IndustryCluster.code, IndustryCluster.name_zh, IndustryCluster.name_en,
-                      IndustryCluster.sort_order).where(IndustryCluster.code.in_(missing))).all()
+            sa.select(
+                IndustryCluster.id,
+                IndustryCluster.code,
+                IndustryCluster.name_zh,
+                IndustryCluster.name_en,
+                IndustryCluster.sort_order,
+            ).where(IndustryCluster.code.in_(missing))
+        ).all()
         for row in rows:
-            clusters[row.code] = ClusterRef(row.id, row.code, row.name_zh, row.name_en, row.sort_order)
+            clusters[row.code] = ClusterRef(
+                row.id, row.code, row.name_zh, row.name_en, row.sort_order
+            )
     if NO_CLUSTER in used:
         clusters[NO_CLUSTER] = ClusterRef(None, NO_CLUSTER, "", "", 1_000_000)

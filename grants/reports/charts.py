@@ -36,15 +36,35 @@ FONT_FAMILY = "Noto Sans CJK SC"
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 PALETTE = ("#0b4f8a", "#d9822b", "#2a9d8f", "#8d5a97", "#c4453c", "#6c8a2b", "#5b7083", "#b8860b")
-LEVEL_COLOURS = {"district": "#0b4f8a", "city": "#2a9d8f", "province": "#d9822b", "national": "#8d5a97"}
+LEVEL_COLOURS = {
+    "district": "#0b4f8a",
+    "city": "#2a9d8f",
+    "province": "#d9822b",
+    "national": "#8d5a97",
+}
 PRESENTATION = {
-    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
-    "stroke-dasharray", "stroke-dashoffset", "stroke-opacity", "stroke-miterlimit", "opacity", "font-size",
-    "font-family", "font-weight", "font-style", "text-anchor", "dominant-baseline", "clip-path",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "stroke-dasharray",
+    "stroke-dashoffset",
+    "stroke-opacity",
+    "stroke-miterlimit",
+    "opacity",
+    "font-size",
+    "font-family",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "clip-path",
 }
 _URL_REF = re.compile(r"url\(#([^)]+)\)")
 _render_lock = threading.Lock()  # pyplot keeps global state
-
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ def _number(value, locale: str, digits: int = 1) -> str:
 
 
 # --- SVG clean-up --------------------------------------------------------------------------
+
 
 def _style_to_attributes(element: ET.Element) -> None:
     style = element.attrib.pop("style", None)
@@ -125,6 +146,7 @@ def clean_svg(svg: str, key: str, title: str) -> str:
 
 # --- drawing ---------------------------------------------------------------------------------
 
+
 def _pyplot():
     import matplotlib
 
@@ -135,22 +157,24 @@ def _pyplot():
 
 
 def _style(plt, key: str) -> None:
-    plt.rcParams.update({
-        "svg.fonttype": "none",
-        "svg.hashsalt": key,
-        "font.family": [FONT_FAMILY],
-        "font.size": 9,
-        "axes.titlesize": 10,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.unicode_minus": False,
-        "axes.grid": True,
-        "grid.color": "#d9dee5",
-        "grid.linewidth": 0.6,
-        "axes.axisbelow": True,
-        "legend.frameon": False,
-        "legend.fontsize": 8,
-    })
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": key,
+            "font.family": [FONT_FAMILY],
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.unicode_minus": False,
+            "axes.grid": True,
+            "grid.color": "#d9dee5",
+            "grid.linewidth": 0.6,
+            "axes.axisbelow": True,
+            "legend.frameon": False,
+            "legend.fontsize": 8,
+        }
+    )
 
 
 @lru_cache(maxsize=256)
@@ -186,8 +210,14 @@ def _draw_hbars(plt, data):
     ax.set_xlabel(data["unit"])
     ax.grid(axis="y", visible=False)
     for bar, text in zip(bars, data["texts"], strict=True):
-        ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
-                    textcoords="offset points", va="center", fontsize=7.5)
+        ax.annotate(
+            text,
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7.5,
+        )
     ax.margins(x=0.15)
     return fig
 
@@ -198,7 +228,14 @@ def _draw_stacked_hbars(plt, data):
     positions = list(range(len(labels)))[::-1]
     left = [0.0] * len(labels)
     for series in data["series"]:
-        ax.barh(positions, series["values"], left=left, height=0.6, label=series["label"], color=series["colour"])
+        ax.barh(
+            positions,
+            series["values"],
+            left=left,
+            height=0.6,
+            label=series["label"],
+            color=series["colour"],
+        )
         left = [a + b for a, b in zip(left, series["values"], strict=True)]
     ax.set_yticks(positions, labels)
     ax.set_xlabel(data["unit"])
@@ -210,12 +247,18 @@ def _draw_stacked_hbars(plt, data):
 def _draw_grouped_hbars(plt, data):
     labels = data["labels"]
     count = len(data["series"])
-    fig, ax = plt.subplots(figsize=(6.6, _height(len(labels), base=1.3, per_row=0.42)), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(6.6, _height(len(labels), base=1.3, per_row=0.42)), layout="constrained"
+    )
     height = 0.8 / max(count, 1)
     for index, series in enumerate(data["series"]):
-        positions = [len(labels) - 1 - i + (count - 1 - index - (count - 1) / 2) * height
-                     for i in range(len(labels))]
-        ax.barh(positions, series["values"], height=height, label=series["label"], color=PALETTE[index])
+        positions = [
+            len(labels) - 1 - i + (count - 1 - index - (count - 1) / 2) * height
+            for i in range(len(labels))
+        ]
+        ax.barh(
+            positions, series["values"], height=height, label=series["label"], color=PALETTE[index]
+        )
     ax.set_yticks(list(range(len(labels)))[::-1], labels)
     ax.set_xlabel(data["unit"])
     ax.grid(axis="y", visible=False)
@@ -229,7 +272,14 @@ def _draw_stacked_columns(plt, data):
     bottom = [0.0] * len(labels)
     positions = list(range(len(labels)))
     for series in data["series"]:
-        ax.bar(positions, series["values"], bottom=bottom, width=0.6, label=series["label"], color=series["colour"])
+        ax.bar(
+            positions,
+            series["values"],
+            bottom=bottom,
+            width=0.6,
+            label=series["label"],
+            color=series["colour"],
+        )
         bottom = [a + b for a, b in zip(bottom, series["values"], strict=True)]
     ax.set_xticks(positions, labels)
     ax.set_ylabel(data["unit"])
@@ -246,10 +296,19 @@ def _draw_donut(plt, data):
         colours = ["#e5e8ec"]
     else:
         colours = list(PALETTE[: len(values)])
-    ax.pie(values, colors=colours, startangle=90, counterclock=False, wedgeprops={"width": 0.38, "edgecolor": "white"})
+    ax.pie(
+        values,
+        colors=colours,
+        startangle=90,
+        counterclock=False,
+        wedgeprops={"width": 0.38, "edgecolor": "white"},
+    )
     ax.set_aspect("equal")
-    ax.legend([f"{label}  {text}" for label, text in zip(data["labels"], data["texts"], strict=True)],
-              loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(
+        [f"{label}  {text}" for label, text in zip(data["labels"], data["texts"], strict=True)],
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+    )
     return fig
 
 
@@ -257,15 +316,32 @@ def _draw_lines(plt, data):
     fig, ax = plt.subplots(figsize=(6.6, 3.0), layout="constrained")
     years = data["years"]
     for index, series in enumerate(data["series"]):
-        points = [(year, value) for year, value in zip(years, series["values"], strict=True) if value is not None]
+        points = [
+            (year, value)
+            for year, value in zip(years, series["values"], strict=True)
+            if value is not None
+        ]
         if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3.5, linewidth=1.6,
-                    color=PALETTE[index], label=series["label"])
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker="o",
+                markersize=3.5,
+                linewidth=1.6,
+                color=PALETTE[index],
+                label=series["label"],
+            )
         target = series.get("target")
         if target is not None:
             ax.axhline(target, color=PALETTE[index], linestyle="--", linewidth=0.9)
-            ax.annotate(series["target_label"], (years[0], target), xytext=(2, 3), textcoords="offset points",
-                        fontsize=7.5, color=PALETTE[index])
+            ax.annotate(
+                series["target_label"],
+                (years[0], target),
+                xytext=(2, 3),
+                textcoords="offset points",
+                fontsize=7.5,
+                color=PALETTE[index],
+            )
     ax.set_xticks(years, [str(year) for year in years])
     ax.set_ylabel(data["unit"])
     ax.grid(axis="x", visible=False)
@@ -286,6 +362,7 @@ DRAWERS: dict[str, Callable] = {
 
 # --- the portfolio's charts -------------------------------------------------------------------
 
+
 def _cluster_labels(portfolio: Portfolio, locale: str) -> list[tuple[str, str]]:
     return [(code, _plain(portfolio.cluster_name(code, locale))) for code in portfolio.by_cluster]
 
@@ -293,43 +370,66 @@ def _cluster_labels(portfolio: Portfolio, locale: str) -> list[tuple[str, str]]:
 def awarded_by_cluster(portfolio: Portfolio, locale: str) -> Chart:
     rows = portfolio.by_cluster
     values = [float(yuan_to_wan(tally.awarded)) for tally in rows.values()]
-    return _chart("hbars", "awarded-by-cluster", _("Money awarded by industry cluster"), {
-        "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
-        "values": values,
-        "texts": [_number(v, locale) for v in (yuan_to_wan(t.awarded) for t in rows.values())],
-        "unit": _("10,000 yuan"),
-    })
+    return _chart(
+        "hbars",
+        "awarded-by-cluster",
+        _("Money awarded by industry cluster"),
+        {
+            "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
+            "values": values,
+            "texts": [_number(v, locale) for v in (yuan_to_wan(t.awarded) for t in rows.values())],
+            "unit": _("10,000 yuan"),
+        },
+    )
 
 
 def awarded_by_cluster_and_level(portfolio: Portfolio, locale: str) -> Chart:
     by_cluster = portfolio.by_cluster_and("level")
     series = []
     for level, label in FUNDING_LEVELS.items():
-        values = [float(yuan_to_wan(levels.get(level).awarded)) if levels.get(level) else 0.0
-                  for levels in by_cluster.values()]
+        values = [
+            float(yuan_to_wan(levels.get(level).awarded)) if levels.get(level) else 0.0
+            for levels in by_cluster.values()
+        ]
         if any(values):
-            series.append({"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]})
-    return _chart("stacked_hbars", "awarded-by-cluster-level",
-                  _("Money awarded by industry cluster and funding level"), {
-                      "labels": [_plain(portfolio.cluster_name(code, locale)) for code in by_cluster],
-                      "series": series or [{"label": "", "values": [0.0] * len(by_cluster),
-                                            "colour": PALETTE[0]}],
-                      "unit": _("10,000 yuan"),
-                  })
+            series.append(
+                {"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]}
+            )
+    return _chart(
+        "stacked_hbars",
+        "awarded-by-cluster-level",
+        _("Money awarded by industry cluster and funding level"),
+        {
+            "labels": [_plain(portfolio.cluster_name(code, locale)) for code in by_cluster],
+            "series": series
+            or [{"label": "", "values": [0.0] * len(by_cluster), "colour": PALETTE[0]}],
+            "unit": _("10,000 yuan"),
+        },
+    )
 
 
 def applications_by_cluster(portfolio: Portfolio, locale: str) -> Chart:
     rows = portfolio.by_cluster
-    return _chart("grouped_hbars", "applications-by-cluster",
-                  _("Applications and funded projects by industry cluster"), {
-                      "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
-                      "series": [
-                          {"label": _("Applications submitted"), "values": [t.applications for t in rows.values()]},
-                          {"label": _("Passed the formal check"), "values": [t.passed for t in rows.values()]},
-                          {"label": _("Funded projects"), "values": [t.funded for t in rows.values()]},
-                      ],
-                      "unit": _("Number"),
-                  })
+    return _chart(
+        "grouped_hbars",
+        "applications-by-cluster",
+        _("Applications and funded projects by industry cluster"),
+        {
+            "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
+            "series": [
+                {
+                    "label": _("Applications submitted"),
+                    "values": [t.applications for t in rows.values()],
+                },
+                {
+                    "label": _("Passed the formal check"),
+                    "values": [t.passed for t in rows.values()],
+                },
+                {"label": _("Funded projects"), "values": [t.funded for t in rows.values()]},
+            ],
+            "unit": _("Number"),
+        },
+    )
 
 
 def category_shares(portfolio: Portfolio, locale: str) -> Chart:
@@ -343,8 +443,12 @@ def category_shares(portfolio: Portfolio, locale: str) -> Chart:
         values.append(float(yuan_to_wan(tally.awarded)))
         share = tally.awarded / total if total else Decimal(0)
         texts.append(format_percent(share, format="#,##0.0%", locale=locale))
-    return _chart("donut", "category-shares", _("Shares of the money awarded by call category"),
-                  {"labels": labels, "values": values, "texts": texts})
+    return _chart(
+        "donut",
+        "category-shares",
+        _("Shares of the money awarded by call category"),
+        {"labels": labels, "values": values, "texts": texts},
+    )
 
 
 def awarded_by_year(portfolio: Portfolio, locale: str) -> Chart:
@@ -354,28 +458,53 @@ def awarded_by_year(portfolio: Portfolio, locale: str) -> Chart:
     for level, label in FUNDING_LEVELS.items():
         values = []
         for year in years:
-            amount = sum((tally.awarded for key, tally in cube.items() if key.year == year and key.level == level),
-                         Decimal(0))
+            amount = sum(
+                (
+                    tally.awarded
+                    for key, tally in cube.items()
+                    if key.year == year and key.level == level
+                ),
+                Decimal(0),
+            )
             values.append(float(yuan_to_wan(amount)))
         if any(values):
-            series.append({"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]})
-    return _chart("stacked_columns", "awarded-by-year", _("Money awarded by year and funding level"), {
-        "labels": [str(year) for year in years],
-        "series": series or [{"label": "", "values": [0.0] * len(years), "colour": PALETTE[0]}],
-        "unit": _("10,000 yuan"),
-    })
+            series.append(
+                {"label": _plain(str(label)), "values": values, "colour": LEVEL_COLOURS[level]}
+            )
+    return _chart(
+        "stacked_columns",
+        "awarded-by-year",
+        _("Money awarded by year and funding level"),
+        {
+            "labels": [str(year) for year in years],
+            "series": series or [{"label": "", "values": [0.0] * len(years), "colour": PALETTE[0]}],
+            "unit": _("10,000 yuan"),
+        },
+    )
 
 
 def enterprise_trend(indicators: list[Indicator], years: range, locale: str) -> Chart:
     wanted = [i for i in indicators if not i.is_rate]
-    return _chart("lines", "enterprise-trend", _("Technology and national high-tech enterprises"), {
-        "years": list(years),
-        "series": [{"label": _plain(i.label), "values": [i.values.get(y) for y in years],
+    return _chart(
+        "lines",
+        "enterprise-trend",
+        _("Technology and national high-tech enterprises"),
+        {
+            "years": list(years),
+            "series": [
+                {
+                    "label": _plain(i.label),
+                    "values": [i.values.get(y) for y in years],
                     "target": i.target,
-                    "target_label": _("Target %(year)s: %(value)s", year=TARGET_YEAR, value=i.target)}
-                   for i in wanted],
-        "unit": _("Enterprises"),
-    })
+                    "target_label": _(
+                        "Target %(year)s: %(value)s", year=TARGET_YEAR, value=i.target
+                    ),
+                }
+                for i in wanted
+            ],
+            "unit": _("Enterprises"),
+        },
+    )
 
 
 def rd_trend(indicators: list[Indicator], years: range, locale: str) -> Chart:
@@ -385,18 +514,34 @@ def rd_trend(indicators: list[Indicator], years: range, locale: str) -> Chart:
         return float(value * 100) if value is not None else None
 
     target = percent(rd.target)
-    return _chart("lines", "rd-trend", _("R&D spending as a share of revenue"), {
-        "years": list(years),
-        "series": [{"label": _plain(rd.label), "values": [percent(rd.values.get(y)) for y in years],
+    return _chart(
+        "lines",
+        "rd-trend",
+        _("R&D spending as a share of revenue"),
+        {
+            "years": list(years),
+            "series": [
+                {
+                    "label": _plain(rd.label),
+                    "values": [percent(rd.values.get(y)) for y in years],
                     "target": target,
-                    "target_label": _("Target %(year)s: %(value)s", year=TARGET_YEAR,
-                                      value=format_percent(rd.target, format="#,##0.00%", locale=locale))
-                    if rd.target is not None else ""}],
-        "unit": "%",
-    })
+                    "target_label": _(
+                        "Target %(year)s: %(value)s",
+                        year=TARGET_YEAR,
+                        value=format_percent(rd.target, format="#,##0.00%", locale=locale),
+                    )
+                    if rd.target is not None
+                    else "",
+                }
+            ],
+            "unit": "%",
+        },
+    )
 
 
-def portfolio_charts(portfolio: Portfolio, indicators: list[Indicator], years: range, locale: str) -> dict[str, Chart]:
+def portfolio_charts(
+    portfolio: Portfolio, indicators: list[Indicator], years: range, locale: str
+) -> dict[str, Chart]:
     """Every chart of the report and the dashboard, by key."""
     charts = [
         awarded_by_cluster(portfolio, locale),

@@ -91,7 +91,9 @@ class Formats:
             return "—"
         quantum = Decimal(1).scaleb(-digits)
         value = yuan_to_wan(amount).quantize(quantum, rounding=ROUND_HALF_UP)
-        return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale)
+        return format_decimal(
+            value, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale
+        )
 
     def number(self, value) -> str:
         if value is None:
@@ -109,15 +111,22 @@ class Formats:
         if share is None:
             return "—"
         value = (share * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        return _("%(points)s percentage points", points=format_decimal(value, format="#,##0.00",
-                                                                           locale=self.locale))
+        return _(
+            "%(points)s percentage points",
+            points=format_decimal(value, format="#,##0.00", locale=self.locale),
+        )
 
     def date(self, value: date | None) -> str:
         return format_date(value, "long") if value else "—"
 
     def helpers(self) -> dict[str, Callable]:
-        return {"wan": self.wan, "number": self.number, "percent": self.percent, "points": self.points,
-                "long_date": self.date}
+        return {
+            "wan": self.wan,
+            "number": self.number,
+            "percent": self.percent,
+            "points": self.points,
+            "long_date": self.date,
+        }
 
 
 @dataclass
@@ -150,7 +159,11 @@ class ReportContent:
 
     @property
     def leading_cluster_name(self) -> str:
-        return self.cluster_name(LEADING_CLUSTER) if LEADING_CLUSTER in self.portfolio.clusters else "—"
+        return (
+            self.cluster_name(LEADING_CLUSTER)
+            if LEADING_CLUSTER in self.portfolio.clusters
+            else "—"
+        )
 
     def qualification_rows(self) -> list[tuple[str, Tally]]:
         """Rows of the qualification table: each kind, any, none (derived from the totals)."""
@@ -158,9 +171,13 @@ class ReportContent:
         rows = [(str(label), held.get(kind, Tally())) for kind, label in QUALIFICATIONS.items()]
         any_held = held.get(ANY_QUALIFICATION, Tally())
         totals = self.portfolio.totals
-        none = Tally(applications=totals.applications - any_held.applications,
-                     passed=totals.passed - any_held.passed, funded=totals.funded - any_held.funded,
-                     awarded=totals.awarded - any_held.awarded, disbursed=totals.disbursed - any_held.disbursed)
+        none = Tally(
+            applications=totals.applications - any_held.applications,
+            passed=totals.passed - any_held.passed,
+            funded=totals.funded - any_held.funded,
+            awarded=totals.awarded - any_held.awarded,
+            disbursed=totals.disbursed - any_held.disbursed,
+        )
         rows.append((_("Any qualification"), any_held))
         rows.append((_("No qualification"), none))
         return rows
@@ -186,12 +203,18 @@ class ReportContent:
             if not lines and not tally.applications:
                 continue
             largest = sorted(lines, key=lambda line: (-line.award, line.code))[:CLUSTER_TABLE_LIMIT]
-            sections.append({
-                "code": code, "name": self.cluster_name(code), "tally": tally, "projects": largest,
-                "more": max(0, len(lines) - len(largest)), "count": len(lines),
-                "milestones": self.portfolio.milestones.get(code),
-                "acceptance": self.portfolio.acceptance.get(code),
-            })
+            sections.append(
+                {
+                    "code": code,
+                    "name": self.cluster_name(code),
+                    "tally": tally,
+                    "projects": largest,
+                    "more": max(0, len(lines) - len(largest)),
+                    "count": len(lines),
+                    "milestones": self.portfolio.milestones.get(code),
+                    "acceptance": self.portfolio.acceptance.get(code),
+                }
+            )
         return sections
 
     @property
@@ -200,21 +223,47 @@ class ReportContent:
 
     def appendix_rows(self) -> list[ProjectLine]:
         order = {code: index for index, code in enumerate(self.portfolio.clusters)}
-        return sorted(self.portfolio.projects, key=lambda line: (order.get(line.cluster, len(order)), line.code))
+        return sorted(
+            self.portfolio.projects,
+            key=lambda line: (order.get(line.cluster, len(order)), line.code),
+        )
 
     def listing_pages(self) -> tuple[str, list[list[str]]]:
         """The compact appendix: a heading line and pages of fixed-width lines."""
         fmt = self.formats
-        heading = _listing_line([_("No."), _("Project code"), _("Project title"), _("Organisation"),
-                                 _("Industry cluster"), _("Level"), _("Award"), _("State")])
+        heading = _listing_line(
+            [
+                _("No."),
+                _("Project code"),
+                _("Project title"),
+                _("Organisation"),
+                _("Industry cluster"),
+                _("Level"),
+                _("Award"),
+                _("State"),
+            ]
+        )
         lines = []
         for number, line in enumerate(self.appendix_rows(), start=1):
-            lines.append(_listing_line([
-                str(number), line.code, line.title, line.organisation, self.cluster_name(line.cluster),
-                str(LEVEL_SHORT.get(line.level, line.level)), fmt.wan(line.award),
-                str(STATE_SHORT.get(line.state, line.state))]))
+            lines.append(
+                _listing_line(
+                    [
+                        str(number),
+                        line.code,
+                        line.title,
+                        line.organisation,
+                        self.cluster_name(line.cluster),
+                        str(LEVEL_SHORT.get(line.level, line.level)),
+                        fmt.wan(line.award),
+                        str(STATE_SHORT.get(line.state, line.state)),
+                    ]
+                )
+            )
         first, rest = lines[:LISTING_FIRST_PAGE_LINES], lines[LISTING_FIRST_PAGE_LINES:]
-        pages = [first] + [rest[i:i + LISTING_LINES_PER_PAGE] for i in range(0, len(rest), LISTING_LINES_PER_PAGE)]
+        pages = [first] + [
+            rest[i : i + LISTING_LINES_PER_PAGE]
+            for i in range(0, len(rest), LISTING_LINES_PER_PAGE)
+        ]
         return heading, [page for page in pages if page]
 
 
@@ -223,8 +272,16 @@ class ReportContent:
 # (display width, right-aligned) of the listing's columns. CJK characters take two cells, and so do
 # the "ambiguous" ones (…, “ ”, ·), which the CJK monospaced font draws full-width.
 WIDE = ("W", "F", "A")
-LISTING_COLUMNS = ((5, True), (18, False), (38, False), (26, False), (12, False), (8, False), (10, True),
-                   (10, False))
+LISTING_COLUMNS = (
+    (5, True),
+    (18, False),
+    (38, False),
+    (26, False),
+    (12, False),
+    (8, False),
+    (10, True),
+    (10, False),
+)
 
 
 def _cells(ch: str) -> int:
@@ -252,13 +309,22 @@ def fit(text: str, width: int, right: bool = False) -> str:
 
 
 def _listing_line(cells: list[str]) -> str:
-    return "  ".join(fit(cell, width, right) for cell, (width, right) in zip(cells, LISTING_COLUMNS, strict=True))
+    return "  ".join(
+        fit(cell, width, right) for cell, (width, right) in zip(cells, LISTING_COLUMNS, strict=True)
+    )
 
 
 # --- building and rendering --------------------------------------------------------------------
 
-def build_content(period: Period, locale: str, *, as_of: date | None = None, with_charts: bool = True,
-                  progress: Callable[[int, str], None] | None = None) -> ReportContent:
+
+def build_content(
+    period: Period,
+    locale: str,
+    *,
+    as_of: date | None = None,
+    with_charts: bool = True,
+    progress: Callable[[int, str], None] | None = None,
+) -> ReportContent:
     """Query the figures and draw the charts for ``period`` (call inside ``force_locale``)."""
     step = progress or (lambda percent, message: None)
     years = trend_years(period)
@@ -269,8 +335,15 @@ def build_content(period: Period, locale: str, *, as_of: date | None = None, wit
     if with_charts:
         step(20, _("Drawing the charts"))
         charts = report_charts.portfolio_charts(portfolio, indicators, years, locale)
-    return ReportContent(period=period, locale=locale, portfolio=portfolio, indicators=indicators, years=years,
-                         charts=charts, generated_on=as_of or local_today())
+    return ReportContent(
+        period=period,
+        locale=locale,
+        portfolio=portfolio,
+        indicators=indicators,
+        years=years,
+        charts=charts,
+        generated_on=as_of or local_today(),
+    )
 
 
 def report_title(period: Period) -> str:
@@ -284,12 +357,22 @@ def report_html(content: ReportContent, *, version: int | None = None) -> str:
             return report_html(content, version=version)
     return render_template(
         "reports/pdf/report.html",
-        content=content, portfolio=content.portfolio, period=content.period, version=version,
-        title=report_title(content.period), lang=html_lang(content.locale),
+        content=content,
+        portfolio=content.portfolio,
+        period=content.period,
+        version=version,
+        title=report_title(content.period),
+        lang=html_lang(content.locale),
         stylesheets=[pdf_static_url("css/report-pdf.css")],
-        levels=FUNDING_LEVELS, categories=CATEGORIES, level_short=LEVEL_SHORT, state_short=STATE_SHORT,
-        state_labels=PROJECT_STATE_LABELS, baseline_year=BASELINE_YEAR, target_year=TARGET_YEAR,
-        cluster_limit=CLUSTER_TABLE_LIMIT, **content.formats.helpers(),
+        levels=FUNDING_LEVELS,
+        categories=CATEGORIES,
+        level_short=LEVEL_SHORT,
+        state_short=STATE_SHORT,
+        state_labels=PROJECT_STATE_LABELS,
+        baseline_year=BASELINE_YEAR,
+        target_year=TARGET_YEAR,
+        cluster_limit=CLUSTER_TABLE_LIMIT,
+        **content.formats.helpers(),
     )
 
 
@@ -297,7 +380,8 @@ def pdf_timeout() -> float:
     return float(current_app.config.get("REPORT_PDF_TIMEOUT", DEFAULT_PDF_TIMEOUT))
 
 
-def render_report_pdf(content: ReportContent, *, version: int | None = None,
-                      timeout: float | None = None) -> bytes:
+def render_report_pdf(
+    content: ReportContent, *, version: int | None = None, timeout: float | None = None
+) -> bytes:
     """The report as PDF bytes (WeasyPrint in a child process, killed after ``timeout`` seconds)."""
     return render_pdf(report_html(content, version=version), timeout=timeout or pdf_timeout())

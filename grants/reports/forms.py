@@ -18,10 +18,17 @@ def _choices(pairs) -> list[SelectChoice]:
 class RequestReportForm(FlaskForm):
     """A year or a five-year period, and the language of the report."""
 
-    period = SelectField(_l("Reporting period"), validators=[InputRequired()],
-                         description=_l("A year, or a five-year plan period."))
-    locale = SelectField(_l("Language of the report"), choices=_choices(LANGUAGE_CHOICES), default="zh_Hans_CN",
-                         validators=[InputRequired()])
+    period = SelectField(
+        _l("Reporting period"),
+        validators=[InputRequired()],
+        description=_l("A year, or a five-year plan period."),
+    )
+    locale = SelectField(
+        _l("Language of the report"),
+        choices=_choices(LANGUAGE_CHOICES),
+        default="zh_Hans_CN",
+        validators=[InputRequired()],
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

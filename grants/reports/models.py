@@ -45,7 +45,9 @@ class PortfolioReport(db.Model):
     xlsx_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     pages: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None] = mapped_column(sa.Text)
-    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -53,14 +55,24 @@ class PortfolioReport(db.Model):
     requested_by = relationship("User")
 
     __table_args__ = (
-        sa.UniqueConstraint("first_year", "last_year", "locale", "version", name="uq_portfolio_reports_version"),
+        sa.UniqueConstraint(
+            "first_year", "last_year", "locale", "version", name="uq_portfolio_reports_version"
+        ),
         sa.CheckConstraint("state in ('queued','running','done','failed')", name="known_state"),
         sa.CheckConstraint("last_year >= first_year", name="years_ordered"),
-        sa.CheckConstraint("state != 'done' or (pdf_name is not null and pdf_sha256 is not null)",
-                           name="done_has_file"),
-        sa.Index("uq_portfolio_reports_active", "first_year", "last_year", "locale", unique=True,
-                 sqlite_where=sa.text("state in ('queued','running')"),
-                 postgresql_where=sa.text("state in ('queued','running')")),
+        sa.CheckConstraint(
+            "state != 'done' or (pdf_name is not null and pdf_sha256 is not null)",
+            name="done_has_file",
+        ),
+        sa.Index(
+            "uq_portfolio_reports_active",
+            "first_year",
+            "last_year",
+            "locale",
+            unique=True,
+            sqlite_where=sa.text("state in ('queued','running')"),
+            postgresql_where=sa.text("state in ('queued','running')"),
+        ),
     )
 
     @property

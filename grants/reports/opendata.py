@@ -56,15 +56,41 @@ FUNDERS = {
     "national": "中华人民共和国科学技术部",
 }
 CSV_COLUMNS = [
-    "Identifier", "Title", "Description", "Currency", "Amount Applied For", "Amount Awarded", "Amount Disbursed",
-    "Award Date", "Planned Dates:Start Date", "Planned Dates:End Date", "Planned Dates:Duration (months)",
-    "Recipient Org:Identifier", "Recipient Org:Name", "Recipient Org:Street Address",
-    "Beneficiary Location:Name", "Beneficiary Location:Country Code", "Funding Org:Identifier",
-    "Funding Org:Name", "Grant Programme:Code", "Grant Programme:Title", "From an open call?",
-    "Classifications:Vocabulary", "Classifications:Code", "Classifications:Title",
+    "Identifier",
+    "Title",
+    "Description",
+    "Currency",
+    "Amount Applied For",
+    "Amount Awarded",
+    "Amount Disbursed",
+    "Award Date",
+    "Planned Dates:Start Date",
+    "Planned Dates:End Date",
+    "Planned Dates:Duration (months)",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Recipient Org:Street Address",
+    "Beneficiary Location:Name",
+    "Beneficiary Location:Country Code",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+    "Grant Programme:Code",
+    "Grant Programme:Title",
+    "From an open call?",
+    "Classifications:Vocabulary",
+    "Classifications:Code",
+    "Classifications:Title",
 ]
-REQUIRED_FIELDS = ("id", "title", "description", "currency", "amountAwarded", "awardDate",
-                   "recipientOrganization", "fundingOrganization")
+REQUIRED_FIELDS = (
+    "id",
+    "title",
+    "description",
+    "currency",
+    "amountAwarded",
+    "awardDate",
+    "recipientOrganization",
+    "fundingOrganization",
+)
 
 
 def prefix() -> str:
@@ -77,18 +103,31 @@ def _safe_id(text: str) -> str:
 
 
 def _months(start, end) -> int:
-    return (end.year - start.year) * 12 + (end.month - start.month) + (1 if end.day >= start.day else 0)
+    return (
+        (end.year - start.year) * 12
+        + (end.month - start.month)
+        + (1 if end.day >= start.day else 0)
+    )
 
 
 def grant_records(period: Period | None = None) -> list[dict]:
     """The awarded grants (projects) of ``period`` (all years when None) as 360Giving grants."""
-    stmt = (sa.select(Project, Call, Organisation, IndustryCluster, Application.fiscal_total, Decision.decided_at)
-            .join(Call, Call.id == Project.call_id)
-            .join(Organisation, Organisation.id == Project.organisation_id)
-            .join(Application, Application.id == Project.application_id)
-            .outerjoin(IndustryCluster, IndustryCluster.id == Project.cluster_id)
-            .outerjoin(Decision, Decision.application_id == Project.application_id)
-            .order_by(Project.year, Project.code))
+    stmt = (
+        sa.select(
+            Project,
+            Call,
+            Organisation,
+            IndustryCluster,
+            Application.fiscal_total,
+            Decision.decided_at,
+        )
+        .join(Call, Call.id == Project.call_id)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .join(Application, Application.id == Project.application_id)
+        .outerjoin(IndustryCluster, IndustryCluster.id == Project.cluster_id)
+        .outerjoin(Decision, Decision.application_id == Project.application_id)
+        .order_by(Project.year, Project.code)
+    )
     if period is not None:
         stmt = stmt.where(Project.year.between(period.first_year, period.last_year))
     grant_prefix = prefix()
@@ -107,18 +146,32 @@ def grant_records(period: Period | None = None) -> list[dict]:
             "amountAwarded": to_money(project.award),
             "amountDisbursed": to_money(project.disbursed_total),
             "awardDate": utc_to_local(awarded_at).date().isoformat(),
-            "plannedDates": [{"startDate": project.start_date.isoformat(), "endDate": project.end_date.isoformat(),
-                              "duration": str(_months(project.start_date, project.end_date))}],
+            "plannedDates": [
+                {
+                    "startDate": project.start_date.isoformat(),
+                    "endDate": project.end_date.isoformat(),
+                    "duration": str(_months(project.start_date, project.end_date)),
+                }
+            ],
             "recipientOrganization": [recipient],
             "beneficiaryLocation": [{"name": DISTRICT, "countryCode": "CN"}],
-            "fundingOrganization": [{"id": f"{grant_prefix}-funder-{call.funding_level}",
-                                     "name": FUNDERS.get(call.funding_level, FUNDERS["district"])}],
+            "fundingOrganization": [
+                {
+                    "id": f"{grant_prefix}-funder-{call.funding_level}",
+                    "name": FUNDERS.get(call.funding_level, FUNDERS["district"]),
+                }
+            ],
             "grantProgramme": [{"code": call.code, "title": call.title}],
             "fromOpenCall": "Yes",
         }
         if cluster is not None:
-            record["classifications"] = [{"vocabulary": f"{grant_prefix}-industry-cluster", "code": cluster.code,
-                                          "title": cluster.name_zh}]
+            record["classifications"] = [
+                {
+                    "vocabulary": f"{grant_prefix}-industry-cluster",
+                    "code": cluster.code,
+                    "title": cluster.name_zh,
+                }
+            ]
         records.append(record)
     return records
 
@@ -160,16 +213,41 @@ def _values(record: dict) -> list:
         items = record.get(key) or [{}]
         return items[0]
 
-    planned, recipient, location = first("plannedDates"), first("recipientOrganization"), first("beneficiaryLocation")
-    funder, programme, classification = first("fundingOrganization"), first("grantProgramme"), first(
-        "classifications")
+    planned, recipient, location = (
+        first("plannedDates"),
+        first("recipientOrganization"),
+        first("beneficiaryLocation"),
+    )
+    funder, programme, classification = (
+        first("fundingOrganization"),
+        first("grantProgramme"),
+        first("classifications"),
+    )
     values = [
-        record["id"], record["title"], record["description"], record["currency"], record.get("amountAppliedFor"),
-        record["amountAwarded"], record.get("amountDisbursed"), record["awardDate"], planned.get("startDate"),
-        planned.get("endDate"), planned.get("duration"), recipient.get("id"), recipient.get("name"),
-        recipient.get("streetAddress"), location.get("name"), location.get("countryCode"), funder.get("id"),
-        funder.get("name"), programme.get("code"), programme.get("title"), record.get("fromOpenCall"),
-        classification.get("vocabulary"), classification.get("code"), classification.get("title"),
+        record["id"],
+        record["title"],
+        record["description"],
+        record["currency"],
+        record.get("amountAppliedFor"),
+        record["amountAwarded"],
+        record.get("amountDisbursed"),
+        record["awardDate"],
+        planned.get("startDate"),
+        planned.get("endDate"),
+        planned.get("duration"),
+        recipient.get("id"),
+        recipient.get("name"),
+        recipient.get("streetAddress"),
+        location.get("name"),
+        location.get("countryCode"),
+        funder.get("id"),
+        funder.get("name"),
+        programme.get("code"),
+        programme.get("title"),
+        record.get("fromOpenCall"),
+        classification.get("vocabulary"),
+        classification.get("code"),
+        classification.get("title"),
     ]
     return values
 

@@ -51,6 +51,7 @@ class ReportError(OperationError):
 
 # --- files ----------------------------------------------------------------------------------
 
+
 def file_key(name: str) -> str:
     """The storage key of a report file; refuses names this module did not generate."""
     if not _STORED_NAME.match(name or ""):
@@ -74,8 +75,11 @@ def servable_key(report: PortfolioReport, kind: str) -> str | None:
     """The key of a done version's file when it is stored and matches its checksum, else None."""
     if report.state != "done":
         return None
-    name, checksum = ((report.pdf_name, report.pdf_sha256) if kind == "pdf"
-                      else (report.xlsx_name, report.xlsx_sha256))
+    name, checksum = (
+        (report.pdf_name, report.pdf_sha256)
+        if kind == "pdf"
+        else (report.xlsx_name, report.xlsx_sha256)
+    )
     if not name or not checksum:
         return None
     key = file_key(name)
@@ -94,7 +98,7 @@ def count_pages(pdf: bytes) -> int:
             continue
         start = match.end()
         try:
-            count += len(page.findall(zlib.decompress(pdf[start:start + int(length.group(1))])))
+            count += len(page.findall(zlib.decompress(pdf[start : start + int(length.group(1))])))
         except zlib.error:
             continue
     return count
@@ -102,19 +106,26 @@ def count_pages(pdf: bytes) -> int:
 
 # --- requesting -------------------------------------------------------------------------------
 
+
 def _active(first_year: int, last_year: int, locale: str) -> PortfolioReport | None:
     return db.session.scalar(
-        sa.select(PortfolioReport).where(PortfolioReport.first_year == first_year,
-                                         PortfolioReport.last_year == last_year,
-                                         PortfolioReport.locale == locale,
-                                         PortfolioReport.state.in_(ACTIVE_STATES)))
+        sa.select(PortfolioReport).where(
+            PortfolioReport.first_year == first_year,
+            PortfolioReport.last_year == last_year,
+            PortfolioReport.locale == locale,
+            PortfolioReport.state.in_(ACTIVE_STATES),
+        )
+    )
 
 
 def _next_version(first_year: int, last_year: int, locale: str) -> int:
     latest = db.session.scalar(
-        sa.select(sa.func.max(PortfolioReport.version)).where(PortfolioReport.first_year == first_year,
-                                                             PortfolioReport.last_year == last_year,
-                                                             PortfolioReport.locale == locale))
+        sa.select(sa.func.max(PortfolioReport.version)).where(
+            PortfolioReport.first_year == first_year,
+            PortfolioReport.last_year == last_year,
+            PortfolioReport.locale == locale,
+        )
+    )
     return (latest or 0) + 1
 
 
@@ -141,9 +152,15 @@ def request_report(period: Period, locale: str, actor) -> tuple[PortfolioReport,
     active = _active(period.first_year, period.last_year, locale)
     if active is not None:
         return active, True
-    report = PortfolioReport(first_year=period.first_year, last_year=period.last_year, locale=locale,
-                             version=_next_version(period.first_year, period.last_year, locale),
-                             state="queued", requested_by_id=getattr(actor, "id", None), requested_at=utcnow())
+    report = PortfolioReport(
+        first_year=period.first_year,
+        last_year=period.last_year,
+        locale=locale,
+        version=_next_version(period.first_year, period.last_year, locale),
+        state="queued",
+        requested_by_id=getattr(actor, "id", None),
+        requested_at=utcnow(),
+    )
     try:
         with db.session.begin_nested():
             db.session.add(report)
@@ -152,10 +169,16 @@ def request_report(period: Period, locale: str, actor) -> tuple[PortfolioReport,
         active = _active(period.first_year, period.last_year, locale)
         if active is not None:
             return active, True
-        raise ReportError(_("Another request for this report came in at the same moment. Try again.")) from None
+        raise ReportError(
+            _("Another request for this report came in at the same moment. Try again.")
+        ) from None
     _queue(report, actor)
-    audit.record("portfolio_report.requested", report, actor=actor,
-                 after={"period": period.key, "locale": locale, "version": report.version})
+    audit.record(
+        "portfolio_report.requested",
+        report,
+        actor=actor,
+        after={"period": period.key, "locale": locale, "version": report.version},
+    )
     return report, False
 
 
@@ -181,7 +204,9 @@ def retry_report(report: PortfolioReport, actor) -> tuple[PortfolioReport, bool]
         active = _active(report.first_year, report.last_year, report.locale)
         if active is not None:
             return active, True
-        raise ReportError(_("Another request for this report came in at the same moment. Try again.")) from None
+        raise ReportError(
+            _("Another request for this report came in at the same moment. Try again.")
+        ) from None
     report.error = None
     report.finished_at = None
     _queue(report, actor)
@@ -190,9 +215,12 @@ def retry_report(report: PortfolioReport, actor) -> tuple[PortfolioReport, bool]
 
 # --- stale versions ----------------------------------------------------------------------------
 
+
 def stale_after() -> timedelta:
     """How long a job may run (or wait) before its version counts as dead."""
-    seconds = current_app.config.get("REPORT_STALE_AFTER") or (current_app.config.get("JOB_TIMEOUT", 1800) + 300)
+    seconds = current_app.config.get("REPORT_STALE_AFTER") or (
+        current_app.config.get("JOB_TIMEOUT", 1800) + 300
+    )
     return timedelta(seconds=int(seconds))
 
 
@@ -231,7 +259,8 @@ def settle_stale_reports(now=None) -> list[PortfolioReport]:
     """Mark failed the queued or running versions whose job died (files they stored are swept as orphans)."""
     settled = []
     candidates = db.session.scalars(
-        sa.select(PortfolioReport).where(PortfolioReport.state.in_(ACTIVE_STATES))).all()
+        sa.select(PortfolioReport).where(PortfolioReport.state.in_(ACTIVE_STATES))
+    ).all()
     for report in candidates:
         reason = stale_reason(report, now)
         if reason is None:
@@ -242,6 +271,7 @@ def settle_stale_reports(now=None) -> list[PortfolioReport]:
 
 
 # --- generating ----------------------------------------------------------------------------------
+
 
 def _put(key: str, data: bytes) -> None:
     storage.backend().put(key, io.BytesIO(data))
@@ -258,7 +288,9 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
     from grants.reports.workbook import report_xlsx
 
     step = progress or (lambda percent, message: None)
-    with immediate_writes():  # SQLite: take the write lock first (progress is written by other connections)
+    with (
+        immediate_writes()
+    ):  # SQLite: take the write lock first (progress is written by other connections)
         report = db.session.get(PortfolioReport, report_id, populate_existing=True)
         if report is None or report.state != "queued":
             db.session.rollback()
@@ -269,7 +301,9 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
     stored: list[str] = []
     try:
         with force_locale(report.locale):
-            content = build_content(Period(report.first_year, report.last_year), report.locale, progress=step)
+            content = build_content(
+                Period(report.first_year, report.last_year), report.locale, progress=step
+            )
             step(35, _("Laying out the PDF"))
             pdf = render_report_pdf(content, version=report.version)
             step(88, _("Writing the workbook"))
@@ -289,8 +323,14 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
             report.pages = count_pages(pdf)
             report.error = None
             report.finished_at = utcnow()
-            transition(report, "finish", None, pages=report.pages, pdf_size=report.pdf_size,
-                       pdf_sha256=report.pdf_sha256)
+            transition(
+                report,
+                "finish",
+                None,
+                pages=report.pages,
+                pdf_size=report.pdf_size,
+                pdf_sha256=report.pdf_sha256,
+            )
             db.session.commit()
     except BaseException as exc:
         db.session.rollback()
@@ -310,9 +350,13 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
 
 # --- following the job's fate (signals of grants.core.jobs) --------------------------------------
 
+
 def _reports_of(job) -> list[PortfolioReport]:
-    return db.session.scalars(sa.select(PortfolioReport).where(PortfolioReport.job_id == job.id,
-                                                               PortfolioReport.state.in_(ACTIVE_STATES))).all()
+    return db.session.scalars(
+        sa.select(PortfolioReport).where(
+            PortfolioReport.job_id == job.id, PortfolioReport.state.in_(ACTIVE_STATES)
+        )
+    ).all()
 
 
 def follow_requeued_job(_sender, job, **_extra) -> None:

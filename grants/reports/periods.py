@@ -47,7 +47,9 @@ class Period:
 
     @property
     def key(self) -> str:
-        return str(self.first_year) if self.is_single_year else f"{self.first_year}-{self.last_year}"
+        return (
+            str(self.first_year) if self.is_single_year else f"{self.first_year}-{self.last_year}"
+        )
 
     @property
     def years(self) -> range:
@@ -75,6 +77,8 @@ def period_choices(today=None) -> list[tuple[str, str]]:
     """The periods a report can be requested for: the five-year periods, then each year (latest first)."""
     today = today or local_today()
     last = max(today.year, max(last for _first, last in FIVE_YEAR_PERIODS))
-    choices = [(Period(a, b).key, Period(a, b).name) for a, b in sorted(FIVE_YEAR_PERIODS, reverse=True)]
+    choices = [
+        (Period(a, b).key, Period(a, b).name) for a, b in sorted(FIVE_YEAR_PERIODS, reverse=True)
+    ]
     choices += [(str(year), str(year)) for year in range(last, FIRST_YEAR - 1, -1)]
     return choices

@@ -25,7 +25,10 @@ NATIONAL_HIGH_TECH_TARGET = 10
 RD_INTENSITY_GAIN = Decimal("0.01")
 STATED_BASELINE = {"national_high_tech": 8}
 LEADING_CLUSTER = "pharma"  # 医药健康, the plan's "main battlefield"
-PLAN_LEVELS = ("province", "city")  # the 13th-period figures count provincial and municipal projects
+PLAN_LEVELS = (
+    "province",
+    "city",
+)  # the 13th-period figures count provincial and municipal projects
 
 INDICATORS = {
     "tech_enterprises": _l("Technology enterprises"),
@@ -68,7 +71,11 @@ class Indicator:
 
     @property
     def latest_year(self) -> int | None:
-        years = [year for year, value in self.values.items() if year > BASELINE_YEAR and value is not None]
+        years = [
+            year
+            for year, value in self.values.items()
+            if year > BASELINE_YEAR and value is not None
+        ]
         return max(years) if years else None
 
     @property
@@ -87,7 +94,10 @@ class Indicator:
         """How far the latest value has come from the baseline towards the target (1 = reached)."""
         if self.latest is None or self.target is None or self.baseline is None:
             return None
-        return ratio(Decimal(self.latest) - Decimal(self.baseline), Decimal(self.target) - Decimal(self.baseline))
+        return ratio(
+            Decimal(self.latest) - Decimal(self.baseline),
+            Decimal(self.target) - Decimal(self.baseline),
+        )
 
 
 def plan_progress(enterprises: dict[int, EnterpriseYear], years: range) -> list[Indicator]:
@@ -96,10 +106,20 @@ def plan_progress(enterprises: dict[int, EnterpriseYear], years: range) -> list[
     tech = Indicator("tech_enterprises", False, base.tech_enterprises if base else None, None)
     if base is not None:
         tech.target = math.ceil(Decimal(base.tech_enterprises) * (1 + TECH_ENTERPRISE_GROWTH))
-    high_tech = Indicator("national_high_tech", False, base.national_high_tech if base else None,
-                          NATIONAL_HIGH_TECH_TARGET, stated_baseline=STATED_BASELINE["national_high_tech"])
+    high_tech = Indicator(
+        "national_high_tech",
+        False,
+        base.national_high_tech if base else None,
+        NATIONAL_HIGH_TECH_TARGET,
+        stated_baseline=STATED_BASELINE["national_high_tech"],
+    )
     base_rate = base.rd_intensity if base else None
-    rd = Indicator("rd_intensity", True, base_rate, base_rate + RD_INTENSITY_GAIN if base_rate is not None else None)
+    rd = Indicator(
+        "rd_intensity",
+        True,
+        base_rate,
+        base_rate + RD_INTENSITY_GAIN if base_rate is not None else None,
+    )
     for year in years:
         figures = enterprises.get(year)
         tech.values[year] = figures.tech_enterprises if figures else None

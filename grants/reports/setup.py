@@ -1,5 +1,5 @@
 """Everything of the reports domain that registers itself: rules, panels, jobs."""
 
-import grants.reports.jobs  # noqa: F401
-import grants.reports.rules  # noqa: F401
+import grants.reports.jobs
+import grants.reports.rules
 import grants.reports.workflow  # noqa: F401

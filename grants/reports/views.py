@@ -74,14 +74,25 @@ def _report_period(report: PortfolioReport) -> Period:
 
 
 def _render_index(form: RequestReportForm, status: int = 200):
-    stmt = (sa.select(PortfolioReport).options(joinedload(PortfolioReport.job), joinedload(PortfolioReport.requested_by))
-            .order_by(PortfolioReport.requested_at.desc(), PortfolioReport.id.desc()))
+    stmt = (
+        sa.select(PortfolioReport)
+        .options(joinedload(PortfolioReport.job), joinedload(PortfolioReport.requested_by))
+        .order_by(PortfolioReport.requested_at.desc(), PortfolioReport.id.desc())
+    )
     page = paginate(stmt, per_page=25)
     active = db.session.scalars(
-        sa.select(PortfolioReport).options(joinedload(PortfolioReport.job))
-        .where(PortfolioReport.state.in_(operations.ACTIVE_STATES)).order_by(PortfolioReport.id)).all()
-    return render_template("reports/index.html", form=form, page=page, active=active,
-                           stale={r.id: operations.stale_reason(r) for r in active}), status
+        sa.select(PortfolioReport)
+        .options(joinedload(PortfolioReport.job))
+        .where(PortfolioReport.state.in_(operations.ACTIVE_STATES))
+        .order_by(PortfolioReport.id)
+    ).all()
+    return render_template(
+        "reports/index.html",
+        form=form,
+        page=page,
+        active=active,
+        stale={r.id: operations.stale_reason(r) for r in active},
+    ), status
 
 
 @bp.get("/")
@@ -106,11 +117,22 @@ def request_report():
     report, joined = result
     target = url_for("reports.index", _anchor=f"report-{report.id}")
     if joined:
-        flash(_("This report is already being generated (version %(version)s); your request joins it.",
-                version=report.version), "info")
+        flash(
+            _(
+                "This report is already being generated (version %(version)s); your request joins it.",
+                version=report.version,
+            ),
+            "info",
+        )
     else:
-        flash(_("Version %(version)s of the report for %(period)s has been queued.", version=report.version,
-                period=period.label), "success")
+        flash(
+            _(
+                "Version %(version)s of the report for %(period)s has been queued.",
+                version=report.version,
+                period=period.label,
+            ),
+            "success",
+        )
     _commit_and_leave_the_database()
     return redirect(target)
 
@@ -121,8 +143,12 @@ def status(report_id: int):
     report = _report_or_404(report_id)
     require("report.view", report)
     finished = report.state in ("done", "failed") and bool(request.headers.get("HX-Request"))
-    return render_template("reports/_status.html", report=report, stale=operations.stale_reason(report),
-                           oob_row=finished)
+    return render_template(
+        "reports/_status.html",
+        report=report,
+        stale=operations.stale_reason(report),
+        oob_row=finished,
+    )
 
 
 @bp.post("/<int:report_id>/retry")
@@ -137,8 +163,13 @@ def retry(report_id: int):
     report, joined = result
     target = url_for("reports.index", _anchor=f"report-{report.id}")
     if joined:
-        flash(_("This report is already being generated (version %(version)s); your request joins it.",
-                version=report.version), "info")
+        flash(
+            _(
+                "This report is already being generated (version %(version)s); your request joins it.",
+                version=report.version,
+            ),
+            "info",
+        )
     else:
         flash(_("Version %(version)s has been queued again.", version=report.version), "success")
     _commit_and_leave_the_database()
@@ -163,10 +194,17 @@ def download(report_id: int, kind: str):
     period = Period(report.first_year, report.last_year)
     language = "zh" if report.locale.startswith("zh") else "en"
     ascii_name = f"portfolio-report-{period.key}-{language}-v{report.version}.{extension}"
-    display_name = _("Portfolio report %(period)s, version %(version)s", period=period.label,
-                     version=report.version) + f".{extension}"
-    return download_response(key, display_name, mimetype,
-                             disposition=_attachment(ascii_name, display_name))
+    display_name = (
+        _(
+            "Portfolio report %(period)s, version %(version)s",
+            period=period.label,
+            version=report.version,
+        )
+        + f".{extension}"
+    )
+    return download_response(
+        key, display_name, mimetype, disposition=_attachment(ascii_name, display_name)
+    )
 
 
 def _chosen_period(form: PeriodForm) -> Period:
@@ -185,9 +223,17 @@ def dashboard():
     form = PeriodForm(request.args)
     period = _chosen_period(form)
     content = build_content(period, str(get_locale() or "zh_Hans_CN"))
-    return render_template("reports/dashboard.html", form=form, content=content, portfolio=content.portfolio,
-                           period=period, levels=FUNDING_LEVELS, baseline_year=BASELINE_YEAR,
-                           target_year=TARGET_YEAR, **content.formats.helpers())
+    return render_template(
+        "reports/dashboard.html",
+        form=form,
+        content=content,
+        portfolio=content.portfolio,
+        period=period,
+        levels=FUNDING_LEVELS,
+        baseline_year=BASELINE_YEAR,
+        target_year=TARGET_YEAR,
+        **content.formats.helpers(),
+    )
 
 
 @bp.get("/open-data")

@@ -69,6 +69,7 @@ def _decimal(value) -> Decimal:
 
 # --- one review ---------------------------------------------------------------------------
 
+
 def normalised_score(value: Decimal, min_score: Decimal, max_score: Decimal) -> Decimal:
     """A score placed on 0–1 within its criterion's range (exact, not rounded)."""
     value, low, high = _decimal(value), _decimal(min_score), _decimal(max_score)
@@ -101,12 +102,14 @@ def weighted_total(scores: Mapping[Any, Decimal], criteria: Iterable[Any]) -> De
             if scores.get(criterion.id) is None:
                 raise ValueError(f"criterion {criterion.id} has no score")
             weighted += _decimal(criterion.weight) * normalised_score(
-                scores[criterion.id], criterion.min_score, criterion.max_score)
+                scores[criterion.id], criterion.min_score, criterion.max_score
+            )
         total = weighted * HUNDRED / weight_sum
     return _round(total)
 
 
 # --- one application ----------------------------------------------------------------------
+
 
 def mean(values: Sequence[Decimal]) -> Decimal | None:
     """The arithmetic mean, 4 decimals half up (None for no values)."""
@@ -182,9 +185,13 @@ class ReviewStats:
         return "trimmed_mean" if self.trimmed else "mean"
 
 
-def review_stats(totals: Sequence[Decimal], trimmed_min_reviews: int, *,
-                 stdev_threshold: Decimal = DISAGREEMENT_STDEV,
-                 spread_threshold: Decimal = DISAGREEMENT_SPREAD) -> ReviewStats:
+def review_stats(
+    totals: Sequence[Decimal],
+    trimmed_min_reviews: int,
+    *,
+    stdev_threshold: Decimal = DISAGREEMENT_STDEV,
+    spread_threshold: Decimal = DISAGREEMENT_SPREAD,
+) -> ReviewStats:
     """Count, mean, trimmed mean, median, sample stdev, spread and disagreement of ``totals``."""
     values = [_decimal(t) for t in totals]
     trimmed_value, trimmed = trimmed_mean(values, trimmed_min_reviews)
@@ -192,19 +199,29 @@ def review_stats(totals: Sequence[Decimal], trimmed_min_reviews: int, *,
     spread = (max(values) - min(values)) if values else None
     disagreement = len(values) >= 2 and (
         (stdev is not None and stdev > _decimal(stdev_threshold))
-        or (spread is not None and spread > _decimal(spread_threshold)))
+        or (spread is not None and spread > _decimal(spread_threshold))
+    )
     return ReviewStats(
-        count=len(values), mean=mean(values), trimmed_mean=trimmed_value, trimmed=trimmed,
-        median=median(values), stdev=stdev, spread=spread,
-        lowest=min(values) if values else None, highest=max(values) if values else None,
+        count=len(values),
+        mean=mean(values),
+        trimmed_mean=trimmed_value,
+        trimmed=trimmed,
+        median=median(values),
+        stdev=stdev,
+        spread=spread,
+        lowest=min(values) if values else None,
+        highest=max(values) if values else None,
         disagreement=disagreement,
     )
 
 
 # --- one expert ---------------------------------------------------------------------------
 
-def z_scores(totals: Mapping[Hashable, Decimal], min_reviews: int = CALIBRATION_MIN_REVIEWS,
-             ) -> dict[Hashable, Decimal]:
+
+def z_scores(
+    totals: Mapping[Hashable, Decimal],
+    min_reviews: int = CALIBRATION_MIN_REVIEWS,
+) -> dict[Hashable, Decimal]:
     """Each of an expert's totals as a z-score against their own mean and sample stdev, 2 decimals.
 
     ``totals`` maps a key (a review id) to the total of every valid review of one
@@ -220,10 +237,14 @@ def z_scores(totals: Mapping[Hashable, Decimal], min_reviews: int = CALIBRATION_
     with localcontext() as ctx:
         ctx.prec = PRECISION
         centre = sum(values, Decimal(0)) / len(values)
-        return {key: _round((_decimal(value) - centre) / stdev, TWO_PLACES) for key, value in totals.items()}
+        return {
+            key: _round((_decimal(value) - centre) / stdev, TWO_PLACES)
+            for key, value in totals.items()
+        }
 
 
 # --- a call -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Ranked:

@@ -86,20 +86,32 @@ _KIND_ORDER = {kind: n for n, kind in enumerate(CONFLICT_KINDS)}
 
 REASONS = {
     "member": _l("The expert's account belongs to the applicant organisation %(org)s."),
-    "past_member": _l("The expert's account belonged to the applicant organisation %(org)s until %(until)s."),
+    "past_member": _l(
+        "The expert's account belonged to the applicant organisation %(org)s until %(until)s."
+    ),
     "author": _l("The expert's account created this application."),
     "employer": _l("The expert works for the applicant, %(org)s."),
     "relation": _l("The expert declared a relation with the applicant %(org)s: %(kind)s."),
     "excluded": _l("The applicant asked that %(who)s not review this application: %(reason)s"),
     "employer_name": _l("The expert's employer “%(employer)s” resembles the applicant “%(org)s”."),
-    "relation_name": _l("The expert declared a relation (%(kind)s) with “%(related)s”, which resembles the "
-                        "applicant “%(org)s”."),
-    "excluded_name": _l("The applicant excluded %(name)s of “%(employer)s”; this expert has the same name but "
-                        "works for “%(expert_employer)s”."),
-    "team_member": _l("%(member)s of the application's team works for the expert's employer “%(employer)s”."),
-    "team_employer_name": _l("%(member)s of the application's team works for “%(team_org)s”, which resembles "
-                             "the expert's employer “%(employer)s”."),
-    "team_name": _l("%(member)s of the application's team (%(team_org)s) has the same name as the expert."),
+    "relation_name": _l(
+        "The expert declared a relation (%(kind)s) with “%(related)s”, which resembles the "
+        "applicant “%(org)s”."
+    ),
+    "excluded_name": _l(
+        "The applicant excluded %(name)s of “%(employer)s”; this expert has the same name but "
+        "works for “%(expert_employer)s”."
+    ),
+    "team_member": _l(
+        "%(member)s of the application's team works for the expert's employer “%(employer)s”."
+    ),
+    "team_employer_name": _l(
+        "%(member)s of the application's team works for “%(team_org)s”, which resembles "
+        "the expert's employer “%(employer)s”."
+    ),
+    "team_name": _l(
+        "%(member)s of the application's team (%(team_org)s) has the same name as the expert."
+    ),
 }
 
 
@@ -141,18 +153,62 @@ class ConflictError(ValueError):
 # --- normalisation -----------------------------------------------------------------------
 
 _PROVINCES = (
-    "北京市", "天津市", "上海市", "重庆市", "河北省", "山西省", "辽宁省", "吉林省", "黑龙江省", "江苏省",
-    "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省", "海南省",
-    "四川省", "贵州省", "云南省", "陕西省", "甘肃省", "青海省", "台湾省", "内蒙古自治区", "广西壮族自治区",
-    "西藏自治区", "宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区",
+    "北京市",
+    "天津市",
+    "上海市",
+    "重庆市",
+    "河北省",
+    "山西省",
+    "辽宁省",
+    "吉林省",
+    "黑龙江省",
+    "江苏省",
+    "浙江省",
+    "安徽省",
+    "福建省",
+    "江西省",
+    "山东省",
+    "河南省",
+    "湖北省",
+    "湖南省",
+    "广东省",
+    "海南省",
+    "四川省",
+    "贵州省",
+    "云南省",
+    "陕西省",
+    "甘肃省",
+    "青海省",
+    "台湾省",
+    "内蒙古自治区",
+    "广西壮族自治区",
+    "西藏自治区",
+    "宁夏回族自治区",
+    "新疆维吾尔自治区",
+    "香港特别行政区",
+    "澳门特别行政区",
 )
 _JILIN_CITIES = (
-    "长春市", "吉林市", "四平市", "辽源市", "通化市", "白山市", "松原市", "白城市", "延边朝鲜族自治州",
-    "梅河口市", "公主岭市", "集安市",
+    "长春市",
+    "吉林市",
+    "四平市",
+    "辽源市",
+    "通化市",
+    "白山市",
+    "松原市",
+    "白城市",
+    "延边朝鲜族自治州",
+    "梅河口市",
+    "公主岭市",
+    "集安市",
 )
 _TONGHUA_DISTRICTS = ("东昌区", "二道江区", "通化县", "辉南县", "柳河县")
-_PLACE_PREFIXES = tuple(sorted(_PROVINCES + _JILIN_CITIES + _TONGHUA_DISTRICTS, key=len, reverse=True))
-_LEGAL_FORMS = re.compile("|".join(("股份有限公司", "有限责任公司", "有限公司", "集团", "股份", "公司", "有限")))
+_PLACE_PREFIXES = tuple(
+    sorted(_PROVINCES + _JILIN_CITIES + _TONGHUA_DISTRICTS, key=len, reverse=True)
+)
+_LEGAL_FORMS = re.compile(
+    "|".join(("股份有限公司", "有限责任公司", "有限公司", "集团", "股份", "公司", "有限"))
+)
 _SPACES_AND_MARKS = re.compile(r"[\s·・•.,，、;；:：\-–—_'\"“”‘’/&]+")
 _BRACKETED = re.compile(r"[(\[{【〔〖「『][^()\[\]{}【】〔〕〖〗「」『』]*[)\]}】〕〗」』]")
 _BRACKETS = re.compile(r"[()\[\]{}【】〔〕〖〗「」『』]")
@@ -179,7 +235,7 @@ def normalise_org_name(name: str | None) -> str:
         stripped = False
         for prefix in _PLACE_PREFIXES:
             if text.startswith(prefix) and len(text) > len(prefix):
-                text = text[len(prefix):]
+                text = text[len(prefix) :]
                 stripped = True
                 break
     return _LEGAL_FORMS.sub("", text)
@@ -214,6 +270,7 @@ def _years_before(day: date, years: int) -> date:
 
 # --- the conflicts (one construction for both ways of judging) ---------------------------------
 
+
 def _conflict(kind: str, hard: bool, /, **params: str) -> Conflict:
     return Conflict(kind, hard, tuple(params.items()))
 
@@ -240,7 +297,9 @@ def _relation_name(kind: str, related: str, org_name: str) -> Conflict:
 
 
 def _excluded_name(name: str, employer: str, expert_employer: str) -> Conflict:
-    return _conflict("excluded_name", False, name=name, employer=employer, expert_employer=expert_employer or "—")
+    return _conflict(
+        "excluded_name", False, name=name, employer=employer, expert_employer=expert_employer or "—"
+    )
 
 
 def _member(org_name: str) -> Conflict:
@@ -265,7 +324,9 @@ def _team_member(member: str, employer: str) -> Conflict:
 
 
 def _team_employer_name(member: str, team_org: str, employer: str) -> Conflict:
-    return _conflict("team_employer_name", False, member=member, team_org=team_org, employer=employer)
+    return _conflict(
+        "team_employer_name", False, member=member, team_org=team_org, employer=employer
+    )
 
 
 def _team_name(member: str, team_org: str) -> Conflict:
@@ -280,8 +341,11 @@ def exact_org_key(name: str | None) -> str:
 def _team_rows(team, org_name: str) -> list[tuple[str, str]]:
     """(name, organisation) of the team members who are not the applicant's own staff."""
     org_key = normalise_org_name(org_name)
-    return [(name, team_org or "") for name, team_org in team
-            if not (team_org and normalise_org_name(team_org) == org_key)]
+    return [
+        (name, team_org or "")
+        for name, team_org in team
+        if not (team_org and normalise_org_name(team_org) == org_key)
+    ]
 
 
 def _team_conflicts(team_rows, expert_name: str, employer_name: str) -> list[Conflict]:
@@ -316,8 +380,9 @@ def _relation_names(registered: str | None, typed: str | None) -> list[str]:
     return names
 
 
-def _excluded_conflict(row_name: str, row_employer: str, row_reason: str,
-                       expert_employer: str) -> Conflict:
+def _excluded_conflict(
+    row_name: str, row_employer: str, row_reason: str, expert_employer: str
+) -> Conflict:
     row_key = normalise_org_name(row_employer)
     if not row_key or row_key == normalise_org_name(expert_employer):
         return _excluded(row_name, row_employer, row_reason)
@@ -326,8 +391,10 @@ def _excluded_conflict(row_name: str, row_employer: str, row_reason: str,
 
 # --- one pair ------------------------------------------------------------------------------
 
-def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
-                  today: date | None = None) -> list[Conflict]:
+
+def conflicts_for(
+    expert: Expert, application, *, apply_rulings: bool = True, today: date | None = None
+) -> list[Conflict]:
     """The conflicts between ``expert`` and ``application``, rulings applied unless told otherwise.
 
     An empty list means the expert may review the application.
@@ -341,8 +408,9 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
         found.append(_member(org.name))
     if expert.user_id is not None and application.created_by_id == expert.user_id:
         found.append(_author())
-    if (expert.employer_id is not None and expert.employer_id == org.id) or \
-            (expert.employer_uscc and expert.employer_uscc == org.uscc):
+    if (expert.employer_id is not None and expert.employer_id == org.id) or (
+        expert.employer_uscc and expert.employer_uscc == org.uscc
+    ):
         found.append(_employer(org.name))
     elif names_resemble(normalise_org_name(expert.employer_name), org_key):
         found.append(_employer_name(expert.employer_name, org.name))
@@ -350,22 +418,33 @@ def conflicts_for(expert: Expert, application, *, apply_rulings: bool = True,
         if not relation_is_current(relation.until, today):
             continue
         if relation.organisation_id is not None and relation.organisation_id == org.id:
-            found.append(_membership(org.name, relation.until) if relation.source == "membership"
-                         else _relation(relation.kind, org.name))
+            found.append(
+                _membership(org.name, relation.until)
+                if relation.source == "membership"
+                else _relation(relation.kind, org.name)
+            )
             continue
         registered = relation.organisation.name if relation.organisation is not None else None
         for name in _relation_names(registered, relation.organisation_name):
             if names_resemble(normalise_org_name(name), org_key):
                 found.append(_relation_name(relation.kind, name, org.name))
-    rows = db.session.scalars(sa.select(ExcludedExpert).where(ExcludedExpert.application_id == application.id)
-                              .order_by(ExcludedExpert.id)).all()
+    rows = db.session.scalars(
+        sa.select(ExcludedExpert)
+        .where(ExcludedExpert.application_id == application.id)
+        .order_by(ExcludedExpert.id)
+    ).all()
     for row in rows:
         if person_key(row.name) and person_key(row.name) == person_key(expert.name):
-            found.append(_excluded_conflict(row.name, row.employer_name, row.reason, expert.employer_name))
+            found.append(
+                _excluded_conflict(row.name, row.employer_name, row.reason, expert.employer_name)
+            )
     team = _team_rows([(m.name, m.organisation_name) for m in application.team], org.name)
     found.extend(_team_conflicts(team, expert.name, expert.employer_name))
-    blocked = db.session.scalar(sa.select(ConflictRuling.blocked).where(
-        ConflictRuling.application_id == application.id, ConflictRuling.expert_id == expert.id))
+    blocked = db.session.scalar(
+        sa.select(ConflictRuling.blocked).where(
+            ConflictRuling.application_id == application.id, ConflictRuling.expert_id == expert.id
+        )
+    )
     return _finish(found, blocked, apply_rulings)
 
 
@@ -389,7 +468,7 @@ def _identity(obj) -> int:
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 def _rows(stmt_for, ids: list[int]) -> list:
@@ -401,7 +480,9 @@ def _rows(stmt_for, ids: list[int]) -> list:
 
 
 def _substrings(text: str) -> set[str]:
-    return {text[i:j] for i in range(len(text)) for j in range(i + MIN_CONTAINED_LENGTH, len(text) + 1)}
+    return {
+        text[i:j] for i in range(len(text)) for j in range(i + MIN_CONTAINED_LENGTH, len(text) + 1)
+    }
 
 
 @dataclass
@@ -426,17 +507,51 @@ def _index_experts(expert_ids: list[int], today: date) -> _ExpertIndex:
     from grants.accounts.models import User
     from grants.orgs.models import Organisation
 
-    experts = _rows(lambda chunk: sa.select(Expert.id, Expert.name, Expert.employer_id, Expert.employer_uscc,
-                                            Expert.employer_name, Expert.user_id, User.organisation_id)
-                    .outerjoin(User, User.id == Expert.user_id).where(Expert.id.in_(chunk)), expert_ids)
+    experts = _rows(
+        lambda chunk: (
+            sa.select(
+                Expert.id,
+                Expert.name,
+                Expert.employer_id,
+                Expert.employer_uscc,
+                Expert.employer_name,
+                Expert.user_id,
+                User.organisation_id,
+            )
+            .outerjoin(User, User.id == Expert.user_id)
+            .where(Expert.id.in_(chunk))
+        ),
+        expert_ids,
+    )
 
-    relations = _rows(lambda chunk: sa.select(
-        ExpertRelation.expert_id, ExpertRelation.kind, ExpertRelation.organisation_id,
-        ExpertRelation.organisation_name, ExpertRelation.until, ExpertRelation.source, Organisation.name)
-        .outerjoin(Organisation, Organisation.id == ExpertRelation.organisation_id)
-        .where(ExpertRelation.expert_id.in_(chunk)), expert_ids)
-    index = _ExpertIndex(defaultdict(list), defaultdict(list), {}, defaultdict(list), defaultdict(list), {},
-                         defaultdict(list), defaultdict(list), {}, defaultdict(list))
+    relations = _rows(
+        lambda chunk: (
+            sa.select(
+                ExpertRelation.expert_id,
+                ExpertRelation.kind,
+                ExpertRelation.organisation_id,
+                ExpertRelation.organisation_name,
+                ExpertRelation.until,
+                ExpertRelation.source,
+                Organisation.name,
+            )
+            .outerjoin(Organisation, Organisation.id == ExpertRelation.organisation_id)
+            .where(ExpertRelation.expert_id.in_(chunk))
+        ),
+        expert_ids,
+    )
+    index = _ExpertIndex(
+        defaultdict(list),
+        defaultdict(list),
+        {},
+        defaultdict(list),
+        defaultdict(list),
+        {},
+        defaultdict(list),
+        defaultdict(list),
+        {},
+        defaultdict(list),
+    )
     for expert_id, name, employer_id, employer_uscc, employer_name, user_id, user_org_id in experts:
         index.employer_name[expert_id] = employer_name or ""
         if user_id is not None:
@@ -482,8 +597,9 @@ def _resembling_keys(org_key: str, index: _ExpertIndex) -> set[str]:
     return keys
 
 
-def conflict_matrix(applications, experts, *, apply_rulings: bool = True,
-                    today: date | None = None) -> dict[tuple[int, int], list[Conflict]]:
+def conflict_matrix(
+    applications, experts, *, apply_rulings: bool = True, today: date | None = None
+) -> dict[tuple[int, int], list[Conflict]]:
     """The conflicts of every (application id, expert id) pair that has any.
 
     Pairs without a conflict (or whose soft flags the bureau allowed) are absent: a pair
@@ -502,23 +618,55 @@ def conflict_matrix(applications, experts, *, apply_rulings: bool = True,
     index = _index_experts(expert_ids, today)
     from grants.applications.models import TeamMember
 
-    apps = _rows(lambda chunk: sa.select(Application.id, Organisation.id, Organisation.name, Organisation.uscc,
-                                         Application.created_by_id)
-                 .join(Organisation, Organisation.id == Application.organisation_id)
-                 .where(Application.id.in_(chunk)), app_ids)
+    apps = _rows(
+        lambda chunk: (
+            sa.select(
+                Application.id,
+                Organisation.id,
+                Organisation.name,
+                Organisation.uscc,
+                Application.created_by_id,
+            )
+            .join(Organisation, Organisation.id == Application.organisation_id)
+            .where(Application.id.in_(chunk))
+        ),
+        app_ids,
+    )
     teams: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for app_id, name, team_org in _rows(lambda chunk: sa.select(
-            TeamMember.application_id, TeamMember.name, TeamMember.organisation_name)
-            .where(TeamMember.application_id.in_(chunk)).order_by(TeamMember.position, TeamMember.id), app_ids):
+    for app_id, name, team_org in _rows(
+        lambda chunk: (
+            sa.select(TeamMember.application_id, TeamMember.name, TeamMember.organisation_name)
+            .where(TeamMember.application_id.in_(chunk))
+            .order_by(TeamMember.position, TeamMember.id)
+        ),
+        app_ids,
+    ):
         teams[app_id].append((name, team_org))
     excluded: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    for app_id, name, employer, reason in _rows(lambda chunk: sa.select(
-            ExcludedExpert.application_id, ExcludedExpert.name, ExcludedExpert.employer_name, ExcludedExpert.reason)
-            .where(ExcludedExpert.application_id.in_(chunk)).order_by(ExcludedExpert.id), app_ids):
+    for app_id, name, employer, reason in _rows(
+        lambda chunk: (
+            sa.select(
+                ExcludedExpert.application_id,
+                ExcludedExpert.name,
+                ExcludedExpert.employer_name,
+                ExcludedExpert.reason,
+            )
+            .where(ExcludedExpert.application_id.in_(chunk))
+            .order_by(ExcludedExpert.id)
+        ),
+        app_ids,
+    ):
         excluded[app_id].append((name, employer, reason))
-    rulings = {(a, e): blocked for a, e, blocked in _rows(lambda chunk: sa.select(
-        ConflictRuling.application_id, ConflictRuling.expert_id, ConflictRuling.blocked)
-        .where(ConflictRuling.application_id.in_(chunk)), app_ids) if e in wanted_experts}
+    rulings = {
+        (a, e): blocked
+        for a, e, blocked in _rows(
+            lambda chunk: sa.select(
+                ConflictRuling.application_id, ConflictRuling.expert_id, ConflictRuling.blocked
+            ).where(ConflictRuling.application_id.in_(chunk)),
+            app_ids,
+        )
+        if e in wanted_experts
+    }
 
     with _gc_paused():
         return _judge(apps, index, excluded, teams, rulings, apply_rulings, today)
@@ -536,40 +684,54 @@ def _gc_paused():
             gc.enable()
 
 
-def _judge(apps, index: _ExpertIndex, excluded, teams, rulings, apply_rulings: bool,
-           today: date) -> dict[tuple[int, int], list[Conflict]]:
+def _judge(
+    apps, index: _ExpertIndex, excluded, teams, rulings, apply_rulings: bool, today: date
+) -> dict[tuple[int, int], list[Conflict]]:
     found: dict[tuple[int, int], list[Conflict]] = defaultdict(list)
     for app_id, org_id, org_name, org_uscc, created_by_id in apps:
         for expert_id in index.member_by_org.get(org_id, ()):
             found[app_id, expert_id].append(_member(org_name))
         if created_by_id is not None and created_by_id in index.by_user:
             found[app_id, index.by_user[created_by_id]].append(_author())
-        hard_employer = set(index.employer_by_id.get(org_id, ())) | set(index.employer_by_uscc.get(org_uscc, ()))
+        hard_employer = set(index.employer_by_id.get(org_id, ())) | set(
+            index.employer_by_uscc.get(org_uscc, ())
+        )
         for expert_id in hard_employer:
             found[app_id, expert_id].append(_employer(org_name))
         for expert_id, kind, source, until in index.relations_by_org.get(org_id, ()):
-            found[app_id, expert_id].append(_membership(org_name, until) if source == "membership"
-                                            else _relation(kind, org_name))
+            found[app_id, expert_id].append(
+                _membership(org_name, until)
+                if source == "membership"
+                else _relation(kind, org_name)
+            )
         for key in _resembling_keys(normalise_org_name(org_name), index):
             for expert_id, source in index.by_key[key]:
                 if source[0] == "employer":
                     if expert_id not in hard_employer:
-                        found[app_id, expert_id].append(_employer_name(index.employer_name[expert_id], org_name))
+                        found[app_id, expert_id].append(
+                            _employer_name(index.employer_name[expert_id], org_name)
+                        )
                 elif source[1] is None or source[1] != org_id:
                     found[app_id, expert_id].append(_relation_name(source[2], source[3], org_name))
         for name, employer, reason in excluded.get(app_id, ()):
             for expert_id in index.by_person.get(person_key(name), ()) if person_key(name) else ():
                 found[app_id, expert_id].append(
-                    _excluded_conflict(name, employer, reason, index.employer_name[expert_id]))
+                    _excluded_conflict(name, employer, reason, index.employer_name[expert_id])
+                )
         for name, team_org in _team_rows(teams.get(app_id, ()), org_name):
-            exact = set(index.employer_exact.get(exact_org_key(team_org), ())) if exact_org_key(team_org) else set()
+            exact = (
+                set(index.employer_exact.get(exact_org_key(team_org), ()))
+                if exact_org_key(team_org)
+                else set()
+            )
             for expert_id in exact:
                 found[app_id, expert_id].append(_team_member(name, index.employer_name[expert_id]))
             for key in _resembling_keys(normalise_org_name(team_org), index):
                 for expert_id, source in index.by_key[key]:
                     if source[0] == "employer" and expert_id not in exact:
                         found[app_id, expert_id].append(
-                            _team_employer_name(name, team_org, index.employer_name[expert_id]))
+                            _team_employer_name(name, team_org, index.employer_name[expert_id])
+                        )
             for expert_id in index.by_person.get(person_key(name), ()) if person_key(name) else ():
                 found[app_id, expert_id].append(_team_name(name, team_org))
     matrix = {}
@@ -581,6 +743,7 @@ def _judge(apps, index: _ExpertIndex, excluded, teams, rulings, apply_rulings: b
 
 
 # --- the bureau's view of a call -----------------------------------------------------------
+
 
 @dataclass
 class PairConflicts:
@@ -601,21 +764,36 @@ def call_conflicts(call) -> tuple[list[PairConflicts], list[PairConflicts]]:
     from grants.applications.models import Application
 
     applications = db.session.scalars(
-        sa.select(Application).where(Application.call_id == call.id, Application.state.in_(REVIEWABLE_STATES))
+        sa.select(Application)
+        .where(Application.call_id == call.id, Application.state.in_(REVIEWABLE_STATES))
         .options(selectinload(Application.organisation))
-        .order_by(Application.reference_no, Application.id)).all()
-    experts = db.session.scalars(sa.select(Expert).where(Expert.active.is_(True)).order_by(Expert.name, Expert.id)).all()
+        .order_by(Application.reference_no, Application.id)
+    ).all()
+    experts = db.session.scalars(
+        sa.select(Expert).where(Expert.active.is_(True)).order_by(Expert.name, Expert.id)
+    ).all()
     matrix = conflict_matrix(applications, experts, apply_rulings=False)
-    rulings = {(r.application_id, r.expert_id): r for r in db.session.scalars(
-        sa.select(ConflictRuling).where(ConflictRuling.application_id.in_([a.id for a in applications])))} \
-        if applications else {}
+    rulings = (
+        {
+            (r.application_id, r.expert_id): r
+            for r in db.session.scalars(
+                sa.select(ConflictRuling).where(
+                    ConflictRuling.application_id.in_([a.id for a in applications])
+                )
+            )
+        }
+        if applications
+        else {}
+    )
     soft, hard = [], []
     for application in applications:
         for expert in experts:
             conflicts = matrix.get((application.id, expert.id))
             if not conflicts:
                 continue
-            pair = PairConflicts(application, expert, conflicts, rulings.get((application.id, expert.id)))
+            pair = PairConflicts(
+                application, expert, conflicts, rulings.get((application.id, expert.id))
+            )
             (hard if pair.hard else soft).append(pair)
     return soft, hard
 
@@ -624,28 +802,44 @@ def excluded_by_application(application_ids: list[int]) -> dict[int, list[Exclud
     """The excluded-expert rows of these applications."""
     rows: dict[int, list[ExcludedExpert]] = defaultdict(list)
     for chunk in _chunks(sorted(set(application_ids))):
-        for row in db.session.scalars(sa.select(ExcludedExpert).where(ExcludedExpert.application_id.in_(chunk))
-                                      .order_by(ExcludedExpert.id)):
+        for row in db.session.scalars(
+            sa.select(ExcludedExpert)
+            .where(ExcludedExpert.application_id.in_(chunk))
+            .order_by(ExcludedExpert.id)
+        ):
             rows[row.application_id].append(row)
     return rows
 
 
-def rule_conflict(application, expert: Expert, *, blocked: bool, reason: str, actor) -> ConflictRuling:
+def rule_conflict(
+    application, expert: Expert, *, blocked: bool, reason: str, actor
+) -> ConflictRuling:
     """The bureau blocks or allows a soft-flagged pair; a hard conflict cannot be ruled on.
 
     A second ruling replaces the first; both are in the audit log.
     """
     reason = (reason or "").strip()
     if not reason:
-        raise ConflictError(_l("Give the reason for the ruling: it is kept in the audit log."), "reason")
+        raise ConflictError(
+            _l("Give the reason for the ruling: it is kept in the audit log."), "reason"
+        )
     conflicts = conflicts_for(expert, application, apply_rulings=False)
     if any(c.hard for c in conflicts):
-        raise ConflictError(_l("%(name)s has a hard conflict with this application: it cannot be overruled.",
-                               name=expert.name))
+        raise ConflictError(
+            _l(
+                "%(name)s has a hard conflict with this application: it cannot be overruled.",
+                name=expert.name,
+            )
+        )
     if not conflicts:
-        raise ConflictError(_l("Nothing is flagged between %(name)s and this application.", name=expert.name))
-    ruling = db.session.scalar(sa.select(ConflictRuling).where(
-        ConflictRuling.application_id == application.id, ConflictRuling.expert_id == expert.id))
+        raise ConflictError(
+            _l("Nothing is flagged between %(name)s and this application.", name=expert.name)
+        )
+    ruling = db.session.scalar(
+        sa.select(ConflictRuling).where(
+            ConflictRuling.application_id == application.id, ConflictRuling.expert_id == expert.id
+        )
+    )
     before = {"blocked": ruling.blocked, "reason": ruling.reason} if ruling else None
     if ruling is None:
         ruling = ConflictRuling(application_id=application.id, expert_id=expert.id)
@@ -655,42 +849,84 @@ def rule_conflict(application, expert: Expert, *, blocked: bool, reason: str, ac
     ruling.decided_by_id = actor.id
     ruling.decided_at = utcnow()
     db.session.flush()
-    audit.record("conflict.ruled", ruling, actor=actor, before=before,
-                 after={"application_id": application.id, "expert_id": expert.id, "blocked": blocked,
-                        "reason": ruling.reason, "flags": [c.kind for c in conflicts]})
+    audit.record(
+        "conflict.ruled",
+        ruling,
+        actor=actor,
+        before=before,
+        after={
+            "application_id": application.id,
+            "expert_id": expert.id,
+            "blocked": blocked,
+            "reason": ruling.reason,
+            "flags": [c.kind for c in conflicts],
+        },
+    )
     return ruling
 
 
 # --- the applicant's excluded experts --------------------------------------------------------
 
-def add_excluded_expert(application, *, name: str, employer_name: str, reason: str, actor) -> ExcludedExpert:
+
+def add_excluded_expert(
+    application, *, name: str, employer_name: str, reason: str, actor
+) -> ExcludedExpert:
     """Name an expert who should not review the application; at most three per application."""
     from grants.applications.models import Application
 
-    name, employer_name, reason = (name or "").strip(), (employer_name or "").strip(), (reason or "").strip()
+    name, employer_name, reason = (
+        (name or "").strip(),
+        (employer_name or "").strip(),
+        (reason or "").strip(),
+    )
     if not name:
         raise ConflictError(_l("Give the expert's name."), "name")
     # Lock the application row so that two requests cannot both add a third expert.
-    db.session.execute(sa.select(Application.id).where(Application.id == application.id).with_for_update())
-    rows = db.session.scalars(sa.select(ExcludedExpert).where(ExcludedExpert.application_id == application.id)).all()
+    db.session.execute(
+        sa.select(Application.id).where(Application.id == application.id).with_for_update()
+    )
+    rows = db.session.scalars(
+        sa.select(ExcludedExpert).where(ExcludedExpert.application_id == application.id)
+    ).all()
     if len(rows) >= MAX_EXCLUDED_EXPERTS:
-        raise ConflictError(_l("You can name at most %(max)d experts who should not review the application. "
-                               "Remove one to name another.", max=MAX_EXCLUDED_EXPERTS), "name")
-    if any(person_key(r.name) == person_key(name)
-           and normalise_org_name(r.employer_name) == normalise_org_name(employer_name) for r in rows):
+        raise ConflictError(
+            _l(
+                "You can name at most %(max)d experts who should not review the application. "
+                "Remove one to name another.",
+                max=MAX_EXCLUDED_EXPERTS,
+            ),
+            "name",
+        )
+    if any(
+        person_key(r.name) == person_key(name)
+        and normalise_org_name(r.employer_name) == normalise_org_name(employer_name)
+        for r in rows
+    ):
         raise ConflictError(_l("%(name)s is already on the list.", name=name), "name")
-    row = ExcludedExpert(application_id=application.id, name=name[:100], employer_name=employer_name[:200],
-                         reason=reason[:500])
+    row = ExcludedExpert(
+        application_id=application.id,
+        name=name[:100],
+        employer_name=employer_name[:200],
+        reason=reason[:500],
+    )
     db.session.add(row)
     db.session.flush()
-    audit.record("application.expert_excluded", application, actor=actor,
-                 after={"name": row.name, "employer_name": row.employer_name, "reason": row.reason})
+    audit.record(
+        "application.expert_excluded",
+        application,
+        actor=actor,
+        after={"name": row.name, "employer_name": row.employer_name, "reason": row.reason},
+    )
     return row
 
 
 def remove_excluded_expert(row: ExcludedExpert, application, actor) -> None:
     """Take an expert off the application's list of excluded experts."""
-    audit.record("application.expert_exclusion_removed", application, actor=actor,
-                 before={"name": row.name, "employer_name": row.employer_name, "reason": row.reason})
+    audit.record(
+        "application.expert_exclusion_removed",
+        application,
+        actor=actor,
+        before={"name": row.name, "employer_name": row.employer_name, "reason": row.reason},
+    )
     db.session.delete(row)
     db.session.flush()

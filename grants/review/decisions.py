@@ -57,6 +57,7 @@ class DecisionError(Exception):
 
 # --- reading --------------------------------------------------------------------------------
 
+
 def decision_for(application: Application) -> Decision | None:
     """The application's decision, if the bureau has taken one."""
     return db.session.scalar(sa.select(Decision).where(Decision.application_id == application.id))
@@ -76,7 +77,8 @@ def approved_total(call: Call) -> Decimal:
     total = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Decision.amount), 0))
         .join(Application, Application.id == Decision.application_id)
-        .where(Application.call_id == call.id, Decision.outcome == "approve"))
+        .where(Application.call_id == call.id, Decision.outcome == "approve")
+    )
     return to_money(Decimal(str(total or 0)))
 
 
@@ -107,9 +109,11 @@ def budget_position(call: Call) -> BudgetPosition:
 def call_applications(call: Call, states) -> list[Application]:
     """The call's applications in ``states``, by reference number."""
     return db.session.scalars(
-        sa.select(Application).where(Application.call_id == call.id, Application.state.in_(states))
+        sa.select(Application)
+        .where(Application.call_id == call.id, Application.state.in_(states))
         .options(selectinload(Application.organisation))
-        .order_by(Application.reference_no, Application.id)).all()
+        .order_by(Application.reference_no, Application.id)
+    ).all()
 
 
 def is_released(application: Application, decision: Decision | None = None) -> bool:
@@ -138,10 +142,16 @@ def visible_state(application: Application, viewer=None) -> str:
 def submitted_reviews(application: Application) -> list[Review]:
     """The valid proposal reviews of the application, in the order the experts were invited."""
     return db.session.scalars(
-        sa.select(Review).join(Assignment, Assignment.id == Review.assignment_id)
-        .where(Assignment.application_id == application.id, Assignment.purpose == "proposal",
-               Assignment.state == "accepted", Review.state == "submitted")
-        .order_by(Assignment.id)).all()
+        sa.select(Review)
+        .join(Assignment, Assignment.id == Review.assignment_id)
+        .where(
+            Assignment.application_id == application.id,
+            Assignment.purpose == "proposal",
+            Assignment.state == "accepted",
+            Review.state == "submitted",
+        )
+        .order_by(Assignment.id)
+    ).all()
 
 
 def comment_approved(review: Review) -> bool:
@@ -161,8 +171,11 @@ def applicant_outcome(application: Application) -> dict | None:
     decision = decision_for(application)
     if decision is None or decision.released_at is None:
         return None
-    texts = [r.released_comment.strip() for r in submitted_reviews(application)
-             if r.released_comment_approved_at is not None and (r.released_comment or "").strip()]
+    texts = [
+        r.released_comment.strip()
+        for r in submitted_reviews(application)
+        if r.released_comment_approved_at is not None and (r.released_comment or "").strip()
+    ]
     return {
         "outcome": decision.outcome,
         "amount": decision.amount if decision.outcome == "approve" else None,
@@ -173,6 +186,7 @@ def applicant_outcome(application: Application) -> dict | None:
 
 
 # --- deciding -------------------------------------------------------------------------------
+
 
 def _lock_call(call_id: int) -> None:
     """Serialise approvals of one call (PostgreSQL row lock; SQLite writes are serial anyway)."""
@@ -189,14 +203,21 @@ def amount_problem(application: Application, amount) -> str | None:
         return _("The approved amount must be more than zero.")
     requested = to_money(application.fiscal_total or 0)
     if amount > requested:
-        return _("The approved amount (%(amount)s) cannot exceed the fiscal funds requested (%(requested)s).",
-                 amount=format_wan(amount, 4), requested=format_wan(requested, 4))
+        return _(
+            "The approved amount (%(amount)s) cannot exceed the fiscal funds requested (%(requested)s).",
+            amount=format_wan(amount, 4),
+            requested=format_wan(requested, 4),
+        )
     position = budget_position(application.call)
     if position.approved + amount > position.budget:
-        return _("Approving %(amount)s would exceed the call's budget: %(approved)s of %(budget)s are "
-                 "approved already, %(remaining)s remain.",
-                 amount=format_wan(amount, 4), approved=format_wan(position.approved, 4),
-                 budget=format_wan(position.budget, 4), remaining=format_wan(position.remaining, 4))
+        return _(
+            "Approving %(amount)s would exceed the call's budget: %(approved)s of %(budget)s are "
+            "approved already, %(remaining)s remain.",
+            amount=format_wan(amount, 4),
+            approved=format_wan(position.approved, 4),
+            budget=format_wan(position.budget, 4),
+            remaining=format_wan(position.remaining, 4),
+        )
     return None
 
 
@@ -224,19 +245,33 @@ def on_approve(application: Application, actor, data: dict) -> None:
     """Write the approval; the database CHECK keeps the amount within the request."""
     amount = to_money(data["amount"])
     decision = _write_decision(application, actor, outcome="approve", amount=amount, reasons="")
-    audit.record("decision.approve", decision, actor=actor,
-                 after={"application_id": application.id, "amount": str(amount),
-                        "requested": str(decision.requested),
-                        "call_approved_total": str(approved_total(application.call))})
+    audit.record(
+        "decision.approve",
+        decision,
+        actor=actor,
+        after={
+            "application_id": application.id,
+            "amount": str(amount),
+            "requested": str(decision.requested),
+            "call_approved_total": str(approved_total(application.call)),
+        },
+    )
 
 
 def on_decline(application: Application, actor, data: dict) -> None:
     """Write the decline with its reasons (the guard of the table requires them)."""
     reasons = data["reasons"].strip()
     decision = _write_decision(application, actor, outcome="decline", amount=None, reasons=reasons)
-    audit.record("decision.decline", decision, actor=actor,
-                 after={"application_id": application.id, "reasons": reasons,
-                        "requested": str(decision.requested)})
+    audit.record(
+        "decision.decline",
+        decision,
+        actor=actor,
+        after={
+            "application_id": application.id,
+            "reasons": reasons,
+            "requested": str(decision.requested),
+        },
+    )
 
 
 def approve(application: Application, amount: Decimal, actor) -> Decision:
@@ -252,14 +287,19 @@ def decline(application: Application, reasons: str, actor) -> Decision:
 
 
 def upheld_objections(application: Application) -> list[Objection]:
-    return db.session.scalars(sa.select(Objection).where(
-        Objection.application_id == application.id, Objection.state == "upheld").order_by(Objection.id)).all()
+    return db.session.scalars(
+        sa.select(Objection)
+        .where(Objection.application_id == application.id, Objection.state == "upheld")
+        .order_by(Objection.id)
+    ).all()
 
 
 def guard_overturn(application: Application, actor, data: dict) -> str | None:
     """Only an upheld objection can overturn an approval."""
     if not upheld_objections(application):
-        return _("An approval can only be overturned after an objection against it has been upheld.")
+        return _(
+            "An approval can only be overturned after an objection against it has been upheld."
+        )
     return None
 
 
@@ -270,22 +310,43 @@ def on_overturn(application: Application, actor, data: dict) -> None:
     An applicant who was already told of the approval is told of the change at once.
     """
     decision = decision_for(application)
-    before = {"outcome": decision.outcome, "amount": str(decision.amount) if decision.amount is not None else None,
-              "reasons": decision.reasons} if decision else None
+    before = (
+        {
+            "outcome": decision.outcome,
+            "amount": str(decision.amount) if decision.amount is not None else None,
+            "reasons": decision.reasons,
+        }
+        if decision
+        else None
+    )
     reasons = (data.get("reasons") or "").strip()
     if not reasons:
         reasons = "\n".join(o.resolution for o in upheld_objections(application))
     decision = _write_decision(application, actor, outcome="decline", amount=None, reasons=reasons)
-    audit.record("decision.overturn", decision, actor=actor, before=before,
-                 after={"application_id": application.id, "outcome": "decline", "amount": None,
-                        "reasons": reasons})
+    audit.record(
+        "decision.overturn",
+        decision,
+        actor=actor,
+        before=before,
+        after={
+            "application_id": application.id,
+            "outcome": "decline",
+            "amount": None,
+            "reasons": reasons,
+        },
+    )
     if decision.released_at is not None:
         from grants.applications.operations import notify_applicants
 
-        notify_applicants(application, "decision.overturned",
-                          _l("Application %(ref)s: the approval has been withdrawn"),
-                          _l("After an objection during the public notice, the bureau has withdrawn the approval. "
-                             "Open the application to read the reasons."))
+        notify_applicants(
+            application,
+            "decision.overturned",
+            _l("Application %(ref)s: the approval has been withdrawn"),
+            _l(
+                "After an objection during the public notice, the bureau has withdrawn the approval. "
+                "Open the application to read the reasons."
+            ),
+        )
 
 
 def overturn(application: Application, reasons: str, actor) -> Decision:
@@ -295,6 +356,7 @@ def overturn(application: Application, reasons: str, actor) -> Decision:
 
 
 # --- the public notice (公示) ---------------------------------------------------------------
+
 
 def working_days(starts_on: date, ends_on: date) -> int:
     """Monday-to-Friday days from ``starts_on`` to ``ends_on``, both included.
@@ -328,26 +390,41 @@ def period_warning(starts_on: date | None, ends_on: date | None) -> str | None:
     days = working_days(starts_on, ends_on)
     if days >= MIN_NOTICE_WORKING_DAYS:
         return None
-    return ngettext("The notice period has only %(num)d working day; the usual rule is at least %(min)d.",
-                    "The notice period has only %(num)d working days; the usual rule is at least %(min)d.",
-                    days, min=MIN_NOTICE_WORKING_DAYS)
+    return ngettext(
+        "The notice period has only %(num)d working day; the usual rule is at least %(min)d.",
+        "The notice period has only %(num)d working days; the usual rule is at least %(min)d.",
+        days,
+        min=MIN_NOTICE_WORKING_DAYS,
+    )
 
 
 def noticed_applications(notice: PublicNotice) -> list[tuple[Application, Decision]]:
     """The applications a notice lists: approved in its call (and, once published, before that moment)."""
-    stmt = (sa.select(Application, Decision).join(Decision, Decision.application_id == Application.id)
-            .where(Application.call_id == notice.call_id, Decision.outcome == "approve"))
+    stmt = (
+        sa.select(Application, Decision)
+        .join(Decision, Decision.application_id == Application.id)
+        .where(Application.call_id == notice.call_id, Decision.outcome == "approve")
+    )
     if notice.published_at is not None:
         stmt = stmt.where(Decision.decided_at <= notice.published_at)
-    return [(a, d) for a, d in db.session.execute(stmt.order_by(Application.reference_no, Application.id)).all()]
+    return [
+        (a, d)
+        for a, d in db.session.execute(
+            stmt.order_by(Application.reference_no, Application.id)
+        ).all()
+    ]
 
 
 NOTICE_FIELDS = ("title", "body", "starts_on", "ends_on")
 
 
 def _notice_snapshot(notice: PublicNotice) -> dict:
-    return {"title": notice.title, "body": notice.body, "starts_on": notice.starts_on.isoformat(),
-            "ends_on": notice.ends_on.isoformat()}
+    return {
+        "title": notice.title,
+        "body": notice.body,
+        "starts_on": notice.starts_on.isoformat(),
+        "ends_on": notice.ends_on.isoformat(),
+    }
 
 
 def _check_period(data: dict) -> None:
@@ -361,7 +438,12 @@ def create_notice(call: Call, data: dict, actor) -> PublicNotice:
     notice = PublicNotice(call_id=call.id, state="draft", **{k: data[k] for k in NOTICE_FIELDS})
     db.session.add(notice)
     db.session.flush()
-    audit.record("notice.created", notice, actor=actor, after={"call_id": call.id, **_notice_snapshot(notice)})
+    audit.record(
+        "notice.created",
+        notice,
+        actor=actor,
+        after={"call_id": call.id, **_notice_snapshot(notice)},
+    )
     return notice
 
 
@@ -384,8 +466,10 @@ def guard_publish_notice(notice: PublicNotice, actor, data: dict) -> str | None:
     if notice.ends_on < notice.starts_on:
         return _("The notice cannot end before it starts.")
     if notice.ends_on < local_today():
-        return _("The notice period ended on %(date)s: choose dates that are still to come.",
-                 date=notice.ends_on.isoformat())
+        return _(
+            "The notice period ended on %(date)s: choose dates that are still to come.",
+            date=notice.ends_on.isoformat(),
+        )
     if not noticed_applications(notice):
         return _("The call has no approved application to put on the notice.")
     return None
@@ -394,8 +478,12 @@ def guard_publish_notice(notice: PublicNotice, actor, data: dict) -> str | None:
 def on_publish_notice(notice: PublicNotice, actor, data: dict) -> None:
     notice.published_at = utcnow()
     listed = noticed_applications(notice)
-    audit.record("notice.listed", notice, actor=actor,
-                 after={"applications": [{"id": a.id, "amount": str(d.amount)} for a, d in listed]})
+    audit.record(
+        "notice.listed",
+        notice,
+        actor=actor,
+        after={"applications": [{"id": a.id, "amount": str(d.amount)} for a, d in listed]},
+    )
 
 
 def open_objections(notice: PublicNotice) -> list[Objection]:
@@ -413,10 +501,15 @@ def guard_close_notice(notice: PublicNotice, actor, data: dict) -> str | None:
     if local_today() > notice.ends_on:
         return None
     if actor is None or not data.get("force"):
-        return _("The notice runs until %(date)s. To close it earlier, tick “close before the end date” "
-                 "and give the reason.", date=notice.ends_on.isoformat())
+        return _(
+            "The notice runs until %(date)s. To close it earlier, tick “close before the end date” "
+            "and give the reason.",
+            date=notice.ends_on.isoformat(),
+        )
     if not (data.get("reason") or "").strip():
-        return _("Give the reason for closing the notice before its end date: it is kept in the audit log.")
+        return _(
+            "Give the reason for closing the notice before its end date: it is kept in the audit log."
+        )
     return None
 
 
@@ -436,29 +529,53 @@ def days_left(notice: PublicNotice, today: date | None = None) -> int:
 
 # --- objections -----------------------------------------------------------------------------
 
-def record_objection(notice: PublicNotice, application_id: int | None, data: dict, actor) -> Objection:
+
+def record_objection(
+    notice: PublicNotice, application_id: int | None, data: dict, actor
+) -> Objection:
     """Record an objection received during the notice period (Beijing dates, both ends included)."""
     if notice.state != "published":
         raise DecisionError(_("Objections are recorded while the notice is published."))
     listed = {a.id: a for a, _d in noticed_applications(notice)}
     application = listed.get(application_id or 0)
     if application is None:
-        raise DecisionError(_("Choose one of the applications on this notice."), field="application_id")
+        raise DecisionError(
+            _("Choose one of the applications on this notice."), field="application_id"
+        )
     received_on = data["received_on"]
     if received_on > local_today():
         raise DecisionError(_("The date of receipt cannot be in the future."), field="received_on")
     if not notice.starts_on <= received_on <= notice.ends_on:
-        raise DecisionError(_("The objection was received outside the notice period (%(start)s to %(end)s).",
-                              start=notice.starts_on.isoformat(), end=notice.ends_on.isoformat()),
-                            field="received_on")
-    objection = Objection(notice=notice, application_id=application.id, raised_by=data["raised_by"].strip(),
-                          contact=(data.get("contact") or "").strip(), text=data["text"].strip(),
-                          received_on=received_on, state="open")
+        raise DecisionError(
+            _(
+                "The objection was received outside the notice period (%(start)s to %(end)s).",
+                start=notice.starts_on.isoformat(),
+                end=notice.ends_on.isoformat(),
+            ),
+            field="received_on",
+        )
+    objection = Objection(
+        notice=notice,
+        application_id=application.id,
+        raised_by=data["raised_by"].strip(),
+        contact=(data.get("contact") or "").strip(),
+        text=data["text"].strip(),
+        received_on=received_on,
+        state="open",
+    )
     db.session.add(objection)
     db.session.flush()
-    audit.record("objection.recorded", objection, actor=actor,
-                 after={"notice_id": notice.id, "application_id": application.id,
-                        "raised_by": objection.raised_by, "received_on": received_on.isoformat()})
+    audit.record(
+        "objection.recorded",
+        objection,
+        actor=actor,
+        after={
+            "notice_id": notice.id,
+            "application_id": application.id,
+            "raised_by": objection.raised_by,
+            "received_on": received_on.isoformat(),
+        },
+    )
     return objection
 
 
@@ -468,7 +585,9 @@ def on_resolve_objection(objection: Objection, actor, data: dict) -> None:
     objection.resolved_at = utcnow()
 
 
-def resolve_objection(objection: Objection, event: str, resolution: str, actor, overturn_approval: bool = False):
+def resolve_objection(
+    objection: Objection, event: str, resolution: str, actor, overturn_approval: bool = False
+):
     """Uphold or dismiss an objection; an upheld one may overturn the approval at once."""
     transition(objection, event, actor, resolution=(resolution or "").strip())
     application = objection.application
@@ -477,6 +596,7 @@ def resolve_objection(objection: Objection, event: str, resolution: str, actor, 
 
 
 # --- what stands between an approval and its contract ---------------------------------------
+
 
 def contract_blockers(application: Application) -> list[str]:
     """Why the task book cannot be signed yet (empty when nothing stands in the way).
@@ -491,19 +611,40 @@ def contract_blockers(application: Application) -> list[str]:
     else:
         if decision.released_at is None:
             blockers.append(_("The decision has not been released to the applicant yet."))
-        notices = db.session.scalars(sa.select(PublicNotice).where(
-            PublicNotice.call_id == application.call_id, PublicNotice.state.in_(("published", "closed")),
-            PublicNotice.published_at >= decision.decided_at).order_by(PublicNotice.ends_on)).all()
+        notices = db.session.scalars(
+            sa.select(PublicNotice)
+            .where(
+                PublicNotice.call_id == application.call_id,
+                PublicNotice.state.in_(("published", "closed")),
+                PublicNotice.published_at >= decision.decided_at,
+            )
+            .order_by(PublicNotice.ends_on)
+        ).all()
         if not notices:
             blockers.append(_("The approval has not been on a public notice yet."))
         elif not any(n.state == "closed" for n in notices):
-            blockers.append(_("The public notice (until %(date)s) has not been closed yet.",
-                              date=notices[-1].ends_on.isoformat()))
-    count = db.session.scalar(sa.select(sa.func.count(Objection.id)).where(
-        Objection.application_id == application.id, Objection.state == "open")) or 0
+            blockers.append(
+                _(
+                    "The public notice (until %(date)s) has not been closed yet.",
+                    date=notices[-1].ends_on.isoformat(),
+                )
+            )
+    count = (
+        db.session.scalar(
+            sa.select(sa.func.count(Objection.id)).where(
+                Objection.application_id == application.id, Objection.state == "open"
+            )
+        )
+        or 0
+    )
     if count:
-        blockers.append(ngettext("%(num)d objection against the application is still open.",
-                                 "%(num)d objections against the application are still open.", count))
+        blockers.append(
+            ngettext(
+                "%(num)d objection against the application is still open.",
+                "%(num)d objections against the application are still open.",
+                count,
+            )
+        )
     return blockers
 
 
@@ -513,8 +654,11 @@ REDACTED = "***"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 LANDLINE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?\(?0\d{2,3}\)?[\s-]?\d{7,8}(?:[-转]\d{1,5})?(?!\d)")
-LABELLED_NUMBER = re.compile(r"((?:电话|手机|联系方式|联系电话|微信|QQ|tel|phone|mobile)\s*(?:[:：]|号码|号)?\s*)"
-                             r"[+\d][\d\s()-]{4,}\d", re.IGNORECASE)
+LABELLED_NUMBER = re.compile(
+    r"((?:电话|手机|联系方式|联系电话|微信|QQ|tel|phone|mobile)\s*(?:[:：]|号码|号)?\s*)"
+    r"[+\d][\d\s()-]{4,}\d",
+    re.IGNORECASE,
+)
 ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "研究院", "研究所")
 
 
@@ -525,7 +669,9 @@ def _name_pattern(name: str) -> re.Pattern | None:
         return None
     if re.search(r"[\u4e00-\u9fff]", name):
         return re.compile(r"\s*".join(re.escape(ch) for ch in name if not ch.isspace()))
-    return re.compile(r"\b" + r"\s+".join(re.escape(p) for p in name.split()) + r"\b", re.IGNORECASE)
+    return re.compile(
+        r"\b" + r"\s+".join(re.escape(p) for p in name.split()) + r"\b", re.IGNORECASE
+    )
 
 
 def _identity_strings(expert: Expert) -> list[str]:
@@ -543,7 +689,11 @@ def _identity_strings(expert: Expert) -> list[str]:
     if expert.user is not None:
         contacts.add(expert.user.email or "")
     # Longest first, so that an employer's full name goes before its shortened form.
-    return sorted((s for s in names | employers | contacts if s and len(s.strip()) >= 2), key=len, reverse=True)
+    return sorted(
+        (s for s in names | employers | contacts if s and len(s.strip()) >= 2),
+        key=len,
+        reverse=True,
+    )
 
 
 def anonymise(comment: str, expert: Expert | None) -> str:
@@ -571,15 +721,25 @@ def approve_released_comment(review: Review, text: str, actor) -> None:
     decision = decision_for(review.assignment.application)
     if decision is not None and decision.released_at is not None:
         raise DecisionError(_("The decision has been released: its comments can no longer change."))
-    before = {"released_comment": review.released_comment,
-              "approved_at": review.released_comment_approved_at.isoformat()
-              if review.released_comment_approved_at else None}
+    before = {
+        "released_comment": review.released_comment,
+        "approved_at": review.released_comment_approved_at.isoformat()
+        if review.released_comment_approved_at
+        else None,
+    }
     review.released_comment = (text or "").strip()
     review.released_comment_approved_at = utcnow()
     db.session.flush()
-    audit.record("review.comment_approved", review, actor=actor, before=before,
-                 after={"released_comment": review.released_comment,
-                        "application_id": review.assignment.application_id})
+    audit.record(
+        "review.comment_approved",
+        review,
+        actor=actor,
+        before=before,
+        after={
+            "released_comment": review.released_comment,
+            "application_id": review.assignment.application_id,
+        },
+    )
 
 
 def release_blockers(call: Call) -> list[str]:
@@ -587,36 +747,58 @@ def release_blockers(call: Call) -> list[str]:
     blockers: list[str] = []
     waiting = call_applications(call, IN_PROCESS_STATES)
     if waiting:
-        blockers.append(ngettext("%(num)d application still awaits a decision: %(refs)s.",
-                                 "%(num)d applications still await a decision: %(refs)s.", len(waiting),
-                                 refs=", ".join(a.reference_no or str(a.id) for a in waiting)))
+        blockers.append(
+            ngettext(
+                "%(num)d application still awaits a decision: %(refs)s.",
+                "%(num)d applications still await a decision: %(refs)s.",
+                len(waiting),
+                refs=", ".join(a.reference_no or str(a.id) for a in waiting),
+            )
+        )
     pending = unreleased_decisions(call)
     if not pending:
         blockers.append(_("There is no decision left to release in this call."))
     for application, _decision in pending:
         missing = [r for r in submitted_reviews(application) if not comment_approved(r)]
         if missing:
-            blockers.append(ngettext("%(ref)s: %(num)d expert comment is not approved for release yet.",
-                                     "%(ref)s: %(num)d expert comments are not approved for release yet.",
-                                     len(missing), ref=application.reference_no or application.id))
+            blockers.append(
+                ngettext(
+                    "%(ref)s: %(num)d expert comment is not approved for release yet.",
+                    "%(ref)s: %(num)d expert comments are not approved for release yet.",
+                    len(missing),
+                    ref=application.reference_no or application.id,
+                )
+            )
     return blockers
 
 
 def unreleased_decisions(call: Call) -> list[tuple[Application, Decision]]:
     rows = db.session.execute(
-        sa.select(Application, Decision).join(Decision, Decision.application_id == Application.id)
+        sa.select(Application, Decision)
+        .join(Decision, Decision.application_id == Application.id)
         .where(Application.call_id == call.id, Decision.released_at.is_(None))
-        .order_by(Application.reference_no, Application.id)).all()
+        .order_by(Application.reference_no, Application.id)
+    ).all()
     return [(a, d) for a, d in rows]
 
 
 RELEASE_MESSAGES = {
-    "approve": ("decision.approved", _l("Application %(ref)s has been approved"),
-                _l("The bureau has approved your application %(ref)s. Open it to read the amount and the "
-                   "experts' comments.")),
-    "decline": ("decision.declined", _l("Application %(ref)s has not been approved"),
-                _l("The bureau has decided not to fund your application %(ref)s. Open it to read the reasons "
-                   "and the experts' comments.")),
+    "approve": (
+        "decision.approved",
+        _l("Application %(ref)s has been approved"),
+        _l(
+            "The bureau has approved your application %(ref)s. Open it to read the amount and the "
+            "experts' comments."
+        ),
+    ),
+    "decline": (
+        "decision.declined",
+        _l("Application %(ref)s has not been approved"),
+        _l(
+            "The bureau has decided not to fund your application %(ref)s. Open it to read the reasons "
+            "and the experts' comments."
+        ),
+    ),
 }
 
 
@@ -635,9 +817,16 @@ def release_decisions(call: Call, actor) -> int:
     pending = unreleased_decisions(call)
     for application, decision in pending:
         decision.released_at = now
-        audit.record("decision.released", decision, actor=actor,
-                     after={"application_id": application.id, "outcome": decision.outcome,
-                            "amount": str(decision.amount) if decision.amount is not None else None})
+        audit.record(
+            "decision.released",
+            decision,
+            actor=actor,
+            after={
+                "application_id": application.id,
+                "outcome": decision.outcome,
+                "amount": str(decision.amount) if decision.amount is not None else None,
+            },
+        )
         kind, subject, body = RELEASE_MESSAGES[decision.outcome]
         notify_applicants(application, kind, subject, body)
     audit.record("call.decisions_released", call, actor=actor, after={"count": len(pending)})

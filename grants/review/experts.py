@@ -49,7 +49,9 @@ _EXPERTS_OF_USERS = "grants_experts_of_users"
 
 
 def _active_expert(user_id: int) -> Expert | None:
-    return db.session.scalar(sa.select(Expert).where(Expert.user_id == user_id, Expert.active.is_(True)))
+    return db.session.scalar(
+        sa.select(Expert).where(Expert.user_id == user_id, Expert.active.is_(True))
+    )
 
 
 @sa.event.listens_for(Session, "after_flush")
@@ -68,8 +70,18 @@ class ExpertError(ValueError):
         self.field = field
 
 
-EXPERT_FIELDS = ("name", "title", "employer_name", "employer_uscc", "employer_id", "keywords", "email",
-                 "phone", "active", "max_load")
+EXPERT_FIELDS = (
+    "name",
+    "title",
+    "employer_name",
+    "employer_uscc",
+    "employer_id",
+    "keywords",
+    "email",
+    "phone",
+    "active",
+    "max_load",
+)
 _KEYWORD_SEPARATORS = re.compile(r"[,，、;；\n\r]+")
 
 
@@ -103,8 +115,11 @@ def clusters_by_ids(ids) -> list[IndustryCluster]:
     ids = {int(i) for i in ids or ()}
     if not ids:
         return []
-    return db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.id.in_(ids))
-                              .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
+    return db.session.scalars(
+        sa.select(IndustryCluster)
+        .where(IndustryCluster.id.in_(ids))
+        .order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
 
 
 def _snapshot(expert: Expert) -> dict:
@@ -130,7 +145,9 @@ def _set_employer(expert: Expert, employer_name: str, employer_uscc: str | None)
         organisation = organisation_with_uscc(code)
     expert.employer_uscc = code
     expert.employer_id = organisation.id if organisation else None
-    expert.employer_name = (employer_name or "").strip()[:200] or (organisation.name if organisation else "")
+    expert.employer_name = (employer_name or "").strip()[:200] or (
+        organisation.name if organisation else ""
+    )
 
 
 def _check_email_free(email: str, expert: Expert) -> None:
@@ -139,7 +156,9 @@ def _check_email_free(email: str, expert: Expert) -> None:
         stmt = stmt.where(Expert.id != expert.id)
     other = db.session.scalars(stmt.limit(1)).first()
     if other is not None:
-        raise ExpertError(_l("The expert %(name)s already has this e-mail address.", name=other.name), "email")
+        raise ExpertError(
+            _l("The expert %(name)s already has this e-mail address.", name=other.name), "email"
+        )
 
 
 def link_account(expert: Expert, actor) -> None:
@@ -155,24 +174,40 @@ def link_account(expert: Expert, actor) -> None:
         if previous is not None:
             expert.user = None
             db.session.flush()
-            audit.record("expert.account_unlinked", expert, actor=actor, before={"user_id": previous})
+            audit.record(
+                "expert.account_unlinked", expert, actor=actor, before={"user_id": previous}
+            )
         return
     user = account_ops.find_user(email)
     if user is None:
-        user = account_ops.create_user(email=email, name=expert.name, roles=["expert"], phone=expert.phone,
-                                       actor=actor)
+        user = account_ops.create_user(
+            email=email, name=expert.name, roles=["expert"], phone=expert.phone, actor=actor
+        )
     else:
-        holder = db.session.scalar(sa.select(Expert).where(Expert.user_id == user.id, Expert.id != expert.id))
+        holder = db.session.scalar(
+            sa.select(Expert).where(Expert.user_id == user.id, Expert.id != expert.id)
+        )
         if holder is not None:
-            raise ExpertError(_l("The account %(email)s already belongs to the expert %(name)s.",
-                                 email=email, name=holder.name), "email")
+            raise ExpertError(
+                _l(
+                    "The account %(email)s already belongs to the expert %(name)s.",
+                    email=email,
+                    name=holder.name,
+                ),
+                "email",
+            )
         if "expert" not in user.role_names:
             account_ops.set_roles(user, user.role_names | {"expert"}, actor)
     if user.id != previous:
         expert.user = user
         db.session.flush()
-        audit.record("expert.account_linked", expert, actor=actor, before={"user_id": previous},
-                     after={"user_id": user.id, "email": email})
+        audit.record(
+            "expert.account_linked",
+            expert,
+            actor=actor,
+            before={"user_id": previous},
+            after={"user_id": user.id, "email": email},
+        )
 
 
 def _apply(expert: Expert, data: dict) -> None:
@@ -218,7 +253,10 @@ def update_expert(expert: Expert, data: dict, actor) -> None:
 
 # --- the expert's own profile ---------------------------------------------------------------
 
-def update_own_profile(expert: Expert, *, title: str, keywords: str, cluster_ids, phone: str, actor) -> None:
+
+def update_own_profile(
+    expert: Expert, *, title: str, keywords: str, cluster_ids, phone: str, actor
+) -> None:
     """The expert keeps their title, keywords, clusters and phone up to date."""
     before = _snapshot(expert)
     expert.title = (title or "").strip()[:100]
@@ -231,9 +269,17 @@ def update_own_profile(expert: Expert, *, title: str, keywords: str, cluster_ids
         audit.record("expert.profile_updated", expert, actor=actor, before=old, after=new)
 
 
-def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", organisation_name: str = "",
-                 note: str = "", since: date | None = None, until: date | None = None,
-                 actor) -> ExpertRelation:
+def add_relation(
+    expert: Expert,
+    *,
+    kind: str,
+    organisation_uscc: str = "",
+    organisation_name: str = "",
+    note: str = "",
+    since: date | None = None,
+    until: date | None = None,
+    actor,
+) -> ExpertRelation:
     """Declare a relation with an organisation, named by its credit code or by its name.
 
     A code or an exact name registered here links the organisation itself, so that its
@@ -253,21 +299,43 @@ def add_relation(expert: Expert, *, kind: str, organisation_uscc: str = "", orga
             raise ExpertError(problem, "organisation_uscc")
         organisation = organisation_with_uscc(code)
         if organisation is None and not name:
-            raise ExpertError(_l("No organisation with this code is registered here: type its name as well."),
-                              "organisation_name")
+            raise ExpertError(
+                _l("No organisation with this code is registered here: type its name as well."),
+                "organisation_name",
+            )
     elif not name:
-        raise ExpertError(_l("Name the organisation, or give its unified social credit code."), "organisation_name")
+        raise ExpertError(
+            _l("Name the organisation, or give its unified social credit code."),
+            "organisation_name",
+        )
     if organisation is None and name:
-        organisation = db.session.scalar(sa.select(Organisation).where(Organisation.name == name).limit(1))
-    relation = ExpertRelation(kind=kind, organisation_id=organisation.id if organisation else None,
-                              organisation_name=organisation.name if organisation else name,
-                              note=(note or "").strip()[:500], since=since, until=until)
+        organisation = db.session.scalar(
+            sa.select(Organisation).where(Organisation.name == name).limit(1)
+        )
+    relation = ExpertRelation(
+        kind=kind,
+        organisation_id=organisation.id if organisation else None,
+        organisation_name=organisation.name if organisation else name,
+        note=(note or "").strip()[:500],
+        since=since,
+        until=until,
+    )
     expert.relations.append(relation)
     db.session.flush()
-    audit.record("expert.relation_declared", expert, actor=actor,
-                 after={"relation_id": relation.id, "kind": kind, "organisation_id": relation.organisation_id,
-                        "organisation_name": relation.organisation_name, "uscc": code or None,
-                        "since": str(since) if since else None, "until": str(until) if until else None})
+    audit.record(
+        "expert.relation_declared",
+        expert,
+        actor=actor,
+        after={
+            "relation_id": relation.id,
+            "kind": kind,
+            "organisation_id": relation.organisation_id,
+            "organisation_name": relation.organisation_name,
+            "uscc": code or None,
+            "since": str(since) if since else None,
+            "until": str(until) if until else None,
+        },
+    )
     from grants.review.assignments import recheck_expert
 
     recheck_expert(expert, actor)
@@ -281,13 +349,24 @@ def remove_relation(relation: ExpertRelation, actor) -> None:
     declaration: it cannot be removed.
     """
     if relation.source == "membership":
-        raise ExpertError(_l("This relation was recorded when your account joined the organisation: "
-                             "it cannot be removed."))
+        raise ExpertError(
+            _l(
+                "This relation was recorded when your account joined the organisation: "
+                "it cannot be removed."
+            )
+        )
     expert = relation.expert
-    audit.record("expert.relation_removed", expert, actor=actor,
-                 before={"relation_id": relation.id, "kind": relation.kind,
-                         "organisation_id": relation.organisation_id,
-                         "organisation_name": relation.organisation_name})
+    audit.record(
+        "expert.relation_removed",
+        expert,
+        actor=actor,
+        before={
+            "relation_id": relation.id,
+            "kind": relation.kind,
+            "organisation_id": relation.organisation_id,
+            "organisation_name": relation.organisation_name,
+        },
+    )
     expert.relations.remove(relation)
     db.session.flush()
 
@@ -358,21 +437,45 @@ def import_template() -> bytes:
     clusters = "、".join(c.name_zh for c in _active_clusters())
     for header, text in (
         ("姓名", gettext("Required.")),
-        ("统一社会信用代码", gettext("Optional; 18 characters. A code registered here links the employer.")),
-        ("产业集群", gettext("Names of industry clusters separated by 、 or commas: %(names)s", names=clusters)),
+        (
+            "统一社会信用代码",
+            gettext("Optional; 18 characters. A code registered here links the employer."),
+        ),
+        (
+            "产业集群",
+            gettext(
+                "Names of industry clusters separated by 、 or commas: %(names)s", names=clusters
+            ),
+        ),
         ("关键词", gettext("Keywords separated by 、 or commas.")),
-        ("电子邮箱", gettext("Links the expert to an account; a new account receives a link to choose a password.")),
-        ("是否启用", gettext("是 or 否; empty means 是 for a new expert and no change for an existing one.")),
-        ("", gettext("Existing experts are matched by e-mail, else by name and employer; empty cells leave "
-                     "their data unchanged. If any row has an error, nothing is imported.")),
+        (
+            "电子邮箱",
+            gettext(
+                "Links the expert to an account; a new account receives a link to choose a password."
+            ),
+        ),
+        (
+            "是否启用",
+            gettext("是 or 否; empty means 是 for a new expert and no change for an existing one."),
+        ),
+        (
+            "",
+            gettext(
+                "Existing experts are matched by e-mail, else by name and employer; empty cells leave "
+                "their data unchanged. If any row has an error, nothing is imported."
+            ),
+        ),
     ):
         notes.row([header, text])
     return book.to_bytes()
 
 
 def _active_clusters() -> list[IndustryCluster]:
-    return db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
-                              .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
+    return db.session.scalars(
+        sa.select(IndustryCluster)
+        .where(IndustryCluster.active.is_(True))
+        .order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
 
 
 def _cell_text(value) -> str:
@@ -394,17 +497,30 @@ def read_sheet(data) -> list[tuple[int, dict[str, str]]]:
     except ImportFileError as exc:
         raise ImportRefused([RowError(0, "", exc.message)]) from None
     if not rows or rows[0][0] != 1:
-        rows = [(1, ())] + rows
+        rows = [(1, ()), *rows]
     header = [_cell_text(v) for v in rows[0][1]]
     columns = {text: n for n, text in enumerate(header) if text}
     if HEADER_OF["name"] not in columns:
-        raise ImportRefused([RowError(1, "", gettext(
-            "The first row must hold the column headers of the template: %(headers)s.",
-            headers="、".join(IMPORT_HEADERS)))])
+        raise ImportRefused(
+            [
+                RowError(
+                    1,
+                    "",
+                    gettext(
+                        "The first row must hold the column headers of the template: %(headers)s.",
+                        headers="、".join(IMPORT_HEADERS),
+                    ),
+                )
+            ]
+        )
     result = []
     for number, values in rows[1:]:
-        texts = {key: _cell_text(values[columns[title]]) if title in columns and columns[title] < len(values)
-                 else "" for key, title in IMPORT_COLUMNS}
+        texts = {
+            key: _cell_text(values[columns[title]])
+            if title in columns and columns[title] < len(values)
+            else ""
+            for key, title in IMPORT_COLUMNS
+        }
         if any(texts.values()):
             result.append((number, texts))
     return result
@@ -419,7 +535,9 @@ class _Row:
     expert: Expert | None = None
 
 
-def _check_row(number: int, texts: dict, clusters_by_name: dict, inactive_names: set) -> tuple[_Row, list[RowError]]:
+def _check_row(
+    number: int, texts: dict, clusters_by_name: dict, inactive_names: set
+) -> tuple[_Row, list[RowError]]:
     errors = []
 
     def error(key: str, message: str) -> None:
@@ -444,15 +562,28 @@ def _check_row(number: int, texts: dict, clusters_by_name: dict, inactive_names:
                 if cluster not in clusters:
                     clusters.append(cluster)
             elif name.lower() in inactive_names:
-                error("clusters", gettext("The industry cluster “%(name)s” is no longer in use.", name=name))
+                error(
+                    "clusters",
+                    gettext("The industry cluster “%(name)s” is no longer in use.", name=name),
+                )
             else:
-                error("clusters", gettext("Unknown industry cluster “%(name)s”. Use one of: %(names)s.", name=name,
-                                          names="、".join(c.name_zh for c in dict.fromkeys(clusters_by_name.values()))))
+                error(
+                    "clusters",
+                    gettext(
+                        "Unknown industry cluster “%(name)s”. Use one of: %(names)s.",
+                        name=name,
+                        names="、".join(
+                            c.name_zh for c in dict.fromkeys(clusters_by_name.values())
+                        ),
+                    ),
+                )
     if texts["email"]:
         try:
             validate_email(texts["email"], check_deliverability=False)
         except EmailNotValidError:
-            error("email", gettext("“%(email)s” is not a valid e-mail address.", email=texts["email"]))
+            error(
+                "email", gettext("“%(email)s” is not a valid e-mail address.", email=texts["email"])
+            )
     active = None
     if texts["active"]:
         if texts["active"] in (YES, NO):
@@ -483,8 +614,11 @@ def _validate(rows: list[tuple[int, dict]]) -> list[_Row]:
     for expert in experts:
         by_key.setdefault(_match_key(expert.name, expert.employer_name), []).append(expert)
     emails = {account_ops.normalise_email(t["email"]) for _n, t in rows if t["email"]}
-    users = {u.email: u for u in db.session.scalars(
-        sa.select(User).where(User.email.in_(emails)))} if emails else {}
+    users = (
+        {u.email: u for u in db.session.scalars(sa.select(User).where(User.email.in_(emails)))}
+        if emails
+        else {}
+    )
     expert_of_user = {e.user_id: e for e in experts if e.user_id is not None}
 
     checked, errors = [], []
@@ -496,11 +630,21 @@ def _validate(rows: list[tuple[int, dict]]) -> list[_Row]:
         email = account_ops.normalise_email(texts["email"])
         key = _match_key(texts["name"], texts["employer_name"])
         if email and email in seen_emails:
-            errors.append(RowError(number, HEADER_OF["email"], gettext(
-                "Row %(row)d already has this e-mail address.", row=seen_emails[email])))
+            errors.append(
+                RowError(
+                    number,
+                    HEADER_OF["email"],
+                    gettext("Row %(row)d already has this e-mail address.", row=seen_emails[email]),
+                )
+            )
         elif not email and key in seen_keys:
-            errors.append(RowError(number, HEADER_OF["name"], gettext(
-                "Row %(row)d already has this name and employer.", row=seen_keys[key])))
+            errors.append(
+                RowError(
+                    number,
+                    HEADER_OF["name"],
+                    gettext("Row %(row)d already has this name and employer.", row=seen_keys[key]),
+                )
+            )
         if email:
             seen_emails.setdefault(email, number)
         seen_keys.setdefault(key, number)
@@ -509,8 +653,15 @@ def _validate(rows: list[tuple[int, dict]]) -> list[_Row]:
         elif texts["name"]:
             matches = by_key.get(key, [])
             if len(matches) > 1:
-                errors.append(RowError(number, HEADER_OF["name"], gettext(
-                    "Several experts in the pool have this name and employer: give the e-mail address.")))
+                errors.append(
+                    RowError(
+                        number,
+                        HEADER_OF["name"],
+                        gettext(
+                            "Several experts in the pool have this name and employer: give the e-mail address."
+                        ),
+                    )
+                )
             elif matches:
                 row.expert = matches[0]
                 if email and matches[0].email and matches[0].email != email:
@@ -518,8 +669,17 @@ def _validate(rows: list[tuple[int, dict]]) -> list[_Row]:
         if email and email in users:
             holder = expert_of_user.get(users[email].id)
             if holder is not None and holder is not row.expert:
-                errors.append(RowError(number, HEADER_OF["email"], gettext(
-                    "The account %(email)s already belongs to the expert %(name)s.", email=email, name=holder.name)))
+                errors.append(
+                    RowError(
+                        number,
+                        HEADER_OF["email"],
+                        gettext(
+                            "The account %(email)s already belongs to the expert %(name)s.",
+                            email=email,
+                            name=holder.name,
+                        ),
+                    )
+                )
         checked.append(row)
     if errors:
         raise ImportRefused(errors)
@@ -534,14 +694,24 @@ def _row_data(row: _Row, expert: Expert | None) -> dict:
     def value(key: str):
         return texts[key] or (current.get(key) if expert else "")
 
-    data = {key: value(key) for key in ("name", "title", "employer_name", "keywords", "email", "phone")}
+    data = {
+        key: value(key) for key in ("name", "title", "employer_name", "keywords", "email", "phone")
+    }
     data["employer_uscc"] = texts["employer_uscc"] or (expert.employer_uscc if expert else None)
-    if expert is not None and not texts["employer_uscc"] and texts["employer_name"] \
-            and texts["employer_name"] != expert.employer_name:
-        data["employer_uscc"] = None  # a new employer without a code: the old code no longer applies
+    if (
+        expert is not None
+        and not texts["employer_uscc"]
+        and texts["employer_name"]
+        and texts["employer_name"] != expert.employer_name
+    ):
+        data["employer_uscc"] = (
+            None  # a new employer without a code: the old code no longer applies
+        )
     data["active"] = row.active if row.active is not None else (expert.active if expert else True)
     data["max_load"] = expert.max_load if expert else None
-    clusters = row.clusters if row.clusters is not None else (list(expert.clusters) if expert else [])
+    clusters = (
+        row.clusters if row.clusters is not None else (list(expert.clusters) if expert else [])
+    )
     data["cluster_ids"] = [c.id for c in clusters]
     return data
 
@@ -577,7 +747,15 @@ def import_experts(data, actor, *, filename: str = "") -> ImportResult:
             errors.append(RowError(row.number, column, getattr(exc, "message", str(exc))))
     if errors:
         raise ImportRefused(errors)
-    audit.record("expert.imported", actor=actor,
-                 after={"file": filename[:200], "rows": len(rows), "added": result.added,
-                        "updated": result.updated, "unchanged": result.unchanged})
+    audit.record(
+        "expert.imported",
+        actor=actor,
+        after={
+            "file": filename[:200],
+            "rows": len(rows),
+            "added": result.added,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+        },
+    )
     return result

@@ -24,7 +24,9 @@ expert_clusters = sa.Table(
     "expert_clusters",
     db.metadata,
     sa.Column("expert_id", sa.ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("cluster_id", sa.ForeignKey("industry_clusters.id", ondelete="RESTRICT"), primary_key=True),
+    sa.Column(
+        "cluster_id", sa.ForeignKey("industry_clusters.id", ondelete="RESTRICT"), primary_key=True
+    ),
 )
 
 
@@ -34,13 +36,16 @@ class Expert(db.Model):
     __tablename__ = "experts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
     name: Mapped[str] = mapped_column(sa.String(100), index=True)
     title: Mapped[str] = mapped_column(sa.String(100), default="")
     employer_name: Mapped[str] = mapped_column(sa.String(200), default="")
     employer_uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
-    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
-                                                    index=True)
+    employer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     keywords: Mapped[str] = mapped_column(sa.Text, default="")
     email: Mapped[str] = mapped_column(sa.String(255), default="")
     phone: Mapped[str] = mapped_column(sa.String(40), default="")
@@ -50,11 +55,16 @@ class Expert(db.Model):
 
     user = relationship("User")
     employer = relationship("Organisation")
-    clusters = relationship("IndustryCluster", secondary=expert_clusters, order_by="IndustryCluster.sort_order")
+    clusters = relationship(
+        "IndustryCluster", secondary=expert_clusters, order_by="IndustryCluster.sort_order"
+    )
     relations: Mapped[list[ExpertRelation]] = relationship(
-        back_populates="expert", cascade="all, delete-orphan", order_by="ExpertRelation.id")
+        back_populates="expert", cascade="all, delete-orphan", order_by="ExpertRelation.id"
+    )
 
-    __table_args__ = (sa.CheckConstraint("max_load is null or max_load >= 0", name="max_load_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("max_load is null or max_load >= 0", name="max_load_not_negative"),
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -63,7 +73,9 @@ class Expert(db.Model):
     def keyword_list(self) -> list[str]:
         import re
 
-        return [k for k in (s.strip() for s in re.split(r"[,，、;；\n]+", self.keywords or "")) if k]
+        return [
+            k for k in (s.strip() for s in re.split(r"[,，、;；\n]+", self.keywords or "")) if k
+        ]
 
 
 class ExpertRelation(db.Model):
@@ -72,10 +84,13 @@ class ExpertRelation(db.Model):
     __tablename__ = "expert_relations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    expert_id: Mapped[int] = mapped_column(sa.ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experts.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(20))
-    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
-                                                        index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     organisation_name: Mapped[str] = mapped_column(sa.String(200), default="")
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     since: Mapped[date | None] = mapped_column(sa.Date)
@@ -83,16 +98,22 @@ class ExpertRelation(db.Model):
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # "declared" by the expert or the bureau; "membership" recorded when the expert's account
     # joined the organisation (it ends, with ``until``, when the account leaves it).
-    source: Mapped[str] = mapped_column(sa.String(16), default="declared", server_default="declared")
+    source: Mapped[str] = mapped_column(
+        sa.String(16), default="declared", server_default="declared"
+    )
 
     expert: Mapped[Expert] = relationship(back_populates="relations")
     organisation = relationship("Organisation")
 
     __table_args__ = (
-        sa.CheckConstraint("kind in ('employer','shareholding','collaboration','family','other')",
-                           name="known_kind"),
-        sa.CheckConstraint("organisation_id is not null or length(organisation_name) > 0",
-                           name="names_an_organisation"),
+        sa.CheckConstraint(
+            "kind in ('employer','shareholding','collaboration','family','other')",
+            name="known_kind",
+        ),
+        sa.CheckConstraint(
+            "organisation_id is not null or length(organisation_name) > 0",
+            name="names_an_organisation",
+        ),
         sa.CheckConstraint("source in ('declared','membership')", name="known_source"),
     )
 
@@ -103,8 +124,9 @@ class ExcludedExpert(db.Model):
     __tablename__ = "excluded_experts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(100))
     employer_name: Mapped[str] = mapped_column(sa.String(200), default="")
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
@@ -116,15 +138,22 @@ class ConflictRuling(db.Model):
     __tablename__ = "conflict_rulings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
-    expert_id: Mapped[int] = mapped_column(sa.ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    expert_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experts.id", ondelete="CASCADE"), index=True
+    )
     blocked: Mapped[bool] = mapped_column(sa.Boolean)
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("application_id", "expert_id", name="uq_conflict_rulings_pair"),)
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "expert_id", name="uq_conflict_rulings_pair"),
+    )
 
 
 ASSIGNMENT_STATES = ("invited", "accepted", "declined", "withdrawn")
@@ -136,9 +165,12 @@ class Assignment(db.Model):
     __tablename__ = "assignments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
-    expert_id: Mapped[int] = mapped_column(sa.ForeignKey("experts.id", ondelete="RESTRICT"), index=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    expert_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("experts.id", ondelete="RESTRICT"), index=True
+    )
     purpose: Mapped[str] = mapped_column(sa.String(20), default="proposal")
     # The acceptance round (FinalReport.round) an acceptance assignment belongs to; 1 for proposals.
     round: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
@@ -151,23 +183,36 @@ class Assignment(db.Model):
     no_conflict_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When a conflict of interest ended the assignment (found on a re-check, or the expert recused).
     conflict_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("assignments.id", ondelete="SET NULL"))
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    replaces_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="SET NULL")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     application = relationship("Application")
     expert: Mapped[Expert] = relationship()
-    review: Mapped[Review | None] = relationship(back_populates="assignment", uselist=False,
-                                                 cascade="all, delete-orphan")
+    review: Mapped[Review | None] = relationship(
+        back_populates="assignment", uselist=False, cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
-        sa.UniqueConstraint("application_id", "expert_id", "purpose", "round", name="uq_assignments_pair"),
-        sa.CheckConstraint("state in ('invited','accepted','declined','withdrawn')", name="known_state"),
+        sa.UniqueConstraint(
+            "application_id", "expert_id", "purpose", "round", name="uq_assignments_pair"
+        ),
+        sa.CheckConstraint(
+            "state in ('invited','accepted','declined','withdrawn')", name="known_state"
+        ),
         sa.CheckConstraint("purpose in ('proposal','acceptance')", name="known_purpose"),
         sa.CheckConstraint("source in ('manual','auto','replacement')", name="known_source"),
-        sa.CheckConstraint("state = 'invited' or responded_at is not null or state = 'withdrawn'",
-                           name="responded_has_date"),
-        sa.CheckConstraint("state != 'declined' or length(decline_reason) > 0", name="decline_has_reason"),
+        sa.CheckConstraint(
+            "state = 'invited' or responded_at is not null or state = 'withdrawn'",
+            name="responded_has_date",
+        ),
+        sa.CheckConstraint(
+            "state != 'declined' or length(decline_reason) > 0", name="decline_has_reason"
+        ),
     )
 
 
@@ -185,8 +230,9 @@ class Review(db.Model):
     __tablename__ = "reviews"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    assignment_id: Mapped[int] = mapped_column(sa.ForeignKey("assignments.id", ondelete="CASCADE"),
-                                               unique=True)
+    assignment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
+    )
     state: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     recommendation: Mapped[str | None] = mapped_column(sa.String(20))
@@ -198,16 +244,22 @@ class Review(db.Model):
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
     assignment: Mapped[Assignment] = relationship(back_populates="review")
-    scores: Mapped[list[Score]] = relationship(back_populates="review", cascade="all, delete-orphan",
-                                               order_by="Score.id")
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="Score.id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.CheckConstraint("state in ('draft','submitted')", name="known_state"),
-        sa.CheckConstraint("state = 'draft' or (submitted_at is not null and total is not null "
-                           "and recommendation is not null)", name="submitted_is_complete"),
-        sa.CheckConstraint("recommendation is null or recommendation in ('fund','fund_with_changes','do_not_fund')",
-                           name="known_recommendation"),
+        sa.CheckConstraint(
+            "state = 'draft' or (submitted_at is not null and total is not null "
+            "and recommendation is not null)",
+            name="submitted_is_complete",
+        ),
+        sa.CheckConstraint(
+            "recommendation is null or recommendation in ('fund','fund_with_changes','do_not_fund')",
+            name="known_recommendation",
+        ),
     )
 
 
@@ -217,8 +269,12 @@ class Score(db.Model):
     __tablename__ = "scores"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
-    criterion_id: Mapped[int] = mapped_column(sa.ForeignKey("rubric_criteria.id", ondelete="RESTRICT"))
+    review_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reviews.id", ondelete="CASCADE"), index=True
+    )
+    criterion_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rubric_criteria.id", ondelete="RESTRICT")
+    )
     value: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
     min_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
     max_score: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
@@ -241,13 +297,16 @@ class Decision(db.Model):
     __tablename__ = "decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                unique=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), unique=True
+    )
     outcome: Mapped[str] = mapped_column(sa.String(10))
     amount: Mapped[Decimal | None] = mapped_column(Money)
     requested: Mapped[Decimal] = mapped_column(Money)
     reasons: Mapped[str] = mapped_column(sa.Text, default="")
-    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -255,9 +314,13 @@ class Decision(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("outcome in ('approve','decline')", name="known_outcome"),
-        sa.CheckConstraint("outcome != 'approve' or (amount is not null and amount > 0 and amount <= requested)",
-                           name="amount_within_request"),
-        sa.CheckConstraint("outcome != 'decline' or length(reasons) > 0", name="decline_has_reasons"),
+        sa.CheckConstraint(
+            "outcome != 'approve' or (amount is not null and amount > 0 and amount <= requested)",
+            name="amount_within_request",
+        ),
+        sa.CheckConstraint(
+            "outcome != 'decline' or length(reasons) > 0", name="decline_has_reasons"
+        ),
     )
 
 
@@ -279,13 +342,16 @@ class PublicNotice(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call = relationship("Call")
-    objections: Mapped[list[Objection]] = relationship(back_populates="notice", cascade="all, delete-orphan",
-                                                       order_by="Objection.id")
+    objections: Mapped[list[Objection]] = relationship(
+        back_populates="notice", cascade="all, delete-orphan", order_by="Objection.id"
+    )
 
     __table_args__ = (
         sa.CheckConstraint("ends_on >= starts_on", name="period_ordered"),
         sa.CheckConstraint("state in ('draft','published','closed')", name="known_state"),
-        sa.CheckConstraint("state = 'draft' or published_at is not null", name="published_has_date"),
+        sa.CheckConstraint(
+            "state = 'draft' or published_at is not null", name="published_has_date"
+        ),
     )
 
 
@@ -298,16 +364,21 @@ class Objection(db.Model):
     __tablename__ = "objections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("public_notices.id", ondelete="CASCADE"), index=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id", ondelete="CASCADE"),
-                                                index=True)
+    notice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("public_notices.id", ondelete="CASCADE"), index=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     raised_by: Mapped[str] = mapped_column(sa.String(200))
     contact: Mapped[str] = mapped_column(sa.String(200), default="")
     text: Mapped[str] = mapped_column(sa.Text)
     received_on: Mapped[date] = mapped_column(sa.Date)
     state: Mapped[str] = mapped_column(sa.String(16), default="open")
     resolution: Mapped[str] = mapped_column(sa.Text, default="")
-    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     notice: Mapped[PublicNotice] = relationship(back_populates="objections")
@@ -315,6 +386,8 @@ class Objection(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("state in ('open','upheld','dismissed')", name="known_state"),
-        sa.CheckConstraint("state = 'open' or (resolved_at is not null and length(resolution) > 0)",
-                           name="resolved_has_reasons"),
+        sa.CheckConstraint(
+            "state = 'open' or (resolved_at is not null and length(resolution) > 0)",
+            name="resolved_has_reasons",
+        ),
     )

@@ -37,21 +37,40 @@ KINDS = ("unanswered", "due_soon", "overdue")
 
 def reminders_due(now: datetime) -> dict[str, list[Assignment]]:
     """The assignments to remind now, by kind; none reminded within the last 24 hours."""
-    submitted = sa.exists().where(Review.assignment_id == Assignment.id, Review.state == "submitted")
-    base = (sa.select(Assignment).join(Assignment.application)
-            .where(sa.or_(Assignment.purpose != "proposal", Application.state == "under_review"),
-                   sa.or_(Assignment.last_reminded_at.is_(None),
-                          Assignment.last_reminded_at <= now - REMIND_EVERY))
-            .options(joinedload(Assignment.application), joinedload(Assignment.expert).joinedload(Expert.user))
-            .order_by(Assignment.due_at, Assignment.id))
+    submitted = sa.exists().where(
+        Review.assignment_id == Assignment.id, Review.state == "submitted"
+    )
+    base = (
+        sa.select(Assignment)
+        .join(Assignment.application)
+        .where(
+            sa.or_(Assignment.purpose != "proposal", Application.state == "under_review"),
+            sa.or_(
+                Assignment.last_reminded_at.is_(None),
+                Assignment.last_reminded_at <= now - REMIND_EVERY,
+            ),
+        )
+        .options(
+            joinedload(Assignment.application),
+            joinedload(Assignment.expert).joinedload(Expert.user),
+        )
+        .order_by(Assignment.due_at, Assignment.id)
+    )
     return {
-        "unanswered": db.session.scalars(base.where(Assignment.state == "invited",
-                                                    Assignment.invited_at <= now - ANSWER_WITHIN)).all(),
-        "due_soon": db.session.scalars(base.where(Assignment.state == "accepted", ~submitted,
-                                                  Assignment.due_at > now,
-                                                  Assignment.due_at <= now + DUE_SOON)).all(),
-        "overdue": db.session.scalars(base.where(Assignment.state == "accepted", ~submitted,
-                                                 Assignment.due_at <= now)).all(),
+        "unanswered": db.session.scalars(
+            base.where(Assignment.state == "invited", Assignment.invited_at <= now - ANSWER_WITHIN)
+        ).all(),
+        "due_soon": db.session.scalars(
+            base.where(
+                Assignment.state == "accepted",
+                ~submitted,
+                Assignment.due_at > now,
+                Assignment.due_at <= now + DUE_SOON,
+            )
+        ).all(),
+        "overdue": db.session.scalars(
+            base.where(Assignment.state == "accepted", ~submitted, Assignment.due_at <= now)
+        ).all(),
     }
 
 
@@ -62,12 +81,22 @@ def _when(value: datetime) -> str:
 def _line(kind: str, assignment: Assignment) -> str:
     title = assignment.application.title
     if kind == "unanswered":
-        return _("Please accept or decline the invitation to review “%(title)s” (invited on %(date)s).",
-                 title=title, date=_when(assignment.invited_at))
+        return _(
+            "Please accept or decline the invitation to review “%(title)s” (invited on %(date)s).",
+            title=title,
+            date=_when(assignment.invited_at),
+        )
     if kind == "due_soon":
-        return _("Your review of “%(title)s” is due on %(date)s.", title=title, date=_when(assignment.due_at))
-    return _("Your review of “%(title)s” was due on %(date)s and is overdue.", title=title,
-             date=_when(assignment.due_at))
+        return _(
+            "Your review of “%(title)s” is due on %(date)s.",
+            title=title,
+            date=_when(assignment.due_at),
+        )
+    return _(
+        "Your review of “%(title)s” was due on %(date)s and is overdue.",
+        title=title,
+        date=_when(assignment.due_at),
+    )
 
 
 def send_reminders(now: datetime | None = None) -> dict[str, int]:
@@ -91,21 +120,34 @@ def send_reminders(now: datetime | None = None) -> dict[str, int]:
         notify([user], "assignment.reminder", subject, body, link=link)
     if due["overdue"]:
         calls = {a.application.call_id for a in due["overdue"]}
-        overdue_link = (site_path("review.call_assignments", call_id=calls.pop()) if len(calls) == 1
-                        else site_path("core.index"))
+        overdue_link = (
+            site_path("review.call_assignments", call_id=calls.pop())
+            if len(calls) == 1
+            else site_path("core.index")
+        )
         for user in bureau_users():
             with force_locale(user.locale or default_locale):
                 subject = _("Overdue reviews: %(count)d", count=len(due["overdue"]))
                 body = "\n".join(
-                    "– " + _("%(expert)s: “%(title)s” (%(ref)s), due %(date)s", expert=a.expert.name,
-                             title=a.application.title, ref=a.application.reference_no or "",
-                             date=_when(a.due_at))
-                    for a in due["overdue"])
+                    "– "
+                    + _(
+                        "%(expert)s: “%(title)s” (%(ref)s), due %(date)s",
+                        expert=a.expert.name,
+                        title=a.application.title,
+                        ref=a.application.reference_no or "",
+                        date=_when(a.due_at),
+                    )
+                    for a in due["overdue"]
+                )
             notify([user], "assignment.overdue", subject, body, link=overdue_link)
     counts = {kind: len(due[kind]) for kind in KINDS}
     if any(counts.values()):
-        audit.record("assignment.reminders_sent", None, label="system", after={
-            **counts, "assignments": sorted(a.id for kind in KINDS for a in due[kind])})
+        audit.record(
+            "assignment.reminders_sent",
+            None,
+            label="system",
+            after={**counts, "assignments": sorted(a.id for kind in KINDS for a in due[kind])},
+        )
     db.session.flush()
     return counts
 

@@ -6,8 +6,12 @@ from grants.core.permissions import has_role, in_state, predicate, rule
 @predicate
 def is_expert_of(user, assignment) -> bool:
     """The user is the expert of this assignment."""
-    return (assignment is not None and assignment.expert is not None
-            and assignment.expert.user_id is not None and assignment.expert.user_id == user.id)
+    return (
+        assignment is not None
+        and assignment.expert is not None
+        and assignment.expert.user_id is not None
+        and assignment.expert.user_id == user.id
+    )
 
 
 @predicate
@@ -17,8 +21,11 @@ def is_review_author(user, review) -> bool:
 
 @predicate
 def accepted_without_conflict(user, assignment) -> bool:
-    return (assignment is not None and assignment.state == "accepted"
-            and assignment.no_conflict_declared_at is not None)
+    return (
+        assignment is not None
+        and assignment.state == "accepted"
+        and assignment.no_conflict_declared_at is not None
+    )
 
 
 @predicate
@@ -31,8 +38,11 @@ def no_conflict_now(user, assignment) -> bool:
 
 @predicate
 def review_assignment_open(user, review) -> bool:
-    return (review is not None and accepted_without_conflict(user, review.assignment)
-            and no_conflict_now(user, review.assignment))
+    return (
+        review is not None
+        and accepted_without_conflict(user, review.assignment)
+        and no_conflict_now(user, review.assignment)
+    )
 
 
 @predicate
@@ -50,7 +60,9 @@ rule("expert.own_profile", expert & has_expert_record)
 rule("conflict.rule", staff)
 rule("assignment.manage", staff)
 rule("assignment.view", (expert & is_expert_of) | staff)
-rule("assignment.read_proposal", expert & is_expert_of & accepted_without_conflict & no_conflict_now)
+rule(
+    "assignment.read_proposal", expert & is_expert_of & accepted_without_conflict & no_conflict_now
+)
 rule("assignment.recuse", expert & is_expert_of)
 rule("review.edit", expert & is_review_author & in_state("draft") & review_assignment_open)
 rule("review.panel", staff)

@@ -65,7 +65,9 @@ class ScoringError(Exception):
 def criterion_name(criterion: RubricCriterion) -> str:
     """The criterion's name in the user's language."""
     locale = str(get_locale() or "zh")
-    return criterion.name_zh if locale.startswith("zh") else (criterion.name_en or criterion.name_zh)
+    return (
+        criterion.name_zh if locale.startswith("zh") else (criterion.name_en or criterion.name_zh)
+    )
 
 
 #: The stored recommendation codes read for an acceptance review.
@@ -114,13 +116,20 @@ def score_field_name(criterion_id: int) -> str:
 
 # --- the expert's draft and submission -------------------------------------------------------
 
+
 def plain_number(value: Decimal | None) -> str | None:
     """A Decimal without needless zeros (``8.50`` → ``8.5``, ``10.00`` → ``10``); None stays None."""
     return None if value is None else format(value.normalize(), "f")
 
 
-def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | None], comment: str,
-               recommendation: str | None) -> Review:
+def save_draft(
+    assignment: Assignment,
+    actor,
+    *,
+    scores: dict[int, Decimal | None],
+    comment: str,
+    recommendation: str | None,
+) -> Review:
     """Create or update the expert's draft review and its scores; audit what changed.
 
     ``scores`` maps criterion ids to a score or None (not scored yet); criteria of other
@@ -147,8 +156,14 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
     for criterion in criteria_for(assignment):
         value = scores.get(criterion.id)
         if value is not None and not criterion.min_score <= value <= criterion.max_score:
-            raise ScoringError(_("Give a score from %(min)s to %(max)s.", min=plain_number(criterion.min_score),
-                                 max=plain_number(criterion.max_score)), score_field_name(criterion.id))
+            raise ScoringError(
+                _(
+                    "Give a score from %(min)s to %(max)s.",
+                    min=plain_number(criterion.min_score),
+                    max=plain_number(criterion.max_score),
+                ),
+                score_field_name(criterion.id),
+            )
         old = existing.get(criterion.id)
         old_value = old.value if old is not None else None
         if old_value == value:
@@ -156,10 +171,20 @@ def save_draft(assignment: Assignment, actor, *, scores: dict[int, Decimal | Non
         if value is None:
             review.scores.remove(old)
         elif old is None:
-            review.scores.append(Score(criterion_id=criterion.id, value=value, min_score=criterion.min_score,
-                                       max_score=criterion.max_score))
+            review.scores.append(
+                Score(
+                    criterion_id=criterion.id,
+                    value=value,
+                    min_score=criterion.min_score,
+                    max_score=criterion.max_score,
+                )
+            )
         else:
-            old.value, old.min_score, old.max_score = value, criterion.min_score, criterion.max_score
+            old.value, old.min_score, old.max_score = (
+                value,
+                criterion.min_score,
+                criterion.max_score,
+            )
         before.setdefault("scores", {})[str(criterion.id)] = plain_number(old_value)
         after.setdefault("scores", {})[str(criterion.id)] = plain_number(value)
     comment = (comment or "").strip()
@@ -191,7 +216,9 @@ def submission_problems(review: Review) -> list[str]:
     problems = []
     assignment = review.assignment
     if assignment.state != "accepted" or assignment.no_conflict_declared_at is None:
-        problems.append(_("Accept the invitation and declare that you have no conflict of interest first."))
+        problems.append(
+            _("Accept the invitation and declare that you have no conflict of interest first.")
+        )
     if not review_open(assignment):
         problems.append(closed_message(assignment))
     conflict = _conflict_problem(assignment)
@@ -200,15 +227,22 @@ def submission_problems(review: Review) -> list[str]:
     scores = {s.criterion_id: s.value for s in review.scores}
     criteria = criteria_for(assignment)
     if not criteria:
-        problems.append(_("The call has no scoring criteria: ask the bureau to complete its rubric."))
+        problems.append(
+            _("The call has no scoring criteria: ask the bureau to complete its rubric.")
+        )
     for criterion in criteria:
         value = scores.get(criterion.id)
         if value is None:
             problems.append(_("Score “%(criterion)s”.", criterion=criterion_name(criterion)))
         elif not criterion.min_score <= value <= criterion.max_score:
-            problems.append(_("The score of “%(criterion)s” must lie from %(min)s to %(max)s.",
-                              criterion=criterion_name(criterion), min=plain_number(criterion.min_score),
-                              max=plain_number(criterion.max_score)))
+            problems.append(
+                _(
+                    "The score of “%(criterion)s” must lie from %(min)s to %(max)s.",
+                    criterion=criterion_name(criterion),
+                    min=plain_number(criterion.min_score),
+                    max=plain_number(criterion.max_score),
+                )
+            )
     if review.recommendation not in RECOMMENDATIONS:
         problems.append(_("Choose an overall recommendation."))
     if len((review.comment or "").strip()) < COMMENT_MIN_LENGTH:
@@ -238,7 +272,9 @@ def on_submit(review: Review, actor, data: dict) -> None:
 def reopen_review(review: Review, actor, reason: str) -> Review:
     """Fire ``reopen`` (bureau only) with the reason, while the application is still under review."""
     if not review_open(review.assignment):
-        raise ScoringError(_("The review of this application is closed: its reviews can no longer be reopened."))
+        raise ScoringError(
+            _("The review of this application is closed: its reviews can no longer be reopened.")
+        )
     transition(review, "reopen", actor, reason=(reason or "").strip())
     return review
 
@@ -257,19 +293,32 @@ def notify_reopened(review: Review, actor, data: dict) -> None:
     user = assignment.expert.user
     if user is None:
         return
-    notify([user], "review.reopened",
-           _l("Your review of “%(title)s” was reopened"),
-           _l("The bureau has reopened your review of “%(title)s” so that you can revise it. "
-              "Reason: %(reason)s"),
-           link=url_for("review.expert_review", assignment_id=assignment.id),
-           params={"title": assignment.application.title, "reason": data.get("reason", "")})
+    notify(
+        [user],
+        "review.reopened",
+        _l("Your review of “%(title)s” was reopened"),
+        _l(
+            "The bureau has reopened your review of “%(title)s” so that you can revise it. "
+            "Reason: %(reason)s"
+        ),
+        link=url_for("review.expert_review", assignment_id=assignment.id),
+        params={"title": assignment.application.title, "reason": data.get("reason", "")},
+    )
 
 
 # --- closing an application's review ---------------------------------------------------------
 
+
 def _valid_reviews():
-    return (sa.select(Review).join(Review.assignment)
-            .where(Review.state == "submitted", Assignment.state == "accepted", Assignment.purpose == "proposal"))
+    return (
+        sa.select(Review)
+        .join(Review.assignment)
+        .where(
+            Review.state == "submitted",
+            Assignment.state == "accepted",
+            Assignment.purpose == "proposal",
+        )
+    )
 
 
 def valid_review_count(application: Application) -> int:
@@ -285,10 +334,15 @@ def guard_finish_review(application: Application, actor, data: dict) -> str | No
     if have >= need:
         return None
     missing = need - have
-    return ngettext("%(num)d more submitted review is needed before the review can close "
-                    "(%(have)d of %(need)d).",
-                    "%(num)d more submitted reviews are needed before the review can close "
-                    "(%(have)d of %(need)d).", missing, have=have, need=need)
+    return ngettext(
+        "%(num)d more submitted review is needed before the review can close "
+        "(%(have)d of %(need)d).",
+        "%(num)d more submitted reviews are needed before the review can close "
+        "(%(have)d of %(need)d).",
+        missing,
+        have=have,
+        need=need,
+    )
 
 
 def finish_review(application: Application, actor) -> Application:
@@ -299,18 +353,26 @@ def finish_review(application: Application, actor) -> Application:
 
 # --- the call's review matrix ---------------------------------------------------------------
 
+
 def disagreement_thresholds() -> dict[str, Decimal]:
     """The disagreement thresholds: settings REVIEW_DISAGREEMENT_STDEV / _SPREAD, else the defaults."""
     config = current_app.config
     return {
-        "stdev_threshold": Decimal(str(config.get("REVIEW_DISAGREEMENT_STDEV", aggregation.DISAGREEMENT_STDEV))),
-        "spread_threshold": Decimal(str(config.get("REVIEW_DISAGREEMENT_SPREAD",
-                                                   aggregation.DISAGREEMENT_SPREAD))),
+        "stdev_threshold": Decimal(
+            str(config.get("REVIEW_DISAGREEMENT_STDEV", aggregation.DISAGREEMENT_STDEV))
+        ),
+        "spread_threshold": Decimal(
+            str(config.get("REVIEW_DISAGREEMENT_SPREAD", aggregation.DISAGREEMENT_SPREAD))
+        ),
     }
 
 
 def calibration_min_reviews() -> int:
-    return int(current_app.config.get("REVIEW_CALIBRATION_MIN_REVIEWS", aggregation.CALIBRATION_MIN_REVIEWS))
+    return int(
+        current_app.config.get(
+            "REVIEW_CALIBRATION_MIN_REVIEWS", aggregation.CALIBRATION_MIN_REVIEWS
+        )
+    )
 
 
 @dataclass
@@ -327,7 +389,11 @@ class Cell:
     @property
     def valid(self) -> bool:
         review = self.review
-        return review is not None and review.state == "submitted" and self.assignment.state == "accepted"
+        return (
+            review is not None
+            and review.state == "submitted"
+            and self.assignment.state == "accepted"
+        )
 
     @property
     def total(self) -> Decimal | None:
@@ -396,8 +462,10 @@ def _expert_z_scores(expert_ids: list[int], min_reviews: int) -> dict[int, Decim
     if not expert_ids:
         return {}
     rows = db.session.execute(
-        _valid_reviews().with_only_columns(Review.id, Assignment.expert_id, Review.total)
-        .where(Assignment.expert_id.in_(expert_ids), Review.total.is_not(None))).all()
+        _valid_reviews()
+        .with_only_columns(Review.id, Assignment.expert_id, Review.total)
+        .where(Assignment.expert_id.in_(expert_ids), Review.total.is_not(None))
+    ).all()
     by_expert: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for review_id, expert_id, total in rows:
         by_expert[expert_id][review_id] = total
@@ -410,15 +478,25 @@ def _expert_z_scores(expert_ids: list[int], min_reviews: int) -> dict[int, Decim
 def review_matrix(call: Call) -> ReviewMatrix:
     """The call's review matrix, its per-application statistics and ranking (rank order)."""
     applications = db.session.scalars(
-        sa.select(Application).where(Application.call_id == call.id, Application.state.in_(MATRIX_STATES))
+        sa.select(Application)
+        .where(Application.call_id == call.id, Application.state.in_(MATRIX_STATES))
         .options(joinedload(Application.organisation), joinedload(Application.cluster))
-        .order_by(Application.reference_no, Application.id)).all()
+        .order_by(Application.reference_no, Application.id)
+    ).all()
     assignments = db.session.scalars(
-        sa.select(Assignment).join(Assignment.application)
-        .where(Application.call_id == call.id, Application.state.in_(MATRIX_STATES),
-               Assignment.purpose == "proposal")
-        .options(joinedload(Assignment.expert), selectinload(Assignment.review).selectinload(Review.scores))
-        .order_by(Assignment.id)).all()
+        sa.select(Assignment)
+        .join(Assignment.application)
+        .where(
+            Application.call_id == call.id,
+            Application.state.in_(MATRIX_STATES),
+            Assignment.purpose == "proposal",
+        )
+        .options(
+            joinedload(Assignment.expert),
+            selectinload(Assignment.review).selectinload(Review.scores),
+        )
+        .order_by(Assignment.id)
+    ).all()
     experts: dict[int, Expert] = {}
     for a in assignments:
         if a.state in ("invited", "accepted") or a.review is not None:
@@ -429,7 +507,9 @@ def review_matrix(call: Call) -> ReviewMatrix:
     by_application: dict[int, dict[int, Cell]] = defaultdict(dict)
     for a in assignments:
         review = a.review
-        by_application[a.application_id][a.expert_id] = Cell(a, z.get(review.id) if review is not None else None)
+        by_application[a.application_id][a.expert_id] = Cell(
+            a, z.get(review.id) if review is not None else None
+        )
     thresholds = disagreement_thresholds()
     rows = []
     for application in applications:
@@ -439,9 +519,15 @@ def review_matrix(call: Call) -> ReviewMatrix:
         for cell in cells.values():
             if cell.status in counts:
                 counts[cell.status] += 1
-        rows.append(MatrixRow(application, cells, aggregation.review_stats(
-            totals, call.trimmed_mean_min_reviews, **thresholds), counts=counts,
-            needed=call.reviewers_per_application))
+        rows.append(
+            MatrixRow(
+                application,
+                cells,
+                aggregation.review_stats(totals, call.trimmed_mean_min_reviews, **thresholds),
+                counts=counts,
+                needed=call.reviewers_per_application,
+            )
+        )
     by_id = {row.application.id: row for row in rows}
     ordered = []
     for ranked in aggregation.rank((row.application.id, row.stats.score) for row in rows):
@@ -453,10 +539,17 @@ def review_matrix(call: Call) -> ReviewMatrix:
 
 def calls_ready_to_close() -> list[dict]:
     """Calls with applications under review, and how many of those have enough valid reviews."""
-    valid = (sa.select(Assignment.application_id, sa.func.count(Review.id).label("n"))
-             .join(Review, Review.assignment_id == Assignment.id)
-             .where(Review.state == "submitted", Assignment.state == "accepted", Assignment.purpose == "proposal")
-             .group_by(Assignment.application_id).subquery())
+    valid = (
+        sa.select(Assignment.application_id, sa.func.count(Review.id).label("n"))
+        .join(Review, Review.assignment_id == Assignment.id)
+        .where(
+            Review.state == "submitted",
+            Assignment.state == "accepted",
+            Assignment.purpose == "proposal",
+        )
+        .group_by(Assignment.application_id)
+        .subquery()
+    )
     submitted = sa.func.coalesce(valid.c.n, 0)
     ready = sa.func.sum(sa.case((submitted >= Call.reviewers_per_application, 1), else_=0))
     rows = db.session.execute(
@@ -464,8 +557,13 @@ def calls_ready_to_close() -> list[dict]:
         .join(Application, Application.call_id == Call.id)
         .outerjoin(valid, valid.c.application_id == Application.id)
         .where(Application.state == "under_review")
-        .group_by(Call.id).order_by(Call.year.desc(), Call.id.desc())).all()
-    return [{"call": call, "under_review": total, "ready": int(ready or 0)} for call, total, ready in rows]
+        .group_by(Call.id)
+        .order_by(Call.year.desc(), Call.id.desc())
+    ).all()
+    return [
+        {"call": call, "under_review": total, "ready": int(ready or 0)}
+        for call, total, ready in rows
+    ]
 
 
 # --- the xlsx export ------------------------------------------------------------------------
@@ -513,17 +611,39 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
     experts = matrix.experts
     criteria = list(matrix.call.criteria)
 
-    stats_headers = [_l("Valid reviews"), _l("Mean"), _l("Trimmed mean"), _l("Median"),
-                     _l("Standard deviation"), _l("Disagreement")]
+    stats_headers = [
+        _l("Valid reviews"),
+        _l("Mean"),
+        _l("Trimmed mean"),
+        _l("Median"),
+        _l("Standard deviation"),
+        _l("Disagreement"),
+    ]
     head = [_l("Rank"), _l("Reference number"), _l("Title"), _l("Organisation")]
-    sheet = _sheet(workbook, str(_l("Matrix")), head + [e.name for e in experts] + stats_headers,
-                   [8, 18, 40, 32] + [12] * len(experts) + [12, 12, 14, 12, 14, 14])
+    sheet = _sheet(
+        workbook,
+        str(_l("Matrix")),
+        head + [e.name for e in experts] + stats_headers,
+        [8, 18, 40, 32] + [12] * len(experts) + [12, 12, 14, 12, 14, 14],
+    )
     first_stat = len(head) + len(experts) + 1
     for number, row in enumerate(matrix.rows, start=2):
         s = row.stats
-        values = [row.rank, row.application.reference_no, row.application.title, row.application.organisation.name]
+        values = [
+            row.rank,
+            row.application.reference_no,
+            row.application.title,
+            row.application.organisation.name,
+        ]
         values += [row.cells[e.id].total if e.id in row.cells else None for e in experts]
-        values += [s.count, s.mean, s.trimmed_mean, s.median, s.stdev, str(_l("Yes")) if s.disagreement else ""]
+        values += [
+            s.count,
+            s.mean,
+            s.trimmed_mean,
+            s.median,
+            s.stdev,
+            str(_l("Yes")) if s.disagreement else "",
+        ]
         sheet.append([xlsx_cell(v) for v in values])
         formats = {3: "wrap", 4: "wrap"}
         formats.update({len(head) + i: TOTAL_FORMAT for i in range(1, len(experts) + 1)})
@@ -531,40 +651,91 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
         _formatted(sheet, number, formats)
     sheet.freeze_panes = "E2"
 
-    review_head = [_l("Reference number"), _l("Title"), _l("Expert"), _l("Submitted (Beijing time)")]
-    criterion_headers = [f"{criterion_name(c)} ({plain_number(c.min_score)}–{plain_number(c.max_score)})"
-                         for c in criteria]
+    review_head = [
+        _l("Reference number"),
+        _l("Title"),
+        _l("Expert"),
+        _l("Submitted (Beijing time)"),
+    ]
+    criterion_headers = [
+        f"{criterion_name(c)} ({plain_number(c.min_score)}–{plain_number(c.max_score)})"
+        for c in criteria
+    ]
     tail = [_l("Total"), _l("z-score"), _l("Recommendation"), _l("Comment")]
-    sheet = _sheet(workbook, str(_l("Reviews")), review_head + criterion_headers + tail,
-                   [18, 36, 14, 18] + [12] * len(criteria) + [12, 10, 16, 80])
+    sheet = _sheet(
+        workbook,
+        str(_l("Reviews")),
+        review_head + criterion_headers + tail,
+        [18, 36, 14, 18] + [12] * len(criteria) + [12, 10, 16, 80],
+    )
     base = len(review_head)
-    formats = {2: "wrap", base + len(criteria) + 4: "wrap", base + len(criteria) + 1: TOTAL_FORMAT,
-               base + len(criteria) + 2: Z_FORMAT}
+    formats = {
+        2: "wrap",
+        base + len(criteria) + 4: "wrap",
+        base + len(criteria) + 1: TOTAL_FORMAT,
+        base + len(criteria) + 2: Z_FORMAT,
+    }
     formats.update({base + i: SCORE_FORMAT for i in range(1, len(criteria) + 1)})
     for number, (row, expert, cell) in enumerate(matrix.reviews, start=2):
         review = cell.review
         scores = {s.criterion_id: s.value for s in review.scores}
-        submitted = (utc_to_local(review.submitted_at).replace(tzinfo=None, microsecond=0)
-                     if review.submitted_at else None)
-        sheet.append([xlsx_cell(v) for v in [row.application.reference_no, row.application.title, expert.name,
-                                              submitted]
-                      + [scores.get(c.id) for c in criteria]
-                      + [cell.total, cell.z, recommendation_label(review.recommendation), review.comment]])
+        submitted = (
+            utc_to_local(review.submitted_at).replace(tzinfo=None, microsecond=0)
+            if review.submitted_at
+            else None
+        )
+        sheet.append(
+            [
+                xlsx_cell(v)
+                for v in [
+                    row.application.reference_no,
+                    row.application.title,
+                    expert.name,
+                    submitted,
+                ]
+                + [scores.get(c.id) for c in criteria]
+                + [cell.total, cell.z, recommendation_label(review.recommendation), review.comment]
+            ]
+        )
         _formatted(sheet, number, formats)
         if submitted is not None:
             sheet.cell(row=number, column=base).number_format = "yyyy-mm-dd hh:mm"
     sheet.freeze_panes = "C2"
 
-    sheet = _sheet(workbook, str(_l("Ranking")),
-                   [_l("Rank"), _l("Tied"), _l("Reference number"), _l("Title"), _l("Organisation"),
-                    _l("Score"), _l("Basis"), _l("Valid reviews"), _l("Application state")],
-                   [8, 8, 18, 40, 32, 12, 14, 12, 16])
+    sheet = _sheet(
+        workbook,
+        str(_l("Ranking")),
+        [
+            _l("Rank"),
+            _l("Tied"),
+            _l("Reference number"),
+            _l("Title"),
+            _l("Organisation"),
+            _l("Score"),
+            _l("Basis"),
+            _l("Valid reviews"),
+            _l("Application state"),
+        ],
+        [8, 8, 18, 40, 32, 12, 14, 12, 16],
+    )
     for number, row in enumerate(matrix.rows, start=2):
         basis = _l("Trimmed mean") if row.stats.trimmed else _l("Mean")
-        sheet.append([xlsx_cell(v) for v in [
-            row.rank, str(_l("Yes")) if row.tied else "", row.application.reference_no, row.application.title,
-            row.application.organisation.name, row.stats.score, str(basis) if row.stats.score is not None else "",
-            row.stats.count, row.application.state_label]])
+        sheet.append(
+            [
+                xlsx_cell(v)
+                for v in [
+                    row.rank,
+                    str(_l("Yes")) if row.tied else "",
+                    row.application.reference_no,
+                    row.application.title,
+                    row.application.organisation.name,
+                    row.stats.score,
+                    str(basis) if row.stats.score is not None else "",
+                    row.stats.count,
+                    row.application.state_label,
+                ]
+            ]
+        )
         _formatted(sheet, number, {4: "wrap", 5: "wrap", 6: TOTAL_FORMAT})
     sheet.freeze_panes = "A2"
 

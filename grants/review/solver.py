@@ -109,10 +109,19 @@ def load_penalty(load: int, balance: int = 1) -> int:
     return balance * load * (load - 1) // 2
 
 
-def solve(applications: Iterable[Id], experts: Iterable[Id], k: int,
-          suitability: Mapping[Pair, int], forbidden: Iterable[Pair],
-          cap: int | Mapping[Id, int], fixed: Iterable[Pair] = (), seed: int | None = None,
-          draw: bool = False, balance: int = 1, base_load: Mapping[Id, int] | None = None) -> Result:
+def solve(
+    applications: Iterable[Id],
+    experts: Iterable[Id],
+    k: int,
+    suitability: Mapping[Pair, int],
+    forbidden: Iterable[Pair],
+    cap: int | Mapping[Id, int],
+    fixed: Iterable[Pair] = (),
+    seed: int | None = None,
+    draw: bool = False,
+    balance: int = 1,
+    base_load: Mapping[Id, int] | None = None,
+) -> Result:
     """Give each application ``k`` experts (counting ``fixed``) at minimum cost; see the module doc.
 
     ``cap`` is one maximum load for all experts or a per-expert mapping (experts missing
@@ -173,27 +182,40 @@ def solve(applications: Iterable[Id], experts: Iterable[Id], k: int,
     # experts → sink: one unit arc per further review, at a rising price
     steps = np.minimum(room, usable.sum(axis=0))
     sink_tails = np.repeat(np.arange(n_e, dtype=np.int64), steps)
-    step_no = np.arange(sink_tails.size, dtype=np.int64) - np.repeat(np.cumsum(steps) - steps, steps)
+    step_no = np.arange(sink_tails.size, dtype=np.int64) - np.repeat(
+        np.cumsum(steps) - steps, steps
+    )
     sink_costs = balance * (fixed_load[sink_tails] + step_no) * scale
     tails = np.concatenate([np.zeros(n_a, dtype=np.int64), rows + 1, sink_tails + n_a + 1])
-    heads = np.concatenate([np.arange(1, n_a + 1, dtype=np.int64), cols + n_a + 1,
-                            np.full(sink_tails.size, sink, dtype=np.int64)])
+    heads = np.concatenate(
+        [
+            np.arange(1, n_a + 1, dtype=np.int64),
+            cols + n_a + 1,
+            np.full(sink_tails.size, sink, dtype=np.int64),
+        ]
+    )
     capacities = np.concatenate([need, np.ones(rows.size + sink_tails.size, dtype=np.int64)])
-    unit_costs = np.concatenate([np.zeros(n_a, dtype=np.int64), pair_costs, sink_costs]).astype(np.int64)
+    unit_costs = np.concatenate([np.zeros(n_a, dtype=np.int64), pair_costs, sink_costs]).astype(
+        np.int64
+    )
 
     flow = SimpleMinCostFlow()
     if tails.size:
-        flow.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32),
-                                                  capacities, unit_costs)
+        flow.add_arcs_with_capacity_and_unit_cost(
+            tails.astype(np.int32), heads.astype(np.int32), capacities, unit_costs
+        )
     flow.set_node_supply(src, total_need)
     flow.set_node_supply(sink, -total_need)
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     placed_total = flow.maximum_flow()
-    flows = (np.asarray(flow.flows(np.arange(tails.size, dtype=np.int32)), dtype=np.int64)
-             if tails.size else np.zeros(0, dtype=np.int64))
-    used = flows[n_a:n_a + rows.size] > 0
+    flows = (
+        np.asarray(flow.flows(np.arange(tails.size, dtype=np.int32)), dtype=np.int64)
+        if tails.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    used = flows[n_a : n_a + rows.size] > 0
     new_rows, new_cols = rows[used], cols[used]
     new_load = np.bincount(new_cols, minlength=n_e).astype(np.int64)
     loads = {e: int(fixed_load[j] + new_load[j]) for j, e in enumerate(exps)}
@@ -205,20 +227,51 @@ def solve(applications: Iterable[Id], experts: Iterable[Id], k: int,
     if placed_total < total_need:
         placed = np.bincount(new_rows, minlength=n_a)
         residual = (tails, heads, capacities, flows)
-        shortages = _diagnose(residual, n_a, n_e, apps, need, placed, allowed, forbidden_mask, fixed_per_app,
-                              caps, fixed_load + new_load)
-        return Result(False, [], 0, 0, {e: int(fixed_load[j]) for j, e in enumerate(exps)}, cap_map,
-                      total_need, total_need - placed_total, shortages, seed, draw)
+        shortages = _diagnose(
+            residual,
+            n_a,
+            n_e,
+            apps,
+            need,
+            placed,
+            allowed,
+            forbidden_mask,
+            fixed_per_app,
+            caps,
+            fixed_load + new_load,
+        )
+        return Result(
+            False,
+            [],
+            0,
+            0,
+            {e: int(fixed_load[j]) for j, e in enumerate(exps)},
+            cap_map,
+            total_need,
+            total_need - placed_total,
+            shortages,
+            seed,
+            draw,
+        )
 
-    pairs = sorted((apps[i], exps[j]) for i, j in zip(new_rows.tolist(), new_cols.tolist(), strict=True))
+    pairs = sorted(
+        (apps[i], exps[j]) for i, j in zip(new_rows.tolist(), new_cols.tolist(), strict=True)
+    )
     suit = int(score[new_rows, new_cols].sum())
-    objective = -suit + sum(load_penalty(int(fixed_load[j] + new_load[j]), balance)
-                            - load_penalty(int(fixed_load[j]), balance) for j in range(n_e))
+    objective = -suit + sum(
+        load_penalty(int(fixed_load[j] + new_load[j]), balance)
+        - load_penalty(int(fixed_load[j]), balance)
+        for j in range(n_e)
+    )
     return Result(True, pairs, objective, suit, loads, cap_map, total_need, 0, [], seed, draw)
 
 
-def objective_of(pairs: Iterable[Pair], suitability: Mapping[Pair, int], fixed: Iterable[Pair] = (),
-                 balance: int = 1) -> int:
+def objective_of(
+    pairs: Iterable[Pair],
+    suitability: Mapping[Pair, int],
+    fixed: Iterable[Pair] = (),
+    balance: int = 1,
+) -> int:
     """The objective of new ``pairs`` given ``fixed``: what :func:`solve` minimises."""
     fixed_load: dict[Id, int] = {}
     for _, e in fixed:
@@ -238,7 +291,9 @@ def _cap_of(cap: int | Mapping[Id, int], expert: Id) -> int:
     return max(0, int(value or 0))
 
 
-def _scales(score, usable, room, total_need: int, balance: int, nodes: int, draw: bool) -> tuple[int, int]:
+def _scales(
+    score, usable, room, total_need: int, balance: int, nodes: int, draw: bool
+) -> tuple[int, int]:
     """The cost multiplier M and the tie-break range, kept inside OR-Tools' cost range."""
     biggest = int(np.abs(score[usable]).max()) if usable.any() else 0
     biggest = max(biggest, balance * int(room.max() if room.size else 0), 1)
@@ -277,8 +332,9 @@ def _ranks(ids: list) -> np.ndarray:
     return ranks
 
 
-def _diagnose(residual, n_a, n_e, apps, need, placed, allowed, forbidden_mask, fixed_per_app, caps,
-              final_load) -> list[Shortage]:
+def _diagnose(
+    residual, n_a, n_e, apps, need, placed, allowed, forbidden_mask, fixed_per_app, caps, final_load
+) -> list[Shortage]:
     """The applications reachable from the source in the residual network, with their reasons."""
     tails, heads, caps_arc, flows = residual
     forward = flows < caps_arc
@@ -286,17 +342,26 @@ def _diagnose(residual, n_a, n_e, apps, need, placed, allowed, forbidden_mask, f
     src_nodes = np.concatenate([tails[forward], heads[backward]])
     dst_nodes = np.concatenate([heads[forward], tails[backward]])
     size = n_a + n_e + 2
-    graph = csr_matrix((np.ones(src_nodes.size, dtype=np.int8), (src_nodes, dst_nodes)), shape=(size, size))
+    graph = csr_matrix(
+        (np.ones(src_nodes.size, dtype=np.int8), (src_nodes, dst_nodes)), shape=(size, size)
+    )
     reached = breadth_first_order(graph, 0, directed=True, return_predecessors=False)
     group = sorted(int(n) - 1 for n in reached if 1 <= n <= n_a)
     full = final_load >= caps
     shortages = []
     for i in group:
         allowed_count = int(allowed[i].sum())
-        shortages.append(Shortage(
-            application=apps[i], needed=int(need[i]), placed=int(placed[i]), allowed=allowed_count,
-            at_cap=int((allowed[i] & full).sum()), forbidden=int(forbidden_mask[i].sum()),
-            fixed=int(fixed_per_app[i]),
-            reason="too_few_experts" if allowed_count < need[i] else "experts_at_cap"))
+        shortages.append(
+            Shortage(
+                application=apps[i],
+                needed=int(need[i]),
+                placed=int(placed[i]),
+                allowed=allowed_count,
+                at_cap=int((allowed[i] & full).sum()),
+                forbidden=int(forbidden_mask[i].sum()),
+                fixed=int(fixed_per_app[i]),
+                reason="too_few_experts" if allowed_count < need[i] else "experts_at_cap",
+            )
+        )
     shortages.sort(key=lambda s: (not s.short, s.application))
     return shortages

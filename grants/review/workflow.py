@@ -34,15 +34,18 @@ def _text_required(key: str, message):
         if not (data.get(key) or "").strip():
             return str(message)
         return None
+
     return guard
 
 
 def _lazy(module: str, name: str):
     """An effect/guard implemented in a domain module, imported when first used."""
+
     def call(obj, actor, data):
         import importlib
 
         return getattr(importlib.import_module(module), name)(obj, actor, data)
+
     call.__name__ = name
     return call
 
@@ -52,27 +55,69 @@ ASSIGNMENT_WORKFLOW = Workflow(
     model=Assignment,
     states=ASSIGNMENT_STATES,
     transitions=[
-        Transition("invited", "accept", "accepted", expert & is_expert_of,
-                   guard=_lazy("grants.review.assignments", "guard_accept"),
-                   effect=_lazy("grants.review.assignments", "on_accept"), label=_l("Accept")),
-        Transition("invited", "decline", "declined", expert & is_expert_of,
-                   guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
-                   effect=_lazy("grants.review.assignments", "on_decline"),
-                   notify=_lazy("grants.review.assignments", "notify_declined"), label=_l("Decline")),
-        Transition("invited", "withdraw", "withdrawn", staff,
-                   effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
-        Transition("accepted", "withdraw", "withdrawn", staff,
-                   effect=_lazy("grants.review.assignments", "on_withdraw"), label=_l("Withdraw invitation")),
-        *[Transition(source, "recuse", "withdrawn", expert & is_expert_of,
-                     guard=_text_required("reason", _l("Say what the conflict of interest is, so that the bureau "
-                                                       "can record it.")),
-                     effect=_lazy("grants.review.assignments", "on_conflict"),
-                     notify=_lazy("grants.review.assignments", "notify_conflict"),
-                     label=_l("Declare a conflict and withdraw")) for source in ("invited", "accepted")],
-        *[Transition(source, "conflict_found", "withdrawn", (expert & is_expert_of) | staff | is_system,
-                     guard=_lazy("grants.review.assignments", "guard_conflict_found"),
-                     effect=_lazy("grants.review.assignments", "on_conflict"),
-                     notify=_lazy("grants.review.assignments", "notify_conflict")) for source in ("invited", "accepted")],
+        Transition(
+            "invited",
+            "accept",
+            "accepted",
+            expert & is_expert_of,
+            guard=_lazy("grants.review.assignments", "guard_accept"),
+            effect=_lazy("grants.review.assignments", "on_accept"),
+            label=_l("Accept"),
+        ),
+        Transition(
+            "invited",
+            "decline",
+            "declined",
+            expert & is_expert_of,
+            guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
+            effect=_lazy("grants.review.assignments", "on_decline"),
+            notify=_lazy("grants.review.assignments", "notify_declined"),
+            label=_l("Decline"),
+        ),
+        Transition(
+            "invited",
+            "withdraw",
+            "withdrawn",
+            staff,
+            effect=_lazy("grants.review.assignments", "on_withdraw"),
+            label=_l("Withdraw invitation"),
+        ),
+        Transition(
+            "accepted",
+            "withdraw",
+            "withdrawn",
+            staff,
+            effect=_lazy("grants.review.assignments", "on_withdraw"),
+            label=_l("Withdraw invitation"),
+        ),
+        *[
+            Transition(
+                source,
+                "recuse",
+                "withdrawn",
+                expert & is_expert_of,
+                guard=_text_required(
+                    "reason",
+                    _l("Say what the conflict of interest is, so that the bureau can record it."),
+                ),
+                effect=_lazy("grants.review.assignments", "on_conflict"),
+                notify=_lazy("grants.review.assignments", "notify_conflict"),
+                label=_l("Declare a conflict and withdraw"),
+            )
+            for source in ("invited", "accepted")
+        ],
+        *[
+            Transition(
+                source,
+                "conflict_found",
+                "withdrawn",
+                (expert & is_expert_of) | staff | is_system,
+                guard=_lazy("grants.review.assignments", "guard_conflict_found"),
+                effect=_lazy("grants.review.assignments", "on_conflict"),
+                notify=_lazy("grants.review.assignments", "notify_conflict"),
+            )
+            for source in ("invited", "accepted")
+        ],
     ],
 )
 
@@ -81,13 +126,27 @@ REVIEW_WORKFLOW = Workflow(
     model=Review,
     states=REVIEW_STATES,
     transitions=[
-        Transition("draft", "submit", "submitted", expert & is_review_author,
-                   guard=_lazy("grants.review.scoring", "guard_submit"),
-                   effect=_lazy("grants.review.scoring", "on_submit"), label=_l("Submit review")),
-        Transition("submitted", "reopen", "draft", staff,
-                   guard=_text_required("reason", _l("Give the reason for reopening: it is kept in the audit log.")),
-                   effect=_lazy("grants.review.scoring", "on_reopen"),
-                   notify=_lazy("grants.review.scoring", "notify_reopened"), label=_l("Reopen")),
+        Transition(
+            "draft",
+            "submit",
+            "submitted",
+            expert & is_review_author,
+            guard=_lazy("grants.review.scoring", "guard_submit"),
+            effect=_lazy("grants.review.scoring", "on_submit"),
+            label=_l("Submit review"),
+        ),
+        Transition(
+            "submitted",
+            "reopen",
+            "draft",
+            staff,
+            guard=_text_required(
+                "reason", _l("Give the reason for reopening: it is kept in the audit log.")
+            ),
+            effect=_lazy("grants.review.scoring", "on_reopen"),
+            notify=_lazy("grants.review.scoring", "notify_reopened"),
+            label=_l("Reopen"),
+        ),
     ],
 )
 
@@ -96,11 +155,23 @@ NOTICE_WORKFLOW = Workflow(
     model=PublicNotice,
     states=NOTICE_STATES,
     transitions=[
-        Transition("draft", "publish", "published", staff,
-                   guard=_lazy("grants.review.decisions", "guard_publish_notice"),
-                   effect=_lazy("grants.review.decisions", "on_publish_notice"), label=_l("Publish")),
-        Transition("published", "close", "closed", staff | is_system,
-                   guard=_lazy("grants.review.decisions", "guard_close_notice"), label=_l("Close")),
+        Transition(
+            "draft",
+            "publish",
+            "published",
+            staff,
+            guard=_lazy("grants.review.decisions", "guard_publish_notice"),
+            effect=_lazy("grants.review.decisions", "on_publish_notice"),
+            label=_l("Publish"),
+        ),
+        Transition(
+            "published",
+            "close",
+            "closed",
+            staff | is_system,
+            guard=_lazy("grants.review.decisions", "guard_close_notice"),
+            label=_l("Close"),
+        ),
     ],
 )
 
@@ -109,27 +180,62 @@ OBJECTION_WORKFLOW = Workflow(
     model=Objection,
     states=OBJECTION_STATES,
     transitions=[
-        Transition("open", "uphold", "upheld", staff,
-                   guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
-                   effect=_lazy("grants.review.decisions", "on_resolve_objection"), label=_l("Uphold")),
-        Transition("open", "dismiss", "dismissed", staff,
-                   guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
-                   effect=_lazy("grants.review.decisions", "on_resolve_objection"), label=_l("Dismiss")),
+        Transition(
+            "open",
+            "uphold",
+            "upheld",
+            staff,
+            guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
+            effect=_lazy("grants.review.decisions", "on_resolve_objection"),
+            label=_l("Uphold"),
+        ),
+        Transition(
+            "open",
+            "dismiss",
+            "dismissed",
+            staff,
+            guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
+            effect=_lazy("grants.review.decisions", "on_resolve_objection"),
+            label=_l("Dismiss"),
+        ),
     ],
 )
 
 # The application's review and decision events, added to the one application table.
 APPLICATION_WORKFLOW.add(
-    Transition("under_review", "finish_review", "reviewed", staff,
-               guard=_lazy("grants.review.scoring", "guard_finish_review"), label=_l("Close the review")),
-    Transition("reviewed", "approve", "approved", staff,
-               guard=_lazy("grants.review.decisions", "guard_approve"),
-               effect=_lazy("grants.review.decisions", "on_approve"), label=_l("Approve")),
-    Transition("reviewed", "decline", "declined", staff,
-               guard=_text_required("reasons", _l("Give the reasons for declining.")),
-               effect=_lazy("grants.review.decisions", "on_decline"), label=_l("Decline")),
-    Transition("approved", "overturn", "declined", staff,
-               guard=_lazy("grants.review.decisions", "guard_overturn"),
-               effect=_lazy("grants.review.decisions", "on_overturn"), label=_l("Overturn the approval")),
+    Transition(
+        "under_review",
+        "finish_review",
+        "reviewed",
+        staff,
+        guard=_lazy("grants.review.scoring", "guard_finish_review"),
+        label=_l("Close the review"),
+    ),
+    Transition(
+        "reviewed",
+        "approve",
+        "approved",
+        staff,
+        guard=_lazy("grants.review.decisions", "guard_approve"),
+        effect=_lazy("grants.review.decisions", "on_approve"),
+        label=_l("Approve"),
+    ),
+    Transition(
+        "reviewed",
+        "decline",
+        "declined",
+        staff,
+        guard=_text_required("reasons", _l("Give the reasons for declining.")),
+        effect=_lazy("grants.review.decisions", "on_decline"),
+        label=_l("Decline"),
+    ),
+    Transition(
+        "approved",
+        "overturn",
+        "declined",
+        staff,
+        guard=_lazy("grants.review.decisions", "guard_overturn"),
+        effect=_lazy("grants.review.decisions", "on_overturn"),
+        label=_l("Overturn the approval"),
+    ),
 )
-

@@ -23,7 +23,12 @@ def test_login_with_right_password_opens_dashboard(client):
     response = client.post("/login", data={"email": user.email.upper(), "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/")
-    assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id)) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id)
+        )
+        == 1
+    )
     assert "login" in audit_actions()
     page = client.get("/")
     assert page.status_code == 200
@@ -35,14 +40,18 @@ def test_login_with_wrong_password_is_refused_and_audited(client):
     response = client.post("/login", data={"email": user.email, "password": "wrong-password-1"})
     assert response.status_code == 200
     assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 0
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "login.failed")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "login.failed")
+    ).one()
     assert event.after["reason"] == "password"
     assert client.get("/").status_code == 302
 
 
 def test_login_of_unknown_email_is_audited_without_user(client):
     client.post("/login", data={"email": "nobody@test.example", "password": "whatever-123"})
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "login.failed")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "login.failed")
+    ).one()
     assert event.after == {"email": "nobody@test.example", "reason": "unknown"}
     assert event.actor_id is None
 
@@ -51,20 +60,27 @@ def test_login_of_disabled_user_is_refused(client):
     user = make_user("expert", active=False)
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 200
-    reasons = db.session.scalars(sa.select(AuditEvent.after).where(AuditEvent.action == "login.failed")).all()
+    reasons = db.session.scalars(
+        sa.select(AuditEvent.after).where(AuditEvent.action == "login.failed")
+    ).all()
     assert reasons == [{"email": user.email, "reason": "disabled"}]
 
 
 def test_login_successes_do_not_count_towards_the_limit(client):
     user = make_user("finance")
     for _ in range(7):
-        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code
+            == 302
+        )
         client.post("/logout")
 
 
 def test_login_next_parameter_only_allows_local_paths(client):
     user = make_user("bureau")
-    response = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD}
+    )
     assert response.headers["Location"] in ("/", "http://grants.test/")
     client.post("/logout")
     response = client.post("/login?next=/inbox", data={"email": user.email, "password": PASSWORD})

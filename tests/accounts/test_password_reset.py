@@ -13,8 +13,11 @@ from tests.factories import make_user
 
 
 def reset_link(email: str) -> str:
-    mail = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.to_address == email)
-                              .order_by(OutboxEmail.id.desc())).first()
+    mail = db.session.scalars(
+        sa.select(OutboxEmail)
+        .where(OutboxEmail.to_address == email)
+        .order_by(OutboxEmail.id.desc())
+    ).first()
     assert mail is not None
     return re.search(r"https?://[^/\s]+(/password/reset/\S+)", mail.body).group(1)
 
@@ -28,9 +31,16 @@ def test_reset_flow_sets_new_password_and_ends_sessions(client, app, login, run_
     run_jobs()
     path = reset_link(user.email)
     assert other.get(path).status_code == 200
-    response = other.post(path, data={"password": "Brand-new-pass-1", "confirm": "Brand-new-pass-1"})
+    response = other.post(
+        path, data={"password": "Brand-new-pass-1", "confirm": "Brand-new-pass-1"}
+    )
     assert response.status_code == 302
-    assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == user.id)
+        )
+        == 0
+    )
     assert client.get("/").status_code == 302
     assert ops.authenticate(user.email, "Brand-new-pass-1") is not None
 

@@ -18,9 +18,16 @@ def test_disabling_a_user_ends_their_sessions(client, app, login):
     admin_client.post("/login", data={"email": admin.email, "password": PASSWORD})
     response = admin_client.post(f"/admin/users/{victim.id}/active", data={"active": "0"})
     assert response.status_code == 302
-    assert db.session.scalar(sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == victim.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(UserSession.id)).where(UserSession.user_id == victim.id)
+        )
+        == 0
+    )
     assert client.get("/").status_code == 302
-    assert db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action == "user.disabled")).one()
+    assert db.session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.action == "user.disabled")
+    ).one()
 
 
 def test_admin_cannot_disable_themselves(client, login):
@@ -45,12 +52,17 @@ def test_idle_session_expires(client, app, login):
     login(user)
     row = db.session.scalars(sa.select(UserSession)).one()
     idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
-    db.session.execute(sa.update(UserSession).where(UserSession.id == row.id)
-                       .values(last_seen_at=row.last_seen_at - idle))
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.id == row.id)
+        .values(last_seen_at=row.last_seen_at - idle)
+    )
     db.session.commit()
     assert client.get("/").status_code == 302
     login(user)
-    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 1  # the dead one was purged
+    assert (
+        db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 1
+    )  # the dead one was purged
 
 
 def test_absolute_session_lifetime_expires_even_when_active(client, app, login):
@@ -58,8 +70,11 @@ def test_absolute_session_lifetime_expires_even_when_active(client, app, login):
     login(user)
     row = db.session.scalars(sa.select(UserSession)).one()
     old = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"] + 1)
-    db.session.execute(sa.update(UserSession).where(UserSession.id == row.id)
-                       .values(created_at=row.created_at - old))
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.id == row.id)
+        .values(created_at=row.created_at - old)
+    )
     db.session.commit()
     assert client.get("/").status_code == 302
 
@@ -70,8 +85,10 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(client, app, log
     other = app.test_client()
     other.post("/login", data={"email": user.email, "password": PASSWORD})
     assert other.get("/").status_code == 200
-    response = client.post("/account/password", data={
-        "current": PASSWORD, "password": "Another-pass-99", "confirm": "Another-pass-99"})
+    response = client.post(
+        "/account/password",
+        data={"current": PASSWORD, "password": "Another-pass-99", "confirm": "Another-pass-99"},
+    )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
     assert other.get("/").status_code == 302
@@ -81,8 +98,10 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(client, app, log
 def test_password_change_with_wrong_current_password_keeps_the_old_one(client, login):
     user = make_user("applicant")
     login(user)
-    response = client.post("/account/password", data={
-        "current": "not-it-123", "password": "Another-pass-99", "confirm": "Another-pass-99"})
+    response = client.post(
+        "/account/password",
+        data={"current": "not-it-123", "password": "Another-pass-99", "confirm": "Another-pass-99"},
+    )
     assert response.status_code == 200
     db.session.refresh(user)
     assert user.check_password(PASSWORD)
@@ -91,7 +110,8 @@ def test_password_change_with_wrong_current_password_keeps_the_old_one(client, l
 def test_weak_new_password_is_refused(client, login):
     user = make_user("applicant")
     login(user)
-    response = client.post("/account/password", data={
-        "current": PASSWORD, "password": "short", "confirm": "short"})
+    response = client.post(
+        "/account/password", data={"current": PASSWORD, "password": "short", "confirm": "short"}
+    )
     assert response.status_code == 200
     assert 'aria-invalid="true"' in response.get_data(as_text=True)

@@ -16,8 +16,13 @@ from tests.factories import ApplicationFactory, CallFactory, make_user
 _serial = itertools.count(1)
 
 
-def application_in_state(state: str = "submitted", *, submitted_at: datetime | None = None,
-                         reference_no: str | None = None, **kwargs):
+def application_in_state(
+    state: str = "submitted",
+    *,
+    submitted_at: datetime | None = None,
+    reference_no: str | None = None,
+    **kwargs,
+):
     """An application created directly in ``state`` (with reference number and submission time)."""
     n = next(_serial)
     kwargs.setdefault("title", distinct_text(n, 14))
@@ -58,4 +63,10 @@ def count_selects():
         sa.event.remove(Engine, "before_cursor_execute", before)
 
 
-__all__ = ["CallFactory", "application_in_state", "count_selects", "distinct_text", "submitted_with_applicant"]
+__all__ = [
+    "CallFactory",
+    "application_in_state",
+    "count_selects",
+    "distinct_text",
+    "submitted_with_applicant",
+]

@@ -18,10 +18,16 @@ from tests.factories import ApplicationFactory, CallFactory, fill_application, m
 HTMX = {"HX-Request": "true"}
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG_BYTES = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
-             b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00"
-             b"\x00IEND\xaeB`\x82")
-JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+PNG_BYTES = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
+    b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00"
+    b"\x00IEND\xaeB`\x82"
+)
+JPEG_BYTES = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + b"\x00" * 64
+    + b"\xff\xd9"
+)
 EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
 
 
@@ -48,7 +54,9 @@ def applicant_with_draft(filled: bool = True, **call_kwargs):
     """An applicant and a draft of their organisation (filled validly, attachments aside)."""
     call = CallFactory(**call_kwargs)
     user = make_user("applicant")
-    application = ApplicationFactory(call=call, organisation=user.organisation, cluster=user.organisation.cluster)
+    application = ApplicationFactory(
+        call=call, organisation=user.organisation, cluster=user.organisation.cluster
+    )
     call.clusters.append(user.organisation.cluster)
     if filled:
         fill_application(application)
@@ -62,11 +70,17 @@ def reload(application: Application) -> Application:
 
 
 def audit_actions(application: Application, prefix: str = "application.") -> list[str]:
-    return list(db.session.scalars(
-        sa.select(AuditEvent.action).where(AuditEvent.object_type == "Application",
-                                           AuditEvent.object_id == str(application.id),
-                                           AuditEvent.action.startswith(prefix))
-        .order_by(AuditEvent.id)))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent.action)
+            .where(
+                AuditEvent.object_type == "Application",
+                AuditEvent.object_id == str(application.id),
+                AuditEvent.action.startswith(prefix),
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
 
 
 def budget_data(**rows) -> dict:
@@ -92,8 +106,14 @@ def set_budget(application: Application, **rows) -> None:
     db.session.flush()
     for key, (fiscal, self_raised) in rows.items():
         r = keys[key]
-        application.budget_lines.append(BudgetLine(category=r.category, sub_item=r.sub_item,
-                                                   fiscal=Decimal(fiscal), self_raised=Decimal(self_raised)))
+        application.budget_lines.append(
+            BudgetLine(
+                category=r.category,
+                sub_item=r.sub_item,
+                fiscal=Decimal(fiscal),
+                self_raised=Decimal(self_raised),
+            )
+        )
     summary = BudgetSummary.from_lines(application.budget_lines)
     application.fiscal_total = summary.fiscal_total
     application.self_raised_total = summary.self_raised_total
@@ -104,9 +124,16 @@ def with_licence(application: Application) -> Application:
     """Give the application its required "licence" attachment (a row only; no file on disk)."""
     from grants.applications.models import Attachment
 
-    application.attachments.append(Attachment(requirement_code="licence", original_name="营业执照.pdf",
-                                              stored_name=f"aa/bb/{application.id:032x}.pdf",
-                                              content_type="application/pdf", size=10, sha256="0" * 64))
+    application.attachments.append(
+        Attachment(
+            requirement_code="licence",
+            original_name="营业执照.pdf",
+            stored_name=f"aa/bb/{application.id:032x}.pdf",
+            content_type="application/pdf",
+            size=10,
+            sha256="0" * 64,
+        )
+    )
     db.session.flush()
     return application
 

@@ -27,15 +27,24 @@ from tests.factories import make_user
 pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English source text
 
 
-def upload(client, application, name: str, content: bytes, requirement: str = "licence", htmx: bool = True):
+def upload(
+    client, application, name: str, content: bytes, requirement: str = "licence", htmx: bool = True
+):
     data = {"requirement": requirement, "file": (io.BytesIO(content), name)}
-    return client.post(f"/applications/{application.id}/attachments", data=data,
-                       content_type="multipart/form-data", headers=HTMX if htmx else {})
+    return client.post(
+        f"/applications/{application.id}/attachments",
+        data=data,
+        content_type="multipart/form-data",
+        headers=HTMX if htmx else {},
+    )
 
 
 def attachments_of(application) -> list[Attachment]:
-    return db.session.scalars(sa.select(Attachment).where(Attachment.application_id == application.id)
-                              .order_by(Attachment.id)).all()
+    return db.session.scalars(
+        sa.select(Attachment)
+        .where(Attachment.application_id == application.id)
+        .order_by(Attachment.id)
+    ).all()
 
 
 def stored_files(app) -> set[Path]:
@@ -57,8 +66,12 @@ def test_upload_pdf_stores_generated_name_and_serves_original_name(app, client, 
     html = response.get_data(as_text=True)
     assert "营业执照（副本）.pdf" in html and 'hx-swap-oob="true"' in html
     [attachment] = attachments_of(application)
-    assert (attachment.requirement_code, attachment.original_name, attachment.content_type, attachment.size) == (
-        "licence", "营业执照（副本）.pdf", "application/pdf", len(PDF_BYTES))
+    assert (
+        attachment.requirement_code,
+        attachment.original_name,
+        attachment.content_type,
+        attachment.size,
+    ) == ("licence", "营业执照（副本）.pdf", "application/pdf", len(PDF_BYTES))
     assert attachment.sha256 == hashlib.sha256(PDF_BYTES).hexdigest()
     assert re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}\.pdf", attachment.stored_name)
     assert (Path(app.config["UPLOAD_DIR"]) / attachment.stored_name).read_bytes() == PDF_BYTES
@@ -73,30 +86,50 @@ def test_upload_pdf_stores_generated_name_and_serves_original_name(app, client, 
     assert "private" in download.headers["Cache-Control"]
 
 
-@pytest.mark.parametrize("name, content, content_type", [
-    ("申报书.docx", office_zip("docx"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    ("预算表.xlsx", office_zip("xlsx"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("现场照片.png", PNG_BYTES, "image/png"),
-    ("现场照片.JPG", JPEG_BYTES, "image/jpeg"),
-    ("现场照片.jpeg", JPEG_BYTES, "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    "name, content, content_type",
+    [
+        (
+            "申报书.docx",
+            office_zip("docx"),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            "预算表.xlsx",
+            office_zip("xlsx"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        ("现场照片.png", PNG_BYTES, "image/png"),
+        ("现场照片.JPG", JPEG_BYTES, "image/jpeg"),
+        ("现场照片.jpeg", JPEG_BYTES, "image/jpeg"),
+    ],
+)
 def test_upload_allowed_types_are_accepted(client, draft_owner, name, content, content_type):
     _user, application = draft_owner
     assert upload(client, application, name, content, requirement="").status_code == 200
     [attachment] = attachments_of(application)
-    assert (attachment.original_name, attachment.content_type, attachment.requirement_code) == (name, content_type, None)
+    assert (attachment.original_name, attachment.content_type, attachment.requirement_code) == (
+        name,
+        content_type,
+        None,
+    )
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("营业执照.pdf", PNG_BYTES, "does not match its file type"),
-    ("营业执照.pdf", EXE_BYTES, "does not match its file type"),
-    ("setup.exe", EXE_BYTES, "is not an allowed type"),
-    ("营业执照.pdf.exe", PDF_BYTES, "is not an allowed type"),
-    ("报告.docx", office_zip("xlsx"), "does not match its file type"),
-    ("报告.docx", b"PK\x03\x04" + b"\x00" * 100, "does not match its file type"),
-    ("空文件.pdf", b"", "is empty"),
-])
-def test_upload_wrong_type_is_refused_and_nothing_is_stored(app, client, draft_owner, name, content, message):
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("营业执照.pdf", PNG_BYTES, "does not match its file type"),
+        ("营业执照.pdf", EXE_BYTES, "does not match its file type"),
+        ("setup.exe", EXE_BYTES, "is not an allowed type"),
+        ("营业执照.pdf.exe", PDF_BYTES, "is not an allowed type"),
+        ("报告.docx", office_zip("xlsx"), "does not match its file type"),
+        ("报告.docx", b"PK\x03\x04" + b"\x00" * 100, "does not match its file type"),
+        ("空文件.pdf", b"", "is empty"),
+    ],
+)
+def test_upload_wrong_type_is_refused_and_nothing_is_stored(
+    app, client, draft_owner, name, content, message
+):
     _user, application = draft_owner
     before = stored_files(app)
     response = upload(client, application, name, content)
@@ -161,7 +194,9 @@ def test_upload_without_htmx_redirects_to_the_section(client, draft_owner):
 
 def test_upload_for_unknown_requirement_is_refused(client, draft_owner):
     _user, application = draft_owner
-    html = upload(client, application, "营业执照.pdf", PDF_BYTES, requirement="forged").get_data(as_text=True)
+    html = upload(client, application, "营业执照.pdf", PDF_BYTES, requirement="forged").get_data(
+        as_text=True
+    )
     assert 'class="alert alert-danger py-2" role="alert">' in html
     assert attachments_of(application) == []
 
@@ -179,11 +214,16 @@ def test_delete_attachment_while_editable_removes_row_and_file(app, client, draf
     upload(client, application, "营业执照.pdf", PDF_BYTES)
     [attachment] = attachments_of(application)
     path = Path(app.config["UPLOAD_DIR"]) / attachment.stored_name
-    response = client.post(f"/applications/{application.id}/attachments/{attachment.id}/delete", headers=HTMX)
+    response = client.post(
+        f"/applications/{application.id}/attachments/{attachment.id}/delete", headers=HTMX
+    )
     assert response.status_code == 200
     assert attachments_of(application) == []
     assert not path.exists()
-    assert audit_actions(application) == ["application.attachment_added", "application.attachment_removed"]
+    assert audit_actions(application) == [
+        "application.attachment_added",
+        "application.attachment_removed",
+    ]
 
 
 def test_delete_attachment_after_submission_is_refused(app, client, draft_owner):
@@ -192,7 +232,9 @@ def test_delete_attachment_after_submission_is_refused(app, client, draft_owner)
     client.post(f"/applications/{application.id}/submit")
     assert reload(application).state == "submitted"
     [attachment] = attachments_of(application)
-    response = client.post(f"/applications/{application.id}/attachments/{attachment.id}/delete", headers=HTMX)
+    response = client.post(
+        f"/applications/{application.id}/attachments/{attachment.id}/delete", headers=HTMX
+    )
     assert response.status_code == 409
     response = client.post(f"/applications/{application.id}/attachments/{attachment.id}/delete")
     assert response.status_code == 302
@@ -208,8 +250,15 @@ def test_other_organisation_cannot_download_upload_or_delete(client, login):
     [attachment] = attachments_of(application)
     client.post("/logout")
     login(make_user("applicant"))
-    assert client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code == 404
-    assert client.post(f"/applications/{application.id}/attachments/{attachment.id}/delete").status_code == 404
+    assert (
+        client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code == 404
+    )
+    assert (
+        client.post(
+            f"/applications/{application.id}/attachments/{attachment.id}/delete"
+        ).status_code
+        == 404
+    )
     assert upload(client, application, "恶意.pdf", PDF_BYTES).status_code == 404
     assert attachments_of(application) == [attachment]
 
@@ -219,14 +268,16 @@ def test_attachment_of_another_application_is_404(client, login):
     login(owner)
     upload(client, application, "营业执照.pdf", PDF_BYTES)
     [attachment] = attachments_of(application)
-    own_other, _ = applicant_with_draft()
+    _own_other, _ = applicant_with_draft()
     mine = Application(call=application.call, organisation=owner.organisation, title="另一份")
     db.session.add(mine)
     db.session.flush()
     assert client.get(f"/applications/{mine.id}/attachments/{attachment.id}").status_code == 404
 
 
-@pytest.mark.parametrize("role, expected", [("bureau", 404), ("finance", 404), ("admin", 404), ("expert", 404)])
+@pytest.mark.parametrize(
+    "role, expected", [("bureau", 404), ("finance", 404), ("admin", 404), ("expert", 404)]
+)
 def test_attachment_of_a_draft_download_by_role(client, login, role, expected):
     """A draft's attachments are its organisation's until it is submitted (tests/security/test_private_drafts.py)."""
     owner, application = applicant_with_draft()
@@ -235,15 +286,27 @@ def test_attachment_of_a_draft_download_by_role(client, login, role, expected):
     [attachment] = attachments_of(application)
     client.post("/logout")
     login(make_user(role))
-    assert client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code == expected
+    assert (
+        client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code
+        == expected
+    )
 
 
 def test_attachment_file_missing_on_disk_is_404(client, draft_owner):
     _user, application = draft_owner
-    application.attachments.append(Attachment(requirement_code=None, original_name="丢失.pdf",
-                                              stored_name="00/00/" + "0" * 32 + ".pdf",
-                                              content_type="application/pdf", size=1, sha256="0" * 64,
-                                              uploaded_at=utcnow()))
+    application.attachments.append(
+        Attachment(
+            requirement_code=None,
+            original_name="丢失.pdf",
+            stored_name="00/00/" + "0" * 32 + ".pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            uploaded_at=utcnow(),
+        )
+    )
     db.session.flush()
     attachment = attachments_of(application)[0]
-    assert client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code == 404
+    assert (
+        client.get(f"/applications/{application.id}/attachments/{attachment.id}").status_code == 404
+    )

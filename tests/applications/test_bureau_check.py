@@ -18,8 +18,11 @@ def reload(application) -> Application:
 
 
 def checks_of(application) -> list[FormalCheck]:
-    return db.session.scalars(sa.select(FormalCheck).where(FormalCheck.application_id == application.id)
-                              .order_by(FormalCheck.id)).all()
+    return db.session.scalars(
+        sa.select(FormalCheck)
+        .where(FormalCheck.application_id == application.id)
+        .order_by(FormalCheck.id)
+    ).all()
 
 
 def notifications_of(user) -> list[Notification]:
@@ -37,16 +40,25 @@ def test_check_pass_sends_application_to_review(client, login):
     assert application.state == "under_review"
     [check] = checks_of(application)
     assert check.decision == "pass" and check.actor_id == officer.id
-    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
-        AuditEvent.action == "application.pass_check", AuditEvent.object_id == str(application.id))) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(AuditEvent.id)).where(
+                AuditEvent.action == "application.pass_check",
+                AuditEvent.object_id == str(application.id),
+            )
+        )
+        == 1
+    )
     assert [n.kind for n in notifications_of(applicant)] == ["application.passed_check"]
 
 
 def test_check_return_stores_reasons_and_notifies_applicant(client, login):
     application, applicant = submitted_with_applicant()
     login(make_user("bureau"))
-    response = client.post(f"/applications/{application.id}/check/return",
-                           data={"reasons": "营业执照扫描件不清晰，请重新上传。"})
+    response = client.post(
+        f"/applications/{application.id}/check/return",
+        data={"reasons": "营业执照扫描件不清晰，请重新上传。"},
+    )
     assert response.status_code == 302
     application = reload(application)
     assert application.state == "returned"
@@ -62,19 +74,31 @@ def test_check_return_combines_ticked_presets_with_typed_text(client, login):
 
     application, _applicant = submitted_with_applicant()
     login(make_user("bureau"))
-    client.post(f"/applications/{application.id}/check/return",
-                data={"preset": ["licence", "self_raised_proof", "not-a-preset"], "reasons": "另：请补充合作协议。"})
+    client.post(
+        f"/applications/{application.id}/check/return",
+        data={
+            "preset": ["licence", "self_raised_proof", "not-a-preset"],
+            "reasons": "另：请补充合作协议。",
+        },
+    )
     [check] = checks_of(reload(application))
     with client.application.test_request_context():
-        expected = "\n".join([str(REASON_PRESETS["licence"]), str(REASON_PRESETS["self_raised_proof"]),
-                              "另：请补充合作协议。"])
+        expected = "\n".join(
+            [
+                str(REASON_PRESETS["licence"]),
+                str(REASON_PRESETS["self_raised_proof"]),
+                "另：请补充合作协议。",
+            ]
+        )
     assert check.reasons == expected
 
 
 def test_check_reject_stores_reasons(client, login):
     application, applicant = submitted_with_applicant()
     login(make_user("admin"))
-    response = client.post(f"/applications/{application.id}/check/reject", data={"reasons": "不属于本批次支持范围。"})
+    response = client.post(
+        f"/applications/{application.id}/check/reject", data={"reasons": "不属于本批次支持范围。"}
+    )
     assert response.status_code == 302
     application = reload(application)
     assert application.state == "rejected"
@@ -87,7 +111,9 @@ def test_check_reject_stores_reasons(client, login):
 def test_check_without_reasons_is_refused_and_shows_the_form_again(client, login, event):
     application, applicant = submitted_with_applicant()
     login(make_user("bureau"))
-    response = client.post(f"/applications/{application.id}/check/{event}", data={"reasons": "   \n "})
+    response = client.post(
+        f"/applications/{application.id}/check/{event}", data={"reasons": "   \n "}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'aria-invalid="true"' in html
@@ -109,8 +135,10 @@ def test_check_refusal_keeps_ticked_presets(client, login, monkeypatch):
         raise GuardFailed("稍后再试")
 
     monkeypatch.setattr("grants.applications.views.bureau.transition", refuse)
-    response = client.post(f"/applications/{application.id}/check/return",
-                           data={"preset": ["seal"], "reasons": "请加盖公章后重新提交"})
+    response = client.post(
+        f"/applications/{application.id}/check/return",
+        data={"preset": ["seal"], "reasons": "请加盖公章后重新提交"},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "稍后再试" in html
@@ -123,12 +151,15 @@ def test_check_refusal_keeps_ticked_presets(client, login, monkeypatch):
 @pytest.mark.parametrize("event", ["pass", "return", "reject"])
 def test_check_is_forbidden_to_others(client, login, role, event):
     application = application_in_state("submitted")
-    if role == "applicant":
-        user = make_user("applicant", organisation=application.organisation)
-    else:
-        user = make_user(role)
+    user = (
+        make_user("applicant", organisation=application.organisation)
+        if role == "applicant"
+        else make_user(role)
+    )
     login(user)
-    response = client.post(f"/applications/{application.id}/check/{event}", data={"reasons": "随便"})
+    response = client.post(
+        f"/applications/{application.id}/check/{event}", data={"reasons": "随便"}
+    )
     assert response.status_code in (403, 404)
     application = reload(application)
     assert application.state == "submitted"
@@ -157,15 +188,22 @@ def test_every_return_stays_in_the_history(client, login, monkeypatch):
     monkeypatch.setattr("grants.applications.checks.submission_problems", lambda application: [])
     application, applicant = submitted_with_applicant()
     login(make_user("bureau"))
-    client.post(f"/applications/{application.id}/check/return", data={"reasons": "第一次退回：缺少营业执照"})
+    client.post(
+        f"/applications/{application.id}/check/return", data={"reasons": "第一次退回：缺少营业执照"}
+    )
     application = reload(application)
     transition(application, "submit", applicant)
     db.session.commit()
-    client.post(f"/applications/{application.id}/check/return", data={"reasons": "第二次退回：自筹资金证明不足"})
+    client.post(
+        f"/applications/{application.id}/check/return",
+        data={"reasons": "第二次退回：自筹资金证明不足"},
+    )
     application = reload(application)
     assert application.state == "returned"
     assert [(c.decision, c.reasons) for c in checks_of(application)] == [
-        ("return", "第一次退回：缺少营业执照"), ("return", "第二次退回：自筹资金证明不足")]
+        ("return", "第一次退回：缺少营业执照"),
+        ("return", "第二次退回：自筹资金证明不足"),
+    ]
     assert [n.kind for n in notifications_of(applicant)].count("application.returned") == 2
     page = client.get(f"/applications/{application.id}/check").get_data(as_text=True)
     assert "第一次退回：缺少营业执照" in page and "第二次退回：自筹资金证明不足" in page
@@ -186,10 +224,15 @@ def test_check_partial_renders_nothing_for_applicants_and_finance(app):
     from flask_login import login_user
 
     application = application_in_state("submitted")
-    for user in (make_user("applicant", organisation=application.organisation), make_user("finance")):
+    for user in (
+        make_user("applicant", organisation=application.organisation),
+        make_user("finance"),
+    ):
         with app.test_request_context():
             login_user(user)
-            html = render_template("applications/bureau/_check_actions.html", application=application)
+            html = render_template(
+                "applications/bureau/_check_actions.html", application=application
+            )
         assert "check/pass" not in html and "<form" not in html
 
 
@@ -204,8 +247,12 @@ def test_check_queue_lists_submitted_oldest_first(client, login):
 
     from grants.core.types import utcnow
 
-    newer = application_in_state("submitted", submitted_at=utcnow() - timedelta(days=1), title="较新的申报书")
-    older = application_in_state("submitted", submitted_at=utcnow() - timedelta(days=9), title="较早的申报书")
+    newer = application_in_state(
+        "submitted", submitted_at=utcnow() - timedelta(days=1), title="较新的申报书"
+    )
+    older = application_in_state(
+        "submitted", submitted_at=utcnow() - timedelta(days=9), title="较早的申报书"
+    )
     application_in_state("under_review", title="已进入评审的申报书")
     application_in_state("draft", title="草稿申报书")
     login(make_user("bureau"))

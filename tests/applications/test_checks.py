@@ -21,9 +21,16 @@ pytestmark = pytest.mark.usefixtures("untranslated_ui")  # asserts on English so
 
 
 def with_licence(application):
-    application.attachments.append(Attachment(requirement_code="licence", original_name="营业执照.pdf",
-                                              stored_name=f"aa/bb/{application.id:032x}.pdf",
-                                              content_type="application/pdf", size=10, sha256="0" * 64))
+    application.attachments.append(
+        Attachment(
+            requirement_code="licence",
+            original_name="营业执照.pdf",
+            stored_name=f"aa/bb/{application.id:032x}.pdf",
+            content_type="application/pdf",
+            size=10,
+            sha256="0" * 64,
+        )
+    )
     db.session.flush()
     return application
 
@@ -50,62 +57,104 @@ def test_checks_empty_draft_lists_every_section(app):
 
 # --- budget rules ---------------------------------------------------------------------------
 
+
 def test_budget_cap_exactly_met_passes(draft):
-    set_budget(draft, equipment=("200000", "400000"), business_materials=("200000", "200000"),
-               labour=("60000", "0"), indirect=("40000", "0"))
+    set_budget(
+        draft,
+        equipment=("200000", "400000"),
+        business_materials=("200000", "200000"),
+        labour=("60000", "0"),
+        indirect=("40000", "0"),
+    )
     assert draft.fiscal_total == Decimal("500000.00") == draft.call.cap_per_project
     assert section_problems(draft)["budget"] == []
 
 
 def test_budget_cap_one_yuan_over_fails(draft):
-    set_budget(draft, equipment=("200000", "400000"), business_materials=("200000", "200000"),
-               labour=("60001", "0"), indirect=("40000", "0"))
+    set_budget(
+        draft,
+        equipment=("200000", "400000"),
+        business_materials=("200000", "200000"),
+        labour=("60001", "0"),
+        indirect=("40000", "0"),
+    )
     assert section_problems(draft)["budget"] == [
-        "The fiscal request of 50.0001 万元 exceeds the call's cap of 50.0000 万元."]
+        "The fiscal request of 50.0001 万元 exceeds the call's cap of 50.0000 万元."
+    ]
 
 
 def test_budget_self_raised_share_exactly_at_minimum_passes(draft):
-    set_budget(draft, equipment=("100000", "300000"), business_materials=("150000", "0"),
-               labour=("40000", "0"), indirect=("10000", "0"))
+    set_budget(
+        draft,
+        equipment=("100000", "300000"),
+        business_materials=("150000", "0"),
+        labour=("40000", "0"),
+        indirect=("10000", "0"),
+    )
     assert draft.self_raised_total * 2 == draft.total_budget
     assert section_problems(draft)["budget"] == []
 
 
 def test_budget_self_raised_share_one_yuan_short_fails(draft):
-    set_budget(draft, equipment=("100000", "299999"), business_materials=("150000", "0"),
-               labour=("40000", "0"), indirect=("10000", "0"))
+    set_budget(
+        draft,
+        equipment=("100000", "299999"),
+        business_materials=("150000", "0"),
+        labour=("40000", "0"),
+        indirect=("10000", "0"),
+    )
     assert section_problems(draft)["budget"] == [
         "The self-raised funds of 29.9999 万元 are less than the call's minimum of 30.0000 万元 "
-        "(50 % of the total budget of 59.9999 万元)."]
+        "(50 % of the total budget of 59.9999 万元)."
+    ]
 
 
 def test_budget_indirect_exactly_at_limit_passes(draft):
     # limit = 20 % × (direct 250,000 − equipment 100,000) = 30,000 yuan
-    set_budget(draft, equipment=("100000", "400000"), business_materials=("100000", "0"),
-               labour=("50000", "0"), indirect=("30000", "0"))
+    set_budget(
+        draft,
+        equipment=("100000", "400000"),
+        business_materials=("100000", "0"),
+        labour=("50000", "0"),
+        indirect=("30000", "0"),
+    )
     assert section_problems(draft)["budget"] == []
 
 
 def test_budget_indirect_one_yuan_over_limit_fails(draft):
-    set_budget(draft, equipment=("100000", "400000"), business_materials=("100000", "0"),
-               labour=("50000", "0"), indirect=("30001", "0"))
+    set_budget(
+        draft,
+        equipment=("100000", "400000"),
+        business_materials=("100000", "0"),
+        labour=("50000", "0"),
+        indirect=("30001", "0"),
+    )
     assert section_problems(draft)["budget"] == [
         "The fiscal indirect costs of 3.0001 万元 exceed the limit of 3.0000 万元 "
-        "(20 % of the fiscal direct costs less equipment, 15.0000 万元)."]
+        "(20 % of the fiscal direct costs less equipment, 15.0000 万元)."
+    ]
 
 
 def test_budget_self_raised_indirect_costs_are_not_limited(draft):
-    set_budget(draft, equipment=("100000", "400000"), business_materials=("100000", "0"),
-               labour=("50000", "0"), indirect=("30000", "90000"))
+    set_budget(
+        draft,
+        equipment=("100000", "400000"),
+        business_materials=("100000", "0"),
+        labour=("50000", "0"),
+        indirect=("30000", "90000"),
+    )
     assert section_problems(draft)["budget"] == []
 
 
 def test_budget_zero_total_fails(draft):
     set_budget(draft)
-    assert section_problems(draft)["budget"] == ["Enter the budget: the total budget must be more than zero."]
+    assert section_problems(draft)["budget"] == [
+        "Enter the budget: the total budget must be more than zero."
+    ]
 
 
 # --- period, team, milestones, KPIs ---------------------------------------------------------
+
 
 def test_duration_months_counts_whole_and_part_months():
     assert duration_months(date(2026, 1, 1), date(2028, 12, 31)) == 36
@@ -120,32 +169,39 @@ def test_period_at_maximum_passes_one_day_longer_fails(draft):
     assert section_problems(draft)["basic"] == []
     draft.end_date = date(2029, 1, 1)
     assert section_problems(draft)["basic"] == [
-        "The project period of 37 months exceeds the call's maximum of 36 months."]
+        "The project period of 37 months exceeds the call's maximum of 36 months."
+    ]
 
 
 def test_team_two_principals_fails(draft):
     draft.team.append(TeamMember(position=2, name="李四", role="principal"))
     assert section_problems(draft)["team"] == [
-        "The team has 2 principal investigators; there must be exactly one."]
+        "The team has 2 principal investigators; there must be exactly one."
+    ]
 
 
 def test_team_without_principal_fails(draft):
     draft.team[0].role = "core"
     assert section_problems(draft)["team"] == [
-        "Name the principal investigator: exactly one team member has that role."]
+        "Name the principal investigator: exactly one team member has that role."
+    ]
 
 
 def test_milestone_shares_not_adding_to_100_fail(draft):
     draft.milestones[1].funding_share = Decimal("0.4999")
     assert section_problems(draft)["milestones"] == [
-        "The milestones' shares of funding add up to 99.99 %; they must add up to exactly 100 %."]
+        "The milestones' shares of funding add up to 99.99 %; they must add up to exactly 100 %."
+    ]
 
 
 def test_milestone_shares_of_thirds_pass_when_exact(draft):
     draft.milestones[0].funding_share = Decimal("0.3333")
     draft.milestones[1].funding_share = Decimal("0.3333")
-    draft.milestones.append(PlannedMilestone(position=3, title="推广", due_date=date(2027, 12, 31),
-                                             funding_share=Decimal("0.3334")))
+    draft.milestones.append(
+        PlannedMilestone(
+            position=3, title="推广", due_date=date(2027, 12, 31), funding_share=Decimal("0.3334")
+        )
+    )
     assert section_problems(draft)["milestones"] == []
 
 
@@ -155,7 +211,8 @@ def test_milestone_outside_period_and_out_of_order_fail(draft):
     assert problems == [
         "The milestone “完成中试” is due on 2028-01-01, outside the project period (2026-01-01 to 2027-12-31).",
         "The milestone “通过验收” is due on 2027-12-31, before the milestone listed above it (2028-01-01): "
-        "list the milestones in order."]
+        "list the milestones in order.",
+    ]
 
 
 def test_kpis_all_zero_fail(draft):
@@ -171,17 +228,22 @@ CLOSES = local_to_utc(datetime(2026, 3, 31, 17, 0))
 
 @pytest.fixture
 def closing_draft(app):
-    _user, application = applicant_with_draft(opens_at=local_to_utc(datetime(2026, 3, 1, 9, 0)), closes_at=CLOSES)
+    _user, application = applicant_with_draft(
+        opens_at=local_to_utc(datetime(2026, 3, 1, 9, 0)), closes_at=CLOSES
+    )
     return with_licence(application)
 
 
 def test_close_time_one_second_before_passes(closing_draft):
-    assert submission_problems(closing_draft, at=local_to_utc(datetime(2026, 3, 31, 16, 59, 59))) == []
+    assert (
+        submission_problems(closing_draft, at=local_to_utc(datetime(2026, 3, 31, 16, 59, 59))) == []
+    )
 
 
 def test_close_time_itself_is_refused(closing_draft):
     assert submission_problems(closing_draft, at=local_to_utc(datetime(2026, 3, 31, 17, 0, 0))) == [
-        "The call closed on 2026-03-31 17:00 (Beijing time); applications can no longer be submitted."]
+        "The call closed on 2026-03-31 17:00 (Beijing time); applications can no longer be submitted."
+    ]
 
 
 def test_call_not_yet_open_is_refused(closing_draft):
@@ -192,8 +254,11 @@ def test_call_not_yet_open_is_refused(closing_draft):
 def test_qualification_held_on_the_beijing_submission_date(closing_draft):
     call = closing_draft.call
     call.required_qualification = "national_high_tech"
-    QualificationFactory(organisation=closing_draft.organisation, granted_on=date(2023, 4, 1),
-                         expires_on=date(2026, 3, 30))
+    QualificationFactory(
+        organisation=closing_draft.organisation,
+        granted_on=date(2023, 4, 1),
+        expires_on=date(2026, 3, 30),
+    )
     db.session.flush()
     db.session.refresh(closing_draft.organisation)
     # 2026-03-30 23:30 Beijing is still the last valid day; 2026-03-31 00:30 Beijing is not,
@@ -211,29 +276,47 @@ def test_cluster_outside_the_call_is_refused(draft):
     draft.cluster = other
     db.session.flush()
     assert section_problems(draft)["basic"] == [
-        "The industry cluster 现代旅游 is not among the clusters this call targets."]
+        "The industry cluster 现代旅游 is not among the clusters this call targets."
+    ]
 
 
 def test_concurrent_cap_counts_live_applications_of_the_same_year(draft):
     draft.call.concurrent_cap = 1
     other_call = CallFactory(year=draft.call.year)
-    live = ApplicationFactory(call=other_call, organisation=draft.organisation, state="submitted",
-                              reference_no="X-001", submitted_at=draft.created_at)
+    live = ApplicationFactory(
+        call=other_call,
+        organisation=draft.organisation,
+        state="submitted",
+        reference_no="X-001",
+        submitted_at=draft.created_at,
+    )
     db.session.flush()
     problems = eligibility_problems(draft)
-    assert problems == [f"{draft.organisation.name} already has 1 applications submitted or running in calls "
-                        f"of 2026; the cap is 1 at a time."]
+    assert problems == [
+        f"{draft.organisation.name} already has 1 applications submitted or running in calls "
+        f"of 2026; the cap is 1 at a time."
+    ]
     db.session.delete(live)
     ApplicationFactory(call=other_call, organisation=draft.organisation, state="withdrawn")
-    ApplicationFactory(call=CallFactory(year=2025), organisation=draft.organisation, state="under_review",
-                       reference_no="X-002", submitted_at=draft.created_at)
+    ApplicationFactory(
+        call=CallFactory(year=2025),
+        organisation=draft.organisation,
+        state="under_review",
+        reference_no="X-002",
+        submitted_at=draft.created_at,
+    )
     db.session.flush()
     assert eligibility_problems(draft) == []
 
 
 def test_concurrent_cap_below_cap_passes(draft):
     draft.call.concurrent_cap = 2
-    ApplicationFactory(call=CallFactory(), organisation=draft.organisation, state="approved",
-                       reference_no="X-003", submitted_at=draft.created_at)
+    ApplicationFactory(
+        call=CallFactory(),
+        organisation=draft.organisation,
+        state="approved",
+        reference_no="X-003",
+        submitted_at=draft.created_at,
+    )
     db.session.flush()
     assert eligibility_problems(draft) == []

@@ -46,7 +46,9 @@ def test_near_identical_summaries_are_found(app):
     call = CallFactory()
     summary = "针对中药提取过程能耗高、质量波动大的问题，研究提取过程在线监测与自动控制技术，开发成套装备并中试验证。"
     a = application_in_state(call=call, title="项目甲", summary=summary)
-    b = application_in_state(call=call, title="完全不同的名称", summary=summary.replace("中试验证", "进行中试验证"))
+    b = application_in_state(
+        call=call, title="完全不同的名称", summary=summary.replace("中试验证", "进行中试验证")
+    )
     [pair] = duplicate_pairs(call)
     assert {pair.application.id, pair.other.id} == {a.id, b.id}
     assert pair.summary_matches and not pair.title_matches
@@ -60,7 +62,9 @@ def test_earlier_years_application_is_found(app):
     [pair] = duplicate_pairs(call)
     assert pair.application.id == new.id and pair.other.id == old.id
     assert not pair.same_call
-    assert duplicate_pairs(earlier) == []  # a later year is not compared with an earlier call's check
+    assert (
+        duplicate_pairs(earlier) == []
+    )  # a later year is not compared with an earlier call's check
 
 
 def test_drafts_and_withdrawn_applications_are_ignored(app):
@@ -97,7 +101,13 @@ def test_thresholds_are_configurable(app):
 
 def test_candidates_come_from_the_inverted_index_of_rare_bigrams():
     """Unrelated titles sharing only common bigrams (技术, 研究) are never candidates."""
-    titles = [TITLE, NEAR_TITLE, "汽车零部件轻量化关键技术研究", "人参皂苷纯化关键技术研究", "白炭黑制备技术研究"]
+    titles = [
+        TITLE,
+        NEAR_TITLE,
+        "汽车零部件轻量化关键技术研究",
+        "人参皂苷纯化关键技术研究",
+        "白炭黑制备技术研究",
+    ]
     texts = [dup._Text(i, 1, 2026, dup.shingles(t), frozenset()) for i, t in enumerate(titles)]
     assert dup._candidates(texts, texts, "title", 0.8, True) == {(0, 1)}
 
@@ -106,8 +116,30 @@ def test_candidate_search_finds_exactly_what_comparing_all_pairs_finds():
     import random
 
     rng = random.Random(2026)
-    words = ["中药", "提取", "自动化", "关键技术", "研究", "人参", "皂苷", "膜分离", "白炭黑", "汽车", "零部件",
-             "轻量化", "数字", "孪生", "能源", "管理", "系统", "开发", "应用", "示范", "工艺", "制备"]
+    words = [
+        "中药",
+        "提取",
+        "自动化",
+        "关键技术",
+        "研究",
+        "人参",
+        "皂苷",
+        "膜分离",
+        "白炭黑",
+        "汽车",
+        "零部件",
+        "轻量化",
+        "数字",
+        "孪生",
+        "能源",
+        "管理",
+        "系统",
+        "开发",
+        "应用",
+        "示范",
+        "工艺",
+        "制备",
+    ]
     base = ["".join(rng.choice(words) for _ in range(5)) for _ in range(40)]
     texts = []
     for i in range(120):
@@ -118,11 +150,19 @@ def test_candidate_search_finds_exactly_what_comparing_all_pairs_finds():
         texts.append(dup._Text(i, i % 3, 2026, dup.shingles(text), frozenset()))
     queries = [t for t in texts if t.call_id == 0]
     for threshold in (0.6, 0.7, 0.8, 0.9):
-        found = {pair for pair in dup._candidates(queries, texts, "title", threshold, True)
-                 if dup._cosine(texts[pair[0]].title, texts[pair[1]].title) >= threshold}
-        expected = {(q.id, t.id) for q in queries for t in texts
-                    if q.id != t.id and not (t.call_id == q.call_id and t.id < q.id)
-                    and dup._cosine(q.title, t.title) >= threshold}
+        found = {
+            pair
+            for pair in dup._candidates(queries, texts, "title", threshold, True)
+            if dup._cosine(texts[pair[0]].title, texts[pair[1]].title) >= threshold
+        }
+        expected = {
+            (q.id, t.id)
+            for q in queries
+            for t in texts
+            if q.id != t.id
+            and not (t.call_id == q.call_id and t.id < q.id)
+            and dup._cosine(q.title, t.title) >= threshold
+        }
         assert found == expected and expected
 
 
@@ -182,4 +222,6 @@ def test_check_page_warns_of_near_duplicates(client, login):
     html = client.get(f"/applications/{mine.id}/check").get_data(as_text=True)
     assert "alert-warning" in html and twin.title in html and f"/calls/{call.id}/duplicates" in html
     lonely = application_in_state(call=call, title="人参皂苷膜分离纯化工艺开发")
-    assert "alert-warning" not in client.get(f"/applications/{lonely.id}/check").get_data(as_text=True)
+    assert "alert-warning" not in client.get(f"/applications/{lonely.id}/check").get_data(
+        as_text=True
+    )

@@ -24,12 +24,24 @@ def seed():
     org = OrganisationFactory(name="通化金马药业集团股份有限公司", cluster=cluster)
     call = CallFactory(title="2026年度科技攻关计划")
     other_call = CallFactory()
-    a = application_in_state("submitted", call=call, organisation=org, reference_no="X-001",
-                             title="中药提取自动化关键技术研究",
-                             fiscal_total=Decimal("123456.78"), self_raised_total=Decimal("200000.05"),
-                             submitted_at=local_to_utc(datetime(2026, 3, 3, 23, 30)))
-    b = application_in_state("under_review", call=call, organisation=org, reference_no="X-002",
-                             fiscal_total=Decimal("500000"), self_raised_total=Decimal("0"))
+    a = application_in_state(
+        "submitted",
+        call=call,
+        organisation=org,
+        reference_no="X-001",
+        title="中药提取自动化关键技术研究",
+        fiscal_total=Decimal("123456.78"),
+        self_raised_total=Decimal("200000.05"),
+        submitted_at=local_to_utc(datetime(2026, 3, 3, 23, 30)),
+    )
+    b = application_in_state(
+        "under_review",
+        call=call,
+        organisation=org,
+        reference_no="X-002",
+        fiscal_total=Decimal("500000"),
+        self_raised_total=Decimal("0"),
+    )
     application_in_state("submitted", call=other_call, reference_no="Y-001")
     application_in_state("draft", call=call, organisation=org)
     return {"call": call, "a": a, "b": b}

@@ -24,12 +24,21 @@ def pdf_text(data: bytes, tmp_path: Path, *, layout: bool = False) -> str:
 
 
 def filled(**kwargs):
-    org = OrganisationFactory(name="通化金马药业集团股份有限公司", address="吉林省通化市二道江区",
-                              legal_representative="王金马")
+    org = OrganisationFactory(
+        name="通化金马药业集团股份有限公司",
+        address="吉林省通化市二道江区",
+        legal_representative="王金马",
+    )
     call = CallFactory(title="2026年度二道江区科技攻关计划")
-    application = application_in_state("submitted", call=call, organisation=org, reference_no="2026-EDJ-001",
-                                       title="中药提取自动化关键技术研究", summary="研究中药提取过程在线监测。",
-                                       **kwargs)
+    application = application_in_state(
+        "submitted",
+        call=call,
+        organisation=org,
+        reference_no="2026-EDJ-001",
+        title="中药提取自动化关键技术研究",
+        summary="研究中药提取过程在线监测。",
+        **kwargs,
+    )
     return fill_application(application)
 
 
@@ -39,9 +48,17 @@ def test_application_pdf_has_title_organisation_and_every_section(app, tmp_path)
         data = render_application_pdf(application)
     assert data.startswith(b"%PDF")
     text = pdf_text(data, tmp_path)
-    for expected in ("中药提取自动化关键技术研究", "通化金马药业集团股份有限公司", "2026-EDJ-001",
-                     "2026年度二道江区科技攻关计划", "研究中药提取过程在线监测。", "严建国", "完成中试",
-                     "中试报告", "建立过程模型，开发控制系统，中试验证。"):
+    for expected in (
+        "中药提取自动化关键技术研究",
+        "通化金马药业集团股份有限公司",
+        "2026-EDJ-001",
+        "2026年度二道江区科技攻关计划",
+        "研究中药提取过程在线监测。",
+        "严建国",
+        "完成中试",
+        "中试报告",
+        "建立过程模型，开发控制系统，中试验证。",
+    ):
         assert expected in text, expected
     # budget in 万元: fiscal 27, self-raised 35, total 62 (from fill_application)
     assert "27.0000" in text and "35.0000" in text and "62.0000" in text
@@ -53,7 +70,11 @@ def test_application_pdf_budget_rows_add_up(app):
         rows = budget_rows(application)
     total = rows[-1]
     assert total.kind == "total"
-    assert (total.fiscal, total.self_raised, total.total) == (Decimal("270000"), Decimal("350000"), Decimal("620000"))
+    assert (total.fiscal, total.self_raised, total.total) == (
+        Decimal("270000"),
+        Decimal("350000"),
+        Decimal("620000"),
+    )
     direct = next(r for r in rows if r.kind == "subtotal")
     assert direct.fiscal == Decimal("250000")
     assert [r.kind for r in rows].count("sub-item") == 1
@@ -66,8 +87,13 @@ def test_blind_pdf_leaves_out_organisation_and_people(app, tmp_path):
         data = render_application_pdf(application, blind=True)
     text = pdf_text(data, tmp_path)
     assert "中药提取自动化关键技术研究" in text
-    for hidden in ("通化金马药业集团股份有限公司", "严建国", "王金马", "吉林省通化市二道江区",
-                   application.organisation.uscc):
+    for hidden in (
+        "通化金马药业集团股份有限公司",
+        "严建国",
+        "王金马",
+        "吉林省通化市二道江区",
+        application.organisation.uscc,
+    ):
         assert hidden not in text and hidden not in html
     assert "研究员" in text  # the team's professional titles stay
 
@@ -78,7 +104,7 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(app, tmp_path):
     hits = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()
@@ -101,7 +127,10 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(app, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-    assert "&lt;img src=&#34;http://127.0.0.1" in html and f'<img src="http://127.0.0.1:{port}' not in html
+    assert (
+        "&lt;img src=&#34;http://127.0.0.1" in html
+        and f'<img src="http://127.0.0.1:{port}' not in html
+    )
     assert '<link rel="stylesheet" href="file://' not in html
     text = pdf_text(data, tmp_path)
     assert f'<imgsrc="http://127.0.0.1:{port}/t.png">https://example.com' in text
@@ -123,8 +152,15 @@ def test_pdf_follows_the_locale(app, tmp_path):
 def test_long_tables_break_across_pages_with_repeated_headers(app, tmp_path):
     application = filled()
     for i in range(80):
-        application.team.append(TeamMember(position=i + 2, name=f"成员{i:02d}", role="member", title="工程师",
-                                           organisation_name="通化金马药业集团股份有限公司"))
+        application.team.append(
+            TeamMember(
+                position=i + 2,
+                name=f"成员{i:02d}",
+                role="member",
+                title="工程师",
+                organisation_name="通化金马药业集团股份有限公司",
+            )
+        )
     db.session.flush()
     with app.test_request_context(), force_locale("en"):
         data = render_application_pdf(application)

@@ -35,7 +35,12 @@ def test_submit_complete_application_shows_reference_number(client, login):
     assert f"Its reference number is {saved.reference_no}." in html
     assert f'<span class="font-monospace" data-reference>{saved.reference_no}</span>' in html
     assert audit_actions(saved, "application.submit") == ["application.submit"]
-    assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(Notification.user_id == user.id)) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Notification.id)).where(Notification.user_id == user.id)
+        )
+        == 1
+    )
 
 
 def test_submit_twice_gives_one_reference_and_one_audit_row(client, login):
@@ -45,7 +50,10 @@ def test_submit_twice_gives_one_reference_and_one_audit_row(client, login):
     second = client.post(f"/applications/{application.id}/submit", follow_redirects=True)
     assert first.status_code == 302 and second.status_code == 200
     saved = reload(application)
-    assert f"already been submitted. Its reference number is {saved.reference_no}." in second.get_data(as_text=True)
+    assert (
+        f"already been submitted. Its reference number is {saved.reference_no}."
+        in second.get_data(as_text=True)
+    )
     assert last_reference_no(saved.call_id) == 1
     assert audit_actions(saved, "application.submit") == ["application.submit"]
 
@@ -60,7 +68,9 @@ def test_submit_lost_race_rolls_back_and_shows_reference(client, login, monkeypa
     client.post(f"/applications/{application.id}/submit")
 
     def racing_transition(obj, event, actor, **data):
-        raise StaleDataError("UPDATE statement on table 'applications' expected to update 1 row(s); 0 were matched.")
+        raise StaleDataError(
+            "UPDATE statement on table 'applications' expected to update 1 row(s); 0 were matched."
+        )
 
     monkeypatch.setattr(drafting, "transition", racing_transition)
     response = client.post(f"/applications/{application.id}/submit", follow_redirects=True)
@@ -77,11 +87,15 @@ def test_submit_incomplete_application_is_refused_with_every_reason(client, logi
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="submit-problems"' in html
-    for reason in ("Give the start and end dates of the project period.", "Describe the objectives.",
-                   "Add the team, starting with the principal investigator.",
-                   "Enter the budget: the total budget must be more than zero.",
-                   "Add the milestones of the plan.", "Set at least one KPI target above zero.",
-                   "Upload the required attachment “营业执照”."):
+    for reason in (
+        "Give the start and end dates of the project period.",
+        "Describe the objectives.",
+        "Add the team, starting with the principal investigator.",
+        "Enter the budget: the total budget must be more than zero.",
+        "Add the milestones of the plan.",
+        "Set at least one KPI target above zero.",
+        "Upload the required attachment “营业执照”.",
+    ):
         assert reason in html, reason
     saved = reload(application)
     assert (saved.state, saved.reference_no) == ("draft", None)
@@ -92,14 +106,19 @@ def test_submit_incomplete_application_is_refused_with_every_reason(client, logi
 CLOSES = local_to_utc(datetime(2026, 3, 31, 17, 0))
 
 
-@pytest.mark.parametrize("clock, accepted", [
-    (datetime(2026, 3, 31, 16, 59, 59), True),
-    (datetime(2026, 3, 31, 17, 0, 0), False),
-])
+@pytest.mark.parametrize(
+    "clock, accepted",
+    [
+        (datetime(2026, 3, 31, 16, 59, 59), True),
+        (datetime(2026, 3, 31, 17, 0, 0), False),
+    ],
+)
 def test_submit_at_the_close_time_in_beijing(client, login, monkeypatch, clock, accepted):
     from grants.applications import checks
 
-    user, application = ready_to_submit(opens_at=local_to_utc(datetime(2026, 3, 1, 9, 0)), closes_at=CLOSES)
+    user, application = ready_to_submit(
+        opens_at=local_to_utc(datetime(2026, 3, 1, 9, 0)), closes_at=CLOSES
+    )
     monkeypatch.setattr(checks, "utcnow", lambda: local_to_utc(clock))
     login(user)
     response = client.post(f"/applications/{application.id}/submit")
@@ -108,8 +127,10 @@ def test_submit_at_the_close_time_in_beijing(client, login, monkeypatch, clock, 
         assert response.status_code == 302 and saved.state == "submitted"
     else:
         assert response.status_code == 422 and saved.state == "draft"
-        assert ("The call closed on 2026-03-31 17:00 (Beijing time); applications can no longer be submitted."
-                in response.get_data(as_text=True))
+        assert (
+            "The call closed on 2026-03-31 17:00 (Beijing time); applications can no longer be submitted."
+            in response.get_data(as_text=True)
+        )
 
 
 def test_submit_of_a_draft_by_expert_or_bureau_is_404(client, login):
@@ -162,17 +183,29 @@ def test_return_edit_and_resubmit_keeps_reference_and_history(client, login):
     assert edit.status_code == 200 and "请补充设备费测算依据" in edit.get_data(as_text=True)
     mine = client.get("/applications").get_data(as_text=True)
     assert "请补充设备费测算依据" in mine and "table-warning" in mine
-    saved = client.post(f"/applications/{application.id}/sections/basic",
-                        data={"basic-title": "修改后的标题", "basic-cluster_id": str(application.cluster_id),
-                              "basic-start_date": "2026-01-01", "basic-end_date": "2027-12-31",
-                              "basic-summary": "摘要", "basic-objectives": "目标", "basic-technical_route": "路线"},
-                        headers={"HX-Request": "true"})
+    saved = client.post(
+        f"/applications/{application.id}/sections/basic",
+        data={
+            "basic-title": "修改后的标题",
+            "basic-cluster_id": str(application.cluster_id),
+            "basic-start_date": "2026-01-01",
+            "basic-end_date": "2027-12-31",
+            "basic-summary": "摘要",
+            "basic-objectives": "目标",
+            "basic-technical_route": "路线",
+        },
+        headers={"HX-Request": "true"},
+    )
     assert saved.headers["X-Section-Saved"] == "basic"
 
     response = client.post(f"/applications/{application.id}/submit")
     assert response.status_code == 302
     resubmitted = reload(application)
-    assert (resubmitted.state, resubmitted.reference_no, resubmitted.title) == ("submitted", reference, "修改后的标题")
+    assert (resubmitted.state, resubmitted.reference_no, resubmitted.title) == (
+        "submitted",
+        reference,
+        "修改后的标题",
+    )
     assert last_reference_no(resubmitted.call_id) == 1
 
     transition(resubmitted, "return", bureau, reasons="请补充知识产权说明")
@@ -181,7 +214,10 @@ def test_return_edit_and_resubmit_keeps_reference_and_history(client, login):
     assert "请补充设备费测算依据" in detail and "请补充知识产权说明" in detail
     assert detail.index("请补充设备费测算依据") < detail.index("请补充知识产权说明")
     assert [c.decision for c in reload(application).checks] == ["return", "return"]
-    assert audit_actions(application, "application.submit") == ["application.submit", "application.submit"]
+    assert audit_actions(application, "application.submit") == [
+        "application.submit",
+        "application.submit",
+    ]
 
 
 def test_detail_shows_all_sections_totals_and_actions(client, login):
@@ -190,9 +226,20 @@ def test_detail_shows_all_sections_totals_and_actions(client, login):
     response = client.get(f"/applications/{application.id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for text in (application.title, "严建国", ">62.0000<", "27.0000 万元", "35.0000 万元", "完成中试", "50 %",
-                 "营业执照.pdf", f"/applications/{application.id}/attachments/", f"/applications/{application.id}/edit",
-                 f"/applications/{application.id}/submit", f"/applications/{application.id}/pdf"):
+    for text in (
+        application.title,
+        "严建国",
+        ">62.0000<",
+        "27.0000 万元",
+        "35.0000 万元",
+        "完成中试",
+        "50 %",
+        "营业执照.pdf",
+        f"/applications/{application.id}/attachments/",
+        f"/applications/{application.id}/edit",
+        f"/applications/{application.id}/submit",
+        f"/applications/{application.id}/pdf",
+    ):
         assert text in html, text
     assert f"/applications/{application.id}/withdraw" not in html
 

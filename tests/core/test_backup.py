@@ -33,14 +33,25 @@ def scratch_target(app, tmp_path):
         admin_engine, name = None, None
     else:
         name = f"grants_restore_{uuid.uuid4().hex[:8]}"
-        admin_engine = sa.create_engine(normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+        admin_engine = sa.create_engine(
+            normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
+        )
         with admin_engine.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         url = normalise_database_url(TEST_DATABASE_URL).rsplit("/", 1)[0] + f"/{name}"
-    target = create_app({**{k: app.config[k] for k in ("SECRET_KEY", "SERVER_NAME")},
-                         "TESTING": True, "SCHEDULER_IN_PROCESS": False, "SQLALCHEMY_DATABASE_URI": url,
-                         "UPLOAD_DIR": str(tmp_path / "restored-uploads"), "INSTANCE_DIR": str(tmp_path),
-                         "REDIS_URL": None, "JOBS_MODE": "sync", "RATELIMIT_STORAGE_URI": "memory://"})
+    target = create_app(
+        {
+            **{k: app.config[k] for k in ("SECRET_KEY", "SERVER_NAME")},
+            "TESTING": True,
+            "SCHEDULER_IN_PROCESS": False,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "UPLOAD_DIR": str(tmp_path / "restored-uploads"),
+            "INSTANCE_DIR": str(tmp_path),
+            "REDIS_URL": None,
+            "JOBS_MODE": "sync",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     yield target
     with target.app_context():
         db.session.remove()
@@ -62,14 +73,22 @@ def uploads(tmp_path):
 SIGNED = b"%PDF-1.4 signed \xe4\xbb\xbb\xe5\x8a\xa1\xe4\xb9\xa6"
 
 
-def stored_file(store, project, content: bytes = SIGNED, purpose: str = "signed_task_book") -> ProjectFile:
+def stored_file(
+    store, project, content: bytes = SIGNED, purpose: str = "signed_task_book"
+) -> ProjectFile:
     """A file put in ``store`` and the row that names it."""
     token = uuid.uuid4().hex
     key = f"{token[:2]}/{token[2:4]}/{token}.pdf"
     store.put(key, io.BytesIO(content))
-    item = ProjectFile(project_id=project.id, purpose=purpose, original_name="任务书.pdf", stored_name=key,
-                       content_type="application/pdf", size=len(content),
-                       sha256=hashlib.sha256(content).hexdigest())
+    item = ProjectFile(
+        project_id=project.id,
+        purpose=purpose,
+        original_name="任务书.pdf",
+        stored_name=key,
+        content_type="application/pdf",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
     db.session.add(item)
     db.session.flush()
     return item
@@ -84,8 +103,12 @@ def _data_with_a_file(store):
 
 def test_backup_restore_brings_rows_and_files_back(app, scratch_target, tmp_path, uploads):
     project, key = _data_with_a_file(uploads)
-    expected = {"code": project.code, "award": project.award, "signed_at": project.signed_at,
-                "title": project.title}
+    expected = {
+        "code": project.code,
+        "award": project.award,
+        "signed_at": project.signed_at,
+        "title": project.title,
+    }
     users = db.session.scalar(sa.select(sa.func.count(User.id)))
     archive = tmp_path / "backup.tar.gz"
 
@@ -105,7 +128,9 @@ def test_backup_restore_brings_rows_and_files_back(app, scratch_target, tmp_path
         # New rows get fresh ids after a restore (PostgreSQL sequences are moved on).
         newcomer = make_user("bureau")
         db.session.commit()
-        assert newcomer.id > max(db.session.scalars(sa.select(User.id).where(User.id != newcomer.id)))
+        assert newcomer.id > max(
+            db.session.scalars(sa.select(User.id).where(User.id != newcomer.id))
+        )
     from pathlib import Path
 
     copy = Path(scratch_target.config["UPLOAD_DIR"]) / key
@@ -132,7 +157,9 @@ def _rewrite(archive, out, change):
             dst.addfile(info, io.BytesIO(data))
 
 
-def test_restore_refuses_a_file_that_does_not_match_its_checksum(app, scratch_target, tmp_path, uploads):
+def test_restore_refuses_a_file_that_does_not_match_its_checksum(
+    app, scratch_target, tmp_path, uploads
+):
     _data_with_a_file(uploads)
     archive = tmp_path / "backup.tar.gz"
     backup(archive, uploads)
@@ -184,26 +211,30 @@ def test_backup_holds_the_files_rows_name_and_lists_missing_ones(app, tmp_path, 
         assert sorted(n for n in tar.getnames() if n.startswith("uploads/")) == [f"uploads/{key}"]
 
 
-def test_restore_verifies_the_archive_before_touching_anything(app, scratch_target, tmp_path, uploads):
+def test_restore_verifies_the_archive_before_touching_anything(
+    app, scratch_target, tmp_path, uploads
+):
     _data_with_a_file(uploads)
     archive = tmp_path / "backup.tar.gz"
     backup(archive, uploads)
     tampered = tmp_path / "tampered.tar.gz"
     _rewrite(archive, tampered, lambda n, d: (n, d + b"\n" if n == "data/users.jsonl" else d))
     with scratch_target.app_context():
-        with pytest.raises(BackupError, match="data/users.jsonl does not match its checksum"):
+        with pytest.raises(BackupError, match=r"data/users\.jsonl does not match its checksum"):
             restore(tampered)
         assert "users" not in sa.inspect(db.engine).get_table_names()
     assert not (tmp_path / "restored-uploads").exists()
 
 
 def test_backup_from_s3_restores_into_a_local_folder(app, s3_storage, scratch_target, tmp_path):
-    project, key = _data_with_a_file(s3_storage)
+    _project, key = _data_with_a_file(s3_storage)
     archive = tmp_path / "backup.tar.gz"
 
     summary = backup(archive)
 
-    assert summary.files == 1 and summary.missing == [] and read_manifest(archive)["storage"] == "s3"
+    assert (
+        summary.files == 1 and summary.missing == [] and read_manifest(archive)["storage"] == "s3"
+    )
     with scratch_target.app_context():
         restore(archive)
         assert db.session.scalars(sa.select(ProjectFile.stored_name)).all() == [key]
@@ -232,6 +263,16 @@ def test_postgresql_backup_holds_a_pg_dump_of_the_same_snapshot(app, scratch_tar
     assert manifest["pg_dump"]["file"] == "database.pgdump" and manifest["pg_dump"]["snapshot"]
     with tarfile.open(archive) as tar:
         (tmp_path / "database.pgdump").write_bytes(tar.extractfile("database.pgdump").read())
-    listed = subprocess.run(["pg_restore", "--data-only", "--table=users", "--file=-",
-                             str(tmp_path / "database.pgdump")], capture_output=True, timeout=60, check=True)
+    listed = subprocess.run(
+        [
+            "pg_restore",
+            "--data-only",
+            "--table=users",
+            "--file=-",
+            str(tmp_path / "database.pgdump"),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     assert b"pgdump-probe@example.org" in listed.stdout

@@ -13,12 +13,22 @@ from tests.factories import make_user
 
 SEEDED_MODELS = (IndustryCluster, Organisation, Qualification, YearFigure, User, UserRole)
 PLAN_ENTERPRISES = ("通化金马药业集团股份有限公司", "通化双龙化工股份有限公司", "通化师范学院")
-PLAN_CLUSTERS = ("医药健康", "装备制造", "新材料", "环保科技", "数字信息", "钢铁延伸及配套", "现代旅游")
+PLAN_CLUSTERS = (
+    "医药健康",
+    "装备制造",
+    "新材料",
+    "环保科技",
+    "数字信息",
+    "钢铁延伸及配套",
+    "现代旅游",
+)
 
 
 def row_counts() -> dict[str, int]:
-    return {model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in SEEDED_MODELS}
+    return {
+        model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+        for model in SEEDED_MODELS
+    }
 
 
 def flask(app, *args: str):
@@ -54,7 +64,9 @@ def test_seed_demo_loads_the_plan_enterprises_and_clusters(app, seeded):
     assert set(PLAN_CLUSTERS) <= clusters
     assert len(clusters) == 8
 
-    jinma = db.session.scalar(sa.select(Organisation).where(Organisation.name == PLAN_ENTERPRISES[0]))
+    jinma = db.session.scalar(
+        sa.select(Organisation).where(Organisation.name == PLAN_ENTERPRISES[0])
+    )
     assert jinma.cluster.name_zh == "医药健康"
     assert jinma.qualifications
     assert jinma.figures
@@ -100,8 +112,20 @@ def test_seed_demo_if_empty_loads_an_empty_database(app):
 
 
 def test_create_user_with_roles(app):
-    result = flask(app, "create-user", "--email", "Officer@Test.example", "--name", "赵科员",
-                   "--role", "bureau", "--role", "admin", "--password", "Long-enough-2026")
+    result = flask(
+        app,
+        "create-user",
+        "--email",
+        "Officer@Test.example",
+        "--name",
+        "赵科员",
+        "--role",
+        "bureau",
+        "--role",
+        "admin",
+        "--password",
+        "Long-enough-2026",
+    )
 
     assert result.exit_code == 0, result.output
     user = db.session.scalar(sa.select(User).where(User.email == "officer@test.example"))
@@ -112,21 +136,42 @@ def test_create_user_with_roles(app):
 
 
 def test_create_user_refuses_a_duplicate(app):
-    args = ("create-user", "--email", "twice@test.example", "--name", "重复", "--role", "expert",
-            "--password", "Long-enough-2026")
+    args = (
+        "create-user",
+        "--email",
+        "twice@test.example",
+        "--name",
+        "重复",
+        "--role",
+        "expert",
+        "--password",
+        "Long-enough-2026",
+    )
     assert flask(app, *args).exit_code == 0
 
     result = flask(app, *args)
 
     assert result.exit_code == 1
     assert "Error" in result.output
-    count = db.session.scalar(sa.select(sa.func.count(User.id)).where(User.email == "twice@test.example"))
+    count = db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(User.email == "twice@test.example")
+    )
     assert count == 1
 
 
 def test_create_user_refuses_a_short_password(app):
-    result = flask(app, "create-user", "--email", "short@test.example", "--name", "短密码",
-                   "--role", "applicant", "--password", "short")
+    result = flask(
+        app,
+        "create-user",
+        "--email",
+        "short@test.example",
+        "--name",
+        "短密码",
+        "--role",
+        "applicant",
+        "--password",
+        "short",
+    )
 
     assert result.exit_code == 2
     assert db.session.scalar(sa.select(User).where(User.email == "short@test.example")) is None

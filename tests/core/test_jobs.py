@@ -145,12 +145,16 @@ def test_job_page_visible_to_owner_and_admin_only(app, client, login):
 
 def test_job_progress_fragment_polls_until_the_job_ends(app, client, login):
     owner = make_user("bureau")
-    record = Job(name=RECORDING_JOB, args=["poll"], status="running", progress=40, owner_id=owner.id)
+    record = Job(
+        name=RECORDING_JOB, args=["poll"], status="running", progress=40, owner_id=owner.id
+    )
     db.session.add(record)
     db.session.commit()
     login(owner)
 
-    running = client.get(f"/jobs/{record.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    running = client.get(f"/jobs/{record.id}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert f'id="job-{record.id}"' in running
     assert 'aria-valuenow="40"' in running
     assert 'hx-trigger="every 1s"' in running
@@ -158,6 +162,8 @@ def test_job_progress_fragment_polls_until_the_job_ends(app, client, login):
 
     record.status, record.progress = "finished", 100
     db.session.commit()
-    finished = client.get(f"/jobs/{record.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    finished = client.get(f"/jobs/{record.id}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert 'aria-valuenow="100"' in finished
     assert "hx-get" not in finished

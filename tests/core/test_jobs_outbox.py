@@ -296,7 +296,11 @@ def test_every_job_of_the_application_has_a_chinese_label(app):
     """The jobs page names jobs for people: every job registered by ``grants`` has a translated label."""
     from flask_babel import force_locale
 
-    names = [name for name, fn in jobs_module.JOB_FUNCTIONS.items() if fn.__module__.startswith("grants.")]
+    names = [
+        name
+        for name, fn in jobs_module.JOB_FUNCTIONS.items()
+        if fn.__module__.startswith("grants.")
+    ]
     assert names
     with app.test_request_context(), force_locale("zh_Hans_CN"):
         unlabelled = [name for name in names if jobs_module.label_of(name) == name]

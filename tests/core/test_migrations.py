@@ -43,8 +43,10 @@ def scratch_app(app, empty_database_url, tmp_path, monkeypatch):
     """An app like the test's, on the empty database; its context is pushed."""
     monkeypatch.setenv("GRANTS_INSTANCE_DIR", str(tmp_path))
     config = {key: value for key, value in app.config.items() if key.isupper()}
-    config.update(SQLALCHEMY_DATABASE_URI=empty_database_url,
-                  SQLALCHEMY_ENGINE_OPTIONS=dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"]))
+    config.update(
+        SQLALCHEMY_DATABASE_URI=empty_database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"]),
+    )
     scratch = create_app(config)
     with scratch.app_context():
         yield scratch
@@ -76,8 +78,11 @@ def test_migrations_upgrade_from_empty_gives_models_schema(scratch_app):
 def test_migrations_db_check_finds_nothing_to_generate(scratch_app, monkeypatch):
     upgrade()
     printed: list[str] = []
-    monkeypatch.setattr(AlembicConfig, "print_stdout",
-                        lambda self, text, *args: printed.append(text % args if args else text))
+    monkeypatch.setattr(
+        AlembicConfig,
+        "print_stdout",
+        lambda self, text, *args: printed.append(text % args if args else text),
+    )
 
     result = scratch_app.test_cli_runner().invoke(args=["db", "check"])
 
@@ -88,11 +93,17 @@ def test_migrations_db_check_finds_nothing_to_generate(scratch_app, monkeypatch)
 def test_migrations_audit_trigger_refuses_update_and_delete(scratch_app):
     upgrade()
     with db.engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO audit_events (at, actor_label, action) "
-            "VALUES (CURRENT_TIMESTAMP, 'migration test', 'test.appended')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_events (at, actor_label, action) "
+                "VALUES (CURRENT_TIMESTAMP, 'migration test', 'test.appended')"
+            )
+        )
 
-    for statement in ("UPDATE audit_events SET action = 'test.changed'", "DELETE FROM audit_events"):
+    for statement in (
+        "UPDATE audit_events SET action = 'test.changed'",
+        "DELETE FROM audit_events",
+    ):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
             conn.execute(sa.text(statement))
 
@@ -108,8 +119,9 @@ def test_migrations_downgrade_and_upgrade_round_trip(scratch_app):
     assert table_names() == {"alembic_version"}
     if scratch_app.config["BACKEND"] == "postgresql":
         with db.engine.connect() as conn:
-            leftover = conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_append_only'"))
+            leftover = conn.scalar(
+                sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_append_only'")
+            )
         assert leftover == 0
 
     upgrade()

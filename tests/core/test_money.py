@@ -41,7 +41,9 @@ def test_formatting_in_both_languages(app):
     assert format_yuan(Decimal("1234.5"), locale="zh_Hans_CN") == "1,234.50 元"
     assert format_wan(Decimal("15240000"), locale="zh_Hans_CN") == "1,524.00 万元"
     assert format_wan(Decimal("12345"), locale="zh_Hans_CN") == "1.23 万元"
-    assert format_wan(Decimal("12350"), locale="zh_Hans_CN") == "1.24 万元"  # half up, not half even
+    assert (
+        format_wan(Decimal("12350"), locale="zh_Hans_CN") == "1.24 万元"
+    )  # half up, not half even
     assert format_yuan(Decimal("1234.5"), locale="en") == "CNY 1,234.50"
     assert format_yuan(None) == "—"
 
@@ -73,7 +75,9 @@ def test_wan_text_is_what_a_wan_field_takes():
     assert wan_text(Decimal("5000000.00")) == "500"
     assert wan_text(Decimal("123456")) == "12.3456"
     assert wan_text(Decimal("1500000")) == "150"  # not 1.5E+2
-    assert wan_text(Decimal("12345.67")) == "1.2346"  # to the yuan, as the field takes four decimals
+    assert (
+        wan_text(Decimal("12345.67")) == "1.2346"
+    )  # to the yuan, as the field takes four decimals
     assert wan_text(Decimal(0)) == "0"
     assert wan_text(None) == "0"
     assert wan_to_yuan(wan_text(Decimal("123456"))) == Decimal("123456.00")

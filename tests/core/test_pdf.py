@@ -27,7 +27,9 @@ def pdf_text(data: bytes, tmp_path: Path) -> str:
     """The text of a PDF as pdftotext reads it, whitespace removed (CJK lines break anywhere)."""
     path = tmp_path / "out.pdf"
     path.write_bytes(data)
-    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return "".join(text.split())
 
 
@@ -48,17 +50,23 @@ def child_pids() -> set[int]:
 
 
 def test_render_pdf_gives_pdf_bytes_with_chinese_text(app, tmp_path):
-    html = CJK_PAGE.format(css=pdf_static_url("css/pdf.css"), body="<p>二道江区科技计划项目申报书</p>")
+    html = CJK_PAGE.format(
+        css=pdf_static_url("css/pdf.css"), body="<p>二道江区科技计划项目申报书</p>"
+    )
     data = render_pdf(html)
     assert data.startswith(b"%PDF-")
     assert "二道江区科技计划项目申报书" in pdf_text(data, tmp_path)
 
 
 def test_render_pdf_embeds_a_subset_of_the_cjk_font(app, tmp_path):
-    html = CJK_PAGE.format(css=pdf_static_url("css/pdf.css"), body="<p>中药提取自动化关键技术研究</p>")
+    html = CJK_PAGE.format(
+        css=pdf_static_url("css/pdf.css"), body="<p>中药提取自动化关键技术研究</p>"
+    )
     path = tmp_path / "fonts.pdf"
     path.write_bytes(render_pdf(html))
-    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    fonts = subprocess.run(
+        ["pdffonts", str(path)], check=True, capture_output=True, text=True
+    ).stdout
     lines = [line for line in fonts.splitlines() if "CJK" in line]
     assert lines and all("+" in line.split()[0] for line in lines)  # ABCDEF+Noto… marks a subset
     assert path.stat().st_size < 400_000
@@ -70,20 +78,23 @@ def test_static_fetcher_serves_files_of_the_static_folder(app):
     assert b"Noto Sans CJK SC" in response.read()
 
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd",
-    "http://127.0.0.1/x.png",
-    "https://example.com/x.css",
-    "data:text/css,body{color:red}",
-    "ftp://example.com/x",
-    "grants-static:../grants/config.py",
-    "grants-static:css/../../pyproject.toml",
-    "grants-static:/etc/passwd",
-    "grants-static:css/missing.css",
-    "grants-static:css",
-    "grants-static:",
-    "css/pdf.css",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://127.0.0.1/x.png",
+        "https://example.com/x.css",
+        "data:text/css,body{color:red}",
+        "ftp://example.com/x",
+        "grants-static:../grants/config.py",
+        "grants-static:css/../../pyproject.toml",
+        "grants-static:/etc/passwd",
+        "grants-static:css/missing.css",
+        "grants-static:css",
+        "grants-static:",
+        "css/pdf.css",
+    ],
+)
 def test_static_fetcher_refuses_everything_else(app, url):
     with pytest.raises(FetchRefused):
         StaticFolderFetcher(app.static_folder).fetch(url)
@@ -93,14 +104,20 @@ def test_render_fetches_no_local_file(app, tmp_path):
     secret = tmp_path / "secret.css"
     secret.write_text('body::after { content: "LEAKEDSECRET"; }')
     image = tmp_path / "secret.svg"
-    image.write_text('<svg xmlns="http://www.w3.org/2000/svg"><text y="20">LEAKEDIMAGE</text></svg>')
-    body = (f'<link rel="stylesheet" href="file://{secret}"><style>@import url("file://{secret}");</style>'
-            f'<img src="file://{image}" alt=""><p>正文</p>')
+    image.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><text y="20">LEAKEDIMAGE</text></svg>'
+    )
+    body = (
+        f'<link rel="stylesheet" href="file://{secret}"><style>@import url("file://{secret}");</style>'
+        f'<img src="file://{image}" alt=""><p>正文</p>'
+    )
     text = pdf_text(render_pdf(CJK_PAGE.format(css=f"file://{secret}", body=body)), tmp_path)
     assert "正文" in text
     assert "LEAKED" not in text
     # the same rule inlined does show: the check above would see a fetched stylesheet
-    inlined = CJK_PAGE.format(css="", body='<style>body::after { content: "LEAKEDSECRET"; }</style><p>正文</p>')
+    inlined = CJK_PAGE.format(
+        css="", body='<style>body::after { content: "LEAKEDSECRET"; }</style><p>正文</p>'
+    )
     assert "LEAKEDSECRET" in pdf_text(render_pdf(inlined), tmp_path)
 
 
@@ -108,7 +125,7 @@ def test_render_makes_no_http_request(app, tmp_path):
     hits = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()
@@ -121,8 +138,10 @@ def test_render_makes_no_http_request(app, tmp_path):
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        body = (f'<link rel="stylesheet" href="{base}/x.css"><img src="{base}/x.png" alt="">'
-                f'<p style="background: url({base}/bg.png)">正文</p>')
+        body = (
+            f'<link rel="stylesheet" href="{base}/x.css"><img src="{base}/x.png" alt="">'
+            f'<p style="background: url({base}/bg.png)">正文</p>'
+        )
         render_pdf(CJK_PAGE.format(css=f"{base}/style.css", body=body))
     finally:
         server.shutdown()

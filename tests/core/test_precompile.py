@@ -15,5 +15,7 @@ def test_every_template_compiles_and_stays_cached(app):
     ours = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html")}
     assert ours <= set(app.jinja_env.list_templates())
     assert count >= len(ours) > 100
-    assert count <= app.jinja_env.cache.capacity, "a template compiled at start would be evicted again"
+    assert count <= app.jinja_env.cache.capacity, (
+        "a template compiled at start would be evicted again"
+    )
     assert len(app.jinja_env.cache) == count

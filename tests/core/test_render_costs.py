@@ -15,8 +15,11 @@ from tests.factories import ExpertFactory, fill_application, make_user
 
 @pytest.mark.parametrize("locale", ["zh_Hans_CN", "en"])
 def test_dates_and_times_read_as_flask_babel_writes_them(app, locale):
-    values = [datetime(2026, 3, 31, 16, 5, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59),  # naive: UTC
-              datetime(2025, 1, 1, 0, 0, tzinfo=UTC)]
+    values = [
+        datetime(2026, 3, 31, 16, 5, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59),  # naive: UTC
+        datetime(2025, 1, 1, 0, 0, tzinfo=UTC),
+    ]
     with app.test_request_context("/"), force_locale(locale):
         for value in values:
             assert local_datetime(value) == format_datetime(value, "yyyy-MM-dd HH:mm")
@@ -87,15 +90,25 @@ def test_an_autosave_answer_costs_no_unread_count_and_shows_the_saved_section(ap
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        response = client.post(f"/applications/{application.id}/sections/basic", headers={"HX-Request": "true"},
-                               data={"basic-title": "新的项目名称", "basic-cluster_id": str(application.cluster_id),
-                                     "basic-start_date": "2026-03-01", "basic-end_date": "2027-12-31",
-                                     "basic-summary": "摘要", "basic-objectives": "目标",
-                                     "basic-technical_route": "路线"})
+        response = client.post(
+            f"/applications/{application.id}/sections/basic",
+            headers={"HX-Request": "true"},
+            data={
+                "basic-title": "新的项目名称",
+                "basic-cluster_id": str(application.cluster_id),
+                "basic-start_date": "2026-03-01",
+                "basic-end_date": "2027-12-31",
+                "basic-summary": "摘要",
+                "basic-objectives": "目标",
+                "basic-technical_route": "路线",
+            },
+        )
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert response.headers["X-Section-Saved"] == "basic"
     html = response.get_data(as_text=True)
     assert 'value="新的项目名称"' in html and 'hx-swap-oob="true"' in html
     assert not [s for s in seen if "FROM notifications" in s]
-    assert len([s for s in seen if s.lstrip().startswith("SELECT users")]) <= 1  # the user is not loaded again
+    assert (
+        len([s for s in seen if s.lstrip().startswith("SELECT users")]) <= 1
+    )  # the user is not loaded again

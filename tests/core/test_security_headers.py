@@ -4,8 +4,13 @@ from tests.factories import make_user
 def test_pages_carry_a_strict_csp_and_security_headers(client):
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
-    for directive in ("default-src 'self'", "script-src 'self'", "object-src 'none'",
-                      "base-uri 'self'", "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -46,13 +51,14 @@ def test_not_found_page_is_html_in_the_shell(client):
     assert "<main" in response.get_data(as_text=True)
 
 
-
 def test_control_characters_are_dropped_from_form_fields_and_query_strings(app):
     from flask import request
 
     from grants.core.security import drop_control_characters
 
-    with app.test_request_context("/calls?q=a%00b", method="POST", data={"note": "整改\x00说明\x0b\t完毕\r\n"}):
+    with app.test_request_context(
+        "/calls?q=a%00b", method="POST", data={"note": "整改\x00说明\x0b\t完毕\r\n"}
+    ):
         drop_control_characters()
         assert request.args["q"] == "ab"
         assert request.form["note"] == "整改说明\t完毕\r\n"

@@ -38,17 +38,20 @@ def files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\windows\\system32\\报告.pdf", "报告.pdf"),
-    ("C:\\Users\\张三\\Desktop\\申报书.docx", "申报书.docx"),
-    ("合\x00同\r\n书.pdf", "合同书.pdf"),
-    ("evil\u202efdp.exe", "evilfdp.exe"),
-    ("  .hidden.pdf ", "hidden.pdf"),
-    ("..", "file"),
-    ("", "file"),
-    (None, "file"),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system32\\报告.pdf", "报告.pdf"),
+        ("C:\\Users\\张三\\Desktop\\申报书.docx", "申报书.docx"),
+        ("合\x00同\r\n书.pdf", "合同书.pdf"),
+        ("evil\u202efdp.exe", "evilfdp.exe"),
+        ("  .hidden.pdf ", "hidden.pdf"),
+        ("..", "file"),
+        ("", "file"),
+        (None, "file"),
+    ],
+)
 def test_clean_filename_strips_paths_and_control_characters(raw, clean):
     assert clean_filename(raw) == clean
 
@@ -82,11 +85,14 @@ def test_save_upload_writes_under_a_generated_name(app, root):
     assert (root / stored.stored_name).read_bytes() == PDF
 
 
-@pytest.mark.parametrize("content, name, message", [
-    (PNG, "照片.pdf", "does not match its file type"),
-    (PDF, "报告.txt", "is not an allowed type"),
-    (PDF * 100, "大.pdf", "larger than the limit"),
-])
+@pytest.mark.parametrize(
+    "content, name, message",
+    [
+        (PNG, "照片.pdf", "does not match its file type"),
+        (PDF, "报告.txt", "is not an allowed type"),
+        (PDF * 100, "大.pdf", "larger than the limit"),
+    ],
+)
 def test_save_upload_refusals_leave_no_file(app, root, content, name, message):
     with pytest.raises(UploadRefused) as refused:
         save_upload(file(content, name), max_bytes=1000)
@@ -96,7 +102,14 @@ def test_save_upload_refusals_leave_no_file(app, root, content, name, message):
 
 def test_keys_outside_the_store_are_refused(app, root):
     store = storage.backend()
-    for key in ("../../etc/passwd", "/etc/passwd", "ab/../../x.pdf", "ab/cd/申报书.pdf", "tmp/put-1", ""):
+    for key in (
+        "../../etc/passwd",
+        "/etc/passwd",
+        "ab/../../x.pdf",
+        "ab/cd/申报书.pdf",
+        "tmp/put-1",
+        "",
+    ):
         with pytest.raises(ValueError):
             store.path(key)
         with pytest.raises(ValueError):
@@ -126,6 +139,7 @@ def test_file_written_in_a_rolled_back_transaction_is_removed(app, root):
 
 
 # --- both backends: the local folder and an S3-compatible server on loopback ------------------
+
 
 def test_backend_puts_opens_lists_and_deletes(app, storage_backend):
     store = storage_backend
@@ -211,11 +225,16 @@ def test_file_views_serve_uploads_from_s3(app, s3_storage, client, login):
     c = cast()
     db.session.commit()
     login(c.owner)
-    response = client.post(f"/projects/{c.project.id}/changes/new/extension",
-                           data={"reason": "设备到货延迟", "action": "save",
-                                 "end_date": extension(c.project, 3)["end_date"],
-                                 "evidence": [(io.BytesIO(PDF), "单位意见.pdf")]},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/extension",
+        data={
+            "reason": "设备到货延迟",
+            "action": "save",
+            "end_date": extension(c.project, 3)["end_date"],
+            "evidence": [(io.BytesIO(PDF), "单位意见.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     item = db.session.scalar(sa.select(ProjectFile).where(ProjectFile.purpose == "change_evidence"))
     assert s3_storage.exists(item.stored_name)
@@ -233,9 +252,16 @@ def test_sweep_removes_old_orphans_and_keeps_what_rows_name(app, storage_backend
     from tests.factories import ApplicationFactory
 
     application = ApplicationFactory()
-    db.session.add(Attachment(application_id=application.id, original_name="a.pdf",
-                              stored_name=named.stored_name, content_type=named.content_type,
-                              size=named.size, sha256=named.sha256))
+    db.session.add(
+        Attachment(
+            application_id=application.id,
+            original_name="a.pdf",
+            stored_name=named.stored_name,
+            content_type=named.content_type,
+            size=named.size,
+            sha256=named.sha256,
+        )
+    )
     db.session.flush()
     orphan = "ee/ee/" + "e" * 32 + ".pdf"
     storage_backend.put(orphan, io.BytesIO(PDF))
@@ -252,9 +278,16 @@ def test_storage_check_command_reports_missing_files(app, local_storage):
     from tests.factories import ApplicationFactory
 
     application = ApplicationFactory()
-    db.session.add(Attachment(application_id=application.id, original_name="a.pdf",
-                              stored_name="aa/aa/" + "a" * 32 + ".pdf", content_type="application/pdf",
-                              size=1, sha256="0" * 64))
+    db.session.add(
+        Attachment(
+            application_id=application.id,
+            original_name="a.pdf",
+            stored_name="aa/aa/" + "a" * 32 + ".pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+        )
+    )
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["storage-check"])
     assert result.exit_code == 1

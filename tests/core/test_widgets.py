@@ -17,10 +17,25 @@ from grants.core import widgets
 # attributes the templates pass, and the awkward cases: quotes, markup, booleans, data-/aria- names
 ATTRS = [
     {},
-    {"class_": "form-control is-invalid", "aria_describedby": "x-help x-error", "aria-invalid": "true"},
-    {"class_": 'a"b<c>&', "placeholder": Markup('say "hi" <b>'), "data_storage_key": "k", "rows": 4},
+    {
+        "class_": "form-control is-invalid",
+        "aria_describedby": "x-help x-error",
+        "aria-invalid": "true",
+    },
+    {
+        "class_": 'a"b<c>&',
+        "placeholder": Markup('say "hi" <b>'),
+        "data_storage_key": "k",
+        "rows": 4,
+    },
     {"type": "number", "required": True, "disabled": False, "readonly": True, "value": "<v>"},
-    {"type": "date", "id": "other-id", "min": date(2026, 1, 1), "max": "2027-12-31", "for_": "ignored"},
+    {
+        "type": "date",
+        "id": "other-id",
+        "min": date(2026, 1, 1),
+        "max": "2027-12-31",
+        "for_": "ignored",
+    },
     {"multiple": True, "size": 3, "autocomplete": "off", "inputmode": "decimal"},
 ]
 AWKWARD = ['"<b>Tom & Jerry\'s</b>"', "2026-13-45", "12.5", "", "中药提取 ' \" & <", "y"]
@@ -44,7 +59,9 @@ def leaf_fields(form):
             yield from leaf_fields(field.form)
         elif isinstance(field, wtforms.FieldList):
             for entry in field:
-                yield from (leaf_fields(entry.form) if isinstance(entry, wtforms.FormField) else [entry])
+                yield from (
+                    leaf_fields(entry.form) if isinstance(entry, wtforms.FormField) else [entry]
+                )
         else:
             yield field
 
@@ -54,10 +71,14 @@ def instances(cls, value: str):
     form = cls(formdata=None, meta={"csrf": False})
     for field in form:
         if isinstance(field, wtforms.FieldList):
-            while len(field.entries) < 2 and (field.max_entries is None or len(field.entries) < field.max_entries):
+            while len(field.entries) < 2 and (
+                field.max_entries is None or len(field.entries) < field.max_entries
+            ):
                 field.append_entry()
     yield form
-    yield cls(formdata=MultiDict([(leaf.name, value) for leaf in leaf_fields(form)]), meta={"csrf": False})
+    yield cls(
+        formdata=MultiDict([(leaf.name, value) for leaf in leaf_fields(form)]), meta={"csrf": False}
+    )
 
 
 def test_control_draws_what_wtforms_draws(app):
@@ -79,10 +100,14 @@ def test_control_draws_what_wtforms_draws(app):
                             if field.type == "FileField" and "value" in attrs:
                                 continue
                             assert str(widgets.control(field, **attrs)) == str(field(**attrs)), (
-                                cls.__name__, field.name, attrs)
+                                cls.__name__,
+                                field.name,
+                                attrs,
+                            )
                             label_attrs = {k: v for k, v in attrs.items() if k != "value"}
-                            assert str(widgets.label(field, **label_attrs)) == str(field.label(**label_attrs)), (
-                                cls.__name__, field.name, attrs)
+                            assert str(widgets.label(field, **label_attrs)) == str(
+                                field.label(**label_attrs)
+                            ), (cls.__name__, field.name, attrs)
                             compared += 1
                         renderer = widgets._RENDERERS.get(type(field.widget).__call__)
                         if renderer is not None:

@@ -21,17 +21,22 @@ from tests.factories import InvitationFactory, make_user
 
 def test_transition_changes_state_and_writes_audit(app):
     inviter = make_user("applicant")
-    invitation = InvitationFactory(organisation=inviter.organisation, invited_by_id=inviter.id,
-                                   email="joiner@test.example")
+    invitation = InvitationFactory(
+        organisation=inviter.organisation, invited_by_id=inviter.id, email="joiner@test.example"
+    )
     joiner = make_user(email="joiner@test.example")
     transition(invitation, "accept", joiner)
     assert invitation.state == "accepted"
     assert joiner.organisation_id == inviter.organisation_id
     assert "applicant" in joiner.role_names
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "invitation.accept")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "invitation.accept")
+    ).one()
     assert event.before == {"state": "pending"} and event.after["state"] == "accepted"
     assert event.actor_id == joiner.id
-    note = db.session.scalars(sa.select(Notification).where(Notification.user_id == inviter.id)).one()
+    note = db.session.scalars(
+        sa.select(Notification).where(Notification.user_id == inviter.id)
+    ).one()
     assert joiner.name in note.subject
 
 
@@ -50,12 +55,16 @@ def test_transition_by_wrong_actor_is_refused_and_audited(app):
     with pytest.raises(TransitionForbidden):
         transition(invitation, "revoke", outsider)
     assert invitation.state == "pending"
-    denial = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "permission.denied")).one()
+    denial = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "permission.denied")
+    ).one()
     assert denial.after["action"] == "invitation.revoke"
 
 
 def test_guard_failure_leaves_state_unchanged(app):
-    invitation = InvitationFactory(expires_at=utcnow() - timedelta(minutes=1), email="late@test.example")
+    invitation = InvitationFactory(
+        expires_at=utcnow() - timedelta(minutes=1), email="late@test.example"
+    )
     late = make_user(email="late@test.example")
     with pytest.raises(GuardFailed):
         transition(invitation, "accept", late)

@@ -50,32 +50,84 @@ def seed_minimum() -> dict:
 
     clusters = seed_clusters()
     people = {}
-    for handle, name, roles in [("bureau", "王科长", ["bureau"]), ("finance", "李会计", ["finance"]),
-                                ("finance2", "周出纳", ["finance"]), ("expert1", "张教授", ["expert"]),
-                                ("expert2", "王研究员", ["expert"]), ("expert3", "李教授", ["expert"])]:
-        people[handle] = account_ops.create_user(email=f"{handle}@e2e.example", name=name, password=PASSWORD,
-                                                 roles=roles)
+    for handle, name, roles in [
+        ("bureau", "王科长", ["bureau"]),
+        ("finance", "李会计", ["finance"]),
+        ("finance2", "周出纳", ["finance"]),
+        ("expert1", "张教授", ["expert"]),
+        ("expert2", "王研究员", ["expert"]),
+        ("expert3", "李教授", ["expert"]),
+    ]:
+        people[handle] = account_ops.create_user(
+            email=f"{handle}@e2e.example", name=name, password=PASSWORD, roles=roles
+        )
     for index, handle in enumerate(["expert1", "expert2", "expert3"], start=1):
         user = people[handle]
-        db.session.add(Expert(user_id=user.id, name=user.name, title="教授", employer_name=f"吉林大学第{index}研究所",
-                              keywords="中药, 提取工艺", email=user.email, active=True,
-                              clusters=[clusters["pharma"]]))
+        db.session.add(
+            Expert(
+                user_id=user.id,
+                name=user.name,
+                title="教授",
+                employer_name=f"吉林大学第{index}研究所",
+                keywords="中药, 提取工艺",
+                email=user.email,
+                active=True,
+                clusters=[clusters["pharma"]],
+            )
+        )
     now = utcnow()
-    call = Call(code="2026-EDJ-E2E", year=now.year, title=f"{now.year}年度二道江区科技攻关计划（端到端）",
-                funding_level="district", category="research", guide="申报指南正文",
-                opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30),
-                total_budget=Decimal("5000000.00"), cap_per_project=Decimal("500000.00"),
-                min_self_raised_ratio=Decimal("0.5000"), indirect_cost_ratio=Decimal("0.2000"),
-                max_duration_months=36, reviewers_per_application=2, trimmed_mean_min_reviews=5,
-                blind_review=True, state="published", published_at=now - timedelta(days=1),
-                clusters=[clusters["pharma"]])
-    call.criteria.append(RubricCriterion(position=1, name_zh="技术先进性", name_en="Technical merit",
-                                         weight=Decimal("60"), min_score=Decimal("0"), max_score=Decimal("10")))
-    call.criteria.append(RubricCriterion(position=2, name_zh="经济社会效益", name_en="Impact",
-                                         weight=Decimal("40"), min_score=Decimal("0"), max_score=Decimal("10")))
-    call.acceptance_criteria.append(RubricCriterion(position=1, name_zh="目标完成情况", name_en="Objectives met",
-                                                    weight=Decimal("100"), min_score=Decimal("0"),
-                                                    max_score=Decimal("10"), purpose="acceptance"))
+    call = Call(
+        code="2026-EDJ-E2E",
+        year=now.year,
+        title=f"{now.year}年度二道江区科技攻关计划（端到端）",
+        funding_level="district",
+        category="research",
+        guide="申报指南正文",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30),
+        total_budget=Decimal("5000000.00"),
+        cap_per_project=Decimal("500000.00"),
+        min_self_raised_ratio=Decimal("0.5000"),
+        indirect_cost_ratio=Decimal("0.2000"),
+        max_duration_months=36,
+        reviewers_per_application=2,
+        trimmed_mean_min_reviews=5,
+        blind_review=True,
+        state="published",
+        published_at=now - timedelta(days=1),
+        clusters=[clusters["pharma"]],
+    )
+    call.criteria.append(
+        RubricCriterion(
+            position=1,
+            name_zh="技术先进性",
+            name_en="Technical merit",
+            weight=Decimal("60"),
+            min_score=Decimal("0"),
+            max_score=Decimal("10"),
+        )
+    )
+    call.criteria.append(
+        RubricCriterion(
+            position=2,
+            name_zh="经济社会效益",
+            name_en="Impact",
+            weight=Decimal("40"),
+            min_score=Decimal("0"),
+            max_score=Decimal("10"),
+        )
+    )
+    call.acceptance_criteria.append(
+        RubricCriterion(
+            position=1,
+            name_zh="目标完成情况",
+            name_en="Objectives met",
+            weight=Decimal("100"),
+            min_score=Decimal("0"),
+            max_score=Decimal("10"),
+            purpose="acceptance",
+        )
+    )
     db.session.add(call)
     db.session.flush()
     return {"call_id": call.id, "call_year": call.year, "cluster_id": clusters["pharma"].id}
@@ -91,21 +143,27 @@ def live_server(tmp_path_factory):
     from grants.extensions import db
 
     tmp = tmp_path_factory.mktemp("e2e")
-    app = create_app({
-        "TESTING": False,
-        "SECRET_KEY": "e2e-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'e2e.sqlite3'}",
-        "REDIS_URL": None,
-        "JOBS_MODE": "sync",
-        "SCHEDULER_IN_PROCESS": False,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "WTF_CSRF_ENABLED": True,
-        "UPLOAD_DIR": str(tmp / "uploads"),
-        "INSTANCE_DIR": str(tmp),
-        "MAIL_SERVER": None,
-        "SHOW_OUTBOX": True,
-        "PASSWORD_ARGON2": {"memory_cost": 8, "time_cost": 1, "parallelism": 1},  # cheap hashing in tests
-    })
+    app = create_app(
+        {
+            "TESTING": False,
+            "SECRET_KEY": "e2e-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+            "REDIS_URL": None,
+            "JOBS_MODE": "sync",
+            "SCHEDULER_IN_PROCESS": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "WTF_CSRF_ENABLED": True,
+            "UPLOAD_DIR": str(tmp / "uploads"),
+            "INSTANCE_DIR": str(tmp),
+            "MAIL_SERVER": None,
+            "SHOW_OUTBOX": True,
+            "PASSWORD_ARGON2": {
+                "memory_cost": 8,
+                "time_cost": 1,
+                "parallelism": 1,
+            },  # cheap hashing in tests
+        }
+    )
     with app.app_context():
         upgrade()
         seeded = seed_minimum()

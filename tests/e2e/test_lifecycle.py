@@ -22,11 +22,15 @@ ORG_NAME = "通化端到端药业有限公司"
 BUREAU, FINANCE, FINANCE2 = "bureau@e2e.example", "finance@e2e.example", "finance2@e2e.example"
 EXPERTS = ["expert1@e2e.example", "expert2@e2e.example"]
 EXPERT_NAMES = ["张教授", "王研究员"]
-REVIEW_COMMENT = ("技术路线清晰，研究目标明确，团队具备完成项目的能力；中试方案可行，"
-                  "经费预算合理，成果具备在本区中药企业推广应用的产业化前景，建议资助。")
+REVIEW_COMMENT = (
+    "技术路线清晰，研究目标明确，团队具备完成项目的能力；中试方案可行，"
+    "经费预算合理，成果具备在本区中药企业推广应用的产业化前景，建议资助。"
+)
 ACCEPTANCE_EXPERT, ACCEPTANCE_EXPERT_NAME = "expert3@e2e.example", "李教授"
-ACCEPTANCE_COMMENT = ("项目按任务书完成了中试线建设和工艺优化，提取收率提升明显，绩效目标全部达成，"
-                      "经费决算与账目相符，佐证材料齐全，同意通过验收。")
+ACCEPTANCE_COMMENT = (
+    "项目按任务书完成了中试线建设和工艺优化，提取收率提升明显，绩效目标全部达成，"
+    "经费决算与账目相符，佐证材料齐全，同意通过验收。"
+)
 TITLE = "中药提取自动化关键技术研究"
 
 
@@ -38,8 +42,11 @@ def today() -> str:
 
 def pdf_file(name: str) -> dict:
     """A small valid one-page PDF to upload."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
     body, offsets = b"%PDF-1.4\n", []
     for number, obj in enumerate(objects, start=1):
         offsets.append(len(body))
@@ -47,7 +54,10 @@ def pdf_file(name: str) -> dict:
     xref = len(body)
     body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return {"name": name, "mimeType": "application/pdf", "buffer": body}
 
 
@@ -98,23 +108,32 @@ class Lifecycle:
         with page.expect_navigation() as navigation:
             page.locator(form_selector).locator(button).first.click()
         response = navigation.value
-        assert response is not None and response.status < 400, f"{form_selector}: {response and response.status}"
+        assert response is not None and response.status < 400, (
+            f"{form_selector}: {response and response.status}"
+        )
         return page
 
     def send(self, page):
         """Press the "submit" (not "save draft") button of a form that has both."""
-        return self.submit(page, "main form[method=post]:has(button[name=action][value=submit])",
-                           "button[name=action][value=submit]")
+        return self.submit(
+            page,
+            "main form[method=post]:has(button[name=action][value=submit])",
+            "button[name=action][value=submit]",
+        )
 
     def save(self, page, form_selector: str) -> None:
         """Submit one section form (saved with or without a page load) and wait for the network to settle."""
         page.locator(form_selector).locator("button[type=submit]").last.click()
         page.wait_for_load_state("networkidle")
 
-    def disburse(self, bureau, finance, project_id: int, *, voucher_no: str, screenshots: bool = False) -> None:
+    def disburse(
+        self, bureau, finance, project_id: int, *, voucher_no: str, screenshots: bool = False
+    ) -> None:
         """The bureau requests the first due tranche; finance approves it with payee and voucher, then pays it."""
         self.go(bureau, f"/projects/{project_id}/money")
-        release = bureau.locator(f"main form[action^='/projects/{project_id}/tranches/'][action$='/release']")
+        release = bureau.locator(
+            f"main form[action^='/projects/{project_id}/tranches/'][action$='/release']"
+        )
         self.submit(bureau, f"main form[action='{release.first.get_attribute('action')}']")
         self.flash_ok(bureau)
         if screenshots:
@@ -122,7 +141,9 @@ class Lifecycle:
         self.go(finance, "/finance/queue")
         approve = finance.locator("main form[action^='/disbursements/'][action$='/approve']").first
         approve_action = approve.get_attribute("action")
-        prefix = "#" + approve.locator("input[id$='-payee_bank']").get_attribute("id").removesuffix("payee_bank")
+        prefix = "#" + approve.locator("input[id$='-payee_bank']").get_attribute("id").removesuffix(
+            "payee_bank"
+        )
         finance.fill(prefix + "payee_bank", "中国工商银行通化二道江支行")
         finance.fill(prefix + "payee_account", "0806 0123 4567 8901 234")
         finance.fill(prefix + "voucher_no", voucher_no)
@@ -131,7 +152,9 @@ class Lifecycle:
         self.flash_ok(finance)
         if screenshots:
             self.shot(finance, "disbursement-approved")
-        pay = finance.locator("main form[action^='/disbursements/'][action$='/pay']").first.get_attribute("action")
+        pay = finance.locator(
+            "main form[action^='/disbursements/'][action$='/pay']"
+        ).first.get_attribute("action")
         self.submit(finance, f"main form[action='{pay}']")
         self.flash_ok(finance)
         if screenshots:
@@ -192,8 +215,12 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     page.fill("#team-members-0-title", "研究员")
     page.fill("#team-members-0-organisation_name", ORG_NAME)
     run.save(page, base + "team']")
-    for key, fiscal, self_raised in [("equipment", "10", "10"), ("business_materials", "10", "15"),
-                                     ("labour", "5", "10"), ("indirect", "2", "0")]:
+    for key, fiscal, self_raised in [
+        ("equipment", "10", "10"),
+        ("business_materials", "10", "15"),
+        ("labour", "5", "10"),
+        ("indirect", "2", "0"),
+    ]:
         page.fill(f"#budget-{key}-fiscal", fiscal)
         page.fill(f"#budget-{key}-self_raised", self_raised)
     run.save(page, base + "budget']")
@@ -303,8 +330,10 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
 
     # 9. The enterprise uploads the signed task book.
     run.go(page, f"/projects/{project_id}/contract")
-    page.set_input_files(f"main form[action='/projects/{project_id}/task-book/signed'] input[type=file]",
-                         pdf_file("任务书签署件.pdf"))
+    page.set_input_files(
+        f"main form[action='/projects/{project_id}/task-book/signed'] input[type=file]",
+        pdf_file("任务书签署件.pdf"),
+    )
     run.submit(page, f"main form[action='/projects/{project_id}/task-book/signed']")
     run.flash_ok(page)
     run.shot(page, "task-book-uploaded")
@@ -319,10 +348,17 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     run.disburse(bureau, finance, project_id, voucher_no="记-2026-0001", screenshots=True)
 
     # 12. The enterprise reports on each milestone; the bureau approves the reports.
-    for number, (text, patents) in enumerate([("完成中试线建设和三批次中试，提取收率提高12%。", "1"),
-                                              ("完成全部研究内容，形成验收报告。", "2")], start=1):
+    for number, (text, patents) in enumerate(
+        [
+            ("完成中试线建设和三批次中试，提取收率提高12%。", "1"),
+            ("完成全部研究内容，形成验收报告。", "2"),
+        ],
+        start=1,
+    ):
         run.go(page, f"/projects/{project_id}/milestones")
-        report_links = page.locator(f"main a[href^='/projects/{project_id}/milestones/'][href$='/report']")
+        report_links = page.locator(
+            f"main a[href^='/projects/{project_id}/milestones/'][href$='/report']"
+        )
         report_path = report_links.nth(0).get_attribute("href")
         run.go(page, report_path)
         page.fill("#text", text)
@@ -332,8 +368,15 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
         run.flash_ok(page)
         run.shot(page, f"milestone-{number}-reported")
         run.go(bureau, "/projects/progress-reports")
-        run.go(bureau, bureau.locator(f"main a[href^='/projects/{project_id}/reports/']").first.get_attribute("href"))
-        run.submit(bureau, f"main form[action^='/projects/{project_id}/reports/'][action$='/approve']")
+        run.go(
+            bureau,
+            bureau.locator(f"main a[href^='/projects/{project_id}/reports/']").first.get_attribute(
+                "href"
+            ),
+        )
+        run.submit(
+            bureau, f"main form[action^='/projects/{project_id}/reports/'][action$='/approve']"
+        )
         run.flash_ok(bureau)
         run.shot(bureau, f"milestone-{number}-approved")
 
@@ -345,9 +388,17 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
         page.set_input_files(f"{documents} input[type=file]", pdf_file(name))
         run.submit(page, documents)
         run.flash_ok(page)
-    page.fill("#summary", "项目完成任务书规定的全部研究内容，建成中试线一条，提取收率提高12%，申请发明专利2项。")
+    page.fill(
+        "#summary",
+        "项目完成任务书规定的全部研究内容，建成中试线一条，提取收率提高12%，申请发明专利2项。",
+    )
     page.fill("#kpi_patents_filed", "2")
-    for key, amount in [("equipment", "50000"), ("business", "20000"), ("labour", "10000"), ("indirect", "1000")]:
+    for key, amount in [
+        ("equipment", "50000"),
+        ("business", "20000"),
+        ("labour", "10000"),
+        ("indirect", "1000"),
+    ]:
         page.fill(f"#spent_{key}", amount)
     run.send(page)
     run.flash_ok(page)
@@ -362,7 +413,9 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
 
     # 15. The bureau convenes the acceptance panel; the expert accepts and scores the final report.
     run.go(bureau, f"/projects/{project_id}/acceptance")
-    value = bureau.locator("#invite-expert_id option", has_text=ACCEPTANCE_EXPERT_NAME).get_attribute("value")
+    value = bureau.locator(
+        "#invite-expert_id option", has_text=ACCEPTANCE_EXPERT_NAME
+    ).get_attribute("value")
     bureau.select_option("#invite-expert_id", value)
     run.submit(bureau, f"main form[action='/projects/{project_id}/acceptance/panel/invite']")
     run.flash_ok(bureau)
@@ -425,8 +478,11 @@ def emailed_path(app, address: str, prefix: str) -> str:
     from grants.notifications.models import OutboxEmail
 
     with app.app_context():
-        bodies = db.session.scalars(sa.select(OutboxEmail.body).where(OutboxEmail.to_address == address)
-                                    .order_by(OutboxEmail.id.desc())).all()
+        bodies = db.session.scalars(
+            sa.select(OutboxEmail.body)
+            .where(OutboxEmail.to_address == address)
+            .order_by(OutboxEmail.id.desc())
+        ).all()
         db.session.remove()
     for body in bodies:
         found = re.search(r"https?://[^/\s]+(" + re.escape(prefix) + r"\S+)", body)
@@ -450,8 +506,13 @@ def assert_recorded(app, application_id: int, project_id: int) -> None:
         assert application.organisation.uscc == USCC
         assert project.state == "closed"
         assert [m.state for m in project.milestones] == ["achieved", "achieved"]
-        paid = db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project_id,
-                                                                Disbursement.state == "paid")).all()
-        assert sorted(d.amount for d in paid) == sorted(Decimal(x) for x in ("81000", "67500", "67500", "54000"))
+        paid = db.session.scalars(
+            sa.select(Disbursement).where(
+                Disbursement.project_id == project_id, Disbursement.state == "paid"
+            )
+        ).all()
+        assert sorted(d.amount for d in paid) == sorted(
+            Decimal(x) for x in ("81000", "67500", "67500", "54000")
+        )
         assert sum(d.amount for d in paid) == project.award
         assert all(d.requested_by_id != d.approved_by_id for d in paid)

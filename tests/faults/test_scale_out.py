@@ -137,5 +137,5 @@ def test_report_requested_on_a_built_by_a_worker_downloads_through_b(two_servers
     assert headers["Content-Type"].startswith("application/pdf")
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
     assert hashlib.sha256(data).hexdigest() == report.pdf_sha256
-    status, _headers, fragment = on_b.get(f"/reports/{report_id}/status")
+    status, _headers, _fragment = on_b.get(f"/reports/{report_id}/status")
     assert status == 200

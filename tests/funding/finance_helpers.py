@@ -14,9 +14,13 @@ from grants.funding.disbursements import request_disbursement
 from grants.funding.models import Tranche
 from tests.factories import make_project, make_user
 
-APPROVAL = {"payee_name": "通化金马药业集团股份有限公司", "payee_bank": "中国工商银行通化分行",
-            "payee_account": "0706 0012 0902 4567 890", "voucher_no": "FK-2026-0001",
-            "voucher_date": date(2026, 4, 1)}
+APPROVAL = {
+    "payee_name": "通化金马药业集团股份有限公司",
+    "payee_bank": "中国工商银行通化分行",
+    "payee_account": "0706 0012 0902 4567 890",
+    "voucher_no": "FK-2026-0001",
+    "voucher_date": date(2026, 4, 1),
+}
 
 
 def key() -> str:
@@ -28,8 +32,14 @@ def project_with_plan(amounts: list[str], *, award: str | None = None, due: bool
     total = sum((Decimal(a) for a in amounts), Decimal("0"))
     project = make_project(award=award or str(total), tranches=False, **kwargs)
     for position, amount in enumerate(amounts, start=1):
-        project.tranches.append(Tranche(position=position, amount=Decimal(amount), trigger="contract",
-                                        due_since=utcnow() if due else None))
+        project.tranches.append(
+            Tranche(
+                position=position,
+                amount=Decimal(amount),
+                trigger="contract",
+                due_since=utcnow() if due else None,
+            )
+        )
     db.session.flush()
     return project
 
@@ -64,8 +74,12 @@ def paid(tranche, bureau=None, finance=None):
 
 def approve_form(disbursement, **changes) -> dict:
     """The finance queue's approval form data for ``disbursement``."""
-    data = {"payee_name": APPROVAL["payee_name"], "payee_bank": APPROVAL["payee_bank"],
-            "payee_account": APPROVAL["payee_account"], "voucher_no": APPROVAL["voucher_no"],
-            "voucher_date": APPROVAL["voucher_date"].isoformat()}
+    data = {
+        "payee_name": APPROVAL["payee_name"],
+        "payee_bank": APPROVAL["payee_bank"],
+        "payee_account": APPROVAL["payee_account"],
+        "voucher_no": APPROVAL["voucher_no"],
+        "voucher_date": APPROVAL["voucher_date"].isoformat(),
+    }
     data.update(changes)
     return {f"approve-{disbursement.id}-{k}": v for k, v in data.items()}

@@ -31,6 +31,7 @@ CENT = Decimal("0.01")
 
 # --- create_project -------------------------------------------------------------------------
 
+
 def test_create_project_copies_application_and_issues_task_book(app):
     application = ready_application(amount="200000")
     officer = bureau()
@@ -42,14 +43,17 @@ def test_create_project_copies_application_and_issues_task_book(app):
     assert [m.name for m in project.members] == ["严建国"]
     assert [(k.kind, k.target) for k in project.kpis] == [("patents_filed", Decimal("2"))]
     assert [(m.title, m.due_date, m.state) for m in project.milestones] == [
-        (p.title, p.due_date, "open") for p in application.milestones]
+        (p.title, p.due_date, "open") for p in application.milestones
+    ]
     assert sum(line.fiscal for line in project.budget_lines) == project.award
     assert project.self_raised == Decimal("350000.00")
     assert sum(t.amount for t in project.tranches) == project.award
     assert (project.start_date, project.end_date) == (application.start_date, application.end_date)
     assert project.task_book_sha256 and len(project.task_book_sha256) == 64
     assert ops.task_book_file(project).sha256 == project.task_book_sha256
-    assert "project.created" in audit_actions(project) and "task_book.issued" in audit_actions(project)
+    assert "project.created" in audit_actions(project) and "task_book.issued" in audit_actions(
+        project
+    )
     assert "application.contract" in audit_actions(application)
 
 
@@ -69,7 +73,11 @@ def test_project_codes_count_per_year(app):
     first = contracted(ready_application(call))
     second = contracted(ready_application(call))
     later = contracted(ready_application(CallFactory(year=2027)))
-    assert (first.code, second.code, later.code) == ("2026-EDJ-KJ-001", "2026-EDJ-KJ-002", "2027-EDJ-KJ-001")
+    assert (first.code, second.code, later.code) == (
+        "2026-EDJ-KJ-001",
+        "2026-EDJ-KJ-002",
+        "2027-EDJ-KJ-001",
+    )
     assert db.session.get(ProjectCodeCounter, 2026).last == 2
 
 
@@ -100,8 +108,10 @@ def test_project_numbers_stay_unique_under_concurrency(app):
         try:
             with engine.begin() as conn:
                 barrier.wait(timeout=30)
-                numbers.append(conn.execute(ops.next_number_statement(year, "postgresql")).scalar_one())
-        except Exception as exc:  # noqa: BLE001 - reported below
+                numbers.append(
+                    conn.execute(ops.next_number_statement(year, "postgresql")).scalar_one()
+                )
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=take) for _ in range(workers)]
@@ -114,19 +124,36 @@ def test_project_numbers_stay_unique_under_concurrency(app):
         assert sorted(numbers) == list(range(1, workers + 1))
     finally:
         with engine.begin() as conn:
-            conn.execute(sa.delete(ProjectCodeCounter.__table__).where(ProjectCodeCounter.year == year))
+            conn.execute(
+                sa.delete(ProjectCodeCounter.__table__).where(ProjectCodeCounter.year == year)
+            )
         engine.dispose()
 
 
-@pytest.mark.parametrize("pattern", ["{seq:03d}", "{year}", "{year}-{seq}-{month}", "{}-{seq}", "{year}{seq:s}",
-                                     "", "{year}-" + "X" * 60 + "-{seq}", "{year}-{seq", "{year.real}-{seq}"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "{seq:03d}",
+        "{year}",
+        "{year}-{seq}-{month}",
+        "{}-{seq}",
+        "{year}{seq:s}",
+        "",
+        "{year}-" + "X" * 60 + "-{seq}",
+        "{year}-{seq",
+        "{year.real}-{seq}",
+    ],
+)
 def test_project_code_format_refused_when_codes_could_clash(pattern):
     with pytest.raises(ValueError):
         validate_project_code_format(pattern)
 
 
 def test_project_code_format_checked_in_config():
-    assert Config(PROJECT_CODE_FORMAT="{year}-KJ-{seq:03d}").PROJECT_CODE_FORMAT == "{year}-KJ-{seq:03d}"
+    assert (
+        Config(PROJECT_CODE_FORMAT="{year}-KJ-{seq:03d}").PROJECT_CODE_FORMAT
+        == "{year}-KJ-{seq:03d}"
+    )
     with pytest.raises(ValueError):
         Config(PROJECT_CODE_FORMAT="KJ-{seq:03d}")
 
@@ -143,7 +170,9 @@ def test_default_budget_scales_to_the_award_exactly(app):
     assert rows["business"].self_raised == Decimal("150000.00")
 
 
-@pytest.mark.parametrize("award", ["0.01", "0.07", "1.00", "99999.99", "123456.78", "269999.99", "270000.00"])
+@pytest.mark.parametrize(
+    "award", ["0.01", "0.07", "1.00", "99999.99", "123456.78", "269999.99", "270000.00"]
+)
 def test_default_budget_and_plan_add_up_to_any_award(app, award):
     application = ready_application()
     award = Decimal(award)
@@ -160,27 +189,39 @@ def test_default_plan_first_on_contract_then_milestones_then_acceptance(app):
     application = ready_application()  # two milestones, 50 % each
     plan = ops.default_plan(application, Decimal("100000.01"))
     assert [(r.amount, r.trigger, r.milestone) for r in plan] == [
-        (Decimal("30000.00"), "contract", None), (Decimal("25000.00"), "milestone", 1),
-        (Decimal("25000.00"), "milestone", 2), (Decimal("20000.01"), "acceptance", None)]
+        (Decimal("30000.00"), "contract", None),
+        (Decimal("25000.00"), "milestone", 1),
+        (Decimal("25000.00"), "milestone", 2),
+        (Decimal("20000.01"), "acceptance", None),
+    ]
 
 
 def test_scale_exactly_puts_the_remainder_on_the_largest_weight():
     parts = ops.scale_exactly({"a": Decimal(1), "b": Decimal(2), "c": Decimal(1)}, Decimal("0.03"))
     assert parts == {"a": Decimal("0.00"), "b": Decimal("0.03"), "c": Decimal("0.00")}
-    parts = ops.scale_exactly({"a": Decimal(1), "b": Decimal(1), "c": Decimal(1)}, Decimal("100.00"))
+    parts = ops.scale_exactly(
+        {"a": Decimal(1), "b": Decimal(1), "c": Decimal(1)}, Decimal("100.00")
+    )
     assert parts == {"a": Decimal("33.34"), "b": Decimal("33.33"), "c": Decimal("33.33")}
 
 
 def test_create_project_with_bureau_budget_and_plan(app):
     application = ready_application(amount="100000")
-    budget = [ops.BudgetRow("equipment", Decimal("50000"), Decimal("1")),
-              ops.BudgetRow("business", Decimal("30000.5"), Decimal("0")),
-              ops.BudgetRow("labour", Decimal("19999.5"), Decimal("0")),
-              ops.BudgetRow("indirect", Decimal("0"), Decimal("0"))]
-    plan = [ops.TrancheRow(Decimal("40000"), "contract"), ops.TrancheRow(Decimal("35000.33"), "milestone", 2),
-            ops.TrancheRow(Decimal("24999.67"), "acceptance")]
+    budget = [
+        ops.BudgetRow("equipment", Decimal("50000"), Decimal("1")),
+        ops.BudgetRow("business", Decimal("30000.5"), Decimal("0")),
+        ops.BudgetRow("labour", Decimal("19999.5"), Decimal("0")),
+        ops.BudgetRow("indirect", Decimal("0"), Decimal("0")),
+    ]
+    plan = [
+        ops.TrancheRow(Decimal("40000"), "contract"),
+        ops.TrancheRow(Decimal("35000.33"), "milestone", 2),
+        ops.TrancheRow(Decimal("24999.67"), "acceptance"),
+    ]
     project = contracted(application, budget=budget, tranches=plan)
-    assert {line.category: line.fiscal for line in project.budget_lines}["business"] == Decimal("30000.50")
+    assert {line.category: line.fiscal for line in project.budget_lines}["business"] == Decimal(
+        "30000.50"
+    )
     assert project.self_raised == Decimal("1.00")
     milestone_tranche = project.tranches[1]
     assert milestone_tranche.milestone.title == application.milestones[1].title
@@ -194,16 +235,19 @@ def test_create_project_refuses_budget_not_adding_up(app):
     assert refused.value.field == "budget"
 
 
-@pytest.mark.parametrize("plan, row, total", [
-    ([("60000", "contract", None), ("39999.99", "acceptance", None)], None, True),
-    ([("60000", "contract", None), ("40000.01", "acceptance", None)], None, True),
-    ([("60000", "milestone", None), ("40000", "acceptance", None)], 0, False),
-    ([("60000", "milestone", 7), ("40000", "acceptance", None)], 0, False),
-    ([("60000", "acceptance", None), ("40000", "acceptance", None)], 1, False),
-    ([("100000", "contract", None), ("0", "acceptance", None)], 1, False),
-    ([("100000", "contract", None), ("-1", "acceptance", None)], 1, True),
-    ([], None, True),
-])
+@pytest.mark.parametrize(
+    "plan, row, total",
+    [
+        ([("60000", "contract", None), ("39999.99", "acceptance", None)], None, True),
+        ([("60000", "contract", None), ("40000.01", "acceptance", None)], None, True),
+        ([("60000", "milestone", None), ("40000", "acceptance", None)], 0, False),
+        ([("60000", "milestone", 7), ("40000", "acceptance", None)], 0, False),
+        ([("60000", "acceptance", None), ("40000", "acceptance", None)], 1, False),
+        ([("100000", "contract", None), ("0", "acceptance", None)], 1, False),
+        ([("100000", "contract", None), ("-1", "acceptance", None)], 1, True),
+        ([], None, True),
+    ],
+)
 def test_create_project_refuses_plan_that_does_not_stand(app, plan, row, total):
     application = ready_application(amount="100000")
     rows = [ops.TrancheRow(Decimal(a), t, m) for a, t, m in plan]
@@ -225,8 +269,12 @@ def test_blockers_refuse_contracting(app, kwargs):
     application = ready_application(**kwargs)
     with pytest.raises(GuardFailed):
         contracted(application)
-    assert db.session.scalar(sa.select(sa.func.count(Project.id)).where(
-        Project.application_id == application.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Project.id)).where(Project.application_id == application.id)
+        )
+        == 0
+    )
 
 
 def test_contracting_twice_is_refused(app, english_ui):
@@ -240,6 +288,7 @@ def test_contracting_twice_is_refused(app, english_ui):
 
 # --- the pages ------------------------------------------------------------------------------
 
+
 def test_contracting_list_shows_blockers_and_the_create_action(client, login):
     ready = ready_application()
     blocked = ready_application(released=False)
@@ -250,18 +299,25 @@ def test_contracting_list_shows_blockers_and_the_create_action(client, login):
     assert ready.reference_no in html and blocked.reference_no in html
     assert f"/applications/{ready.id}/contract" in html
     assert f"/applications/{blocked.id}/contract" not in html
-    row = html[html.index(f'data-application="{blocked.id}"'):]
-    assert "data-blockers" in row[:row.index("</tr>")]
+    row = html[html.index(f'data-application="{blocked.id}"') :]
+    assert "data-blockers" in row[: row.index("</tr>")]
 
 
 @pytest.mark.parametrize("roles", [("applicant",), ("finance",), ("expert",)])
 def test_contracting_pages_refused_to_others(client, login, roles):
     application = ready_application()
-    user = make_user(*roles, organisation=application.organisation if "applicant" in roles else None)
+    user = make_user(
+        *roles, organisation=application.organisation if "applicant" in roles else None
+    )
     login(user)
     assert client.get("/contracting").status_code == 403
     assert client.get(f"/applications/{application.id}/contract").status_code == 403
-    assert client.post(f"/applications/{application.id}/contract", data=contract_form(application)).status_code == 403
+    assert (
+        client.post(
+            f"/applications/{application.id}/contract", data=contract_form(application)
+        ).status_code
+        == 403
+    )
     assert reload(application).state == "approved"
 
 
@@ -278,7 +334,9 @@ def test_contract_form_proposes_the_default_budget_and_plan(client, login):
 def test_contract_form_creates_the_project(client, login):
     application = ready_application(amount="100000")
     login(bureau())
-    response = client.post(f"/applications/{application.id}/contract", data=contract_form(application))
+    response = client.post(
+        f"/applications/{application.id}/contract", data=contract_form(application)
+    )
     assert response.status_code == 302
     project = db.session.scalar(sa.select(Project).where(Project.application_id == application.id))
     assert response.headers["Location"].endswith(f"/projects/{project.id}/contract")
@@ -289,8 +347,15 @@ def test_contract_form_creates_the_project(client, login):
 def test_contract_form_budget_not_adding_up_gives_422_and_keeps_input(client, login, english_ui):
     application = ready_application(amount="100000")
     login(bureau())
-    data = contract_form(application, budget={"equipment": ("4", "1"), "business": ("3.123456", "0"),
-                                              "labour": ("2", "0"), "indirect": ("1", "0")})
+    data = contract_form(
+        application,
+        budget={
+            "equipment": ("4", "1"),
+            "business": ("3.123456", "0"),
+            "labour": ("2", "0"),
+            "indirect": ("1", "0"),
+        },
+    )
     response = client.post(f"/applications/{application.id}/contract", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -302,9 +367,16 @@ def test_contract_form_budget_not_adding_up_gives_422_and_keeps_input(client, lo
 def test_contract_form_shows_budget_and_plan_errors_together(client, login, english_ui):
     application = ready_application(amount="100000")
     login(bureau())
-    data = contract_form(application, budget={"equipment": ("1", "0"), "business": ("1", "0"), "labour": ("1", "0"),
-                                              "indirect": ("1", "0")},
-                         tranches=[("5", "acceptance", ""), ("5", "acceptance", "")])
+    data = contract_form(
+        application,
+        budget={
+            "equipment": ("1", "0"),
+            "business": ("1", "0"),
+            "labour": ("1", "0"),
+            "indirect": ("1", "0"),
+        },
+        tranches=[("5", "acceptance", ""), ("5", "acceptance", "")],
+    )
     html = client.post(f"/applications/{application.id}/contract", data=data).get_data(as_text=True)
     assert "data-budget-error" in html and 'id="tranches-1-amount-error"' in html
 
@@ -317,7 +389,7 @@ def test_contract_form_plan_error_beside_the_row(client, login, english_ui):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     error = html.index('id="tranches-1-amount-error"')
-    assert "Only one tranche can be released on acceptance." in html[error:error + 200]
+    assert "Only one tranche can be released on acceptance." in html[error : error + 200]
     assert "tranches-0-amount-error" not in html
 
 
@@ -338,7 +410,9 @@ def test_contract_form_refuses_a_blocked_application(client, login):
     login(bureau())
     page = client.get(f"/applications/{application.id}/contract")
     assert page.status_code == 200 and "data-blockers" in page.get_data(as_text=True)
-    response = client.post(f"/applications/{application.id}/contract", data=contract_form(application))
+    response = client.post(
+        f"/applications/{application.id}/contract", data=contract_form(application)
+    )
     assert response.status_code == 422
     assert "data-problem" in response.get_data(as_text=True)
     assert reload(application).state == "approved"

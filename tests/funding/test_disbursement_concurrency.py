@@ -52,7 +52,9 @@ def racing_app(backend_app, tmp_path, monkeypatch):
     monkeypatch.setattr("grants.core.jobs.dispatch", lambda app, job_id: None)
     backend = backend_app.config["BACKEND"]
     EXERCISED.add(backend)
-    with racing_database(backend, tmp_path, pool_size=ATTEMPTS + 5, postgres_url=TEST_DATABASE_URL) as app:
+    with racing_database(
+        backend, tmp_path, pool_size=ATTEMPTS + 5, postgres_url=TEST_DATABASE_URL
+    ) as app:
         yield app
 
 
@@ -61,16 +63,28 @@ def seed(app, *, award: str, amounts: list[str], committed: str = "0.00") -> dic
     with app.app_context(), immediate_writes():
         project = make_project(award=award, tranches=False, committed_total=Decimal(committed))
         for position, amount in enumerate(amounts, start=1):
-            project.tranches.append(Tranche(position=position, amount=Decimal(amount), trigger="contract",
-                                            due_since=utcnow()))
+            project.tranches.append(
+                Tranche(
+                    position=position,
+                    amount=Decimal(amount),
+                    trigger="contract",
+                    due_since=utcnow(),
+                )
+            )
         bureau = make_user("bureau")
         db.session.commit()
-        data = {"project": project.id, "tranches": [t.id for t in project.tranches], "bureau": bureau.id}
+        data = {
+            "project": project.id,
+            "tranches": [t.id for t in project.tranches],
+            "bureau": bureau.id,
+        }
         db.session.remove()
     return data
 
 
-def attempt(app, barrier: threading.Barrier, tranche_id: int, user_id: int, key: str) -> tuple[str, object]:
+def attempt(
+    app, barrier: threading.Barrier, tranche_id: int, user_id: int, key: str
+) -> tuple[str, object]:
     """One release request in its own app context, session and connection; commits or rolls back."""
     with app.test_request_context("/"), immediate_writes():
         try:
@@ -92,19 +106,28 @@ def sample_committed(app, project_id: int, stop: threading.Event, samples: list[
     """Read the committed total again and again while the race runs."""
     with app.app_context():
         while not stop.is_set():
-            samples.append(db.session.scalar(sa.select(Project.committed_total).where(Project.id == project_id)))
+            samples.append(
+                db.session.scalar(
+                    sa.select(Project.committed_total).where(Project.id == project_id)
+                )
+            )
             db.session.rollback()
         db.session.remove()
 
 
-def race(app, jobs: list[tuple[int, str]], user_id: int, project_id: int) -> tuple[list, list[Decimal]]:
+def race(
+    app, jobs: list[tuple[int, str]], user_id: int, project_id: int
+) -> tuple[list, list[Decimal]]:
     barrier = threading.Barrier(len(jobs))
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=sample_committed, args=(app, project_id, stop, samples))
     sampler.start()
     try:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            futures = [pool.submit(attempt, app, barrier, tranche_id, user_id, key) for tranche_id, key in jobs]
+            futures = [
+                pool.submit(attempt, app, barrier, tranche_id, user_id, key)
+                for tranche_id, key in jobs
+            ]
             results = [f.result(timeout=120) for f in futures]
     finally:
         stop.set()
@@ -115,7 +138,9 @@ def race(app, jobs: list[tuple[int, str]], user_id: int, project_id: int) -> tup
 def stored(app, project_id: int) -> tuple[Project, list[Disbursement]]:
     with app.app_context():
         project = db.session.get(Project, project_id)
-        rows = list(db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project_id)))
+        rows = list(
+            db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project_id))
+        )
         db.session.expunge_all()
         db.session.remove()
     return project, rows
@@ -154,9 +179,12 @@ def test_parallel_releases_succeed_exactly_as_often_as_the_award_has_room(racing
     for tranche_id, key in replayed.items():
         pair = [result for (t, k_), result in by_job if t == tranche_id and k_ == key]
         assert len(pair) == 2
-        assert pair[0] == pair[1] or {o for o, _ in pair} == {"refused"}, pair  # same row, or both refused
+        assert pair[0] == pair[1] or {o for o, _ in pair} == {"refused"}, (
+            pair
+        )  # same row, or both refused
     assert sum(1 for outcome, _ in results if outcome == "refused") == ATTEMPTS - sum(
-        1 for outcome, _ in results if outcome == "ok")
+        1 for outcome, _ in results if outcome == "ok"
+    )
 
 
 def test_parallel_replays_of_one_key_make_one_row(racing_app):
@@ -172,7 +200,9 @@ def test_parallel_replays_of_one_key_make_one_row(racing_app):
     assert all(sample <= project.award for sample in samples)
 
 
-def decide(app, barrier: threading.Barrier, disbursement_id: int, user_id: int, event: str, data: dict) -> str:
+def decide(
+    app, barrier: threading.Barrier, disbursement_id: int, user_id: int, event: str, data: dict
+) -> str:
     """One finance decision in its own app context, session and connection."""
     with app.test_request_context("/"), immediate_writes():
         try:
@@ -193,8 +223,12 @@ def test_parallel_decisions_on_one_disbursement_move_money_once(racing_app):
     data = seed(racing_app, award="30000.00", amounts=["10000.00", "20000.00"])
     with racing_app.test_request_context("/"), immediate_writes():
         bureau = db.session.get(User, data["bureau"])
-        first = request_disbursement(db.session.get(Tranche, data["tranches"][0]), bureau, uuid.uuid4().hex)
-        second = request_disbursement(db.session.get(Tranche, data["tranches"][1]), bureau, uuid.uuid4().hex)
+        first = request_disbursement(
+            db.session.get(Tranche, data["tranches"][0]), bureau, uuid.uuid4().hex
+        )
+        second = request_disbursement(
+            db.session.get(Tranche, data["tranches"][1]), bureau, uuid.uuid4().hex
+        )
         officers = [make_user("finance") for _ in range(ATTEMPTS)]
         transition(first, "approve", officers[0], **APPROVAL)
         db.session.commit()
@@ -203,15 +237,21 @@ def test_parallel_decisions_on_one_disbursement_move_money_once(racing_app):
 
     barrier = threading.Barrier(ATTEMPTS)
     with ThreadPoolExecutor(max_workers=ATTEMPTS) as pool:
-        paying = [pool.submit(decide, racing_app, barrier, ids["first"], officer, "pay", {})
-                  for officer in ids["officers"]]
+        paying = [
+            pool.submit(decide, racing_app, barrier, ids["first"], officer, "pay", {})
+            for officer in ids["officers"]
+        ]
         pay_results = [f.result(timeout=120) for f in paying]
     barrier = threading.Barrier(ATTEMPTS)
     with ThreadPoolExecutor(max_workers=ATTEMPTS) as pool:
-        deciding = [pool.submit(decide, racing_app, barrier, ids["second"], officer, event, data)
-                    for officer, (event, data) in zip(ids["officers"], [("approve", APPROVAL),
-                                                                        ("reject", {"reason": "账户有误"})] * 10,
-                                                      strict=True)]
+        deciding = [
+            pool.submit(decide, racing_app, barrier, ids["second"], officer, event, data)
+            for officer, (event, data) in zip(
+                ids["officers"],
+                [("approve", APPROVAL), ("reject", {"reason": "账户有误"})] * 10,
+                strict=True,
+            )
+        ]
         decisions = [f.result(timeout=120) for f in deciding]
 
     assert pay_results.count("pay") == 1 and pay_results.count("lost") == ATTEMPTS - 1
@@ -221,4 +261,6 @@ def test_parallel_decisions_on_one_disbursement_move_money_once(racing_app):
     winner = next(d for d in decisions if d != "lost")
     second_row = next(r for r in rows if r.id == ids["second"])
     assert second_row.state == {"approve": "approved", "reject": "rejected"}[winner]
-    assert project.committed_total == (Decimal("30000.00") if winner == "approve" else Decimal("10000.00"))
+    assert project.committed_total == (
+        Decimal("30000.00") if winner == "approve" else Decimal("10000.00")
+    )

@@ -35,8 +35,13 @@ from tests.funding.finance_helpers import (
 
 
 def disbursements_of(project) -> list[Disbursement]:
-    return list(db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project.id)
-                                   .order_by(Disbursement.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Disbursement)
+            .where(Disbursement.project_id == project.id)
+            .order_by(Disbursement.id)
+        )
+    )
 
 
 def fresh(project):
@@ -45,11 +50,19 @@ def fresh(project):
 
 
 def audit_actions(obj) -> list[str]:
-    return list(db.session.scalars(sa.select(AuditEvent.action).where(
-        AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id)).order_by(AuditEvent.id)))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent.action)
+            .where(
+                AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id)
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
 
 
 # --- requesting ----------------------------------------------------------------------------------
+
 
 def test_request_reserves_the_tranche_amount(app):
     project = make_project(award="200000.00")
@@ -62,7 +75,9 @@ def test_request_reserves_the_tranche_amount(app):
     assert fresh(project).committed_total == Decimal("60000.00")
     assert project.disbursed_total == Decimal("0.00")
     assert audit_actions(disbursement) == ["disbursement.request"]
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "disbursement.request"))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "disbursement.request")
+    )
     assert event.after["amount"] == "60000.00" and event.after["committed_total"] == "60000.00"
 
 
@@ -98,7 +113,9 @@ def test_request_of_a_cancelled_tranche_is_refused(app):
 
 @pytest.mark.parametrize("state", ["contracting", "terminated", "closed"])
 def test_request_when_the_project_does_not_run_is_forbidden(app, state):
-    extra = {"terminated_at": utcnow(), "termination_reason": "撤项"} if state == "terminated" else {}
+    extra = (
+        {"terminated_at": utcnow(), "termination_reason": "撤项"} if state == "terminated" else {}
+    )
     project = make_project(state=state, **extra)
     tranche = project.tranches[0]
     tranche.due_since = utcnow()
@@ -173,8 +190,13 @@ def test_request_exceeding_the_award_message(app, english_ui):
 def test_database_refuses_a_second_live_disbursement_of_a_tranche(app):
     project = make_project()
     first = requested(due_tranche(project))
-    twin = Disbursement(project_id=project.id, tranche_id=first.tranche_id, amount=first.amount,
-                        idempotency_key=key(), requested_by_id=first.requested_by_id)
+    twin = Disbursement(
+        project_id=project.id,
+        tranche_id=first.tranche_id,
+        amount=first.amount,
+        idempotency_key=key(),
+        requested_by_id=first.requested_by_id,
+    )
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.add(twin)
         db.session.flush()
@@ -184,11 +206,15 @@ def test_database_refuses_committing_beyond_the_award(app):
     project = make_project(award="200000.00")
     with pytest.raises(IntegrityError), db.session.begin_nested():
         table = Project.__table__
-        db.session.execute(sa.update(table).where(table.c.id == project.id)
-                           .values(committed_total=Decimal("200000.01")))
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id == project.id)
+            .values(committed_total=Decimal("200000.01"))
+        )
 
 
 # --- approval: maker and checker ---------------------------------------------------------------
+
 
 def test_requester_cannot_approve_by_rule(app):
     project = make_project()
@@ -205,8 +231,10 @@ def test_database_refuses_approver_equal_to_requester(app):
     project = make_project()
     disbursement = requested(due_tranche(project))
     with pytest.raises(IntegrityError), db.session.begin_nested():
-        db.session.execute(sa.text("UPDATE disbursements SET approved_by_id = requested_by_id WHERE id = :id"),
-                           {"id": disbursement.id})
+        db.session.execute(
+            sa.text("UPDATE disbursements SET approved_by_id = requested_by_id WHERE id = :id"),
+            {"id": disbursement.id},
+        )
 
 
 def test_database_refuses_approver_equal_to_requester_through_the_orm(app):
@@ -225,16 +253,28 @@ def test_approve_records_payee_voucher_and_approver(app):
     assert disbursement.state == "approved"
     assert disbursement.approved_by_id == finance.id and disbursement.approved_at is not None
     assert disbursement.payee_account == "0706001209024567890"
-    assert disbursement.voucher_no == "FK-2026-0001" and disbursement.voucher_date == date(2026, 4, 1)
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "disbursement.approve"))
+    assert disbursement.voucher_no == "FK-2026-0001" and disbursement.voucher_date == date(
+        2026, 4, 1
+    )
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "disbursement.approve")
+    )
     assert event.after["state"] == "approved" and event.after["amount"] == str(disbursement.amount)
     assert fresh(project).committed_total == disbursement.amount  # approval moves no money
 
 
-@pytest.mark.parametrize("missing", [
-    {"payee_name": " "}, {"payee_bank": ""}, {"payee_account": "1234567"}, {"payee_account": "1234-5678-90"},
-    {"payee_account": "1" * 31}, {"voucher_no": ""}, {"voucher_date": None},
-])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {"payee_name": " "},
+        {"payee_bank": ""},
+        {"payee_account": "1234567"},
+        {"payee_account": "1234-5678-90"},
+        {"payee_account": "1" * 31},
+        {"voucher_no": ""},
+        {"voucher_date": None},
+    ],
+)
 def test_approve_without_payee_or_voucher_is_refused(app, missing):
     disbursement = requested(due_tranche(make_project()))
     with pytest.raises(GuardFailed):
@@ -244,12 +284,17 @@ def test_approve_without_payee_or_voucher_is_refused(app, missing):
 
 # --- payment and rejection ------------------------------------------------------------------------
 
+
 def test_pay_moves_the_amount_into_disbursed_total(app):
     project = make_project(award="200000.00")
     bureau, finance = people()
     disbursement = approved(due_tranche(project), bureau, finance)
     transition(disbursement, "pay", finance)
-    assert disbursement.state == "paid" and disbursement.paid_by_id == finance.id and disbursement.paid_at
+    assert (
+        disbursement.state == "paid"
+        and disbursement.paid_by_id == finance.id
+        and disbursement.paid_at
+    )
     fresh(project)
     assert project.disbursed_total == Decimal("60000.00") == project.committed_total
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "disbursement.pay"))
@@ -277,7 +322,9 @@ def test_reject_releases_the_reservation(app):
     transition(disbursement, "reject", make_user("finance"), reason="账户信息有误")
     assert disbursement.state == "rejected" and disbursement.rejection_reason == "账户信息有误"
     assert fresh(project).committed_total == Decimal("0.00")
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "disbursement.reject"))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "disbursement.reject")
+    )
     assert event.after["amount"] == "60000.00" and event.after["committed_total"] == "0.00"
     again = requested(tranche)
     assert again.id != disbursement.id and fresh(project).committed_total == Decimal("60000.00")
@@ -296,32 +343,52 @@ def test_paid_and_rejected_notify_bureau_and_organisation(app):
     outsider = make_user("applicant", organisation=OrganisationFactory())
     bureau, finance = people()
     paid(due_tranche(project), bureau, finance)
-    kinds = dict(db.session.execute(sa.select(Notification.user_id, Notification.kind)
-                                    .where(Notification.kind == "disbursement.paid")).all())
-    assert kinds.get(owner.id) == "disbursement.paid" and kinds.get(bureau.id) == "disbursement.paid"
+    kinds = dict(
+        db.session.execute(
+            sa.select(Notification.user_id, Notification.kind).where(
+                Notification.kind == "disbursement.paid"
+            )
+        ).all()
+    )
+    assert (
+        kinds.get(owner.id) == "disbursement.paid" and kinds.get(bureau.id) == "disbursement.paid"
+    )
     assert outsider.id not in kinds
     mark_due(project, "milestone", milestone=project.milestones[0])
     second = requested(project.tranches[1], bureau)
     transition(second, "reject", finance, reason="凭证不全")
-    rejected_to = set(db.session.scalars(sa.select(Notification.user_id)
-                                         .where(Notification.kind == "disbursement.rejected")))
+    rejected_to = set(
+        db.session.scalars(
+            sa.select(Notification.user_id).where(Notification.kind == "disbursement.rejected")
+        )
+    )
     assert {owner.id, bureau.id} <= rejected_to and outsider.id not in rejected_to
 
 
 def test_request_notifies_finance(app):
     finance = make_user("finance")
     requested(due_tranche(make_project()))
-    assert db.session.scalar(sa.select(Notification.kind).where(Notification.user_id == finance.id)) \
+    assert (
+        db.session.scalar(sa.select(Notification.kind).where(Notification.user_id == finance.id))
         == "disbursement.requested"
+    )
 
 
 # --- exact Decimal arithmetic -------------------------------------------------------------------
 
-@pytest.mark.parametrize("amounts", [
-    ["33333.33", "33333.33", "33333.34"],
-    ["10000.10", "20000.20", "30000.30"],  # binary floating point sums these to 60000.600000000006
-    ["0.10", "0.20", "0.30"],
-])
+
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        ["33333.33", "33333.33", "33333.34"],
+        [
+            "10000.10",
+            "20000.20",
+            "30000.30",
+        ],  # binary floating point sums these to 60000.600000000006
+        ["0.10", "0.20", "0.30"],
+    ],
+)
 def test_tranches_sum_to_the_award_exactly(app, amounts):
     project = project_with_plan(amounts)
     assert sum((t.amount for t in project.tranches), Decimal(0)) == project.award
@@ -331,16 +398,22 @@ def test_tranches_sum_to_the_award_exactly(app, amounts):
     fresh(project)
     assert project.committed_total == project.award == project.disbursed_total
     assert project.remaining == Decimal("0.00")
-    for value in (project.award, project.committed_total, project.disbursed_total, project.remaining,
-                  *(d.amount for d in disbursements_of(project))):
+    for value in (
+        project.award,
+        project.committed_total,
+        project.disbursed_total,
+        project.remaining,
+        *(d.amount for d in disbursements_of(project)),
+    ):
         assert type(value) is Decimal
     with pytest.raises(DisbursementError):
         requested(project.tranches[0])  # a tranche already paid has a live disbursement
 
 
 def test_award_with_room_for_part_of_the_plan_releases_only_what_fits(app):
-    project = project_with_plan(["33333.33", "33333.33", "33333.34"], award="100000.00",
-                                committed_total=Decimal("33333.33"))
+    project = project_with_plan(
+        ["33333.33", "33333.33", "33333.34"], award="100000.00", committed_total=Decimal("33333.33")
+    )
     bureau = make_user("bureau")
     requested(project.tranches[0], bureau)
     requested(project.tranches[1], bureau)
@@ -351,6 +424,7 @@ def test_award_with_room_for_part_of_the_plan_releases_only_what_fits(app):
 
 
 # --- pages: the money tab and the release button ------------------------------------------------
+
 
 def test_money_tab_shows_the_reconciliation(client, login):
     project = make_project(award="200000.00")
@@ -384,9 +458,14 @@ def test_money_tab_of_a_project_awaiting_its_task_book(client, login):
 def test_money_tab_permissions(client, login):
     project = make_project()
     url = f"/projects/{project.id}/money"
-    cases = [(make_user("bureau"), 200), (make_user("admin"), 200), (make_user("finance"), 200),
-             (make_user("applicant", organisation=project.organisation), 200),
-             (make_user("applicant", organisation=OrganisationFactory()), 404), (make_user("expert"), 404)]
+    cases = [
+        (make_user("bureau"), 200),
+        (make_user("admin"), 200),
+        (make_user("finance"), 200),
+        (make_user("applicant", organisation=project.organisation), 200),
+        (make_user("applicant", organisation=OrganisationFactory()), 404),
+        (make_user("expert"), 404),
+    ]
     db.session.commit()
     for user, status in cases:
         login(user)
@@ -402,7 +481,7 @@ def test_money_tab_shows_release_button_to_bureau_only_on_due_tranches(client, l
     html = client.get(f"/projects/{project.id}/money").get_data(as_text=True)
     due = due_tranche(project)
     assert f"/tranches/{due.id}/release" in html
-    assert html.count("/release\"") == 1
+    assert html.count('/release"') == 1
     assert f'name="release-{due.id}-idempotency_key"' in html
 
 
@@ -424,9 +503,14 @@ def test_release_button_requests_once_whatever_the_clicks(client, login, english
     db.session.commit()
     login(make_user("bureau"))
     html = client.get(f"/projects/{project.id}/money").get_data(as_text=True)
-    token = re.search(rf'name="release-{tranche.id}-idempotency_key" type="hidden" value="([0-9a-f]+)"', html)
+    token = re.search(
+        rf'name="release-{tranche.id}-idempotency_key" type="hidden" value="([0-9a-f]+)"', html
+    )
     assert token, html
-    form = {f"release-{tranche.id}-idempotency_key": token.group(1), f"release-{tranche.id}-note": "首期拨付"}
+    form = {
+        f"release-{tranche.id}-idempotency_key": token.group(1),
+        f"release-{tranche.id}-note": "首期拨付",
+    }
     url = f"/projects/{project.id}/tranches/{tranche.id}/release"
     first = client.post(url, data=form)
     second = client.post(url, data=form)
@@ -442,8 +526,10 @@ def test_release_of_a_tranche_not_due_is_refused_with_the_form(client, login, en
     milestone_tranche = next(t for t in project.tranches if t.trigger == "milestone")
     db.session.commit()
     login(make_user("bureau"))
-    response = client.post(f"/projects/{project.id}/tranches/{milestone_tranche.id}/release",
-                           data={f"release-{milestone_tranche.id}-idempotency_key": key()})
+    response = client.post(
+        f"/projects/{project.id}/tranches/{milestone_tranche.id}/release",
+        data={f"release-{milestone_tranche.id}-idempotency_key": key()},
+    )
     assert response.status_code == 422
     assert "is not due yet" in response.get_data(as_text=True)
     assert disbursements_of(project) == []
@@ -457,8 +543,10 @@ def test_release_by_finance_or_owner_is_forbidden(client, login):
     db.session.commit()
     for user in (finance, owner):
         login(user)
-        response = client.post(f"/projects/{project.id}/tranches/{tranche.id}/release",
-                               data={f"release-{tranche.id}-idempotency_key": key()})
+        response = client.post(
+            f"/projects/{project.id}/tranches/{tranche.id}/release",
+            data={f"release-{tranche.id}-idempotency_key": key()},
+        )
         assert response.status_code == 403
         client.post("/logout")
     assert disbursements_of(project) == []
@@ -469,16 +557,24 @@ def test_release_of_another_projects_tranche_is_not_found(client, login):
     db.session.commit()
     login(make_user("bureau"))
     tranche = due_tranche(other)
-    response = client.post(f"/projects/{project.id}/tranches/{tranche.id}/release",
-                           data={f"release-{tranche.id}-idempotency_key": key()})
+    response = client.post(
+        f"/projects/{project.id}/tranches/{tranche.id}/release",
+        data={f"release-{tranche.id}-idempotency_key": key()},
+    )
     assert response.status_code == 404
 
 
 # --- pages: the finance queue --------------------------------------------------------------------
 
+
 def test_queue_is_for_finance_only(client, login):
     db.session.commit()
-    for roles, status in ((("finance",), 200), (("bureau",), 403), (("applicant",), 403), (("expert",), 403)):
+    for roles, status in (
+        (("finance",), 200),
+        (("bureau",), 403),
+        (("applicant",), 403),
+        (("expert",), 403),
+    ):
         login(make_user(*roles))
         db.session.commit()
         assert client.get("/finance/queue").status_code == status, roles
@@ -493,7 +589,9 @@ def test_queue_approve_pay_through_the_pages(client, login):
     login(finance)
     html = client.get("/finance/queue").get_data(as_text=True)
     assert f'value="{project.organisation.name}"' in html  # payee defaults to the organisation
-    response = client.post(f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert disbursement.state == "approved" and disbursement.approved_by_id == finance.id
@@ -509,8 +607,10 @@ def test_queue_approve_with_a_bad_account_keeps_what_was_typed(client, login):
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    response = client.post(f"/disbursements/{disbursement.id}/approve",
-                           data=approve_form(disbursement, payee_account="12AB", voucher_no="PZ-77"))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve",
+        data=approve_form(disbursement, payee_account="12AB", voucher_no="PZ-77"),
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'value="12AB"' in html and 'value="PZ-77"' in html and 'aria-invalid="true"' in html
@@ -527,7 +627,9 @@ def test_queue_requester_cannot_approve_and_is_told_why(client, login, english_u
     html = client.get("/finance/queue").get_data(as_text=True)
     assert "You requested this release yourself" in html
     assert f"/disbursements/{disbursement.id}/approve" not in html
-    response = client.post(f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
+    )
     assert response.status_code == 422
     assert "another finance officer must check and approve it" in response.get_data(as_text=True)
     db.session.expire_all()
@@ -539,10 +641,14 @@ def test_queue_reject_releases_the_reservation(client, login):
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    empty = client.post(f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""})
+    empty = client.post(
+        f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""}
+    )
     assert empty.status_code == 422
-    response = client.post(f"/disbursements/{disbursement.id}/reject",
-                           data={f"reject-{disbursement.id}-reason": "收款账户与单位名称不符"})
+    response = client.post(
+        f"/disbursements/{disbursement.id}/reject",
+        data={f"reject-{disbursement.id}-reason": "收款账户与单位名称不符"},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert disbursement.state == "rejected" and project.committed_total == Decimal("0.00")
@@ -553,7 +659,9 @@ def test_queue_action_already_taken_by_a_colleague_redirects(client, login):
     disbursement = approved(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    response = client.post(f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
+    )
     assert response.status_code == 302 and response.location.endswith("/finance/queue")
 
 
@@ -562,15 +670,25 @@ def test_queue_actions_by_bureau_are_forbidden(client, login):
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("bureau"))
-    assert client.post(f"/disbursements/{disbursement.id}/approve",
-                       data=approve_form(disbursement)).status_code == 403
-    assert client.post(f"/disbursements/{disbursement.id}/reject",
-                       data={f"reject-{disbursement.id}-reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/disbursements/{disbursement.id}/reject",
+            data={f"reject-{disbursement.id}-reason": "x"},
+        ).status_code
+        == 403
+    )
     db.session.expire_all()
     assert disbursement.state == "requested"
 
 
 # --- dashboard panels ----------------------------------------------------------------------------
+
 
 def test_finance_panel_counts_waiting_disbursements(app):
     from grants.funding.finance_panels import disbursements_panel

@@ -27,8 +27,10 @@ from tests.funding.finance_helpers import approved, due_tranche, paid, people, r
 def codes(response) -> list[str]:
     """Project codes in the order the ledger lists its rows."""
     assert response.status_code == 200, response.status_code
-    return re.findall(r'class="font-monospace small project-code text-nowrap">([^<]+)</a>',
-                      response.get_data(as_text=True))
+    return re.findall(
+        r'class="font-monospace small project-code text-nowrap">([^<]+)</a>',
+        response.get_data(as_text=True),
+    )
 
 
 def seed():
@@ -42,14 +44,27 @@ def seed():
     p2 = make_project(award="100000.00", call=call_2026, organisation=shuanglong)
     p3 = make_project(award="50000.50", call=call_2025, organisation=jinma)
     p4 = make_project(award="80000.00", call=call_2025, organisation=shuanglong)
-    d1 = paid(due_tranche(p1), bureau, finance)            # 60,000.00 paid
-    d2 = requested(due_tranche(p2), bureau)                  # 30,000.00 requested
-    d3 = approved(due_tranche(p3), bureau, finance)        # 15,000.15 approved
-    d4 = requested(due_tranche(p4), bureau)                  # 24,000.00 rejected
+    d1 = paid(due_tranche(p1), bureau, finance)  # 60,000.00 paid
+    d2 = requested(due_tranche(p2), bureau)  # 30,000.00 requested
+    d3 = approved(due_tranche(p3), bureau, finance)  # 15,000.15 approved
+    d4 = requested(due_tranche(p4), bureau)  # 24,000.00 rejected
     transition(d4, "reject", finance, reason="账户有误")
-    return {"pharma": pharma, "materials": materials, "call_2026": call_2026, "call_2025": call_2025,
-            "p1": p1, "p2": p2, "p3": p3, "p4": p4, "d1": d1, "d2": d2, "d3": d3, "d4": d4,
-            "bureau": bureau, "finance": finance}
+    return {
+        "pharma": pharma,
+        "materials": materials,
+        "call_2026": call_2026,
+        "call_2025": call_2025,
+        "p1": p1,
+        "p2": p2,
+        "p3": p3,
+        "p4": p4,
+        "d1": d1,
+        "d2": d2,
+        "d3": d3,
+        "d4": d4,
+        "bureau": bureau,
+        "finance": finance,
+    }
 
 
 @pytest.fixture
@@ -69,14 +84,25 @@ def signed_in(client, login, *roles):
 def test_ledger_lists_every_disbursement_newest_first(client, login, ledger_data):
     signed_in(client, login, "finance")
     d = ledger_data
-    assert codes(client.get("/finance/ledger")) == [d["p4"].code, d["p3"].code, d["p2"].code, d["p1"].code]
+    assert codes(client.get("/finance/ledger")) == [
+        d["p4"].code,
+        d["p3"].code,
+        d["p2"].code,
+        d["p1"].code,
+    ]
 
 
 def test_ledger_filters(client, login, ledger_data):
     d = ledger_data
     signed_in(client, login, "finance")
-    assert codes(client.get(f"/finance/ledger?call={d['call_2025'].id}")) == [d["p4"].code, d["p3"].code]
-    assert codes(client.get(f"/finance/ledger?cluster={d['pharma'].id}")) == [d["p3"].code, d["p1"].code]
+    assert codes(client.get(f"/finance/ledger?call={d['call_2025'].id}")) == [
+        d["p4"].code,
+        d["p3"].code,
+    ]
+    assert codes(client.get(f"/finance/ledger?cluster={d['pharma'].id}")) == [
+        d["p3"].code,
+        d["p1"].code,
+    ]
     assert codes(client.get("/finance/ledger?year=2026")) == [d["p2"].code, d["p1"].code]
     assert codes(client.get("/finance/ledger?state=approved")) == [d["p3"].code]
     assert codes(client.get("/finance/ledger?org=双龙")) == [d["p4"].code, d["p2"].code]
@@ -89,11 +115,19 @@ def test_ledger_filters(client, login, ledger_data):
 def test_ledger_sorting_is_whitelisted(client, login, ledger_data):
     d = ledger_data
     signed_in(client, login, "bureau")
-    assert codes(client.get("/finance/ledger?sort=amount")) == [d["p3"].code, d["p4"].code, d["p2"].code,
-                                                                d["p1"].code]
+    assert codes(client.get("/finance/ledger?sort=amount")) == [
+        d["p3"].code,
+        d["p4"].code,
+        d["p2"].code,
+        d["p1"].code,
+    ]
     assert codes(client.get("/finance/ledger?sort=-amount"))[0] == d["p1"].code
-    assert codes(client.get("/finance/ledger?sort=project")) == [d["p3"].code, d["p4"].code, d["p1"].code,
-                                                                 d["p2"].code]
+    assert codes(client.get("/finance/ledger?sort=project")) == [
+        d["p3"].code,
+        d["p4"].code,
+        d["p1"].code,
+        d["p2"].code,
+    ]
     default = codes(client.get("/finance/ledger"))
     assert codes(client.get("/finance/ledger?sort=amount;drop table projects")) == default
     assert codes(client.get("/finance/ledger?sort=__class__")) == default
@@ -120,7 +154,9 @@ def test_ledger_statements_do_not_grow_with_the_page(client, login, app, ledger_
             assert len(codes(client.get("/finance/ledger"))) == 4
         bureau, finance = ledger_data["bureau"], ledger_data["finance"]
         for _ in range(8):
-            project = make_project(organisation=OrganisationFactory(cluster=ClusterFactory()), call=CallFactory())
+            project = make_project(
+                organisation=OrganisationFactory(cluster=ClusterFactory()), call=CallFactory()
+            )
             paid(due_tranche(project), bureau, finance)
         db.session.commit()
         with count_selects() as many:
@@ -134,18 +170,36 @@ def test_ledger_totals_are_grouped_sums(app):
     d = seed()
     everything = LedgerFilters()
     by_state = {r["key"]: (r["count"], r["amount"]) for r in everything.totals_by_state()}
-    assert by_state == {"requested": (1, Decimal("30000.00")), "approved": (1, Decimal("15000.15")),
-                        "paid": (1, Decimal("60000.00")), "rejected": (1, Decimal("24000.00"))}
-    by_call = {r["key"].id: (r["count"], r["pending"], r["paid"]) for r in everything.totals_by_call()}
-    assert by_call == {d["call_2026"].id: (2, Decimal("30000.00"), Decimal("60000.00")),
-                       d["call_2025"].id: (1, Decimal("15000.15"), Decimal("0.00"))}
-    by_cluster = {r["key"].id: (r["count"], r["pending"], r["paid"]) for r in everything.totals_by_cluster()}
-    assert by_cluster == {d["pharma"].id: (2, Decimal("15000.15"), Decimal("60000.00")),
-                          d["materials"].id: (1, Decimal("30000.00"), Decimal("0.00"))}
+    assert by_state == {
+        "requested": (1, Decimal("30000.00")),
+        "approved": (1, Decimal("15000.15")),
+        "paid": (1, Decimal("60000.00")),
+        "rejected": (1, Decimal("24000.00")),
+    }
+    by_call = {
+        r["key"].id: (r["count"], r["pending"], r["paid"]) for r in everything.totals_by_call()
+    }
+    assert by_call == {
+        d["call_2026"].id: (2, Decimal("30000.00"), Decimal("60000.00")),
+        d["call_2025"].id: (1, Decimal("15000.15"), Decimal("0.00")),
+    }
+    by_cluster = {
+        r["key"].id: (r["count"], r["pending"], r["paid"]) for r in everything.totals_by_cluster()
+    }
+    assert by_cluster == {
+        d["pharma"].id: (2, Decimal("15000.15"), Decimal("60000.00")),
+        d["materials"].id: (1, Decimal("30000.00"), Decimal("0.00")),
+    }
     by_year = {r["key"]: (r["count"], r["pending"], r["paid"]) for r in everything.totals_by_year()}
-    assert by_year == {2025: (1, Decimal("15000.15"), Decimal("0.00")),
-                       2026: (2, Decimal("30000.00"), Decimal("60000.00"))}
-    for rows in (everything.totals_by_call(), everything.totals_by_cluster(), everything.totals_by_year()):
+    assert by_year == {
+        2025: (1, Decimal("15000.15"), Decimal("0.00")),
+        2026: (2, Decimal("30000.00"), Decimal("60000.00")),
+    }
+    for rows in (
+        everything.totals_by_call(),
+        everything.totals_by_cluster(),
+        everything.totals_by_year(),
+    ):
         for row in rows:
             assert type(row["pending"]) is Decimal and type(row["paid"]) is Decimal
     only_pharma = LedgerFilters(cluster_id=d["pharma"].id)
@@ -155,7 +209,7 @@ def test_ledger_totals_are_grouped_sums(app):
 def test_ledger_page_shows_the_totals(client, login, ledger_data):
     signed_in(client, login, "finance")
     html = client.get("/finance/ledger").get_data(as_text=True)
-    state_table = html[html.index('id="totals-state"'):]
+    state_table = html[html.index('id="totals-state"') :]
     assert re.search(r'data-state="approved">.*?15,000\.15 元', state_table, re.S)
     assert re.search(r'data-state="rejected">.*?24,000\.00 元', state_table, re.S)
 
@@ -170,7 +224,9 @@ def workbook(response):
 def test_ledger_export_has_the_filtered_rows_with_exact_amounts(client, login, ledger_data):
     d = ledger_data
     signed_in(client, login, "finance")
-    sheet = workbook(client.get(f"/finance/ledger.xlsx?call={d['call_2025'].id}&sort=project")).worksheets[0]
+    sheet = workbook(
+        client.get(f"/finance/ledger.xlsx?call={d['call_2025'].id}&sort=project")
+    ).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     header, *body = rows
     assert all(isinstance(h, str) and h for h in header)
@@ -182,7 +238,11 @@ def test_ledger_export_has_the_filtered_rows_with_exact_amounts(client, login, l
     amount_cells = [row[8] for row in sheet.iter_rows(min_row=2)]
     assert all(cell.number_format == "#,##0.00" for cell in amount_cells)
     p3_row = next(r for r in body if r[0] == d["p3"].code)
-    assert p3_row[2] == "通化金马药业集团股份有限公司" and p3_row[5] == 2025 and p3_row[14] == "FK-2026-0001"
+    assert (
+        p3_row[2] == "通化金马药业集团股份有限公司"
+        and p3_row[5] == 2025
+        and p3_row[14] == "FK-2026-0001"
+    )
 
 
 def test_ledger_export_follows_the_state_filter(client, login, ledger_data):
@@ -193,8 +253,16 @@ def test_ledger_export_follows_the_state_filter(client, login, ledger_data):
     assert Decimal(str(rows[1][8])) == Decimal("60000.00")
 
 
-@pytest.mark.parametrize("roles,status", [(("finance",), 200), (("bureau",), 200), (("admin",), 200),
-                                          (("applicant",), 403), (("expert",), 403)])
+@pytest.mark.parametrize(
+    "roles,status",
+    [
+        (("finance",), 200),
+        (("bureau",), 200),
+        (("admin",), 200),
+        (("applicant",), 403),
+        (("expert",), 403),
+    ],
+)
 def test_ledger_permissions(client, login, roles, status):
     user = make_user(*roles, organisation=OrganisationFactory() if "applicant" in roles else None)
     db.session.commit()

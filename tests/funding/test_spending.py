@@ -32,31 +32,48 @@ from tests.funding.spending_helpers import (
 
 def stored_files(app) -> set[Path]:
     root = Path(app.config["UPLOAD_DIR"])
-    return {p for p in root.rglob("*") if p.is_file() and "tmp" not in p.parts} if root.exists() else set()
+    return (
+        {p for p in root.rglob("*") if p.is_file() and "tmp" not in p.parts}
+        if root.exists()
+        else set()
+    )
 
 
 def files_of(expenditure) -> list[ProjectFile]:
-    return db.session.scalars(sa.select(ProjectFile).where(ProjectFile.expenditure_id == expenditure.id)
-                              .order_by(ProjectFile.id)).all()
+    return db.session.scalars(
+        sa.select(ProjectFile)
+        .where(ProjectFile.expenditure_id == expenditure.id)
+        .order_by(ProjectFile.id)
+    ).all()
 
 
 # --- reporting ------------------------------------------------------------------------------
 
+
 def test_report_by_owner_creates_submitted_report_with_evidence(app, client, login):
     project, owner = running_project()
     login(owner)
-    response = post_report(client, project, files=[(io.BytesIO(PDF_BYTES), "设备发票.pdf"),
-                                                   (io.BytesIO(PNG_BYTES), "入库单.png")])
+    response = post_report(
+        client,
+        project,
+        files=[(io.BytesIO(PDF_BYTES), "设备发票.pdf"), (io.BytesIO(PNG_BYTES), "入库单.png")],
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/projects/{project.id}/spending#reports")
     [expenditure] = expenditures_of(project)
-    assert (expenditure.state, expenditure.category, expenditure.amount, expenditure.submitted_by_id) == (
-        "submitted", "equipment", Decimal("12500.50"), owner.id)
+    assert (
+        expenditure.state,
+        expenditure.category,
+        expenditure.amount,
+        expenditure.submitted_by_id,
+    ) == ("submitted", "equipment", Decimal("12500.50"), owner.id)
     assert isinstance(expenditure.amount, Decimal)
     assert expenditure.verified_at is None
     files = files_of(expenditure)
     assert [(f.purpose, f.original_name, f.content_type) for f in files] == [
-        ("spending_evidence", "设备发票.pdf", "application/pdf"), ("spending_evidence", "入库单.png", "image/png")]
+        ("spending_evidence", "设备发票.pdf", "application/pdf"),
+        ("spending_evidence", "入库单.png", "image/png"),
+    ]
     assert all(f.project_id == project.id for f in files)
     assert "expenditure.reported" in audit_actions(expenditure)
     page = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
@@ -71,17 +88,22 @@ def test_report_amount_typed_with_separators_is_exact_yuan(app, client, login):
     assert expenditure.amount == Decimal("1234567.89")
 
 
-@pytest.mark.parametrize(("overrides", "field_id"), [
-    ({"period_start": "2025-12-01", "period_end": "2026-01-31"}, "period_start"),
-    ({"period_start": "2027-12-01", "period_end": "2028-01-31"}, "period_end"),
-    ({"period_start": "2026-06-30", "period_end": "2026-06-01"}, "period_end"),
-    ({"amount": "0"}, "amount"),
-    ({"amount": "-5.00"}, "amount"),
-    ({"amount": "12.345"}, "amount"),
-    ({"amount": "abc"}, "amount"),
-    ({"category": "travel"}, "category"),
-])
-def test_report_invalid_values_are_refused_with_422_and_inputs_kept(app, client, login, overrides, field_id):
+@pytest.mark.parametrize(
+    ("overrides", "field_id"),
+    [
+        ({"period_start": "2025-12-01", "period_end": "2026-01-31"}, "period_start"),
+        ({"period_start": "2027-12-01", "period_end": "2028-01-31"}, "period_end"),
+        ({"period_start": "2026-06-30", "period_end": "2026-06-01"}, "period_end"),
+        ({"amount": "0"}, "amount"),
+        ({"amount": "-5.00"}, "amount"),
+        ({"amount": "12.345"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"category": "travel"}, "category"),
+    ],
+)
+def test_report_invalid_values_are_refused_with_422_and_inputs_kept(
+    app, client, login, overrides, field_id
+):
     project, owner = running_project()
     login(owner)
     response = post_report(client, project, note="留在表单里的说明", **overrides)
@@ -97,8 +119,11 @@ def test_report_invalid_values_are_refused_with_422_and_inputs_kept(app, client,
 
 def test_report_category_without_budget_line_is_refused(app, client, login, english_ui):
     project, owner = running_project()
-    db.session.execute(sa.delete(ProjectBudgetLine).where(ProjectBudgetLine.project_id == project.id,
-                                                          ProjectBudgetLine.category == "indirect"))
+    db.session.execute(
+        sa.delete(ProjectBudgetLine).where(
+            ProjectBudgetLine.project_id == project.id, ProjectBudgetLine.category == "indirect"
+        )
+    )
     db.session.commit()
     db.session.expire_all()
     login(owner)
@@ -106,9 +131,18 @@ def test_report_category_without_budget_line_is_refused(app, client, login, engl
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="category-error"' in html and 'value="indirect"' not in html
-    with pytest.raises(OperationError, match="Choose one of the categories of the project's budget."):
-        spending.report_expenditure(project, owner, category="indirect", period_start=project.start_date,
-                                    period_end=project.start_date, amount="10", evidence=[evidence()])
+    with pytest.raises(
+        OperationError, match=r"Choose one of the categories of the project's budget\."
+    ):
+        spending.report_expenditure(
+            project,
+            owner,
+            category="indirect",
+            period_start=project.start_date,
+            period_end=project.start_date,
+            amount="10",
+            evidence=[evidence()],
+        )
     assert expenditures_of(project) == []
 
 
@@ -124,45 +158,71 @@ def test_report_without_evidence_is_refused(app, client, login, english_ui):
     login(owner)
     response = post_report(client, project, files=[])
     assert response.status_code == 422
-    assert "Attach at least one invoice, voucher or other evidence." in response.get_data(as_text=True)
+    assert "Attach at least one invoice, voucher or other evidence." in response.get_data(
+        as_text=True
+    )
     assert expenditures_of(project) == []
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("发票.pdf", b"just some text pretending to be a PDF"),
-    ("发票.png", PDF_BYTES),
-    ("发票.exe", b"MZ\x90\x00" + b"\x00" * 200),
-    ("发票.html", b"<html><script>alert(1)</script></html>"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("发票.pdf", b"just some text pretending to be a PDF"),
+        ("发票.png", PDF_BYTES),
+        ("发票.exe", b"MZ\x90\x00" + b"\x00" * 200),
+        ("发票.html", b"<html><script>alert(1)</script></html>"),
+    ],
+)
 def test_report_evidence_of_wrong_content_type_is_refused(app, client, login, name, content):
     project, owner = running_project()
     login(owner)
     before = stored_files(app)
-    response = post_report(client, project, files=[(io.BytesIO(PDF_BYTES), "好发票.pdf"), (io.BytesIO(content), name)])
+    response = post_report(
+        client, project, files=[(io.BytesIO(PDF_BYTES), "好发票.pdf"), (io.BytesIO(content), name)]
+    )
     assert response.status_code == 422
     assert 'id="evidence-error"' in response.get_data(as_text=True)
     assert expenditures_of(project) == []
-    assert db.session.scalar(sa.select(sa.func.count(ProjectFile.id)).where(ProjectFile.project_id == project.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(ProjectFile.id)).where(ProjectFile.project_id == project.id)
+        )
+        == 0
+    )
     assert stored_files(app) == before  # the good file stored first was removed with the rollback
 
 
 def test_report_operation_refuses_float_amount(app):
     project, owner = running_project()
     with pytest.raises(TypeError):
-        spending.report_expenditure(project, owner, category="equipment", period_start=project.start_date,
-                                    period_end=project.start_date, amount=1000.5, evidence=[evidence()])
+        spending.report_expenditure(
+            project,
+            owner,
+            category="equipment",
+            period_start=project.start_date,
+            period_end=project.start_date,
+            amount=1000.5,
+            evidence=[evidence()],
+        )
 
 
 def test_report_operation_names_field_at_fault(app):
     project, owner = running_project()
     with pytest.raises(OperationError) as caught:
-        spending.report_expenditure(project, owner, category="equipment", period_start=project.start_date,
-                                    period_end=project.start_date - timedelta(days=1), amount="10",
-                                    evidence=[evidence()])
+        spending.report_expenditure(
+            project,
+            owner,
+            category="equipment",
+            period_start=project.start_date,
+            period_end=project.start_date - timedelta(days=1),
+            amount="10",
+            evidence=[evidence()],
+        )
     assert caught.value.field == "period_end"
 
 
 # --- finance verifies or returns ------------------------------------------------------------
+
 
 def test_verify_by_finance_records_who_and_when_and_counts_as_spent(app, client, login):
     project, owner = running_project()
@@ -186,7 +246,9 @@ def test_return_without_note_is_refused_and_keeps_report_submitted(app, client, 
     finance = make_user("finance")
     db.session.commit()
     login(finance)
-    response = client.post(f"/spending/{expenditure.id}/return", data={f"return-{expenditure.id}-note": " "})
+    response = client.post(
+        f"/spending/{expenditure.id}/return", data={f"return-{expenditure.id}-note": " "}
+    )
     assert response.status_code == 422
     assert f'id="return-{expenditure.id}-note-error"' in response.get_data(as_text=True)
     db.session.refresh(expenditure)
@@ -201,13 +263,19 @@ def test_return_by_finance_keeps_note_and_notifies_owner_organisation(app, clien
     finance = make_user("finance")
     db.session.commit()
     login(finance)
-    response = client.post(f"/spending/{expenditure.id}/return",
-                           data={f"return-{expenditure.id}-note": "发票抬头与单位名称不符", "origin": "queue"})
+    response = client.post(
+        f"/spending/{expenditure.id}/return",
+        data={f"return-{expenditure.id}-note": "发票抬头与单位名称不符", "origin": "queue"},
+    )
     assert response.status_code == 302 and "/finance/spending" in response.headers["Location"]
     db.session.refresh(expenditure)
     assert (expenditure.state, expenditure.finance_note) == ("returned", "发票抬头与单位名称不符")
     assert expenditure.verified_by_id == finance.id and expenditure.verified_at is not None
-    notified = set(db.session.scalars(sa.select(Notification.user_id).where(Notification.kind == "expenditure.returned")))
+    notified = set(
+        db.session.scalars(
+            sa.select(Notification.user_id).where(Notification.kind == "expenditure.returned")
+        )
+    )
     assert notified == {owner.id, colleague.id}
     assert outsider.id not in notified
     body = db.session.scalar(sa.select(Notification.body).where(Notification.user_id == owner.id))
@@ -223,13 +291,24 @@ def test_resubmit_applies_corrected_values_and_waits_for_finance_again(app, clie
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "请补充发票" in html and 'value="30000.00"' in html
-    data = form_data(project, files=[(io.BytesIO(PDF_BYTES), "补充发票.pdf")], amount="29800.00", category="business",
-                     note="更正后的金额")
-    response = client.post(f"/spending/{expenditure.id}/resubmit", data=data, content_type="multipart/form-data")
+    data = form_data(
+        project,
+        files=[(io.BytesIO(PDF_BYTES), "补充发票.pdf")],
+        amount="29800.00",
+        category="business",
+        note="更正后的金额",
+    )
+    response = client.post(
+        f"/spending/{expenditure.id}/resubmit", data=data, content_type="multipart/form-data"
+    )
     assert response.status_code == 302
     db.session.refresh(expenditure)
     assert (expenditure.state, expenditure.amount, expenditure.category, expenditure.note) == (
-        "submitted", Decimal("29800.00"), "business", "更正后的金额")
+        "submitted",
+        Decimal("29800.00"),
+        "business",
+        "更正后的金额",
+    )
     assert expenditure.verified_at is None and expenditure.verified_by_id is None
     assert expenditure.finance_note == "请补充发票"  # finance sees what it asked for
     assert [f.original_name for f in files_of(expenditure)] == ["补充发票.pdf"]
@@ -241,8 +320,11 @@ def test_resubmit_without_new_evidence_is_allowed(app, client, login):
     expenditure = add_expenditure(project, "30000.00", state="returned", by=owner)
     db.session.commit()
     login(owner)
-    response = client.post(f"/spending/{expenditure.id}/resubmit", data=form_data(project, files=[]),
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/spending/{expenditure.id}/resubmit",
+        data=form_data(project, files=[]),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     db.session.refresh(expenditure)
     assert (expenditure.state, expenditure.amount) == ("submitted", Decimal("12500.50"))
@@ -254,7 +336,9 @@ def test_resubmit_invalid_values_422_keeps_inputs_and_state(app, client, login):
     db.session.commit()
     login(owner)
     data = form_data(project, files=[], amount="0", note="仍需修改")
-    response = client.post(f"/spending/{expenditure.id}/resubmit", data=data, content_type="multipart/form-data")
+    response = client.post(
+        f"/spending/{expenditure.id}/resubmit", data=data, content_type="multipart/form-data"
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="amount-error"' in html and "仍需修改" in html and 'value="0"' in html
@@ -265,9 +349,20 @@ def test_resubmit_invalid_values_422_keeps_inputs_and_state(app, client, login):
 def test_resubmit_effect_applies_values_passed_in_data(app):
     project, owner = running_project()
     expenditure = add_expenditure(project, "30000.00", state="returned", by=owner)
-    spending.resubmit_expenditure(expenditure, owner, category="labour", period_start=project.start_date,
-                                  period_end=project.start_date + timedelta(days=10), amount="100.10", note="")
-    assert (expenditure.state, expenditure.category, expenditure.amount) == ("submitted", "labour", Decimal("100.10"))
+    spending.resubmit_expenditure(
+        expenditure,
+        owner,
+        category="labour",
+        period_start=project.start_date,
+        period_end=project.start_date + timedelta(days=10),
+        amount="100.10",
+        note="",
+    )
+    assert (expenditure.state, expenditure.category, expenditure.amount) == (
+        "submitted",
+        "labour",
+        Decimal("100.10"),
+    )
 
 
 def test_resubmit_of_report_not_returned_redirects(app, client, login):
@@ -276,7 +371,10 @@ def test_resubmit_of_report_not_returned_redirects(app, client, login):
     db.session.commit()
     login(owner)
     response = client.get(f"/spending/{expenditure.id}/resubmit")
-    assert response.status_code == 302 and f"/projects/{project.id}/spending" in response.headers["Location"]
+    assert (
+        response.status_code == 302
+        and f"/projects/{project.id}/spending" in response.headers["Location"]
+    )
 
 
 def test_verify_of_report_already_checked_changes_nothing(app, client, login):
@@ -292,10 +390,18 @@ def test_verify_of_report_already_checked_changes_nothing(app, client, login):
 
 # --- permissions ----------------------------------------------------------------------------
 
+
 def test_other_organisation_cannot_see_report_or_download(app, client, login):
     project, owner = running_project()
-    expenditure = spending.report_expenditure(project, owner, category="equipment", period_start=project.start_date,
-                                              period_end=project.start_date, amount="100", evidence=[evidence()])
+    expenditure = spending.report_expenditure(
+        project,
+        owner,
+        category="equipment",
+        period_start=project.start_date,
+        period_end=project.start_date,
+        amount="100",
+        evidence=[evidence()],
+    )
     returned = add_expenditure(project, "50.00", state="returned", by=owner)
     [item] = files_of(expenditure)
     outsider = make_user("applicant")
@@ -336,8 +442,12 @@ def test_owner_cannot_verify_or_return_own_report(app, client, login):
     html = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
     assert f"/spending/{expenditure.id}/verify" not in html
     assert client.post(f"/spending/{expenditure.id}/verify").status_code == 403
-    assert client.post(f"/spending/{expenditure.id}/return",
-                       data={f"return-{expenditure.id}-note": "自己退回"}).status_code == 403
+    assert (
+        client.post(
+            f"/spending/{expenditure.id}/return", data={f"return-{expenditure.id}-note": "自己退回"}
+        ).status_code
+        == 403
+    )
     assert client.get("/finance/spending").status_code == 403
     db.session.refresh(expenditure)
     assert expenditure.state == "submitted"
@@ -363,7 +473,10 @@ def test_finance_sees_check_buttons_and_owner_sees_report_form(app, client, logi
     db.session.commit()
     login(finance)
     html = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
-    assert f"/spending/{expenditure.id}/verify" in html and f'action="/projects/{project.id}/spending"' not in html
+    assert (
+        f"/spending/{expenditure.id}/verify" in html
+        and f'action="/projects/{project.id}/spending"' not in html
+    )
     client.post("/logout")
     login(owner)
     html = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
@@ -381,9 +494,15 @@ def test_owner_cannot_report_on_closed_project(app, client, login):
 
 def test_evidence_download_for_owner_finance_and_bureau(app, client, login):
     project, owner = running_project()
-    expenditure = spending.report_expenditure(project, owner, category="equipment", period_start=project.start_date,
-                                              period_end=project.start_date, amount="100",
-                                              evidence=[evidence("合同.pdf")])
+    expenditure = spending.report_expenditure(
+        project,
+        owner,
+        category="equipment",
+        period_start=project.start_date,
+        period_end=project.start_date,
+        amount="100",
+        evidence=[evidence("合同.pdf")],
+    )
     [item] = files_of(expenditure)
     finance = make_user("finance")
     bureau = make_user("bureau")
@@ -398,17 +517,27 @@ def test_evidence_download_for_owner_finance_and_bureau(app, client, login):
 
 # --- finance's queue and the dashboard ------------------------------------------------------
 
+
 def test_queue_lists_submitted_reports_with_evidence_and_verifies_from_there(app, client, login):
     project, owner = running_project()
-    expenditure = spending.report_expenditure(project, owner, category="labour", period_start=project.start_date,
-                                              period_end=project.start_date, amount="2000",
-                                              evidence=[evidence("工资表.pdf")])
+    expenditure = spending.report_expenditure(
+        project,
+        owner,
+        category="labour",
+        period_start=project.start_date,
+        period_end=project.start_date,
+        amount="2000",
+        evidence=[evidence("工资表.pdf")],
+    )
     verified = add_expenditure(project, "500.00", state="verified", by=owner)
     finance = make_user("finance")
     db.session.commit()
     login(finance)
     html = client.get("/finance/spending").get_data(as_text=True)
-    assert f'data-expenditure="{expenditure.id}"' in html and f'data-expenditure="{verified.id}"' not in html
+    assert (
+        f'data-expenditure="{expenditure.id}"' in html
+        and f'data-expenditure="{verified.id}"' not in html
+    )
     assert "工资表.pdf" in html and project.code in html
     response = client.post(f"/spending/{expenditure.id}/verify", data={"origin": "queue"})
     assert response.status_code == 302 and "/finance/spending" in response.headers["Location"]
@@ -424,8 +553,8 @@ def test_queue_flags_report_that_would_break_the_allowed_adjustment(app, client,
     db.session.commit()
     login(finance)
     html = client.get("/finance/spending").get_data(as_text=True)
-    row = html[html.index(f'data-expenditure="{expenditure.id}"'):]
-    assert "data-would-warn" in row[:row.index("</tr>")]
+    row = html[html.index(f'data-expenditure="{expenditure.id}"') :]
+    assert "data-would-warn" in row[: row.index("</tr>")]
 
 
 def test_dashboard_panels_for_finance_and_owner(app, client, login):
@@ -445,6 +574,7 @@ def test_dashboard_panels_for_finance_and_owner(app, client, login):
 
 # --- budget versus actual -------------------------------------------------------------------
 
+
 def _equipment(project):
     return next(r for r in spending.budget_vs_actual(project).rows if r.category == "equipment")
 
@@ -454,7 +584,11 @@ def test_budget_vs_actual_exactly_at_tolerance_is_not_a_warning(app, client, log
     add_expenditure(project, "80000.00", by=owner)
     add_expenditure(project, "8000.00", by=owner)
     row = _equipment(project)
-    assert (row.budget, row.spent, row.limit) == (Decimal("80000.00"), Decimal("88000.00"), Decimal("88000.0000"))
+    assert (row.budget, row.spent, row.limit) == (
+        Decimal("80000.00"),
+        Decimal("88000.00"),
+        Decimal("88000.0000"),
+    )
     assert row.status == "over"
     assert row.share == Decimal("110.0")
     db.session.commit()
@@ -474,7 +608,7 @@ def test_budget_vs_actual_one_fen_above_tolerance_warns(app, client, login):
     login(owner)
     html = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
     assert "data-budget-warning" in html
-    banner = html[html.index("data-budget-warning"):html.index('id="budget"')]
+    banner = html[html.index("data-budget-warning") : html.index('id="budget"')]
     assert "设备费" in banner or "Equipment" in banner
 
 
@@ -509,7 +643,10 @@ def test_budget_vs_actual_figures_are_decimal_and_add_up(app):
     add_expenditure(project, "0.20", by=owner)
     add_expenditure(project, "0.07", category="labour", by=owner)
     table = spending.budget_vs_actual(project)
-    values = [v for r in table.rows for v in (r.budget, r.spent, r.pending, r.limit)] + [table.budget, table.spent]
+    values = [v for r in table.rows for v in (r.budget, r.spent, r.pending, r.limit)] + [
+        table.budget,
+        table.spent,
+    ]
     assert all(isinstance(v, Decimal) for v in values)
     assert table.budget == Decimal("123456.78")
     assert table.spent == Decimal("0.37")
@@ -533,6 +670,6 @@ def test_spending_tab_shows_tab_and_amounts(app, client, login):
     login(owner)
     html = client.get(f"/projects/{project.id}/spending").get_data(as_text=True)
     assert project.code in html
-    row = html[html.index(f'id="expenditure-{expenditure.id}"'):]
-    assert "12,345.67" in row[:row.index("</tr>")]
+    row = html[html.index(f'id="expenditure-{expenditure.id}"') :]
+    assert "12,345.67" in row[: row.index("</tr>")]
     assert isinstance(db.session.get(Expenditure, expenditure.id).amount, Decimal)

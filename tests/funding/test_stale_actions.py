@@ -38,7 +38,9 @@ def test_approving_a_paid_release_warns_on_the_projects_money_page(client, login
     db.session.commit()
     login(make_user("finance"))
     response = client.post(f"/disbursements/{disbursement.id}/approve", data={})
-    assert response.location.endswith(f"/projects/{project.id}/money#disbursement-{disbursement.id}")
+    assert response.location.endswith(
+        f"/projects/{project.id}/money#disbursement-{disbursement.id}"
+    )
     warned(client, response, "This release can no longer be approved: it is now “Paid”.")
     assert state_of(disbursement) == "paid"
 
@@ -48,10 +50,14 @@ def test_approving_a_release_a_colleague_approved_warns_on_the_queue(client, log
     disbursement = approved(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    response = client.post(f"/disbursements/{disbursement.id}/approve",
-                           data=approve_form(disbursement, payee_account="12AB"))
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve",
+        data=approve_form(disbursement, payee_account="12AB"),
+    )
     assert response.location.endswith("/finance/queue")
-    html = warned(client, response, "This release can no longer be approved: it is now “Approved by finance”.")
+    html = warned(
+        client, response, "This release can no longer be approved: it is now “Approved by finance”."
+    )
     assert f'id="disbursement-{disbursement.id}"' in html
 
 
@@ -60,10 +66,19 @@ def test_rejecting_a_rejected_release_warns(client, login):
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    assert client.post(f"/disbursements/{disbursement.id}/reject",
-                       data={f"reject-{disbursement.id}-reason": "账户不符"}).status_code == 302
-    response = client.post(f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""})
-    warned(client, response, "This release can no longer be rejected: it is now “Release rejected”.")
+    assert (
+        client.post(
+            f"/disbursements/{disbursement.id}/reject",
+            data={f"reject-{disbursement.id}-reason": "账户不符"},
+        ).status_code
+        == 302
+    )
+    response = client.post(
+        f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""}
+    )
+    warned(
+        client, response, "This release can no longer be rejected: it is now “Release rejected”."
+    )
     assert state_of(disbursement) == "rejected"
 
 
@@ -72,8 +87,10 @@ def test_approving_with_empty_input_shows_the_form_with_its_errors(client, login
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    response = client.post(f"/disbursements/{disbursement.id}/approve",
-                           data={f"approve-{disbursement.id}-voucher_no": "PZ-9"})
+    response = client.post(
+        f"/disbursements/{disbursement.id}/approve",
+        data={f"approve-{disbursement.id}-voucher_no": "PZ-9"},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert f'action="/disbursements/{disbursement.id}/approve"' in html
@@ -86,7 +103,9 @@ def test_rejecting_without_a_reason_opens_the_reject_form_with_its_error(client,
     disbursement = requested(due_tranche(project))
     db.session.commit()
     login(make_user("finance"))
-    response = client.post(f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""})
+    response = client.post(
+        f"/disbursements/{disbursement.id}/reject", data={f"reject-{disbursement.id}-reason": ""}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     form_start = html.index(f'action="/disbursements/{disbursement.id}/reject"')

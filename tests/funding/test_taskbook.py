@@ -33,8 +33,17 @@ def test_task_book_pdf_contains_the_contract_in_chinese(app, tmp_path):
     data = ops.render_task_book(project, project.task_book_issued_at.date())
     assert data.startswith(b"%PDF-")
     text = pdf_text(data, tmp_path)
-    for expected in (project.code, project.title, project.organisation.name, "严建国", "完成中试", "项目名称",
-                     "财政资金", "自筹资金", "二道江区科学技术局"):
+    for expected in (
+        project.code,
+        project.title,
+        project.organisation.name,
+        "严建国",
+        "完成中试",
+        "项目名称",
+        "财政资金",
+        "自筹资金",
+        "二道江区科学技术局",
+    ):
         assert expected in text, expected
     assert "20.0000" in text  # the award in 万元
 
@@ -49,12 +58,19 @@ def test_task_book_is_kept_as_issued(app):
         assert hashlib.sha256(stored.read()).hexdigest() == project.task_book_sha256
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("bureau", 200), ("finance", 200), ("stranger", 403),
-                                         ("expert", 403)])
+@pytest.mark.parametrize(
+    "who, status",
+    [("owner", 200), ("bureau", 200), ("finance", 200), ("stranger", 403), ("expert", 403)],
+)
 def test_task_book_download_rule(client, login, who, status):
     project = contracted()
-    users = {"owner": lambda: owner_of(project), "bureau": bureau, "finance": lambda: make_user("finance"),
-             "stranger": lambda: make_user("applicant"), "expert": lambda: make_user("expert")}
+    users = {
+        "owner": lambda: owner_of(project),
+        "bureau": bureau,
+        "finance": lambda: make_user("finance"),
+        "stranger": lambda: make_user("applicant"),
+        "expert": lambda: make_user("expert"),
+    }
     login(users[who]())
     response = client.get(f"/projects/{project.id}/task-book")
     assert response.status_code == status
@@ -67,11 +83,15 @@ def test_owner_uploads_the_signed_copy(client, login):
     project = contracted()
     owner = owner_of(project)
     login(owner)
-    response = client.post(f"/projects/{project.id}/task-book/signed",
-                           data={"file": (io.BytesIO(PNG_BYTES), "任务书签章页.png")})
+    response = client.post(
+        f"/projects/{project.id}/task-book/signed",
+        data={"file": (io.BytesIO(PNG_BYTES), "任务书签章页.png")},
+    )
     assert response.status_code == 302
     copy = ops.signed_copy(project)
-    assert copy is not None and copy.purpose == "signed_task_book" and copy.content_type == "image/png"
+    assert (
+        copy is not None and copy.purpose == "signed_task_book" and copy.content_type == "image/png"
+    )
     assert copy.uploaded_by_id == owner.id
     assert "task_book.signed_copy" in audit_actions(project)
     download = client.get(f"/projects/{project.id}/task-book/signed/{copy.id}")
@@ -81,8 +101,10 @@ def test_owner_uploads_the_signed_copy(client, login):
 def test_signed_copy_of_wrong_type_gives_422(client, login):
     project = contracted()
     login(owner_of(project))
-    response = client.post(f"/projects/{project.id}/task-book/signed",
-                           data={"file": (io.BytesIO(b"just text"), "任务书.txt")})
+    response = client.post(
+        f"/projects/{project.id}/task-book/signed",
+        data={"file": (io.BytesIO(b"just text"), "任务书.txt")},
+    )
     assert response.status_code == 422
     assert 'id="file-error"' in response.get_data(as_text=True)
     assert ops.signed_copy(project) is None
@@ -92,8 +114,10 @@ def test_signed_copy_of_wrong_type_gives_422(client, login):
 def test_signed_copy_upload_refused_to_others(client, login, roles):
     project = contracted()
     login(make_user(*roles))
-    response = client.post(f"/projects/{project.id}/task-book/signed",
-                           data={"file": (io.BytesIO(PDF_BYTES), "任务书.pdf")})
+    response = client.post(
+        f"/projects/{project.id}/task-book/signed",
+        data={"file": (io.BytesIO(PDF_BYTES), "任务书.pdf")},
+    )
     assert response.status_code == 403
     assert ops.signed_copy(project) is None
 
@@ -136,9 +160,15 @@ def test_sign_starts_the_project_and_makes_the_contract_tranche_due(client, logi
     assert project.state == "in_progress" and project.signed_at is not None
     due = {t.trigger: t.due_since is not None for t in project.tranches}
     assert due == {"contract": True, "milestone": False, "acceptance": False}
-    recipients = set(db.session.scalars(sa.select(Notification.user_id).where(Notification.kind == "project.signed")))
+    recipients = set(
+        db.session.scalars(
+            sa.select(Notification.user_id).where(Notification.kind == "project.signed")
+        )
+    )
     assert {owner.id, officer.id} <= recipients
-    assert "project.sign" in audit_actions(project) and "tranche.due" in audit_actions(project.tranches[0])
+    assert "project.sign" in audit_actions(project) and "tranche.due" in audit_actions(
+        project.tranches[0]
+    )
 
 
 def test_finance_cannot_confirm_the_signed_task_book(client, login):
@@ -185,11 +215,19 @@ def test_signed_copy_upload_refused_once_signed(client, login):
     transition(ops.pending_signature(project), "confirm", bureau())
     db.session.commit()
     login(owner)
-    response = client.post(f"/projects/{project.id}/task-book/signed",
-                           data={"file": (io.BytesIO(PDF_BYTES), "任务书.pdf")})
+    response = client.post(
+        f"/projects/{project.id}/task-book/signed",
+        data={"file": (io.BytesIO(PDF_BYTES), "任务书.pdf")},
+    )
     assert response.status_code == 403
-    assert db.session.scalar(sa.select(sa.func.count(ProjectFile.id)).where(
-        ProjectFile.project_id == project.id, ProjectFile.purpose == "signed_task_book")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(ProjectFile.id)).where(
+                ProjectFile.project_id == project.id, ProjectFile.purpose == "signed_task_book"
+            )
+        )
+        == 1
+    )
 
 
 def test_applicant_dashboard_lists_task_books_to_sign(client, login):

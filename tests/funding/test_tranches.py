@@ -35,7 +35,7 @@ def test_contract_tab_is_registered(app):
 
 def test_tranche_status_follows_trigger_and_disbursements(app):
     project = make_project(award="100000")  # 30 % contract (due), 40 % milestone 1, 30 % acceptance
-    contract, milestone, acceptance = project.tranches
+    contract, _milestone, acceptance = project.tranches
     assert statuses(project) == ["due", "pending", "pending"]
     for state in ("requested", "approved", "paid"):
         row = disbursement(contract, state)
@@ -48,12 +48,19 @@ def test_tranche_status_follows_trigger_and_disbursements(app):
     assert statuses(project)[2] == "cancelled"
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("bureau", 200), ("finance", 200), ("stranger", 403),
-                                         ("expert", 403)])
+@pytest.mark.parametrize(
+    "who, status",
+    [("owner", 200), ("bureau", 200), ("finance", 200), ("stranger", 403), ("expert", 403)],
+)
 def test_contract_tab_rule(client, login, who, status):
     project = make_project(award="100000")
-    users = {"owner": lambda: owner_of(project), "bureau": bureau, "finance": lambda: make_user("finance"),
-             "stranger": lambda: make_user("applicant"), "expert": lambda: make_user("expert")}
+    users = {
+        "owner": lambda: owner_of(project),
+        "bureau": bureau,
+        "finance": lambda: make_user("finance"),
+        "stranger": lambda: make_user("applicant"),
+        "expert": lambda: make_user("expert"),
+    }
     login(users[who]())
     response = client.get(f"/projects/{project.id}/contract")
     assert response.status_code == status
@@ -61,11 +68,14 @@ def test_contract_tab_rule(client, login, who, status):
         html = response.get_data(as_text=True)
         assert html.count("data-tranche-status=") == 3
         assert 'data-tranche-status="due"' in html
-        assert ("/tranches\"" in html) is (who == "bureau")
+        assert ('/tranches"' in html) is (who == "bureau")
 
 
 def _rows(project):
-    return [(format(t.amount / 10000, "f"), t.trigger, str(t.milestone_id or ""), t.id) for t in project.tranches]
+    return [
+        (format(t.amount / 10000, "f"), t.trigger, str(t.milestone_id or ""), t.id)
+        for t in project.tranches
+    ]
 
 
 def test_bureau_changes_the_plan(client, login):
@@ -74,14 +84,24 @@ def test_bureau_changes_the_plan(client, login):
     login(bureau())
     assert client.get(f"/projects/{project.id}/tranches").status_code == 200
     second = project.milestones[1]
-    data = plan_form([("2", "contract", "", contract.id), ("3", "milestone", str(milestone.milestone_id), milestone.id),
-                      ("2.5", "milestone", str(second.id), None), ("2.5", "acceptance", "", acceptance.id)])
+    data = plan_form(
+        [
+            ("2", "contract", "", contract.id),
+            ("3", "milestone", str(milestone.milestone_id), milestone.id),
+            ("2.5", "milestone", str(second.id), None),
+            ("2.5", "acceptance", "", acceptance.id),
+        ]
+    )
     response = client.post(f"/projects/{project.id}/tranches", data=data)
     assert response.status_code == 302
     project = reload(project)
     plan = [(t.amount, t.trigger, t.milestone_id) for t in project.tranches]
-    assert plan == [(Decimal("20000.00"), "contract", None), (Decimal("30000.00"), "milestone", milestone.milestone_id),
-                    (Decimal("25000.00"), "milestone", second.id), (Decimal("25000.00"), "acceptance", None)]
+    assert plan == [
+        (Decimal("20000.00"), "contract", None),
+        (Decimal("30000.00"), "milestone", milestone.milestone_id),
+        (Decimal("25000.00"), "milestone", second.id),
+        (Decimal("25000.00"), "acceptance", None),
+    ]
     assert sum(t.amount for t in project.tranches) == project.award
     assert "tranche.plan" in audit_actions(project)
     assert project.tranches[0].due_since is not None  # the contract is signed: still due
@@ -111,7 +131,7 @@ def test_milestone_tranche_needs_its_milestone(client, login, english_ui):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     error = html.index('id="tranches-1-amount-error"')
-    assert "Choose the milestone" in html[error:error + 200]
+    assert "Choose the milestone" in html[error : error + 200]
 
 
 def test_at_most_one_acceptance_tranche(client, login, english_ui):
@@ -123,7 +143,7 @@ def test_at_most_one_acceptance_tranche(client, login, english_ui):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     error = html.index('id="tranches-2-amount-error"')
-    assert "Only one tranche can be released on acceptance." in html[error:error + 200]
+    assert "Only one tranche can be released on acceptance." in html[error : error + 200]
 
 
 def test_plan_with_unknown_milestone_is_refused(client, login):
@@ -153,8 +173,10 @@ def test_tranche_with_rejected_request_is_cancelled_not_deleted(app):
     project = make_project(award="100000")
     contract, milestone, acceptance = project.tranches
     disbursement(contract, "rejected")
-    rows = [ops.TrancheRow(Decimal("70000"), "milestone", milestone.milestone_id, milestone.id),
-            ops.TrancheRow(Decimal("30000"), "acceptance", None, acceptance.id)]
+    rows = [
+        ops.TrancheRow(Decimal("70000"), "milestone", milestone.milestone_id, milestone.id),
+        ops.TrancheRow(Decimal("30000"), "acceptance", None, acceptance.id),
+    ]
     ops.replan_tranches(project, rows, bureau())
     contract = reload(contract)
     assert contract.cancelled_at is not None
@@ -165,10 +187,12 @@ def test_new_tranche_on_a_met_trigger_is_due_at_once(app):
     project = make_project(award="100000")
     contract, milestone, acceptance = project.tranches
     first_due = contract.due_since
-    rows = [ops.TrancheRow(Decimal("10000"), "contract", None, contract.id),
-            ops.TrancheRow(Decimal("20000"), "contract"),
-            ops.TrancheRow(Decimal("40000"), "milestone", milestone.milestone_id, milestone.id),
-            ops.TrancheRow(Decimal("30000"), "acceptance", None, acceptance.id)]
+    rows = [
+        ops.TrancheRow(Decimal("10000"), "contract", None, contract.id),
+        ops.TrancheRow(Decimal("20000"), "contract"),
+        ops.TrancheRow(Decimal("40000"), "milestone", milestone.milestone_id, milestone.id),
+        ops.TrancheRow(Decimal("30000"), "acceptance", None, acceptance.id),
+    ]
     ops.replan_tranches(project, rows, bureau())
     tranches = reload(project).tranches
     assert tranches[0].due_since == first_due
@@ -183,13 +207,20 @@ def test_tranche_moved_to_an_achieved_milestone_is_due(app):
 
     project = make_project(award="100000")
     contract, milestone, acceptance = project.tranches
-    achieved = Milestone(position=3, title="样机完成", due_date=date(2026, 6, 30), state="achieved",
-                         achieved_at=utcnow())
+    achieved = Milestone(
+        position=3,
+        title="样机完成",
+        due_date=date(2026, 6, 30),
+        state="achieved",
+        achieved_at=utcnow(),
+    )
     project.milestones.append(achieved)
     db.session.flush()
-    rows = [ops.TrancheRow(contract.amount, "contract", None, contract.id),
-            ops.TrancheRow(milestone.amount, "milestone", achieved.id, milestone.id),
-            ops.TrancheRow(acceptance.amount, "acceptance", None, acceptance.id)]
+    rows = [
+        ops.TrancheRow(contract.amount, "contract", None, contract.id),
+        ops.TrancheRow(milestone.amount, "milestone", achieved.id, milestone.id),
+        ops.TrancheRow(acceptance.amount, "acceptance", None, acceptance.id),
+    ]
     ops.replan_tranches(project, rows, bureau())
     assert reload(project).tranches[1].due_since is not None
     rows[1] = ops.TrancheRow(milestone.amount, "milestone", project.milestones[1].id, milestone.id)

@@ -50,7 +50,9 @@ def test_inbox_shows_only_own_messages(client, login):
     login(me)
     html = client.get("/inbox").get_data(as_text=True)
     assert "我的消息" in html and "别人的消息" not in html
-    foreign = db.session.scalars(sa.select(Notification).where(Notification.user_id == other.id)).one()
+    foreign = db.session.scalars(
+        sa.select(Notification).where(Notification.user_id == other.id)
+    ).one()
     assert client.get(f"/inbox/{foreign.id}").status_code == 404
 
 

@@ -51,9 +51,13 @@ def test_outbox_job_sends_pending_mail_over_smtp(app, smtp_server, run_jobs):
     mails = db.session.scalars(sa.select(OutboxEmail).order_by(OutboxEmail.id)).all()
     assert [m.status for m in mails] == ["sent", "sent"]
     assert all(m.sent_at is not None for m in mails)
-    assert sorted(e.rcpt_tos[0] for e in smtp_server.messages) == ["a@test.example", "b@test.example"]
-    assert "测试主题" in smtp_server.messages[0].content.decode("utf-8", "replace") or \
-        "=?utf-8?" in smtp_server.messages[0].content.decode("ascii", "replace")
+    assert sorted(e.rcpt_tos[0] for e in smtp_server.messages) == [
+        "a@test.example",
+        "b@test.example",
+    ]
+    assert "测试主题" in smtp_server.messages[0].content.decode(
+        "utf-8", "replace"
+    ) or "=?utf-8?" in smtp_server.messages[0].content.decode("ascii", "replace")
     job = db.session.scalars(sa.select(Job).where(Job.name == "notifications.send_outbox")).first()
     assert job.status == "finished" and job.result == {"held": 0, "sent": 2, "failed": 0}
 

@@ -32,8 +32,11 @@ def confirmation_path(email: str) -> str:
     from grants.extensions import db
     from grants.notifications.models import OutboxEmail
 
-    bodies = db.session.scalars(sa.select(OutboxEmail.body).where(OutboxEmail.to_address == email)
-                                .order_by(OutboxEmail.id.desc())).all()
+    bodies = db.session.scalars(
+        sa.select(OutboxEmail.body)
+        .where(OutboxEmail.to_address == email)
+        .order_by(OutboxEmail.id.desc())
+    ).all()
     for body in bodies:
         found = re.search(r"https?://[^/\s]+(/register/confirm/\S+)", body)
         if found:

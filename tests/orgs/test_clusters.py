@@ -7,8 +7,14 @@ from tests.factories import ClusterFactory, OrganisationFactory, make_user
 
 
 def cluster_data(**overrides) -> dict:
-    data = {"code": "Bio_Pharma", "name_zh": "生物医药", "name_en": "Biopharma", "description": "中药现代化",
-            "sort_order": "15", "active": "y"}
+    data = {
+        "code": "Bio_Pharma",
+        "name_zh": "生物医药",
+        "name_en": "Biopharma",
+        "description": "中药现代化",
+        "sort_order": "15",
+        "active": "y",
+    }
     data.update(overrides)
     return data
 
@@ -18,7 +24,9 @@ def cluster_count() -> int:
 
 
 def audit_count(action: str) -> int:
-    return db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == action))
+    return db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == action)
+    )
 
 
 def test_clusters_list_shows_order_state_and_usage(client, login):
@@ -41,8 +49,15 @@ def test_cluster_create_saves_and_audits(client, login):
     assert client.get("/admin/clusters/new").status_code == 200
     response = client.post("/admin/clusters/new", data=cluster_data())
     assert response.status_code == 302
-    cluster = db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.code == "bio_pharma")).one()
-    assert (cluster.name_zh, cluster.name_en, cluster.sort_order, cluster.active) == ("生物医药", "Biopharma", 15, True)
+    cluster = db.session.scalars(
+        sa.select(IndustryCluster).where(IndustryCluster.code == "bio_pharma")
+    ).one()
+    assert (cluster.name_zh, cluster.name_en, cluster.sort_order, cluster.active) == (
+        "生物医药",
+        "Biopharma",
+        15,
+        True,
+    )
     assert audit_count("cluster.created") == 1
 
 
@@ -78,12 +93,16 @@ def test_cluster_edit_saves_changes_and_audits_them(client, login):
     cluster = ClusterFactory(name_zh="旧名称", sort_order=5)
     login(make_user("admin"))
     assert client.get(f"/admin/clusters/{cluster.id}/edit").status_code == 200
-    response = client.post(f"/admin/clusters/{cluster.id}/edit",
-                           data=cluster_data(code=cluster.code, name_zh="新名称", sort_order="5"))
+    response = client.post(
+        f"/admin/clusters/{cluster.id}/edit",
+        data=cluster_data(code=cluster.code, name_zh="新名称", sort_order="5"),
+    )
     assert response.status_code == 302
     db.session.refresh(cluster)
     assert cluster.name_zh == "新名称"
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "cluster.updated")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "cluster.updated")
+    ).one()
     assert event.before["name_zh"] == "旧名称" and event.after["name_zh"] == "新名称"
     assert "sort_order" not in event.after
 

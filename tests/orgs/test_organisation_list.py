@@ -21,8 +21,12 @@ def seed():
     b = OrganisationFactory(name="乙材料", cluster=materials, org_type="enterprise")
     c = OrganisationFactory(name="丙学院", cluster=pharma, org_type="university")
     QualificationFactory(organisation=a, kind="national_high_tech")
-    QualificationFactory(organisation=b, kind="national_high_tech",
-                         granted_on=today - timedelta(days=1200), expires_on=today - timedelta(days=100))
+    QualificationFactory(
+        organisation=b,
+        kind="national_high_tech",
+        granted_on=today - timedelta(days=1200),
+        expires_on=today - timedelta(days=100),
+    )
     a.created_at = utcnow() - timedelta(days=30)
     b.created_at = utcnow() - timedelta(days=20)
     c.created_at = utcnow() - timedelta(days=10)
@@ -51,8 +55,12 @@ def test_organisation_list_filters_on_cluster_and_type(client, login):
     data = seed()
     OrganisationFactory(name="丁无集群", cluster=None)
     login(make_user("bureau"))
-    assert sorted(names(client.get(f"/organisations?cluster={data['pharma'].id}"))) == sorted(["甲药业", "丙学院"])
-    assert names(client.get(f"/organisations?cluster={data['pharma'].id}&type=university")) == ["丙学院"]
+    assert sorted(names(client.get(f"/organisations?cluster={data['pharma'].id}"))) == sorted(
+        ["甲药业", "丙学院"]
+    )
+    assert names(client.get(f"/organisations?cluster={data['pharma'].id}&type=university")) == [
+        "丙学院"
+    ]
     assert names(client.get("/organisations?cluster=none")) == ["丁无集群"]
 
 

@@ -16,10 +16,18 @@ from tests.factories import (
 def test_profile_checklist_lists_what_is_missing(app):
     org = OrganisationFactory(cluster=None)
     today = utcnow().date()
-    soon = QualificationFactory(organisation=org, kind="national_high_tech",
-                                granted_on=today - timedelta(days=1000), expires_on=today + timedelta(days=30))
-    gone = QualificationFactory(organisation=org, kind="tech_sme",
-                                granted_on=today - timedelta(days=400), expires_on=today - timedelta(days=20))
+    soon = QualificationFactory(
+        organisation=org,
+        kind="national_high_tech",
+        granted_on=today - timedelta(days=1000),
+        expires_on=today + timedelta(days=30),
+    )
+    gone = QualificationFactory(
+        organisation=org,
+        kind="tech_sme",
+        granted_on=today - timedelta(days=400),
+        expires_on=today - timedelta(days=20),
+    )
     user = make_user("applicant", organisation=org)
     data = panels.profile_checklist(user)
     assert data["cluster_missing"] is True
@@ -31,10 +39,18 @@ def test_profile_checklist_is_quiet_for_a_complete_profile(app):
     org = OrganisationFactory(cluster=ClusterFactory())
     today = utcnow().date()
     YearFigureFactory(organisation=org, year=today.year - 1)
-    QualificationFactory(organisation=org, kind="tech_sme",
-                         granted_on=today - timedelta(days=800), expires_on=today - timedelta(days=400))
-    QualificationFactory(organisation=org, kind="tech_sme",
-                         granted_on=today - timedelta(days=399), expires_on=today + timedelta(days=365))
+    QualificationFactory(
+        organisation=org,
+        kind="tech_sme",
+        granted_on=today - timedelta(days=800),
+        expires_on=today - timedelta(days=400),
+    )
+    QualificationFactory(
+        organisation=org,
+        kind="tech_sme",
+        granted_on=today - timedelta(days=399),
+        expires_on=today + timedelta(days=365),
+    )
     user = make_user("applicant", organisation=org)
     data = panels.profile_checklist(user)
     assert not data["cluster_missing"] and not data["figures_missing"]

@@ -17,9 +17,16 @@ from tests.factories import (
 
 
 def profile_data(org, **overrides) -> dict:
-    data = {"name": org.name, "org_type": org.org_type, "cluster_id": str(org.cluster_id or 0),
-            "address": org.address, "legal_representative": org.legal_representative,
-            "contact_name": org.contact_name, "contact_phone": org.contact_phone, "founded_on": ""}
+    data = {
+        "name": org.name,
+        "org_type": org.org_type,
+        "cluster_id": str(org.cluster_id or 0),
+        "address": org.address,
+        "legal_representative": org.legal_representative,
+        "contact_name": org.contact_name,
+        "contact_phone": org.contact_phone,
+        "founded_on": "",
+    }
     data.update(overrides)
     return data
 
@@ -28,20 +35,46 @@ def test_my_organisation_shows_details_qualifications_figures_members(client, lo
     cluster = ClusterFactory(name_zh="医药健康")
     org = OrganisationFactory(name="通化金马药业", cluster=cluster)
     today = utcnow().date()
-    QualificationFactory(organisation=org, certificate_no="GR2099220001",
-                         granted_on=today - timedelta(days=400), expires_on=today + timedelta(days=300))
-    QualificationFactory(organisation=org, certificate_no="GR2011220002", kind="tech_sme",
-                         granted_on=today - timedelta(days=900), expires_on=today - timedelta(days=500))
-    YearFigureFactory(organisation=org, year=2024, revenue=Decimal("1234567.00"),
-                      rd_spending=Decimal("49382.68"), staff=120, rd_staff=20)
+    QualificationFactory(
+        organisation=org,
+        certificate_no="GR2099220001",
+        granted_on=today - timedelta(days=400),
+        expires_on=today + timedelta(days=300),
+    )
+    QualificationFactory(
+        organisation=org,
+        certificate_no="GR2011220002",
+        kind="tech_sme",
+        granted_on=today - timedelta(days=900),
+        expires_on=today - timedelta(days=500),
+    )
+    YearFigureFactory(
+        organisation=org,
+        year=2024,
+        revenue=Decimal("1234567.00"),
+        rd_spending=Decimal("49382.68"),
+        staff=120,
+        rd_staff=20,
+    )
     user = make_user("applicant", organisation=org, name="刘经理")
     colleague = make_user("applicant", organisation=org, name="王工程师")
     login(user)
     response = client.get("/organisation")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for text in ("通化金马药业", org.uscc, "医药健康", "GR2099220001", "GR2011220002",
-                 "123.4567 万元", "4.9383 万元", "4.00 %", "刘经理", "王工程师", colleague.email):
+    for text in (
+        "通化金马药业",
+        org.uscc,
+        "医药健康",
+        "GR2099220001",
+        "GR2011220002",
+        "123.4567 万元",
+        "4.9383 万元",
+        "4.00 %",
+        "刘经理",
+        "王工程师",
+        colleague.email,
+    ):
         assert text in html, text
     assert "text-bg-success" in html and "text-bg-secondary" in html
     assert f"/organisations/{org.id}/edit" in html
@@ -107,16 +140,25 @@ def test_profile_edit_by_member_saves_and_audits(client, login):
     new_cluster = ClusterFactory()
     login(user)
     assert client.get(f"/organisations/{org.id}/edit").status_code == 200
-    response = client.post(f"/organisations/{org.id}/edit", data=profile_data(
-        org, name="  通化改名科技有限公司 ", cluster_id=str(new_cluster.id), legal_representative="赵董事长",
-        founded_on="2008-05-20"))
+    response = client.post(
+        f"/organisations/{org.id}/edit",
+        data=profile_data(
+            org,
+            name="  通化改名科技有限公司 ",
+            cluster_id=str(new_cluster.id),
+            legal_representative="赵董事长",
+            founded_on="2008-05-20",
+        ),
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/organisation")
     db.session.refresh(org)
     assert org.name == "通化改名科技有限公司"
     assert org.cluster_id == new_cluster.id
     assert str(org.founded_on) == "2008-05-20"
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "organisation.updated")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "organisation.updated")
+    ).one()
     assert event.after["legal_representative"] == "赵董事长"
 
 
@@ -138,7 +180,12 @@ def test_profile_edit_by_other_applicant_is_404(client, login):
     org = OrganisationFactory(name="别人的公司")
     login(make_user("applicant"))
     assert client.get(f"/organisations/{org.id}/edit").status_code == 404
-    assert client.post(f"/organisations/{org.id}/edit", data=profile_data(org, name="被篡改")).status_code == 404
+    assert (
+        client.post(
+            f"/organisations/{org.id}/edit", data=profile_data(org, name="被篡改")
+        ).status_code
+        == 404
+    )
     db.session.refresh(org)
     assert org.name == "别人的公司"
 
@@ -147,7 +194,12 @@ def test_profile_edit_by_finance_is_403(client, login):
     org = OrganisationFactory(name="财务不能改")
     login(make_user("finance"))
     assert client.get(f"/organisations/{org.id}/edit").status_code == 403
-    assert client.post(f"/organisations/{org.id}/edit", data=profile_data(org, name="被篡改")).status_code == 403
+    assert (
+        client.post(
+            f"/organisations/{org.id}/edit", data=profile_data(org, name="被篡改")
+        ).status_code
+        == 403
+    )
     db.session.refresh(org)
     assert org.name == "财务不能改"
 
@@ -161,11 +213,15 @@ def test_profile_edit_by_bureau_corrects_the_code(client, login):
     org = OrganisationFactory()
     new_code = OrganisationFactory.build().uscc
     login(make_user("bureau"))
-    response = client.post(f"/organisations/{org.id}/edit", data=profile_data(org, uscc=new_code.lower()))
+    response = client.post(
+        f"/organisations/{org.id}/edit", data=profile_data(org, uscc=new_code.lower())
+    )
     assert response.status_code == 302
     db.session.refresh(org)
     assert org.uscc == new_code
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "organisation.updated")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "organisation.updated")
+    ).one()
     assert event.after == {"uscc": new_code}
 
 
@@ -174,8 +230,10 @@ def test_profile_edit_with_taken_code_puts_error_on_field_and_keeps_input(client
     org = OrganisationFactory()
     code = org.uscc
     login(make_user("bureau"))
-    response = client.post(f"/organisations/{org.id}/edit",
-                           data=profile_data(org, uscc=holder.uscc, address="新输入的地址"))
+    response = client.post(
+        f"/organisations/{org.id}/edit",
+        data=profile_data(org, uscc=holder.uscc, address="新输入的地址"),
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="uscc-error"' in html
@@ -191,7 +249,9 @@ def test_profile_edit_keeps_an_inactive_cluster_selectable(client, login):
     org = user.organisation
     login(user)
     assert "停用的集群" in client.get(f"/organisations/{org.id}/edit").get_data(as_text=True)
-    response = client.post(f"/organisations/{org.id}/edit", data=profile_data(org, contact_name="周"))
+    response = client.post(
+        f"/organisations/{org.id}/edit", data=profile_data(org, contact_name="周")
+    )
     assert response.status_code == 302
     db.session.refresh(org)
     assert org.cluster_id == cluster.id and org.contact_name == "周"
@@ -214,7 +274,9 @@ def test_profile_page_ids_are_unique_and_fields_labelled(client, login):
 
 def test_profile_shows_round_amounts_with_two_decimals(client, login):
     user = make_user("applicant")
-    YearFigureFactory(organisation=user.organisation, revenue=Decimal("84320000.00"), rd_spending=Decimal("1.00"))
+    YearFigureFactory(
+        organisation=user.organisation, revenue=Decimal("84320000.00"), rd_spending=Decimal("1.00")
+    )
     login(user)
     html = client.get("/organisation").get_data(as_text=True)
     assert "8,432.00 万元" in html

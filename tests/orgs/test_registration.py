@@ -13,10 +13,22 @@ VALID = with_check_digit("91220503MA7H8K2N0")
 
 
 def registration(code: str, **overrides) -> dict:
-    data = {"name": "通化新注册科技有限公司", "uscc": code, "org_type": "enterprise", "cluster_id": "0",
-            "address": "吉林省通化市二道江区", "legal_representative": "", "contact_name": "", "contact_phone": "",
-            "founded_on": "", "person_name": "孙经理", "email": "sun@newco.example", "phone": "",
-            "password": "Strong-pass-2026", "confirm": "Strong-pass-2026"}
+    data = {
+        "name": "通化新注册科技有限公司",
+        "uscc": code,
+        "org_type": "enterprise",
+        "cluster_id": "0",
+        "address": "吉林省通化市二道江区",
+        "legal_representative": "",
+        "contact_name": "",
+        "contact_phone": "",
+        "founded_on": "",
+        "person_name": "孙经理",
+        "email": "sun@newco.example",
+        "phone": "",
+        "password": "Strong-pass-2026",
+        "confirm": "Strong-pass-2026",
+    }
     data.update(overrides)
     return data
 
@@ -35,7 +47,9 @@ def test_registration_with_valid_code_creates_organisation_user_and_audit(client
     user = db.session.scalars(sa.select(User).where(User.email == "sun@newco.example")).one()
     assert user.organisation_id == org.id
     assert user.role_names == {"applicant"}
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "organisation.registered")).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "organisation.registered")
+    ).one()
     assert event.object_id == str(org.id)
     assert event.after == {"name": org.name, "uscc": VALID}
     assert client.get("/organisation").status_code == 200
@@ -44,7 +58,12 @@ def test_registration_with_valid_code_creates_organisation_user_and_audit(client
 def test_registration_with_lowercase_spaced_code_stores_compact_code(client, register):
     spaced = " ".join([VALID[:6].lower(), VALID[6:12], VALID[12:]])
     assert register(registration(spaced)).status_code == 302
-    assert db.session.scalar(sa.select(Organisation.uscc).where(Organisation.name == "通化新注册科技有限公司")) == VALID
+    assert (
+        db.session.scalar(
+            sa.select(Organisation.uscc).where(Organisation.name == "通化新注册科技有限公司")
+        )
+        == VALID
+    )
 
 
 def assert_refused(response, code: str):
@@ -78,7 +97,10 @@ def test_registration_with_letters_in_first_two_positions_is_accepted(client, re
         code = with_check_digit(prefix + "220503MA7H8K2N1")
         response = register(registration(code, name=f"{prefix}合作社", email=email))
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        assert db.session.scalar(sa.select(Organisation.name).where(Organisation.uscc == code)) == f"{prefix}合作社"
+        assert (
+            db.session.scalar(sa.select(Organisation.name).where(Organisation.uscc == code))
+            == f"{prefix}合作社"
+        )
 
 
 def test_registration_with_duplicate_code_names_the_holder(client):

@@ -35,9 +35,14 @@ def test_new_call_form_shows_beijing_time_and_defaults(client, bureau):
 
 def test_new_call_saves_draft_with_rubric_attachments_and_audit(client, bureau):
     pharma, tourism = ClusterFactory(name_zh="医药健康"), ClusterFactory(name_zh="现代旅游")
-    response = client.post("/calls/new", data=call_form_data(clusters=[pharma, tourism],
-                                                              required_qualification="national_high_tech",
-                                                              concurrent_cap="2"))
+    response = client.post(
+        "/calls/new",
+        data=call_form_data(
+            clusters=[pharma, tourism],
+            required_qualification="national_high_tech",
+            concurrent_cap="2",
+        ),
+    )
     assert response.status_code == 302
     call = call_by_code("2026-EDJ-KJGG")
     assert response.headers["Location"].endswith(f"/calls/{call.id}")
@@ -45,9 +50,16 @@ def test_new_call_saves_draft_with_rubric_attachments_and_audit(client, bureau):
     assert {c.name_zh for c in call.clusters} == {"医药健康", "现代旅游"}
     assert [(c.position, c.name_zh, c.weight, c.min_score, c.max_score) for c in call.criteria] == [
         (1, "技术先进性", Decimal("60"), Decimal("0"), Decimal("10")),
-        (2, "经济社会效益", Decimal("40"), Decimal("0"), Decimal("10"))]
-    assert [(a.code, a.name_zh, a.required) for a in call.attachment_requirements] == [("licence", "营业执照", True)]
-    assert (call.required_qualification, call.concurrent_cap, call.blind_review) == ("national_high_tech", 2, True)
+        (2, "经济社会效益", Decimal("40"), Decimal("0"), Decimal("10")),
+    ]
+    assert [(a.code, a.name_zh, a.required) for a in call.attachment_requirements] == [
+        ("licence", "营业执照", True)
+    ]
+    assert (call.required_qualification, call.concurrent_cap, call.blind_review) == (
+        "national_high_tech",
+        2,
+        True,
+    )
     assert call.guide == "一、支持方向\n\n二、申报条件"
     [event] = audit_events("call.created", call)
     assert event.actor_id == bureau.id
@@ -55,15 +67,24 @@ def test_new_call_saves_draft_with_rubric_attachments_and_audit(client, bureau):
 
 
 def test_new_call_converts_beijing_time_to_utc(client, bureau):
-    client.post("/calls/new", data=call_form_data(opens_at="2026-03-01T08:00", closes_at="2026-03-31T17:00"))
+    client.post(
+        "/calls/new", data=call_form_data(opens_at="2026-03-01T08:00", closes_at="2026-03-31T17:00")
+    )
     call = call_by_code("2026-EDJ-KJGG")
     assert call.closes_at == datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
     assert call.opens_at == datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 
 
 def test_new_call_converts_wan_and_percentages(client, bureau):
-    client.post("/calls/new", data=call_form_data(total_budget="1,234.5678", cap_per_project="12.3456",
-                                                  min_self_raised_pct="33.33", indirect_cost_pct="100"))
+    client.post(
+        "/calls/new",
+        data=call_form_data(
+            total_budget="1,234.5678",
+            cap_per_project="12.3456",
+            min_self_raised_pct="33.33",
+            indirect_cost_pct="100",
+        ),
+    )
     call = call_by_code("2026-EDJ-KJGG")
     assert call.total_budget == Decimal("12345678.00")
     assert call.cap_per_project == Decimal("123456.00")
@@ -72,11 +93,16 @@ def test_new_call_converts_wan_and_percentages(client, bureau):
 
 
 def test_edit_form_shows_stored_values_in_beijing_time_wan_and_percent(client, bureau):
-    call = CallFactory(state="draft", published_at=None, code="2026-EDJ-X",
-                       closes_at=datetime(2026, 3, 31, 9, 0, tzinfo=UTC),
-                       opens_at=datetime(2026, 3, 1, 0, 0, tzinfo=UTC),
-                       total_budget=Decimal("5000000"), cap_per_project=Decimal("123456"),
-                       min_self_raised_ratio=Decimal("0.5"))
+    call = CallFactory(
+        state="draft",
+        published_at=None,
+        code="2026-EDJ-X",
+        closes_at=datetime(2026, 3, 31, 9, 0, tzinfo=UTC),
+        opens_at=datetime(2026, 3, 1, 0, 0, tzinfo=UTC),
+        total_budget=Decimal("5000000"),
+        cap_per_project=Decimal("123456"),
+        min_self_raised_ratio=Decimal("0.5"),
+    )
     html = client.get(f"/calls/{call.id}/edit").get_data(as_text=True)
     assert 'value="2026-03-31T17:00"' in html
     assert 'value="2026-03-01T08:00"' in html
@@ -85,41 +111,49 @@ def test_edit_form_shows_stored_values_in_beijing_time_wan_and_percent(client, b
     assert "技术先进性" in html and "licence" in html
 
 
-@pytest.mark.parametrize(("overrides", "error_field"), [
-    ({"cap_per_project": "600"}, "cap_per_project"),
-    ({"cap_per_project": "0"}, "cap_per_project"),
-    ({"total_budget": "-5"}, "total_budget"),
-    ({"total_budget": "100.12345"}, "total_budget"),
-    ({"total_budget": "lots"}, "total_budget"),
-    ({"min_self_raised_pct": "100"}, "min_self_raised_pct"),
-    ({"min_self_raised_pct": "-1"}, "min_self_raised_pct"),
-    ({"min_self_raised_pct": "12.345"}, "min_self_raised_pct"),
-    ({"indirect_cost_pct": "100.01"}, "indirect_cost_pct"),
-    ({"indirect_cost_pct": "abc"}, "indirect_cost_pct"),
-    ({"closes_at": "2026-03-01T09:00"}, "closes_at"),
-    ({"closes_at": "2026-02-28T09:00"}, "closes_at"),
-    ({"closes_at": "31/03/2026"}, "closes_at"),
-    ({"trimmed_mean_min_reviews": "2"}, "trimmed_mean_min_reviews"),
-    ({"reviewers_per_application": "16", "trimmed_mean_min_reviews": "3"}, "reviewers_per_application"),
-    ({"concurrent_cap": "0"}, "concurrent_cap"),
-    ({"max_duration_months": "0"}, "max_duration_months"),
-    ({"code": "2026 EDJ"}, "code"),
-    ({"title": ""}, "title"),
-    ({"funding_level": "county"}, "funding_level"),
-    ({"required_qualification": "nobel_prize"}, "required_qualification"),
-    ({"criteria-1-weight": "0"}, "criteria-1-weight"),
-    ({"criteria-1-weight": "-3"}, "criteria-1-weight"),
-    ({"criteria-1-weight": ""}, "criteria-1-weight"),
-    ({"criteria-0-max_score": "0"}, "criteria-0-max_score"),
-    ({"criteria-0-max_score": "-1"}, "criteria-0-max_score"),
-    ({"criteria-0-min_score": "x"}, "criteria-0-min_score"),
-    ({"criteria-0-weight": "1.234"}, "criteria-0-weight"),
-    ({"criteria-0-name_zh": ""}, "criteria-0-name_zh"),
-    ({"attachments-0-code": "Licence file"}, "attachments-0-code"),
-    ({"attachments-0-name_zh": ""}, "attachments-0-name_zh"),
-    ({"attachments-1-code": "licence", "attachments-1-name_zh": "重复"}, "attachments-1-code"),
-])
-def test_new_call_with_invalid_value_is_refused_on_its_field(client, bureau, overrides, error_field):
+@pytest.mark.parametrize(
+    ("overrides", "error_field"),
+    [
+        ({"cap_per_project": "600"}, "cap_per_project"),
+        ({"cap_per_project": "0"}, "cap_per_project"),
+        ({"total_budget": "-5"}, "total_budget"),
+        ({"total_budget": "100.12345"}, "total_budget"),
+        ({"total_budget": "lots"}, "total_budget"),
+        ({"min_self_raised_pct": "100"}, "min_self_raised_pct"),
+        ({"min_self_raised_pct": "-1"}, "min_self_raised_pct"),
+        ({"min_self_raised_pct": "12.345"}, "min_self_raised_pct"),
+        ({"indirect_cost_pct": "100.01"}, "indirect_cost_pct"),
+        ({"indirect_cost_pct": "abc"}, "indirect_cost_pct"),
+        ({"closes_at": "2026-03-01T09:00"}, "closes_at"),
+        ({"closes_at": "2026-02-28T09:00"}, "closes_at"),
+        ({"closes_at": "31/03/2026"}, "closes_at"),
+        ({"trimmed_mean_min_reviews": "2"}, "trimmed_mean_min_reviews"),
+        (
+            {"reviewers_per_application": "16", "trimmed_mean_min_reviews": "3"},
+            "reviewers_per_application",
+        ),
+        ({"concurrent_cap": "0"}, "concurrent_cap"),
+        ({"max_duration_months": "0"}, "max_duration_months"),
+        ({"code": "2026 EDJ"}, "code"),
+        ({"title": ""}, "title"),
+        ({"funding_level": "county"}, "funding_level"),
+        ({"required_qualification": "nobel_prize"}, "required_qualification"),
+        ({"criteria-1-weight": "0"}, "criteria-1-weight"),
+        ({"criteria-1-weight": "-3"}, "criteria-1-weight"),
+        ({"criteria-1-weight": ""}, "criteria-1-weight"),
+        ({"criteria-0-max_score": "0"}, "criteria-0-max_score"),
+        ({"criteria-0-max_score": "-1"}, "criteria-0-max_score"),
+        ({"criteria-0-min_score": "x"}, "criteria-0-min_score"),
+        ({"criteria-0-weight": "1.234"}, "criteria-0-weight"),
+        ({"criteria-0-name_zh": ""}, "criteria-0-name_zh"),
+        ({"attachments-0-code": "Licence file"}, "attachments-0-code"),
+        ({"attachments-0-name_zh": ""}, "attachments-0-name_zh"),
+        ({"attachments-1-code": "licence", "attachments-1-name_zh": "重复"}, "attachments-1-code"),
+    ],
+)
+def test_new_call_with_invalid_value_is_refused_on_its_field(
+    client, bureau, overrides, error_field
+):
     before = call_count()
     response = client.post("/calls/new", data=call_form_data(**overrides))
     assert response.status_code == 200
@@ -130,13 +164,20 @@ def test_new_call_with_invalid_value_is_refused_on_its_field(client, bureau, ove
 
 
 def test_new_call_cap_above_total_names_the_rule(client, bureau):
-    response = client.post("/calls/new", data=call_form_data(total_budget="100", cap_per_project="100.0001"))
+    response = client.post(
+        "/calls/new", data=call_form_data(total_budget="100", cap_per_project="100.0001")
+    )
     assert "The cap per project cannot exceed the total budget." in response.get_data(as_text=True)
     assert call_by_code("2026-EDJ-KJGG") is None
 
 
 def test_new_call_with_cap_equal_to_total_is_accepted(client, bureau):
-    assert client.post("/calls/new", data=call_form_data(total_budget="100", cap_per_project="100")).status_code == 302
+    assert (
+        client.post(
+            "/calls/new", data=call_form_data(total_budget="100", cap_per_project="100")
+        ).status_code
+        == 302
+    )
     assert call_by_code("2026-EDJ-KJGG").cap_per_project == Decimal("1000000.00")
 
 
@@ -150,27 +191,41 @@ def test_new_call_with_taken_code_is_refused(client, bureau):
 
 def test_new_call_form_error_keeps_everything_typed(client, bureau):
     cluster = ClusterFactory()
-    response = client.post("/calls/new", data=call_form_data(clusters=[cluster], cap_per_project="900",
-                                                              guide="第一段\n\n第二段<b>"))
+    response = client.post(
+        "/calls/new",
+        data=call_form_data(clusters=[cluster], cap_per_project="900", guide="第一段\n\n第二段<b>"),
+    )
     html = response.get_data(as_text=True)
     assert 'value="2026年度二道江区科技攻关计划"' in html
     assert 'value="2026-03-31T17:00"' in html
     assert 'value="900"' in html
     assert "第二段&lt;b&gt;" in html
     assert 'value="技术先进性"' in html and 'value="licence"' in html
-    assert re.search(rf'<input checked[^>]*name="cluster_ids" type="checkbox" value="{cluster.id}"', html)
+    assert re.search(
+        rf'<input checked[^>]*name="cluster_ids" type="checkbox" value="{cluster.id}"', html
+    )
 
 
 def test_new_call_blank_rows_are_ignored(client, bureau):
-    data = call_form_data(**{"criteria-2-name_zh": "", "criteria-2-weight": "", "criteria-2-min_score": "0",
-                             "criteria-2-max_score": "10", "attachments-1-code": "", "attachments-1-required": "y"})
+    data = call_form_data(
+        **{
+            "criteria-2-name_zh": "",
+            "criteria-2-weight": "",
+            "criteria-2-min_score": "0",
+            "criteria-2-max_score": "10",
+            "attachments-1-code": "",
+            "attachments-1-required": "y",
+        }
+    )
     assert client.post("/calls/new", data=data).status_code == 302
     call = call_by_code("2026-EDJ-KJGG")
     assert len(call.criteria) == 2 and len(call.attachment_requirements) == 1
 
 
 def test_new_call_add_row_rerenders_with_blank_row_and_saves_nothing(client, bureau):
-    response = client.post("/calls/new", data=call_form_data(row_action="add_criterion", cap_per_project="900"))
+    response = client.post(
+        "/calls/new", data=call_form_data(row_action="add_criterion", cap_per_project="900")
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'name="criteria-2-name_zh"' in html
@@ -191,15 +246,24 @@ def test_new_call_remove_row_drops_only_that_row(client, bureau):
 
 
 def test_call_form_shows_weight_total(client, bureau):
-    response = client.post("/calls/new", data=call_form_data(**{"criteria-1-weight": "15.5"},
-                                                              row_action="add_criterion"))
+    response = client.post(
+        "/calls/new",
+        data=call_form_data(**{"criteria-1-weight": "15.5"}, row_action="add_criterion"),
+    )
     assert '<strong id="weight-total">75.5</strong>' in response.get_data(as_text=True)
 
 
 def test_rubric_total_fragment_sums_valid_weights(client, bureau):
-    response = client.post("/calls/rubric-total", data={"criteria-0-weight": "60", "criteria-3-weight": "25.5",
-                                                         "criteria-4-weight": "abc", "criteria-5-weight": "-4",
-                                                         "title": "99"})
+    response = client.post(
+        "/calls/rubric-total",
+        data={
+            "criteria-0-weight": "60",
+            "criteria-3-weight": "25.5",
+            "criteria-4-weight": "abc",
+            "criteria-5-weight": "-4",
+            "title": "99",
+        },
+    )
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "85.5"
 
@@ -210,12 +274,23 @@ def test_edit_draft_changes_everything_keeps_criterion_ids_and_audits(client, bu
     call.clusters.append(old_cluster)
     db.session.flush()
     first_id = call.criteria[0].id
-    data = call_form_data(clusters=[new_cluster], title="修改后的标题", cap_per_project="60", review_mode="open",
-                          **{"criteria-0-id": str(first_id), "criteria-0-weight": "70",
-                             "criteria-1-name_zh": "", "criteria-1-name_en": "", "criteria-1-weight": "",
-                             "criteria-1-description": "",
-                             "attachments-0-code": "report", "attachments-0-name_zh": "可行性报告",
-                             "attachments-0-required": None})
+    data = call_form_data(
+        clusters=[new_cluster],
+        title="修改后的标题",
+        cap_per_project="60",
+        review_mode="open",
+        **{
+            "criteria-0-id": str(first_id),
+            "criteria-0-weight": "70",
+            "criteria-1-name_zh": "",
+            "criteria-1-name_en": "",
+            "criteria-1-weight": "",
+            "criteria-1-description": "",
+            "attachments-0-code": "report",
+            "attachments-0-name_zh": "可行性报告",
+            "attachments-0-required": None,
+        },
+    )
     response = client.post(f"/calls/{call.id}/edit", data=data)
     assert response.status_code == 302
     call = call_by_code("2026-EDJ-KJGG")

@@ -34,15 +34,22 @@ def test_publish_ready_draft_publishes_and_audits(client, bureau):
     call = reload(call)
     assert call.state == "published" and call.published_at is not None
     [event] = audit_events("call.publish", call)
-    assert (event.actor_id, event.before, event.after) == (bureau.id, {"state": "draft"}, {"state": "published"})
+    assert (event.actor_id, event.before, event.after) == (
+        bureau.id,
+        {"state": "draft"},
+        {"state": "published"},
+    )
     assert f"The call {call.code} is published." in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("problem", "message"), [
-    ("criteria", "Add at least one review criterion."),
-    ("clusters", "Choose the industry clusters the call targets."),
-    ("closed", "The close time is already past."),
-])
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        ("criteria", "Add at least one review criterion."),
+        ("clusters", "Choose the industry clusters the call targets."),
+        ("closed", "The close time is already past."),
+    ],
+)
 def test_publish_refused_by_guard_shows_reason_and_keeps_draft(client, bureau, problem, message):
     call = CallFactory(state="draft", published_at=None, rubric=problem != "criteria")
     if problem != "clusters":
@@ -80,8 +87,13 @@ def test_published_call_ignores_changes_to_other_settings(client, bureau):
     call = CallFactory(title="原标题")
     new_close = (call.closes_at + timedelta(days=7)).astimezone(UTC)
     local = (new_close + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M")
-    data = call_form_data(title="篡改的标题", cap_per_project="1", guide="更新的指南", closes_at=local,
-                          **{"criteria-0-weight": "1"})
+    data = call_form_data(
+        title="篡改的标题",
+        cap_per_project="1",
+        guide="更新的指南",
+        closes_at=local,
+        **{"criteria-0-weight": "1"},
+    )
     response = client.post(f"/calls/{call.id}/edit", data=data)
     assert response.status_code == 302
     call = reload(call)
@@ -93,8 +105,11 @@ def test_published_call_ignores_changes_to_other_settings(client, bureau):
 
 def test_published_call_later_close_time_extends_and_is_audited(client, bureau):
     call = CallFactory(closes_at=datetime(2099, 3, 31, 9, 0, tzinfo=UTC))
-    response = client.post(f"/calls/{call.id}/edit", data={"closes_at": "2099-04-15T17:00", "guide": call.guide},
-                           follow_redirects=True)
+    response = client.post(
+        f"/calls/{call.id}/edit",
+        data={"closes_at": "2099-04-15T17:00", "guide": call.guide},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "2099-04-15 17:00" in response.get_data(as_text=True)
     assert reload(call).closes_at == datetime(2099, 4, 15, 9, 0, tzinfo=UTC)
@@ -107,7 +122,9 @@ def test_published_call_later_close_time_extends_and_is_audited(client, bureau):
 
 def test_published_call_earlier_close_time_is_refused(client, bureau):
     call = CallFactory(closes_at=datetime(2099, 3, 31, 9, 0, tzinfo=UTC))
-    response = client.post(f"/calls/{call.id}/edit", data={"closes_at": "2099-03-30T17:00", "guide": "新指南"})
+    response = client.post(
+        f"/calls/{call.id}/edit", data={"closes_at": "2099-03-30T17:00", "guide": "新指南"}
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="closes_at-error"' in html and "新指南" in html
@@ -135,13 +152,20 @@ def test_close_then_reopen_after_extending(client, bureau):
 
 
 def test_reopen_with_past_close_time_is_refused_until_extended(client, bureau):
-    call = CallFactory(opens_at=utcnow() - timedelta(days=40), closes_at=utcnow() - timedelta(days=1))
+    call = CallFactory(
+        opens_at=utcnow() - timedelta(days=40), closes_at=utcnow() - timedelta(days=1)
+    )
     client.post(f"/calls/{call.id}/close")
     response = client.post(f"/calls/{call.id}/reopen", follow_redirects=True)
-    assert "Set a close time in the future before reopening the call." in response.get_data(as_text=True)
+    assert "Set a close time in the future before reopening the call." in response.get_data(
+        as_text=True
+    )
     assert reload(call).state == "closed"
     later = (utcnow() + timedelta(days=10, hours=8)).strftime("%Y-%m-%dT%H:%M")
-    assert client.post(f"/calls/{call.id}/edit", data={"closes_at": later, "guide": ""}).status_code == 302
+    assert (
+        client.post(f"/calls/{call.id}/edit", data={"closes_at": later, "guide": ""}).status_code
+        == 302
+    )
     client.post(f"/calls/{call.id}/reopen")
     assert reload(call).state == "published"
 

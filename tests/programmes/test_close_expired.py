@@ -19,15 +19,29 @@ NOW = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
 def test_close_expired_calls_closes_only_published_calls_past_their_close_time(app):
     long_past = CallFactory(opens_at=NOW - timedelta(days=60), closes_at=NOW - timedelta(days=1))
     just_now = CallFactory(opens_at=NOW - timedelta(days=30), closes_at=NOW)
-    still_open = CallFactory(opens_at=NOW - timedelta(days=30), closes_at=NOW + timedelta(seconds=1))
-    draft = CallFactory(state="draft", published_at=None, opens_at=NOW - timedelta(days=60),
-                        closes_at=NOW - timedelta(days=1))
-    already = CallFactory(state="closed", closed_at=NOW - timedelta(days=2), opens_at=NOW - timedelta(days=60),
-                          closes_at=NOW - timedelta(days=3))
+    still_open = CallFactory(
+        opens_at=NOW - timedelta(days=30), closes_at=NOW + timedelta(seconds=1)
+    )
+    draft = CallFactory(
+        state="draft",
+        published_at=None,
+        opens_at=NOW - timedelta(days=60),
+        closes_at=NOW - timedelta(days=1),
+    )
+    already = CallFactory(
+        state="closed",
+        closed_at=NOW - timedelta(days=2),
+        opens_at=NOW - timedelta(days=60),
+        closes_at=NOW - timedelta(days=3),
+    )
     result = ops.close_expired_calls(at=NOW)
     assert sorted(result["closed"]) == sorted([long_past.id, just_now.id])
     assert {reload(c).state for c in (long_past, just_now)} == {"closed"}
-    assert (reload(still_open).state, reload(draft).state, reload(already).state) == ("published", "draft", "closed")
+    assert (reload(still_open).state, reload(draft).state, reload(already).state) == (
+        "published",
+        "draft",
+        "closed",
+    )
     for call in (long_past, just_now):
         [event] = audit_events("call.close", call)
         assert event.actor_id is None
@@ -37,7 +51,9 @@ def test_close_expired_calls_closes_only_published_calls_past_their_close_time(a
 
 
 def test_close_expired_calls_is_a_registered_job_that_commits_its_work(app, run_jobs):
-    call = CallFactory(opens_at=datetime(2020, 1, 1, tzinfo=UTC), closes_at=datetime(2020, 2, 1, tzinfo=UTC))
+    call = CallFactory(
+        opens_at=datetime(2020, 1, 1, tzinfo=UTC), closes_at=datetime(2020, 2, 1, tzinfo=UTC)
+    )
     assert JOB_FUNCTIONS["programmes.close_expired_calls"] is ops.close_expired_calls
     job_id = enqueue("programmes.close_expired_calls").id
     db.session.commit()

@@ -33,18 +33,21 @@ def test_call_list_shows_all_states_with_counts(client, bureau):
     assert "<caption" in html and 'scope="col"' in html
 
 
-@pytest.mark.parametrize(("query", "shown", "hidden"), [
-    ("year=2025", "二〇二五年指南", "省级成果转化指南"),
-    ("state=draft", "草稿指南", "二〇二五年指南"),
-    ("level=province", "省级成果转化指南", "草稿指南"),
-    ("category=transfer", "省级成果转化指南", "二〇二五年指南"),
-])
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ("year=2025", "二〇二五年指南", "省级成果转化指南"),
+        ("state=draft", "草稿指南", "二〇二五年指南"),
+        ("level=province", "省级成果转化指南", "草稿指南"),
+        ("category=transfer", "省级成果转化指南", "二〇二五年指南"),
+    ],
+)
 def test_call_list_filters(client, bureau, query, shown, hidden):
     CallFactory(title="二〇二五年指南", year=2025)
     CallFactory(title="草稿指南", state="draft", published_at=None)
     CallFactory(title="省级成果转化指南", funding_level="province", category="transfer")
     html = client.get(f"/calls/manage?{query}").get_data(as_text=True)
-    body = html[html.index("<tbody>"):]
+    body = html[html.index("<tbody>") :]
     assert shown in body and hidden not in body
 
 
@@ -53,10 +56,12 @@ def test_call_list_counts_submitted_applications_not_drafts(client, bureau):
     call = CallFactory(code="2026-COUNT")
     ApplicationFactory(call=call)
     ApplicationFactory(call=call)
-    ApplicationFactory(call=call, state="submitted", reference_no="2026-COUNT-001", submitted_at=utcnow())
+    ApplicationFactory(
+        call=call, state="submitted", reference_no="2026-COUNT-001", submitted_at=utcnow()
+    )
     html = client.get("/calls/manage").get_data(as_text=True)
-    row = html[html.index("2026-COUNT"):]
-    row = row[:row.index("</tr>")]
+    row = html[html.index("2026-COUNT") :]
+    row = row[: row.index("</tr>")]
     assert re.findall(r'<td class="text-end">(\d+)</td>', row) == ["1"]
 
 

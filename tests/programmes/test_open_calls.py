@@ -30,9 +30,16 @@ def test_open_calls_lists_only_calls_open_now_soonest_first(client, applicant):
     sooner = CallFactory(title="早截止的指南", closes_at=utcnow() + timedelta(days=3))
     CallFactory(title="草稿指南", state="draft", published_at=None)
     CallFactory(title="已关闭指南", state="closed", closed_at=utcnow())
-    CallFactory(title="过期未关闭指南", opens_at=utcnow() - timedelta(days=30), closes_at=utcnow() - timedelta(hours=1))
-    upcoming = CallFactory(title="即将开放的指南", opens_at=utcnow() + timedelta(days=5),
-                           closes_at=utcnow() + timedelta(days=35))
+    CallFactory(
+        title="过期未关闭指南",
+        opens_at=utcnow() - timedelta(days=30),
+        closes_at=utcnow() - timedelta(hours=1),
+    )
+    upcoming = CallFactory(
+        title="即将开放的指南",
+        opens_at=utcnow() + timedelta(days=5),
+        closes_at=utcnow() + timedelta(days=35),
+    )
     response = client.get("/calls")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -42,13 +49,24 @@ def test_open_calls_lists_only_calls_open_now_soonest_first(client, applicant):
         assert hidden not in html
     assert html.count('class="card h-100 open-call"') == 2
     assert html.count('class="upcoming-call"') == 1
-    assert f"/calls/{later.id}" in html and f"/calls/{sooner.id}" in html and f"/calls/{upcoming.id}" in html
+    assert (
+        f"/calls/{later.id}" in html
+        and f"/calls/{sooner.id}" in html
+        and f"/calls/{upcoming.id}" in html
+    )
 
 
-def test_open_calls_show_level_category_clusters_cap_in_wan_close_time_and_countdown(client, applicant, monkeypatch):
+def test_open_calls_show_level_category_clusters_cap_in_wan_close_time_and_countdown(
+    client, applicant, monkeypatch
+):
     monkeypatch.setattr(views, "utcnow", lambda: NOW)
-    call = CallFactory(opens_at=NOW - timedelta(days=1), closes_at=datetime(2026, 3, 23, 9, 0, tzinfo=UTC),
-                       cap_per_project=Decimal("500000"), funding_level="province", category="transfer")
+    call = CallFactory(
+        opens_at=NOW - timedelta(days=1),
+        closes_at=datetime(2026, 3, 23, 9, 0, tzinfo=UTC),
+        cap_per_project=Decimal("500000"),
+        funding_level="province",
+        category="transfer",
+    )
     call.clusters.append(ClusterFactory(name_zh="医药健康", name_en="Medicine and health"))
     db.session.flush()
     html = client.get("/calls").get_data(as_text=True)
@@ -79,16 +97,24 @@ def test_open_calls_page_at_the_close_time_no_longer_lists_the_call(client, appl
 
 def test_countdown_counts_days_and_hours(app):
     with app.test_request_context(), force_locale("en"):
-        assert views.countdown(NOW + timedelta(days=2, hours=3, minutes=59), NOW) == "2 days 3 hours left"
+        assert (
+            views.countdown(NOW + timedelta(days=2, hours=3, minutes=59), NOW)
+            == "2 days 3 hours left"
+        )
         assert views.countdown(NOW + timedelta(days=1), NOW) == "1 day left"
         assert views.countdown(NOW + timedelta(hours=5), NOW) == "5 hours left"
         assert views.countdown(NOW + timedelta(minutes=20), NOW) == "Less than an hour left"
 
 
 def test_call_detail_shows_guide_rules_rubric_and_attachments(client, applicant):
-    call = CallFactory(guide="第一段第一行\n第一段第二行\n\n第二段<script>alert(1)</script>",
-                       min_self_raised_ratio=Decimal("0.5"), indirect_cost_ratio=Decimal("0.2"),
-                       max_duration_months=24, required_qualification="national_high_tech", concurrent_cap=2)
+    call = CallFactory(
+        guide="第一段第一行\n第一段第二行\n\n第二段<script>alert(1)</script>",
+        min_self_raised_ratio=Decimal("0.5"),
+        indirect_cost_ratio=Decimal("0.2"),
+        max_duration_months=24,
+        required_qualification="national_high_tech",
+        concurrent_cap=2,
+    )
     response = client.get(f"/calls/{call.id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -134,7 +160,9 @@ def test_call_detail_of_closed_call_offers_no_apply_link(client, applicant, app)
         with app.test_request_context():
             from flask import url_for
 
-            assert url_for("applications.new", call_id=call.id) not in response.get_data(as_text=True)
+            assert url_for("applications.new", call_id=call.id) not in response.get_data(
+                as_text=True
+            )
 
 
 def test_call_detail_of_draft_is_404_for_applicants(client, applicant):
@@ -150,11 +178,20 @@ def test_call_detail_of_draft_is_shown_to_bureau_with_notice(client, login):
     assert "only the bureau can see it" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/calls/manage"), ("get", "/calls/new"), ("post", "/calls/new"), ("get", "/calls/{id}/edit"),
-    ("post", "/calls/{id}/edit"), ("post", "/calls/{id}/publish"), ("post", "/calls/{id}/close"),
-    ("post", "/calls/{id}/clone"), ("post", "/calls/rubric-total"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/calls/manage"),
+        ("get", "/calls/new"),
+        ("post", "/calls/new"),
+        ("get", "/calls/{id}/edit"),
+        ("post", "/calls/{id}/edit"),
+        ("post", "/calls/{id}/publish"),
+        ("post", "/calls/{id}/close"),
+        ("post", "/calls/{id}/clone"),
+        ("post", "/calls/rubric-total"),
+    ],
+)
 def test_management_pages_are_forbidden_to_applicants(client, applicant, method, path):
     call = CallFactory()
     response = getattr(client, method)(path.format(id=call.id), data=call_form_data())

@@ -22,8 +22,10 @@ from grants.review import scoring
 from grants.review.models import Assignment
 from tests.factories import ExpertFactory, make_project, make_user
 
-LONG_COMMENT = ("项目按任务书完成了全部研究内容，绩效指标基本达成，经费使用规范，成果具有较好的应用前景；"
-                "建议进一步加强成果转化与产业化推广，完善知识产权布局。")
+LONG_COMMENT = (
+    "项目按任务书完成了全部研究内容，绩效指标基本达成，经费使用规范，成果具有较好的应用前景；"
+    "建议进一步加强成果转化与产业化推广，完善知识产权布局。"
+)
 _keys = itertools.count(1)
 
 
@@ -44,25 +46,45 @@ def ready_project(**kwargs) -> Project:
     project = make_project(milestones=0, **kwargs)
     year = project.year
     for i in range(2):
-        project.milestones.append(Milestone(position=i + 1, title=f"里程碑{i + 1}", deliverable="阶段报告",
-                                            due_date=date(year + i, 6, 30), state="achieved",
-                                            achieved_at=utcnow() - timedelta(days=30)))
+        project.milestones.append(
+            Milestone(
+                position=i + 1,
+                title=f"里程碑{i + 1}",
+                deliverable="阶段报告",
+                due_date=date(year + i, 6, 30),
+                state="achieved",
+                achieved_at=utcnow() - timedelta(days=30),
+            )
+        )
     db.session.flush()
     return project
 
 
 def cast(**kwargs) -> Cast:
     project = ready_project(**kwargs)
-    return Cast(project=project, owner=make_user("applicant", organisation=project.organisation),
-                bureau=make_user("bureau"), finance=make_user("finance"), outsider=make_user("applicant"))
+    return Cast(
+        project=project,
+        owner=make_user("applicant", organisation=project.organisation),
+        bureau=make_user("bureau"),
+        finance=make_user("finance"),
+        outsider=make_user("applicant"),
+    )
 
 
 def verified_spending(project: Project, category: str, amount: str) -> Expenditure:
     """A spending report line finance has verified."""
     now = utcnow()
-    row = Expenditure(project_id=project.id, category=category, period_start=date(project.year, 1, 1),
-                      period_end=date(project.year, 6, 30), amount=Decimal(amount), note="材料采购",
-                      state="verified", verified_at=now, submitted_at=now)
+    row = Expenditure(
+        project_id=project.id,
+        category=category,
+        period_start=date(project.year, 1, 1),
+        period_end=date(project.year, 6, 30),
+        amount=Decimal(amount),
+        note="材料采购",
+        state="verified",
+        verified_at=now,
+        submitted_at=now,
+    )
     db.session.add(row)
     db.session.flush()
     return row
@@ -73,7 +95,9 @@ def report_values(project: Project, **changes) -> dict:
     values = {
         "summary": "项目完成了中药提取过程在线监测与自动控制系统的研制，并在企业生产线上应用。",
         "kpi_achieved": {k.kind: k.target + 1 for k in project.kpis},
-        "statement": {line.category: line.fiscal - Decimal("1000.00") for line in project.budget_lines},
+        "statement": {
+            line.category: line.fiscal - Decimal("1000.00") for line in project.budget_lines
+        },
     }
     values.update(changes)
     return values
@@ -106,13 +130,19 @@ def score(assignment: Assignment, values=(8, 8, 8, 8), recommendation: str = "fu
     """The expert scores the acceptance criteria (in rubric order) and submits the review."""
     criteria = scoring.criteria_for(assignment)
     user = assignment.expert.user
-    review = scoring.save_draft(assignment, user, scores={c.id: Decimal(str(v)) for c, v in zip(criteria, values,
-                                                                                                 strict=True)},
-                                comment=LONG_COMMENT, recommendation=recommendation)
+    review = scoring.save_draft(
+        assignment,
+        user,
+        scores={c.id: Decimal(str(v)) for c, v in zip(criteria, values, strict=True)},
+        comment=LONG_COMMENT,
+        recommendation=recommendation,
+    )
     return scoring.submit_review(review, user)
 
 
-def scored_panel(c: Cast, size: int = 3, values=((8, 8, 8, 8), (9, 9, 9, 9), (7, 7, 7, 7))) -> list[Assignment]:
+def scored_panel(
+    c: Cast, size: int = 3, values=((8, 8, 8, 8), (9, 9, 9, 9), (7, 7, 7, 7))
+) -> list[Assignment]:
     """A panel of ``size`` experts who accepted and submitted their reviews."""
     assignments = []
     for n in range(size):
@@ -127,11 +157,24 @@ def pay(tranche, c: Cast) -> Disbursement:
     project = tranche.project
     requester, approver = make_user("bureau"), make_user("finance")
     now = utcnow()
-    d = Disbursement(project_id=project.id, tranche_id=tranche.id, amount=tranche.amount, state="paid",
-                     idempotency_key=f"test-{next(_keys)}", requested_by_id=requester.id, requested_at=now,
-                     payee_name=project.organisation.name, payee_bank="中国银行", payee_account="6217000000000001",
-                     approved_by_id=approver.id, approved_at=now, voucher_no=f"V{next(_keys)}",
-                     voucher_date=date.today(), paid_by_id=approver.id, paid_at=now)
+    d = Disbursement(
+        project_id=project.id,
+        tranche_id=tranche.id,
+        amount=tranche.amount,
+        state="paid",
+        idempotency_key=f"test-{next(_keys)}",
+        requested_by_id=requester.id,
+        requested_at=now,
+        payee_name=project.organisation.name,
+        payee_bank="中国银行",
+        payee_account="6217000000000001",
+        approved_by_id=approver.id,
+        approved_at=now,
+        voucher_no=f"V{next(_keys)}",
+        voucher_date=date.today(),
+        paid_by_id=approver.id,
+        paid_at=now,
+    )
     db.session.add(d)
     project.committed_total += tranche.amount
     project.disbursed_total += tranche.amount
@@ -147,7 +190,9 @@ def inbox(user, kind: str | None = None) -> list[Notification]:
 
 
 def audit_events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    ).all()
 
 
 def reload(obj):

@@ -50,8 +50,12 @@ def test_convening_creates_default_rubric_once_and_audits_it(app):
     join_panel(c, panel_expert())
     call = reload(c.project.call)
     criteria = call.acceptance_criteria
-    assert [(cr.name_zh, cr.weight, cr.min_score, cr.max_score) for cr in criteria][0] == (
-        "任务完成情况", Decimal("40.00"), Decimal("0.00"), Decimal("10.00"))
+    assert next((cr.name_zh, cr.weight, cr.min_score, cr.max_score) for cr in criteria) == (
+        "任务完成情况",
+        Decimal("40.00"),
+        Decimal("0.00"),
+        Decimal("10.00"),
+    )
     assert sum(cr.weight for cr in criteria) == Decimal("100") and len(criteria) == 4
     assert all(cr.purpose == "acceptance" for cr in criteria)
     assert len(call.criteria) == 2  # the proposal rubric is untouched
@@ -61,9 +65,18 @@ def test_convening_creates_default_rubric_once_and_audits_it(app):
 def test_call_with_its_own_acceptance_rubric_keeps_it(app):
     c = cast()
     call = c.project.call
-    db.session.add(RubricCriterion(call_id=call.id, purpose="acceptance", position=1, name_zh="目标完成度",
-                                   name_en="Objectives", weight=Decimal("100"), min_score=Decimal("0"),
-                                   max_score=Decimal("100")))
+    db.session.add(
+        RubricCriterion(
+            call_id=call.id,
+            purpose="acceptance",
+            position=1,
+            name_zh="目标完成度",
+            name_en="Objectives",
+            weight=Decimal("100"),
+            min_score=Decimal("0"),
+            max_score=Decimal("100"),
+        )
+    )
     db.session.flush()
     db.session.expire(call)
     submit_report(c)
@@ -76,17 +89,23 @@ def test_call_with_its_own_acceptance_rubric_keeps_it(app):
 
 def test_employer_conflict_refused(app):
     c = in_review()
-    colleague = panel_expert(employer_id=c.project.organisation_id, employer_name=c.project.organisation.name)
+    colleague = panel_expert(
+        employer_id=c.project.organisation_id, employer_name=c.project.organisation.name
+    )
     with pytest.raises(ops.AcceptanceError) as refused:
         ops.invite_panel_expert(c.project, colleague, c.bureau, due())
     assert colleague.name in refused.value.message
-    assert not db.session.scalars(sa.select(Assignment).where(Assignment.expert_id == colleague.id)).all()
+    assert not db.session.scalars(
+        sa.select(Assignment).where(Assignment.expert_id == colleague.id)
+    ).all()
 
 
 def test_declared_relation_conflict_refused(app):
     c = in_review()
     expert = panel_expert()
-    expert.relations.append(ExpertRelation(kind="shareholding", organisation_id=c.project.organisation_id))
+    expert.relations.append(
+        ExpertRelation(kind="shareholding", organisation_id=c.project.organisation_id)
+    )
     db.session.flush()
     with pytest.raises(ops.AcceptanceError):
         ops.invite_panel_expert(c.project, expert, c.bureau, due())
@@ -95,8 +114,14 @@ def test_declared_relation_conflict_refused(app):
 def test_excluded_expert_refused(app):
     c = in_review()
     expert = panel_expert(employer_name="某大学")
-    db.session.add(ExcludedExpert(application_id=c.project.application_id, name=expert.name, employer_name="",
-                                  reason="竞争关系"))
+    db.session.add(
+        ExcludedExpert(
+            application_id=c.project.application_id,
+            name=expert.name,
+            employer_name="",
+            reason="竞争关系",
+        )
+    )
     db.session.flush()
     with pytest.raises(ops.AcceptanceError):
         ops.invite_panel_expert(c.project, expert, c.bureau, due())
@@ -132,7 +157,10 @@ def test_invitation_is_an_acceptance_assignment_of_the_round_and_notifies_expert
     expert = panel_expert()
     assignment = join_panel(c, expert, accept=False)
     assert (assignment.purpose, assignment.round, assignment.application_id) == (
-        "acceptance", 1, c.project.application_id)
+        "acceptance",
+        1,
+        c.project.application_id,
+    )
     assert inbox(expert.user, "assignment.invited")
     assert audit_events("assignment.invited")[-1].after["purpose"] == "acceptance"
 
@@ -141,12 +169,22 @@ def test_same_expert_may_sit_on_the_next_round(app):
     c = in_review()
     verify(c)
     panel = scored_panel(c, 3)
-    ops.conclude(c.project, c.bureau, "rectify", reasons="补充说明", rectify_by=local_today() + timedelta(days=30))
+    ops.conclude(
+        c.project,
+        c.bureau,
+        "rectify",
+        reasons="补充说明",
+        rectify_by=local_today() + timedelta(days=30),
+    )
     project = reload(c.project)
     report = ops.current_report(project)
-    ops.submit_final_report(project, c.owner, summary="整改完成", kpi_achieved={
-        k: Decimal(v) for k, v in report.kpi_achieved.items()}, statement={
-        k: Decimal(v) for k, v in report.statement.items()})
+    ops.submit_final_report(
+        project,
+        c.owner,
+        summary="整改完成",
+        kpi_achieved={k: Decimal(v) for k, v in report.kpi_achieved.items()},
+        statement={k: Decimal(v) for k, v in report.statement.items()},
+    )
     again = ops.invite_panel_expert(reload(project), panel[0].expert, c.bureau, due())
     assert again.round == 2
     assert ops.panel_state(reload(project)).assignments == [again]
@@ -203,7 +241,9 @@ def test_acceptance_review_scores_the_acceptance_rubric(app):
     assert {s.criterion_id for s in review.scores} == acceptance_ids
     assert not acceptance_ids & proposal_ids
     assert review.total == Decimal("65.0000")
-    assert scoring.recommendation_label("fund", "acceptance") == str(scoring.ACCEPTANCE_RECOMMENDATIONS["fund"])
+    assert scoring.recommendation_label("fund", "acceptance") == str(
+        scoring.ACCEPTANCE_RECOMMENDATIONS["fund"]
+    )
 
 
 def test_acceptance_review_closes_with_the_conclusion(app):
@@ -225,8 +265,12 @@ def test_acceptance_reviews_stay_out_of_the_proposal_matrix(app):
     c = in_review()
     scored_panel(c, 3)
     matrix = scoring.review_matrix(c.project.call)
-    assert all(a.purpose == "proposal" for row in matrix.rows for cell in row.cells.values()
-               for a in [cell.assignment])
+    assert all(
+        a.purpose == "proposal"
+        for row in matrix.rows
+        for cell in row.cells.values()
+        for a in [cell.assignment]
+    )
     assert scoring.valid_review_count(c.project.application) == 0
 
 
@@ -239,7 +283,11 @@ def test_declined_acceptance_invitation_proposes_replacement_for_the_round(app):
     proposal = review_ops.propose_replacement(assignment)
     assert proposal is not None and proposal.expert.id != expert.id
     replacement = review_ops.invite_replacement(assignment, spare, c.bureau)
-    assert (replacement.purpose, replacement.round, replacement.replaces_id) == ("acceptance", 1, assignment.id)
+    assert (replacement.purpose, replacement.round, replacement.replaces_id) == (
+        "acceptance",
+        1,
+        assignment.id,
+    )
     assert inbox(c.bureau, "assignment.declined")
 
 

@@ -54,13 +54,22 @@ def test_submit_is_the_owners_alone(app):
 
 def test_submit_refused_while_report_incomplete(app):
     c = cast()
-    values = report_values(c.project, summary="  ", kpi_achieved={"patents_filed": Decimal("1")},
-                           statement={"equipment": Decimal("100")})
+    values = report_values(
+        c.project,
+        summary="  ",
+        kpi_achieved={"patents_filed": Decimal("1")},
+        statement={"equipment": Decimal("100")},
+    )
     with pytest.raises(GuardFailed) as refused:
         ops.submit_final_report(c.project, c.owner, **values)
     message = refused.value.message
-    assert ops.kpi_label("revenue")[0] in message and ops.kpi_label("patents_filed")[0] not in message
-    assert str(BUDGET_CATEGORIES["labour"]) in message and str(BUDGET_CATEGORIES["equipment"]) not in message
+    assert (
+        ops.kpi_label("revenue")[0] in message and ops.kpi_label("patents_filed")[0] not in message
+    )
+    assert (
+        str(BUDGET_CATEGORIES["labour"]) in message
+        and str(BUDGET_CATEGORIES["equipment"]) not in message
+    )
     report = ops.current_report(c.project)
     assert report is None or report.state == "draft"
     assert c.project.state == "in_progress"
@@ -68,7 +77,9 @@ def test_submit_refused_while_report_incomplete(app):
 
 def test_submit_refused_while_a_milestone_is_open(app):
     c = cast()
-    c.project.milestones.append(Milestone(position=3, title="中试线建成", due_date=date(c.project.year, 12, 31)))
+    c.project.milestones.append(
+        Milestone(position=3, title="中试线建成", due_date=date(c.project.year, 12, 31))
+    )
     db.session.flush()
     with pytest.raises(GuardFailed) as refused:
         submit_report(c)
@@ -78,8 +89,17 @@ def test_submit_refused_while_a_milestone_is_open(app):
 
 def test_submit_refused_while_a_change_request_awaits_decision(app):
     c = cast()
-    db.session.add(ChangeRequest(project_id=c.project.id, kind="extension", reason="延期", state="submitted",
-                                 submitted_at=utcnow(), proposed={}, previous={}))
+    db.session.add(
+        ChangeRequest(
+            project_id=c.project.id,
+            kind="extension",
+            reason="延期",
+            state="submitted",
+            submitted_at=utcnow(),
+            proposed={},
+            previous={},
+        )
+    )
     db.session.flush()
     with pytest.raises(GuardFailed):
         submit_report(c)
@@ -116,11 +136,17 @@ def test_returned_report_is_revised_and_resubmitted_while_in_review(app):
     report = submit_report(c)
     ops.return_statement(report, c.finance, "请核对设备费。")
     project = reload(c.project)
-    assert not can(c.owner, "acceptance.write", project) and can(c.owner, "acceptance.revise", project)
+    assert not can(c.owner, "acceptance.write", project) and can(
+        c.owner, "acceptance.revise", project
+    )
     assert not can(c.outsider, "acceptance.revise", project)
-    values = report_values(project, statement={line.category: line.fiscal for line in project.budget_lines})
+    values = report_values(
+        project, statement={line.category: line.fiscal for line in project.budget_lines}
+    )
     resubmitted = ops.submit_final_report(project, c.owner, **values)
-    assert resubmitted.id == report.id and resubmitted.state == "submitted" and resubmitted.round == 1
+    assert (
+        resubmitted.id == report.id and resubmitted.state == "submitted" and resubmitted.round == 1
+    )
     assert resubmitted.statement["equipment"] == str(project.budget_lines[0].fiscal)
     assert reload(project).state == "acceptance_review"
     assert inbox(c.finance, "acceptance.statement_resubmitted")
@@ -139,9 +165,13 @@ def test_statement_starts_from_verified_spending(app):
     verified_spending(c.project, "equipment", "3000.00")
     prefill = ops.statement_prefill(c.project)
     assert prefill["equipment"] == Decimal("15000.50") and prefill["labour"] == Decimal("0")
-    report = ops.save_final_report(c.project, c.owner, summary="草稿", kpi_achieved={}, statement=prefill)
+    report = ops.save_final_report(
+        c.project, c.owner, summary="草稿", kpi_achieved={}, statement=prefill
+    )
     rows = {r.category: r for r in ops.statement_rows(c.project, report)}
-    assert rows["equipment"].verified == Decimal("15000.50") and rows["equipment"].difference == Decimal("0")
+    assert rows["equipment"].verified == Decimal("15000.50") and rows[
+        "equipment"
+    ].difference == Decimal("0")
     assert rows["equipment"].budget == c.project.budget_lines[0].fiscal
 
 
@@ -170,7 +200,10 @@ def test_conclusions_are_the_bureaus_alone(app, event):
             transition(c.project, event, user, **data)
     assert can_fire(c.bureau, c.project, event)
     transition(c.project, event, c.bureau, **data)
-    assert c.project.state == {"pass": "accepted", "rectify": "in_progress", "fail": "acceptance_failed"}[event]
+    assert (
+        c.project.state
+        == {"pass": "accepted", "rectify": "in_progress", "fail": "acceptance_failed"}[event]
+    )
 
 
 def test_rectify_needs_reasons_and_a_future_deadline(app):
@@ -178,12 +211,24 @@ def test_rectify_needs_reasons_and_a_future_deadline(app):
     submit_report(c)
     scored_panel(c, 3)
     with pytest.raises(GuardFailed):
-        ops.conclude(c.project, c.bureau, "rectify", reasons="", rectify_by=local_today() + timedelta(days=30))
+        ops.conclude(
+            c.project,
+            c.bureau,
+            "rectify",
+            reasons="",
+            rectify_by=local_today() + timedelta(days=30),
+        )
     with pytest.raises(GuardFailed):
         ops.conclude(c.project, c.bureau, "rectify", reasons="补充材料", rectify_by=local_today())
     with pytest.raises(GuardFailed):
         ops.conclude(c.project, c.bureau, "rectify", reasons="补充材料", rectify_by=None)
-    ops.conclude(c.project, c.bureau, "rectify", reasons="补充材料", rectify_by=local_today() + timedelta(days=1))
+    ops.conclude(
+        c.project,
+        c.bureau,
+        "rectify",
+        reasons="补充材料",
+        rectify_by=local_today() + timedelta(days=1),
+    )
     assert reload(c.project).state == "in_progress"
 
 
@@ -225,13 +270,21 @@ def test_unknown_conclusion_refused(app):
 def test_acceptance_rules_follow_role_organisation_and_state(app):
     c = cast()
     project = c.project
-    assert can(c.owner, "acceptance.write", project) and can(c.owner, "acceptance.outcomes", project)
+    assert can(c.owner, "acceptance.write", project) and can(
+        c.owner, "acceptance.outcomes", project
+    )
     for user in (c.bureau, c.finance, c.outsider):
-        assert not can(user, "acceptance.write", project) and not can(user, "acceptance.outcomes", project)
+        assert not can(user, "acceptance.write", project) and not can(
+            user, "acceptance.outcomes", project
+        )
     assert not can(c.bureau, "acceptance.convene", project)
     submit_report(c)
-    assert not can(c.owner, "acceptance.write", project) and can(c.owner, "acceptance.outcomes", project)
-    assert can(c.bureau, "acceptance.convene", project) and not can(c.finance, "acceptance.convene", project)
+    assert not can(c.owner, "acceptance.write", project) and can(
+        c.owner, "acceptance.outcomes", project
+    )
+    assert can(c.bureau, "acceptance.convene", project) and not can(
+        c.finance, "acceptance.convene", project
+    )
     assert can(c.bureau, "acceptance.view_panel") and not can(c.owner, "acceptance.view_panel")
     member = join_panel(c, panel_expert())
     stranger, invited = panel_expert(), panel_expert()

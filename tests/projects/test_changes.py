@@ -35,13 +35,18 @@ from tests.projects.change_helpers import (
 
 
 def budget_of(project) -> dict[str, tuple[Decimal, Decimal]]:
-    rows = db.session.scalars(sa.select(ProjectBudgetLine).where(ProjectBudgetLine.project_id == project.id))
+    rows = db.session.scalars(
+        sa.select(ProjectBudgetLine).where(ProjectBudgetLine.project_id == project.id)
+    )
     return {line.category: (line.fiscal, line.self_raised) for line in rows}
 
 
 def members_of(project) -> list[ProjectMember]:
-    return db.session.scalars(sa.select(ProjectMember).where(ProjectMember.project_id == project.id)
-                              .order_by(ProjectMember.id)).all()
+    return db.session.scalars(
+        sa.select(ProjectMember)
+        .where(ProjectMember.project_id == project.id)
+        .order_by(ProjectMember.id)
+    ).all()
 
 
 def kpis_of(project) -> dict[str, tuple[Decimal, str]]:
@@ -51,13 +56,16 @@ def kpis_of(project) -> dict[str, tuple[Decimal, str]]:
 
 # --- every kind, from draft to approved ---------------------------------------------------------
 
+
 def test_extension_approved_moves_end_date_and_open_milestones(app):
     c = cast()
     project = c.project
     old_end = project.end_date
     first, second = project.milestones
     first_due, second_due = first.due_date, second.due_date
-    change = ops.draft_change(project, "extension", c.owner, reason="设备到货延迟", proposed=extension(project, 6))
+    change = ops.draft_change(
+        project, "extension", c.owner, reason="设备到货延迟", proposed=extension(project, 6)
+    )
     assert change.state == "draft" and change.previous == {}
     ops.submit_change(change, c.owner)
     assert change.state == "submitted" and change.submitted_at is not None
@@ -112,17 +120,28 @@ def test_principal_change_to_a_new_person_keeps_the_former_as_core_member(app):
     c = cast()
     project = c.project
     old = project.principal
-    proposed = proposal(project, "principal", name="王海涛", title="教授级高工", organisation_name="通化某研究院",
-                        old_principal="core")
+    proposed = proposal(
+        project,
+        "principal",
+        name="王海涛",
+        title="教授级高工",
+        organisation_name="通化某研究院",
+        old_principal="core",
+    )
     change = submitted(project, "principal", proposed, c.owner)
     ops.approve_change(change, c.bureau)
     members = members_of(project)
     principals = [m for m in members if m.role == "principal"]
-    assert [(m.name, m.title, m.organisation_name) for m in principals] == [("王海涛", "教授级高工", "通化某研究院")]
+    assert [(m.name, m.title, m.organisation_name) for m in principals] == [
+        ("王海涛", "教授级高工", "通化某研究院")
+    ]
     former = db.session.get(ProjectMember, old.id)
     assert former.role == "core" and former.active
     event = audit_events("project.change.principal", project)[-1]
-    assert event.before["principal"]["name"] == "严建国" and event.after["principal"]["name"] == "王海涛"
+    assert (
+        event.before["principal"]["name"] == "严建国"
+        and event.after["principal"]["name"] == "王海涛"
+    )
 
 
 def test_principal_change_promotes_a_member_and_the_former_leaves(app):
@@ -130,8 +149,12 @@ def test_principal_change_promotes_a_member_and_the_former_leaves(app):
     project = c.project
     old = project.principal
     core = next(m for m in project.members if m.role == "core")
-    change = submitted(project, "principal", proposal(project, "principal", member_id=core.id,
-                                                      old_principal="leaves"), c.owner)
+    change = submitted(
+        project,
+        "principal",
+        proposal(project, "principal", member_id=core.id, old_principal="leaves"),
+        c.owner,
+    )
     assert change.proposed["name"] == core.name
     ops.approve_change(change, c.bureau)
     promoted, former = db.session.get(ProjectMember, core.id), db.session.get(ProjectMember, old.id)
@@ -144,13 +167,29 @@ def test_team_change_adds_removes_and_edits_members(app):
     c = cast()
     project = c.project
     core = next(m for m in project.members if m.role == "core")
-    project.members.append(ProjectMember(position=3, name="赵敏", role="member", title="助理工程师"))
+    project.members.append(
+        ProjectMember(position=3, name="赵敏", role="member", title="助理工程师")
+    )
     db.session.flush()
     leaving = next(m for m in project.members if m.name == "赵敏")
-    proposed = {"members": [
-        {"id": core.id, "name": "李红", "role": "core", "title": "高级工程师", "organisation_name": "通化某公司"},
-        {"id": None, "name": "孙立", "role": "member", "title": "技术员", "organisation_name": ""},
-    ]}
+    proposed = {
+        "members": [
+            {
+                "id": core.id,
+                "name": "李红",
+                "role": "core",
+                "title": "高级工程师",
+                "organisation_name": "通化某公司",
+            },
+            {
+                "id": None,
+                "name": "孙立",
+                "role": "member",
+                "title": "技术员",
+                "organisation_name": "",
+            },
+        ]
+    }
     change = submitted(project, "team", proposed, c.owner)
     assert [m["name"] for m in change.previous["members"]] == ["李红", "赵敏"]
     ops.approve_change(change, c.bureau)
@@ -166,12 +205,20 @@ def test_team_change_adds_removes_and_edits_members(app):
 def test_content_change_rewrites_objectives_and_kpi_targets(app):
     c = cast()
     project = c.project
-    proposed = {"objectives": "研制新型环保涂料并实现中试。",
-                "kpis": {"patents_filed": {"target": "3", "note": "含PCT"}, "jobs": {"target": "12", "note": ""}}}
+    proposed = {
+        "objectives": "研制新型环保涂料并实现中试。",
+        "kpis": {
+            "patents_filed": {"target": "3", "note": "含PCT"},
+            "jobs": {"target": "12", "note": ""},
+        },
+    }
     change = submitted(project, "content", proposed, c.owner)
     ops.approve_change(change, c.bureau)
     assert reload(project).objectives == "研制新型环保涂料并实现中试。"
-    assert kpis_of(project) == {"patents_filed": (Decimal("3.00"), "含PCT"), "jobs": (Decimal("12.00"), "")}
+    assert kpis_of(project) == {
+        "patents_filed": (Decimal("3.00"), "含PCT"),
+        "jobs": (Decimal("12.00"), ""),
+    }
     event = audit_events("project.change.content", project)[-1]
     assert set(event.before["kpis"]) == {"patents_filed", "revenue"}
     assert set(event.after["kpis"]) == {"patents_filed", "jobs"}
@@ -180,7 +227,9 @@ def test_content_change_rewrites_objectives_and_kpi_targets(app):
 def test_withdrawal_approved_terminates_the_project(app):
     c = cast()
     project = c.project
-    change = submitted(project, "withdrawal", {"understood": True}, c.owner, reason="市场需求变化，企业决定撤项")
+    change = submitted(
+        project, "withdrawal", {"understood": True}, c.owner, reason="市场需求变化，企业决定撤项"
+    )
     ops.approve_change(change, c.bureau, "同意撤项")
     project = reload(project)
     assert reload(change).state == "approved"
@@ -193,11 +242,14 @@ def test_withdrawal_approved_terminates_the_project(app):
 
 # --- rules of the house ---------------------------------------------------------------------------
 
+
 def test_budget_not_summing_to_the_award_is_refused(app):
     c = cast(award="200000.00")
     project = c.project
     proposed = budget_moving(project, "0")
-    proposed["lines"]["equipment"]["fiscal"] = str(Decimal(proposed["lines"]["equipment"]["fiscal"]) + 1)
+    proposed["lines"]["equipment"]["fiscal"] = str(
+        Decimal(proposed["lines"]["equipment"]["fiscal"]) + 1
+    )
     with pytest.raises(ops.ChangeProblems) as refused, db.session.begin_nested():
         submitted(project, "budget", proposed, c.owner)
     assert [key for key, _message in refused.value.problems] == ["budget:total"]
@@ -235,12 +287,14 @@ def test_extension_out_of_bounds_is_refused(app, months):
     proposed = {"end_date": ops.add_months(project.end_date, months).isoformat(), "milestones": []}
     with pytest.raises(ops.ChangeProblems) as refused:
         submitted(project, "extension", proposed, c.owner)
-    assert ("end_date" in [key for key, _message in refused.value.problems])
+    assert "end_date" in [key for key, _message in refused.value.problems]
 
 
 def test_extension_of_twelve_months_is_the_limit(app):
     c = cast()
-    change = submitted(c.project, "extension", extension(c.project, ops.MAX_EXTENSION_MONTHS), c.owner)
+    change = submitted(
+        c.project, "extension", extension(c.project, ops.MAX_EXTENSION_MONTHS), c.owner
+    )
     assert change.state == "submitted"
 
 
@@ -251,7 +305,9 @@ def test_extension_milestone_after_the_new_end_is_refused(app):
     proposed["milestones"][-1]["due_date"] = ops.add_months(project.end_date, 3).isoformat()
     with pytest.raises(ops.ChangeProblems) as refused:
         submitted(project, "extension", proposed, c.owner)
-    assert [key for key, _message in refused.value.problems] == [f"milestone:{project.milestones[-1].id}"]
+    assert [key for key, _message in refused.value.problems] == [
+        f"milestone:{project.milestones[-1].id}"
+    ]
 
 
 def test_principal_without_a_name_is_refused(app):
@@ -301,20 +357,30 @@ def test_request_without_a_reason_is_refused(app):
 
 def test_second_open_request_of_a_kind_is_refused(app):
     c = cast()
-    first = ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
+    first = ops.draft_change(
+        c.project, "extension", c.owner, reason="r", proposed=extension(c.project)
+    )
     with pytest.raises(OperationError):
         ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
-    other = ops.draft_change(c.project, "budget", c.owner, reason="r", proposed=budget_moving(c.project, "100"))
+    other = ops.draft_change(
+        c.project, "budget", c.owner, reason="r", proposed=budget_moving(c.project, "100")
+    )
     assert other.state == "draft"
     ops.cancel_change(first, c.owner)
-    again = ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
+    again = ops.draft_change(
+        c.project, "extension", c.owner, reason="r", proposed=extension(c.project)
+    )
     assert again.state == "draft"
 
 
 def test_update_draft_and_submit(app):
     c = cast()
-    change = ops.draft_change(c.project, "extension", c.owner, reason="", proposed=extension(c.project, 1))
-    ops.update_change(change, c.owner, reason="设备延迟", proposed=extension(c.project, 4), submit=True)
+    change = ops.draft_change(
+        c.project, "extension", c.owner, reason="", proposed=extension(c.project, 1)
+    )
+    ops.update_change(
+        change, c.owner, reason="设备延迟", proposed=extension(c.project, 4), submit=True
+    )
     assert change.state == "submitted" and change.reason == "设备延迟"
     assert change.proposed["end_date"] == ops.add_months(c.project.end_date, 4).isoformat()
     assert audit_events("change_request.edit", change)
@@ -322,8 +388,13 @@ def test_update_draft_and_submit(app):
 
 def test_submit_requires_a_running_project(app):
     c = cast(state="acceptance_review")
-    change = ChangeRequest(project=c.project, kind="extension", reason="r", proposed=extension(c.project),
-                           created_by_id=c.owner.id)
+    change = ChangeRequest(
+        project=c.project,
+        kind="extension",
+        reason="r",
+        proposed=extension(c.project),
+        created_by_id=c.owner.id,
+    )
     db.session.add(change)
     db.session.flush()
     with pytest.raises(GuardFailed):
@@ -331,6 +402,7 @@ def test_submit_requires_a_running_project(app):
 
 
 # --- decisions ------------------------------------------------------------------------------------
+
 
 def test_rejection_records_the_note_and_changes_nothing(app):
     c = cast()
@@ -389,7 +461,9 @@ def test_approval_refused_once_the_project_no_longer_runs(app):
 def test_submission_notifies_the_bureau_and_decision_the_owner(app):
     c = cast()
     change = submitted(c.project, "extension", extension(c.project), c.owner)
-    assert [n.link for n in inbox(c.bureau, "change_request.submitted")] == [ops._change_link(change)]
+    assert [n.link for n in inbox(c.bureau, "change_request.submitted")] == [
+        ops._change_link(change)
+    ]
     assert not inbox(c.finance, "change_request.submitted")
     ops.approve_change(change, c.bureau)
     assert inbox(c.owner, "change_request.approved")
@@ -410,7 +484,9 @@ EXPECTED = {
 @pytest.mark.parametrize("event", sorted(EXPECTED))
 def test_change_transition_permissions(app, event):
     c = cast()
-    change = ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
+    change = ops.draft_change(
+        c.project, "extension", c.owner, reason="r", proposed=extension(c.project)
+    )
     if event in ("approve", "reject"):
         ops.submit_change(change, c.owner)
     for name, user in c.everyone().items():
@@ -441,6 +517,7 @@ def test_only_the_owner_may_create_while_running(app):
 
 
 # --- pages ---------------------------------------------------------------------------------------
+
 
 def test_changes_tab_lists_requests_and_kinds(app, client, login):
     c = cast()
@@ -489,8 +566,13 @@ def test_new_request_forbidden_to_bureau_and_outsiders(app, client, login):
     for user in (c.bureau, c.finance, c.outsider, c.expert):
         login(user)
         assert client.get(f"/projects/{c.project.id}/changes/new/extension").status_code == 403
-        assert client.post(f"/projects/{c.project.id}/changes/new/extension",
-                           data={"reason": "x", "end_date": "2030-01-01"}).status_code == 403
+        assert (
+            client.post(
+                f"/projects/{c.project.id}/changes/new/extension",
+                data={"reason": "x", "end_date": "2030-01-01"},
+            ).status_code
+            == 403
+        )
         client.post("/logout")
     assert db.session.scalar(sa.select(sa.func.count(ChangeRequest.id))) == 0
 
@@ -508,10 +590,14 @@ def test_budget_form_submitted_through_the_page(app, client, login):
     c = cast(award="200000.00")
     db.session.commit()
     login(c.owner)
-    response = client.post(f"/projects/{c.project.id}/changes/new/budget",
-                           data=budget_form(c.project, **{"equipment-fiscal": "5", "business-fiscal": "9"}))
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/budget",
+        data=budget_form(c.project, **{"equipment-fiscal": "5", "business-fiscal": "9"}),
+    )
     assert response.status_code == 302
-    change = db.session.scalar(sa.select(ChangeRequest).where(ChangeRequest.project_id == c.project.id))
+    change = db.session.scalar(
+        sa.select(ChangeRequest).where(ChangeRequest.project_id == c.project.id)
+    )
     assert change.state == "submitted" and change.kind == "budget"
     assert change.proposed["lines"]["equipment"]["fiscal"] == "50000.00"
     assert change.proposed["lines"]["business"]["fiscal"] == "90000.00"
@@ -521,8 +607,10 @@ def test_budget_form_not_summing_is_shown_again_with_what_was_typed(app, client,
     c = cast(award="200000.00")
     db.session.commit()
     login(c.owner)
-    response = client.post(f"/projects/{c.project.id}/changes/new/budget",
-                           data=budget_form(c.project, **{"equipment-fiscal": "5.1234"}))
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/budget",
+        data=budget_form(c.project, **{"equipment-fiscal": "5.1234"}),
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'value="5.1234"' in html and "data-total-error" in html and "设备改为租赁" in html
@@ -533,8 +621,10 @@ def test_extension_form_error_is_beside_the_end_date(app, client, login):
     c = cast()
     db.session.commit()
     login(c.owner)
-    response = client.post(f"/projects/{c.project.id}/changes/new/extension",
-                           data={"reason": "延期", "action": "submit", "end_date": "2000-01-01"})
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/extension",
+        data={"reason": "延期", "action": "submit", "end_date": "2000-01-01"},
+    )
     assert response.status_code == 422
     assert 'id="end_date-error"' in response.get_data(as_text=True)
 
@@ -544,8 +634,10 @@ def test_save_draft_then_edit_and_submit_from_the_page(app, client, login):
     db.session.commit()
     login(c.owner)
     new_end = ops.add_months(c.project.end_date, 3).isoformat()
-    response = client.post(f"/projects/{c.project.id}/changes/new/extension",
-                           data={"reason": "延期", "action": "save", "end_date": new_end})
+    response = client.post(
+        f"/projects/{c.project.id}/changes/new/extension",
+        data={"reason": "延期", "action": "save", "end_date": new_end},
+    )
     assert response.status_code == 302
     change = db.session.scalar(sa.select(ChangeRequest))
     assert change.state == "draft"
@@ -561,16 +653,25 @@ def test_team_form_adds_and_removes_members(app, client, login):
     core = next(m for m in c.project.members if m.role == "core")
     db.session.commit()
     login(c.owner)
-    data = {"reason": "人员调整", "action": "submit",
-            "members-0-member_id": str(core.id), "members-0-name": "李红", "members-0-role": "core",
-            "members-0-remove": "y",
-            "members-1-name": "孙立", "members-1-role": "member", "members-1-title": "技术员",
-            "members-2-name": "", "members-2-role": "member"}
+    data = {
+        "reason": "人员调整",
+        "action": "submit",
+        "members-0-member_id": str(core.id),
+        "members-0-name": "李红",
+        "members-0-role": "core",
+        "members-0-remove": "y",
+        "members-1-name": "孙立",
+        "members-1-role": "member",
+        "members-1-title": "技术员",
+        "members-2-name": "",
+        "members-2-role": "member",
+    }
     response = client.post(f"/projects/{c.project.id}/changes/new/team", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
     change = db.session.scalar(sa.select(ChangeRequest))
-    assert change.proposed["members"] == [{"id": None, "name": "孙立", "role": "member", "title": "技术员",
-                                           "organisation_name": ""}]
+    assert change.proposed["members"] == [
+        {"id": None, "name": "孙立", "role": "member", "title": "技术员", "organisation_name": ""}
+    ]
     detail = client.get(f"/projects/{c.project.id}/changes/{change.id}").get_data(as_text=True)
     assert detail.count("data-changed") == 2
 
@@ -599,8 +700,15 @@ def test_bureau_approves_and_rejects_through_the_pages(app, client, login):
     login(c.bureau)
     base = f"/projects/{c.project.id}/changes"
     assert client.post(f"{base}/{team_request.id}/reject", data={"note": ""}).status_code == 422
-    assert client.post(f"{base}/{team_request.id}/reject", data={"note": "核心成员不能全部退出"}).status_code == 302
-    assert client.post(f"{base}/{extension_request.id}/approve", data={"note": ""}).status_code == 302
+    assert (
+        client.post(
+            f"{base}/{team_request.id}/reject", data={"note": "核心成员不能全部退出"}
+        ).status_code
+        == 302
+    )
+    assert (
+        client.post(f"{base}/{extension_request.id}/approve", data={"note": ""}).status_code == 302
+    )
     assert reload(team_request).state == "rejected"
     assert reload(extension_request).state == "approved"
     assert reload(c.project).end_date == new_end
@@ -618,24 +726,36 @@ def test_stale_request_page_warns_and_approval_is_refused(app, client, login):
     assert reload(change).state == "submitted"
 
 
-@pytest.mark.parametrize("who,event,status", [
-    ("owner", "approve", 403), ("owner", "reject", 403), ("finance", "approve", 403), ("finance", "cancel", 403),
-    ("expert", "approve", 403), ("outsider", "cancel", 403), ("outsider", "submit", 403),
-    ("bureau", "cancel", 403),
-])
+@pytest.mark.parametrize(
+    "who,event,status",
+    [
+        ("owner", "approve", 403),
+        ("owner", "reject", 403),
+        ("finance", "approve", 403),
+        ("finance", "cancel", 403),
+        ("expert", "approve", 403),
+        ("outsider", "cancel", 403),
+        ("outsider", "submit", 403),
+        ("bureau", "cancel", 403),
+    ],
+)
 def test_change_pages_refuse_the_wrong_people(app, client, login, who, event, status):
     c = cast()
     change = submitted(c.project, "extension", extension(c.project), c.owner)
     db.session.commit()
     login(getattr(c, who))
-    response = client.post(f"/projects/{c.project.id}/changes/{change.id}/{event}", data={"note": "备注"})
+    response = client.post(
+        f"/projects/{c.project.id}/changes/{change.id}/{event}", data={"note": "备注"}
+    )
     assert response.status_code == status
     assert reload(change).state == "submitted"
 
 
 def test_bureau_cannot_submit_the_owners_draft(app, client, login):
     c = cast()
-    change = ops.draft_change(c.project, "extension", c.owner, reason="r", proposed=extension(c.project))
+    change = ops.draft_change(
+        c.project, "extension", c.owner, reason="r", proposed=extension(c.project)
+    )
     db.session.commit()
     login(c.bureau)  # the draft is the owner's until submitted: not even found
     assert client.post(f"/projects/{c.project.id}/changes/{change.id}/submit").status_code == 404

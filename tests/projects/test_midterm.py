@@ -31,13 +31,20 @@ def test_batch_records_each_conclusion_audits_and_notifies(app):
     owner_a, owner_b = owner_of(a), owner_of(b)
     officer = bureau_officer()
     deadline = local_today() + timedelta(days=60)
-    recorded = ops.record_midterm_checks("2026年中期检查", [
-        ops.MidtermEntry(a.id, "pass"),
-        ops.MidtermEntry(b.id, "conditional", "经费执行偏慢，请整改。", deadline),
-        ops.MidtermEntry(c.id, "fail", "未开展实质性研究。"),
-    ], officer)
+    recorded = ops.record_midterm_checks(
+        "2026年中期检查",
+        [
+            ops.MidtermEntry(a.id, "pass"),
+            ops.MidtermEntry(b.id, "conditional", "经费执行偏慢，请整改。", deadline),
+            ops.MidtermEntry(c.id, "fail", "未开展实质性研究。"),
+        ],
+        officer,
+    )
     assert [(x.project_id, x.conclusion, x.rectify_by) for x in recorded] == [
-        (a.id, "pass", None), (b.id, "conditional", deadline), (c.id, "fail", None)]
+        (a.id, "pass", None),
+        (b.id, "conditional", deadline),
+        (c.id, "fail", None),
+    ]
     assert all(x.batch == "2026年中期检查" and x.checked_by_id == officer.id for x in recorded)
     assert len(audit_events("midterm.recorded")) == 3
     [passed] = notifications_of(owner_a, "midterm.pass")
@@ -47,12 +54,15 @@ def test_batch_records_each_conclusion_audits_and_notifies(app):
     assert [x.id for x in ops.open_conditions()] == [recorded[1].id]
 
 
-@pytest.mark.parametrize("entry,field", [
-    (dict(conclusion="conditional", comments="整改"), "rectify_by"),
-    (dict(conclusion="conditional", comments="整改", rectify_by=0), "rectify_by"),
-    (dict(conclusion="fail"), "comments"),
-    (dict(conclusion="maybe"), "conclusion"),
-])
+@pytest.mark.parametrize(
+    "entry,field",
+    [
+        ({"conclusion": "conditional", "comments": "整改"}, "rectify_by"),
+        ({"conclusion": "conditional", "comments": "整改", "rectify_by": 0}, "rectify_by"),
+        ({"conclusion": "fail"}, "comments"),
+        ({"conclusion": "maybe"}, "conclusion"),
+    ],
+)
 def test_invalid_entries_are_refused(app, entry, field):
     project = running_project()
     if entry.get("rectify_by") == 0:
@@ -66,8 +76,11 @@ def test_invalid_entries_are_refused(app, entry, field):
 def test_only_running_projects_once_each_with_a_batch_name(app):
     project = running_project()
     stopped = running_project()
-    db.session.execute(sa.update(Project).where(Project.id == stopped.id).values(
-        state="terminated", terminated_at=stopped.signed_at, termination_reason="停产"))
+    db.session.execute(
+        sa.update(Project)
+        .where(Project.id == stopped.id)
+        .values(state="terminated", terminated_at=stopped.signed_at, termination_reason="停产")
+    )
     db.session.expire_all()
     officer = bureau_officer()
     with pytest.raises(ops.MidtermError):
@@ -83,8 +96,11 @@ def test_only_running_projects_once_each_with_a_batch_name(app):
 def test_mark_rectified_once(app):
     project = running_project()
     officer = bureau_officer()
-    [check] = ops.record_midterm_checks("批次", [ops.MidtermEntry(project.id, "conditional", "整改",
-                                                                local_today() + timedelta(days=5))], officer)
+    [check] = ops.record_midterm_checks(
+        "批次",
+        [ops.MidtermEntry(project.id, "conditional", "整改", local_today() + timedelta(days=5))],
+        officer,
+    )
     ops.mark_rectified(check, officer)
     assert reload(check).rectified_at is not None and ops.open_conditions() == []
     assert audit_events("midterm.rectified", check)
@@ -99,27 +115,44 @@ def test_batch_through_the_pages(app, login, client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert f'value="{a.id}"' in html and f'value="{b.id}"' in html
-    chosen = client.get("/projects/midterm/record", query_string={"batch": "2026年中期检查",
-                                                                  "project": [str(a.id), str(b.id)]})
+    chosen = client.get(
+        "/projects/midterm/record",
+        query_string={"batch": "2026年中期检查", "project": [str(a.id), str(b.id)]},
+    )
     assert chosen.status_code == 200
     html = chosen.get_data(as_text=True)
     assert a.code in html and b.code in html and "2026年中期检查" in html
     deadline = (local_today() + timedelta(days=30)).isoformat()
-    bad = client.post("/projects/midterm/record", data={
-        "batch": "2026年中期检查",
-        "entries-0-project_id": a.id, "entries-0-conclusion": "pass",
-        "entries-1-project_id": b.id, "entries-1-conclusion": "conditional", "entries-1-comments": "补充材料",
-    })
+    bad = client.post(
+        "/projects/midterm/record",
+        data={
+            "batch": "2026年中期检查",
+            "entries-0-project_id": a.id,
+            "entries-0-conclusion": "pass",
+            "entries-1-project_id": b.id,
+            "entries-1-conclusion": "conditional",
+            "entries-1-comments": "补充材料",
+        },
+    )
     assert bad.status_code == 422 and "补充材料" in bad.get_data(as_text=True)
     assert checks() == []
-    good = client.post("/projects/midterm/record", data={
-        "batch": "2026年中期检查",
-        "entries-0-project_id": a.id, "entries-0-conclusion": "pass",
-        "entries-1-project_id": b.id, "entries-1-conclusion": "conditional", "entries-1-comments": "补充材料",
-        "entries-1-rectify_by": deadline,
-    })
+    good = client.post(
+        "/projects/midterm/record",
+        data={
+            "batch": "2026年中期检查",
+            "entries-0-project_id": a.id,
+            "entries-0-conclusion": "pass",
+            "entries-1-project_id": b.id,
+            "entries-1-conclusion": "conditional",
+            "entries-1-comments": "补充材料",
+            "entries-1-rectify_by": deadline,
+        },
+    )
     assert good.status_code == 302
-    assert [(c.project_id, c.conclusion) for c in checks()] == [(a.id, "pass"), (b.id, "conditional")]
+    assert [(c.project_id, c.conclusion) for c in checks()] == [
+        (a.id, "pass"),
+        (b.id, "conditional"),
+    ]
     html = client.get("/projects/midterm").get_data(as_text=True)
     assert f'data-deadline="{deadline}"' in html
     overview = client.get(f"/projects/{b.id}").get_data(as_text=True)
@@ -141,8 +174,10 @@ def test_midterm_pages_for_the_bureau_only(app, login, client, who):
     user = owner_of(project) if who == "owner" else outsiders()[who]
     login(user)
     assert client.get("/projects/midterm").status_code == 403
-    response = client.post("/projects/midterm/record", data={
-        "batch": "x", "entries-0-project_id": project.id, "entries-0-conclusion": "pass"})
+    response = client.post(
+        "/projects/midterm/record",
+        data={"batch": "x", "entries-0-project_id": project.id, "entries-0-conclusion": "pass"},
+    )
     assert response.status_code == 403
     assert checks() == []
 

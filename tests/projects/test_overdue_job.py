@@ -38,7 +38,9 @@ def test_overdue_uses_the_beijing_date(app):
     assert counts == {"milestones": 1, "projects": 1}
     assert reload(yesterday.milestones[0]).overdue_notified_at == NOW
     assert reload(today.milestones[0]).overdue_notified_at is None
-    assert jobs.notify_overdue_milestones(NOW - timedelta(hours=1))["milestones"] == 0  # still 02-28 in Beijing
+    assert (
+        jobs.notify_overdue_milestones(NOW - timedelta(hours=1))["milestones"] == 0
+    )  # still 02-28 in Beijing
 
 
 def test_owner_and_bureau_told_once_per_milestone(app):
@@ -81,8 +83,11 @@ def test_reported_achieved_and_stopped_projects_are_not_overdue(app):
     ops.save_report(achieved.milestones[0], "已完成", {}, [], owner_of(achieved), submit=True)
     ops.approve_report(ops.waiting_reports()[-1], bureau_officer())
     stopped = project_due(-5)
-    db.session.execute(sa.update(type(stopped)).where(type(stopped).id == stopped.id).values(
-        state="terminated", terminated_at=NOW, termination_reason="企业停产"))
+    db.session.execute(
+        sa.update(type(stopped))
+        .where(type(stopped).id == stopped.id)
+        .values(state="terminated", terminated_at=NOW, termination_reason="企业停产")
+    )
     db.session.expire_all()
     assert jobs.notify_overdue_milestones(NOW) == {"milestones": 0, "projects": 0}
     assert reload(achieved.milestones[0]).state == "achieved"

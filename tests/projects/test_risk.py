@@ -33,9 +33,14 @@ def healthy(**kwargs):
     """A running project with a recent report and spending in line with time."""
     project = running_project(**kwargs)
     ops.save_report(project.milestones[0], "进展顺利", {}, [], owner_of(project))
-    report = db.session.scalars(sa.select(ProgressReport).where(ProgressReport.project_id == project.id)).one()
-    db.session.execute(sa.update(ProgressReport).where(ProgressReport.id == report.id)
-                       .values(state="submitted", submitted_at=utcnow() - timedelta(days=10)))
+    report = db.session.scalars(
+        sa.select(ProgressReport).where(ProgressReport.project_id == project.id)
+    ).one()
+    db.session.execute(
+        sa.update(ProgressReport)
+        .where(ProgressReport.id == report.id)
+        .values(state="submitted", submitted_at=utcnow() - timedelta(days=10))
+    )
     verified_spending(project, str(project.award * Decimal("0.25")))
     db.session.expire_all()
     return project
@@ -51,21 +56,29 @@ def test_healthy_project_is_not_at_risk(app):
 def test_overdue_milestone_is_a_reason(app):
     project = healthy(first_due_in=-1)
     risk = risk_of(project)
-    assert risk.reasons == ["overdue"] and [m.id for m in risk.overdue] == [project.milestones[0].id]
+    assert risk.reasons == ["overdue"] and [m.id for m in risk.overdue] == [
+        project.milestones[0].id
+    ]
 
 
 def test_silence_counts_from_the_last_report_or_the_signing(app):
     never = running_project()
     verified_spending(never, "60000")
-    db.session.execute(sa.update(Project).where(Project.id == never.id)
-                       .values(signed_at=utcnow() - timedelta(days=121)))
+    db.session.execute(
+        sa.update(Project)
+        .where(Project.id == never.id)
+        .values(signed_at=utcnow() - timedelta(days=121))
+    )
     db.session.expire_all()
     risk = risk_of(never)
     assert risk.reasons == ["silent"] and risk.last_report_at is None and risk.silent_days == 121
     recent = running_project()
     verified_spending(recent, "60000")
-    db.session.execute(sa.update(Project).where(Project.id == recent.id)
-                       .values(signed_at=utcnow() - timedelta(days=120)))
+    db.session.execute(
+        sa.update(Project)
+        .where(Project.id == recent.id)
+        .values(signed_at=utcnow() - timedelta(days=120))
+    )
     db.session.expire_all()
     assert risk_of(recent).reasons == []
 
@@ -95,8 +108,11 @@ def test_only_verified_spending_counts(app):
     late = running_project(started_days_ago=600)
     db.session.execute(sa.update(Project).where(Project.id == late.id).values(signed_at=utcnow()))
     item = verified_spending(late, "150000")
-    db.session.execute(sa.update(type(item)).where(type(item).id == item.id).values(state="submitted",
-                                                                                    verified_at=None))
+    db.session.execute(
+        sa.update(type(item))
+        .where(type(item).id == item.id)
+        .values(state="submitted", verified_at=None)
+    )
     db.session.expire_all()
     assert risk_of(late).reasons == ["spending"]
 
@@ -110,8 +126,11 @@ def test_elapsed_share_is_clamped(app):
 def test_at_risk_page_lists_each_reason(app, english_ui, login, client):
     overdue = healthy(first_due_in=-3)
     silent = running_project()
-    db.session.execute(sa.update(Project).where(Project.id == silent.id)
-                       .values(signed_at=utcnow() - timedelta(days=200)))
+    db.session.execute(
+        sa.update(Project)
+        .where(Project.id == silent.id)
+        .values(signed_at=utcnow() - timedelta(days=200))
+    )
     verified_spending(silent, "60000")
     fine = healthy()
     login(bureau_officer())

@@ -35,15 +35,21 @@ def warned(client, response, message: str) -> str:
 
 # --- finance returns the final statement ------------------------------------------------------
 
+
 def test_returning_a_verified_statement_warns_beside_it(app):
     c = cast()
     submit_report(c)
     verify(c)
     finance = client_for(app, c.finance)
-    response = finance.post(f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": ""})
+    response = finance.post(
+        f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": ""}
+    )
     assert response.location.endswith(f"/projects/{c.project.id}/acceptance#statement")
-    warned(finance, response,
-           "The final financial statement can no longer be returned: it is now “Statement verified”.")
+    warned(
+        finance,
+        response,
+        "The final financial statement can no longer be returned: it is now “Statement verified”.",
+    )
     assert acceptance_ops.current_report(reload(c.project)).state == "verified"
 
 
@@ -51,25 +57,38 @@ def test_returning_a_statement_without_a_note_shows_the_form_with_its_error(app)
     c = cast()
     submit_report(c)
     finance = client_for(app, c.finance)
-    response = finance.post(f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": " "})
+    response = finance.post(
+        f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": " "}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert f'action="/projects/{c.project.id}/acceptance/statement/return"' in html
-    assert "alert-danger" in html and "invalid-feedback" in html and "Say what is wrong with the statement." in html
+    assert (
+        "alert-danger" in html
+        and "invalid-feedback" in html
+        and "Say what is wrong with the statement." in html
+    )
 
 
 def test_returning_the_statement_is_for_finance_only(app):
     c = cast()
     submit_report(c)
     bureau = client_for(app, c.bureau)
-    assert bureau.post(f"/projects/{c.project.id}/acceptance/statement/return",
-                       data={"statement-note": ""}).status_code == 403
+    assert (
+        bureau.post(
+            f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": ""}
+        ).status_code
+        == 403
+    )
 
 
 # --- the bureau returns a progress report -----------------------------------------------------
 
+
 def _submitted(project):
-    return progress_ops.save_report(project.milestones[0], "中试完成", {}, [], owner_of(project), submit=True)
+    return progress_ops.save_report(
+        project.milestones[0], "中试完成", {}, [], owner_of(project), submit=True
+    )
 
 
 def test_returning_an_approved_report_warns_on_its_page(app):
@@ -78,9 +97,15 @@ def test_returning_an_approved_report_warns_on_its_page(app):
     officer = bureau_officer()
     progress_ops.approve_report(report, officer)
     client = client_for(app, officer)
-    response = client.post(f"/projects/{project.id}/reports/{report.id}/return", data={"return-note": "缺少数据"})
+    response = client.post(
+        f"/projects/{project.id}/reports/{report.id}/return", data={"return-note": "缺少数据"}
+    )
     assert response.location.endswith(f"/projects/{project.id}/reports/{report.id}")
-    warned(client, response, "This progress report can no longer be returned: it is now “Passed review”.")
+    warned(
+        client,
+        response,
+        "This progress report can no longer be returned: it is now “Passed review”.",
+    )
     assert reload(report).state == "approved"
 
 
@@ -88,7 +113,9 @@ def test_returning_a_report_without_a_note_opens_the_form_with_its_error(app):
     project = running_project()
     report = _submitted(project)
     client = client_for(app, bureau_officer())
-    response = client.post(f"/projects/{project.id}/reports/{report.id}/return", data={"return-note": ""})
+    response = client.post(
+        f"/projects/{project.id}/reports/{report.id}/return", data={"return-note": ""}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     form_start = html.index(f'action="/projects/{project.id}/reports/{report.id}/return"')

@@ -27,8 +27,9 @@ from tests.projects.change_helpers import (
 
 
 def tranches_of(project) -> list[Tranche]:
-    return db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id)
-                              .order_by(Tranche.position)).all()
+    return db.session.scalars(
+        sa.select(Tranche).where(Tranche.project_id == project.id).order_by(Tranche.position)
+    ).all()
 
 
 def test_termination_records_reason_and_cancels_undisbursed_tranches(app):
@@ -46,10 +47,16 @@ def test_termination_records_reason_and_cancels_undisbursed_tranches(app):
     assert db.session.get(Disbursement, pending.id).state == "cancelled"
     assert project.committed_total == 0
     assert all(t.cancelled_at is not None for t in (contract, milestone, acceptance))
-    assert [e.object_id for e in audit_events("tranche.cancelled")] == [str(milestone.id), str(acceptance.id),
-                                                                        str(contract.id)]
+    assert [e.object_id for e in audit_events("tranche.cancelled")] == [
+        str(milestone.id),
+        str(acceptance.id),
+        str(contract.id),
+    ]
     event = audit_events("project.terminate", project)[-1]
-    assert event.before["state"] == "in_progress" and event.after["reason"].strip() == "企业已注销，项目无法继续实施"
+    assert (
+        event.before["state"] == "in_progress"
+        and event.after["reason"].strip() == "企业已注销，项目无法继续实施"
+    )
 
 
 def test_termination_cancels_a_tranche_whose_disbursement_was_rejected(app):
@@ -136,6 +143,7 @@ def test_terminated_project_cannot_be_terminated_again_nor_changed(app):
 
 # --- the page -------------------------------------------------------------------------------------
 
+
 def test_terminate_page_shows_tranches_to_cancel(app, client, login):
     c = cast()
     db.session.commit()
@@ -154,8 +162,12 @@ def test_terminate_page_refused_to_everyone_but_the_bureau(app, client, login):
     for user in (c.owner, c.finance, c.expert, c.outsider):
         login(user)
         assert client.get(f"/projects/{c.project.id}/terminate").status_code == 403
-        assert client.post(f"/projects/{c.project.id}/terminate",
-                           data={"reason": "理由", "confirm": "y"}).status_code == 403
+        assert (
+            client.post(
+                f"/projects/{c.project.id}/terminate", data={"reason": "理由", "confirm": "y"}
+            ).status_code
+            == 403
+        )
         client.post("/logout")
     assert reload(c.project).state == "in_progress"
 
@@ -175,7 +187,9 @@ def test_terminate_through_the_page(app, client, login):
     c = cast()
     db.session.commit()
     login(c.bureau)
-    response = client.post(f"/projects/{c.project.id}/terminate", data={"reason": "违规使用资金", "confirm": "y"})
+    response = client.post(
+        f"/projects/{c.project.id}/terminate", data={"reason": "违规使用资金", "confirm": "y"}
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/projects/{c.project.id}/changes")
     project = reload(c.project)

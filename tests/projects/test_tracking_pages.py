@@ -34,7 +34,12 @@ def client_for(app, user):
 
 
 def people(project) -> dict:
-    return {"owner": owner_of(project), "bureau": bureau_officer(), **outsiders(), "anonymous": None}
+    return {
+        "owner": owner_of(project),
+        "bureau": bureau_officer(),
+        **outsiders(),
+        "anonymous": None,
+    }
 
 
 def ids_in(html: str) -> set[int]:
@@ -44,6 +49,7 @@ def ids_in(html: str) -> set[int]:
 
 
 # --- lists -----------------------------------------------------------------------------------------
+
 
 def test_index_for_bureau_and_finance_only(app):
     project = running_project()
@@ -63,13 +69,19 @@ def test_index_filters_by_year_call_cluster_state_and_text(app):
     a = running_project(OrganisationFactory(name="通化甲药业有限公司", cluster=cluster), call=call)
     b = running_project(OrganisationFactory(name="通化乙材料有限公司"))
     c = running_project(OrganisationFactory(name="通化丙装备有限公司"))
-    db.session.execute(sa.update(type(c)).where(type(c).id == c.id).values(state="terminated",
-                                                                          terminated_at=c.signed_at,
-                                                                          termination_reason="x"))
+    db.session.execute(
+        sa.update(type(c))
+        .where(type(c).id == c.id)
+        .values(state="terminated", terminated_at=c.signed_at, termination_reason="x")
+    )
     client = client_for(app, bureau_officer())
 
     def listed(**args) -> set[int]:
-        return ids_in(client.get("/projects", query_string=args).get_data(as_text=True)) & {a.id, b.id, c.id}
+        return ids_in(client.get("/projects", query_string=args).get_data(as_text=True)) & {
+            a.id,
+            b.id,
+            c.id,
+        }
 
     assert listed() == {a.id, b.id, c.id}
     assert listed(year=2025) == {a.id}
@@ -127,8 +139,11 @@ def test_navigation_shows_projects_by_role(app, english_ui):
 
 # --- the project page -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("who,status", [("owner", 200), ("bureau", 200), ("finance", 200), ("other_owner", 403),
-                                        ("expert", 403)])
+
+@pytest.mark.parametrize(
+    "who,status",
+    [("owner", 200), ("bureau", 200), ("finance", 200), ("other_owner", 403), ("expert", 403)],
+)
 def test_detail_access(app, who, status):
     project = running_project()
     response = client_for(app, people(project)[who]).get(f"/projects/{project.id}")
@@ -150,8 +165,13 @@ def test_detail_shows_state_history_from_the_audit_log(app, english_ui):
     from grants.core import audit
 
     project = running_project()
-    audit.record("project.sign", project, actor=bureau_officer(), before={"state": "contracting"},
-                 after={"state": "in_progress"})
+    audit.record(
+        "project.sign",
+        project,
+        actor=bureau_officer(),
+        before={"state": "contracting"},
+        after={"state": "in_progress"},
+    )
     db.session.flush()
     html = client_for(app, bureau_officer()).get(f"/projects/{project.id}").get_data(as_text=True)
     assert "Confirm the signed task book" in html and "Awaiting the signed task book" in html
@@ -163,9 +183,14 @@ def test_detail_404_for_unknown_project(app):
 
 # --- milestones and reports ----------------------------------------------------------------------
 
+
 def test_milestones_tab_marks_overdue_ones(app):
     project = running_project(first_due_in=-3)
-    html = client_for(app, owner_of(project)).get(f"/projects/{project.id}/milestones").get_data(as_text=True)
+    html = (
+        client_for(app, owner_of(project))
+        .get(f"/projects/{project.id}/milestones")
+        .get_data(as_text=True)
+    )
     assert html.count("data-overdue") == 1
     assert f"/projects/{project.id}/milestones/{project.milestones[0].id}/report" in html
 
@@ -177,15 +202,24 @@ def test_owner_saves_a_draft_then_submits_through_the_page(app):
     client = client_for(app, owner)
     url = f"/projects/{project.id}/milestones/{milestone.id}/report"
     assert client.get(url).status_code == 200
-    response = client.post(url, data={"text": "中试完成一半", "kpi_patents_filed": "1", "kpi_revenue": "",
-                                      "action": "save",
-                                      "evidence": (io.BytesIO(PDF_BYTES), "数据.pdf")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        url,
+        data={
+            "text": "中试完成一半",
+            "kpi_patents_filed": "1",
+            "kpi_revenue": "",
+            "action": "save",
+            "evidence": (io.BytesIO(PDF_BYTES), "数据.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     report = report_of(milestone)
     assert report.state == "draft" and report.kpi_progress == {"patents_filed": "1.00"}
     assert [f.original_name for f in ops.evidence_of(report)] == ["数据.pdf"]
-    response = client.post(url, data={"text": "中试完成", "kpi_patents_filed": "2", "action": "submit"})
+    response = client.post(
+        url, data={"text": "中试完成", "kpi_patents_filed": "2", "action": "submit"}
+    )
     assert response.status_code == 302 and response.location.endswith(f"/reports/{report.id}")
     assert reload(report).state == "submitted" and reload(milestone).state == "reported"
 
@@ -195,7 +229,9 @@ def test_report_form_keeps_what_was_typed_on_errors(app):
     milestone = project.milestones[0]
     client = client_for(app, owner_of(project))
     url = f"/projects/{project.id}/milestones/{milestone.id}/report"
-    response = client.post(url, data={"text": "有进展", "kpi_patents_filed": "-1", "action": "save"})
+    response = client.post(
+        url, data={"text": "有进展", "kpi_patents_filed": "-1", "action": "save"}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "有进展" in html and 'value="-1"' in html and 'aria-invalid="true"' in html
@@ -217,8 +253,10 @@ def test_report_form_forbidden_to_others(app, who):
 
 def test_report_form_anonymous_goes_to_login(app):
     project = running_project()
-    response = client_for(app, None).post(f"/projects/{project.id}/milestones/{project.milestones[0].id}/report",
-                                          data={"text": "x", "action": "submit"})
+    response = client_for(app, None).post(
+        f"/projects/{project.id}/milestones/{project.milestones[0].id}/report",
+        data={"text": "x", "action": "submit"},
+    )
     assert response.status_code == 302 and "/login" in response.location
 
 
@@ -232,8 +270,12 @@ def test_bureau_approves_through_the_page_and_the_tranche_becomes_due(app):
     report = _submitted(project)
     client = client_for(app, bureau_officer())
     page = client.get(f"/projects/{project.id}/reports/{report.id}")
-    assert page.status_code == 200 and f"/reports/{report.id}/approve" in page.get_data(as_text=True)
-    response = client.post(f"/projects/{project.id}/reports/{report.id}/approve", data={"approve-note": ""})
+    assert page.status_code == 200 and f"/reports/{report.id}/approve" in page.get_data(
+        as_text=True
+    )
+    response = client.post(
+        f"/projects/{project.id}/reports/{report.id}/approve", data={"approve-note": ""}
+    )
     assert response.status_code == 302
     assert reload(report).state == "approved" and milestone_tranche(project).due_since is not None
 
@@ -257,8 +299,9 @@ def test_review_forbidden_through_the_page(app, who, event):
     client = client_for(app, people(project)[who])
     page = client.get(f"/projects/{project.id}/reports/{report.id}").get_data(as_text=True)
     assert f"/reports/{report.id}/{event}" not in page
-    response = client.post(f"/projects/{project.id}/reports/{report.id}/{event}",
-                           data={f"{event}-note": "x"})
+    response = client.post(
+        f"/projects/{project.id}/reports/{report.id}/{event}", data={f"{event}-note": "x"}
+    )
     assert response.status_code == 403
     assert reload(report).state == "submitted"
 
@@ -293,7 +336,9 @@ def test_evidence_download_for_project_viewers_only(app):
 
     project = running_project()
     owner = owner_of(project)
-    report = ops.save_report(project.milestones[0], "x", {}, [FileStorage(io.BytesIO(PDF_BYTES), "证明.pdf")], owner)
+    report = ops.save_report(
+        project.milestones[0], "x", {}, [FileStorage(io.BytesIO(PDF_BYTES), "证明.pdf")], owner
+    )
     [item] = ops.evidence_of(report)
     db.session.commit()
     url = f"/projects/{project.id}/evidence/{item.id}"
@@ -314,9 +359,13 @@ def test_evidence_download_for_project_viewers_only(app):
 def test_waiting_reports_page_for_the_bureau(app):
     project = running_project()
     report = _submitted(project)
-    html = client_for(app, bureau_officer()).get("/projects/progress-reports").get_data(as_text=True)
+    html = (
+        client_for(app, bureau_officer()).get("/projects/progress-reports").get_data(as_text=True)
+    )
     assert f'data-report-id="{report.id}"' in html
-    assert client_for(app, make_user("finance")).get("/projects/progress-reports").status_code == 403
+    assert (
+        client_for(app, make_user("finance")).get("/projects/progress-reports").status_code == 403
+    )
 
 
 def test_owner_dashboard_panel_lists_due_and_overdue_milestones(app):
@@ -348,6 +397,8 @@ def test_overview_links_workflow_actions_to_the_tab_holding_their_form(app, monk
     project = running_project()
     html = client_for(app, bureau_officer()).get(f"/projects/{project.id}").get_data(as_text=True)
     actions = html.split('id="actions-heading"')[1]
-    assert f'href="/projects/{project.id}/milestones"' in actions  # terminate: its form lives on tab 60
+    assert (
+        f'href="/projects/{project.id}/milestones"' in actions
+    )  # terminate: its form lives on tab 60
     html = client_for(app, owner_of(project)).get(f"/projects/{project.id}").get_data(as_text=True)
     assert 'id="actions-heading"' not in html  # the owner may not terminate

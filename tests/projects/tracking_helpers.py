@@ -27,8 +27,14 @@ def pdf_upload(name: str = "中试报告.pdf") -> FileStorage:
     return FileStorage(stream=io.BytesIO(PDF_BYTES), filename=name, content_type="application/pdf")
 
 
-def running_project(organisation=None, *, today: date | None = None, first_due_in: int = 30,
-                    started_days_ago: int = 200, **kwargs) -> Project:
+def running_project(
+    organisation=None,
+    *,
+    today: date | None = None,
+    first_due_in: int = 30,
+    started_days_ago: int = 200,
+    **kwargs,
+) -> Project:
     """A signed, running project whose first milestone falls due ``first_due_in`` days after ``today``.
 
     The period began ``started_days_ago`` days ago and lasts two years; the second milestone
@@ -36,8 +42,13 @@ def running_project(organisation=None, *, today: date | None = None, first_due_i
     """
     today = today or local_today()
     start = today - timedelta(days=started_days_ago)
-    project = make_project(state="in_progress", organisation=organisation or OrganisationFactory(),
-                           start_date=start, end_date=start + timedelta(days=730), **kwargs)
+    project = make_project(
+        state="in_progress",
+        organisation=organisation or OrganisationFactory(),
+        start_date=start,
+        end_date=start + timedelta(days=730),
+        **kwargs,
+    )
     for i, milestone in enumerate(project.milestones):
         milestone.due_date = today + timedelta(days=first_due_in + 365 * i)
     db.session.flush()
@@ -57,9 +68,11 @@ def bureau_officer(**kwargs):
 
 def outsiders() -> dict:
     """Users who may not act on someone else's project: another organisation, finance, an expert."""
-    return {"other_owner": make_user("applicant", organisation=OrganisationFactory(), locale="en"),
-            "finance": make_user("finance", locale="en"),
-            "expert": make_user("expert", locale="en")}
+    return {
+        "other_owner": make_user("applicant", organisation=OrganisationFactory(), locale="en"),
+        "finance": make_user("finance", locale="en"),
+        "expert": make_user("expert", locale="en"),
+    }
 
 
 def reload(obj):
@@ -69,21 +82,32 @@ def reload(obj):
 
 def report_of(milestone: Milestone) -> ProgressReport | None:
     db.session.expire_all()
-    return db.session.scalars(sa.select(ProgressReport).where(ProgressReport.milestone_id == milestone.id)
-                              .order_by(ProgressReport.id.desc())).first()
+    return db.session.scalars(
+        sa.select(ProgressReport)
+        .where(ProgressReport.milestone_id == milestone.id)
+        .order_by(ProgressReport.id.desc())
+    ).first()
 
 
 def milestone_tranche(project: Project) -> Tranche:
-    return db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id,
-                                                       Tranche.trigger == "milestone")).one()
+    return db.session.scalars(
+        sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.trigger == "milestone")
+    ).one()
 
 
 def verified_spending(project: Project, amount: str, category: str = "equipment") -> Expenditure:
     """A verified spending report line (written directly: the spending pages are another helper's)."""
     today = local_today()
-    item = Expenditure(project_id=project.id, category=category, period_start=project.start_date,
-                       period_end=today, amount=Decimal(amount), state="verified", submitted_at=utcnow(),
-                       verified_at=utcnow())
+    item = Expenditure(
+        project_id=project.id,
+        category=category,
+        period_start=project.start_date,
+        period_end=today,
+        amount=Decimal(amount),
+        state="verified",
+        submitted_at=utcnow(),
+        verified_at=utcnow(),
+    )
     db.session.add(item)
     db.session.flush()
     return item
@@ -99,7 +123,9 @@ def notifications_of(user, kind: str | None = None) -> list[Notification]:
 def audit_events(action: str, obj=None) -> list[AuditEvent]:
     stmt = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     if obj is not None:
-        stmt = stmt.where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id))
+        stmt = stmt.where(
+            AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id)
+        )
     return db.session.scalars(stmt).all()
 
 

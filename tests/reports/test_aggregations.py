@@ -30,7 +30,10 @@ def test_cluster_tallies_are_exact_on_fixtures(app):
         tally = portfolio.by_cluster[code]
         expected = EXPECTED[code]
         assert (tally.applications, tally.passed, tally.funded) == (
-            expected["applications"], expected["passed"], expected["funded"])
+            expected["applications"],
+            expected["passed"],
+            expected["funded"],
+        )
         assert tally.awarded == expected["awarded"]
         assert tally.disbursed == expected["disbursed"]
         assert tally.spent == expected["spent"]
@@ -100,11 +103,18 @@ def test_outcomes_and_acceptance_by_cluster(app):
     assert portfolio.outcomes["pharma"]["revenue"].quantity == Decimal("1234500.00")
     assert portfolio.outcome_totals["jobs"].quantity == Decimal("12.00")
     pharma = portfolio.acceptance["pharma"]
-    assert (pharma.passed, pharma.failed, pharma.rectifying, pharma.rectify_decisions) == (1, 0, 1, 1)
+    assert (pharma.passed, pharma.failed, pharma.rectifying, pharma.rectify_decisions) == (
+        1,
+        0,
+        1,
+        1,
+    )
     assert pharma.pass_rate == Decimal("1.0000")
     assert portfolio.acceptance["equipment"].ongoing == 1
     assert portfolio.organisations_funded == 2
-    assert [line.code for line in portfolio.projects] == sorted(line.code for line in portfolio.projects)
+    assert [line.code for line in portfolio.projects] == sorted(
+        line.code for line in portfolio.projects
+    )
 
 
 def test_other_years_stay_out_of_the_period(app):

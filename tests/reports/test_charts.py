@@ -22,7 +22,9 @@ def render(locale="zh_Hans_CN", period=None):
     years = trend_years(period)
     portfolio = build_portfolio(period, as_of=AS_OF, enterprise_span=years)
     with force_locale(locale):
-        return charts.portfolio_charts(portfolio, plan_progress(portfolio.enterprises, years), years, locale)
+        return charts.portfolio_charts(
+            portfolio, plan_progress(portfolio.enterprises, years), years, locale
+        )
 
 
 def texts(svg: str) -> list[str]:
@@ -33,8 +35,15 @@ def test_charts_keep_chinese_as_text_in_the_named_font(app):
     build_fixture()
     assert "enterprise-trend" not in render()  # one year: no trend to draw
     drawn = render(period=Period(2016, YEAR))
-    assert {"awarded-by-cluster", "awarded-by-cluster-level", "applications-by-cluster", "category-shares",
-            "awarded-by-year", "enterprise-trend", "rd-trend"} <= set(drawn)
+    assert {
+        "awarded-by-cluster",
+        "awarded-by-cluster-level",
+        "applications-by-cluster",
+        "category-shares",
+        "awarded-by-year",
+        "enterprise-trend",
+        "rd-trend",
+    } <= set(drawn)
     svg = str(drawn["awarded-by-cluster"].svg)
     assert "医药健康" in texts(svg) and "装备制造" in texts(svg)
     assert "Noto Sans CJK SC" in svg

@@ -26,8 +26,10 @@ from tests.reports.portfolio_helpers import build_portfolio as build_fixture
 TIMEOUT = 300  # generous: the machine may be busy
 NOTO_SANS = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # Debian fonts-noto-cjk
 
-needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
-                                   reason="poppler-utils (pdftotext, pdffonts) not installed")
+needs_poppler = pytest.mark.skipif(
+    not shutil.which("pdftotext") or not shutil.which("pdffonts"),
+    reason="poppler-utils (pdftotext, pdffonts) not installed",
+)
 
 
 def content(locale="zh_Hans_CN", period=None):
@@ -62,15 +64,17 @@ def test_pdf_text_holds_clusters_and_fixture_figures(app, tmp_path):
     text = poppler("pdftotext", pdf, tmp_path)
     flat = " ".join(text.split())
     assert "医药健康" in text and "装备制造" in text
-    assert "通化金马药业集团股份有限公司" in "".join(text.split())  # the appendix (wrapped in its cell)
-    assert "165.00" in flat        # 1,650,000.55 yuan awarded in all, in 万元
-    assert "151.00" in flat        # the medical-health cluster
-    assert "66.7%" in flat         # its success rate: 2 funded of 3 past the formal check
-    assert "114.00" in flat        # provincial projects
-    assert "51.00" in flat         # municipal projects
+    assert "通化金马药业集团股份有限公司" in "".join(
+        text.split()
+    )  # the appendix (wrapped in its cell)
+    assert "165.00" in flat  # 1,650,000.55 yuan awarded in all, in 万元
+    assert "151.00" in flat  # the medical-health cluster
+    assert "66.7%" in flat  # its success rate: 2 funded of 3 past the formal check
+    assert "114.00" in flat  # provincial projects
+    assert "51.00" in flat  # municipal projects
     pages = count_pages(pdf)
     assert pages >= 5
-    assert f"第 2 页，共 {pages} 页" in text   # running footer, page x of y
+    assert f"第 2 页，共 {pages} 页" in text  # running footer, page x of y
 
 
 @needs_poppler
@@ -80,7 +84,7 @@ def test_pdf_fonts_are_embedded_subset_cjk(app, tmp_path):
     assert fonts
     for line in fonts:
         name, emb_sub_uni = line.split()[0], line.split()[-5:-2]
-        assert "Noto" in name and "+" in name, line   # subset (ABCDEF+Name) of the named CJK fonts
+        assert "Noto" in name and "+" in name, line  # subset (ABCDEF+Name) of the named CJK fonts
         assert emb_sub_uni == ["yes", "yes", "yes"], line
 
 
@@ -140,7 +144,9 @@ def test_xlsx_holds_the_tables(app):
         data = report_xlsx(built)
     workbook = load_workbook(io.BytesIO(data), read_only=True)
     assert len(workbook.sheetnames) >= 10
-    rows = {sheet: list(workbook[sheet].iter_rows(values_only=True)) for sheet in workbook.sheetnames}
+    rows = {
+        sheet: list(workbook[sheet].iter_rows(values_only=True)) for sheet in workbook.sheetnames
+    }
     by_cluster = rows[workbook.sheetnames[0]]
     pharma = next(row for row in by_cluster if row[0] == "医药健康")
     assert pharma[1:4] == (4, 3, 2)

@@ -47,7 +47,9 @@ def no_dispatch(monkeypatch):
 
 
 def files_in_reports_dir() -> list[str]:
-    return sorted(item.key.removeprefix("reports/") for item in storage.backend().iter_keys("reports/"))
+    return sorted(
+        item.key.removeprefix("reports/") for item in storage.backend().iter_keys("reports/")
+    )
 
 
 def stored_path(name: str):
@@ -94,14 +96,23 @@ def test_second_request_joins_the_version_under_way(app, bureau, no_dispatch):
     assert not joined and joined_again and second.id == first.id
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(PortfolioReport.id))) == 1
-    assert db.session.scalar(sa.select(sa.func.count(Job.id)).where(Job.name == operations.JOB_NAME)) == 1
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Job.id)).where(Job.name == operations.JOB_NAME))
+        == 1
+    )
 
 
 def test_only_one_active_version_per_period_and_language(app):
-    db.session.add(PortfolioReport(first_year=YEAR, last_year=YEAR, locale="en", version=1, state="queued"))
+    db.session.add(
+        PortfolioReport(first_year=YEAR, last_year=YEAR, locale="en", version=1, state="queued")
+    )
     db.session.flush()
     with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
-        db.session.add(PortfolioReport(first_year=YEAR, last_year=YEAR, locale="en", version=2, state="running"))
+        db.session.add(
+            PortfolioReport(
+                first_year=YEAR, last_year=YEAR, locale="en", version=2, state="running"
+            )
+        )
         db.session.flush()
 
 
@@ -109,7 +120,9 @@ def test_render_killed_at_its_time_limit_leaves_no_file(app, bureau, no_dispatch
     build_fixture()
     report, _joined = request_report(PERIOD, "zh_Hans_CN", bureau)
     db.session.commit()
-    app.config["REPORT_PDF_TIMEOUT"] = 0.001  # the renderer is killed before it can finish (restored by monkeypatch)
+    app.config["REPORT_PDF_TIMEOUT"] = (
+        0.001  # the renderer is killed before it can finish (restored by monkeypatch)
+    )
     with pytest.raises(PdfTimeout):
         generate_now(report.id)
     report = reload(report)
@@ -187,8 +200,9 @@ def test_running_version_whose_job_died_is_settled_and_retried(app, bureau, no_d
     job = report.job
     job.status = "running"
     job.started_at = utcnow() - timedelta(hours=3)  # its worker was killed long ago
-    db.session.execute(sa.update(PortfolioReport).where(PortfolioReport.id == report.id)
-                       .values(state="running"))
+    db.session.execute(
+        sa.update(PortfolioReport).where(PortfolioReport.id == report.id).values(state="running")
+    )
     db.session.commit()
     assert operations.stale_reason(reload(report))
     settled = settle_stale_reports()

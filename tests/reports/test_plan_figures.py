@@ -26,14 +26,19 @@ def test_thirteenth_plan_figures_come_out_of_the_demo_data(app, untranslated_ui)
     assert (province.funded, province.awarded) == (21, 1014 * WAN)
     assert (city.funded, city.awarded) == (13, 510 * WAN)
     assert (content.plan_levels.funded, content.plan_levels.awarded) == (34, 1524 * WAN)
-    assert (content.plan_levels_leading.funded, content.plan_levels_leading.awarded) == (19, 1219 * WAN)
+    assert (content.plan_levels_leading.funded, content.plan_levels_leading.awarded) == (
+        19,
+        1219 * WAN,
+    )
     assert portfolio.enterprises[2020].national_high_tech == 8
     high_tech = next(i for i in content.indicators if i.key == "national_high_tech")
     assert high_tech.baseline == high_tech.stated_baseline == 8
     with current_app.test_request_context(), force_locale("zh_Hans_CN"):
         html = " ".join(report_html(content).split())
     assert "1,014.00" in html and "1,524.00" in html and "1,219.00" in html
-    assert "supported 21 projects with 1,014 10,000 yuan" in html   # the lead text (English source here)
+    assert (
+        "supported 21 projects with 1,014 10,000 yuan" in html
+    )  # the lead text (English source here)
 
 
 def test_fourteenth_plan_progress_on_the_demo_data(app):
@@ -42,7 +47,7 @@ def test_fourteenth_plan_progress_on_the_demo_data(app):
         content = build_content(Period(2021, 2025), "zh_Hans_CN", with_charts=False)
     tech, high_tech, rd = content.indicators
     assert list(tech.values) == [2020, 2021, 2022, 2023, 2024, 2025]
-    assert tech.target == -(-tech.baseline * 3 // 2)   # +50 % over 2020, rounded up
+    assert tech.target == -(-tech.baseline * 3 // 2)  # +50 % over 2020, rounded up
     assert high_tech.target == 10
     assert rd.target == rd.baseline + Decimal("0.01")
     assert content.portfolio.totals.funded > 0

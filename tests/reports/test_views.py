@@ -20,8 +20,13 @@ from tests.factories import make_user
 from tests.reports.portfolio_helpers import EXPECTED, YEAR
 from tests.reports.portfolio_helpers import build_portfolio as build_fixture
 
-PAGES = ["/reports/", "/reports/dashboard", "/reports/open-data", "/reports/open-data/grants.json",
-         "/reports/open-data/grants.csv"]
+PAGES = [
+    "/reports/",
+    "/reports/dashboard",
+    "/reports/open-data",
+    "/reports/open-data/grants.json",
+    "/reports/open-data/grants.csv",
+]
 
 
 @pytest.fixture
@@ -41,7 +46,9 @@ def test_reports_are_for_the_bureau_only(app, client, login, role):
     login(make_user(role))
     for url in PAGES:
         assert client.get(url).status_code == 403, url
-    assert client.post("/reports/", data={"period": "2020", "locale": "zh_Hans_CN"}).status_code == 403
+    assert (
+        client.post("/reports/", data={"period": "2020", "locale": "zh_Hans_CN"}).status_code == 403
+    )
     assert reports() == []
 
 
@@ -72,7 +79,9 @@ def test_bureau_requests_and_downloads_a_report(app, client, login, run_jobs, bu
     assert client.get(f"/reports/{report.id}/download/zip").status_code == 404
 
 
-def test_a_second_request_joins_and_unfinished_versions_are_not_served(app, client, login, bureau, monkeypatch):
+def test_a_second_request_joins_and_unfinished_versions_are_not_served(
+    app, client, login, bureau, monkeypatch
+):
     monkeypatch.setattr(core_jobs, "dispatch", lambda app, job_id: None)
     login(bureau)
     client.post("/reports/", data={"period": "2021-2025", "locale": "en"})
@@ -114,8 +123,8 @@ def test_dashboard_inlines_the_charts_with_escaped_names(app, client, login, bur
     assert html.count("<svg") >= 4
     assert "<script>alert(1)</script>" not in html
     assert "医药健康&lt;script&gt;" in html
-    assert "151.00" in html     # the cluster's money in 万元
-    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert "151.00" in html  # the cluster's money in 万元
+    svg = html[html.index("<svg") : html.index("</svg>")]
     assert "style=" not in svg
     assert client.get("/reports/dashboard?period=1800").status_code == 400
 
@@ -145,7 +154,7 @@ def test_open_data_json_is_a_360giving_package(app, client, login, bureau):
 
 def test_open_data_csv_uses_the_standard_column_titles(app, client, login, bureau):
     fixture = build_fixture()
-    fixture.p2.title = "=HYPERLINK(\"http://example.com\")"
+    fixture.p2.title = '=HYPERLINK("http://example.com")'
     db.session.commit()
     login(bureau)
     response = client.get("/reports/open-data/grants.csv?period=all")
@@ -154,12 +163,20 @@ def test_open_data_csv_uses_the_standard_column_titles(app, client, login, burea
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == CSV_COLUMNS
-    assert {"Identifier", "Title", "Amount Awarded", "Recipient Org:Identifier", "Funding Org:Identifier",
-            "Award Date"} <= set(rows[0])
+    assert {
+        "Identifier",
+        "Title",
+        "Amount Awarded",
+        "Recipient Org:Identifier",
+        "Funding Org:Identifier",
+        "Award Date",
+    } <= set(rows[0])
     body = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert len(body) == 3
     assert {row["Amount Awarded"] for row in body} == {"1000000.00", "140000.00", "510000.55"}
-    assert any(row["Title"].startswith("'=HYPERLINK") for row in body)  # no formula for spreadsheets
+    assert any(
+        row["Title"].startswith("'=HYPERLINK") for row in body
+    )  # no formula for spreadsheets
     assert client.get("/reports/open-data/grants.xml").status_code == 404
     assert client.get("/reports/open-data/grants.csv?period=oops").status_code == 400
 
@@ -178,7 +195,9 @@ def test_status_fragment_swaps_the_archive_row_when_done(app, client, login, run
     client.post("/reports/", data={"period": str(YEAR), "locale": "en"})
     run_jobs()
     [report] = reports()
-    fragment = client.get(f"/reports/{report.id}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = client.get(f"/reports/{report.id}/status", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert 'hx-swap-oob="true"' in fragment and f'id="report-{report.id}"' in fragment
     assert "hx-trigger" not in fragment
     assert operations.servable_key(report, "xlsx") is not None

@@ -28,8 +28,12 @@ def application_under_review(call=None, organisation=None, **kwargs):
     """A filled application of ``call`` in expert review, with a reference number."""
     kwargs.setdefault("reference_no", f"A-{next(_serial):05d}")
     kwargs.setdefault("submitted_at", utcnow())
-    application = ApplicationFactory(call=call or CallFactory(), organisation=organisation or OrganisationFactory(),
-                                     state="under_review", **kwargs)
+    application = ApplicationFactory(
+        call=call or CallFactory(),
+        organisation=organisation or OrganisationFactory(),
+        state="under_review",
+        **kwargs,
+    )
     return fill_application(application)
 
 
@@ -52,15 +56,20 @@ def call_with_applications(count: int, k: int = 2, **call_kwargs):
     """A call needing ``k`` reviewers with ``count`` applications under review in one cluster."""
     cluster = ClusterFactory()
     call = CallFactory(reviewers_per_application=k, **call_kwargs)
-    applications = [application_under_review(call, OrganisationFactory(cluster=cluster), cluster=cluster)
-                    for _ in range(count)]
+    applications = [
+        application_under_review(call, OrganisationFactory(cluster=cluster), cluster=cluster)
+        for _ in range(count)
+    ]
     return call, cluster, applications
 
 
 def assignments_of(application) -> list[Assignment]:
     db.session.expire_all()
-    return db.session.scalars(sa.select(Assignment).where(Assignment.application_id == application.id)
-                              .order_by(Assignment.id)).all()
+    return db.session.scalars(
+        sa.select(Assignment)
+        .where(Assignment.application_id == application.id)
+        .order_by(Assignment.id)
+    ).all()
 
 
 def open_assignments(application) -> list[Assignment]:
@@ -75,5 +84,6 @@ def notifications_of(user, kind: str | None = None) -> list[Notification]:
 
 
 def audit_events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    ).all()

@@ -43,29 +43,48 @@ def bureau():
 def small_call(budget: str = "1000000", **kwargs):
     """A call with a budget in yuan (the per-project cap no higher than the budget)."""
     budget = Decimal(budget)
-    return CallFactory(total_budget=budget, cap_per_project=min(budget, Decimal("500000")), **kwargs)
+    return CallFactory(
+        total_budget=budget, cap_per_project=min(budget, Decimal("500000")), **kwargs
+    )
 
 
 def add_review(application, comment: str = COMMENT, total: str = "80", expert=None) -> Review:
     """A submitted review by an expert who accepted and declared no conflict."""
     now = utcnow()
-    assignment = AssignmentFactory(application=application, expert=expert or ExpertFactory(), state="accepted",
-                                   responded_at=now, no_conflict_declared_at=now)
-    review = Review(assignment=assignment, state="submitted", comment=comment, recommendation="fund",
-                    total=Decimal(total), submitted_at=now)
+    assignment = AssignmentFactory(
+        application=application,
+        expert=expert or ExpertFactory(),
+        state="accepted",
+        responded_at=now,
+        no_conflict_declared_at=now,
+    )
+    review = Review(
+        assignment=assignment,
+        state="submitted",
+        comment=comment,
+        recommendation="fund",
+        total=Decimal(total),
+        submitted_at=now,
+    )
     db.session.add(review)
     db.session.flush()
     return review
 
 
-def reviewed_application(call=None, fiscal: str = "270000", comments=None, actor=None, **kwargs) -> Application:
+def reviewed_application(
+    call=None, fiscal: str = "270000", comments=None, actor=None, **kwargs
+) -> Application:
     """An application whose expert review the bureau has closed (state ``reviewed``)."""
     call = call or small_call()
     n = next(_serial)
     kwargs.setdefault("reference_no", f"D-{n:05d}")
     kwargs.setdefault("submitted_at", utcnow())
-    application = ApplicationFactory(call=call, state="under_review", fiscal_total=Decimal(fiscal), **kwargs)
-    comments = list(comments) if comments is not None else [COMMENT] * call.reviewers_per_application
+    application = ApplicationFactory(
+        call=call, state="under_review", fiscal_total=Decimal(fiscal), **kwargs
+    )
+    comments = (
+        list(comments) if comments is not None else [COMMENT] * call.reviewers_per_application
+    )
     while len(comments) < call.reviewers_per_application:
         comments.append(COMMENT)
     for index, comment in enumerate(comments):
@@ -82,21 +101,34 @@ def approved_application(call=None, amount: str | None = None, actor=None, **kwa
     return application
 
 
-def notice_for(call, starts_on: date | None = None, ends_on: date | None = None, actor=None, publish=True):
+def notice_for(
+    call, starts_on: date | None = None, ends_on: date | None = None, actor=None, publish=True
+):
     """A notice of the call (today plus five working days unless given), published by default."""
     actor = actor or bureau()
     starts_on = starts_on or local_today()
-    notice = ops.create_notice(call, {"title": "立项公示", "body": "如有异议，请于公示期内书面反映。",
-                                      "starts_on": starts_on, "ends_on": ends_on or ops.default_end(starts_on)},
-                               actor)
+    notice = ops.create_notice(
+        call,
+        {
+            "title": "立项公示",
+            "body": "如有异议，请于公示期内书面反映。",
+            "starts_on": starts_on,
+            "ends_on": ends_on or ops.default_end(starts_on),
+        },
+        actor,
+    )
     if publish:
         ops.publish_notice(notice, actor)
     return notice
 
 
 def objection_data(**changes) -> dict:
-    data = {"raised_by": "王某", "contact": "13900000000", "text": "该单位申报材料中的合作协议存疑。",
-            "received_on": local_today()}
+    data = {
+        "raised_by": "王某",
+        "contact": "13900000000",
+        "text": "该单位申报材料中的合作协议存疑。",
+        "received_on": local_today(),
+    }
     data.update(changes)
     return data
 
@@ -111,9 +143,11 @@ def reload(obj):
 
 
 def audit_actions(obj) -> list[str]:
-    return db.session.scalars(sa.select(AuditEvent.action).where(
-        AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id))
-        .order_by(AuditEvent.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEvent.action)
+        .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == str(obj.id))
+        .order_by(AuditEvent.id)
+    ).all()
 
 
 def outcome_html(app, application, user=None) -> str:
@@ -123,8 +157,9 @@ def outcome_html(app, application, user=None) -> str:
             from flask_login import login_user
 
             login_user(user)
-        return render_template_string('{% include "review/decisions/_applicant_outcome.html" %}',
-                                      application=application)
+        return render_template_string(
+            '{% include "review/decisions/_applicant_outcome.html" %}', application=application
+        )
 
 
 def days(n: int) -> timedelta:

@@ -31,12 +31,18 @@ def as_rendered(message) -> str:
 
 
 def audit_count(action: str) -> int:
-    return db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == action))
+    return db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == action)
+    )
 
 
 def last_audit(action: str) -> AuditEvent:
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.id.desc()).limit(1)).one()
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == action)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).one()
 
 
 def submitted(call=None, organisation=None, state: str = "submitted", **kwargs) -> Application:
@@ -44,8 +50,12 @@ def submitted(call=None, organisation=None, state: str = "submitted", **kwargs) 
     n = next(_serial)
     kwargs.setdefault("reference_no", f"P-{n:05d}")
     kwargs.setdefault("submitted_at", utcnow())
-    return ApplicationFactory(call=call or CallFactory(), organisation=organisation or OrganisationFactory(),
-                              state=state, **kwargs)
+    return ApplicationFactory(
+        call=call or CallFactory(),
+        organisation=organisation or OrganisationFactory(),
+        state=state,
+        **kwargs,
+    )
 
 
 def plain_expert(**kwargs) -> Expert:
@@ -58,24 +68,39 @@ def plain_expert(**kwargs) -> Expert:
     return expert
 
 
-def relation(expert: Expert, kind: str = "shareholding", organisation=None, name: str = "",
-             until: date | None = None) -> ExpertRelation:
-    row = ExpertRelation(kind=kind, organisation_id=organisation.id if organisation else None,
-                         organisation_name=name or (organisation.name if organisation else ""), until=until)
+def relation(
+    expert: Expert,
+    kind: str = "shareholding",
+    organisation=None,
+    name: str = "",
+    until: date | None = None,
+) -> ExpertRelation:
+    row = ExpertRelation(
+        kind=kind,
+        organisation_id=organisation.id if organisation else None,
+        organisation_name=name or (organisation.name if organisation else ""),
+        until=until,
+    )
     expert.relations.append(row)
     db.session.flush()
     return row
 
 
-def exclude(application, name: str, employer: str = "", reason: str = "曾有学术争议") -> ExcludedExpert:
-    row = ExcludedExpert(application_id=application.id, name=name, employer_name=employer, reason=reason)
+def exclude(
+    application, name: str, employer: str = "", reason: str = "曾有学术争议"
+) -> ExcludedExpert:
+    row = ExcludedExpert(
+        application_id=application.id, name=name, employer_name=employer, reason=reason
+    )
     db.session.add(row)
     db.session.flush()
     return row
 
 
 def rule(application, expert, blocked: bool) -> ConflictRuling:
-    ruling = ConflictRuling(application_id=application.id, expert_id=expert.id, blocked=blocked, reason="测试")
+    ruling = ConflictRuling(
+        application_id=application.id, expert_id=expert.id, blocked=blocked, reason="测试"
+    )
     db.session.add(ruling)
     db.session.flush()
     return ruling
@@ -95,12 +120,50 @@ def workbook(rows, headers=IMPORT_HEADERS) -> bytes:
 
 # --- random instances ----------------------------------------------------------------------
 
-CORES = ["金马药业", "吉林大学", "通化钢铁", "修正药业", "东宝实业", "万通药业", "华夏药业", "通化葡萄酒",
-         "紫鑫药业", "长白山制药", "鑫源化工", "二道江冶金", "通钢", "白山林业", "长春中医药大学", "中科院应化所"]
+CORES = [
+    "金马药业",
+    "吉林大学",
+    "通化钢铁",
+    "修正药业",
+    "东宝实业",
+    "万通药业",
+    "华夏药业",
+    "通化葡萄酒",
+    "紫鑫药业",
+    "长白山制药",
+    "鑫源化工",
+    "二道江冶金",
+    "通钢",
+    "白山林业",
+    "长春中医药大学",
+    "中科院应化所",
+]
 PREFIXES = ["", "", "吉林省", "通化市", "通化", "吉林省通化市"]
-SUFFIXES = ["有限公司", "集团股份有限公司", "股份有限公司", "第一医院", "研究所", "（通化）有限公司", "", "分公司",
-            "科技有限责任公司"]
-PEOPLE = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周杰", "吴霞", "徐明", "孙丽"]
+SUFFIXES = [
+    "有限公司",
+    "集团股份有限公司",
+    "股份有限公司",
+    "第一医院",
+    "研究所",
+    "（通化）有限公司",
+    "",
+    "分公司",
+    "科技有限责任公司",
+]
+PEOPLE = [
+    "张伟",
+    "王芳",
+    "李娜",
+    "刘洋",
+    "陈静",
+    "杨磊",
+    "赵敏",
+    "黄勇",
+    "周杰",
+    "吴霞",
+    "徐明",
+    "孙丽",
+]
 KINDS = ["employer", "shareholding", "collaboration", "family", "other"]
 
 
@@ -109,12 +172,17 @@ SYLLABLES = "华通吉长白山鑫源东宝万紫金马修正恒盛安康泰瑞�
 
 def _random_org_name(rng: random.Random, clash: float = 1.0) -> str:
     """A company name; with probability ``clash`` its core is one of a few well-known ones."""
-    core = rng.choice(CORES) if rng.random() < clash else "".join(rng.choices(SYLLABLES, k=rng.randint(3, 5)))
+    core = (
+        rng.choice(CORES)
+        if rng.random() < clash
+        else "".join(rng.choices(SYLLABLES, k=rng.randint(3, 5)))
+    )
     return rng.choice(PREFIXES) + core + rng.choice(SUFFIXES)
 
 
-def build_instance(n_applications: int, n_experts: int, seed: int = 1, rulings: int = 0,
-                   clash: float = 1.0) -> tuple[list[int], list[int]]:
+def build_instance(
+    n_applications: int, n_experts: int, seed: int = 1, rulings: int = 0, clash: float = 1.0
+) -> tuple[list[int], list[int]]:
     """Bulk-insert a random call: organisations, submitted applications, experts with relations,
     excluded-expert lists and (if asked) rulings on random pairs; returns the application and expert ids.
 
@@ -126,86 +194,194 @@ def build_instance(n_applications: int, n_experts: int, seed: int = 1, rulings: 
 
     call = CallFactory()
     n_orgs = max(2, n_applications * 2 // 3)
-    org_rows = [{"name": random_org_name(rng) + f"{i}" * (i % 3 == 0), "uscc": next_uscc(), "org_type": "enterprise"}
-                for i in range(n_orgs)]
-    org_ids = list(db.session.scalars(sa.insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
-                                      org_rows))
+    org_rows = [
+        {
+            "name": random_org_name(rng) + f"{i}" * (i % 3 == 0),
+            "uscc": next_uscc(),
+            "org_type": "enterprise",
+        }
+        for i in range(n_orgs)
+    ]
+    org_ids = list(
+        db.session.scalars(
+            sa.insert(Organisation).returning(Organisation.id, sort_by_parameter_order=True),
+            org_rows,
+        )
+    )
     usccs = {oid: row["uscc"] for oid, row in zip(org_ids, org_rows, strict=True)}
     now = utcnow()
     batch = next(_serial)
-    app_rows = [{"call_id": call.id, "organisation_id": rng.choice(org_ids), "title": f"项目{i}",
-                 "state": rng.choice(["submitted", "under_review", "reviewed"]),
-                 "reference_no": f"B{batch}-{i:05d}", "submitted_at": now, "version": 1}
-                for i in range(n_applications)]
-    app_ids = list(db.session.scalars(sa.insert(Application).returning(Application.id, sort_by_parameter_order=True),
-                                      app_rows))
+    app_rows = [
+        {
+            "call_id": call.id,
+            "organisation_id": rng.choice(org_ids),
+            "title": f"项目{i}",
+            "state": rng.choice(["submitted", "under_review", "reviewed"]),
+            "reference_no": f"B{batch}-{i:05d}",
+            "submitted_at": now,
+            "version": 1,
+        }
+        for i in range(n_applications)
+    ]
+    app_ids = list(
+        db.session.scalars(
+            sa.insert(Application).returning(Application.id, sort_by_parameter_order=True), app_rows
+        )
+    )
     expert_rows = []
     for i in range(n_experts):
         employer_id = rng.choice(org_ids) if rng.random() < 0.1 else None
         uscc = usccs[rng.choice(org_ids)] if rng.random() < 0.05 else None
-        expert_rows.append({"name": rng.choice(PEOPLE) + ("" if rng.random() < 0.5 else str(i)),
-                            "employer_name": random_org_name(rng) if rng.random() < 0.9 else "",
-                            "employer_id": employer_id, "employer_uscc": uscc, "active": True,
-                            "title": "", "keywords": "", "email": "", "phone": "", "created_at": now})
-    expert_ids = list(db.session.scalars(sa.insert(Expert).returning(Expert.id, sort_by_parameter_order=True),
-                                         expert_rows))
+        expert_rows.append(
+            {
+                "name": rng.choice(PEOPLE) + ("" if rng.random() < 0.5 else str(i)),
+                "employer_name": random_org_name(rng) if rng.random() < 0.9 else "",
+                "employer_id": employer_id,
+                "employer_uscc": uscc,
+                "active": True,
+                "title": "",
+                "keywords": "",
+                "email": "",
+                "phone": "",
+                "created_at": now,
+            }
+        )
+    expert_ids = list(
+        db.session.scalars(
+            sa.insert(Expert).returning(Expert.id, sort_by_parameter_order=True), expert_rows
+        )
+    )
     today = date.today()
     relation_rows = []
     for expert_id in expert_ids:
         for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
             org_id = rng.choice(org_ids) if rng.random() < 0.4 else None
             until = None if rng.random() < 0.6 else today - timedelta(days=rng.randint(0, 2500))
-            relation_rows.append({"expert_id": expert_id, "kind": rng.choice(KINDS), "organisation_id": org_id,
-                                  "organisation_name": random_org_name(rng) if org_id is None or rng.random() < 0.3
-                                  else "", "note": "", "until": until, "declared_at": now})
+            relation_rows.append(
+                {
+                    "expert_id": expert_id,
+                    "kind": rng.choice(KINDS),
+                    "organisation_id": org_id,
+                    "organisation_name": random_org_name(rng)
+                    if org_id is None or rng.random() < 0.3
+                    else "",
+                    "note": "",
+                    "until": until,
+                    "declared_at": now,
+                }
+            )
     if relation_rows:
         db.session.execute(sa.insert(ExpertRelation), relation_rows)
     names = {eid: row["name"] for eid, row in zip(expert_ids, expert_rows, strict=True)}
-    employers = {eid: row["employer_name"] for eid, row in zip(expert_ids, expert_rows, strict=True)}
+    employers = {
+        eid: row["employer_name"] for eid, row in zip(expert_ids, expert_rows, strict=True)
+    }
     excluded_rows = []
     for app_id in app_ids:
         for _ in range(rng.choice([0, 0, 0, 1, 2, 3])):
             expert_id = rng.choice(expert_ids)
-            employer = rng.choice(["", employers[expert_id], "吉林省" + employers[expert_id], random_org_name(rng)])
-            excluded_rows.append({"application_id": app_id, "name": names[expert_id], "employer_name": employer,
-                                  "reason": "测试"})
+            employer = rng.choice(
+                ["", employers[expert_id], "吉林省" + employers[expert_id], random_org_name(rng)]
+            )
+            excluded_rows.append(
+                {
+                    "application_id": app_id,
+                    "name": names[expert_id],
+                    "employer_name": employer,
+                    "reason": "测试",
+                }
+            )
     if excluded_rows:
         db.session.execute(sa.insert(ExcludedExpert), excluded_rows)
     pairs = {(rng.choice(app_ids), rng.choice(expert_ids)) for _ in range(rulings)}
     if pairs:
-        db.session.execute(sa.insert(ConflictRuling), [
-            {"application_id": a, "expert_id": e, "blocked": rng.random() < 0.5, "reason": "测试", "decided_at": now}
-            for a, e in pairs])
-    _add_teams_and_memberships(random.Random(seed + 1000), app_ids, expert_ids, org_ids, names, employers,
-                               random_org_name, now)
+        db.session.execute(
+            sa.insert(ConflictRuling),
+            [
+                {
+                    "application_id": a,
+                    "expert_id": e,
+                    "blocked": rng.random() < 0.5,
+                    "reason": "测试",
+                    "decided_at": now,
+                }
+                for a, e in pairs
+            ],
+        )
+    _add_teams_and_memberships(
+        random.Random(seed + 1000),
+        app_ids,
+        expert_ids,
+        org_ids,
+        names,
+        employers,
+        random_org_name,
+        now,
+    )
     db.session.flush()
     return app_ids, expert_ids
 
 
-def _add_teams_and_memberships(rng, app_ids, expert_ids, org_ids, names, employers, random_org_name, now) -> None:
+def _add_teams_and_memberships(
+    rng, app_ids, expert_ids, org_ids, names, employers, random_org_name, now
+) -> None:
     """Team members (some named like experts, some from the experts' employers) and membership relations."""
     from grants.applications.models import TeamMember
 
-    org_names = dict(db.session.execute(sa.select(Organisation.id, Organisation.name)
-                                        .where(Organisation.id.in_(org_ids))).all())
-    applicant = dict(db.session.execute(sa.select(Application.id, Application.organisation_id)
-                                        .where(Application.id.in_(app_ids))).all())
+    org_names = dict(
+        db.session.execute(
+            sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+        ).all()
+    )
+    applicant = dict(
+        db.session.execute(
+            sa.select(Application.id, Application.organisation_id).where(
+                Application.id.in_(app_ids)
+            )
+        ).all()
+    )
     team_rows = []
     for app_id in app_ids:
         for position in range(rng.choice([0, 1, 2, 3, 4])):
             expert_id = rng.choice(expert_ids)
             name = names[expert_id] if rng.random() < 0.2 else rng.choice(PEOPLE)
-            org = rng.choice([org_names[applicant[app_id]], employers[expert_id], "吉林省" + employers[expert_id],
-                              random_org_name(rng), ""])
-            team_rows.append({"application_id": app_id, "position": position, "name": name, "role": "member",
-                              "title": "", "organisation_name": org, "expertise": ""})
+            org = rng.choice(
+                [
+                    org_names[applicant[app_id]],
+                    employers[expert_id],
+                    "吉林省" + employers[expert_id],
+                    random_org_name(rng),
+                    "",
+                ]
+            )
+            team_rows.append(
+                {
+                    "application_id": app_id,
+                    "position": position,
+                    "name": name,
+                    "role": "member",
+                    "title": "",
+                    "organisation_name": org,
+                    "expertise": "",
+                }
+            )
     if team_rows:
         db.session.execute(sa.insert(TeamMember), team_rows)
     today = date.today()
     membership_rows = [
-        {"expert_id": expert_id, "kind": "employer", "organisation_id": rng.choice(org_ids), "organisation_name": "",
-         "note": "", "source": "membership", "since": today - timedelta(days=3000),
-         "until": None if rng.random() < 0.5 else today - timedelta(days=rng.randint(0, 2000)), "declared_at": now}
-        for expert_id in expert_ids if rng.random() < 0.1]
+        {
+            "expert_id": expert_id,
+            "kind": "employer",
+            "organisation_id": rng.choice(org_ids),
+            "organisation_name": "",
+            "note": "",
+            "source": "membership",
+            "since": today - timedelta(days=3000),
+            "until": None if rng.random() < 0.5 else today - timedelta(days=rng.randint(0, 2000)),
+            "declared_at": now,
+        }
+        for expert_id in expert_ids
+        if rng.random() < 0.1
+    ]
     if membership_rows:
         db.session.execute(sa.insert(ExpertRelation), membership_rows)

@@ -113,7 +113,13 @@ def test_disagreement_flag_by_stdev_or_spread():
 def test_z_scores_against_the_experts_own_mean_and_sample_stdev():
     totals = {1: D(60), 2: D(70), 3: D(80), 4: D(90), 5: D(100)}
     # mean 80; sample sd √((400+100+0+100+400)/4) = √250 = 15.8114; −20/15.8114 = −1.2649
-    assert z_scores(totals, 5) == {1: D("-1.26"), 2: D("-0.63"), 3: D("0.00"), 4: D("0.63"), 5: D("1.26")}
+    assert z_scores(totals, 5) == {
+        1: D("-1.26"),
+        2: D("-0.63"),
+        3: D("0.00"),
+        4: D("0.63"),
+        5: D("1.26"),
+    }
 
 
 def test_z_scores_hidden_below_the_minimum_or_without_spread():
@@ -124,9 +130,17 @@ def test_z_scores_hidden_below_the_minimum_or_without_spread():
 
 
 def test_ranking_ties_share_a_rank_and_skip_the_next():
-    ranked = rank([("a", D(90)), ("b", D("80.0000")), ("c", D(80)), ("d", D(70)), ("e", None), ("f", D(60))])
+    ranked = rank(
+        [("a", D(90)), ("b", D("80.0000")), ("c", D(80)), ("d", D(70)), ("e", None), ("f", D(60))]
+    )
     assert [(r.key, r.rank, r.tied) for r in ranked] == [
-        ("a", 1, False), ("b", 2, True), ("c", 2, True), ("d", 4, False), ("f", 5, False), ("e", None, False)]
+        ("a", 1, False),
+        ("b", 2, True),
+        ("c", 2, True),
+        ("d", 4, False),
+        ("f", 5, False),
+        ("e", None, False),
+    ]
 
 
 def test_ranking_of_equal_values_keeps_the_given_order():
@@ -135,7 +149,9 @@ def test_ranking_of_equal_values_keeps_the_given_order():
     assert {r.rank for r in ranked} == {1} and all(r.tied for r in ranked)
 
 
-totals_strategy = st.lists(st.decimals(min_value=0, max_value=100, places=4), min_size=0, max_size=12)
+totals_strategy = st.lists(
+    st.decimals(min_value=0, max_value=100, places=4), min_size=0, max_size=12
+)
 
 
 @given(totals_strategy, st.integers(min_value=3, max_value=8))
@@ -152,7 +168,9 @@ def test_statistics_lie_between_the_lowest_and_highest_total(totals, minimum):
         assert stats.stdev >= 0
 
 
-@given(st.lists(st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=1)), max_size=15))
+@given(
+    st.lists(st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=1)), max_size=15)
+)
 def test_ranking_is_competition_ranking(values):
     ranked = rank(list(enumerate(values)))
     assert sorted(r.key for r in ranked) == list(range(len(values)))
@@ -164,8 +182,15 @@ def test_ranking_is_competition_ranking(values):
     assert all(r.rank is None for r in ranked if r.value is None)
 
 
-@given(st.lists(st.tuples(st.integers(min_value=1, max_value=100), st.integers(min_value=0, max_value=1000)),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=100), st.integers(min_value=0, max_value=1000)
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_weighted_total_stays_within_0_and_100(weights_and_values):
     criteria = [Criterion(i, D(w), D(0), D(10)) for i, (w, _v) in enumerate(weights_and_values)]
     scores = {i: D(v) / 100 for i, (_w, v) in enumerate(weights_and_values)}

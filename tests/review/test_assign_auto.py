@@ -38,10 +38,12 @@ def all_assignments():
 
 # --- suitability -----------------------------------------------------------------------------
 
+
 def test_suitability_counts_cluster_match_and_keyword_substrings(app):
     cluster, other = ClusterFactory(), ClusterFactory()
-    application = ApplicationFactory(cluster=cluster, title="人参皂苷提取纯化工艺研究",
-                                     summary="建立中药材GMP质量控制体系。")
+    application = ApplicationFactory(
+        cluster=cluster, title="人参皂苷提取纯化工艺研究", summary="建立中药材GMP质量控制体系。"
+    )
     both = pool_expert([cluster], keywords="人参, 质量控制，无关词")
     words_only = pool_expert([other], keywords="GMP、纯化")
     nothing = pool_expert([other], keywords="钢铁")
@@ -59,6 +61,7 @@ def test_suitability_caps_keyword_hits(app):
 
 # --- automatic assignment ---------------------------------------------------------------------
 
+
 def test_auto_assign_gives_every_application_k_experts_and_notifies_each_expert_once(app):
     call, cluster, applications = call_with_applications(3, k=2)
     experts = [pool_expert([cluster]) for _ in range(3)]
@@ -69,7 +72,9 @@ def test_auto_assign_gives_every_application_k_experts_and_notifies_each_expert_
     for application in applications:
         rows = assignments_of(application)
         assert len(rows) == 2
-        assert {(a.state, a.source, a.due_at, a.created_by_id) for a in rows} == {("invited", "auto", when, actor.id)}
+        assert {(a.state, a.source, a.due_at, a.created_by_id) for a in rows} == {
+            ("invited", "auto", when, actor.id)
+        }
     loads = Counter(a.expert_id for a in all_assignments())
     assert sorted(loads.values()) == [2, 2, 2]
     for expert in experts:
@@ -77,12 +82,16 @@ def test_auto_assign_gives_every_application_k_experts_and_notifies_each_expert_
         assert "2" in message.body and call.title in message.body
     [event] = audit_events("assignment.auto_assign")
     assert event.object_id == str(call.id) and event.actor_id == actor.id
-    assert event.after["created"] == 6 and event.after["cap"] == 2 and event.after["objective"] == run.result.objective
+    assert (
+        event.after["created"] == 6
+        and event.after["cap"] == 2
+        and event.after["objective"] == run.result.objective
+    )
     assert event.after["load_min"] == event.after["load_max"] == 2
 
 
 def test_auto_assign_prefers_matching_cluster_and_keywords(app):
-    call, cluster, applications = call_with_applications(2, k=1)
+    call, cluster, _applications = call_with_applications(2, k=1)
     good = pool_expert([cluster], keywords="中药")
     pool_expert([ClusterFactory()], keywords="钢铁")
     ops.auto_assign(call, bureau_officer(), cap=5, due_at=due())
@@ -91,8 +100,12 @@ def test_auto_assign_prefers_matching_cluster_and_keywords(app):
 
 def test_auto_assign_never_assigns_a_conflicted_expert(app):
     call, cluster, applications = call_with_applications(2, k=2)
-    insider = pool_expert([cluster], keywords="中药", employer_id=applications[0].organisation_id,
-                          employer_name=applications[0].organisation.name)
+    insider = pool_expert(
+        [cluster],
+        keywords="中药",
+        employer_id=applications[0].organisation_id,
+        employer_name=applications[0].organisation.name,
+    )
     pool_expert([cluster])
     pool_expert([cluster])
     ops.auto_assign(call, bureau_officer(), cap=5, due_at=due())
@@ -114,15 +127,22 @@ def test_auto_assign_rerun_keeps_accepted_and_does_not_reinvite_declined(app):
     assert len(run.created) == 1
     rows = assignments_of(applications[0])
     assert db.session.get(Assignment, accepted_id).state == "accepted"
-    assert [(a.application_id, a.expert_id) for a in rows if a.state == "invited"] != [declined_pair]
+    assert [(a.application_id, a.expert_id) for a in rows if a.state == "invited"] != [
+        declined_pair
+    ]
     assert len(open_assignments(applications[0])) == 2
     assert len(open_assignments(applications[1])) == 2
-    assert Counter(a.expert_id for a in all_assignments() if a.state in ("invited", "accepted")).most_common(1)[0][1] <= 2
+    assert (
+        Counter(
+            a.expert_id for a in all_assignments() if a.state in ("invited", "accepted")
+        ).most_common(1)[0][1]
+        <= 2
+    )
     assert len(experts) == 4
 
 
 def test_auto_assign_respects_the_experts_own_maximum(app):
-    call, cluster, applications = call_with_applications(4, k=1)
+    call, cluster, _applications = call_with_applications(4, k=1)
     limited = pool_expert([cluster], keywords="中药", max_load=1)
     pool_expert([cluster])
     ops.auto_assign(call, bureau_officer(), cap=4, due_at=due())
@@ -144,7 +164,7 @@ def test_auto_assign_infeasible_creates_nothing_and_names_the_applications(app):
 
 
 def test_auto_assign_draw_uses_and_returns_a_seed(app):
-    call, cluster, applications = call_with_applications(2, k=1)
+    call, cluster, _applications = call_with_applications(2, k=1)
     for _ in range(3):
         pool_expert([cluster])
     run = ops.auto_assign(call, bureau_officer(), cap=2, due_at=due(), draw=True)
@@ -154,7 +174,7 @@ def test_auto_assign_draw_uses_and_returns_a_seed(app):
 
 
 def test_auto_assign_refuses_without_applications_or_with_a_past_due_date(app):
-    call, cluster, applications = call_with_applications(1, k=1)
+    call, cluster, _applications = call_with_applications(1, k=1)
     pool_expert([cluster])
     with pytest.raises(ops.AssignmentError):
         ops.auto_assign(call, bureau_officer(), cap=2, due_at=utcnow() - timedelta(hours=1))
@@ -164,7 +184,7 @@ def test_auto_assign_refuses_without_applications_or_with_a_past_due_date(app):
 
 
 def test_auto_assign_skips_inactive_experts_and_experts_without_account(app):
-    call, cluster, applications = call_with_applications(1, k=1)
+    call, cluster, _applications = call_with_applications(1, k=1)
     pool_expert([cluster], keywords="中药", active=False)
     pool_expert([cluster], keywords="中药", user=None)
     plain = pool_expert([cluster])
@@ -174,12 +194,17 @@ def test_auto_assign_skips_inactive_experts_and_experts_without_account(app):
 
 # --- manual assignment --------------------------------------------------------------------------
 
+
 def test_assign_manually_invites_audits_and_notifies(app):
     application = application_under_review()
     expert = pool_expert()
     actor = bureau_officer()
     assignment = ops.assign_manually(application, expert, actor, due())
-    assert (assignment.state, assignment.source, assignment.created_by_id) == ("invited", "manual", actor.id)
+    assert (assignment.state, assignment.source, assignment.created_by_id) == (
+        "invited",
+        "manual",
+        actor.id,
+    )
     [event] = audit_events("assignment.invited")
     assert event.after["expert_id"] == expert.id
     [message] = notifications_of(expert.user, "assignment.invited")
@@ -231,9 +256,12 @@ def test_assign_manually_refuses_applications_not_under_review(app):
 
 # --- replacements --------------------------------------------------------------------------------
 
+
 def test_propose_replacement_is_the_best_allowed_expert_not_yet_on_the_application(app):
     cluster = ClusterFactory()
-    application = application_under_review(organisation=OrganisationFactory(cluster=cluster), cluster=cluster)
+    application = application_under_review(
+        organisation=OrganisationFactory(cluster=cluster), cluster=cluster
+    )
     decliner = pool_expert([cluster], keywords="中药")
     pool_expert()
     best = pool_expert([cluster])

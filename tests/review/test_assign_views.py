@@ -54,8 +54,10 @@ def test_auto_assign_post_invites_and_shows_the_seed(client, login):
     for _ in range(3):
         pool_expert([cluster])
     login(bureau_officer())
-    response = client.post(f"/calls/{call.id}/assignments/auto",
-                           data={"cap": "2", "due_at": local_due(), "draw": "y", "seed": "4711"})
+    response = client.post(
+        f"/calls/{call.id}/assignments/auto",
+        data={"cap": "2", "due_at": local_due(), "draw": "y", "seed": "4711"},
+    )
     assert response.status_code == 302
     for application in applications:
         assert len(assignments_of(application)) == 2
@@ -81,8 +83,9 @@ def test_auto_assign_post_infeasible_explains_and_keeps_the_input(client, login)
 def test_auto_assign_post_invalid_form_keeps_input(client, login):
     call, _, _ = call_with_applications(1)
     login(bureau_officer())
-    response = client.post(f"/calls/{call.id}/assignments/auto", data={"cap": "0", "due_at": local_due(),
-                                                                       "seed": "12"})
+    response = client.post(
+        f"/calls/{call.id}/assignments/auto", data={"cap": "0", "due_at": local_due(), "seed": "12"}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'value="0"' in html and 'value="12"' in html and 'aria-invalid="true"' in html
@@ -123,7 +126,9 @@ def test_manual_assign_post_without_expert_keeps_the_due_date(client, login):
     application = application_under_review()
     login(bureau_officer())
     due = local_due(4)
-    response = client.post(f"/applications/{application.id}/assignments", data={"expert_id": "0", "due_at": due})
+    response = client.post(
+        f"/applications/{application.id}/assignments", data={"expert_id": "0", "due_at": due}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Choose an expert." in html and f'value="{due}"' in html
@@ -132,7 +137,9 @@ def test_manual_assign_post_without_expert_keeps_the_due_date(client, login):
 def test_withdraw_invitation_by_the_bureau_tells_the_expert(client, login):
     application = application_under_review()
     expert = pool_expert()
-    assignment = ops.assign_manually(application, expert, bureau_officer(), utcnow() + timedelta(days=5))
+    assignment = ops.assign_manually(
+        application, expert, bureau_officer(), utcnow() + timedelta(days=5)
+    )
     login(bureau_officer())
     page = client.get(f"/applications/{application.id}/assignments").get_data(as_text=True)
     assert f"/assignments/{assignment.id}/withdraw" in page
@@ -146,7 +153,9 @@ def test_withdraw_invitation_by_the_bureau_tells_the_expert(client, login):
 def test_expert_cannot_withdraw(client, login):
     application = application_under_review()
     expert = pool_expert()
-    assignment = ops.assign_manually(application, expert, bureau_officer(), utcnow() + timedelta(days=5))
+    assignment = ops.assign_manually(
+        application, expert, bureau_officer(), utcnow() + timedelta(days=5)
+    )
     login(expert.user)
     assert client.post(f"/assignments/{assignment.id}/withdraw").status_code == 403
     assert assignments_of(application)[0].state == "invited"
@@ -155,7 +164,9 @@ def test_expert_cannot_withdraw(client, login):
 def test_declined_invitation_shows_proposal_and_one_click_replacement(client, login):
     application = application_under_review()
     decliner, proposed = pool_expert(name="拒绝者"), pool_expert(name="候补者", keywords="中药")
-    assignment = ops.assign_manually(application, decliner, bureau_officer(), utcnow() + timedelta(days=5))
+    assignment = ops.assign_manually(
+        application, decliner, bureau_officer(), utcnow() + timedelta(days=5)
+    )
     transition(assignment, "decline", decliner.user, reason="出差")
     bureau = bureau_officer()
     login(bureau)
@@ -165,10 +176,12 @@ def test_declined_invitation_shows_proposal_and_one_click_replacement(client, lo
     assert "Declined, awaiting a replacement" in overview and "候补者" in overview
     dashboard = client.get("/").get_data(as_text=True)
     assert "Declined invitations awaiting a replacement" in dashboard
-    response = client.post(f"/assignments/{assignment.id}/replacement",
-                           data={"expert_id": proposed.id, "next": "call"})
+    response = client.post(
+        f"/assignments/{assignment.id}/replacement", data={"expert_id": proposed.id, "next": "call"}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith(
-        f"/calls/{application.call_id}/assignments")
+        f"/calls/{application.call_id}/assignments"
+    )
     states = Counter((a.expert_id, a.state, a.source) for a in assignments_of(application))
     assert states[(proposed.id, "invited", "replacement")] == 1
     assert audit_events("assignment.invited")[-1].after["replaces_id"] == assignment.id

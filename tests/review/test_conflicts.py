@@ -47,16 +47,20 @@ def jinma(app):
 
 # --- normalisation ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "key"), [
-    ("通化金马药业集团股份有限公司", "通化金马药业"),
-    ("金马药业（通化）有限公司", "金马药业"),
-    ("金马药业(通化)有限公司", "金马药业"),
-    ("吉林省通化市二道江区鑫源化工有限责任公司", "鑫源化工"),
-    ("通化市 东宝实业 集团 有限公司", "东宝实业"),
-    ("ＡＢＣ 科技 有限公司", "abc科技"),
-    ("吉林大学第一医院", "吉林大学第一医院"),
-    ("【通化】万通药业股份公司", "万通药业"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("通化金马药业集团股份有限公司", "通化金马药业"),
+        ("金马药业（通化）有限公司", "金马药业"),
+        ("金马药业(通化)有限公司", "金马药业"),
+        ("吉林省通化市二道江区鑫源化工有限责任公司", "鑫源化工"),
+        ("通化市 东宝实业 集团 有限公司", "东宝实业"),
+        ("ＡＢＣ 科技 有限公司", "abc科技"),
+        ("吉林大学第一医院", "吉林大学第一医院"),
+        ("【通化】万通药业股份公司", "万通药业"),
+    ],
+)
 def test_normalise_org_name_strips_spaces_brackets_places_and_legal_forms(name, key):
     assert normalise_org_name(name) == key
 
@@ -76,6 +80,7 @@ def test_names_resemble_needs_two_characters_to_contain():
 
 
 # --- hard conflicts ----------------------------------------------------------------------------
+
 
 def test_conflict_employer_organisation_is_hard(jinma):
     expert = plain_expert(employer_id=jinma.organisation_id, employer_name="金马")
@@ -98,10 +103,20 @@ def test_conflict_declared_relation_with_the_organisation_is_hard(jinma):
 
 def test_conflict_relation_ended_over_three_years_ago_no_longer_counts(jinma):
     expert = plain_expert(employer_name="长春中医药大学")
-    relation(expert, "employer", organisation=jinma.organisation, until=local_today() - timedelta(days=3 * 366 + 2))
+    relation(
+        expert,
+        "employer",
+        organisation=jinma.organisation,
+        until=local_today() - timedelta(days=3 * 366 + 2),
+    )
     assert conflicts_for(expert, jinma) == []
     recent = plain_expert(employer_name="长春中医药大学")
-    relation(recent, "employer", organisation=jinma.organisation, until=local_today() - timedelta(days=2 * 365))
+    relation(
+        recent,
+        "employer",
+        organisation=jinma.organisation,
+        until=local_today() - timedelta(days=2 * 365),
+    )
     assert kinds(conflicts_for(recent, jinma)) == [("relation", True)]
 
 
@@ -118,6 +133,7 @@ def test_conflict_excluded_expert_with_same_normalised_employer_is_hard(jinma):
 
 
 # --- soft flags --------------------------------------------------------------------------------
+
 
 def test_conflict_employer_name_resembling_the_applicant_is_soft(jinma):
     expert = plain_expert(employer_name="金马药业")
@@ -156,11 +172,14 @@ def test_conflict_unrelated_expert_has_none(jinma):
 
 
 def test_conflict_employer_hard_suppresses_its_soft_flag(jinma):
-    expert = plain_expert(employer_id=jinma.organisation_id, employer_name="通化金马药业集团股份有限公司")
+    expert = plain_expert(
+        employer_id=jinma.organisation_id, employer_name="通化金马药业集团股份有限公司"
+    )
     assert kinds(conflicts_for(expert, jinma)) == [("employer", True)]
 
 
 # --- rulings -----------------------------------------------------------------------------------
+
 
 def test_ruling_block_turns_soft_flags_hard(jinma):
     expert = plain_expert(employer_name="金马药业")
@@ -190,8 +209,12 @@ def test_rule_conflict_records_and_audits_the_ruling(jinma):
     expert = plain_expert(employer_name="金马药业")
     rule_conflict(jinma, expert, blocked=False, reason="同名不同企业", actor=bureau)
     rule_conflict(jinma, expert, blocked=True, reason="复核后回避", actor=bureau)
-    rulings = db.session.scalars(sa.select(ConflictRuling).where(ConflictRuling.expert_id == expert.id)).all()
-    assert [(r.blocked, r.reason, r.decided_by_id) for r in rulings] == [(True, "复核后回避", bureau.id)]
+    rulings = db.session.scalars(
+        sa.select(ConflictRuling).where(ConflictRuling.expert_id == expert.id)
+    ).all()
+    assert [(r.blocked, r.reason, r.decided_by_id) for r in rulings] == [
+        (True, "复核后回避", bureau.id)
+    ]
     assert audit_count("conflict.ruled") == 2
 
 
@@ -204,11 +227,14 @@ def test_rule_conflict_refuses_a_hard_pair_and_an_unflagged_one(jinma):
     with pytest.raises(ConflictError):
         rule_conflict(jinma, unflagged, blocked=True, reason="回避", actor=bureau)
     with pytest.raises(ConflictError):
-        rule_conflict(jinma, plain_expert(employer_name="金马药业"), blocked=True, reason=" ", actor=bureau)
+        rule_conflict(
+            jinma, plain_expert(employer_name="金马药业"), blocked=True, reason=" ", actor=bureau
+        )
     assert audit_count("conflict.ruled") == 0
 
 
 # --- the matrix --------------------------------------------------------------------------------
+
 
 def test_conflict_matrix_matches_the_single_pair_rules(jinma):
     soft = plain_expert(employer_name="金马药业")
@@ -231,8 +257,12 @@ def test_conflict_matrix_equals_per_pair_function_on_random_sample(app, seed):
     for a, e in rng.sample(flagged, min(len(flagged), 40)):  # rule on some flagged pairs, both ways
         rule(db.session.get(Application, a), db.session.get(Expert, e), rng.random() < 0.5)
     matrix = conflict_matrix(app_ids, expert_ids)
-    assert any(not c.hard for cs in matrix.values() for c in cs), "the instance should hold soft flags"
-    assert any(c.hard for cs in matrix.values() for c in cs), "the instance should hold hard conflicts"
+    assert any(not c.hard for cs in matrix.values() for c in cs), (
+        "the instance should hold soft flags"
+    )
+    assert any(c.hard for cs in matrix.values() for c in cs), (
+        "the instance should hold hard conflicts"
+    )
     pairs = rng.sample([(a, e) for a in app_ids for e in expert_ids], 400) + flagged[:200]
     today = local_today()
     for a, e in pairs:
@@ -270,8 +300,10 @@ def test_conflict_matrix_for_1000_applications_and_300_experts_is_fast(app, caps
     elapsed = time.perf_counter() - started
     with capsys.disabled():
         hard = sum(1 for cs in matrix.values() if any(c.hard for c in cs))
-        print(f"\nconflict_matrix 1000 x 300 [{app.config['BACKEND']}]: {elapsed:.3f} s, "
-              f"{len(matrix)} pairs with conflicts ({hard} hard)")
+        print(
+            f"\nconflict_matrix 1000 x 300 [{app.config['BACKEND']}]: {elapsed:.3f} s, "
+            f"{len(matrix)} pairs with conflicts ({hard} hard)"
+        )
     assert matrix
     assert elapsed < 5
 
@@ -287,4 +319,6 @@ def test_conflict_employer_uscc_of_unregistered_organisation_matches_later_regis
     expert = plain_expert(employer_uscc=code, employer_name="新注册企业")
     application = submitted(organisation=OrganisationFactory(name="完全不同的名字", uscc=code))
     assert kinds(conflicts_for(expert, application)) == [("employer", True)]
-    assert kinds(conflict_matrix([application], [expert])[application.id, expert.id]) == [("employer", True)]
+    assert kinds(conflict_matrix([application], [expert])[application.id, expert.id]) == [
+        ("employer", True)
+    ]

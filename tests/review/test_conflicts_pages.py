@@ -28,8 +28,11 @@ from tests.review.pool_helpers import (
 
 
 def excluded_of(application) -> list[ExcludedExpert]:
-    return db.session.scalars(sa.select(ExcludedExpert).where(ExcludedExpert.application_id == application.id)
-                              .order_by(ExcludedExpert.id)).all()
+    return db.session.scalars(
+        sa.select(ExcludedExpert)
+        .where(ExcludedExpert.application_id == application.id)
+        .order_by(ExcludedExpert.id)
+    ).all()
 
 
 @pytest.fixture
@@ -40,13 +43,18 @@ def applicant_draft(app):
 
 # --- excluded experts --------------------------------------------------------------------------
 
-def test_excluded_experts_applicant_names_three_and_a_fourth_is_refused(client, login, applicant_draft):
+
+def test_excluded_experts_applicant_names_three_and_a_fourth_is_refused(
+    client, login, applicant_draft
+):
     user, application = applicant_draft
     login(user)
     url = f"/applications/{application.id}/excluded-experts"
     assert client.get(url).status_code == 200
     for name in ("张伟", "王芳", "李娜"):
-        response = client.post(url, data={"name": name, "employer_name": "吉林大学", "reason": "存在学术竞争"})
+        response = client.post(
+            url, data={"name": name, "employer_name": "吉林大学", "reason": "存在学术竞争"}
+        )
         assert response.status_code == 302
     html = client.get(url).get_data(as_text=True)
     assert 'name="reason"' not in html  # the form is gone once three are named
@@ -54,8 +62,16 @@ def test_excluded_experts_applicant_names_three_and_a_fourth_is_refused(client, 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="name-error"' in html and 'value="刘洋"' in html
-    assert as_rendered(_l("You can name at most %(max)d experts who should not review the application. "
-                          "Remove one to name another.", max=MAX_EXCLUDED_EXPERTS)) in html
+    assert (
+        as_rendered(
+            _l(
+                "You can name at most %(max)d experts who should not review the application. "
+                "Remove one to name another.",
+                max=MAX_EXCLUDED_EXPERTS,
+            )
+        )
+        in html
+    )
     assert [r.name for r in excluded_of(application)] == ["张伟", "王芳", "李娜"]
     assert audit_count("application.expert_excluded") == 3
 
@@ -63,7 +79,9 @@ def test_excluded_experts_applicant_names_three_and_a_fourth_is_refused(client, 
 def test_excluded_experts_reason_is_required(client, login, applicant_draft):
     user, application = applicant_draft
     login(user)
-    response = client.post(f"/applications/{application.id}/excluded-experts", data={"name": "张伟", "reason": ""})
+    response = client.post(
+        f"/applications/{application.id}/excluded-experts", data={"name": "张伟", "reason": ""}
+    )
     assert response.status_code == 422
     assert 'id="reason-error"' in response.get_data(as_text=True)
     assert excluded_of(application) == []
@@ -101,13 +119,20 @@ def test_excluded_experts_of_another_organisation_are_hidden(client, login, appl
 
 
 def test_excluded_experts_bureau_reads_but_cannot_change(client, login):
-    application = ApplicationFactory(state="submitted", reference_no="X-00001", submitted_at=utcnow())
+    application = ApplicationFactory(
+        state="submitted", reference_no="X-00001", submitted_at=utcnow()
+    )
     exclude(application, "张伟", "吉林大学", "存在竞争")
     login(make_user("bureau"))
     html = client.get(f"/applications/{application.id}/excluded-experts").get_data(as_text=True)
     assert "张伟" in html and "存在竞争" in html and 'name="reason"' not in html
-    assert client.post(f"/applications/{application.id}/excluded-experts",
-                       data={"name": "王芳", "reason": "竞争"}).status_code == 403
+    assert (
+        client.post(
+            f"/applications/{application.id}/excluded-experts",
+            data={"name": "王芳", "reason": "竞争"},
+        ).status_code
+        == 403
+    )
 
 
 def test_excluded_experts_of_a_draft_not_found_for_the_bureau(client, login, applicant_draft):
@@ -126,28 +151,40 @@ def test_excluded_experts_experts_cannot_see_them(client, login, applicant_draft
 
 # --- the conflicts page ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def call_with_flags(app):
     """A call with a 金马 application: one soft-flagged, one hard-conflicted and one free expert."""
     call = CallFactory()
-    application = submitted(call=call, organisation=OrganisationFactory(name="通化金马药业集团股份有限公司"))
-    ApplicationFactory(call=call, organisation=OrganisationFactory(name="金马药业草稿"), state="draft")
+    application = submitted(
+        call=call, organisation=OrganisationFactory(name="通化金马药业集团股份有限公司")
+    )
+    ApplicationFactory(
+        call=call, organisation=OrganisationFactory(name="金马药业草稿"), state="draft"
+    )
     soft = ExpertFactory(name="王研究员", employer_name="金马药业（通化）有限公司")
-    hard = ExpertFactory(name="赵高工", employer_name="另一家", employer_id=application.organisation_id)
+    hard = ExpertFactory(
+        name="赵高工", employer_name="另一家", employer_id=application.organisation_id
+    )
     free = ExpertFactory(name="孙教授", employer_name="长春中医药大学")
     exclude(application, "李娜", "吉林大学", "曾有学术争议")
     return call, application, soft, hard, free
 
 
-def test_conflicts_page_lists_soft_flags_hard_conflicts_and_exclusions(client, login, call_with_flags):
-    call, application, soft, hard, free = call_with_flags
+def test_conflicts_page_lists_soft_flags_hard_conflicts_and_exclusions(
+    client, login, call_with_flags
+):
+    call, application, soft, _hard, _free = call_with_flags
     login(make_user("bureau"))
     response = client.get(f"/calls/{call.id}/conflicts")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     soft_part, rest = html.split('id="hard-heading"')
     hard_part, excluded_part = rest.split('id="excluded-heading"')
-    assert f'id="pair-{application.id}-{soft.id}"' in soft_part and "金马药业（通化）有限公司" in soft_part
+    assert (
+        f'id="pair-{application.id}-{soft.id}"' in soft_part
+        and "金马药业（通化）有限公司" in soft_part
+    )
     assert f"/calls/{call.id}/conflicts/{application.id}/{soft.id}" in soft_part
     assert "赵高工" in hard_part and "赵高工" not in soft_part
     assert "孙教授" not in html
@@ -160,11 +197,17 @@ def test_conflicts_page_ruling_allow_clears_the_flag(client, login, call_with_fl
     bureau = make_user("bureau")
     login(bureau)
     prefix = f"r{application.id}-{soft.id}-"
-    response = client.post(f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
-                           data={prefix + "decision": "allow", prefix + "reason": "同名不同企业"})
+    response = client.post(
+        f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
+        data={prefix + "decision": "allow", prefix + "reason": "同名不同企业"},
+    )
     assert response.status_code == 302
     ruling = db.session.scalars(sa.select(ConflictRuling)).one()
-    assert (ruling.blocked, ruling.reason, ruling.decided_by_id) == (False, "同名不同企业", bureau.id)
+    assert (ruling.blocked, ruling.reason, ruling.decided_by_id) == (
+        False,
+        "同名不同企业",
+        bureau.id,
+    )
     assert conflicts_for(soft, application) == []
     assert last_audit("conflict.ruled").after["blocked"] is False
     html = client.get(f"/calls/{call.id}/conflicts").get_data(as_text=True)
@@ -175,8 +218,10 @@ def test_conflicts_page_ruling_block_makes_the_flag_hard(client, login, call_wit
     call, application, soft, _hard, _free = call_with_flags
     login(make_user("bureau"))
     prefix = f"r{application.id}-{soft.id}-"
-    client.post(f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
-                data={prefix + "decision": "block", prefix + "reason": "实为关联企业"})
+    client.post(
+        f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
+        data={prefix + "decision": "block", prefix + "reason": "实为关联企业"},
+    )
     assert [(c.hard, c.ruled) for c in conflicts_for(soft, application)] == [(True, True)]
 
 
@@ -184,8 +229,10 @@ def test_conflicts_page_ruling_without_reason_keeps_the_choice(client, login, ca
     call, application, soft, _hard, _free = call_with_flags
     login(make_user("bureau"))
     prefix = f"r{application.id}-{soft.id}-"
-    response = client.post(f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
-                           data={prefix + "decision": "block", prefix + "reason": ""})
+    response = client.post(
+        f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
+        data={prefix + "decision": "block", prefix + "reason": ""},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert f'id="{prefix}reason-error"' in html
@@ -197,8 +244,10 @@ def test_conflicts_page_refuses_to_rule_on_a_hard_conflict(client, login, call_w
     call, application, _soft, hard, _free = call_with_flags
     login(make_user("bureau"))
     prefix = f"r{application.id}-{hard.id}-"
-    response = client.post(f"/calls/{call.id}/conflicts/{application.id}/{hard.id}",
-                           data={prefix + "decision": "allow", prefix + "reason": "允许"})
+    response = client.post(
+        f"/calls/{call.id}/conflicts/{application.id}/{hard.id}",
+        data={prefix + "decision": "allow", prefix + "reason": "允许"},
+    )
     assert response.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count(ConflictRuling.id))) == 0
 
@@ -208,8 +257,13 @@ def test_conflicts_page_pair_of_another_call_is_404(client, login, call_with_fla
     other = CallFactory()
     login(make_user("bureau"))
     prefix = f"r{application.id}-{soft.id}-"
-    assert client.post(f"/calls/{other.id}/conflicts/{application.id}/{soft.id}",
-                       data={prefix + "decision": "allow", prefix + "reason": "x"}).status_code == 404
+    assert (
+        client.post(
+            f"/calls/{other.id}/conflicts/{application.id}/{soft.id}",
+            data={prefix + "decision": "allow", prefix + "reason": "x"},
+        ).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize("role", ["applicant", "expert", "finance"])
@@ -218,13 +272,18 @@ def test_conflicts_page_refuses_non_staff(client, login, call_with_flags, role):
     login(make_user(role))
     assert client.get(f"/calls/{call.id}/conflicts").status_code == 403
     prefix = f"r{application.id}-{soft.id}-"
-    assert client.post(f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
-                       data={prefix + "decision": "allow", prefix + "reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            f"/calls/{call.id}/conflicts/{application.id}/{soft.id}",
+            data={prefix + "decision": "allow", prefix + "reason": "x"},
+        ).status_code
+        == 403
+    )
     assert db.session.scalar(sa.select(sa.func.count(ConflictRuling.id))) == 0
 
 
 def test_conflicts_page_expert_without_account_is_listed(client, login, call_with_flags):
-    call, application, _soft, _hard, _free = call_with_flags
+    call, _application, _soft, _hard, _free = call_with_flags
     plain_expert(name="周研究员", employer_name="通化金马")
     login(make_user("admin"))
     assert "周研究员" in client.get(f"/calls/{call.id}/conflicts").get_data(as_text=True)

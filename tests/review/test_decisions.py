@@ -42,8 +42,11 @@ def test_approve_within_request_and_budget_writes_decision(app):
     assert decision.requested == Decimal("270000.00")
     assert decision.decided_by_id == officer.id and decision.released_at is None
     assert "decision.approve" in audit_actions(decision)
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "application.approve",
-                                                          AuditEvent.object_id == str(application.id)))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "application.approve", AuditEvent.object_id == str(application.id)
+        )
+    )
     assert event.after["amount"] == "200000.00" and event.after["state"] == "approved"
 
 
@@ -65,8 +68,14 @@ def test_approve_zero_is_refused(app):
 def test_decision_check_rejects_amount_above_request_inserted_directly(app):
     application = reviewed_application(fiscal="100000")
     with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
-        db.session.add(Decision(application_id=application.id, outcome="approve", amount=Decimal("100000.01"),
-                                requested=Decimal("100000")))
+        db.session.add(
+            Decision(
+                application_id=application.id,
+                outcome="approve",
+                amount=Decimal("100000.01"),
+                requested=Decimal("100000"),
+            )
+        )
         db.session.flush()
 
 
@@ -112,7 +121,11 @@ def test_decline_requires_reasons(app):
     assert reload(application).state == "reviewed"
     decision = ops.decline(application, "技术路线不清晰。", bureau())
     assert application.state == "declined"
-    assert decision.outcome == "decline" and decision.amount is None and decision.reasons == "技术路线不清晰。"
+    assert (
+        decision.outcome == "decline"
+        and decision.amount is None
+        and decision.reasons == "技术路线不清晰。"
+    )
     assert "decision.decline" in audit_actions(decision)
 
 
@@ -123,8 +136,8 @@ def test_decisions_page_shows_running_total_and_remaining_budget(client, login):
     login(bureau())
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
     assert "100.0000" in page  # budget in 万元
-    assert "25.0000" in page   # approved so far
-    assert "75.0000" in page   # remaining
+    assert "25.0000" in page  # approved so far
+    assert "75.0000" in page  # remaining
     assert f'id="application-{waiting.id}"' in page
     assert 'value="27"' in page  # the approve form defaults to the request, in 万元
 
@@ -133,10 +146,14 @@ def test_approve_view_takes_wan_and_redirects(client, login):
     call = small_call(budget="1000000")
     application = reviewed_application(call=call, fiscal="270000")
     login(bureau())
-    response = client.post(f"/calls/{call.id}/decisions/{application.id}/approve",
-                           data={f"approve-{application.id}-amount": "20.5"})
+    response = client.post(
+        f"/calls/{call.id}/decisions/{application.id}/approve",
+        data={f"approve-{application.id}-amount": "20.5"},
+    )
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/calls/{call.id}/decisions#application-{application.id}")
+    assert response.headers["Location"].endswith(
+        f"/calls/{call.id}/decisions#application-{application.id}"
+    )
     assert decision_of(application).amount == Decimal("205000.00")
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
     assert "20.5000" in page and "79.5000" in page
@@ -146,8 +163,10 @@ def test_approve_view_above_request_keeps_typed_amount(client, login):
     call = small_call(budget="1000000")
     application = reviewed_application(call=call, fiscal="270000")
     login(bureau())
-    response = client.post(f"/calls/{call.id}/decisions/{application.id}/approve",
-                           data={f"approve-{application.id}-amount": "30"})
+    response = client.post(
+        f"/calls/{call.id}/decisions/{application.id}/approve",
+        data={f"approve-{application.id}-amount": "30"},
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'value="30"' in page and "cannot exceed" in page
@@ -158,12 +177,16 @@ def test_decline_view_without_reasons_is_refused(client, login):
     call = small_call()
     application = reviewed_application(call=call)
     login(bureau())
-    response = client.post(f"/calls/{call.id}/decisions/{application.id}/decline",
-                           data={f"decline-{application.id}-reasons": ""})
+    response = client.post(
+        f"/calls/{call.id}/decisions/{application.id}/decline",
+        data={f"decline-{application.id}-reasons": ""},
+    )
     assert response.status_code == 422
     assert reload(application).state == "reviewed"
-    response = client.post(f"/calls/{call.id}/decisions/{application.id}/decline",
-                           data={f"decline-{application.id}-reasons": "与本批次支持方向不符。"})
+    response = client.post(
+        f"/calls/{call.id}/decisions/{application.id}/decline",
+        data={f"decline-{application.id}-reasons": "与本批次支持方向不符。"},
+    )
     assert response.status_code == 302
     assert decision_of(application).reasons == "与本批次支持方向不符。"
 
@@ -172,8 +195,10 @@ def test_approve_view_rejects_application_of_another_call(client, login):
     application = reviewed_application()
     other = small_call()
     login(bureau())
-    response = client.post(f"/calls/{other.id}/decisions/{application.id}/approve",
-                           data={f"approve-{application.id}-amount": "1"})
+    response = client.post(
+        f"/calls/{other.id}/decisions/{application.id}/approve",
+        data={f"approve-{application.id}-amount": "1"},
+    )
     assert response.status_code == 404
 
 
@@ -204,5 +229,5 @@ def test_decisions_page_shows_mean_and_trimmed_mean(client, login):
     add_review(application, total="100")
     login(bureau())
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
-    row = page[page.index(f'id="application-{application.id}"'):]
+    row = page[page.index(f'id="application-{application.id}"') :]
     assert ">4<" in row[:600] and "78.25" in row and "71.50" in row

@@ -32,17 +32,32 @@ def _world():
 def _bureau_requests(call, approved, waiting, notice, objection, review):
     return [
         ("get", f"/calls/{call.id}/decisions", None),
-        ("post", f"/calls/{call.id}/decisions/{waiting.id}/approve", {f"approve-{waiting.id}-amount": "1"}),
-        ("post", f"/calls/{call.id}/decisions/{waiting.id}/decline", {f"decline-{waiting.id}-reasons": "x"}),
+        (
+            "post",
+            f"/calls/{call.id}/decisions/{waiting.id}/approve",
+            {f"approve-{waiting.id}-amount": "1"},
+        ),
+        (
+            "post",
+            f"/calls/{call.id}/decisions/{waiting.id}/decline",
+            {f"decline-{waiting.id}-reasons": "x"},
+        ),
         ("get", f"/calls/{call.id}/notices/new", None),
-        ("post", f"/calls/{call.id}/notices/new", {"title": "t", "starts_on": "2026-05-01", "ends_on": "2026-05-09"}),
+        (
+            "post",
+            f"/calls/{call.id}/notices/new",
+            {"title": "t", "starts_on": "2026-05-01", "ends_on": "2026-05-09"},
+        ),
         ("get", f"/notices/{notice.id}/manage", None),
         ("get", f"/notices/{notice.id}/edit", None),
         ("post", f"/notices/{notice.id}/publish", None),
         ("post", f"/notices/{notice.id}/close", {"close-force": "y", "close-reason": "x"}),
         ("post", f"/notices/{notice.id}/objections", {"objection-application_id": approved.id}),
-        ("post", f"/objections/{objection.id}/resolve", {"event": "uphold",
-                                                         f"resolve-{objection.id}-resolution": "x"}),
+        (
+            "post",
+            f"/objections/{objection.id}/resolve",
+            {"event": "uphold", f"resolve-{objection.id}-resolution": "x"},
+        ),
         ("post", f"/applications/{approved.id}/overturn", {"overturn-reasons": "x"}),
         ("get", f"/calls/{call.id}/release", None),
         ("post", f"/calls/{call.id}/release", None),
@@ -53,7 +68,7 @@ def _bureau_requests(call, approved, waiting, notice, objection, review):
 @pytest.mark.parametrize("role", ["applicant", "expert", "finance"])
 def test_bureau_pages_refuse_other_roles(client, login, role):
     world = _world()
-    call, approved, waiting, notice, objection, review = world
+    _call, approved, waiting, notice, objection, review = world
     if role == "applicant":
         user = make_user("applicant", organisation=approved.organisation)
     elif role == "expert":
@@ -75,14 +90,21 @@ def test_bureau_pages_send_anonymous_to_login(client):
     world = _world()
     for method, url, data in _bureau_requests(*world):
         response = getattr(client, method)(url, data=data or {})
-        assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], (
+            method,
+            url,
+        )
 
 
 def test_bureau_pages_open_for_bureau(client, login):
-    call, approved, waiting, notice, objection, review = _world()
+    call, _approved, _waiting, notice, _objection, _review = _world()
     login(bureau())
-    for url in (f"/calls/{call.id}/decisions", f"/calls/{call.id}/notices/new", f"/notices/{notice.id}/manage",
-                f"/calls/{call.id}/release"):
+    for url in (
+        f"/calls/{call.id}/decisions",
+        f"/calls/{call.id}/notices/new",
+        f"/notices/{notice.id}/manage",
+        f"/calls/{call.id}/release",
+    ):
         assert client.get(url).status_code == 200, url
 
 

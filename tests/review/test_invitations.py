@@ -1,4 +1,3 @@
-
 """Experts answer invitations: the dashboard, blind invitation pages, accept with the declaration,
 decline with a reason, and no access to other experts' assignments."""
 
@@ -30,8 +29,12 @@ PRINCIPAL = "严建国"  # the principal investigator fill_application puts on t
 
 
 def invite(expert, application=None, days: int = 10):
-    application = application or application_under_review(organisation=OrganisationFactory(name=ORG_NAME))
-    return ops.assign_manually(application, expert, bureau_officer(), utcnow() + timedelta(days=days))
+    application = application or application_under_review(
+        organisation=OrganisationFactory(name=ORG_NAME)
+    )
+    return ops.assign_manually(
+        application, expert, bureau_officer(), utcnow() + timedelta(days=days)
+    )
 
 
 def reload(assignment) -> Assignment:
@@ -62,7 +65,11 @@ def test_my_reviews_puts_what_is_left_to_write_before_submitted_reviews(client, 
     for days, state in ((3, "draft"), (1, "submitted"), (6, "submitted")):
         assignment = invite(expert, days=days)
         transition(assignment, "accept", expert.user, no_conflict=True)
-        complete = {"submitted_at": utcnow(), "total": 80, "recommendation": "fund"} if state == "submitted" else {}
+        complete = (
+            {"submitted_at": utcnow(), "total": 80, "recommendation": "fund"}
+            if state == "submitted"
+            else {}
+        )
         db.session.add(Review(assignment=assignment, state=state, **complete))
         rows.append(assignment)
     db.session.flush()
@@ -121,7 +128,11 @@ def test_accept_requires_the_declaration(client, login):
     response = client.post(f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"})
     assert response.status_code == 302
     row = reload(assignment)
-    assert row.state == "accepted" and row.no_conflict_declared_at is not None and row.responded_at is not None
+    assert (
+        row.state == "accepted"
+        and row.no_conflict_declared_at is not None
+        and row.responded_at is not None
+    )
     [event] = audit_events("assignment.accept")
     assert event.after == {"state": "accepted", "no_conflict": True}
 
@@ -146,8 +157,11 @@ def test_accept_refused_when_a_hard_conflict_appeared_since_the_invitation(clien
     expert.employer_id = assignment.application.organisation_id
     db.session.flush()
     login(expert.user)
-    response = client.post(f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/accept",
+        data={"no_conflict": "y"},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "conflict of interest (Employer is the applicant)" in response.get_data(as_text=True)
     assignment = reload(assignment)
@@ -164,7 +178,9 @@ def test_decline_requires_a_reason_and_keeps_what_was_typed(client, login):
     assert response.status_code == 422
     assert reload(assignment).state == "invited"
     long_reason = "出" * 501
-    response = client.post(f"/expert/assignments/{assignment.id}/decline", data={"reason": long_reason})
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/decline", data={"reason": long_reason}
+    )
     assert response.status_code == 422 and long_reason in response.get_data(as_text=True)
 
 
@@ -174,7 +190,9 @@ def test_decline_tells_the_bureau_with_a_proposed_replacement(client, login):
     pool_expert(name="候补专家", keywords="中药")
     assignment = invite(expert)
     login(expert.user)
-    response = client.post(f"/expert/assignments/{assignment.id}/decline", data={"reason": "近期出国访问"})
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/decline", data={"reason": "近期出国访问"}
+    )
     assert response.status_code == 302
     row = reload(assignment)
     assert (row.state, row.decline_reason) == ("declined", "近期出国访问")
@@ -188,8 +206,18 @@ def test_expert_never_sees_or_answers_another_experts_assignment(client, login):
     assignment = invite(owner)
     login(other.user)
     assert client.get(f"/expert/assignments/{assignment.id}").status_code == 404
-    assert client.post(f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"}).status_code == 404
-    assert client.post(f"/expert/assignments/{assignment.id}/decline", data={"reason": "x"}).status_code == 404
+    assert (
+        client.post(
+            f"/expert/assignments/{assignment.id}/accept", data={"no_conflict": "y"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/expert/assignments/{assignment.id}/decline", data={"reason": "x"}
+        ).status_code
+        == 404
+    )
     assert assignment.application.title not in client.get("/expert/reviews").get_data(as_text=True)
     assert reload(assignment).state == "invited"
 

@@ -81,8 +81,10 @@ def test_notice_lists_only_approvals_made_before_publication(app):
 def test_notice_create_rejects_end_before_start(client, login):
     call = small_call()
     login(bureau())
-    response = client.post(f"/calls/{call.id}/notices/new", data={
-        "title": "公示", "body": "", "starts_on": "2026-05-10", "ends_on": "2026-05-01"})
+    response = client.post(
+        f"/calls/{call.id}/notices/new",
+        data={"title": "公示", "body": "", "starts_on": "2026-05-10", "ends_on": "2026-05-01"},
+    )
     assert response.status_code == 422
     assert "cannot end before it starts" in response.get_data(as_text=True)
     assert 'value="公示"' in response.get_data(as_text=True)
@@ -92,9 +94,16 @@ def test_notice_create_with_short_period_warns_but_saves(client, login):
     call = small_call()
     login(bureau())
     monday = date(2026, 3, 2)
-    response = client.post(f"/calls/{call.id}/notices/new", data={
-        "title": "立项公示", "body": "正文", "starts_on": monday.isoformat(),
-        "ends_on": (monday + days(1)).isoformat()}, follow_redirects=True)
+    response = client.post(
+        f"/calls/{call.id}/notices/new",
+        data={
+            "title": "立项公示",
+            "body": "正文",
+            "starts_on": monday.isoformat(),
+            "ends_on": (monday + days(1)).isoformat(),
+        },
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "only 2 working days" in response.get_data(as_text=True)
     notice = PublicNotice.query.filter_by(call_id=call.id).one()
@@ -143,8 +152,16 @@ def test_public_notice_list_shows_published_not_drafts(client):
     call = small_call()
     approved_application(call=call)
     published = notice_for(call)
-    draft = ops.create_notice(call, {"title": "草稿公示不可见", "body": "", "starts_on": local_today(),
-                                     "ends_on": local_today() + days(7)}, bureau())
+    draft = ops.create_notice(
+        call,
+        {
+            "title": "草稿公示不可见",
+            "body": "",
+            "starts_on": local_today(),
+            "ends_on": local_today() + days(7),
+        },
+        bureau(),
+    )
     html = client.get("/notices").get_data(as_text=True)
     assert published.title in html and f"/notices/{published.id}" in html
     assert draft.title not in html
@@ -157,7 +174,9 @@ def test_public_notice_after_overturn_drops_the_application(client):
     notice = notice_for(call)
     officer = bureau()
     objection = ops.record_objection(notice, overturned.id, objection_data(), officer)
-    ops.resolve_objection(objection, "uphold", "经核实，合作协议系伪造。", officer, overturn_approval=True)
+    ops.resolve_objection(
+        objection, "uphold", "经核实，合作协议系伪造。", officer, overturn_approval=True
+    )
     html = client.get(f"/notices/{notice.id}").get_data(as_text=True)
     assert kept.title in html and overturned.title not in html
 
@@ -201,10 +220,14 @@ def test_notice_close_view_early_without_reason_keeps_page(client, login):
     approved_application(call=call)
     notice = notice_for(call)
     login(bureau())
-    response = client.post(f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": ""})
+    response = client.post(
+        f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": ""}
+    )
     assert response.status_code == 422
     assert "Give the reason" in response.get_data(as_text=True)
-    response = client.post(f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "发布有误"})
+    response = client.post(
+        f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "发布有误"}
+    )
     assert response.status_code == 302
     assert reload(notice).state == "closed"
 
@@ -214,8 +237,11 @@ def test_published_notice_cannot_be_edited(app):
     approved_application(call=call)
     notice = notice_for(call)
     with pytest.raises(ops.DecisionError):
-        ops.update_notice(notice, {"title": "改", "body": "", "starts_on": notice.starts_on,
-                                   "ends_on": notice.ends_on}, bureau())
+        ops.update_notice(
+            notice,
+            {"title": "改", "body": "", "starts_on": notice.starts_on, "ends_on": notice.ends_on},
+            bureau(),
+        )
 
 
 def test_notice_page_shows_listed_amounts(client, login):
@@ -234,13 +260,21 @@ def test_notice_edit_draft_updates_and_audits(client, login):
     notice = notice_for(call, publish=False)
     login(bureau())
     assert client.get(f"/notices/{notice.id}/edit").status_code == 200
-    response = client.post(f"/notices/{notice.id}/edit", data={
-        "title": "关于拟立项项目的公示（更正）", "body": "正文", "starts_on": notice.starts_on.isoformat(),
-        "ends_on": notice.ends_on.isoformat()})
+    response = client.post(
+        f"/notices/{notice.id}/edit",
+        data={
+            "title": "关于拟立项项目的公示（更正）",
+            "body": "正文",
+            "starts_on": notice.starts_on.isoformat(),
+            "ends_on": notice.ends_on.isoformat(),
+        },
+    )
     assert response.status_code == 302
     assert reload(notice).title == "关于拟立项项目的公示（更正）"
     assert audit_actions(notice) == ["notice.created", "notice.updated"]
     client.post(f"/notices/{notice.id}/publish")
     assert reload(notice).state == "published"
     response = client.get(f"/notices/{notice.id}/edit")
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/notices/{notice.id}/manage")
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        f"/notices/{notice.id}/manage"
+    )

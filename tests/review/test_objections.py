@@ -39,8 +39,9 @@ def _noticed(starts_in: int = -2):
 
 def test_objection_recorded_within_period(app):
     application, notice = _noticed()
-    objection = ops.record_objection(notice, application.id, objection_data(received_on=notice.starts_on),
-                                     bureau())
+    objection = ops.record_objection(
+        notice, application.id, objection_data(received_on=notice.starts_on), bureau()
+    )
     assert objection.state == "open" and objection.application_id == application.id
     assert audit_actions(objection) == ["objection.recorded"]
 
@@ -48,30 +49,38 @@ def test_objection_recorded_within_period(app):
 def test_objection_refused_before_period_starts(app):
     application, notice = _noticed()
     with pytest.raises(ops.DecisionError) as refused:
-        ops.record_objection(notice, application.id,
-                             objection_data(received_on=notice.starts_on - days(1)), bureau())
-    assert refused.value.field == "received_on" and "outside the notice period" in refused.value.message
+        ops.record_objection(
+            notice, application.id, objection_data(received_on=notice.starts_on - days(1)), bureau()
+        )
+    assert (
+        refused.value.field == "received_on"
+        and "outside the notice period" in refused.value.message
+    )
 
 
 def test_objection_refused_after_period_ends(app, monkeypatch):
     application, notice = _noticed()
     monkeypatch.setattr(ops, "local_today", lambda: notice.ends_on + days(3))
     with pytest.raises(ops.DecisionError) as refused:
-        ops.record_objection(notice, application.id, objection_data(received_on=notice.ends_on + days(1)),
-                             bureau())
+        ops.record_objection(
+            notice, application.id, objection_data(received_on=notice.ends_on + days(1)), bureau()
+        )
     assert "outside the notice period" in refused.value.message
-    ops.record_objection(notice, application.id, objection_data(received_on=notice.ends_on), bureau())
+    ops.record_objection(
+        notice, application.id, objection_data(received_on=notice.ends_on), bureau()
+    )
 
 
 def test_objection_refused_with_future_date(app):
     application, notice = _noticed()
     with pytest.raises(ops.DecisionError):
-        ops.record_objection(notice, application.id, objection_data(received_on=local_today() + days(1)),
-                             bureau())
+        ops.record_objection(
+            notice, application.id, objection_data(received_on=local_today() + days(1)), bureau()
+        )
 
 
 def test_objection_refused_for_application_not_on_notice(app):
-    application, notice = _noticed()
+    _application, notice = _noticed()
     other = approved_application()
     with pytest.raises(ops.DecisionError) as refused:
         ops.record_objection(notice, other.id, objection_data(), bureau())
@@ -89,10 +98,16 @@ def test_objection_refused_on_draft_notice(app):
 def test_objection_view_outside_period_keeps_input(client, login):
     application, notice = _noticed()
     login(bureau())
-    response = client.post(f"/notices/{notice.id}/objections", data={
-        "objection-application_id": application.id, "objection-raised_by": "李某",
-        "objection-contact": "", "objection-text": "材料不实。",
-        "objection-received_on": (notice.starts_on - days(1)).isoformat()})
+    response = client.post(
+        f"/notices/{notice.id}/objections",
+        data={
+            "objection-application_id": application.id,
+            "objection-raised_by": "李某",
+            "objection-contact": "",
+            "objection-text": "材料不实。",
+            "objection-received_on": (notice.starts_on - days(1)).isoformat(),
+        },
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "outside the notice period" in html and "材料不实。" in html and 'value="李某"' in html
@@ -105,9 +120,14 @@ def test_objection_uphold_then_overturn_declines_with_audit(client, login):
     officer = bureau()
     objection = ops.record_objection(notice, application.id, objection_data(), officer)
     login(officer)
-    response = client.post(f"/objections/{objection.id}/resolve", data={
-        "event": "uphold", f"resolve-{objection.id}-resolution": "经核实，合作协议系伪造。",
-        f"resolve-{objection.id}-overturn": "y"})
+    response = client.post(
+        f"/objections/{objection.id}/resolve",
+        data={
+            "event": "uphold",
+            f"resolve-{objection.id}-resolution": "经核实，合作协议系伪造。",
+            f"resolve-{objection.id}-overturn": "y",
+        },
+    )
     assert response.status_code == 302
     objection = reload(objection)
     assert objection.state == "upheld" and objection.resolved_by_id == officer.id
@@ -117,12 +137,20 @@ def test_objection_uphold_then_overturn_declines_with_audit(client, login):
     assert decision.outcome == "decline" and decision.amount is None
     assert decision.reasons == "经核实，合作协议系伪造。"
     assert "decision.overturn" in audit_actions(decision)
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "application.overturn",
-                                                          AuditEvent.object_id == str(application.id)))
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "application.overturn", AuditEvent.object_id == str(application.id)
+        )
+    )
     assert event.before == {"state": "approved"} and event.after["state"] == "declined"
     assert ops.approved_total(application.call) == 0
     # not released yet: the applicant is not told (and still reads "under review")
-    assert db.session.scalars(sa.select(Notification).where(Notification.user_id == applicant.id)).all() == []
+    assert (
+        db.session.scalars(
+            sa.select(Notification).where(Notification.user_id == applicant.id)
+        ).all()
+        == []
+    )
 
 
 def test_objection_uphold_without_overturn_then_overturn_separately(app):
@@ -132,7 +160,10 @@ def test_objection_uphold_without_overturn_then_overturn_separately(app):
     ops.resolve_objection(objection, "uphold", "部分属实。", officer)
     assert application.state == "approved"
     ops.overturn(application, "异议成立，撤销立项。", officer)
-    assert application.state == "declined" and decision_of(application).reasons == "异议成立，撤销立项。"
+    assert (
+        application.state == "declined"
+        and decision_of(application).reasons == "异议成立，撤销立项。"
+    )
 
 
 def test_overturn_refused_without_upheld_objection(app):
@@ -149,9 +180,14 @@ def test_objection_dismiss_keeps_approval(client, login):
     application, notice = _noticed()
     objection = ops.record_objection(notice, application.id, objection_data(), bureau())
     login(bureau())
-    response = client.post(f"/objections/{objection.id}/resolve", data={
-        "event": "dismiss", f"resolve-{objection.id}-resolution": "经核实，异议不成立。",
-        f"resolve-{objection.id}-overturn": "y"})
+    response = client.post(
+        f"/objections/{objection.id}/resolve",
+        data={
+            "event": "dismiss",
+            f"resolve-{objection.id}-resolution": "经核实，异议不成立。",
+            f"resolve-{objection.id}-overturn": "y",
+        },
+    )
     assert response.status_code == 302
     assert reload(objection).state == "dismissed"
     assert reload(application).state == "approved"
@@ -162,8 +198,10 @@ def test_objection_resolution_required(client, login):
     application, notice = _noticed()
     objection = ops.record_objection(notice, application.id, objection_data(), bureau())
     login(bureau())
-    response = client.post(f"/objections/{objection.id}/resolve", data={
-        "event": "uphold", f"resolve-{objection.id}-resolution": " "})
+    response = client.post(
+        f"/objections/{objection.id}/resolve",
+        data={"event": "uphold", f"resolve-{objection.id}-resolution": " "},
+    )
     assert response.status_code == 422
     assert reload(objection).state == "open"
 

@@ -28,15 +28,28 @@ def scenario():
     call = CallFactory(reviewers_per_application=3, trimmed_mean_min_reviews=5)
     org = OrganisationFactory(name="通化东宝药业股份有限公司")
     x, y, z = (ExpertFactory(name=n) for n in ("王评审", "李评审", "张评审"))
-    apps = {key: under_review(call=call, organisation=org, reference_no=f"P-{key}", title=f"项目{key}")
-            for key in "ABCDE"}
+    apps = {
+        key: under_review(call=call, organisation=org, reference_no=f"P-{key}", title=f"项目{key}")
+        for key in "ABCDE"
+    }
     reviews = {}
-    for key, experts, value in (("A", (x, y, z), 9), ("B", (x, y, z), 8), ("C", (x, y), 8), ("D", (x,), 7)):
+    for key, experts, value in (
+        ("A", (x, y, z), 9),
+        ("B", (x, y, z), 8),
+        ("C", (x, y), 8),
+        ("D", (x,), 7),
+    ):
         for expert in experts:
-            reviews[key, expert.name] = submitted_review(ready_assignment(application=apps[key], expert=expert),
-                                                         [value, value])
-    ready_assignment(application=apps["C"], expert=z, state="invited", no_conflict_declared_at=None,
-                     responded_at=None)
+            reviews[key, expert.name] = submitted_review(
+                ready_assignment(application=apps[key], expert=expert), [value, value]
+            )
+    ready_assignment(
+        application=apps["C"],
+        expert=z,
+        state="invited",
+        no_conflict_declared_at=None,
+        responded_at=None,
+    )
     draft_review(ready_assignment(application=apps["D"], expert=y), ["5"])
     ready_assignment(application=apps["E"], expert=z)
     return {"call": call, "apps": apps, "experts": (x, y, z), "reviews": reviews}
@@ -96,7 +109,10 @@ def test_panel_shows_z_scores_once_the_expert_has_enough_reviews(client, login):
     expert = ExpertFactory(name="赵评审")
     other_call = CallFactory()
     for value in (6, 7, 8, 9):  # totals 60 70 80 90 in another call
-        submitted_review(ready_assignment(application=under_review(call=other_call), expert=expert), [value, value])
+        submitted_review(
+            ready_assignment(application=under_review(call=other_call), expert=expert),
+            [value, value],
+        )
     here = ready_assignment(application=under_review(call=call), expert=expert)
     login(make_user("bureau"))
     submitted_review(here, [10, 10])  # total 100: mean 80, sample sd √250 → z = 20/15.8114 = 1.26
@@ -108,7 +124,9 @@ def test_z_scores_hidden_below_the_minimum(client, login):
     call = CallFactory()
     expert = ExpertFactory()
     for value in (6, 7, 8):
-        submitted_review(ready_assignment(application=under_review(call=call), expert=expert), [value, value])
+        submitted_review(
+            ready_assignment(application=under_review(call=call), expert=expert), [value, value]
+        )
     login(make_user("bureau"))
     html = client.get(f"/calls/{call.id}/panel").get_data(as_text=True)
     assert html.count("data-total") == 3 and "data-z" not in html
@@ -139,17 +157,25 @@ def test_finish_review_needs_the_calls_number_of_submitted_reviews(client, login
     with force_locale("zh_Hans_CN"):
         from flask_babel import ngettext
 
-        expected = ngettext("%(num)d more submitted review is needed before the review can close "
-                            "(%(have)d of %(need)d).",
-                            "%(num)d more submitted reviews are needed before the review can close "
-                            "(%(have)d of %(need)d).", 1, have=2, need=3)
+        expected = ngettext(
+            "%(num)d more submitted review is needed before the review can close "
+            "(%(have)d of %(need)d).",
+            "%(num)d more submitted reviews are needed before the review can close "
+            "(%(have)d of %(need)d).",
+            1,
+            have=2,
+            need=3,
+        )
     assert str(expected) in html
     assert reload(c).state == "under_review"
     b = data["apps"]["B"]
     assert client.post(f"/applications/{b.id}/finish-review").status_code == 302
     assert reload(b).state == "reviewed"
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "application.finish_review",
-                                                           AuditEvent.object_id == str(b.id))).one()
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "application.finish_review", AuditEvent.object_id == str(b.id)
+        )
+    ).one()
     assert event.actor_id == bureau.id
 
 
@@ -180,7 +206,11 @@ def test_xlsx_export_has_the_matrix_reviews_and_ranking_with_exact_totals(client
     book = workbook(client.get(f"/calls/{data['call'].id}/panel.xlsx"))
     matrix, reviews, ranking = book.worksheets
     assert [s.title for s in book.worksheets] == ["Matrix", "Reviews", "Ranking"]
-    assert matrix.freeze_panes == "E2" and reviews.freeze_panes == "C2" and ranking.freeze_panes == "A2"
+    assert (
+        matrix.freeze_panes == "E2"
+        and reviews.freeze_panes == "C2"
+        and ranking.freeze_panes == "A2"
+    )
     rows = list(matrix.iter_rows(values_only=True))
     header = rows[0]
     assert header[:4] == ("Rank", "Reference number", "Title", "Organisation")
@@ -214,7 +244,12 @@ def test_xlsx_headers_follow_the_users_language(client, login):
     login(make_user("bureau", locale="zh_Hans_CN"))
     book = workbook(client.get(f"/calls/{data['call'].id}/panel.xlsx"))
     with force_locale("zh_Hans_CN"):
-        expected = (str(_l("Rank")), str(_l("Reference number")), str(_l("Title")), str(_l("Organisation")))
+        expected = (
+            str(_l("Rank")),
+            str(_l("Reference number")),
+            str(_l("Title")),
+            str(_l("Organisation")),
+        )
         title = str(_l("Matrix"))
     assert book.worksheets[0].title == title
     assert tuple(c.value for c in book.worksheets[0][1][:4]) == expected
@@ -235,7 +270,12 @@ def test_dashboard_lists_calls_ready_to_close(client, login):
     login(make_user("bureau"))
     html = client.get("/").get_data(as_text=True)
     assert data["call"].title in html
-    assert as_rendered(_l("%(ready)d of %(total)d applications have all their reviews", ready=2, total=5)) in html
+    assert (
+        as_rendered(
+            _l("%(ready)d of %(total)d applications have all their reviews", ready=2, total=5)
+        )
+        in html
+    )
 
 
 def test_dashboard_panel_hidden_when_nothing_is_ready(app):

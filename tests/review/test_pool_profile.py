@@ -22,15 +22,24 @@ def expert(login):
 
 
 def relation_data(**overrides) -> dict:
-    data = {"relation-kind": "shareholding", "relation-organisation_uscc": "", "relation-organisation_name": "",
-            "relation-note": "持股 2%", "relation-since": "2021-03-01", "relation-until": ""}
+    data = {
+        "relation-kind": "shareholding",
+        "relation-organisation_uscc": "",
+        "relation-organisation_name": "",
+        "relation-note": "持股 2%",
+        "relation-since": "2021-03-01",
+        "relation-until": "",
+    }
     data.update(overrides)
     return data
 
 
 def relations_of(expert: Expert) -> list[ExpertRelation]:
-    return db.session.scalars(sa.select(ExpertRelation).where(ExpertRelation.expert_id == expert.id)
-                              .order_by(ExpertRelation.id)).all()
+    return db.session.scalars(
+        sa.select(ExpertRelation)
+        .where(ExpertRelation.expert_id == expert.id)
+        .order_by(ExpertRelation.id)
+    ).all()
 
 
 def test_profile_explains_what_to_declare_and_prefills_the_employer(client, expert):
@@ -45,24 +54,40 @@ def test_profile_explains_what_to_declare_and_prefills_the_employer(client, expe
 
 def test_profile_saves_title_keywords_clusters_and_phone(client, expert):
     pharma = ClusterFactory(name_zh="医药健康")
-    response = client.post("/expert/profile", data={
-        "profile-title": "二级教授", "profile-keywords": "中药, 人参、 提取工艺", "profile-cluster_ids": [str(pharma.id)],
-        "profile-phone": "0435-3210000"})
+    response = client.post(
+        "/expert/profile",
+        data={
+            "profile-title": "二级教授",
+            "profile-keywords": "中药, 人参、 提取工艺",
+            "profile-cluster_ids": [str(pharma.id)],
+            "profile-phone": "0435-3210000",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     saved = db.session.get(Expert, expert.id)
-    assert (saved.title, saved.keywords, saved.phone) == ("二级教授", "中药、人参、提取工艺", "0435-3210000")
+    assert (saved.title, saved.keywords, saved.phone) == (
+        "二级教授",
+        "中药、人参、提取工艺",
+        "0435-3210000",
+    )
     assert [c.id for c in saved.clusters] == [pharma.id]
     assert last_audit("expert.profile_updated").after["title"] == "二级教授"
 
 
 def test_profile_relation_by_registered_uscc_links_the_organisation(client, expert):
     org = OrganisationFactory(name="通化金马药业集团股份有限公司")
-    response = client.post("/expert/profile/relations", data=relation_data(**{"relation-organisation_uscc": org.uscc}))
+    response = client.post(
+        "/expert/profile/relations", data=relation_data(**{"relation-organisation_uscc": org.uscc})
+    )
     assert response.status_code == 302
     [declared] = relations_of(expert)
     assert (declared.kind, declared.organisation_id, declared.organisation_name, declared.note) == (
-        "shareholding", org.id, org.name, "持股 2%")
+        "shareholding",
+        org.id,
+        org.name,
+        "持股 2%",
+    )
     assert str(declared.since) == "2021-03-01" and declared.until is None
     assert audit_count("expert.relation_declared") == 1
     assert org.name in client.get("/expert/profile").get_data(as_text=True)
@@ -70,30 +95,48 @@ def test_profile_relation_by_registered_uscc_links_the_organisation(client, expe
 
 def test_profile_relation_by_exact_registered_name_links_the_organisation(client, expert):
     org = OrganisationFactory(name="通化东宝实业集团有限公司")
-    client.post("/expert/profile/relations", data=relation_data(**{"relation-organisation_name": org.name}))
+    client.post(
+        "/expert/profile/relations", data=relation_data(**{"relation-organisation_name": org.name})
+    )
     assert [r.organisation_id for r in relations_of(expert)] == [org.id]
 
 
 def test_profile_relation_by_typed_name_only(client, expert):
-    client.post("/expert/profile/relations", data=relation_data(**{
-        "relation-kind": "family", "relation-organisation_name": "修正药业（通化）有限公司"}))
+    client.post(
+        "/expert/profile/relations",
+        data=relation_data(
+            **{"relation-kind": "family", "relation-organisation_name": "修正药业（通化）有限公司"}
+        ),
+    )
     [declared] = relations_of(expert)
     assert (declared.kind, declared.organisation_id, declared.organisation_name) == (
-        "family", None, "修正药业（通化）有限公司")
+        "family",
+        None,
+        "修正药业（通化）有限公司",
+    )
 
 
 def test_profile_relation_with_unregistered_uscc_needs_a_name(client, expert):
-    response = client.post("/expert/profile/relations", data=relation_data(**{
-        "relation-organisation_uscc": next_uscc()}))
+    response = client.post(
+        "/expert/profile/relations",
+        data=relation_data(**{"relation-organisation_uscc": next_uscc()}),
+    )
     assert response.status_code == 200
     assert 'id="relation-organisation_name-error"' in response.get_data(as_text=True)
     assert relations_of(expert) == []
 
 
 def test_profile_relation_errors_keep_what_was_typed(client, expert):
-    response = client.post("/expert/profile/relations", data=relation_data(**{
-        "relation-organisation_uscc": "91220503MA00000010", "relation-organisation_name": "某公司",
-        "relation-until": "2020-01-01"}))
+    response = client.post(
+        "/expert/profile/relations",
+        data=relation_data(
+            **{
+                "relation-organisation_uscc": "91220503MA00000010",
+                "relation-organisation_name": "某公司",
+                "relation-until": "2020-01-01",
+            }
+        ),
+    )
     html = response.get_data(as_text=True)
     assert 'id="relation-until-error"' in html
     assert 'value="某公司"' in html and 'value="持股 2%"' in html and 'value="2021-03-01"' in html

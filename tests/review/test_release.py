@@ -27,27 +27,47 @@ pytestmark = pytest.mark.usefixtures("english")
 def _approve_all_comments(call, officer):
     for application, _decision in ops.unreleased_decisions(call):
         for review in ops.submitted_reviews(application):
-            ops.approve_released_comment(review, ops.anonymise(review.comment, review.assignment.expert), officer)
+            ops.approve_released_comment(
+                review, ops.anonymise(review.comment, review.assignment.expert), officer
+            )
 
 
 def test_anonymise_removes_name_employer_email_and_phone(app):
     employer = OrganisationFactory(name="吉林大学药学院有限公司")
-    expert = ExpertFactory(name="张建华", employer_name="长白山中药研究所", email="zhang.jh@jlu.example",
-                           phone="0435-3921234", employer=employer)
-    comment = ("我是张建华（长白山中药研究所），与吉林大学药学院合作过。该项目技术路线可行。"
-               "如有疑问请联系 zhang.jh@jlu.example 或 13812345678，办公电话 0435-3921234。张 建 华")
+    expert = ExpertFactory(
+        name="张建华",
+        employer_name="长白山中药研究所",
+        email="zhang.jh@jlu.example",
+        phone="0435-3921234",
+        employer=employer,
+    )
+    comment = (
+        "我是张建华（长白山中药研究所），与吉林大学药学院合作过。该项目技术路线可行。"
+        "如有疑问请联系 zhang.jh@jlu.example 或 13812345678，办公电话 0435-3921234。张 建 华"
+    )
     text = ops.anonymise(comment, expert)
-    for secret in ("张建华", "张 建 华", "长白山中药研究所", "吉林大学药学院", "zhang.jh@jlu.example",
-                   "13812345678", "0435-3921234"):
+    for secret in (
+        "张建华",
+        "张 建 华",
+        "长白山中药研究所",
+        "吉林大学药学院",
+        "zhang.jh@jlu.example",
+        "13812345678",
+        "0435-3921234",
+    ):
         assert secret not in text
     assert "该项目技术路线可行。" in text
     assert text.count(ops.REDACTED) >= 6
 
 
 def test_anonymise_keeps_ordinary_numbers_and_other_words(app):
-    expert = ExpertFactory(name="Li Wei", employer_name="Tonghua Normal University", email="", phone="")
-    text = ops.anonymise("Li Wei thinks the 2026 budget of 500 万元 is fine; LI WEI, Tonghua Normal University.",
-                         expert)
+    expert = ExpertFactory(
+        name="Li Wei", employer_name="Tonghua Normal University", email="", phone=""
+    )
+    text = ops.anonymise(
+        "Li Wei thinks the 2026 budget of 500 万元 is fine; LI WEI, Tonghua Normal University.",
+        expert,
+    )
     assert "Li Wei" not in text and "LI WEI" not in text and "Tonghua Normal University" not in text
     assert "2026" in text and "500 万元" in text
 
@@ -61,7 +81,11 @@ def test_release_refused_while_comments_unapproved(app):
     for review in ops.submitted_reviews(first):
         ops.approve_released_comment(review, "同意。", officer)
     blockers = ops.release_blockers(call)
-    assert len(blockers) == 1 and second.reference_no in blockers[0] and "3 expert comments" in blockers[0]
+    assert (
+        len(blockers) == 1
+        and second.reference_no in blockers[0]
+        and "3 expert comments" in blockers[0]
+    )
     with pytest.raises(ops.DecisionError):
         ops.release_decisions(call, officer)
     assert decision_of(first).released_at is None and decision_of(second).released_at is None
@@ -90,9 +114,15 @@ def test_release_sets_released_at_on_every_decision_and_notifies(app):
     released = {decision_of(approved).released_at, decision_of(declined).released_at}
     assert len(released) == 1 and None not in released
     assert "decision.released" in audit_actions(decision_of(approved))
-    kinds = {user.id: [n.kind for n in db.session.scalars(sa.select(Notification)
-                                                           .where(Notification.user_id == user.id))]
-             for user in (applicant_a, applicant_d)}
+    kinds = {
+        user.id: [
+            n.kind
+            for n in db.session.scalars(
+                sa.select(Notification).where(Notification.user_id == user.id)
+            )
+        ]
+        for user in (applicant_a, applicant_d)
+    }
     assert kinds == {applicant_a.id: ["decision.approved"], applicant_d.id: ["decision.declined"]}
     assert ops.release_blockers(call) == ["There is no decision left to release in this call."]
 
@@ -100,8 +130,9 @@ def test_release_sets_released_at_on_every_decision_and_notifies(app):
 def test_released_outcome_visible_to_applicant_with_anonymous_comments(app):
     call = small_call()
     officer = bureau()
-    application = reviewed_application(call=call, comments=["张某某认为可行，电话 13812345678。", "创新性较强。",
-                                                            "预算合理。"])
+    application = reviewed_application(
+        call=call, comments=["张某某认为可行，电话 13812345678。", "创新性较强。", "预算合理。"]
+    )
     experts = [r.assignment.expert for r in ops.submitted_reviews(application)]
     ops.approve(application, Decimal("200000"), officer)
     _approve_all_comments(call, officer)
@@ -178,14 +209,20 @@ def test_release_views_approve_comments_then_release(client, login):
     assert response.status_code == 422
     assert "not approved for release" in response.get_data(as_text=True)
     for review in ops.submitted_reviews(application):
-        response = client.post(f"/reviews/{review.id}/released-comment",
-                               data={f"comment-{review.id}-text": "评审意见：可行。"})
+        response = client.post(
+            f"/reviews/{review.id}/released-comment",
+            data={f"comment-{review.id}-text": "评审意见：可行。"},
+        )
         assert response.status_code == 302
     response = client.post(f"/calls/{call.id}/release")
     assert response.status_code == 302
     assert reload(decision_of(application)).released_at is not None
-    assert db.session.scalar(sa.select(sa.func.count(Notification.id))
-                             .where(Notification.user_id == applicant.id)) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Notification.id)).where(Notification.user_id == applicant.id)
+        )
+        == 1
+    )
 
 
 def test_overturn_after_release_notifies_applicant(app):
@@ -201,8 +238,11 @@ def test_overturn_after_release_notifies_applicant(app):
     notice = notice_for(call, starts_on=local_today() - days(1))
     objection = ops.record_objection(notice, application.id, objection_data(), officer)
     ops.resolve_objection(objection, "uphold", "异议成立。", officer, overturn_approval=True)
-    kinds = db.session.scalars(sa.select(Notification.kind).where(Notification.user_id == applicant.id)
-                               .order_by(Notification.id)).all()
+    kinds = db.session.scalars(
+        sa.select(Notification.kind)
+        .where(Notification.user_id == applicant.id)
+        .order_by(Notification.id)
+    ).all()
     assert kinds == ["decision.approved", "decision.overturned"]
     outcome = ops.applicant_outcome(application)
     assert outcome["outcome"] == "decline" and outcome["reasons"] == "异议成立。"

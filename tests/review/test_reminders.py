@@ -28,16 +28,27 @@ NOW = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
 
 
 def invited(invited_at, expert=None, **kwargs):
-    return AssignmentFactory(application=kwargs.pop("application", None) or application_under_review(),
-                             expert=expert or pool_expert(), state="invited", invited_at=invited_at,
-                             due_at=kwargs.pop("due_at", NOW + timedelta(days=10)), **kwargs)
+    return AssignmentFactory(
+        application=kwargs.pop("application", None) or application_under_review(),
+        expert=expert or pool_expert(),
+        state="invited",
+        invited_at=invited_at,
+        due_at=kwargs.pop("due_at", NOW + timedelta(days=10)),
+        **kwargs,
+    )
 
 
 def accepted(due_at, expert=None, **kwargs):
-    return AssignmentFactory(application=kwargs.pop("application", None) or application_under_review(),
-                             expert=expert or pool_expert(), state="accepted", invited_at=NOW - timedelta(days=9),
-                             responded_at=NOW - timedelta(days=8), no_conflict_declared_at=NOW - timedelta(days=8),
-                             due_at=due_at, **kwargs)
+    return AssignmentFactory(
+        application=kwargs.pop("application", None) or application_under_review(),
+        expert=expert or pool_expert(),
+        state="accepted",
+        invited_at=NOW - timedelta(days=9),
+        responded_at=NOW - timedelta(days=8),
+        no_conflict_declared_at=NOW - timedelta(days=8),
+        due_at=due_at,
+        **kwargs,
+    )
 
 
 def reload(assignment) -> Assignment:
@@ -76,8 +87,15 @@ def test_reminders_due_soon_and_overdue_and_the_bureau_told_of_overdue(app):
     overdue = accepted(NOW - timedelta(hours=1), expert=expert)
     later = accepted(NOW + timedelta(days=5))
     done = accepted(NOW - timedelta(days=1))
-    db.session.add(Review(assignment=done, state="submitted", submitted_at=NOW - timedelta(days=2),
-                          total=Decimal("80"), recommendation="fund"))
+    db.session.add(
+        Review(
+            assignment=done,
+            state="submitted",
+            submitted_at=NOW - timedelta(days=2),
+            total=Decimal("80"),
+            recommendation="fund",
+        )
+    )
     db.session.flush()
     counts = reminders.send_reminders(NOW)
     assert counts == {"unanswered": 0, "due_soon": 1, "overdue": 1}
@@ -94,7 +112,9 @@ def test_reminders_due_soon_and_overdue_and_the_bureau_told_of_overdue(app):
 def test_reminders_skip_applications_no_longer_under_review(app):
     assignment = accepted(NOW - timedelta(days=1))
     application = assignment.application
-    db.session.execute(sa.update(Application).where(Application.id == application.id).values(state="reviewed"))
+    db.session.execute(
+        sa.update(Application).where(Application.id == application.id).values(state="reviewed")
+    )
     db.session.expire_all()
     assert reminders.send_reminders(NOW) == {"unanswered": 0, "due_soon": 0, "overdue": 0}
 

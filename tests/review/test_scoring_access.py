@@ -20,14 +20,27 @@ ATTACHMENT_NAME = "通化金马营业执照扫描件.pdf"
 
 def named_application(blind: bool = True):
     """An application whose organisation, people and attachment name could give the applicant away."""
-    org = OrganisationFactory(name=ORG_NAME, address="吉林省通化市二道江区", legal_representative="王金马")
-    application = under_review(call=CallFactory(blind_review=blind), organisation=org,
-                               title="中药提取自动化关键技术研究")
-    application.team.append(TeamMember(position=2, name="李晓梅", role="core", title="高级工程师",
-                                       organisation_name=ORG_NAME))
-    application.attachments.append(Attachment(requirement_code="licence", original_name=ATTACHMENT_NAME,
-                                              stored_name=f"stored-{application.id}.pdf",
-                                              content_type="application/pdf", size=2048, sha256="0" * 64))
+    org = OrganisationFactory(
+        name=ORG_NAME, address="吉林省通化市二道江区", legal_representative="王金马"
+    )
+    application = under_review(
+        call=CallFactory(blind_review=blind), organisation=org, title="中药提取自动化关键技术研究"
+    )
+    application.team.append(
+        TeamMember(
+            position=2, name="李晓梅", role="core", title="高级工程师", organisation_name=ORG_NAME
+        )
+    )
+    application.attachments.append(
+        Attachment(
+            requirement_code="licence",
+            original_name=ATTACHMENT_NAME,
+            stored_name=f"stored-{application.id}.pdf",
+            content_type="application/pdf",
+            size=2048,
+            sha256="0" * 64,
+        )
+    )
     db.session.flush()
     return application
 
@@ -38,7 +51,9 @@ HIDDEN = (ORG_NAME, "严建国", "李晓梅", "王金马", ATTACHMENT_NAME, "通
 def pdf_text(data: bytes, tmp_path: Path) -> str:
     path = tmp_path / "proposal.pdf"
     path.write_bytes(data)
-    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return "".join(text.split())
 
 
@@ -49,7 +64,7 @@ def test_blind_proposal_page_shows_no_organisation_people_or_file_names(client, 
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "中药提取自动化关键技术研究" in html and "实现提取过程在线监测与自动控制。" in html
-    for hidden in HIDDEN + (assignment.application.organisation.uscc,):
+    for hidden in (*HIDDEN, assignment.application.organisation.uscc):
         assert hidden not in html, hidden
 
 
@@ -120,8 +135,9 @@ def test_accepted_without_no_conflict_declaration_cannot_open_or_score(client, l
     assignment = ready_assignment(no_conflict_declared_at=None)
     login(assignment.expert.user)
     assert client.get(f"/expert/assignments/{assignment.id}/review").status_code == 403
-    response = client.post(f"/expert/assignments/{assignment.id}/review",
-                           data={"action": "save", "comment": "x"})
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/review", data={"action": "save", "comment": "x"}
+    )
     assert response.status_code == 403
     assert assignment.review is None
 

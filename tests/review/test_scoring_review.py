@@ -23,13 +23,17 @@ from tests.review.scoring_helpers import (
 
 
 def post(client, assignment, values, **kwargs):
-    return client.post(f"/expert/assignments/{assignment.id}/review", data=form_data(assignment, values, **kwargs))
+    return client.post(
+        f"/expert/assignments/{assignment.id}/review", data=form_data(assignment, values, **kwargs)
+    )
 
 
 def audit_events(action, review):
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action,
-                                                          AuditEvent.object_id == str(review.id))
-                              .order_by(AuditEvent.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.object_id == str(review.id))
+        .order_by(AuditEvent.id)
+    ).all()
 
 
 def test_review_page_shows_the_proposal_and_a_field_per_criterion(client, login):
@@ -53,11 +57,17 @@ def test_save_draft_creates_the_review_and_scores_with_their_range(client, login
     response = post(client, assignment, ["8.5", ""], comment="初步意见", recommendation="")
     assert response.status_code == 302
     review = reload(assignment).review
-    assert review.state == "draft" and review.comment == "初步意见" and review.recommendation is None
+    assert (
+        review.state == "draft" and review.comment == "初步意见" and review.recommendation is None
+    )
     [score] = review.scores
     first = assignment.application.call.criteria[0]
     assert (score.criterion_id, score.value, score.min_score, score.max_score) == (
-        first.id, Decimal("8.5"), first.min_score, first.max_score)
+        first.id,
+        Decimal("8.5"),
+        first.min_score,
+        first.max_score,
+    )
     [event] = audit_events("review.save_draft", review)
     assert event.after["scores"] == {str(first.id): "8.5"}
     assert event.before["scores"] == {str(first.id): None}
@@ -81,10 +91,15 @@ def test_save_draft_again_updates_and_audits_each_score_change(client, login):
 OUT_OF_RANGE = _l("Give a score from %(min)s to %(max)s.", min="0", max="10")
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("10.5", OUT_OF_RANGE), ("-1", OUT_OF_RANGE), ("7.555", _l("Use at most two decimals.")),
-    ("abc", _l("Enter a number, such as 8 or 7.5.")),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("10.5", OUT_OF_RANGE),
+        ("-1", OUT_OF_RANGE),
+        ("7.555", _l("Use at most two decimals.")),
+        ("abc", _l("Enter a number, such as 8 or 7.5.")),
+    ],
+)
 def test_score_out_of_range_or_malformed_is_refused_and_kept(client, login, typed, message):
     assignment = ready_assignment()
     login(assignment.expert.user)
@@ -102,13 +117,18 @@ def test_full_width_digits_are_read_as_numbers(client, login):
     assignment = ready_assignment()
     login(assignment.expert.user)
     assert post(client, assignment, ["８.５", "7"]).status_code == 302
-    assert sorted(s.value for s in reload(assignment).review.scores) == [Decimal("7"), Decimal("8.5")]
+    assert sorted(s.value for s in reload(assignment).review.scores) == [
+        Decimal("7"),
+        Decimal("8.5"),
+    ]
 
 
 def test_submit_computes_the_total_and_locks_the_review(client, login):
     assignment = ready_assignment()
     login(assignment.expert.user)
-    response = post(client, assignment, ["8", "7"], recommendation="fund_with_changes", action="submit")
+    response = post(
+        client, assignment, ["8", "7"], recommendation="fund_with_changes", action="submit"
+    )
     assert response.status_code == 302
     review = reload(assignment).review
     assert review.state == "submitted"
@@ -137,10 +157,14 @@ def test_submitted_review_refuses_further_posts(client, login):
 def test_submit_of_an_incomplete_review_saves_the_draft_and_names_what_is_missing(client, login):
     assignment = ready_assignment()
     login(assignment.expert.user)
-    response = post(client, assignment, ["8", ""], comment="太短", recommendation="", action="submit")
+    response = post(
+        client, assignment, ["8", ""], comment="太短", recommendation="", action="submit"
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert html.count("invalid-feedback") == 3  # the missing score, the recommendation, the short comment
+    assert (
+        html.count("invalid-feedback") == 3
+    )  # the missing score, the recommendation, the short comment
     assert "太短" in html
     review = reload(assignment).review
     assert review.state == "draft" and len(review.scores) == 1
@@ -170,8 +194,15 @@ def test_database_check_rejects_a_score_outside_its_range(app):
     assignment = ready_assignment()
     review = draft_review(assignment)
     criterion = assignment.application.call.criteria[0]
-    db.session.add(Score(review_id=review.id, criterion_id=criterion.id, value=Decimal("11"),
-                         min_score=Decimal("0"), max_score=Decimal("10")))
+    db.session.add(
+        Score(
+            review_id=review.id,
+            criterion_id=criterion.id,
+            value=Decimal("11"),
+            min_score=Decimal("0"),
+            max_score=Decimal("10"),
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
@@ -179,7 +210,11 @@ def test_database_check_rejects_a_score_outside_its_range(app):
 
 def test_database_check_rejects_a_submitted_review_without_total(app):
     assignment = ready_assignment()
-    db.session.add(Review(assignment=assignment, state="submitted", comment=LONG_COMMENT, recommendation="fund"))
+    db.session.add(
+        Review(
+            assignment=assignment, state="submitted", comment=LONG_COMMENT, recommendation="fund"
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()

@@ -38,8 +38,16 @@ def instances(draw, max_apps=5, max_experts=5, max_k=3):
             per_app[a] += 1
             per_exp[e] += 1
     balance = draw(st.integers(0, 3))
-    return {"applications": apps, "experts": exps, "k": k, "suitability": suitability,
-            "forbidden": forbidden, "cap": cap, "fixed": fixed, "balance": balance}
+    return {
+        "applications": apps,
+        "experts": exps,
+        "k": k,
+        "suitability": suitability,
+        "forbidden": forbidden,
+        "cap": cap,
+        "fixed": fixed,
+        "balance": balance,
+    }
 
 
 def cap_of(instance, expert):
@@ -48,9 +56,17 @@ def cap_of(instance, expert):
 
 
 def run(instance, **extra):
-    return solve(instance["applications"], instance["experts"], instance["k"], instance["suitability"],
-                 instance["forbidden"], instance["cap"], fixed=instance["fixed"],
-                 balance=instance["balance"], **extra)
+    return solve(
+        instance["applications"],
+        instance["experts"],
+        instance["k"],
+        instance["suitability"],
+        instance["forbidden"],
+        instance["cap"],
+        fixed=instance["fixed"],
+        balance=instance["balance"],
+        **extra,
+    )
 
 
 def brute_force(instance) -> int | None:
@@ -59,7 +75,11 @@ def brute_force(instance) -> int | None:
     choices = []
     for a in instance["applications"]:
         held = sum(1 for p in fixed if p[0] == a)
-        free = [e for e in instance["experts"] if (a, e) not in instance["forbidden"] and (a, e) not in fixed]
+        free = [
+            e
+            for e in instance["experts"]
+            if (a, e) not in instance["forbidden"] and (a, e) not in fixed
+        ]
         need = max(0, instance["k"] - held)
         choices.append([[(a, e) for e in combo] for combo in itertools.combinations(free, need)])
     best = None
@@ -77,7 +97,12 @@ def milp_optimum(instance) -> int | None:
     """The optimum as an integer programme with the load penalty as the epigraph of its tangents."""
     apps, exps, fixed = instance["applications"], instance["experts"], instance["fixed"]
     balance = instance["balance"]
-    pairs = [(a, e) for a in apps for e in exps if (a, e) not in instance["forbidden"] and (a, e) not in fixed]
+    pairs = [
+        (a, e)
+        for a in apps
+        for e in exps
+        if (a, e) not in instance["forbidden"] and (a, e) not in fixed
+    ]
     n_x, n_z = len(pairs), len(exps)
     fixed_load = Counter(e for _, e in fixed)
     c = np.array([-instance["suitability"].get(p, 0) for p in pairs] + [1.0] * n_z)
@@ -100,7 +125,7 @@ def milp_optimum(instance) -> int | None:
         lower.append(-np.inf)
         upper.append(cap_of(instance, e) - fixed_load[e])
         # z_e ≥ P(m) + (P(m+1) − P(m)) · (load_e − m) for every integer m: the convex penalty
-        for m in range(0, len(apps) + len(fixed) + 2):
+        for m in range(len(apps) + len(fixed) + 2):
             slope = load_penalty(m + 1, balance) - load_penalty(m, balance)
             tangent = np.zeros(n_x + n_z)
             tangent[n_x + j] = 1
@@ -112,8 +137,12 @@ def milp_optimum(instance) -> int | None:
             upper.append(np.inf)
     integrality = np.array([1] * n_x + [0] * n_z)
     bounds = Bounds(np.zeros(n_x + n_z), np.array([1.0] * n_x + [np.inf] * n_z))
-    found = milp(c, constraints=LinearConstraint(np.array(rows), lower, upper), integrality=integrality,
-                 bounds=bounds)
+    found = milp(
+        c,
+        constraints=LinearConstraint(np.array(rows), lower, upper),
+        integrality=integrality,
+        bounds=bounds,
+    )
     if found.status == 2:
         return None
     assert found.status == 0, found.message
@@ -135,11 +164,15 @@ def check_valid(instance, result):
         assert result.loads[e] == load[e]
 
 
-SLOW = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SLOW = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 # --- properties ------------------------------------------------------------------------------
+
 
 @SLOW
 @given(instances())
@@ -147,8 +180,9 @@ def test_solve_assignment_valid_when_feasible(instance):
     result = run(instance)
     assume(result.feasible)
     check_valid(instance, result)
-    assert result.objective == objective_of(result.pairs, instance["suitability"], instance["fixed"],
-                                            instance["balance"])
+    assert result.objective == objective_of(
+        result.pairs, instance["suitability"], instance["fixed"], instance["balance"]
+    )
 
 
 @SLOW
@@ -198,6 +232,7 @@ def test_solve_infeasible_reports_short_applications_and_creates_nothing(instanc
 
 
 # --- examples ---------------------------------------------------------------------------------
+
 
 def test_solve_infeasible_names_application_with_too_few_allowed_experts():
     result = solve([1, 2], [10, 11, 12], 2, {}, {(1, 11), (1, 12)}, cap=3)
@@ -264,7 +299,10 @@ def test_solve_draw_reproducible_with_seed():
     first = solve(apps, experts, 3, {}, set(), cap=4, draw=True, seed=7)
     again = solve(apps, experts, 3, {}, set(), cap=4, draw=True, seed=7)
     assert first.pairs == again.pairs
-    others = {tuple(solve(apps, experts, 3, {}, set(), cap=4, draw=True, seed=s).pairs) for s in range(8, 13)}
+    others = {
+        tuple(solve(apps, experts, 3, {}, set(), cap=4, draw=True, seed=s).pairs)
+        for s in range(8, 13)
+    }
     assert len(others | {tuple(first.pairs)}) > 1
     assert first.seed == 7 and first.draw
 
@@ -282,7 +320,9 @@ def test_solve_draw_with_distinct_suitabilities_matches_plain_solve():
     suitability = {(a, e): 100 - 7 * a - e for a in range(3) for e in range(6)}
     plain = solve(range(3), range(6), 2, suitability, set(), cap=6, balance=0)
     for seed in range(10):
-        drawn = solve(range(3), range(6), 2, suitability, set(), cap=6, balance=0, draw=True, seed=seed)
+        drawn = solve(
+            range(3), range(6), 2, suitability, set(), cap=6, balance=0, draw=True, seed=seed
+        )
         assert drawn.pairs == plain.pairs
 
 

@@ -40,12 +40,15 @@ def warned(client, response, message: str) -> str:
 
 # --- the bureau invites an expert -------------------------------------------------------------
 
+
 def test_invite_on_an_application_no_longer_under_review_warns_on_its_page(client, login):
     application = under_review(state="reviewed")
     expert = pool_expert()
     login(bureau_officer())
-    response = client.post(f"/applications/{application.id}/assignments",
-                           data={"expert_id": expert.id, "due_at": "2099-01-01T18:00"})
+    response = client.post(
+        f"/applications/{application.id}/assignments",
+        data={"expert_id": expert.id, "due_at": "2099-01-01T18:00"},
+    )
     assert response.location.endswith(f"/applications/{application.id}/assignments")
     warned(client, response, "Experts can be invited only while the application is under review.")
     assert assign_ops.call_assignments(application.call) == []
@@ -63,9 +66,12 @@ def test_invite_with_empty_input_shows_the_form_with_its_errors(client, login):
 
 # --- the expert answers an invitation ---------------------------------------------------------
 
+
 def _invited(expert, application=None):
     application = application or application_under_review()
-    return assign_ops.assign_manually(application, expert, bureau_officer(), utcnow() + timedelta(days=10))
+    return assign_ops.assign_manually(
+        application, expert, bureau_officer(), utcnow() + timedelta(days=10)
+    )
 
 
 def test_accepting_an_invitation_already_accepted_warns(client, login):
@@ -93,7 +99,9 @@ def test_declining_an_invitation_already_declined_warns(client, login):
     assignment = _invited(expert)
     transition(assignment, "decline", expert.user, reason="出差")
     login(expert.user)
-    response = client.post(f"/expert/assignments/{assignment.id}/decline", data={"reason": "另有安排"})
+    response = client.post(
+        f"/expert/assignments/{assignment.id}/decline", data={"reason": "另有安排"}
+    )
     warned(client, response, "This invitation has already been declined.")
     assert reload(assignment).decline_reason == "出差"
 
@@ -128,13 +136,16 @@ def test_declining_without_a_reason_shows_the_form_with_its_error(client, login)
 
 # --- the public notice -----------------------------------------------------------------------
 
+
 def test_closing_a_closed_notice_warns_on_its_page(client, login):
     call = small_call()
     approved_application(call=call)
     notice = notice_for(call)
     decision_ops.close_notice(notice, bureau_officer(), force=True, reason="公示材料有误")
     login(bureau_officer())
-    response = client.post(f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "x" * 3000})
+    response = client.post(
+        f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "x" * 3000}
+    )
     assert response.location.endswith(f"/notices/{notice.id}/manage")
     warned(client, response, "This notice is already closed")
 
@@ -156,10 +167,15 @@ def test_closing_an_ended_notice_with_an_open_objection_shows_why(client, login,
     decision_ops.record_objection(notice, application.id, objection_data(), bureau_officer())
     monkeypatch.setattr(decision_ops, "local_today", lambda: notice.ends_on + days(1))
     login(bureau_officer())
-    response = client.post(f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "到期"})
+    response = client.post(
+        f"/notices/{notice.id}/close", data={"close-force": "y", "close-reason": "到期"}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "invalid-feedback" in html and "Resolve the open objections before closing the notice." in html
+    assert (
+        "invalid-feedback" in html
+        and "Resolve the open objections before closing the notice." in html
+    )
     assert reload(notice).state == "published"
 
 
@@ -169,9 +185,15 @@ def test_objection_to_a_closed_notice_warns_on_its_page(client, login):
     notice = notice_for(call)
     decision_ops.close_notice(notice, bureau_officer(), force=True, reason="公示材料有误")
     login(bureau_officer())
-    response = client.post(f"/notices/{notice.id}/objections", data={
-        "objection-application_id": application.id, "objection-raised_by": "李某",
-        "objection-text": "材料不实。", "objection-received_on": notice.starts_on.isoformat()})
+    response = client.post(
+        f"/notices/{notice.id}/objections",
+        data={
+            "objection-application_id": application.id,
+            "objection-raised_by": "李某",
+            "objection-text": "材料不实。",
+            "objection-received_on": notice.starts_on.isoformat(),
+        },
+    )
     warned(client, response, "This notice is already closed")
     assert reload(notice).objections == []
 
@@ -189,6 +211,7 @@ def test_objection_with_empty_input_shows_the_form_with_its_errors(client, login
 
 
 # --- reopening a review ----------------------------------------------------------------------
+
 
 def test_reopening_a_review_already_reopened_warns(client, login):
     review = submitted_review(ready_assignment(), ["8", "7"])

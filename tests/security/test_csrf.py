@@ -41,7 +41,9 @@ def csrf_on(app):
         app.config["WTF_CSRF_ENABLED"] = False
 
 
-def test_csrf_every_state_changing_route_refuses_a_request_without_token(app, client, login, csrf_on):
+def test_csrf_every_state_changing_route_refuses_a_request_without_token(
+    app, client, login, csrf_on
+):
     app.config["WTF_CSRF_ENABLED"] = False
     login(make_user("admin", "bureau", "finance"))
     app.config["WTF_CSRF_ENABLED"] = True
@@ -59,7 +61,9 @@ def test_csrf_a_wrong_token_in_the_htmx_header_is_refused(app, client, login, cs
     app.config["WTF_CSRF_ENABLED"] = False
     login(make_user("bureau"))
     app.config["WTF_CSRF_ENABLED"] = True
-    response = client.post("/language", data={"locale": "en"}, headers={"X-CSRFToken": "forged", "HX-Request": "true"})
+    response = client.post(
+        "/language", data={"locale": "en"}, headers={"X-CSRFToken": "forged", "HX-Request": "true"}
+    )
     assert response.status_code == 400
 
 

@@ -171,7 +171,9 @@ def test_enumeration_registration_address_taken_before_confirmation_is_refused(a
     assert db.session.scalar(sa.select(sa.func.count(Organisation.id))) == 0
 
 
-def test_enumeration_registration_links_use_base_url_not_the_host_header(app, client, monkeypatch, run_jobs):
+def test_enumeration_registration_links_use_base_url_not_the_host_header(
+    app, client, monkeypatch, run_jobs
+):
     monkeypatch.setitem(app.config, "BASE_URL", "https://grants.example.gov.cn")
     make_user("applicant", email="owner@test.example")
     refused = client.post(
@@ -251,11 +253,17 @@ def test_one_inbox_cannot_be_flooded_with_reset_mail_from_many_addresses(app, cl
     """Per-recipient limit: a sixth reset request for one address within the hour is refused,
     from whichever client address it comes; another address is unaffected."""
     answers = [
-        client.post("/password/forgot", data={"email": "victim@test.example"},
-                    environ_overrides={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code
+        client.post(
+            "/password/forgot",
+            data={"email": "victim@test.example"},
+            environ_overrides={"REMOTE_ADDR": f"10.0.0.{n}"},
+        ).status_code
         for n in range(1, 7)
     ]
     assert answers == [302] * 5 + [429]
-    other = client.post("/password/forgot", data={"email": "other@test.example"},
-                        environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    other = client.post(
+        "/password/forgot",
+        data={"email": "other@test.example"},
+        environ_overrides={"REMOTE_ADDR": "10.0.0.9"},
+    )
     assert other.status_code == 302

@@ -38,11 +38,24 @@ from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, seed_demo
 from grants.extensions import db, limiter
 from tests.conftest import EXERCISED
 
-ANONYMOUS_ENDPOINTS = {"accounts.login", "accounts.forgot_password", "accounts.reset_password", "orgs.register",
-                       "orgs.accept_invitation", "orgs.confirm_registration"}
-SESSION_ENDING = {"accounts.logout", "accounts.change_password", "accounts.set_user_active", "accounts.edit_user"}
+ANONYMOUS_ENDPOINTS = {
+    "accounts.login",
+    "accounts.forgot_password",
+    "accounts.reset_password",
+    "orgs.register",
+    "orgs.accept_invitation",
+    "orgs.confirm_registration",
+}
+SESSION_ENDING = {
+    "accounts.logout",
+    "accounts.change_password",
+    "accounts.set_user_active",
+    "accounts.edit_user",
+}
 USERS = ("bureau", "admin", "finance", "applicant", "expert", "applicant2", "expert2", "expert5")
 CANDIDATES_PER_ARG = 6
+
+
 # POST routes that must be fuzzed with their real fields (from a page offering the form, or the
 # view's form class), so that form discovery cannot silently regress.
 def _wtforms_english() -> re.Pattern:
@@ -59,7 +72,9 @@ def _wtforms_english() -> re.Pattern:
 
 WTFORMS_ENGLISH = _wtforms_english()
 MIN_ROUTES_WITH_REAL_FIELDS = 100
-MIN_ROUTES_FROM_PAGES = 104  # of those, found on a page offering the form (108 with the demo data as staged)
+MIN_ROUTES_FROM_PAGES = (
+    104  # of those, found on a page offering the form (108 with the demo data as staged)
+)
 
 # URL argument → (module, model class name)
 ARG_MODELS = {
@@ -103,30 +118,92 @@ PARENT_ATTRIBUTE = {"org_id": "organisation_id"}
 # --- values ------------------------------------------------------------------------------
 
 control_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), max_size=20)
-chinese_text = st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=40)
+chinese_text = st.text(
+    alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=40
+)
 any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 huge_text = st.integers(min_value=5_000, max_value=120_000).map(lambda n: "字" * n)
 numbers = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.decimals(allow_nan=True, allow_infinity=True, places=None).map(str),
-    st.sampled_from(["-1", "-0.01", "0", "1e308", "-1e308", "1e-400", "NaN", "Infinity", "-Infinity", "9" * 40,
-                     "100000000000000000000.00", "0.001", "1,000", "１２３", "五十", "0x10"]),
+    st.sampled_from(
+        [
+            "-1",
+            "-0.01",
+            "0",
+            "1e308",
+            "-1e308",
+            "1e-400",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "9" * 40,
+            "100000000000000000000.00",
+            "0.001",
+            "1,000",
+            "１２３",
+            "五十",
+            "0x10",
+        ]
+    ),
 )
 dates = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
-    st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30", "2026-13-01", "1900-01-01", "2100-01-01",
-                     "26-1-1", "2026/01/01", "yesterday", "-2026-01-01"]),
+    st.sampled_from(
+        [
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-30",
+            "2026-13-01",
+            "1900-01-01",
+            "2100-01-01",
+            "26-1-1",
+            "2026/01/01",
+            "yesterday",
+            "-2026-01-01",
+        ]
+    ),
 )
 field_value = st.one_of(
-    st.just(""), any_text, chinese_text, control_text, huge_text, numbers, dates,
-    st.sampled_from(["<script>alert(1)</script>", "' OR 1=1 --", "\x00", "on", "y", "true", "-1", "999999999999"]),
+    st.just(""),
+    any_text,
+    chinese_text,
+    control_text,
+    huge_text,
+    numbers,
+    dates,
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+            "\x00",
+            "on",
+            "y",
+            "true",
+            "-1",
+            "999999999999",
+        ]
+    ),
 )
 
 
 def file_values():
     content = st.one_of(st.binary(max_size=2_000), st.just(b"%PDF-1.4\n%%EOF\n"), st.just(b""))
-    name = st.one_of(st.just(""), st.sampled_from(["a.pdf", "报告.pdf", "../../etc/passwd", "x.exe", "a" * 300 + ".pdf",
-                                                    "无扩展名", "a.pdf\x00.png"]), any_text)
+    name = st.one_of(
+        st.just(""),
+        st.sampled_from(
+            [
+                "a.pdf",
+                "报告.pdf",
+                "../../etc/passwd",
+                "x.exe",
+                "a" * 300 + ".pdf",
+                "无扩展名",
+                "a.pdf\x00.png",
+            ]
+        ),
+        any_text,
+    )
     return st.tuples(content, name).map(lambda pair: (io.BytesIO(pair[0]), pair[1] or "upload.bin"))
 
 
@@ -165,7 +242,9 @@ class FormParser(HTMLParser):
         if tag == "form":
             posts = (a.get("method") or "get").lower() == "post"
             if posts or a.get("hx-post"):
-                self.current = self.forms.setdefault(self._path(a.get("action") if posts else a["hx-post"]), {})
+                self.current = self.forms.setdefault(
+                    self._path(a.get("action") if posts else a["hx-post"]), {}
+                )
                 self.aliases = [self._path(a["hx-post"])] if a.get("hx-post") else []
             else:  # a filter or a choice of objects: followed as submitted with its first values
                 self.current, self.aliases = {}, []
@@ -183,15 +262,24 @@ class FormParser(HTMLParser):
             options.insert(0 if "selected" in a else len(options), a.get("value", ""))
             return
         name = a.get("name")
-        if not name or name == "csrf_token" or "disabled" in a or tag not in ("input", "button", "textarea", "select"):
+        if (
+            not name
+            or name == "csrf_token"
+            or "disabled" in a
+            or tag not in ("input", "button", "textarea", "select")
+        ):
             return
         name = name.replace("__index__", "9")  # a row template: the page's script numbers each copy
-        kind = (a.get("type") or ("text" if tag == "input" else "submit")).lower() if tag in ("input", "button") else tag
+        kind = (
+            (a.get("type") or ("text" if tag == "input" else "submit")).lower()
+            if tag in ("input", "button")
+            else tag
+        )
         if kind in ("reset", "button"):
             return
         kind = "submit" if kind == "image" else kind
         kind = "number" if kind == "text" and a.get("inputmode") in ("decimal", "numeric") else kind
-        if name in self.current and kind == "checkbox" or tag == "select" and "multiple" in a:
+        if (name in self.current and kind == "checkbox") or (tag == "select" and "multiple" in a):
             self.multiple.add((id(self.current), name))
         entry = self.current.setdefault(name, (kind, []))
         if a.get("value") is not None and kind != "file" and (a["value"] or "required" not in a):
@@ -211,8 +299,12 @@ class FormParser(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "form" and self.get_forms and self.current is self.get_forms[-1][1]:
             action, fields = self.get_forms[-1]
-            query = {name: value for name, (kind, options) in fields.items()
-                     if kind != "submit" and (value := plausible(kind, options)) not in (None, "测试内容")}
+            query = {
+                name: value
+                for name, (kind, options) in fields.items()
+                if kind != "submit"
+                and (value := plausible(kind, options)) not in (None, "测试内容")
+            }
             self.links.append(f"{action}?{urlencode(query, doseq=True)}" if query else action)
             self.current = None
         elif tag == "form" and self.current is not None:
@@ -231,8 +323,13 @@ class FormParser(HTMLParser):
     def fields(self, action: str) -> dict[str, tuple[str, list[str]]]:
         """The fields posted to ``action``, each (kind, options)."""
         form = self.forms.get(action, {})
-        return {name: ("many" if (id(form), name) in self.multiple else kind, list(dict.fromkeys(options)))
-                for name, (kind, options) in form.items()}
+        return {
+            name: (
+                "many" if (id(form), name) in self.multiple else kind,
+                list(dict.fromkeys(options)),
+            )
+            for name, (kind, options) in form.items()
+        }
 
 
 def page_paths(path: str) -> list[str]:
@@ -289,7 +386,9 @@ def crawl_forms(app, connection, clients, anonymous_starts=()) -> dict[str, tupl
     walked: set[str] = set()
     for handle in (None, *USERS):
         client = clients[handle]
-        starts = CRAWL_STARTS.get(handle, CRAWL_STARTS["*"]) + (tuple(anonymous_starts) if handle is None else ())
+        starts = CRAWL_STARTS.get(handle, CRAWL_STARTS["*"]) + (
+            tuple(anonymous_starts) if handle is None else ()
+        )
         queue, seen = deque(starts), set(starts)
         visits, fruitless, pages = Counter(), Counter(), 0
         with Savepoint(connection):
@@ -297,13 +396,22 @@ def crawl_forms(app, connection, clients, anonymous_starts=()) -> dict[str, tupl
                 url = queue.popleft()
                 path = urlsplit(url).path
                 endpoint = endpoint_of(path, "GET")
-                if (endpoint is None or endpoint in not_html or visits[endpoint] >= CRAWL_PAGES_PER_ENDPOINT
-                        or fruitless[endpoint] >= (CRAWL_FRUITLESS_AGAIN if endpoint in walked else CRAWL_FRUITLESS)):
+                if (
+                    endpoint is None
+                    or endpoint in not_html
+                    or visits[endpoint] >= CRAWL_PAGES_PER_ENDPOINT
+                    or fruitless[endpoint]
+                    >= (CRAWL_FRUITLESS_AGAIN if endpoint in walked else CRAWL_FRUITLESS)
+                ):
                     continue
                 visits[endpoint] += 1
                 pages += 1
                 response = client.get(url)
-                links = [response.headers["Location"]] if response.status_code in (301, 302, 303) else []
+                links = (
+                    [response.headers["Location"]]
+                    if response.status_code in (301, 302, 303)
+                    else []
+                )
                 if response.status_code == 200 and "html" not in (response.content_type or ""):
                     not_html.add(endpoint)
                 elif response.status_code == 200:
@@ -311,7 +419,10 @@ def crawl_forms(app, connection, clients, anonymous_starts=()) -> dict[str, tupl
                     fruitless[endpoint] = 0 if new else fruitless[endpoint] + 1
                 for link in sorted(links, key=newest_first):
                     parts = urlsplit(urljoin(url, link))
-                    if parts.scheme not in ("", "http", "https") or parts.netloc not in ("", "grants.test"):
+                    if parts.scheme not in ("", "http", "https") or parts.netloc not in (
+                        "",
+                        "grants.test",
+                    ):
                         continue
                     target_url = parts.path + (f"?{parts.query}" if parts.query else "")
                     if target_url not in seen and not CRAWL_SKIP.search(parts.path):
@@ -346,9 +457,16 @@ def note_forms(app, response, handle, url: str, found: dict) -> tuple[list[str],
 # Forms that add what other forms act on and the demo data lacks (an attachment, a document, an
 # outcome or evidence to remove, a relation, an excluded expert, an invitation to revoke, a
 # report): posted once as offered, so that the pages then offer the forms acting on them.
-STAGING = ("applications.upload_attachment", "review.add_relation", "review.excluded_experts", "orgs.invite",
-           "projects.add_document", "projects.add_outcome", "projects.write_report",
-           "reports.request_report")
+STAGING = (
+    "applications.upload_attachment",
+    "review.add_relation",
+    "review.excluded_experts",
+    "orgs.invite",
+    "projects.add_document",
+    "projects.add_outcome",
+    "projects.write_report",
+    "reports.request_report",
+)
 FORM_PAGES: dict[str, str] = {}  # endpoint → the page where its form was first seen
 
 
@@ -362,10 +480,18 @@ def stage_forms(app, clients, found: dict) -> list[str]:
         if endpoint not in found:
             continue
         handle, path, fields = found[endpoint]
-        data = {name: value for name, (kind, options) in fields.items()
-                if (value := plausible(kind, options)) is not None}
-        data.update({name: (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "staged.pdf")
-                     for name, (kind, _options) in fields.items() if kind == "file"})
+        data = {
+            name: value
+            for name, (kind, options) in fields.items()
+            if (value := plausible(kind, options)) is not None
+        }
+        data.update(
+            {
+                name: (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "staged.pdf")
+                for name, (kind, _options) in fields.items()
+                if kind == "file"
+            }
+        )
         response = clients[handle].post(path, data=data, content_type="multipart/form-data")
         if response.status_code not in (302, 303):
             continue
@@ -433,97 +559,257 @@ def stage_world() -> tuple[list[str], tuple[str, ...]]:
     # What only staff act on belongs to an organisation no demo user belongs to, so that the
     # applicants' crawls (newest objects first) meet the demo's objects in work as before.
     members = sa.select(User.organisation_id).where(User.organisation_id.is_not(None))
-    outsider = db.session.scalars(sa.select(Organisation).where(Organisation.id.not_in(members))
-                                  .order_by(Organisation.id)).first() or applicant.organisation
+    outsider = (
+        db.session.scalars(
+            sa.select(Organisation).where(Organisation.id.not_in(members)).order_by(Organisation.id)
+        ).first()
+        or applicant.organisation
+    )
     # Notices: the call of the newest approved application, so that the notices list it.
     approved = db.session.scalars(
-        sa.select(Application).join(Decision, Decision.application_id == Application.id)
-        .where(Decision.outcome == "approve").order_by(Application.state != "approved", Application.id.desc())).first()
+        sa.select(Application)
+        .join(Decision, Decision.application_id == Application.id)
+        .where(Decision.outcome == "approve")
+        .order_by(Application.state != "approved", Application.id.desc())
+    ).first()
     if approved is not None:
         call = approved.call
         # Approved applications of that call: one with its decision unreleased and a submitted review
         # (the release page, an upheld objection to overturn), one released after a closed notice (the contract).
         decided = []
         for released in (False, True):
-            application = fill_application(ApplicationFactory(
-                call=call, organisation=outsider, state="approved",
-                submitted_at=now - timedelta(days=60), reference_no=f"FUZZ-{len(decided) + 1}"))
-            db.session.add(Decision(application_id=application.id, outcome="approve", amount=Decimal("100000.00"),
-                                    requested=Decimal("270000.00"), decided_by_id=bureau.id,
-                                    decided_at=now - timedelta(days=3),
-                                    released_at=now - timedelta(days=3) if released else None))
+            application = fill_application(
+                ApplicationFactory(
+                    call=call,
+                    organisation=outsider,
+                    state="approved",
+                    submitted_at=now - timedelta(days=60),
+                    reference_no=f"FUZZ-{len(decided) + 1}",
+                )
+            )
+            db.session.add(
+                Decision(
+                    application_id=application.id,
+                    outcome="approve",
+                    amount=Decimal("100000.00"),
+                    requested=Decimal("270000.00"),
+                    decided_by_id=bureau.id,
+                    decided_at=now - timedelta(days=3),
+                    released_at=now - timedelta(days=3) if released else None,
+                )
+            )
             decided.append(application)
-        assignment = AssignmentFactory(application=decided[0], state="accepted", responded_at=now,
-                                       no_conflict_declared_at=now)
-        db.session.add(Review(assignment=assignment, state="submitted", comment="技术路线清晰，联系电话13912345678。",
-                              recommendation="fund", total=Decimal("80"), submitted_at=now))
-        db.session.add(PublicNotice(call_id=call.id, title="立项公示（已结束）", body="拟立项项目公示。",
-                                    starts_on=today - timedelta(days=10), ends_on=today - timedelta(days=3),
-                                    state="closed", published_at=now - timedelta(days=2)))
+        assignment = AssignmentFactory(
+            application=decided[0], state="accepted", responded_at=now, no_conflict_declared_at=now
+        )
+        db.session.add(
+            Review(
+                assignment=assignment,
+                state="submitted",
+                comment="技术路线清晰，联系电话13912345678。",
+                recommendation="fund",
+                total=Decimal("80"),
+                submitted_at=now,
+            )
+        )
+        db.session.add(
+            PublicNotice(
+                call_id=call.id,
+                title="立项公示（已结束）",
+                body="拟立项项目公示。",
+                starts_on=today - timedelta(days=10),
+                ends_on=today - timedelta(days=3),
+                state="closed",
+                published_at=now - timedelta(days=2),
+            )
+        )
         approved = decided[0]
-        draft = PublicNotice(call_id=approved.call_id, title="立项公示（草稿）", body="拟立项项目公示。",
-                             starts_on=today, ends_on=today + timedelta(days=7), state="draft")
-        published = PublicNotice(call_id=approved.call_id, title="立项公示", body="拟立项项目公示。",
-                                 starts_on=today - timedelta(days=1), ends_on=today + timedelta(days=7),
-                                 state="published", published_at=now)
+        draft = PublicNotice(
+            call_id=approved.call_id,
+            title="立项公示（草稿）",
+            body="拟立项项目公示。",
+            starts_on=today,
+            ends_on=today + timedelta(days=7),
+            state="draft",
+        )
+        published = PublicNotice(
+            call_id=approved.call_id,
+            title="立项公示",
+            body="拟立项项目公示。",
+            starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=7),
+            state="published",
+            published_at=now,
+        )
         db.session.add_all([draft, published])
         db.session.flush()
-        db.session.add_all([
-            Objection(notice_id=published.id, application_id=approved.id, raised_by="张三", text="异议内容",
-                      received_on=today, state="open"),
-            Objection(notice_id=published.id, application_id=approved.id, raised_by="李四", text="异议内容",
-                      received_on=today, state="upheld", resolution="异议成立", resolved_by_id=bureau.id,
-                      resolved_at=now)])
-        staged.append(f"notices of call {approved.call_id} ({approved.state} application {approved.id})")
+        db.session.add_all(
+            [
+                Objection(
+                    notice_id=published.id,
+                    application_id=approved.id,
+                    raised_by="张三",
+                    text="异议内容",
+                    received_on=today,
+                    state="open",
+                ),
+                Objection(
+                    notice_id=published.id,
+                    application_id=approved.id,
+                    raised_by="李四",
+                    text="异议内容",
+                    received_on=today,
+                    state="upheld",
+                    resolution="异议成立",
+                    resolved_by_id=bureau.id,
+                    resolved_at=now,
+                ),
+            ]
+        )
+        staged.append(
+            f"notices of call {approved.call_id} ({approved.state} application {approved.id})"
+        )
     # Review of the newest application under review: a soft flag to rule on (an excluded expert of
     # the demo expert's name, another employer), an assignment declined by another demo expert.
-    reviewed = db.session.scalars(sa.select(Application).where(Application.state == "under_review")
-                                  .order_by(Application.id.desc())).first()
-    experts = {handle: db.session.scalar(sa.select(Expert).where(Expert.user_id == user(handle).id))
-               for handle in ("expert", "expert2")}
+    reviewed = db.session.scalars(
+        sa.select(Application)
+        .where(Application.state == "under_review")
+        .order_by(Application.id.desc())
+    ).first()
+    experts = {
+        handle: db.session.scalar(sa.select(Expert).where(Expert.user_id == user(handle).id))
+        for handle in ("expert", "expert2")
+    }
     if reviewed is not None and all(experts.values()):
-        db.session.add(ExcludedExpert(application_id=reviewed.id, name=experts["expert"].name,
-                                      employer_name="另一家竞争单位", reason="曾有竞争关系"))
-        if not db.session.scalar(sa.select(Assignment).where(Assignment.application_id == reviewed.id,
-                                                             Assignment.expert_id == experts["expert2"].id)):
-            AssignmentFactory(application=reviewed, expert=experts["expert2"], state="declined", responded_at=now,
-                              decline_reason="时间冲突")
+        db.session.add(
+            ExcludedExpert(
+                application_id=reviewed.id,
+                name=experts["expert"].name,
+                employer_name="另一家竞争单位",
+                reason="曾有竞争关系",
+            )
+        )
+        if not db.session.scalar(
+            sa.select(Assignment).where(
+                Assignment.application_id == reviewed.id,
+                Assignment.expert_id == experts["expert2"].id,
+            )
+        ):
+            AssignmentFactory(
+                application=reviewed,
+                expert=experts["expert2"],
+                state="declined",
+                responded_at=now,
+                decline_reason="时间冲突",
+            )
         staged.append(f"a soft flag and a declined assignment on application {reviewed.id}")
-    running = db.session.scalars(sa.select(Project).where(Project.organisation_id == applicant.organisation_id,
-                                                          Project.state == "in_progress")
-                                 .order_by(Project.id.desc())).first()
+    running = db.session.scalars(
+        sa.select(Project)
+        .where(Project.organisation_id == applicant.organisation_id, Project.state == "in_progress")
+        .order_by(Project.id.desc())
+    ).first()
     if running is not None:
-        db.session.add(ChangeRequest(project_id=running.id, kind="extension", reason="实施需要调整", state="draft",
-                                     proposed={"end_date": (running.end_date + timedelta(days=180)).isoformat()},
-                                     created_by_id=applicant.id))
-        db.session.add(Expenditure(project_id=running.id, category="equipment", period_start=running.start_date,
-                                   period_end=running.start_date + timedelta(days=60), amount=Decimal("1000.00"),
-                                   note="设备采购", state="returned", submitted_by_id=applicant.id,
-                                   finance_note="请补充发票", verified_by_id=user("finance").id, verified_at=now))
-        db.session.add(MidtermCheck(project_id=running.id, batch="2099", conclusion="conditional", comments="需整改",
-                                    rectify_by=today + timedelta(days=30), checked_by_id=bureau.id))
-        staged.append(f"draft change, returned expenditure, conditional mid-term pass of project {running.id}")
+        db.session.add(
+            ChangeRequest(
+                project_id=running.id,
+                kind="extension",
+                reason="实施需要调整",
+                state="draft",
+                proposed={"end_date": (running.end_date + timedelta(days=180)).isoformat()},
+                created_by_id=applicant.id,
+            )
+        )
+        db.session.add(
+            Expenditure(
+                project_id=running.id,
+                category="equipment",
+                period_start=running.start_date,
+                period_end=running.start_date + timedelta(days=60),
+                amount=Decimal("1000.00"),
+                note="设备采购",
+                state="returned",
+                submitted_by_id=applicant.id,
+                finance_note="请补充发票",
+                verified_by_id=user("finance").id,
+                verified_at=now,
+            )
+        )
+        db.session.add(
+            MidtermCheck(
+                project_id=running.id,
+                batch="2099",
+                conclusion="conditional",
+                comments="需整改",
+                rectify_by=today + timedelta(days=30),
+                checked_by_id=bureau.id,
+            )
+        )
+        staged.append(
+            f"draft change, returned expenditure, conditional mid-term pass of project {running.id}"
+        )
     signing = make_project(state="contracting", organisation=outsider)
     _project_file(signing, "signed_task_book", bureau)
-    terminated = make_project(state="terminated", organisation=outsider, terminated_at=now,
-                              termination_reason="单位无法继续实施")
+    terminated = make_project(
+        state="terminated",
+        organisation=outsider,
+        terminated_at=now,
+        termination_reason="单位无法继续实施",
+    )
     staged.append(f"project {signing.id} to sign, terminated project {terminated.id}")
     # A failed job (a cheap one: retrying runs it), and a failed report whose period has a version
     # under way, so that retrying it joins that version rather than rendering a report per example.
     from grants.reports.operations import JOB_NAME
 
-    under_way = Job(name=JOB_NAME, args=[], status="running", attempts=1, owner_id=bureau.id, started_at=now)
-    db.session.add_all([under_way, Job(name="orgs.expire_invitations", args=[], status="failed",
-                                             error="staged failure", attempts=1, owner_id=admin.id, finished_at=now)])
+    under_way = Job(
+        name=JOB_NAME, args=[], status="running", attempts=1, owner_id=bureau.id, started_at=now
+    )
+    db.session.add_all(
+        [
+            under_way,
+            Job(
+                name="orgs.expire_invitations",
+                args=[],
+                status="failed",
+                error="staged failure",
+                attempts=1,
+                owner_id=admin.id,
+                finished_at=now,
+            ),
+        ]
+    )
     db.session.flush()
-    db.session.add_all([
-        PortfolioReport(first_year=2000, last_year=2001, version=1, state="failed",
-                        error="staged failure", requested_by_id=bureau.id, requested_at=now, finished_at=now),
-        PortfolioReport(first_year=2000, last_year=2001, version=2, state="running", job_id=under_way.id,
-                        requested_by_id=bureau.id, requested_at=now)])
+    db.session.add_all(
+        [
+            PortfolioReport(
+                first_year=2000,
+                last_year=2001,
+                version=1,
+                state="failed",
+                error="staged failure",
+                requested_by_id=bureau.id,
+                requested_at=now,
+                finished_at=now,
+            ),
+            PortfolioReport(
+                first_year=2000,
+                last_year=2001,
+                version=2,
+                state="running",
+                job_id=under_way.id,
+                requested_by_id=bureau.id,
+                requested_at=now,
+            ),
+        ]
+    )
     ClusterFactory()
-    db.session.add(Notification(user_id=bureau.id, kind="application.submitted", subject="新申报", body="有新的申报书。"))
-    staged.append("failed jobs, a failed portfolio report, an unused cluster, an unread notification")
+    db.session.add(
+        Notification(
+            user_id=bureau.id, kind="application.submitted", subject="新申报", body="有新的申报书。"
+        )
+    )
+    staged.append(
+        "failed jobs, a failed portfolio report, an unused cluster, an unread notification"
+    )
     # Links sent by e-mail, where the anonymous visitor starts: a pending invitation, a password reset.
     _invitation, token = invite(applicant.organisation, "fuzz-invitee@test.example", applicant)
     adapter = current_app.url_map.bind("grants.test")
@@ -532,15 +818,33 @@ def stage_world() -> tuple[list[str], tuple[str, ...]]:
     from grants.orgs.models import PendingRegistration
     from grants.orgs.uscc import with_check_digit
 
-    db.session.add(PendingRegistration(
-        token_hash=hash_token("fuzz-registration-token"), email="fuzz-registrant@test.example",
-        data={"org": {"name": "通化模糊注册有限公司", "uscc": with_check_digit("91220503MA7H8K9X0"),
-                      "org_type": "enterprise"},
-              "person": {"name": "模糊", "phone": "", "locale": None, "password_hash": "!unset"}},
-        expires_at=utcnow() + timedelta(days=1)))
-    starts = (adapter.build("orgs.accept_invitation", {"token": token}),
-              adapter.build("accounts.reset_password", {"token": make_reset_token(make_user("applicant", organisation=applicant.organisation))}),
-              adapter.build("orgs.confirm_registration", {"token": "fuzz-registration-token"}))
+    db.session.add(
+        PendingRegistration(
+            token_hash=hash_token("fuzz-registration-token"),
+            email="fuzz-registrant@test.example",
+            data={
+                "org": {
+                    "name": "通化模糊注册有限公司",
+                    "uscc": with_check_digit("91220503MA7H8K9X0"),
+                    "org_type": "enterprise",
+                },
+                "person": {"name": "模糊", "phone": "", "locale": None, "password_hash": "!unset"},
+            },
+            expires_at=utcnow() + timedelta(days=1),
+        )
+    )
+    starts = (
+        adapter.build("orgs.accept_invitation", {"token": token}),
+        adapter.build(
+            "accounts.reset_password",
+            {
+                "token": make_reset_token(
+                    make_user("applicant", organisation=applicant.organisation)
+                )
+            },
+        ),
+        adapter.build("orgs.confirm_registration", {"token": "fuzz-registration-token"}),
+    )
     db.session.commit()
     return staged, starts
 
@@ -559,8 +863,10 @@ def offered(world):
     found = crawl_forms(app, connection, clients, starts)
     crawled = len(found)
     taken = stage_forms(app, clients, found)
-    print(f"crawl: {crawled} POST routes offered by the UI, {len(found) - crawled} more after posting "
-          f"{taken}, in {time.perf_counter() - started:.1f}s")
+    print(
+        f"crawl: {crawled} POST routes offered by the UI, {len(found) - crawled} more after posting "
+        f"{taken}, in {time.perf_counter() - started:.1f}s"
+    )
     return found
 
 
@@ -585,20 +891,31 @@ def class_fields(app, endpoint: str, path: str) -> dict[str, tuple[str, list[str
         return names
 
     view = inspect.unwrap(app.view_functions[endpoint])
-    functions = [view] + [helper for name in sorted(names_of(view.__code__))
-                          if isinstance(helper := view.__globals__.get(name), types.FunctionType)
-                          and name.startswith("_") and helper.__module__.startswith("grants.")]
+    functions = [view] + [
+        helper
+        for name in sorted(names_of(view.__code__))
+        if isinstance(helper := view.__globals__.get(name), types.FunctionType)
+        and name.startswith("_")
+        and helper.__module__.startswith("grants.")
+    ]
     arguments = app.url_map.bind("grants.test").match(path, method="POST")[1]
     ids = [str(v) for v in arguments.values() if isinstance(v, int)] or ["1"]
     fields: dict[str, tuple[str, list[str]]] = {}
     known = reads = False
     for function in functions:
         names = names_of(function.__code__)
-        reads |= "request" in names and bool({"form", "files", "values", "get_json", "json"} & names)
-        for name in sorted(names):  # a table of form classes, one chosen per object (the kinds of change)
+        reads |= "request" in names and bool(
+            {"form", "files", "values", "get_json", "json"} & names
+        )
+        for name in sorted(
+            names
+        ):  # a table of form classes, one chosen per object (the kinds of change)
             table = function.__globals__.get(name)
-            if isinstance(table, dict) and table and all(isinstance(c, type) and issubclass(c, FlaskForm)
-                                                         for c in table.values()):
+            if (
+                isinstance(table, dict)
+                and table
+                and all(isinstance(c, type) and issubclass(c, FlaskForm) for c in table.values())
+            ):
                 known = True
                 for form_class in table.values():
                     for field_name, entry in unbound_fields(form_class).items():
@@ -616,11 +933,19 @@ def class_fields(app, endpoint: str, path: str) -> dict[str, tuple[str, list[str
             known = True
             prefix = re.search(r'prefix=f?"([^"]*)"', call)
             prefix = prefix.group(1) if prefix else ""
-            prefix = re.sub(r"\{([^}]*)\}", lambda m: str(arguments.get(m.group(1).replace(".", "_"), ids[-1])), prefix)
+            prefix = re.sub(
+                r"\{([^}]*)\}",
+                lambda m: str(arguments.get(m.group(1).replace(".", "_"), ids[-1])),
+                prefix,
+            )
             for form_class in classes:
-                for field_name, entry in unbound_fields(form_class, prefix + "-" if prefix else "").items():
+                for field_name, entry in unbound_fields(
+                    form_class, prefix + "-" if prefix else ""
+                ).items():
                     fields.setdefault(field_name, entry)
-        for reader, key in re.findall(r"request\.(form|files)(?:\.get|\.getlist)?[(\[]\s*[\'\"]([^\'\"]+)", source):
+        for reader, key in re.findall(
+            r"request\.(form|files)(?:\.get|\.getlist)?[(\[]\s*[\'\"]([^\'\"]+)", source
+        ):
             known = True
             fields.setdefault(key, ("file" if reader == "files" else "text", []))
     return fields if known or not reads else None
@@ -654,7 +979,11 @@ def unbound_fields(form_class, prefix: str = "") -> dict[str, tuple[str, list[st
     fields: dict[str, tuple[str, list[str]]] = {}
     for name in dir(form_class):
         attribute = getattr(form_class, name, None)
-        if not name.startswith("_") and isinstance(attribute, UnboundField) and name != "csrf_token":
+        if (
+            not name.startswith("_")
+            and isinstance(attribute, UnboundField)
+            and name != "csrf_token"
+        ):
             fields.update(expand(attribute, prefix + name))
     return fields
 
@@ -691,7 +1020,9 @@ def world(backend_app):
 def signed_in(app, handle):
     client = app.test_client()
     limiter.reset()
-    response = client.post("/login", data={"email": f"{handle}@{DEMO_DOMAIN}", "password": DEMO_PASSWORD})
+    response = client.post(
+        "/login", data={"email": f"{handle}@{DEMO_DOMAIN}", "password": DEMO_PASSWORD}
+    )
     assert response.status_code == 302, handle
     return client
 
@@ -699,7 +1030,9 @@ def signed_in(app, handle):
 def model_for(endpoint: str, argument: str):
     import importlib
 
-    module, name = ENDPOINT_ARG_MODELS.get((endpoint, argument)) or ARG_MODELS.get(argument, (None, None))
+    module, name = ENDPOINT_ARG_MODELS.get((endpoint, argument)) or ARG_MODELS.get(
+        argument, (None, None)
+    )
     if module is None:
         return None
     return getattr(importlib.import_module(module), name)
@@ -727,7 +1060,9 @@ def candidate_values(rule) -> list[dict]:
         if model is None:
             rows_by_argument[argument] = []
             continue
-        newest = db.session.scalars(sa.select(model).order_by(model.id.desc()).limit(CANDIDATES_PER_ARG)).all()
+        newest = db.session.scalars(
+            sa.select(model).order_by(model.id.desc()).limit(CANDIDATES_PER_ARG)
+        ).all()
         oldest = db.session.scalars(sa.select(model).order_by(model.id).limit(2)).all()
         rows_by_argument[argument] = list(dict.fromkeys(newest + oldest))
     sets: list[dict] = []
@@ -738,10 +1073,16 @@ def candidate_values(rule) -> list[dict]:
             attribute = PARENT_ATTRIBUTE.get(argument, argument)
             if row is not None and getattr(row, attribute, None) is not None:
                 values[argument] = getattr(row, attribute)
-            elif row is not None and argument == "call_id" and getattr(row, "application", None) is not None:
+            elif (
+                row is not None
+                and argument == "call_id"
+                and getattr(row, "application", None) is not None
+            ):
                 values[argument] = row.application.call_id
             else:
-                values[argument] = rows_by_argument[argument][0].id if rows_by_argument[argument] else 1
+                values[argument] = (
+                    rows_by_argument[argument][0].id if rows_by_argument[argument] else 1
+                )
         sets.append(values)
     if not sets:
         sets = [{}]
@@ -773,7 +1114,9 @@ class Savepoint:
         return False
 
 
-REACH_PAGE_CHECKS = 8  # reached objects whose pages are searched for the form before settling for the first
+REACH_PAGE_CHECKS = (
+    8  # reached objects whose pages are searched for the form before settling for the first
+)
 
 
 def reach(app, connection, clients, rule):
@@ -808,7 +1151,9 @@ def _login_redirect(response) -> bool:
 
 
 def post_routes(app):
-    return sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule)
+    return sorted(
+        (r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule
+    )
 
 
 def fuzz_route(app, connection, clients, rule, failures: list, reached: list, offered: dict):
@@ -839,23 +1184,37 @@ def fuzz_route(app, connection, clients, rule, failures: list, reached: list, of
 
     names = st.sampled_from(["amount", "reason", "comment", "title", "date", "id", "state"])
     if source:
-        fuzzed = st.fixed_dictionaries({name: value_for(kind, options) for name, (kind, options) in fields.items()})
+        fuzzed = st.fixed_dictionaries(
+            {name: value_for(kind, options) for name, (kind, options) in fields.items()}
+        )
         # Also the form as offered (its shown values, first choices), with one or two fields spoiled,
         # so that examples get past the first failing field to the checks and operations behind it.
-        valid = {name: value for name, (kind, options) in fields.items()
-                 if (value := plausible(kind, options)) is not None}
-        spoiled = st.tuples(st.sets(st.sampled_from(sorted(fields) or ["-"]), max_size=2), fuzzed).map(
-            lambda pair: {**valid, **{k: v for k, v in pair[1].items() if k in pair[0]}})
+        valid = {
+            name: value
+            for name, (kind, options) in fields.items()
+            if (value := plausible(kind, options)) is not None
+        }
+        spoiled = st.tuples(
+            st.sets(st.sampled_from(sorted(fields) or ["-"]), max_size=2), fuzzed
+        ).map(lambda pair: {**valid, **{k: v for k, v in pair[1].items() if k in pair[0]}})
         data_strategy = st.one_of(fuzzed, spoiled)
     else:
         data_strategy = st.dictionaries(names, field_value, max_size=4)
     extra = st.dictionaries(st.one_of(names, any_text.filter(bool)), field_value, max_size=2)
 
-    @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")), deadline=None, database=None, derandomize=True,
-              phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=list(HealthCheck))
-    @given(data=data_strategy, dropped=st.sets(st.sampled_from(sorted(fields) or ["-"]), max_size=3),
-           more=extra)
+    @settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        data=data_strategy,
+        dropped=st.sets(st.sampled_from(sorted(fields) or ["-"]), max_size=3),
+        more=extra,
+    )
     def example(data, dropped, more):
         payload = {k: v for k, v in data.items() if k not in dropped}
         for k, v in more.items():
@@ -863,25 +1222,38 @@ def fuzz_route(app, connection, clients, rule, failures: list, reached: list, of
         with Savepoint(connection):
             try:
                 response = client.post(path, data=payload, content_type="multipart/form-data")
-            except Exception as error:  # noqa: BLE001 — an unhandled exception is the 500 we look for
+            except Exception as error:
                 failures.append((rule.endpoint, path, handle, repr(error)[:300], _short(payload)))
                 raise
             status = response.status_code
             statuses.append(status)
-            body = response.get_data(as_text=True) if "html" in (response.content_type or "") else ""
+            body = (
+                response.get_data(as_text=True) if "html" in (response.content_type or "") else ""
+            )
         if handle in SESSION_ENDING or rule.endpoint in SESSION_ENDING:
             clients[handle] = signed_in(app, handle) if handle else app.test_client()
         if status >= 500:
             failures.append((rule.endpoint, path, handle, status, _short(payload)))
             raise AssertionError(f"{rule.endpoint} answered {status}")
         if english := WTFORMS_ENGLISH.search(body):
-            failures.append((rule.endpoint, path, handle, f"English in the Chinese UI: {english.group(0)}",
-                             _short(payload)))
+            failures.append(
+                (
+                    rule.endpoint,
+                    path,
+                    handle,
+                    f"English in the Chinese UI: {english.group(0)}",
+                    _short(payload),
+                )
+            )
             raise AssertionError(f"{rule.endpoint} answered in English: {english.group(0)}")
         if status == 422 and "<form" in body:
-            shown = "invalid-feedback" in body or re.search(r'class="alert[^"]*alert-(danger|warning)', body)
+            shown = "invalid-feedback" in body or re.search(
+                r'class="alert[^"]*alert-(danger|warning)', body
+            )
             if not shown:
-                failures.append((rule.endpoint, path, handle, "422 without a message", _short(payload)))
+                failures.append(
+                    (rule.endpoint, path, handle, "422 without a message", _short(payload))
+                )
                 raise AssertionError(f"{rule.endpoint} answered 422 without a message")
 
     with contextlib.suppress(Exception):  # failures are collected and reported together
@@ -903,13 +1275,22 @@ def plausible(kind: str, options: list[str]):
         return options[0]
     from datetime import date
 
-    return {"checkbox": "y", "number": "1", "date": date.today().isoformat(), "email": "fuzz@example.com",
-            "submit": "y", "hidden": ""}.get(kind, "测试内容")
+    return {
+        "checkbox": "y",
+        "number": "1",
+        "date": date.today().isoformat(),
+        "email": "fuzz@example.com",
+        "submit": "y",
+        "hidden": "",
+    }.get(kind, "测试内容")
 
 
 def _short(payload: dict) -> dict:
-    return {k: (v if not isinstance(v, str) or len(v) < 80 else v[:40] + f"…({len(v)})")
-            for k, v in payload.items() if not isinstance(v, tuple)}
+    return {
+        k: (v if not isinstance(v, str) or len(v) < 80 else v[:40] + f"…({len(v)})")
+        for k, v in payload.items()
+        if not isinstance(v, tuple)
+    }
 
 
 def test_forms_fuzz_every_post_route_answers_without_server_error(world, offered):
@@ -925,14 +1306,23 @@ def test_forms_fuzz_every_post_route_answers_without_server_error(world, offered
         started = time.perf_counter()
         fuzz_route(app, connection, clients, rule, failures, reached, offered)
         endpoint, handle, path, count, source, statuses = reached[-1]
-        print(f"{endpoint}: {time.perf_counter() - started:.2f}s {handle} {path} {count} fields from {source}, "
-              f"answers {dict(sorted(Counter(statuses).items()))}")
-    by_source = {source: sorted(r[0] for r in reached if r[4] == source) for source in ("page", "form class", None)}
-    print(f"real fields for {len(reached) - len(by_source[None])} of {len(reached)} POST routes: "
-          f"{len(by_source['page'])} from a page, {len(by_source['form class'])} from the form class; "
-          f"guessed for {by_source[None]}")
-    assert only or len(reached) - len(by_source[None]) >= MIN_ROUTES_WITH_REAL_FIELDS, \
+        print(
+            f"{endpoint}: {time.perf_counter() - started:.2f}s {handle} {path} {count} fields from {source}, "
+            f"answers {dict(sorted(Counter(statuses).items()))}"
+        )
+    by_source = {
+        source: sorted(r[0] for r in reached if r[4] == source)
+        for source in ("page", "form class", None)
+    }
+    print(
+        f"real fields for {len(reached) - len(by_source[None])} of {len(reached)} POST routes: "
+        f"{len(by_source['page'])} from a page, {len(by_source['form class'])} from the form class; "
+        f"guessed for {by_source[None]}"
+    )
+    assert only or len(reached) - len(by_source[None]) >= MIN_ROUTES_WITH_REAL_FIELDS, (
         f"form discovery regressed: real fields for too few routes; guessed for {by_source[None]}"
-    assert only or len(by_source["page"]) >= MIN_ROUTES_FROM_PAGES, \
+    )
+    assert only or len(by_source["page"]) >= MIN_ROUTES_FROM_PAGES, (
         f"the crawl found the forms of too few routes; from the form class: {by_source['form class']}"
+    )
     assert not failures, "\n".join(map(repr, failures))

@@ -12,8 +12,10 @@ from tests.factories import make_project, make_user
 TOO_BIG_ID = 2**31  # one past the largest id PostgreSQL's integer columns hold
 
 
-@pytest.mark.parametrize("validator", ["grants.projects.forms.tracking:kpi_figure",
-                                       "grants.projects.forms.acceptance:figure"])
+@pytest.mark.parametrize(
+    "validator",
+    ["grants.projects.forms.tracking:kpi_figure", "grants.projects.forms.acceptance:figure"],
+)
 @pytest.mark.parametrize("text", ["1e308", "9" * 40])
 def test_figures_too_long_for_decimal_context_are_refused_not_crashed(app, validator, text):
     import importlib
@@ -28,7 +30,9 @@ def test_figures_too_long_for_decimal_context_are_refused_not_crashed(app, valid
         check(None, Field())
 
 
-def test_marking_a_message_read_with_an_id_beyond_the_database_integer_changes_nothing(client, login):
+def test_marking_a_message_read_with_an_id_beyond_the_database_integer_changes_nothing(
+    client, login
+):
     user = make_user("finance")
     notify([user], "test.kind", "甲消息")
     db.session.commit()
@@ -47,13 +51,23 @@ def test_replacement_expert_id_beyond_the_database_integer_is_refused(app):
         assert form.expert_id.errors
 
 
-def test_midterm_batch_with_an_id_beyond_the_database_integer_is_a_422_with_a_message(client, login):
+def test_midterm_batch_with_an_id_beyond_the_database_integer_is_a_422_with_a_message(
+    client, login
+):
     make_project()
     login(make_user("bureau"))
-    response = client.post("/projects/midterm/record", data={
-        "batch": "2026 中期检查", "entries-0-project_id": str(TOO_BIG_ID * 10**20), "entries-0-conclusion": "pass"})
+    response = client.post(
+        "/projects/midterm/record",
+        data={
+            "batch": "2026 中期检查",
+            "entries-0-project_id": str(TOO_BIG_ID * 10**20),
+            "entries-0-conclusion": "pass",
+        },
+    )
     assert response.status_code == 422
-    assert "alert-danger" in response.get_data(as_text=True) or "invalid-feedback" in response.get_data(as_text=True)
+    assert "alert-danger" in response.get_data(
+        as_text=True
+    ) or "invalid-feedback" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", [f"/notices/{TOO_BIG_ID}", f"/notices/{TOO_BIG_ID * 10**9}"])

@@ -21,9 +21,15 @@ EXCLUDED_TABLES = {"audit_events", "user_sessions"}
 
 def _row_counts() -> dict[str, int]:
     tables = [table for table in db.metadata.sorted_tables if table.name not in EXCLUDED_TABLES]
-    query = sa.union_all(*(sa.select(sa.literal(table.name).label("name"), sa.func.count().label("n"))
-                           .select_from(table) for table in tables))
-    counts = {name: n for name, n in db.session.execute(query)}
+    query = sa.union_all(
+        *(
+            sa.select(sa.literal(table.name).label("name"), sa.func.count().label("n")).select_from(
+                table
+            )
+            for table in tables
+        )
+    )
+    counts = dict(db.session.execute(query))
     db.session.commit()  # end the test session's savepoint: rolling it back would undo the request too
     return counts
 
@@ -42,7 +48,9 @@ def test_get_routes_change_no_row_counts(app, client, login, kind):
         after = _row_counts()
         if isinstance(response, Exception):
             changed.append(f"{endpoint} {url}: {type(response).__name__}: {response}")
-        difference = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+        difference = {
+            name: (before[name], after[name]) for name in before if before[name] != after[name]
+        }
         if difference:
             changed.append(f"{endpoint} {url}: {difference}")
     assert not changed, f"{kind}: GET requests that changed row counts:\n" + "\n".join(changed)

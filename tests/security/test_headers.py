@@ -11,7 +11,12 @@ from tests.factories import ApplicationFactory, fill_application, make_user
 def assert_security_headers(response, *, secure: bool = False) -> None:
     headers = response.headers
     csp = headers.get("Content-Security-Policy", "")
-    for directive in ("object-src 'none'", "base-uri 'self'", "frame-ancestors 'none'", "default-src 'self'"):
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "default-src 'self'",
+    ):
         assert directive in csp, (response.status_code, response.mimetype, directive)
     assert headers.get("X-Content-Type-Options") == "nosniff"
     assert headers.get("Referrer-Policy") == "strict-origin-when-cross-origin"
@@ -55,8 +60,9 @@ def test_headers_on_a_500_page(app, client):
 
 
 def test_headers_on_pdf_and_xlsx_downloads(client, bureau):
-    application = fill_application(ApplicationFactory(state="submitted", reference_no="H-00001",
-                                                      submitted_at=utcnow()))  # a draft is its organisation's
+    application = fill_application(
+        ApplicationFactory(state="submitted", reference_no="H-00001", submitted_at=utcnow())
+    )  # a draft is its organisation's
     pdf = client.get(f"/applications/{application.id}/pdf")
     xlsx = client.get("/applications/all.xlsx")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
@@ -70,8 +76,11 @@ def test_headers_over_https_add_hsts_and_a_secure_session_cookie(app):
     user = make_user("bureau")
     app.config["SESSION_COOKIE_SECURE"] = True
     try:
-        response = client.post("/login", data={"email": user.email, "password": "Secret-pass-2026"},
-                               base_url="https://grants.test")
+        response = client.post(
+            "/login",
+            data={"email": user.email, "password": "Secret-pass-2026"},
+            base_url="https://grants.test",
+        )
         page = client.get("/login", base_url="https://grants.test")
     finally:
         app.config["SESSION_COOKIE_SECURE"] = False

@@ -17,7 +17,7 @@ from tests.factories import make_user
 from tests.review.pool_helpers import workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.imports import blank_rows_workbook, deflate_bomb  # noqa: E402
+from bench.imports import blank_rows_workbook, deflate_bomb
 
 
 @pytest.fixture
@@ -28,8 +28,11 @@ def bureau(login):
 
 
 def upload(client, data: bytes):
-    return client.post("/experts/import", data={"file": (io.BytesIO(data), "experts.xlsx")},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/experts/import",
+        data={"file": (io.BytesIO(data), "experts.xlsx")},
+        content_type="multipart/form-data",
+    )
 
 
 def experts() -> int:
@@ -52,7 +55,9 @@ def test_reading_stops_before_what_follows_a_run_of_blank_rows(app):
     with zipfile.ZipFile(io.BytesIO(package)) as source:
         members = {info.filename: source.read(info) for info in source.infolist()}
     sheet = members["xl/worksheets/sheet1.xml"]
-    members["xl/worksheets/sheet1.xml"] = sheet.replace(b"</sheetData>", b"<row><c><broken></sheetData>")
+    members["xl/worksheets/sheet1.xml"] = sheet.replace(
+        b"</sheetData>", b"<row><c><broken></sheetData>"
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
         for name, content in members.items():
@@ -87,6 +92,7 @@ def test_rows_within_the_limit_are_read(app):
 def test_entity_expansion_is_refused(app):
     data = deflate_bomb(0).replace(b"x", b"x")
     import zipfile
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buffer, "w") as out:
         for info in src.infolist():

@@ -60,8 +60,10 @@ class Lifecycle(RuleBasedStateMachine):
         self.actors = {
             "owner": make_user("applicant", organisation=self.project.organisation),
             "outsider": make_user("applicant"),
-            "bureau": make_user("bureau"), "bureau2": make_user("bureau"),
-            "finance": make_user("finance"), "finance2": make_user("finance"),
+            "bureau": make_user("bureau"),
+            "bureau2": make_user("bureau"),
+            "finance": make_user("finance"),
+            "finance2": make_user("finance"),
         }
         self.clean_expert = ExpertFactory()
         self.conflicted_expert = ExpertFactory(employer_name=application.organisation.name)
@@ -81,14 +83,20 @@ class Lifecycle(RuleBasedStateMachine):
     def tracked(self) -> list:
         project = self.project
         objects = [project, self.application, *project.milestones]
-        objects += db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project.id)).all()
-        objects += db.session.scalars(sa.select(Assignment).where(
-            Assignment.application_id == self.application.id)).all()
+        objects += db.session.scalars(
+            sa.select(Disbursement).where(Disbursement.project_id == project.id)
+        ).all()
+        objects += db.session.scalars(
+            sa.select(Assignment).where(Assignment.application_id == self.application.id)
+        ).all()
         objects += list(progress_reports(project))
         return objects
 
     def snapshot(self) -> dict:
-        return {(type(o).__name__, o.id): (o, getattr(o, workflow_for(o).state_attr)) for o in self.tracked()}
+        return {
+            (type(o).__name__, o.id): (o, getattr(o, workflow_for(o).state_attr))
+            for o in self.tracked()
+        }
 
     def attempt(self, operation, *args, **kwargs):
         """Run one step inside a savepoint; refusals roll back, anything else fails the test."""
@@ -96,7 +104,9 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             result = operation(*args, **kwargs)
         except REFUSALS as refusal:
-            REFUSED.append((getattr(operation, "__name__", "?"), type(refusal).__name__, str(refusal)[:120]))
+            REFUSED.append(
+                (getattr(operation, "__name__", "?"), type(refusal).__name__, str(refusal)[:120])
+            )
             step.rollback()
             db.session.expire_all()
             return None
@@ -108,12 +118,21 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(actor=st.sampled_from(ACTORS), conflicted=st.booleans())
     def assign(self, actor, conflicted):
         expert = self.conflicted_expert if conflicted else self.clean_expert
-        self.attempt(assign_manually, self.application, expert, self.actors[actor], utcnow() + timedelta(days=14))
+        self.attempt(
+            assign_manually,
+            self.application,
+            expert,
+            self.actors[actor],
+            utcnow() + timedelta(days=14),
+        )
 
     @rule(actor=st.sampled_from(ACTORS))
     def accept_invitation(self, actor):
-        for assignment in db.session.scalars(sa.select(Assignment).where(
-                Assignment.application_id == self.application.id, Assignment.state == "invited")).all():
+        for assignment in db.session.scalars(
+            sa.select(Assignment).where(
+                Assignment.application_id == self.application.id, Assignment.state == "invited"
+            )
+        ).all():
             self.attempt(transition, assignment, "accept", self.actors[actor], no_conflict=True)
 
     @rule(actor=st.sampled_from(ACTORS))
@@ -122,6 +141,7 @@ class Lifecycle(RuleBasedStateMachine):
             if contracting.pending_signature(self.project) is None:
                 contracting.upload_signed_task_book(self.project, upload(), self.actors["owner"])
             transition(contracting.pending_signature(self.project), "confirm", self.actors[actor])
+
         self.attempt(op)
 
     @rule(actor=st.sampled_from(ACTORS), index=st.integers(0, 2), reuse=st.booleans())
@@ -134,10 +154,17 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(actor=st.sampled_from(ACTORS), event=st.sampled_from(["approve", "pay", "reject"]))
     def decide_disbursement(self, actor, event):
-        rows = db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == self.project.id)
-                                  .order_by(Disbursement.id.desc())).all()
+        rows = db.session.scalars(
+            sa.select(Disbursement)
+            .where(Disbursement.project_id == self.project.id)
+            .order_by(Disbursement.id.desc())
+        ).all()
         if rows:
-            data = APPROVAL if event == "approve" else ({"reason": "账户有误"} if event == "reject" else {})
+            data = (
+                APPROVAL
+                if event == "approve"
+                else ({"reason": "账户有误"} if event == "reject" else {})
+            )
             self.attempt(transition, rows[0], event, self.actors[actor], **data)
 
     @rule(actor=st.sampled_from(ACTORS), index=st.integers(0, 3))
@@ -145,8 +172,15 @@ class Lifecycle(RuleBasedStateMachine):
         milestones = sorted(self.project.milestones, key=lambda m: m.position)
         if milestones:
             milestone = milestones[index % len(milestones)]
-            self.attempt(progress.save_report, milestone, "按计划完成阶段任务。", {}, [], self.actors[actor],
-                         submit=True)
+            self.attempt(
+                progress.save_report,
+                milestone,
+                "按计划完成阶段任务。",
+                {},
+                [],
+                self.actors[actor],
+                submit=True,
+            )
 
     @rule(actor=st.sampled_from(ACTORS), approve=st.booleans())
     def review_report(self, actor, approve):
@@ -162,10 +196,20 @@ class Lifecycle(RuleBasedStateMachine):
     def request_acceptance(self, actor):
         self.attempt(transition, self.project, "request_acceptance", self.actors[actor])
 
-    @rule(actor=st.sampled_from(ACTORS), event=st.sampled_from(["pass", "fail", "rectify", "terminate"]))
+    @rule(
+        actor=st.sampled_from(ACTORS),
+        event=st.sampled_from(["pass", "fail", "rectify", "terminate"]),
+    )
     def conclude(self, actor, event):
-        self.attempt(transition, self.project, event, self.actors[actor], reason="理由", reasons="理由",
-                     rectify_by=utcnow().date() + timedelta(days=60))
+        self.attempt(
+            transition,
+            self.project,
+            event,
+            self.actors[actor],
+            reason="理由",
+            reasons="理由",
+            rectify_by=utcnow().date() + timedelta(days=60),
+        )
 
     # --- invariants ------------------------------------------------------------------------
 
@@ -175,15 +219,21 @@ class Lifecycle(RuleBasedStateMachine):
             return
         project = self.project
         db.session.refresh(project)
-        rows = db.session.scalars(sa.select(Disbursement).where(Disbursement.project_id == project.id)).all()
+        rows = db.session.scalars(
+            sa.select(Disbursement).where(Disbursement.project_id == project.id)
+        ).all()
         if project.signed_at is None:
             assert not rows, "a disbursement before the task book was signed"
         assert Decimal(0) <= project.disbursed_total <= project.committed_total <= project.award
         paid = sum((d.amount for d in rows if d.state == "paid"), Decimal(0))
-        live = sum((d.amount for d in rows if d.state in ("requested", "approved", "paid")), Decimal(0))
+        live = sum(
+            (d.amount for d in rows if d.state in ("requested", "approved", "paid")), Decimal(0)
+        )
         assert paid == project.disbursed_total
         assert live == project.committed_total
-        tranches = db.session.scalars(sa.select(Tranche).where(Tranche.project_id == project.id)).all()
+        tranches = db.session.scalars(
+            sa.select(Tranche).where(Tranche.project_id == project.id)
+        ).all()
         assert sum((t.amount for t in tranches), Decimal(0)) == project.award
         per_tranche = {}
         for d in rows:
@@ -203,10 +253,20 @@ class Lifecycle(RuleBasedStateMachine):
         if not hasattr(self, "conflicted_expert"):
             return
         expert_id = self.conflicted_expert.id
-        accepted = db.session.scalar(sa.select(sa.func.count()).select_from(Assignment).where(
-            Assignment.expert_id == expert_id, Assignment.state.in_(("accepted", "completed", "submitted"))))
-        reviews = db.session.scalar(sa.select(sa.func.count()).select_from(Review).join(
-            Assignment, Review.assignment_id == Assignment.id).where(Assignment.expert_id == expert_id))
+        accepted = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.expert_id == expert_id,
+                Assignment.state.in_(("accepted", "completed", "submitted")),
+            )
+        )
+        reviews = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Review)
+            .join(Assignment, Review.assignment_id == Assignment.id)
+            .where(Assignment.expert_id == expert_id)
+        )
         assert accepted == 0 and reviews == 0
 
     @invariant()
@@ -234,14 +294,23 @@ REFUSED: list = []
 def progress_reports(project):
     from grants.projects.models import Milestone, ProgressReport
 
-    return db.session.scalars(sa.select(ProgressReport).join(Milestone, ProgressReport.milestone_id == Milestone.id)
-                              .where(Milestone.project_id == project.id).order_by(ProgressReport.id)).all()
+    return db.session.scalars(
+        sa.select(ProgressReport)
+        .join(Milestone, ProgressReport.milestone_id == Milestone.id)
+        .where(Milestone.project_id == project.id)
+        .order_by(ProgressReport.id)
+    ).all()
 
 
 def test_lifecycle_stateful_keeps_the_invariants(machine_world):
-    Lifecycle.TestCase.settings = settings(max_examples=20, stateful_step_count=20, deadline=None, database=None,
-                                           derandomize=True,
-                                           phases=(Phase.explicit, Phase.generate),
-                                           suppress_health_check=list(HealthCheck))
+    Lifecycle.TestCase.settings = settings(
+        max_examples=20,
+        stateful_step_count=20,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+    )
     Lifecycle.TestCase().runTest()
     assert len(TRANSITIONS_SEEN) > 4, f"the machine hardly moved: {sorted(set(REFUSED))[:30]}"

@@ -163,7 +163,7 @@ def test_lockout_backoff_doubles_up_to_the_maximum(app):
     )
     free = app_config["LOGIN_BACKOFF_FREE_ATTEMPTS"]
     key = throttle.account_key("someone@test.example")
-    assert [throttle.backoff_seconds(key, free + n) for n in range(0, 4)] == [
+    assert [throttle.backoff_seconds(key, free + n) for n in range(4)] == [
         0,
         base,
         base * 2,

@@ -43,11 +43,20 @@ def client_for(app, user):
 
 
 def with_attachment(application) -> Attachment:
-    stored = storage.save_upload(FileStorage(stream=io.BytesIO(PDF_BYTES), filename="营业执照.pdf",
-                                             content_type="application/pdf"))
-    item = Attachment(application_id=application.id, requirement_code="licence",
-                      original_name=stored.original_name, stored_name=stored.stored_name,
-                      content_type=stored.content_type, size=stored.size, sha256=stored.sha256)
+    stored = storage.save_upload(
+        FileStorage(
+            stream=io.BytesIO(PDF_BYTES), filename="营业执照.pdf", content_type="application/pdf"
+        )
+    )
+    item = Attachment(
+        application_id=application.id,
+        requirement_code="licence",
+        original_name=stored.original_name,
+        stored_name=stored.stored_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+    )
     db.session.add(item)
     db.session.flush()
     return item
@@ -55,8 +64,14 @@ def with_attachment(application) -> Attachment:
 
 def application_urls(application, attachment) -> list[str]:
     base = f"/applications/{application.id}"
-    return [base, f"{base}/pdf", f"{base}/attachments/{attachment.id}", f"{base}/excluded-experts",
-            f"{base}/assignments", f"{base}/check"]
+    return [
+        base,
+        f"{base}/pdf",
+        f"{base}/attachments/{attachment.id}",
+        f"{base}/excluded-experts",
+        f"{base}/assignments",
+        f"{base}/check",
+    ]
 
 
 @pytest.mark.parametrize("role", STAFF)
@@ -83,7 +98,9 @@ def test_staff_see_an_application_once_submitted(app, role, state):
     staff = client_for(app, make_user(role))
     page = staff.get(f"/applications/{application.id}")
     assert page.status_code == 200 and "已提交的申报书" in page.get_data(as_text=True)
-    assert staff.get(f"/applications/{application.id}/attachments/{attachment.id}").data == PDF_BYTES
+    assert (
+        staff.get(f"/applications/{application.id}/attachments/{attachment.id}").data == PDF_BYTES
+    )
 
 
 def test_bureau_lists_and_counts_leave_drafts_out(app):
@@ -94,16 +111,21 @@ def test_bureau_lists_and_counts_leave_drafts_out(app):
     db.session.commit()
     bureau = client_for(app, make_user("bureau"))
     calls = bureau.get("/calls/manage").get_data(as_text=True)
-    row = calls[calls.index("2026-PRIV"):]
-    row = row[:row.index("</tr>")]
+    row = calls[calls.index("2026-PRIV") :]
+    row = row[: row.index("</tr>")]
     assert re.findall(r'<td class="text-end">(\d+)</td>', row) == ["1"]
 
 
 def test_staff_cannot_read_a_draft_progress_report_or_its_evidence(app):
     project = running_project()
     owner = owner_of(project)
-    report = progress_ops.save_report(project.milestones[0], "尚未提交的进展", {},
-                                      [FileStorage(io.BytesIO(PDF_BYTES), "证明.pdf")], owner)
+    report = progress_ops.save_report(
+        project.milestones[0],
+        "尚未提交的进展",
+        {},
+        [FileStorage(io.BytesIO(PDF_BYTES), "证明.pdf")],
+        owner,
+    )
     [evidence] = progress_ops.evidence_of(report)
     db.session.commit()
     report_url = f"/projects/{project.id}/reports/{report.id}"
@@ -119,17 +141,22 @@ def test_staff_cannot_read_a_draft_progress_report_or_its_evidence(app):
     db.session.commit()
     bureau = client_for(app, make_user("bureau"))
     assert bureau.get(report_url).status_code == 200
-    assert f'data-report-id="{report.id}"' in bureau.get(f"/projects/{project.id}/milestones").get_data(as_text=True)
+    assert f'data-report-id="{report.id}"' in bureau.get(
+        f"/projects/{project.id}/milestones"
+    ).get_data(as_text=True)
 
 
 def test_staff_cannot_read_a_draft_change_request(app):
     c = cast()
-    change = change_ops.draft_change(c.project, "extension", c.owner, reason="尚未提交的变更",
-                                     proposed=extension(c.project))
+    change = change_ops.draft_change(
+        c.project, "extension", c.owner, reason="尚未提交的变更", proposed=extension(c.project)
+    )
     db.session.commit()
     url = f"/projects/{c.project.id}/changes/{change.id}"
     for user in (c.bureau, c.finance):
         staff = client_for(app, user)
         assert staff.get(url).status_code == 404
-        assert "尚未提交的变更" not in staff.get(f"/projects/{c.project.id}/changes").get_data(as_text=True)
+        assert "尚未提交的变更" not in staff.get(f"/projects/{c.project.id}/changes").get_data(
+            as_text=True
+        )
     assert client_for(app, c.owner).get(url).status_code == 200

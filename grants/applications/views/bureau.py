@@ -90,15 +90,22 @@ class ApplicationFilters:
         )
         for name, value in (("from", filters.submitted_from), ("to", filters.submitted_to)):
             if args.get(name) and value is None:
-                filters.problems.append(_("“%(value)s” is not a date; that limit is ignored.",
-                                          value=args.get(name)[:20]))
+                filters.problems.append(
+                    _(
+                        "“%(value)s” is not a date; that limit is ignored.",
+                        value=args.get(name)[:20],
+                    )
+                )
         return filters
 
     def as_args(self, **changes) -> dict[str, str]:
         """The filters as query arguments (empty ones left out), with ``changes`` applied."""
         args = {
-            "call": self.call_id, "cluster": self.cluster_id, "state": self.state,
-            "org": self.organisation, "q": self.q,
+            "call": self.call_id,
+            "cluster": self.cluster_id,
+            "state": self.state,
+            "org": self.organisation,
+            "q": self.q,
             "from": self.submitted_from.isoformat() if self.submitted_from else None,
             "to": self.submitted_to.isoformat() if self.submitted_to else None,
             "sort": self.sort if self.sort != DEFAULT_SORT else None,
@@ -108,13 +115,18 @@ class ApplicationFilters:
 
     def statement(self) -> sa.Select:
         """One SELECT of the matching applications with organisation, call and cluster joined in."""
-        stmt = (sa.select(Application)
-                .join(Application.organisation)
-                .join(Application.call)
-                .outerjoin(Application.cluster)
-                .options(contains_eager(Application.organisation), contains_eager(Application.call),
-                         contains_eager(Application.cluster))
-                .where(Application.state.in_(LISTED_STATES)))
+        stmt = (
+            sa.select(Application)
+            .join(Application.organisation)
+            .join(Application.call)
+            .outerjoin(Application.cluster)
+            .options(
+                contains_eager(Application.organisation),
+                contains_eager(Application.call),
+                contains_eager(Application.cluster),
+            )
+            .where(Application.state.in_(LISTED_STATES))
+        )
         if self.call_id:
             stmt = stmt.where(Application.call_id == self.call_id)
         if self.cluster_id:
@@ -123,16 +135,26 @@ class ApplicationFilters:
             stmt = stmt.where(Application.state == self.state)
         if self.organisation:
             code = uscc.compact(self.organisation)
-            stmt = stmt.where(sa.or_(Organisation.name.icontains(self.organisation, autoescape=True),
-                                     Organisation.uscc.icontains(code or self.organisation, autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    Organisation.name.icontains(self.organisation, autoescape=True),
+                    Organisation.uscc.icontains(code or self.organisation, autoescape=True),
+                )
+            )
         if self.q:
-            stmt = stmt.where(sa.or_(Application.title.icontains(self.q, autoescape=True),
-                                     Application.summary.icontains(self.q, autoescape=True),
-                                     Application.reference_no.icontains(self.q, autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    Application.title.icontains(self.q, autoescape=True),
+                    Application.summary.icontains(self.q, autoescape=True),
+                    Application.reference_no.icontains(self.q, autoescape=True),
+                )
+            )
         if self.submitted_from:
             stmt = stmt.where(Application.submitted_at >= local_day_start(self.submitted_from))
         if self.submitted_to:
-            stmt = stmt.where(Application.submitted_at < local_day_start(self.submitted_to + timedelta(days=1)))
+            stmt = stmt.where(
+                Application.submitted_at < local_day_start(self.submitted_to + timedelta(days=1))
+            )
         return stmt.order_by(*SORTS[self.sort], Application.id)
 
 
@@ -142,11 +164,17 @@ def wan_number(amount) -> str:
 
 
 def _filter_choices() -> dict:
-    calls = db.session.scalars(sa.select(Call).order_by(Call.year.desc(), Call.opens_at.desc(), Call.id.desc())).all()
-    clusters = db.session.scalars(sa.select(IndustryCluster)
-                                  .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-    return {"calls": calls, "clusters": clusters,
-            "states": [(s, STATE_LABELS[s]) for s in LISTED_STATES]}
+    calls = db.session.scalars(
+        sa.select(Call).order_by(Call.year.desc(), Call.opens_at.desc(), Call.id.desc())
+    ).all()
+    clusters = db.session.scalars(
+        sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
+    return {
+        "calls": calls,
+        "clusters": clusters,
+        "states": [(s, STATE_LABELS[s]) for s in LISTED_STATES],
+    }
 
 
 @bp.get("/applications/all")
@@ -154,8 +182,13 @@ def bureau_list():
     """Every submitted application, filtered, sorted and paginated."""
     require("application.list")
     filters = ApplicationFilters.from_args(request.args)
-    return render_template("applications/bureau/list.html", page=paginate(filters.statement()),
-                           filters=filters, wan_number=wan_number, **_filter_choices())
+    return render_template(
+        "applications/bureau/list.html",
+        page=paginate(filters.statement()),
+        filters=filters,
+        wan_number=wan_number,
+        **_filter_choices(),
+    )
 
 
 @bp.get("/applications/all.xlsx")
@@ -205,26 +238,49 @@ def _check_reason_presets():
 
 
 def _application_or_404(application_id: int) -> Application:
-    application = db.session.get(Application, application_id, options=[
-        joinedload(Application.organisation), joinedload(Application.call), joinedload(Application.cluster)])
+    application = db.session.get(
+        Application,
+        application_id,
+        options=[
+            joinedload(Application.organisation),
+            joinedload(Application.call),
+            joinedload(Application.cluster),
+        ],
+    )
     return application or abort(404)
 
 
 def _render_check(application: Application, check_state: dict | None = None, status: int = 200):
-    history = db.session.scalars(sa.select(FormalCheck).where(FormalCheck.application_id == application.id)
-                                 .options(selectinload(FormalCheck.actor)).order_by(FormalCheck.id)).all()
-    return render_template("applications/bureau/check.html", application=application, history=history,
-                           check_state=check_state or {}), status
+    history = db.session.scalars(
+        sa.select(FormalCheck)
+        .where(FormalCheck.application_id == application.id)
+        .options(selectinload(FormalCheck.actor))
+        .order_by(FormalCheck.id)
+    ).all()
+    return render_template(
+        "applications/bureau/check.html",
+        application=application,
+        history=history,
+        check_state=check_state or {},
+    ), status
 
 
 @bp.get("/applications/check")
 def check_queue():
     """Submitted applications waiting for the formal check, oldest submission first."""
     require("application.list")
-    stmt = (ApplicationFilters(state="submitted").statement()
-            .order_by(None).order_by(Application.submitted_at.asc(), Application.id.asc()))
-    return render_template("applications/bureau/check_queue.html", page=paginate(stmt), today=local_today(),
-                           days_waiting=days_waiting)
+    stmt = (
+        ApplicationFilters(state="submitted")
+        .statement()
+        .order_by(None)
+        .order_by(Application.submitted_at.asc(), Application.id.asc())
+    )
+    return render_template(
+        "applications/bureau/check_queue.html",
+        page=paginate(stmt),
+        today=local_today(),
+        days_waiting=days_waiting,
+    )
 
 
 @bp.get("/applications/<int:application_id>/check")
@@ -250,8 +306,11 @@ def _decide(application_id: int, event: str):
         abort(403)
     except GuardFailed as exc:
         db.session.rollback()
-        return _render_check(application, {"event": event, "reasons": typed, "presets": presets,
-                                           "error": exc.message}, status=422)
+        return _render_check(
+            application,
+            {"event": event, "reasons": typed, "presets": presets, "error": exc.message},
+            status=422,
+        )
     except WorkflowError as exc:
         db.session.rollback()
         flash(exc.message, "warning")
@@ -284,6 +343,7 @@ def check_reject(application_id: int):
 
 # --- the duplicate check -------------------------------------------------------------------
 
+
 def _threshold_arg(name: str) -> float | None:
     """A threshold from ``?title=80`` (percent, 50 to 100); None leaves the setting in force."""
     value = _int_arg(request.args.get(name))
@@ -296,8 +356,15 @@ def duplicates(call_id: int):
     call = db.session.get(Call, call_id) or abort(404)
     require("application.duplicates", call)
     limits = thresholds(_threshold_arg("title"), _threshold_arg("summary"))
-    pairs = duplicate_pairs(call, title_threshold=limits["title"], summary_threshold=limits["summary"])
-    calls = db.session.scalars(sa.select(Call).where(Call.state != "draft")
-                               .order_by(Call.year.desc(), Call.id.desc()).limit(20)).all()
-    return render_template("applications/bureau/duplicates.html", call=call, pairs=pairs, limits=limits,
-                           calls=calls)
+    pairs = duplicate_pairs(
+        call, title_threshold=limits["title"], summary_threshold=limits["summary"]
+    )
+    calls = db.session.scalars(
+        sa.select(Call)
+        .where(Call.state != "draft")
+        .order_by(Call.year.desc(), Call.id.desc())
+        .limit(20)
+    ).all()
+    return render_template(
+        "applications/bureau/duplicates.html", call=call, pairs=pairs, limits=limits, calls=calls
+    )

@@ -92,6 +92,7 @@ NEXT_ACTIONS = {
 
 # --- what the signed-in user may see of the state (decisions hidden until released) ------
 
+
 @bp.app_template_global("visible_state")
 def _visible_state(application) -> str:
     """The application's state label as the signed-in user may see it."""
@@ -111,6 +112,7 @@ def _shown_last_change(application):
 
 
 # --- loading and permissions -------------------------------------------------------------
+
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -141,8 +143,10 @@ def _editable_or_refusal(application_id: int):
     if can(current_user, "application.edit", application):
         return application, None
     if current_user.has_role("applicant") and is_member(current_user, application):
-        message = _("This application is %(state)s and can no longer be edited.",
-                    state=visibility.shown_state_label(application, current_user))
+        message = _(
+            "This application is %(state)s and can no longer be edited.",
+            state=visibility.shown_state_label(application, current_user),
+        )
         if is_htmx():
             response = make_response(message, 409)
             response.mimetype = "text/plain"
@@ -155,6 +159,7 @@ def _editable_or_refusal(application_id: int):
 
 # --- form construction -------------------------------------------------------------------
 
+
 def _number_text(value) -> str:
     """A Decimal without needless zeros; zero and None as empty text."""
     if not value:
@@ -166,8 +171,13 @@ def cluster_choices(application: Application) -> list[tuple[int, str]]:
     """The call's target clusters (all active clusters if it has none), keeping the current one."""
     clusters = list(application.call.clusters)
     if not clusters:
-        clusters = list(db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
-                                           .order_by(IndustryCluster.sort_order, IndustryCluster.id)))
+        clusters = list(
+            db.session.scalars(
+                sa.select(IndustryCluster)
+                .where(IndustryCluster.active.is_(True))
+                .order_by(IndustryCluster.sort_order, IndustryCluster.id)
+            )
+        )
     if application.cluster is not None and application.cluster not in clusters:
         clusters.append(application.cluster)
     return [(0, str(_l("— choose —")))] + [(c.id, c.display_name()) for c in clusters]
@@ -176,30 +186,66 @@ def cluster_choices(application: Application) -> list[tuple[int, str]]:
 def initial_data(section: str, application: Application) -> dict:
     """The stored content of a section in the shape of its form (money in 万元, shares in %)."""
     if section == "basic":
-        return {"title": application.title, "cluster_id": application.cluster_id or 0,
-                "start_date": application.start_date, "end_date": application.end_date,
-                "summary": application.summary, "objectives": application.objectives,
-                "technical_route": application.technical_route}
+        return {
+            "title": application.title,
+            "cluster_id": application.cluster_id or 0,
+            "start_date": application.start_date,
+            "end_date": application.end_date,
+            "summary": application.summary,
+            "objectives": application.objectives,
+            "technical_route": application.technical_route,
+        }
     if section == "team":
-        return {"members": [{"name": m.name, "role": m.role, "title": m.title,
-                             "organisation_name": m.organisation_name, "expertise": m.expertise,
-                             "workload_months": m.workload_months} for m in application.team]}
+        return {
+            "members": [
+                {
+                    "name": m.name,
+                    "role": m.role,
+                    "title": m.title,
+                    "organisation_name": m.organisation_name,
+                    "expertise": m.expertise,
+                    "workload_months": m.workload_months,
+                }
+                for m in application.team
+            ]
+        }
     if section == "milestones":
-        return {"milestones": [{"title": m.title, "due_date": m.due_date, "deliverable": m.deliverable,
-                                "share": _number_text(m.funding_share * 100)} for m in application.milestones]}
+        return {
+            "milestones": [
+                {
+                    "title": m.title,
+                    "due_date": m.due_date,
+                    "deliverable": m.deliverable,
+                    "share": _number_text(m.funding_share * 100),
+                }
+                for m in application.milestones
+            ]
+        }
     if section == "budget":
         lines = {(line.category, line.sub_item or ""): line for line in application.budget_lines}
         data = {}
         for row in BUDGET_ROWS:
             line = lines.get((row.category, row.sub_item))
-            data[row.key] = ({"fiscal": _number_text(yuan_to_wan(line.fiscal)),
-                              "self_raised": _number_text(yuan_to_wan(line.self_raised)), "note": line.note}
-                             if line else {})
+            data[row.key] = (
+                {
+                    "fiscal": _number_text(yuan_to_wan(line.fiscal)),
+                    "self_raised": _number_text(yuan_to_wan(line.self_raised)),
+                    "note": line.note,
+                }
+                if line
+                else {}
+            )
         return data
     if section == "kpis":
         targets = {k.kind: k for k in application.kpis}
-        return {kind: ({"target": _number_text(targets[kind].target), "note": targets[kind].note}
-                       if kind in targets else {}) for kind in KPI_KINDS}
+        return {
+            kind: (
+                {"target": _number_text(targets[kind].target), "note": targets[kind].note}
+                if kind in targets
+                else {}
+            )
+            for kind in KPI_KINDS
+        }
     raise ValueError(section)
 
 
@@ -239,10 +285,15 @@ def wan_number(amount) -> str:
 
 def budget_cells(summary: BudgetSummary, invalid: set[str]) -> dict[str, str]:
     """The computed cells of the budget table by element id: row, subtotal and grand totals."""
-    cells = {f"budget-total-{r.key}": "—" if r.key in invalid else wan_number(summary.row_total(r.key))
-             for r in BUDGET_ROWS}
-    groups = {"business": ("business",), "direct": ("equipment", "business", "labour"),
-              "all": ("equipment", "business", "labour", "indirect")}
+    cells = {
+        f"budget-total-{r.key}": "—" if r.key in invalid else wan_number(summary.row_total(r.key))
+        for r in BUDGET_ROWS
+    }
+    groups = {
+        "business": ("business",),
+        "direct": ("equipment", "business", "labour"),
+        "all": ("equipment", "business", "labour", "indirect"),
+    }
     for name, categories in groups.items():
         fiscal = sum((summary.category_fiscal(c) for c in categories), Decimal(0))
         self_raised = sum((summary.category_self_raised(c) for c in categories), Decimal(0))
@@ -258,14 +309,20 @@ def budget_view(form, call: Call) -> dict:
     summary = BudgetSummary({k: v for k, v in amounts.items() if v is not None})
     invalid = {k for k, v in amounts.items() if v is None}
     share = (summary.self_raised_total / summary.grand_total) if summary.grand_total else None
-    return {"summary": summary, "invalid": invalid, "cells": budget_cells(summary, invalid),
-            "problems": budget_problems(call, summary), "self_share": share,
-            "indirect_limit": summary.indirect_limit(call.indirect_cost_ratio)}
+    return {
+        "summary": summary,
+        "invalid": invalid,
+        "cells": budget_cells(summary, invalid),
+        "problems": budget_problems(call, summary),
+        "self_share": share,
+        "indirect_limit": summary.indirect_limit(call.indirect_cost_ratio),
+    }
 
 
 def requirement_choices(application: Application) -> list[tuple[str, str]]:
     return [("", str(_l("Other document")))] + [
-        (r.code, requirement_name(r)) for r in application.call.attachment_requirements]
+        (r.code, requirement_name(r)) for r in application.call.attachment_requirements
+    ]
 
 
 def _saved_time() -> str:
@@ -294,28 +351,47 @@ def _common_context(application: Application) -> dict:
     }
 
 
-def _render_edit(application: Application, forms: dict | None = None, *, submit_problems=None,
-                 attachment_error: tuple[str | None, str] | None = None, status: int = 200):
+def _render_edit(
+    application: Application,
+    forms: dict | None = None,
+    *,
+    submit_problems=None,
+    attachment_error: tuple[str | None, str] | None = None,
+    status: int = 200,
+):
     forms = dict(forms or {})
     for section in SECTION_FORMS:
         forms.setdefault(section, section_form(section, application))
     context = _common_context(application)
     return render_template(
-        "applications/drafting/edit.html", forms=forms, row_templates={s: row_template(s) for s in
-                                                                       ("team", "milestones")},
-        budget=budget_view(forms["budget"], application.call), submit_problems=submit_problems,
-        attachment_error=attachment_error, saved={}, **context), status
+        "applications/drafting/edit.html",
+        forms=forms,
+        row_templates={s: row_template(s) for s in ("team", "milestones")},
+        budget=budget_view(forms["budget"], application.call),
+        submit_problems=submit_problems,
+        attachment_error=attachment_error,
+        saved={},
+        **context,
+    ), status
 
 
-def _render_section(application: Application, section: str, form, *, saved: bool, error: str | None = None):
+def _render_section(
+    application: Application, section: str, form, *, saved: bool, error: str | None = None
+):
     """The htmx answer to a section save: the section's form, and the checklist out of band."""
     context = _common_context(application)
     extra = {"row_template": row_template(section)} if section in ("team", "milestones") else {}
     if section == "budget":
         extra["budget"] = budget_view(form, application.call)
-    html = render_template(f"applications/drafting/_section_{section}.html", form=form,
-                           saved={section: _saved_time()} if saved else {}, oob=True,
-                           section_error=error, **extra, **context)
+    html = render_template(
+        f"applications/drafting/_section_{section}.html",
+        form=form,
+        saved={section: _saved_time()} if saved else {},
+        oob=True,
+        section_error=error,
+        **extra,
+        **context,
+    )
     response = make_response(html)
     if saved:
         response.headers["X-Section-Saved"] = section
@@ -324,13 +400,18 @@ def _render_section(application: Application, section: str, form, *, saved: bool
 
 def _render_attachments(application: Application, *, saved: bool = False, error=None):
     context = _common_context(application)
-    html = render_template("applications/drafting/_section_attachments.html", oob=True,
-                           saved={"attachments": _saved_time()} if saved else {}, attachment_error=error,
-                           **context)
+    html = render_template(
+        "applications/drafting/_section_attachments.html",
+        oob=True,
+        saved={"attachments": _saved_time()} if saved else {},
+        attachment_error=error,
+        **context,
+    )
     return make_response(html)
 
 
 # --- starting and listing ----------------------------------------------------------------
+
 
 @bp.route("/calls/<int:call_id>/apply", methods=["GET", "POST"])
 def new(call_id: int):
@@ -350,31 +431,52 @@ def new(call_id: int):
         flash(_("Your draft application has been created. It is saved as you type."), "success")
         return redirect(url_for("applications.edit", application_id=application.id))
     existing = db.session.scalars(
-        sa.select(Application).where(Application.call_id == call.id,
-                                     Application.organisation_id == organisation.id)
-        .order_by(Application.updated_at.desc())).all()
+        sa.select(Application)
+        .where(Application.call_id == call.id, Application.organisation_id == organisation.id)
+        .order_by(Application.updated_at.desc())
+    ).all()
     warnings = eligibility_problems(Application(call=call, organisation=organisation))
-    return render_template("applications/drafting/new.html", call=call, existing=existing,
-                           is_open=call.is_open(), warnings=warnings)
+    return render_template(
+        "applications/drafting/new.html",
+        call=call,
+        existing=existing,
+        is_open=call.is_open(),
+        warnings=warnings,
+    )
 
 
 @bp.get("/applications")
 def mine():
     """The applications of the signed-in applicant's organisation, returned ones first."""
     require("application.list_mine")
-    returned_first = sa.case((Application.state == "returned", 0), (Application.state == "draft", 1), else_=2)
+    returned_first = sa.case(
+        (Application.state == "returned", 0), (Application.state == "draft", 1), else_=2
+    )
     # Drafts move with the applicant's own edits; a submitted application keeps its place
     # (updated_at would move it when the bureau closes the review or decides).
-    applicant_time = sa.case((Application.state.in_(("draft", "returned")), Application.updated_at),
-                             else_=Application.submitted_at)
-    stmt = (sa.select(Application).where(Application.organisation_id == current_user.organisation_id)
-            .options(joinedload(Application.call), selectinload(Application.checks))
-            .order_by(returned_first, applicant_time.desc(), Application.id.desc()))
+    applicant_time = sa.case(
+        (Application.state.in_(("draft", "returned")), Application.updated_at),
+        else_=Application.submitted_at,
+    )
+    stmt = (
+        sa.select(Application)
+        .where(Application.organisation_id == current_user.organisation_id)
+        .options(joinedload(Application.call), selectinload(Application.checks))
+        .order_by(returned_first, applicant_time.desc(), Application.id.desc())
+    )
     page = paginate(stmt)
-    missing = {a.id: sum(len(v) for v in section_problems(a).values())
-               for a in page.items if a.state in ("draft", "returned")}
-    return render_template("applications/drafting/mine.html", page=page, missing=missing,
-                           next_actions=NEXT_ACTIONS, last_return=_last_return)
+    missing = {
+        a.id: sum(len(v) for v in section_problems(a).values())
+        for a in page.items
+        if a.state in ("draft", "returned")
+    }
+    return render_template(
+        "applications/drafting/mine.html",
+        page=page,
+        missing=missing,
+        next_actions=NEXT_ACTIONS,
+        last_return=_last_return,
+    )
 
 
 def _last_return(application: Application) -> FormalCheck | None:
@@ -383,6 +485,7 @@ def _last_return(application: Application) -> FormalCheck | None:
 
 
 # --- the form ----------------------------------------------------------------------------
+
 
 @bp.get("/applications/<int:application_id>/edit")
 def edit(application_id: int):
@@ -393,7 +496,9 @@ def edit(application_id: int):
     return _render_edit(application)
 
 
-@bp.post("/applications/<int:application_id>/sections/<any(basic, team, budget, milestones, kpis):section>")
+@bp.post(
+    "/applications/<int:application_id>/sections/<any(basic, team, budget, milestones, kpis):section>"
+)
 def save_section(application_id: int, section: str):
     """Save one section when it is valid; otherwise return it with the input and the errors."""
     application, refusal = _editable_or_refusal(application_id)
@@ -408,17 +513,25 @@ def save_section(application_id: int, section: str):
             kept = _commit_reloading(application)  # noqa: F841 - held while the answer renders
         except StaleDataError:
             db.session.rollback()
-            error = _("The application was changed elsewhere at the same moment. Your input is kept here: "
-                      "save again.")
+            error = _(
+                "The application was changed elsewhere at the same moment. Your input is kept here: "
+                "save again."
+            )
         else:
             saved = True
             # the posted form was offered (and validated against) the same clusters
-            form = section_form(section, application, choices=form.cluster_id.choices if section == "basic" else None)
+            form = section_form(
+                section,
+                application,
+                choices=form.cluster_id.choices if section == "basic" else None,
+            )
     if is_htmx():
         return _render_section(application, section, form, saved=saved, error=error)
     if saved:
         flash(_("%(section)s saved.", section=SECTIONS[section]), "success")
-        return redirect(url_for("applications.edit", application_id=application.id) + f"#section-{section}")
+        return redirect(
+            url_for("applications.edit", application_id=application.id) + f"#section-{section}"
+        )
     if error:
         form.section_errors.append(error)
     return _render_edit(application, {section: form})
@@ -434,8 +547,11 @@ def _commit_reloading(application: Application) -> list:
     weakly) still has them when the reloaded application asks for them again.
     """
     state = sa.inspect(application)
-    related = [state.dict[r.key] for r in state.mapper.relationships
-               if r.direction is MANYTOONE and state.dict.get(r.key) is not None]
+    related = [
+        state.dict[r.key]
+        for r in state.mapper.relationships
+        if r.direction is MANYTOONE and state.dict.get(r.key) is not None
+    ]
     session = db.session()
     session.expire_on_commit = False
     try:
@@ -453,11 +569,17 @@ def budget_preview(application_id: int):
     if refusal is not None:
         return refusal
     form = section_form("budget", application, posted=True)
-    return render_template("applications/drafting/_budget_totals.html", budget=budget_view(form, application.call),
-                           application=application, percent=percent, oob=True)
+    return render_template(
+        "applications/drafting/_budget_totals.html",
+        budget=budget_view(form, application.call),
+        application=application,
+        percent=percent,
+        oob=True,
+    )
 
 
 # --- attachments -------------------------------------------------------------------------
+
 
 @bp.post("/applications/<int:application_id>/attachments")
 def upload_attachment(application_id: int):
@@ -471,8 +593,9 @@ def upload_attachment(application_id: int):
     error = None
     if form.validate():
         try:
-            attachment = ops.add_attachment(application, form.file.data, form.requirement.data or None,
-                                            current_user)
+            attachment = ops.add_attachment(
+                application, form.file.data, form.requirement.data or None, current_user
+            )
         except (UploadRefused, ops.ApplicationError) as exc:
             db.session.rollback()
             error = (code, exc.message)
@@ -481,7 +604,9 @@ def upload_attachment(application_id: int):
             if is_htmx():
                 return _render_attachments(application, saved=True)
             flash(_("“%(name)s” has been uploaded.", name=attachment.original_name), "success")
-            return redirect(url_for("applications.edit", application_id=application.id) + "#section-attachments")
+            return redirect(
+                url_for("applications.edit", application_id=application.id) + "#section-attachments"
+            )
     else:
         error = (code, " ".join(str(e) for errors in form.errors.values() for e in errors))
     if is_htmx():
@@ -501,7 +626,9 @@ def attachment(application_id: int, attachment_id: int):
     """Download an attachment under its original name, for those who may see the application."""
     application = _application_or_404(application_id)
     item = _attachment_or_404(application, attachment_id)
-    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
+    return download_response(
+        item.stored_name, item.original_name, item.content_type, etag=item.sha256
+    )
 
 
 @bp.post("/applications/<int:application_id>/attachments/<int:attachment_id>/delete")
@@ -517,16 +644,24 @@ def delete_attachment(application_id: int, attachment_id: int):
     if is_htmx():
         return _render_attachments(application, saved=True)
     flash(_("“%(name)s” has been removed.", name=name), "success")
-    return redirect(url_for("applications.edit", application_id=application.id) + "#section-attachments")
+    return redirect(
+        url_for("applications.edit", application_id=application.id) + "#section-attachments"
+    )
 
 
 # --- submission --------------------------------------------------------------------------
 
+
 def _already_submitted(application: Application):
     """The answer to a repeated submission: the reference number, no error page."""
     if application.reference_no and application.state not in ("draft", "returned", "withdrawn"):
-        flash(_("This application has already been submitted. Its reference number is %(ref)s.",
-                ref=application.reference_no), "info")
+        flash(
+            _(
+                "This application has already been submitted. Its reference number is %(ref)s.",
+                ref=application.reference_no,
+            ),
+            "info",
+        )
     else:
         flash(_("This action is not possible in the current state."), "warning")
     return redirect(url_for("applications.detail", application_id=application.id))
@@ -550,12 +685,17 @@ def submit(application_id: int):
         return _already_submitted(application)
     except GuardFailed:
         db.session.rollback()
-        return _render_edit(application, submit_problems=submission_problems(application), status=422)
+        return _render_edit(
+            application, submit_problems=submission_problems(application), status=422
+        )
     except TransitionForbidden:
         db.session.rollback()
         record_denial("application.submit", application, path=request.path)
         abort(403)
-    flash(_("Your application has been submitted. Its reference number is %(ref)s.", ref=reference), "success")
+    flash(
+        _("Your application has been submitted. Its reference number is %(ref)s.", ref=reference),
+        "success",
+    )
     return redirect(url_for("applications.detail", application_id=application_id))
 
 
@@ -572,7 +712,10 @@ def withdraw(application_id: int):
         abort(403)
     except (WorkflowError, StaleDataError) as exc:
         db.session.rollback()
-        flash(getattr(exc, "message", _("This action is not possible in the current state.")), "warning")
+        flash(
+            getattr(exc, "message", _("This action is not possible in the current state.")),
+            "warning",
+        )
         return redirect(url_for("applications.detail", application_id=application_id))
     flash(_("The application %(ref)s has been withdrawn.", ref=application.reference_no), "success")
     return redirect(url_for("applications.detail", application_id=application.id))
@@ -589,6 +732,7 @@ def delete_draft(application_id: int):
 
 
 # --- reading -----------------------------------------------------------------------------
+
 
 @bp.get("/applications/<int:application_id>")
 def detail(application_id: int):
@@ -612,7 +756,12 @@ def pdf(application_id: int):
         flash(_("The PDF could not be produced just now. Please try again in a minute."), "danger")
         return redirect(url_for("applications.detail", application_id=application.id))
     name = f"{application.reference_no or _('draft') + '-' + str(application.id)}.pdf"
-    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
-                         download_name=name, max_age=0)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -59,21 +59,35 @@ def milestone_choices(choices: list[tuple[str, str]]) -> list[SelectChoice]:
 
 
 class BudgetCategoryForm(SubForm):
-    fiscal = WanField(_l("Fiscal funds (10,000 yuan)"), validators=[wan_cents],
-                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    self_raised = WanField(_l("Self-raised funds (10,000 yuan)"), validators=[wan_cents],
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    fiscal = WanField(
+        _l("Fiscal funds (10,000 yuan)"),
+        validators=[wan_cents],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    self_raised = WanField(
+        _l("Self-raised funds (10,000 yuan)"),
+        validators=[wan_cents],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
 
 
 class TrancheRowForm(SubForm):
     """A row of a tranche plan; a row without an amount is left out."""
 
     id = HiddenField()
-    amount = WanField(_l("Amount (10,000 yuan)"), validators=[wan_cents],
-                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    trigger = SelectField(_l("Released when"), choices=[SelectChoice(key, label) for key, label in TRIGGERS.items()],
-                          default="contract")
-    milestone = SelectField(_l("Milestone"), choices=[SelectChoice("", "—")], default="", validate_choice=False)
+    amount = WanField(
+        _l("Amount (10,000 yuan)"),
+        validators=[wan_cents],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    trigger = SelectField(
+        _l("Released when"),
+        choices=[SelectChoice(key, label) for key, label in TRIGGERS.items()],
+        default="contract",
+    )
+    milestone = SelectField(
+        _l("Milestone"), choices=[SelectChoice("", "—")], default="", validate_choice=False
+    )
 
     def is_blank(self) -> bool:
         return not (self.amount.data or "").strip()
@@ -102,16 +116,26 @@ class PlanFormMixin:
 
     def filled_rows(self) -> list[tuple[int, TrancheRowForm]]:
         """(index in the form, row form) of the rows with an amount."""
-        return [(i, entry.form) for i, entry in enumerate(self.tranches) if not entry.form.is_blank()]
+        return [
+            (i, entry.form) for i, entry in enumerate(self.tranches) if not entry.form.is_blank()
+        ]
 
     def plan_rows(self) -> list[TrancheRow]:
         """The plan as typed, in yuan; a milestone named by its value (a number)."""
         rows = []
         for _index, row in self.filled_rows():
             chosen = row.milestone.data or ""
-            milestone = int(chosen) if row.trigger.data == "milestone" and chosen.isdigit() else None
-            rows.append(TrancheRow(amount=yuan(row.amount.data), trigger=row.trigger.data, milestone=milestone,
-                                   id=int(row.id.data) if (row.id.data or "").isdigit() else None))
+            milestone = (
+                int(chosen) if row.trigger.data == "milestone" and chosen.isdigit() else None
+            )
+            rows.append(
+                TrancheRow(
+                    amount=yuan(row.amount.data),
+                    trigger=row.trigger.data,
+                    milestone=milestone,
+                    id=int(row.id.data) if (row.id.data or "").isdigit() else None,
+                )
+            )
         return rows
 
     def show_plan_errors(self, rows: dict[int, str]) -> None:
@@ -144,8 +168,10 @@ class ContractForm(PlanFormMixin, FlaskForm):
         return not any(f.errors for _category, f in self.budget_forms())
 
     def budget_rows(self) -> list[BudgetRow]:
-        return [BudgetRow(category, yuan(f.fiscal.data), yuan(f.self_raised.data))
-                for category, f in self.budget_forms()]
+        return [
+            BudgetRow(category, yuan(f.fiscal.data), yuan(f.self_raised.data))
+            for category, f in self.budget_forms()
+        ]
 
 
 class TranchePlanForm(PlanFormMixin, FlaskForm):
@@ -155,8 +181,11 @@ class TranchePlanForm(PlanFormMixin, FlaskForm):
 
 
 class SignedCopyForm(FlaskForm):
-    file = FileField(_l("Signed and sealed task book"), validators=[FileRequired(_l("Choose the file to upload."))],
-                     description=_l("A scan or photo of the signed and sealed task book: PDF, PNG or JPEG."))
+    file = FileField(
+        _l("Signed and sealed task book"),
+        validators=[FileRequired(_l("Choose the file to upload."))],
+        description=_l("A scan or photo of the signed and sealed task book: PDF, PNG or JPEG."),
+    )
 
 
 class SignForm(FlaskForm):
@@ -166,5 +195,8 @@ class SignForm(FlaskForm):
 class ReturnSignedCopyForm(FlaskForm):
     """The bureau returns the signed copy to the applicant, saying what is wrong with it."""
 
-    reason = TextAreaField(_l("Reason for returning the signed copy"), validators=[DataRequired(), Length(max=2000)],
-                           description=_l("The applicant reads it and uploads a new copy."))
+    reason = TextAreaField(
+        _l("Reason for returning the signed copy"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("The applicant reads it and uploads a new copy."),
+    )

@@ -39,11 +39,17 @@ def _account_digits(form, field):
 class ApproveDisbursementForm(FlaskForm):
     """Finance's check of a requested disbursement: the payee's account and the voucher."""
 
-    payee_name = StringField(_l("Payee"), validators=[DataRequired(), Length(max=200)],
-                             description=_l("The account holder, normally the project's organisation."))
+    payee_name = StringField(
+        _l("Payee"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("The account holder, normally the project's organisation."),
+    )
     payee_bank = StringField(_l("Bank and branch"), validators=[DataRequired(), Length(max=200)])
-    payee_account = StringField(_l("Account number"), validators=[DataRequired(), _account_digits],
-                                render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    payee_account = StringField(
+        _l("Account number"),
+        validators=[DataRequired(), _account_digits],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
     voucher_no = StringField(_l("Voucher number"), validators=[DataRequired(), Length(max=60)])
     voucher_date = DateField(_l("Voucher date"), validators=[InputRequired()])
 
@@ -53,5 +59,8 @@ class PayDisbursementForm(FlaskForm):
 
 
 class RejectDisbursementForm(FlaskForm):
-    reason = TextAreaField(_l("Reason for rejecting"), validators=[DataRequired(), Length(max=2000)],
-                           description=_l("The bureau and the project's organisation read it."))
+    reason = TextAreaField(
+        _l("Reason for rejecting"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("The bureau and the project's organisation read it."),
+    )

@@ -17,8 +17,11 @@ class YuanField(StringField):
 
     def process_formdata(self, valuelist):
         if valuelist:
-            self.data = (valuelist[0] or "").translate({ord(","): None, 0xFF0C: None, ord(" "): None,
-                                                        0x3000: None}).strip()
+            self.data = (
+                (valuelist[0] or "")
+                .translate({ord(","): None, 0xFF0C: None, ord(" "): None, 0x3000: None})
+                .strip()
+            )
 
 
 class ExpenditureForm(FlaskForm):
@@ -27,29 +30,41 @@ class ExpenditureForm(FlaskForm):
     category = SelectField(_l("Budget category"), validators=[DataRequired()])
     period_start = DateField(_l("Period from"), validators=[InputRequired()])
     period_end = DateField(_l("Period to"), validators=[InputRequired()])
-    amount = YuanField(_l("Amount spent (yuan)"), validators=[InputRequired()],
-                       description=_l("In yuan, not 10,000 yuan: for example 12500.00."),
-                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)],
-                         description=_l("What the money was spent on."))
-    evidence = MultipleFileField(_l("Evidence"),
-                                 description=_l("Invoices, vouchers or contracts: PDF, Word (DOCX), Excel (XLSX), "
-                                                "PNG or JPEG. You may choose several files."))
+    amount = YuanField(
+        _l("Amount spent (yuan)"),
+        validators=[InputRequired()],
+        description=_l("In yuan, not 10,000 yuan: for example 12500.00."),
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    note = TextAreaField(
+        _l("Note"),
+        validators=[Optional(), Length(max=4000)],
+        description=_l("What the money was spent on."),
+    )
+    evidence = MultipleFileField(
+        _l("Evidence"),
+        description=_l(
+            "Invoices, vouchers or contracts: PDF, Word (DOCX), Excel (XLSX), "
+            "PNG or JPEG. You may choose several files."
+        ),
+    )
 
     def __init__(self, *args, project=None, evidence_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
         self.evidence_required = evidence_required
         categories = _categories(project)
-        self.category.choices = [("", _l("— choose —"))] + [(c, BUDGET_CATEGORIES.get(c, c)) for c in categories]
+        self.category.choices = [("", _l("— choose —"))] + [
+            (c, BUDGET_CATEGORIES.get(c, c)) for c in categories
+        ]
         if evidence_required:
             self.evidence.flags.required = True
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if self.evidence_required and not chosen_files(self.evidence.data):
-            self.evidence.errors = list(self.evidence.errors) + [
-                _l("Attach at least one invoice, voucher or other evidence.")]
+            message = _l("Attach at least one invoice, voucher or other evidence.")
+            self.evidence.errors = [*list(self.evidence.errors), message]
             ok = False
         if self.project is not None:
             from grants.funding.spending import check_values
@@ -63,8 +78,13 @@ class ExpenditureForm(FlaskForm):
 
     def values(self) -> dict:
         """The typed values as the operations take them (amount still text, in yuan)."""
-        return {"category": self.category.data, "period_start": self.period_start.data,
-                "period_end": self.period_end.data, "amount": self.amount.data or "", "note": self.note.data or ""}
+        return {
+            "category": self.category.data,
+            "period_start": self.period_start.data,
+            "period_end": self.period_end.data,
+            "amount": self.amount.data or "",
+            "note": self.note.data or "",
+        }
 
 
 def _categories(project) -> list[str]:
@@ -80,13 +100,21 @@ class VerifyForm(FlaskForm):
 
 
 class ReturnForm(FlaskForm):
-    note = TextAreaField(_l("What is wrong"), validators=[DataRequired(), Length(max=4000)],
-                         description=_l("The project owner reads this and corrects the report."))
+    note = TextAreaField(
+        _l("What is wrong"),
+        validators=[DataRequired(), Length(max=4000)],
+        description=_l("The project owner reads this and corrects the report."),
+    )
 
 
 class RecoveryForm(FlaskForm):
-    amount = YuanField(_l("Amount received (yuan)"), validators=[InputRequired()],
-                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    voucher_no = StringField(_l("Receipt voucher number"), validators=[DataRequired(), Length(max=60)])
+    amount = YuanField(
+        _l("Amount received (yuan)"),
+        validators=[InputRequired()],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    voucher_no = StringField(
+        _l("Receipt voucher number"), validators=[DataRequired(), Length(max=60)]
+    )
     received_on = DateField(_l("Received on"), validators=[InputRequired()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])

@@ -58,6 +58,7 @@ def _forbidden(action: str, obj):
 
 # --- the bureau's contracting list ----------------------------------------------------------
 
+
 @bp.get("/contracting")
 def contracting():
     """Approved applications by call, each with what still blocks its contract, and the
@@ -66,44 +67,69 @@ def contracting():
     from grants.review.decisions import contract_blockers, decisions_by_application
 
     applications = db.session.scalars(
-        sa.select(Application).where(Application.state == "approved")
+        sa.select(Application)
+        .where(Application.state == "approved")
         .options(joinedload(Application.organisation), joinedload(Application.call))
-        .order_by(Application.call_id.desc(), Application.reference_no, Application.id)).all()
+        .order_by(Application.call_id.desc(), Application.reference_no, Application.id)
+    ).all()
     decisions = decisions_by_application(a.id for a in applications)
-    groups = [(call, [(a, decisions.get(a.id), contract_blockers(a)) for a in rows])
-              for call, rows in groupby(applications, key=lambda a: a.call)]
+    groups = [
+        (call, [(a, decisions.get(a.id), contract_blockers(a)) for a in rows])
+        for call, rows in groupby(applications, key=lambda a: a.call)
+    ]
     waiting = db.session.scalars(
-        sa.select(Project).where(Project.state == "contracting")
-        .options(joinedload(Project.organisation)).order_by(Project.created_at, Project.id)).all()
+        sa.select(Project)
+        .where(Project.state == "contracting")
+        .options(joinedload(Project.organisation))
+        .order_by(Project.created_at, Project.id)
+    ).all()
     copies = _signed_copies([p.id for p in waiting])
     signatures = {p.id: ops.latest_signature(p) for p in waiting}
-    return render_template("funding/contracts/list.html", groups=groups, waiting=waiting, copies=copies,
-                           signatures=signatures)
+    return render_template(
+        "funding/contracts/list.html",
+        groups=groups,
+        waiting=waiting,
+        copies=copies,
+        signatures=signatures,
+    )
 
 
 def _signed_copies(project_ids: list[int]) -> dict[int, ProjectFile]:
     if not project_ids:
         return {}
-    rows = db.session.scalars(sa.select(ProjectFile).where(
-        ProjectFile.project_id.in_(project_ids), ProjectFile.purpose == "signed_task_book")
-        .order_by(ProjectFile.uploaded_at, ProjectFile.id)).all()
+    rows = db.session.scalars(
+        sa.select(ProjectFile)
+        .where(ProjectFile.project_id.in_(project_ids), ProjectFile.purpose == "signed_task_book")
+        .order_by(ProjectFile.uploaded_at, ProjectFile.id)
+    ).all()
     return {f.project_id: f for f in rows}
 
 
 # --- the contract form ----------------------------------------------------------------------
 
+
 def _planned_milestone_choices(application: Application) -> list[tuple[str, str]]:
-    return [(str(number), f"{number}. {m.title} ({m.due_date.isoformat()})")
-            for number, m in enumerate(application.milestones, start=1)]
+    return [
+        (str(number), f"{number}. {m.title} ({m.due_date.isoformat()})")
+        for number, m in enumerate(application.milestones, start=1)
+    ]
 
 
 def _contract_defaults(application: Application, award) -> dict:
     data = {"start_date": application.start_date, "end_date": application.end_date}
     for row in ops.default_budget(application, award):
-        data[row.category] = {"fiscal": wan_text(row.fiscal), "self_raised": wan_text(row.self_raised)}
-    data["tranches"] = [{"amount": wan_text(r.amount), "trigger": r.trigger,
-                         "milestone": str(r.milestone) if r.milestone else ""}
-                        for r in ops.default_plan(application, award)]
+        data[row.category] = {
+            "fiscal": wan_text(row.fiscal),
+            "self_raised": wan_text(row.self_raised),
+        }
+    data["tranches"] = [
+        {
+            "amount": wan_text(r.amount),
+            "trigger": r.trigger,
+            "milestone": str(r.milestone) if r.milestone else "",
+        }
+        for r in ops.default_plan(application, award)
+    ]
     return data
 
 
@@ -123,21 +149,33 @@ def new_contract(application_id: int):
     require("project.contract", application)
     existing = ops.project_for(application)
     if existing is not None:
-        flash(_("The application has already been contracted as %(code)s.", code=existing.code), "info")
+        flash(
+            _("The application has already been contracted as %(code)s.", code=existing.code),
+            "info",
+        )
         return redirect(url_for("funding.contract", project_id=existing.id))
     award = ops.decision_amount(application)
     if application.state != "approved" or award is None:
         flash(_("Only approved applications can be contracted."), "warning")
         return redirect(url_for("funding.contracting"))
     choices = _planned_milestone_choices(application)
-    form = ContractForm(data=_contract_defaults(application, award)) if request.method == "GET" else ContractForm()
+    form = (
+        ContractForm(data=_contract_defaults(application, award))
+        if request.method == "GET"
+        else ContractForm()
+    )
     form.set_milestones(choices)
     problem = budget_error = plan_error = None
     if form.validate_on_submit():
         try:
-            project = ops.create_project(application, current_user, budget=form.budget_rows(),
-                                         tranches=form.plan_rows(), start_date=form.start_date.data,
-                                         end_date=form.end_date.data)
+            project = ops.create_project(
+                application,
+                current_user,
+                budget=form.budget_rows(),
+                tranches=form.plan_rows(),
+                start_date=form.start_date.data,
+                end_date=form.end_date.data,
+            )
         except TransitionForbidden:
             _forbidden("application.contract", application)
         except ops.PlanError as exc:
@@ -158,18 +196,28 @@ def new_contract(application_id: int):
             problem = exc.message
         else:
             db.session.commit()
-            flash(_("Project %(code)s has been created and its task book issued.", code=project.code), "success")
+            flash(
+                _("Project %(code)s has been created and its task book issued.", code=project.code),
+                "success",
+            )
             return redirect(url_for("funding.contract", project_id=project.id))
     form.add_blank_row()
     form.set_milestones(choices)
     submitted = request.method == "POST"
     return render_template(
-        "funding/contracts/new.html", application=application, award=award, form=form,
+        "funding/contracts/new.html",
+        application=application,
+        award=award,
+        form=form,
         category_labels=BUDGET_CATEGORIES,
-        blockers=contract_blockers(application), problem=problem, budget_error=budget_error,
-        plan_error=plan_error, row_template=_row_template(choices),
+        blockers=contract_blockers(application),
+        problem=problem,
+        budget_error=budget_error,
+        plan_error=plan_error,
+        row_template=_row_template(choices),
         typed_total=_typed_total(form),
-        **_typed_budget(form)), (422 if submitted else 200)
+        **_typed_budget(form),
+    ), (422 if submitted else 200)
 
 
 def _typed_budget(form: ContractForm) -> dict:
@@ -177,8 +225,10 @@ def _typed_budget(form: ContractForm) -> dict:
     if not form.budget_is_valid():
         return {"typed_fiscal": None, "typed_self_raised": None}
     rows = form.budget_rows()
-    return {"typed_fiscal": sum((r.fiscal for r in rows), ops.ZERO),
-            "typed_self_raised": sum((r.self_raised for r in rows), ops.ZERO)}
+    return {
+        "typed_fiscal": sum((r.fiscal for r in rows), ops.ZERO),
+        "typed_self_raised": sum((r.self_raised for r in rows), ops.ZERO),
+    }
 
 
 def _typed_total(form):
@@ -191,6 +241,7 @@ def _typed_total(form):
 
 # --- the project's contract tab -------------------------------------------------------------
 
+
 def _has_header() -> bool:
     try:
         current_app.jinja_env.get_template("projects/_header.html")
@@ -199,23 +250,39 @@ def _has_header() -> bool:
     return True
 
 
-def _render_contract(project: Project, *, upload_form=None, sign_problem=None, return_form=None,
-                     status: int = 200):
+def _render_contract(
+    project: Project, *, upload_form=None, sign_problem=None, return_form=None, status: int = 200
+):
     tranches = list(project.tranches)
     latest = ops.latest_disbursements(t.id for t in tranches)
     statuses = {t.id: ops.tranche_status(t, latest.get(t.id)) for t in tranches}
     copy = ops.signed_copy(project)
-    if upload_form is None and can(current_user, "taskbook.upload_signed", project) \
-            and ops.pending_signature(project) is None:
+    if (
+        upload_form is None
+        and can(current_user, "taskbook.upload_signed", project)
+        and ops.pending_signature(project) is None
+    ):
         upload_form = SignedCopyForm()
     return render_template(
-        "funding/contracts/contract.html", project=project, tab="contract", active_tab="contract",
-        has_header=_has_header(), task_book=ops.task_book_file(project), copy=copy,
-        copy_is_current=ops.signed_copy_is_current(project, copy), signature=ops.latest_signature(project),
-        tranches=tranches, statuses=statuses,
-        status_labels=ops.TRANCHE_STATUSES, plan_total=ops.plan_total(project),
-        plan_editable=ops.plan_is_editable(project), upload_form=upload_form, sign_form=SignForm(),
-        return_form=return_form or ReturnSignedCopyForm(formdata=None), sign_problem=sign_problem), status
+        "funding/contracts/contract.html",
+        project=project,
+        tab="contract",
+        active_tab="contract",
+        has_header=_has_header(),
+        task_book=ops.task_book_file(project),
+        copy=copy,
+        copy_is_current=ops.signed_copy_is_current(project, copy),
+        signature=ops.latest_signature(project),
+        tranches=tranches,
+        statuses=statuses,
+        status_labels=ops.TRANCHE_STATUSES,
+        plan_total=ops.plan_total(project),
+        plan_editable=ops.plan_is_editable(project),
+        upload_form=upload_form,
+        sign_form=SignForm(),
+        return_form=return_form or ReturnSignedCopyForm(formdata=None),
+        sign_problem=sign_problem,
+    ), status
 
 
 @bp.get("/projects/<int:project_id>/contract")
@@ -264,8 +331,13 @@ def upload_signed(project_id: int):
             form.file.errors.append(exc.message)
         else:
             db.session.commit()
-            flash(_("The signed copy has been uploaded. The bureau checks it and confirms it to start the "
-                    "project, or returns it with the reason."), "success")
+            flash(
+                _(
+                    "The signed copy has been uploaded. The bureau checks it and confirms it to start the "
+                    "project, or returns it with the reason."
+                ),
+                "success",
+            )
             return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
     return _render_contract(project, upload_form=form, status=422)
 
@@ -292,7 +364,10 @@ def sign(project_id: int):
             return _already_signed(project)
         return _render_contract(project, sign_problem=exc.message, status=422)
     db.session.commit()
-    flash(_("The signed task book is confirmed: project %(code)s is in progress.", code=project.code), "success")
+    flash(
+        _("The signed task book is confirmed: project %(code)s is in progress.", code=project.code),
+        "success",
+    )
     return redirect(url_for("funding.contract", project_id=project.id))
 
 
@@ -318,7 +393,9 @@ def return_signed(project_id: int):
             form.reason.errors.append(exc.message)
         else:
             db.session.commit()
-            flash(_("The signed copy has been returned to the applicant with your reason."), "success")
+            flash(
+                _("The signed copy has been returned to the applicant with your reason."), "success"
+            )
             return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
     return _render_contract(project, return_form=form, status=422)
 
@@ -326,21 +403,39 @@ def return_signed(project_id: int):
 def _already_signed(project: Project):
     """No signed copy waits for the bureau: say why on the contract page, where the buttons are gone."""
     if project.signed_at is not None:
-        flash(_("The signed task book has already been confirmed: the project is now “%(state)s”.",
-                state=project.state_label), "warning")
+        flash(
+            _(
+                "The signed task book has already been confirmed: the project is now “%(state)s”.",
+                state=project.state_label,
+            ),
+            "warning",
+        )
     elif project.state == "contracting":
-        flash(_("No signed copy is waiting for confirmation: it has been returned, or not uploaded yet."),
-              "warning")
+        flash(
+            _(
+                "No signed copy is waiting for confirmation: it has been returned, or not uploaded yet."
+            ),
+            "warning",
+        )
     else:
-        flash(_("The signed task book can no longer be confirmed: the project is now “%(state)s”.",
-                state=project.state_label), "warning")
+        flash(
+            _(
+                "The signed task book can no longer be confirmed: the project is now “%(state)s”.",
+                state=project.state_label,
+            ),
+            "warning",
+        )
     return redirect(url_for("funding.contract", project_id=project.id, _anchor="task-book"))
 
 
 # --- changing the tranche plan --------------------------------------------------------------
 
+
 def _milestone_choices(project: Project) -> list[tuple[str, str]]:
-    return [(str(m.id), f"{m.position}. {m.title} ({m.due_date.isoformat()})") for m in project.milestones]
+    return [
+        (str(m.id), f"{m.position}. {m.title} ({m.due_date.isoformat()})")
+        for m in project.milestones
+    ]
 
 
 @bp.route("/projects/<int:project_id>/tranches", methods=["GET", "POST"])
@@ -349,14 +444,28 @@ def edit_plan(project_id: int):
     project = _project_or_404(project_id)
     require("tranche.plan", project)
     if not ops.plan_is_editable(project):
-        flash(_("Money of this project has been requested or paid out: the tranche plan can no longer change."),
-              "warning")
+        flash(
+            _(
+                "Money of this project has been requested or paid out: the tranche plan can no longer change."
+            ),
+            "warning",
+        )
         return redirect(url_for("funding.contract", project_id=project.id))
     choices = _milestone_choices(project)
     if request.method == "GET":
-        form = TranchePlanForm(data={"tranches": [
-            {"id": str(t.id), "amount": wan_text(t.amount), "trigger": t.trigger,
-             "milestone": str(t.milestone_id) if t.milestone_id else ""} for t in ops.live_tranches(project)]})
+        form = TranchePlanForm(
+            data={
+                "tranches": [
+                    {
+                        "id": str(t.id),
+                        "amount": wan_text(t.amount),
+                        "trigger": t.trigger,
+                        "milestone": str(t.milestone_id) if t.milestone_id else "",
+                    }
+                    for t in ops.live_tranches(project)
+                ]
+            }
+        )
     else:
         form = TranchePlanForm()
     form.set_milestones(choices)
@@ -378,6 +487,14 @@ def edit_plan(project_id: int):
     form.add_blank_row()
     form.set_milestones(choices)
     return render_template(
-        "funding/contracts/plan.html", project=project, form=form, problem=problem, plan_error=plan_error,
-        row_template=_row_template(choices), typed_total=_typed_total(form), has_header=_has_header(),
-        tab="contract", active_tab="contract"), (422 if request.method == "POST" else 200)
+        "funding/contracts/plan.html",
+        project=project,
+        form=form,
+        problem=problem,
+        plan_error=plan_error,
+        row_template=_row_template(choices),
+        typed_total=_typed_total(form),
+        has_header=_has_header(),
+        tab="contract",
+        active_tab="contract",
+    ), (422 if request.method == "POST" else 200)

@@ -52,10 +52,19 @@ project_tab("money", _l("Money"), "funding.money", action="finance.reconciliatio
 
 # --- a project's money -------------------------------------------------------------------------
 
+
 def _project_or_404(project_id: int) -> Project:
-    project = db.session.get(Project, project_id, options=[
-        joinedload(Project.organisation), joinedload(Project.call), joinedload(Project.cluster),
-        selectinload(Project.tranches).joinedload(Tranche.milestone), selectinload(Project.budget_lines)])
+    project = db.session.get(
+        Project,
+        project_id,
+        options=[
+            joinedload(Project.organisation),
+            joinedload(Project.call),
+            joinedload(Project.cluster),
+            selectinload(Project.tranches).joinedload(Tranche.milestone),
+            selectinload(Project.budget_lines),
+        ],
+    )
     return project or abort(404)
 
 
@@ -73,9 +82,17 @@ def reconciliation(project: Project) -> dict:
         "spent": spent_total,
         "recovered": project.recovered_total,
         "held": project.disbursed_total - spent_total - project.recovered_total,
-        "categories": [(key, label, next((b.fiscal for b in project.budget_lines if b.category == key),
-                                         Decimal("0.00")), spent.get(key, Decimal("0.00")))
-                       for key, label in BUDGET_CATEGORIES.items()],
+        "categories": [
+            (
+                key,
+                label,
+                next(
+                    (b.fiscal for b in project.budget_lines if b.category == key), Decimal("0.00")
+                ),
+                spent.get(key, Decimal("0.00")),
+            )
+            for key, label in BUDGET_CATEGORIES.items()
+        ],
     }
 
 
@@ -92,10 +109,16 @@ def tranche_status(tranche: Tranche, live: Disbursement | None) -> tuple[str, st
 
 def _render_money(project: Project, *, forms: dict | None = None, status: int = 200):
     disbursements = db.session.scalars(
-        sa.select(Disbursement).where(Disbursement.project_id == project.id)
-        .options(joinedload(Disbursement.requested_by), joinedload(Disbursement.approved_by),
-                 joinedload(Disbursement.paid_by), joinedload(Disbursement.tranche))
-        .order_by(Disbursement.requested_at.desc(), Disbursement.id.desc())).all()
+        sa.select(Disbursement)
+        .where(Disbursement.project_id == project.id)
+        .options(
+            joinedload(Disbursement.requested_by),
+            joinedload(Disbursement.approved_by),
+            joinedload(Disbursement.paid_by),
+            joinedload(Disbursement.tranche),
+        )
+        .order_by(Disbursement.requested_at.desc(), Disbursement.id.desc())
+    ).all()
     live = {d.tranche_id: d for d in disbursements if d.state not in ENDED_DISBURSEMENT_STATES}
     may_request = can(current_user, "disbursement.request", project)
     forms = forms or {}
@@ -107,9 +130,15 @@ def _render_money(project: Project, *, forms: dict | None = None, status: int = 
             elif t.id not in live and is_due(t):
                 release_forms[t.id] = RequestReleaseForm.fresh(prefix=f"release-{t.id}")
     rows = [(t, live.get(t.id), tranche_status(t, live.get(t.id))) for t in project.tranches]
-    return render_template("funding/finance/money.html", project=project, figures=reconciliation(project),
-                           tranche_rows=rows, disbursements=disbursements, release_forms=release_forms,
-                           active_tab="money"), status
+    return render_template(
+        "funding/finance/money.html",
+        project=project,
+        figures=reconciliation(project),
+        tranche_rows=rows,
+        disbursements=disbursements,
+        release_forms=release_forms,
+        active_tab="money",
+    ), status
 
 
 @bp.get("/projects/<int:project_id>/money")
@@ -131,15 +160,28 @@ def request_release(project_id: int, tranche_id: int):
     require("disbursement.request", project)
     form = RequestReleaseForm(prefix=f"release-{tranche.id}")
     if form.validate_on_submit():
-        disbursement, problem = attempt(request_disbursement, tranche, current_user, form.idempotency_key.data,
-                                        form.note.data or "", denied_obj=tranche)
+        disbursement, problem = attempt(
+            request_disbursement,
+            tranche,
+            current_user,
+            form.idempotency_key.data,
+            form.note.data or "",
+            denied_obj=tranche,
+        )
         if problem is None:
             db.session.commit()
             if getattr(disbursement, "replayed", False):
                 flash(_("This release had already been requested: nothing more was done."), "info")
             else:
-                flash(_("The release of tranche %(position)s (%(amount)s) has been requested. Finance will check "
-                        "and pay it.", position=tranche.position, amount=format_yuan(tranche.amount)), "success")
+                flash(
+                    _(
+                        "The release of tranche %(position)s (%(amount)s) has been requested. Finance will check "
+                        "and pay it.",
+                        position=tranche.position,
+                        amount=format_yuan(tranche.amount),
+                    ),
+                    "success",
+                )
             return redirect(url_for("funding.money", project_id=project.id, _anchor="tranches"))
         project = _project_or_404(project_id)
         form.form_errors.append(problem)
@@ -148,17 +190,25 @@ def request_release(project_id: int, tranche_id: int):
 
 # --- the finance queue ---------------------------------------------------------------------------
 
+
 def _queue_rows(state: str) -> list[Disbursement]:
     return db.session.scalars(
-        sa.select(Disbursement).where(Disbursement.state == state)
-        .options(joinedload(Disbursement.project).joinedload(Project.organisation),
-                 joinedload(Disbursement.tranche), joinedload(Disbursement.requested_by),
-                 joinedload(Disbursement.approved_by))
-        .order_by(Disbursement.requested_at.asc(), Disbursement.id.asc())).all()
+        sa.select(Disbursement)
+        .where(Disbursement.state == state)
+        .options(
+            joinedload(Disbursement.project).joinedload(Project.organisation),
+            joinedload(Disbursement.tranche),
+            joinedload(Disbursement.requested_by),
+            joinedload(Disbursement.approved_by),
+        )
+        .order_by(Disbursement.requested_at.asc(), Disbursement.id.asc())
+    ).all()
 
 
 def _approve_form(d: Disbursement) -> ApproveDisbursementForm:
-    return ApproveDisbursementForm(formdata=None, prefix=f"approve-{d.id}", payee_name=d.project.organisation.name)
+    return ApproveDisbursementForm(
+        formdata=None, prefix=f"approve-{d.id}", payee_name=d.project.organisation.name
+    )
 
 
 def _render_queue(*, forms: dict | None = None, status: int = 200):
@@ -168,14 +218,23 @@ def _render_queue(*, forms: dict | None = None, status: int = 200):
     row_forms = {}
     for d in requested:
         given = forms.get(d.id, {})
-        row_forms[d.id] = {"approve": given.get("approve") or _approve_form(d),
-                           "reject": given.get("reject") or RejectDisbursementForm(formdata=None,
-                                                                                   prefix=f"reject-{d.id}")}
+        row_forms[d.id] = {
+            "approve": given.get("approve") or _approve_form(d),
+            "reject": given.get("reject")
+            or RejectDisbursementForm(formdata=None, prefix=f"reject-{d.id}"),
+        }
     for d in approved:
-        row_forms[d.id] = {"pay": forms.get(d.id, {}).get("pay") or PayDisbursementForm(formdata=None,
-                                                                                         prefix=f"pay-{d.id}")}
-    return render_template("funding/finance/queue.html", requested=requested, approved=approved,
-                           row_forms=row_forms, requester_message=requester_message()), status
+        row_forms[d.id] = {
+            "pay": forms.get(d.id, {}).get("pay")
+            or PayDisbursementForm(formdata=None, prefix=f"pay-{d.id}")
+        }
+    return render_template(
+        "funding/finance/queue.html",
+        requested=requested,
+        approved=approved,
+        row_forms=row_forms,
+        requester_message=requester_message(),
+    ), status
 
 
 @bp.get("/finance/queue")
@@ -186,9 +245,14 @@ def queue():
 
 
 def _disbursement_or_404(disbursement_id: int) -> Disbursement:
-    return db.session.get(Disbursement, disbursement_id, options=[
-        joinedload(Disbursement.project).joinedload(Project.organisation), joinedload(Disbursement.tranche)]) \
-        or abort(404)
+    return db.session.get(
+        Disbursement,
+        disbursement_id,
+        options=[
+            joinedload(Disbursement.project).joinedload(Project.organisation),
+            joinedload(Disbursement.tranche),
+        ],
+    ) or abort(404)
 
 
 def _fire(disbursement: Disbursement, event: str, **data) -> str | None:
@@ -221,15 +285,30 @@ def _fire(disbursement: Disbursement, event: str, **data) -> str | None:
 def _no_longer_requested(disbursement: Disbursement, event: str):
     """A colleague acted first: say what the release is now and show it (the queue lists it only while approved)."""
     if event == "approve":
-        flash(_("This release can no longer be approved: it is now “%(state)s”.", state=disbursement.state_label),
-              "warning")
+        flash(
+            _(
+                "This release can no longer be approved: it is now “%(state)s”.",
+                state=disbursement.state_label,
+            ),
+            "warning",
+        )
     else:
-        flash(_("This release can no longer be rejected: it is now “%(state)s”.", state=disbursement.state_label),
-              "warning")
+        flash(
+            _(
+                "This release can no longer be rejected: it is now “%(state)s”.",
+                state=disbursement.state_label,
+            ),
+            "warning",
+        )
     if disbursement.state == "approved":
         return redirect(url_for("funding.queue"))
-    return redirect(url_for("funding.money", project_id=disbursement.project_id,
-                            _anchor=f"disbursement-{disbursement.id}"))
+    return redirect(
+        url_for(
+            "funding.money",
+            project_id=disbursement.project_id,
+            _anchor=f"disbursement-{disbursement.id}",
+        )
+    )
 
 
 @bp.post("/disbursements/<int:disbursement_id>/approve")
@@ -247,12 +326,29 @@ def approve(disbursement_id: int):
     actionable(disbursement, "approve", action="disbursement.approve")
     form = ApproveDisbursementForm(prefix=f"approve-{disbursement.id}")
     if form.validate_on_submit():
-        problem = _fire(disbursement, "approve", **{
-            name: getattr(form, name).data
-            for name in ("payee_name", "payee_bank", "payee_account", "voucher_no", "voucher_date")})
+        problem = _fire(
+            disbursement,
+            "approve",
+            **{
+                name: getattr(form, name).data
+                for name in (
+                    "payee_name",
+                    "payee_bank",
+                    "payee_account",
+                    "voucher_no",
+                    "voucher_date",
+                )
+            },
+        )
         if problem is None:
-            flash(_("The disbursement of %(amount)s to %(code)s is approved and can now be paid.",
-                    amount=format_yuan(disbursement.amount), code=disbursement.project.code), "success")
+            flash(
+                _(
+                    "The disbursement of %(amount)s to %(code)s is approved and can now be paid.",
+                    amount=format_yuan(disbursement.amount),
+                    code=disbursement.project.code,
+                ),
+                "success",
+            )
             return redirect(url_for("funding.queue", _anchor="approved"))
         form.form_errors.append(problem)
     return _render_queue(forms={disbursement_id: {"approve": form}}, status=422)
@@ -267,8 +363,14 @@ def pay(disbursement_id: int):
     if form.validate_on_submit():
         problem = _fire(disbursement, "pay")
         if problem is None:
-            flash(_("%(amount)s to %(code)s recorded as paid.", amount=format_yuan(disbursement.amount),
-                    code=disbursement.project.code), "success")
+            flash(
+                _(
+                    "%(amount)s to %(code)s recorded as paid.",
+                    amount=format_yuan(disbursement.amount),
+                    code=disbursement.project.code,
+                ),
+                "success",
+            )
             return redirect(url_for("funding.queue"))
         form.form_errors.append(problem)
     return _render_queue(forms={disbursement_id: {"pay": form}}, status=422)
@@ -285,8 +387,14 @@ def reject(disbursement_id: int):
     if form.validate_on_submit():
         problem = _fire(disbursement, "reject", reason=form.reason.data)
         if problem is None:
-            flash(_("The disbursement of %(amount)s to %(code)s has been rejected.",
-                    amount=format_yuan(disbursement.amount), code=disbursement.project.code), "success")
+            flash(
+                _(
+                    "The disbursement of %(amount)s to %(code)s has been rejected.",
+                    amount=format_yuan(disbursement.amount),
+                    code=disbursement.project.code,
+                ),
+                "success",
+            )
             return redirect(url_for("funding.queue"))
         form.reason.errors.append(problem)
     return _render_queue(forms={disbursement_id: {"reject": form}}, status=422)
@@ -294,13 +402,22 @@ def reject(disbursement_id: int):
 
 # --- the ledger ----------------------------------------------------------------------------------
 
+
 def _filter_choices() -> dict:
-    calls = db.session.scalars(sa.select(Call).where(Call.id.in_(sa.select(Project.call_id)))
-                               .order_by(Call.year.desc(), Call.id.desc())).all()
-    clusters = db.session.scalars(sa.select(IndustryCluster)
-                                  .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-    return {"calls": calls, "clusters": clusters, "years": ledger_ops.filter_years(),
-            "states": list(DISBURSEMENT_STATE_LABELS.items())}
+    calls = db.session.scalars(
+        sa.select(Call)
+        .where(Call.id.in_(sa.select(Project.call_id)))
+        .order_by(Call.year.desc(), Call.id.desc())
+    ).all()
+    clusters = db.session.scalars(
+        sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
+    return {
+        "calls": calls,
+        "clusters": clusters,
+        "years": ledger_ops.filter_years(),
+        "states": list(DISBURSEMENT_STATE_LABELS.items()),
+    }
 
 
 @bp.get("/finance/ledger")
@@ -309,8 +426,14 @@ def ledger():
     require("finance.ledger")
     filters = ledger_ops.LedgerFilters.from_args(request.args)
     choices = _filter_choices()  # loads the calls and clusters the totals refer to
-    return render_template("funding/finance/ledger.html", page=paginate(filters.statement()), filters=filters,
-                           totals=filters.totals(), grand_total=ledger_ops.grand_total, **choices)
+    return render_template(
+        "funding/finance/ledger.html",
+        page=paginate(filters.statement()),
+        filters=filters,
+        totals=filters.totals(),
+        grand_total=ledger_ops.grand_total,
+        **choices,
+    )
 
 
 @bp.get("/finance/ledger.xlsx")

@@ -49,7 +49,9 @@ def _expenditure_or_404(expenditure_id: int) -> Expenditure:
     return db.session.get(Expenditure, expenditure_id) or abort(404)
 
 
-def _check_forms(expenditures, given: dict | None = None) -> dict[int, tuple[VerifyForm, ReturnForm]]:
+def _check_forms(
+    expenditures, given: dict | None = None
+) -> dict[int, tuple[VerifyForm, ReturnForm]]:
     """A verify and a return form per submitted report (``given`` keeps the one that failed)."""
     given = given or {}
     forms = {}
@@ -57,29 +59,49 @@ def _check_forms(expenditures, given: dict | None = None) -> dict[int, tuple[Ver
         if e.state != "submitted":
             continue
         verify_form, return_form = given.get(e.id, (None, None))
-        forms[e.id] = (verify_form or VerifyForm(formdata=None, prefix=f"verify-{e.id}"),
-                       return_form or ReturnForm(formdata=None, prefix=f"return-{e.id}"))
+        forms[e.id] = (
+            verify_form or VerifyForm(formdata=None, prefix=f"verify-{e.id}"),
+            return_form or ReturnForm(formdata=None, prefix=f"return-{e.id}"),
+        )
     return forms
 
 
 # --- the project's spending tab -------------------------------------------------------------
 
-def _render_tab(project: Project, *, report_form: ExpenditureForm | None = None,
-                recovery_form: RecoveryForm | None = None, check_forms: dict | None = None, status: int = 200):
+
+def _render_tab(
+    project: Project,
+    *,
+    report_form: ExpenditureForm | None = None,
+    recovery_form: RecoveryForm | None = None,
+    check_forms: dict | None = None,
+    status: int = 200,
+):
     expenditures = ops.project_expenditures(project)
     if report_form is None and can(current_user, "spending.report", project):
         report_form = ExpenditureForm(formdata=None, project=project)
     show_recovery = ops.recovery_applies(project) or project.recovered_total > 0
     if recovery_form is None and can(current_user, "recovery.record", project):
         position = ops.recovery_position(project)
-        recovery_form = RecoveryForm(formdata=None, prefix="recovery", received_on=local_today(),
-                                     amount=format(position.suggested, "f") if position.suggested else "")
+        recovery_form = RecoveryForm(
+            formdata=None,
+            prefix="recovery",
+            received_on=local_today(),
+            amount=format(position.suggested, "f") if position.suggested else "",
+        )
     return render_template(
-        "funding/spending/tab.html", project=project, active_tab="spending", table=ops.budget_vs_actual(project),
-        expenditures=expenditures, files=ops.evidence_files(e.id for e in expenditures),
-        report_form=report_form, check_forms=_check_forms(expenditures, check_forms),
-        show_recovery=show_recovery, position=ops.recovery_position(project) if show_recovery else None,
-        recoveries=ops.project_recoveries(project) if show_recovery else [], recovery_form=recovery_form,
+        "funding/spending/tab.html",
+        project=project,
+        active_tab="spending",
+        table=ops.budget_vs_actual(project),
+        expenditures=expenditures,
+        files=ops.evidence_files(e.id for e in expenditures),
+        report_form=report_form,
+        check_forms=_check_forms(expenditures, check_forms),
+        show_recovery=show_recovery,
+        position=ops.recovery_position(project) if show_recovery else None,
+        recoveries=ops.project_recoveries(project) if show_recovery else [],
+        recovery_form=recovery_form,
     ), status
 
 
@@ -99,7 +121,9 @@ def report(project_id: int):
     form = ExpenditureForm(project=project)
     if form.validate_on_submit():
         try:
-            ops.report_expenditure(project, current_user, evidence=form.evidence.data, **form.values())
+            ops.report_expenditure(
+                project, current_user, evidence=form.evidence.data, **form.values()
+            )
         except OperationError as exc:
             db.session.rollback()
             getattr(form, exc.field or "note").errors.append(exc.message)
@@ -112,9 +136,15 @@ def report(project_id: int):
 
 # --- correcting a returned report -----------------------------------------------------------
 
+
 def _render_resubmit(expenditure: Expenditure, form: ExpenditureForm, status: int = 200):
-    return render_template("funding/spending/resubmit.html", expenditure=expenditure, project=expenditure.project,
-                           form=form, files=ops.evidence_files([expenditure.id])[expenditure.id]), status
+    return render_template(
+        "funding/spending/resubmit.html",
+        expenditure=expenditure,
+        project=expenditure.project,
+        form=form,
+        files=ops.evidence_files([expenditure.id])[expenditure.id],
+    ), status
 
 
 @bp.route("/spending/<int:expenditure_id>/resubmit", methods=["GET", "POST"])
@@ -125,29 +155,49 @@ def resubmit(expenditure_id: int):
     require("project.view", project)
     if expenditure.state != "returned":
         flash(_("This spending report is not waiting for a correction."), "info")
-        return redirect(url_for("funding.spending", project_id=project.id, _anchor=f"expenditure-{expenditure.id}"))
-    if not (can_fire(current_user, expenditure, "resubmit") and can(current_user, "spending.report", project)):
+        return redirect(
+            url_for(
+                "funding.spending", project_id=project.id, _anchor=f"expenditure-{expenditure.id}"
+            )
+        )
+    if not (
+        can_fire(current_user, expenditure, "resubmit")
+        and can(current_user, "spending.report", project)
+    ):
         record_denial("expenditure.resubmit", expenditure, path=request.path)
         abort(403)
     if request.method == "GET":
-        form = ExpenditureForm(formdata=None, project=project, evidence_required=False, obj=expenditure)
+        form = ExpenditureForm(
+            formdata=None, project=project, evidence_required=False, obj=expenditure
+        )
         form.amount.data = format(expenditure.amount, "f")
         return _render_resubmit(expenditure, form)
     form = ExpenditureForm(project=project, evidence_required=False)
     if form.validate_on_submit():
         try:
-            ops.resubmit_expenditure(expenditure, current_user, evidence=form.evidence.data, **form.values())
+            ops.resubmit_expenditure(
+                expenditure, current_user, evidence=form.evidence.data, **form.values()
+            )
         except OperationError as exc:
             db.session.rollback()
             getattr(form, exc.field or "note").errors.append(exc.message)
         else:
             db.session.commit()
-            flash(_("The corrected spending report has been submitted to finance again."), "success")
-            return redirect(url_for("funding.spending", project_id=project.id, _anchor=f"expenditure-{expenditure.id}"))
+            flash(
+                _("The corrected spending report has been submitted to finance again."), "success"
+            )
+            return redirect(
+                url_for(
+                    "funding.spending",
+                    project_id=project.id,
+                    _anchor=f"expenditure-{expenditure.id}",
+                )
+            )
     return _render_resubmit(_expenditure_or_404(expenditure_id), form, status=422)
 
 
 # --- finance: verify or return --------------------------------------------------------------
+
 
 def _origin() -> str:
     origin = request.form.get("origin", "project")
@@ -159,8 +209,13 @@ def _origin() -> str:
 def _back(expenditure: Expenditure, origin: str):
     if origin == "queue":
         return redirect(url_for("funding.spending_queue", _anchor=f"expenditure-{expenditure.id}"))
-    return redirect(url_for("funding.spending", project_id=expenditure.project_id,
-                            _anchor=f"expenditure-{expenditure.id}"))
+    return redirect(
+        url_for(
+            "funding.spending",
+            project_id=expenditure.project_id,
+            _anchor=f"expenditure-{expenditure.id}",
+        )
+    )
 
 
 def _checkable(expenditure: Expenditure, event: str) -> bool:
@@ -186,8 +241,13 @@ def verify(expenditure_id: int):
     form = VerifyForm(prefix=f"verify-{expenditure.id}")
     if not form.validate_on_submit():
         return _rerender(expenditure, origin, (form, None))
-    _result, problem = attempt(ops.verify_expenditure, expenditure, current_user, form.note.data or "",
-                         denied_obj=expenditure)
+    _result, problem = attempt(
+        ops.verify_expenditure,
+        expenditure,
+        current_user,
+        form.note.data or "",
+        denied_obj=expenditure,
+    )
     if problem:
         form.note.errors.append(problem)
         return _rerender(_expenditure_or_404(expenditure_id), origin, (form, None))
@@ -207,8 +267,13 @@ def return_report(expenditure_id: int):
         return _back(expenditure, origin)
     form = ReturnForm(prefix=f"return-{expenditure.id}")
     if form.validate_on_submit():
-        _result, problem = attempt(ops.return_expenditure, expenditure, current_user, form.note.data,
-                             denied_obj=expenditure)
+        _result, problem = attempt(
+            ops.return_expenditure,
+            expenditure,
+            current_user,
+            form.note.data,
+            denied_obj=expenditure,
+        )
         if problem is None:
             db.session.commit()
             flash(_("The spending report has been returned to the project owner."), "success")
@@ -226,18 +291,22 @@ def _rerender(expenditure: Expenditure, origin: str, forms: tuple):
 
 # --- finance: the queue of reports to verify ------------------------------------------------
 
+
 def _render_queue(check_forms: dict | None = None, status: int = 200):
     page = paginate(
-        sa.select(Expenditure).where(Expenditure.state == "submitted")
+        sa.select(Expenditure)
+        .where(Expenditure.state == "submitted")
         .options(selectinload(Expenditure.project).selectinload(Project.organisation))
-        .order_by(Expenditure.submitted_at, Expenditure.id))
+        .order_by(Expenditure.submitted_at, Expenditure.id)
+    )
     items = list(page.items)
     project_ids = {e.project_id for e in items}
     spent = spent_by_category(project_ids)
     budgets = {}
     if project_ids:
-        for line in db.session.scalars(sa.select(ProjectBudgetLine)
-                                       .where(ProjectBudgetLine.project_id.in_(project_ids))):
+        for line in db.session.scalars(
+            sa.select(ProjectBudgetLine).where(ProjectBudgetLine.project_id.in_(project_ids))
+        ):
             budgets[(line.project_id, line.category)] = line.fiscal
     rows = []
     for e in items:
@@ -245,10 +314,16 @@ def _render_queue(check_forms: dict | None = None, status: int = 200):
         used = spent[e.project_id].get(e.category, 0)
         after = used + e.amount
         status_after = ops.category_status(budget or 0, after)
-        rows.append({"e": e, "budget": budget, "spent": used, "after": after, "status_after": status_after})
-    return render_template("funding/spending/queue.html", page=page, rows=rows,
-                           files=ops.evidence_files(e.id for e in items),
-                           check_forms=_check_forms(items, check_forms)), status
+        rows.append(
+            {"e": e, "budget": budget, "spent": used, "after": after, "status_after": status_after}
+        )
+    return render_template(
+        "funding/spending/queue.html",
+        page=page,
+        rows=rows,
+        files=ops.evidence_files(e.id for e in items),
+        check_forms=_check_forms(items, check_forms),
+    ), status
 
 
 @bp.get("/finance/spending")
@@ -260,6 +335,7 @@ def spending_queue():
 
 # --- evidence downloads ---------------------------------------------------------------------
 
+
 @bp.get("/spending/files/<int:file_id>")
 def evidence(file_id: int):
     """Download an evidence file under its original name (whoever may see the project's files)."""
@@ -267,10 +343,13 @@ def evidence(file_id: int):
     if item is None or item.purpose != "spending_evidence":
         abort(404)
     require("project.download", item.project, not_found=True)
-    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
+    return download_response(
+        item.stored_name, item.original_name, item.content_type, etag=item.sha256
+    )
 
 
 # --- recovery of unspent funds --------------------------------------------------------------
+
 
 @bp.post("/projects/<int:project_id>/recoveries")
 def record_recovery(project_id: int):
@@ -280,8 +359,14 @@ def record_recovery(project_id: int):
     form = RecoveryForm(prefix="recovery")
     if form.validate_on_submit():
         try:
-            ops.record_recovery(project, current_user, form.amount.data, form.voucher_no.data,
-                                form.received_on.data, form.note.data or "")
+            ops.record_recovery(
+                project,
+                current_user,
+                form.amount.data,
+                form.voucher_no.data,
+                form.received_on.data,
+                form.note.data or "",
+            )
         except OperationError as exc:
             db.session.rollback()
             getattr(form, exc.field or "note").errors.append(exc.message)

@@ -77,9 +77,14 @@ def figure(form, field):
 class FinalReportForm(FlaskForm):
     """The summary; :func:`final_report_form` adds a field per KPI and per budget category."""
 
-    summary = TextAreaField(_l("Summary of the final report"), validators=[Optional(), Length(max=20000)],
-                            description=_l("What the project did and achieved against its task book, what "
-                                           "remains, and how the results are being used."))
+    summary = TextAreaField(
+        _l("Summary of the final report"),
+        validators=[Optional(), Length(max=20000)],
+        description=_l(
+            "What the project did and achieved against its task book, what "
+            "remains, and how the results are being used."
+        ),
+    )
 
     kpi_kinds: list[str]
     categories: list[str]
@@ -103,7 +108,9 @@ def _plain(value) -> str:
     return format(Decimal(str(value)).normalize(), "f") if Decimal(str(value)) != 0 else "0"
 
 
-def final_report_form(project, report=None, formdata=None, prefill: dict | None = None) -> FinalReportForm:
+def final_report_form(
+    project, report=None, formdata=None, prefill: dict | None = None
+) -> FinalReportForm:
     """The final report form of ``project``, filled from ``report`` (else the statement from ``prefill``)."""
 
     class _Form(FinalReportForm):
@@ -111,15 +118,30 @@ def final_report_form(project, report=None, formdata=None, prefill: dict | None 
 
     for kpi in project.kpis:
         label, unit = kpi_label(kpi.kind)
-        setattr(_Form, f"kpi_{kpi.kind}", StringField(
-            f"{label} ({unit})" if unit else label, validators=[figure],
-            description=_l("Target %(target)s", target=_plain(kpi.target)),
-            render_kw={"inputmode": "decimal", "autocomplete": "off"}))
+        setattr(
+            _Form,
+            f"kpi_{kpi.kind}",
+            StringField(
+                f"{label} ({unit})" if unit else label,
+                validators=[figure],
+                description=_l("Target %(target)s", target=_plain(kpi.target)),
+                render_kw={"inputmode": "decimal", "autocomplete": "off"},
+            ),
+        )
     categories = [line.category for line in project.budget_lines]
     for category in categories:
-        setattr(_Form, f"spent_{category}", StringField(
-            _l("%(category)s: fiscal funds spent (yuan)", category=BUDGET_CATEGORIES.get(category, category)),
-            validators=[figure], render_kw={"inputmode": "decimal", "autocomplete": "off"}))
+        setattr(
+            _Form,
+            f"spent_{category}",
+            StringField(
+                _l(
+                    "%(category)s: fiscal funds spent (yuan)",
+                    category=BUDGET_CATEGORIES.get(category, category),
+                ),
+                validators=[figure],
+                render_kw={"inputmode": "decimal", "autocomplete": "off"},
+            ),
+        )
     data = {}
     if report is not None:
         data["summary"] = report.summary
@@ -134,32 +156,59 @@ def final_report_form(project, report=None, formdata=None, prefill: dict | None 
 
 
 class DocumentForm(FlaskForm):
-    purpose = SelectField(_l("Document"), choices=[(k, v) for k, v in REPORT_DOCUMENTS.items()],
-                          validators=[DataRequired()])
-    file = FileField(_l("File"), validators=[DataRequired(_l("Choose a file to upload."))],
-                     description=_l("PDF, Word (DOCX), Excel (XLSX), PNG or JPEG."))
+    purpose = SelectField(
+        _l("Document"),
+        choices=[(k, v) for k, v in REPORT_DOCUMENTS.items()],
+        validators=[DataRequired()],
+    )
+    file = FileField(
+        _l("File"),
+        validators=[DataRequired(_l("Choose a file to upload."))],
+        description=_l("PDF, Word (DOCX), Excel (XLSX), PNG or JPEG."),
+    )
 
 
 class OutcomeForm(FlaskForm):
-    kind = SelectField(_l("Kind of outcome"), validators=[DataRequired(_l("Choose the kind of outcome."))])
-    title = StringField(_l("Title or description"), validators=[DataRequired(), Length(max=300)],
-                        description=_l("For example the patent's title, the paper's title and journal, the "
-                                       "product's name."))
-    quantity = StringField(_l("Quantity"), validators=[InputRequired(), figure], default="1",
-                           description=_l("Items for patents, papers, standards, products, software and awards; "
-                                          "yuan for revenue; people for jobs."),
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    reference = StringField(_l("Reference"), validators=[Optional(), Length(max=120)],
-                            description=_l("Patent or registration number, DOI, standard number, certificate."))
+    kind = SelectField(
+        _l("Kind of outcome"), validators=[DataRequired(_l("Choose the kind of outcome."))]
+    )
+    title = StringField(
+        _l("Title or description"),
+        validators=[DataRequired(), Length(max=300)],
+        description=_l(
+            "For example the patent's title, the paper's title and journal, the product's name."
+        ),
+    )
+    quantity = StringField(
+        _l("Quantity"),
+        validators=[InputRequired(), figure],
+        default="1",
+        description=_l(
+            "Items for patents, papers, standards, products, software and awards; "
+            "yuan for revenue; people for jobs."
+        ),
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    reference = StringField(
+        _l("Reference"),
+        validators=[Optional(), Length(max=120)],
+        description=_l("Patent or registration number, DOI, standard number, certificate."),
+    )
     achieved_on = DateField(_l("Date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=4000)])
-    evidence = MultipleFileField(_l("Evidence"),
-                                 description=_l("Certificates, publications or contracts: PDF, Word (DOCX), "
-                                                "Excel (XLSX), PNG or JPEG. You may choose several files."))
+    evidence = MultipleFileField(
+        _l("Evidence"),
+        description=_l(
+            "Certificates, publications or contracts: PDF, Word (DOCX), "
+            "Excel (XLSX), PNG or JPEG. You may choose several files."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.kind.choices = [("", _l("— choose —"))] + [(k, label) for k, (label, _unit) in OUTCOME_KINDS.items()]
+        self.kind.choices = [("", _l("— choose —"))] + [
+            (k, label) for k, (label, _unit) in OUTCOME_KINDS.items()
+        ]
 
 
 class _Prefixed(FlaskForm):
@@ -175,9 +224,11 @@ class _Prefixed(FlaskForm):
 class ReturnStatementForm(_Prefixed):
     default_prefix = "statement"
 
-    note = TextAreaField(_l("What is wrong with the statement"),
-                         validators=[DataRequired(_l("Say what is wrong with the statement.")), Length(max=4000)],
-                         description=_l("The project owner reads this note."))
+    note = TextAreaField(
+        _l("What is wrong with the statement"),
+        validators=[DataRequired(_l("Say what is wrong with the statement.")), Length(max=4000)],
+        description=_l("The project owner reads this note."),
+    )
 
 
 class ConfirmForm(FlaskForm):
@@ -187,35 +238,60 @@ class ConfirmForm(FlaskForm):
 class InviteExpertForm(_Prefixed):
     default_prefix = "invite"
 
-    expert_id = SelectField(_l("Expert"), coerce=int, validate_choice=False,
-                            validators=[DataRequired(message=_l("Choose an expert."))],
-                            description=_l("Best suited first. Experts with a conflict of interest cannot be "
-                                           "chosen; the reason is shown beside their name."))
-    due_at = DateTimeLocalField(_l("Review due at"), format=DATETIME_FORMATS, validators=[InputRequired()],
-                                description=_l("Beijing time (UTC+8)."))
+    expert_id = SelectField(
+        _l("Expert"),
+        coerce=int,
+        validate_choice=False,
+        validators=[DataRequired(message=_l("Choose an expert."))],
+        description=_l(
+            "Best suited first. Experts with a conflict of interest cannot be "
+            "chosen; the reason is shown beside their name."
+        ),
+    )
+    due_at = DateTimeLocalField(
+        _l("Review due at"),
+        format=DATETIME_FORMATS,
+        validators=[InputRequired()],
+        description=_l("Beijing time (UTC+8)."),
+    )
 
 
 class SuggestPanelForm(_Prefixed):
     default_prefix = "suggest"
 
-    size = IntegerField(_l("Experts on the panel"), default=DEFAULT_PANEL_SIZE,
-                        validators=[InputRequired(), NumberRange(min=1, max=15)],
-                        description=_l("Counting the experts already invited or accepted."))
-    due_at = DateTimeLocalField(_l("Reviews due at"), format=DATETIME_FORMATS, validators=[InputRequired()],
-                                description=_l("Beijing time (UTC+8)."))
+    size = IntegerField(
+        _l("Experts on the panel"),
+        default=DEFAULT_PANEL_SIZE,
+        validators=[InputRequired(), NumberRange(min=1, max=15)],
+        description=_l("Counting the experts already invited or accepted."),
+    )
+    due_at = DateTimeLocalField(
+        _l("Reviews due at"),
+        format=DATETIME_FORMATS,
+        validators=[InputRequired()],
+        description=_l("Beijing time (UTC+8)."),
+    )
     draw = BooleanField(_l("Draw by lot among equally suited experts"))
 
 
 class ConclusionForm(FlaskForm):
-    conclusion = SelectField(_l("Conclusion"), validators=[DataRequired(_l("Choose a conclusion."))])
-    reasons = TextAreaField(_l("Reasons"), validators=[Optional(), Length(max=8000)],
-                            description=_l("Required to rectify or fail; the project owner reads them."))
-    rectify_by = DateField(_l("Rectify by"), validators=[Optional()],
-                           description=_l("Only for rectification: the deadline for the corrected final report."))
+    conclusion = SelectField(
+        _l("Conclusion"), validators=[DataRequired(_l("Choose a conclusion."))]
+    )
+    reasons = TextAreaField(
+        _l("Reasons"),
+        validators=[Optional(), Length(max=8000)],
+        description=_l("Required to rectify or fail; the project owner reads them."),
+    )
+    rectify_by = DateField(
+        _l("Rectify by"),
+        validators=[Optional()],
+        description=_l("Only for rectification: the deadline for the corrected final report."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.conclusion.choices = [("", _l("— choose —"))] + list(ACCEPTANCE_CONCLUSIONS.items())
+        self.conclusion.choices = [("", _l("— choose —")), *list(ACCEPTANCE_CONCLUSIONS.items())]
 
     def validate_reasons(self, field):
         if self.conclusion.data in ("rectify", "fail") and not (field.data or "").strip():

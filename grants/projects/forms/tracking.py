@@ -72,12 +72,19 @@ def kpi_figure(form, field):
 class ProgressReportForm(FlaskForm):
     """The owner's report on a milestone; :func:`progress_report_form` adds one field per KPI."""
 
-    text = TextAreaField(_l("Progress made"), validators=[Optional(), Length(max=TEXT_MAX)],
-                         description=_l("What was done towards this milestone, what was delivered, what is "
-                                        "late and why."))
-    evidence = MultipleFileField(_l("Add evidence"),
-                                 description=_l("PDF, Word (DOCX), Excel (XLSX), PNG or JPEG; several files "
-                                                "may be chosen at once."))
+    text = TextAreaField(
+        _l("Progress made"),
+        validators=[Optional(), Length(max=TEXT_MAX)],
+        description=_l(
+            "What was done towards this milestone, what was delivered, what is late and why."
+        ),
+    )
+    evidence = MultipleFileField(
+        _l("Add evidence"),
+        description=_l(
+            "PDF, Word (DOCX), Excel (XLSX), PNG or JPEG; several files may be chosen at once."
+        ),
+    )
 
     kinds: list[str]
 
@@ -94,7 +101,6 @@ class ProgressReportForm(FlaskForm):
         return values
 
 
-
 def progress_report_form(kinds: list[str], report=None, formdata=None) -> ProgressReportForm:
     """A report form with one figure field per KPI kind of the project, filled from ``report``."""
 
@@ -102,41 +108,63 @@ def progress_report_form(kinds: list[str], report=None, formdata=None) -> Progre
         pass
 
     for kind in kinds:
-        setattr(_Form, kpi_field_name(kind), StringField(
-            kpi_label(kind), validators=[kpi_figure],
-            render_kw={"inputmode": "decimal", "autocomplete": "off"}))
+        setattr(
+            _Form,
+            kpi_field_name(kind),
+            StringField(
+                kpi_label(kind),
+                validators=[kpi_figure],
+                render_kw={"inputmode": "decimal", "autocomplete": "off"},
+            ),
+        )
     data = {}
     if report is not None:
         data["text"] = report.text
-        data.update({kpi_field_name(k): format(Decimal(v).normalize(), "f")
-                     for k, v in (report.kpi_progress or {}).items() if k in kinds})
+        data.update(
+            {
+                kpi_field_name(k): format(Decimal(v).normalize(), "f")
+                for k, v in (report.kpi_progress or {}).items()
+                if k in kinds
+            }
+        )
     form = _Form(formdata=formdata, data=data) if formdata is not None else _Form(data=data)
     form.kinds = list(kinds)
     return form
 
 
 class ApproveReportForm(FlaskForm):
-    note = TextAreaField(_l("Comment for the project owner (optional)"),
-                         validators=[Optional(), Length(max=4000)])
+    note = TextAreaField(
+        _l("Comment for the project owner (optional)"), validators=[Optional(), Length(max=4000)]
+    )
 
 
 class ReturnReportForm(FlaskForm):
-    note = TextAreaField(_l("What is missing"), validators=[DataRequired(), Length(max=4000)],
-                         description=_l("The project owner reads this and submits the report again."))
+    note = TextAreaField(
+        _l("What is missing"),
+        validators=[DataRequired(), Length(max=4000)],
+        description=_l("The project owner reads this and submits the report again."),
+    )
 
 
 class MidtermEntryForm(SubForm):
     """The conclusion on one project of a mid-term batch."""
 
     project_id = IntegerField(validators=[InputRequired()])
-    conclusion = RadioField(_l("Conclusion"), choices=[SelectChoice(k, v) for k, v in MIDTERM_CONCLUSIONS.items()],
-                            validators=[InputRequired(_l("Choose a conclusion."))])
+    conclusion = RadioField(
+        _l("Conclusion"),
+        choices=[SelectChoice(k, v) for k, v in MIDTERM_CONCLUSIONS.items()],
+        validators=[InputRequired(_l("Choose a conclusion."))],
+    )
     rectify_by = DateField(_l("Rectify by"), validators=[Optional()])
     comments = TextAreaField(_l("Comments"), validators=[Optional(), Length(max=4000)])
 
     def entry(self) -> MidtermEntry:
-        return MidtermEntry(project_id=self.project_id.data, conclusion=self.conclusion.data or "",
-                            comments=self.comments.data or "", rectify_by=self.rectify_by.data)
+        return MidtermEntry(
+            project_id=self.project_id.data,
+            conclusion=self.conclusion.data or "",
+            comments=self.comments.data or "",
+            rectify_by=self.rectify_by.data,
+        )
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
@@ -150,8 +178,11 @@ class MidtermEntryForm(SubForm):
 
 
 class MidtermBatchForm(FlaskForm):
-    batch = StringField(_l("Batch"), validators=[DataRequired(), Length(max=BATCH_MAX)],
-                        description=_l("For example “2026 mid-term check”; it groups the conclusions."))
+    batch = StringField(
+        _l("Batch"),
+        validators=[DataRequired(), Length(max=BATCH_MAX)],
+        description=_l("For example “2026 mid-term check”; it groups the conclusions."),
+    )
     entries = FieldList(FormField(MidtermEntryForm), min_entries=0)
 
 
@@ -161,4 +192,3 @@ class MidtermRectifiedForm(FlaskForm):
 
 class EvidenceRemoveForm(FlaskForm):
     """Removes an evidence file (the CSRF token only)."""
-

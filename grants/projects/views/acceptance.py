@@ -54,13 +54,19 @@ TAB_STATES = ("in_progress", "acceptance_review", "accepted", "acceptance_failed
 FILE_PURPOSES = ("final_report", "final_statement", "outcome_evidence")
 DUE_DAYS = 14
 
-project_tab("acceptance", _l("Acceptance"), "projects.acceptance", order=70,
-            shown=lambda project: project.state in TAB_STATES)
+project_tab(
+    "acceptance",
+    _l("Acceptance"),
+    "projects.acceptance",
+    order=70,
+    shown=lambda project: project.state in TAB_STATES,
+)
 
 
 def _project_or_404(project_id: int) -> Project:
-    return db.session.get(Project, project_id, options=[joinedload(Project.organisation),
-                                                        joinedload(Project.call)]) or abort(404)
+    return db.session.get(
+        Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.call)]
+    ) or abort(404)
 
 
 def _writing_action(project: Project) -> str:
@@ -101,15 +107,38 @@ def _expert_choices(project: Project, round: int):
     for e in experts:
         reasons = forbidden.get((application.id, e.id))
         if reasons:
-            blocked.append(SelectChoice(e.id, _("%(name)s — conflict of interest: %(reasons)s", name=e.name,
-                                                reasons="; ".join(reasons)), {"disabled": True}))
+            blocked.append(
+                SelectChoice(
+                    e.id,
+                    _(
+                        "%(name)s — conflict of interest: %(reasons)s",
+                        name=e.name,
+                        reasons="; ".join(reasons),
+                    ),
+                    {"disabled": True},
+                )
+            )
         else:
             score, load = scores.get((application.id, e.id), 0), loads.get(e.id, 0)
-            allowed.append((score, load, e.id, _("%(name)s (%(employer)s) — suitability %(score)d, %(load)d open "
-                                                "acceptance reviews", name=e.name, employer=e.employer_name or "—",
-                                                score=score, load=load)))
+            allowed.append(
+                (
+                    score,
+                    load,
+                    e.id,
+                    _(
+                        "%(name)s (%(employer)s) — suitability %(score)d, %(load)d open "
+                        "acceptance reviews",
+                        name=e.name,
+                        employer=e.employer_name or "—",
+                        score=score,
+                        load=load,
+                    ),
+                )
+            )
     allowed.sort(key=lambda c: (-c[0], c[1], c[2]))
-    return [SelectChoice(0, _("— choose —"))] + [SelectChoice(c[2], c[3]) for c in allowed] + blocked
+    return (
+        [SelectChoice(0, _("— choose —"))] + [SelectChoice(c[2], c[3]) for c in allowed] + blocked
+    )
 
 
 def _readable_rounds(project: Project):
@@ -124,9 +153,21 @@ def _readable_rounds(project: Project):
     return report, previous
 
 
-def _render(project: Project, *, status: int = 200, report_form=None, report_error=None, document_form=None,
-            outcome_form=None, return_form=None, invite_form=None, suggest_form=None, panel_error=None,
-            conclusion_form=None, conclusion_error=None):
+def _render(
+    project: Project,
+    *,
+    status: int = 200,
+    report_form=None,
+    report_error=None,
+    document_form=None,
+    outcome_form=None,
+    return_form=None,
+    invite_form=None,
+    suggest_form=None,
+    panel_error=None,
+    conclusion_form=None,
+    conclusion_error=None,
+):
     report, previous = _readable_rounds(project)
     view = ops.report_view(project, report)
     editable = _can_edit_report(project, report)
@@ -142,31 +183,60 @@ def _render(project: Project, *, status: int = 200, report_form=None, report_err
         invite_form.expert_id.choices = _expert_choices(project, report.round)
         suggest_form = suggest_form or SuggestPanelForm(formdata=None, due_at=_default_due())
         size, flags = suggest_form.size.data, suggest_form.size.flags
-        if not isinstance(size, int) or not flags.min <= size <= flags.max:  # a rejected size: suggest the default
+        if (
+            not isinstance(size, int) or not flags.min <= size <= flags.max
+        ):  # a rejected size: suggest the default
             size = ops.DEFAULT_PANEL_SIZE
         suggestion = ops.suggested_experts(project, size)
         from grants.review.assignments import propose_replacement, replacement_of
 
-        proposals = {a.id: propose_replacement(a) for a in panel.assignments
-                     if a.state == "declined" and replacement_of(a) is None}
-    concluding = convene and any(can_fire(current_user, project, event) for event in ops.CONCLUDABLE)
+        proposals = {
+            a.id: propose_replacement(a)
+            for a in panel.assignments
+            if a.state == "declined" and replacement_of(a) is None
+        }
+    concluding = convene and any(
+        can_fire(current_user, project, event) for event in ops.CONCLUDABLE
+    )
     return render_template(
-        "projects/acceptance/tab.html", project=project, active_tab="acceptance", report=report, view=view,
-        editable=editable, report_form=report_form, report_error=report_error,
+        "projects/acceptance/tab.html",
+        project=project,
+        active_tab="acceptance",
+        report=report,
+        view=view,
+        editable=editable,
+        report_form=report_form,
+        report_error=report_error,
         document_form=document_form or DocumentForm(formdata=None),
         outcome_form=outcome_form or OutcomeForm(formdata=None),
         can_outcomes=can(current_user, "acceptance.outcomes", project),
-        return_form=return_form or ReturnStatementForm(formdata=None), confirm_form=ConfirmForm(formdata=None),
-        panel=panel, convene=convene, invite_form=invite_form, suggest_form=suggest_form, suggestion=suggestion,
-        proposals=proposals, panel_error=panel_error,
-        rubric=list(project.call.acceptance_criteria), default_rubric=ops.DEFAULT_RUBRIC,
-        concluding=concluding, conclusion_form=conclusion_form or ConclusionForm(formdata=None),
-        conclusion_error=conclusion_error, conclusions=ACCEPTANCE_CONCLUSIONS,
+        return_form=return_form or ReturnStatementForm(formdata=None),
+        confirm_form=ConfirmForm(formdata=None),
+        panel=panel,
+        convene=convene,
+        invite_form=invite_form,
+        suggest_form=suggest_form,
+        suggestion=suggestion,
+        proposals=proposals,
+        panel_error=panel_error,
+        rubric=list(project.call.acceptance_criteria),
+        default_rubric=ops.DEFAULT_RUBRIC,
+        concluding=concluding,
+        conclusion_form=conclusion_form or ConclusionForm(formdata=None),
+        conclusion_error=conclusion_error,
+        conclusions=ACCEPTANCE_CONCLUSIONS,
         open_tranches=ops.open_tranches(project) if project.state == "accepted" else [],
-        decisions=ops.decisions_of(project), previous=previous,
-        outcome_kinds=OUTCOME_KINDS, outcome_label=ops.outcome_label, figure=_figure, now=utcnow(),
+        decisions=ops.decisions_of(project),
+        previous=previous,
+        outcome_kinds=OUTCOME_KINDS,
+        outcome_label=ops.outcome_label,
+        figure=_figure,
+        now=utcnow(),
         report_documents=ops.REPORT_DOCUMENTS,
-        blockers=ops.submission_blockers(project) if editable and project.state == "in_progress" else []), status
+        blockers=ops.submission_blockers(project)
+        if editable and project.state == "in_progress"
+        else [],
+    ), status
 
 
 @bp.get("/projects/<int:project_id>/acceptance")
@@ -185,6 +255,7 @@ def _back(project: Project, anchor: str = "") -> str:
 
 # --- the owner -----------------------------------------------------------------------------------
 
+
 @bp.post("/projects/<int:project_id>/acceptance/report")
 def save_report(project_id: int):
     """Save the final report (``action=save``) or save and submit it, which requests acceptance."""
@@ -196,8 +267,11 @@ def save_report(project_id: int):
     form = final_report_form(project, formdata=request.form)
     if not form.validate():
         return _render(project, report_form=form, status=422)
-    values = {"summary": form.summary.data, "kpi_achieved": form.kpi_values(),
-              "statement": form.statement_values()}
+    values = {
+        "summary": form.summary.data,
+        "kpi_achieved": form.kpi_values(),
+        "statement": form.statement_values(),
+    }
     if action == "save":
         _result, problem = attempt(ops.save_final_report, project, current_user, **values)
         if problem:
@@ -210,7 +284,10 @@ def save_report(project_id: int):
         _result, save_problem = attempt(ops.save_final_report, project, current_user, **values)
         if save_problem is None:
             db.session.commit()
-            problem = _("Your draft has been saved, but it cannot be submitted yet: %(problem)s", problem=problem)
+            problem = _(
+                "Your draft has been saved, but it cannot be submitted yet: %(problem)s",
+                problem=problem,
+            )
         return _render(project, report_form=form, report_error=problem, status=422)
     db.session.commit()
     flash(_("The final report has been submitted and acceptance requested."), "success")
@@ -225,7 +302,9 @@ def add_document(project_id: int):
     form = DocumentForm()
     if not form.validate():
         return _render(project, document_form=form, status=422)
-    _result, problem = attempt(ops.add_report_document, project, current_user, form.purpose.data, form.file.data)
+    _result, problem = attempt(
+        ops.add_report_document, project, current_user, form.purpose.data, form.file.data
+    )
     if problem:
         form.file.errors = [*form.file.errors, problem]
         return _render(project, document_form=form, status=422)
@@ -265,7 +344,9 @@ def acceptance_file(project_id: int, file_id: int):
     require("acceptance.read_report", project, not_found=True)
     item = _file_of(project, file_id)
     require_file_readable(item)
-    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
+    return download_response(
+        item.stored_name, item.original_name, item.content_type, etag=item.sha256
+    )
 
 
 @bp.post("/projects/<int:project_id>/acceptance/outcomes")
@@ -276,9 +357,18 @@ def add_outcome(project_id: int):
     form = OutcomeForm()
     if not form.validate():
         return _render(project, outcome_form=form, status=422)
-    _result, problem = attempt(ops.add_outcome, project, current_user, kind=form.kind.data, title=form.title.data,
-                         quantity=parse_figure(form.quantity.data), reference=form.reference.data,
-                         achieved_on=form.achieved_on.data, note=form.note.data, evidence=form.evidence.data or [])
+    _result, problem = attempt(
+        ops.add_outcome,
+        project,
+        current_user,
+        kind=form.kind.data,
+        title=form.title.data,
+        quantity=parse_figure(form.quantity.data),
+        reference=form.reference.data,
+        achieved_on=form.achieved_on.data,
+        note=form.note.data,
+        evidence=form.evidence.data or [],
+    )
     if problem:
         form.evidence.errors = [*form.evidence.errors, problem]
         return _render(project, outcome_form=form, status=422)
@@ -306,6 +396,7 @@ def remove_outcome(project_id: int, outcome_id: int):
 
 
 # --- finance -------------------------------------------------------------------------------------
+
 
 def _submitted_report(project: Project):
     report = ops.current_report(project)
@@ -342,7 +433,9 @@ def return_statement(project_id: int):
     form = ReturnStatementForm()
     if not form.validate():
         return _render(project, return_form=form, status=422)
-    _result, problem = attempt(ops.return_statement, report, current_user, form.note.data, denied_obj=report)
+    _result, problem = attempt(
+        ops.return_statement, report, current_user, form.note.data, denied_obj=report
+    )
     if problem:
         project = _project_or_404(project_id)
         report = _submitted_report(project)
@@ -357,12 +450,18 @@ def return_statement(project_id: int):
 
 def _statement_not_returnable(project: Project, report):
     """The statement is not awaiting finance (any more): say so beside it, where the forms are gone."""
-    flash(_("The final financial statement can no longer be returned: it is now “%(state)s”.",
-            state=str(ops.REPORT_STATE_LABELS.get(report.state, report.state))), "warning")
+    flash(
+        _(
+            "The final financial statement can no longer be returned: it is now “%(state)s”.",
+            state=str(ops.REPORT_STATE_LABELS.get(report.state, report.state)),
+        ),
+        "warning",
+    )
     return redirect(_back(project, "statement"))
 
 
 # --- the bureau ----------------------------------------------------------------------------------
+
 
 @bp.post("/projects/<int:project_id>/acceptance/panel/invite")
 def invite_expert(project_id: int):
@@ -379,7 +478,9 @@ def invite_expert(project_id: int):
     if expert is None:
         form.expert_id.errors = [*form.expert_id.errors, _("Choose an expert.")]
         return _render(project, invite_form=form, status=422)
-    _result, problem = attempt(ops.invite_panel_expert, project, expert, current_user, local_to_utc(form.due_at.data))
+    _result, problem = attempt(
+        ops.invite_panel_expert, project, expert, current_user, local_to_utc(form.due_at.data)
+    )
     if problem:
         form.expert_id.errors = [*form.expert_id.errors, problem]
         return _render(project, invite_form=form, status=422)
@@ -396,16 +497,25 @@ def invite_suggested(project_id: int):
     form = SuggestPanelForm()
     if not form.validate():
         return _render(project, suggest_form=form, status=422)
-    suggestion, problem = attempt(ops.invite_suggested_panel, project, current_user, size=form.size.data,
-                                  due_at=local_to_utc(form.due_at.data), draw=form.draw.data)
+    suggestion, problem = attempt(
+        ops.invite_suggested_panel,
+        project,
+        current_user,
+        size=form.size.data,
+        due_at=local_to_utc(form.due_at.data),
+        draw=form.draw.data,
+    )
     if problem:
         form.size.errors = [*form.size.errors, problem]
         return _render(project, suggest_form=form, status=422)
     db.session.commit()
     message = ngettext("%(num)d expert invited", "%(num)d experts invited", len(suggestion.experts))
     if suggestion.short:
-        message += " · " + ngettext("%(num)d place could not be filled: no allowed expert is left",
-                                    "%(num)d places could not be filled: no allowed expert is left", suggestion.short)
+        message += " · " + ngettext(
+            "%(num)d place could not be filled: no allowed expert is left",
+            "%(num)d places could not be filled: no allowed expert is left",
+            suggestion.short,
+        )
     flash(message, "success" if not suggestion.short else "warning")
     return redirect(_back(project, "panel"))
 
@@ -418,13 +528,25 @@ def conclude(project_id: int):
     form = ConclusionForm()
     if not form.validate():
         return _render(project, conclusion_form=form, status=422)
-    _result, problem = attempt(ops.conclude, project, current_user, form.conclusion.data, reasons=form.reasons.data,
-                         rectify_by=form.rectify_by.data, denied_obj=project)
+    _result, problem = attempt(
+        ops.conclude,
+        project,
+        current_user,
+        form.conclusion.data,
+        reasons=form.reasons.data,
+        rectify_by=form.rectify_by.data,
+        denied_obj=project,
+    )
     if problem:
         return _render(project, conclusion_form=form, conclusion_error=problem, status=422)
     db.session.commit()
-    flash(_("The conclusion has been recorded: %(conclusion)s.",
-            conclusion=ACCEPTANCE_CONCLUSIONS[form.conclusion.data]), "success")
+    flash(
+        _(
+            "The conclusion has been recorded: %(conclusion)s.",
+            conclusion=ACCEPTANCE_CONCLUSIONS[form.conclusion.data],
+        ),
+        "success",
+    )
     return redirect(_back(project))
 
 
@@ -449,15 +571,27 @@ def acceptance_list():
     """The bureau's projects in acceptance review with their statement and panel, and those to close."""
     require("acceptance.view_panel")
     in_review = db.session.scalars(
-        sa.select(Project).where(Project.state == "acceptance_review")
+        sa.select(Project)
+        .where(Project.state == "acceptance_review")
         .options(joinedload(Project.organisation))
-        .order_by(Project.acceptance_requested_at, Project.id)).all()
-    rows = [{"project": p, "report": ops.current_report(p), "panel": ops.panel_state(p)} for p in in_review]
+        .order_by(Project.acceptance_requested_at, Project.id)
+    ).all()
+    rows = [
+        {"project": p, "report": ops.current_report(p), "panel": ops.panel_state(p)}
+        for p in in_review
+    ]
     to_close = db.session.scalars(
-        sa.select(Project).where(Project.state.in_(("accepted", "acceptance_failed")))
-        .options(joinedload(Project.organisation)).order_by(Project.concluded_at, Project.id)).all()
-    return render_template("projects/acceptance/list.html", rows=rows, to_close=to_close,
-                           conclusions=ACCEPTANCE_CONCLUSIONS)
+        sa.select(Project)
+        .where(Project.state.in_(("accepted", "acceptance_failed")))
+        .options(joinedload(Project.organisation))
+        .order_by(Project.concluded_at, Project.id)
+    ).all()
+    return render_template(
+        "projects/acceptance/list.html",
+        rows=rows,
+        to_close=to_close,
+        conclusions=ACCEPTANCE_CONCLUSIONS,
+    )
 
 
 @bp.app_template_filter("acceptance_figure")

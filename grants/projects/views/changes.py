@@ -37,9 +37,13 @@ CHANGE_STATE_LABELS = {
     "cancelled": _l("Cancelled by the owner"),
 }
 KIND_HELP = {
-    "extension": _l("A later end date, and new due dates for milestones not yet achieved (at most %(months)d "
-                    "months per request)."),
-    "budget": _l("Move fiscal funds between budget categories; the total stays equal to the award."),
+    "extension": _l(
+        "A later end date, and new due dates for milestones not yet achieved (at most %(months)d "
+        "months per request)."
+    ),
+    "budget": _l(
+        "Move fiscal funds between budget categories; the total stays equal to the award."
+    ),
     "principal": _l("Another person leads the project."),
     "team": _l("Add, remove or change team members."),
     "content": _l("Change the objectives or the KPI targets."),
@@ -69,6 +73,7 @@ def _page(template: str, project: Project, status: int = 200, **context):
 
 # --- the tab ----------------------------------------------------------------------------------
 
+
 @bp.get("/projects/<int:project_id>/changes")
 def changes(project_id: int):
     """The project's change requests, the kinds the owner may request, and termination for the bureau."""
@@ -76,17 +81,31 @@ def changes(project_id: int):
     require("project.view", project)
     requests = [r for r in ops.requests_of(project) if can(current_user, "change.read", r)]
     open_kinds = {r.kind: r for r in requests if r.state in ops.OPEN_STATES}
-    kind_help = {k: str(v) % {"months": ops.MAX_EXTENSION_MONTHS} if k == "extension" else v
-                 for k, v in KIND_HELP.items()}
-    return _page("projects/changes/list.html", project, requests=requests, open_kinds=open_kinds,
-                 kinds=CHANGE_KINDS, kind_help=kind_help)
+    kind_help = {
+        k: str(v) % {"months": ops.MAX_EXTENSION_MONTHS} if k == "extension" else v
+        for k, v in KIND_HELP.items()
+    }
+    return _page(
+        "projects/changes/list.html",
+        project,
+        requests=requests,
+        open_kinds=open_kinds,
+        kinds=CHANGE_KINDS,
+        kind_help=kind_help,
+    )
 
 
 # --- drafting ---------------------------------------------------------------------------------
 
+
 def _form_context(project: Project, kind: str, form, change: ChangeRequest | None = None) -> dict:
-    context = {"kind": kind, "kind_label": CHANGE_KINDS[kind], "form": form, "change": change,
-               "evidence": ops.evidence_of(change) if change is not None else []}
+    context = {
+        "kind": kind,
+        "kind_label": CHANGE_KINDS[kind],
+        "form": form,
+        "change": change,
+        "evidence": ops.evidence_of(change) if change is not None else [],
+    }
     if kind == "extension":
         context["milestones_by_id"] = {m.id: m for m in project.milestones}
         context["latest_end"] = ops.latest_extension(project)
@@ -94,16 +113,20 @@ def _form_context(project: Project, kind: str, form, change: ChangeRequest | Non
     elif kind == "budget":
         context["current"] = ops.current_values(project, "budget")["lines"]
         context["spent"] = spent_by_category([project.id])[project.id]
-        context["totals"] = {part: sum((Decimal(row[part]) for row in context["current"].values()), Decimal(0))
-                             for part in ("fiscal", "self_raised")}
+        context["totals"] = {
+            part: sum((Decimal(row[part]) for row in context["current"].values()), Decimal(0))
+            for part in ("fiscal", "self_raised")
+        }
         context["totals"]["spent"] = sum(context["spent"].values(), Decimal(0))
         context["categories"] = BUDGET_CATEGORIES
     elif kind == "principal":
         context["principal"] = ops.active_principal(project)
     elif kind == "content":
         context["kpi_kinds"] = KPI_KINDS
-        context["current"] = {kind: format(Decimal(row["target"]).normalize(), "f")
-                              for kind, row in ops.current_values(project, "content")["kpis"].items()}
+        context["current"] = {
+            kind: format(Decimal(row["target"]).normalize(), "f")
+            for kind, row in ops.current_values(project, "content")["kpis"].items()
+        }
     elif kind == "withdrawal":
         context["to_cancel"] = ops.tranches_to_cancel(project)
     return context
@@ -114,11 +137,24 @@ def _save(project: Project, kind: str, form, change: ChangeRequest | None):
     submit = request.form.get("action") == "submit"
     try:
         if change is None:
-            change = ops.draft_change(project, kind, current_user, reason=form.reason.data,
-                                      proposed=form.proposal(), uploads=form.evidence.data, submit=submit)
+            change = ops.draft_change(
+                project,
+                kind,
+                current_user,
+                reason=form.reason.data,
+                proposed=form.proposal(),
+                uploads=form.evidence.data,
+                submit=submit,
+            )
         else:
-            change = ops.update_change(change, current_user, reason=form.reason.data,
-                                       proposed=form.proposal(), uploads=form.evidence.data, submit=submit)
+            change = ops.update_change(
+                change,
+                current_user,
+                reason=form.reason.data,
+                proposed=form.proposal(),
+                uploads=form.evidence.data,
+                submit=submit,
+            )
     except ops.ChangeProblems as exc:
         db.session.rollback()
         form.attach_problems(exc.problems)
@@ -144,8 +180,15 @@ def new_change(project_id: int, kind: str):
         abort(404)
     existing = ops.open_request(project, kind)
     if existing is not None:
-        flash(_("A request of this kind is already open: finish or cancel it before starting another."), "info")
-        return redirect(url_for("projects.change_detail", project_id=project.id, change_id=existing.id))
+        flash(
+            _(
+                "A request of this kind is already open: finish or cancel it before starting another."
+            ),
+            "info",
+        )
+        return redirect(
+            url_for("projects.change_detail", project_id=project.id, change_id=existing.id)
+        )
     form_class = KIND_FORMS[kind]
     if request.method == "GET":
         form = form_class.from_proposal(project, ops.starting_values(project, kind))
@@ -167,24 +210,49 @@ def edit_change(project_id: int, change_id: int):
     form_class = KIND_FORMS[change.kind]
     if request.method == "GET":
         form = form_class.from_proposal(project, change.proposed or {}, change.reason)
-        return _page("projects/changes/edit.html", project, **_form_context(project, change.kind, form, change))
+        return _page(
+            "projects/changes/edit.html",
+            project,
+            **_form_context(project, change.kind, form, change),
+        )
     form = form_class(project=project)
     if form.validate_on_submit():
         response = _save(project, change.kind, form, change)
         if response is not None:
             return response
-    return _page("projects/changes/edit.html", project, 422, **_form_context(project, change.kind, form, change))
+    return _page(
+        "projects/changes/edit.html",
+        project,
+        422,
+        **_form_context(project, change.kind, form, change),
+    )
 
 
 # --- one request: old beside new, and what can be done with it ----------------------------------
 
-def _render_detail(project: Project, change: ChangeRequest, *, status: int = 200, problems=None,
-                   approve_form=None, reject_form=None):
+
+def _render_detail(
+    project: Project,
+    change: ChangeRequest,
+    *,
+    status: int = 200,
+    problems=None,
+    approve_form=None,
+    reject_form=None,
+):
     stale = change.state == "submitted" and ops.is_stale(change)
-    return _page("projects/changes/detail.html", project, status, change=change, rows=ops.diff_rows(change),
-                 stale=stale, problems=problems or [], evidence=ops.evidence_of(change),
-                 approve_form=approve_form or ApproveChangeForm(formdata=None),
-                 reject_form=reject_form or RejectChangeForm(formdata=None))
+    return _page(
+        "projects/changes/detail.html",
+        project,
+        status,
+        change=change,
+        rows=ops.diff_rows(change),
+        stale=stale,
+        problems=problems or [],
+        evidence=ops.evidence_of(change),
+        approve_form=approve_form or ApproveChangeForm(formdata=None),
+        reject_form=reject_form or RejectChangeForm(formdata=None),
+    )
 
 
 @bp.get("/projects/<int:project_id>/changes/<int:change_id>")
@@ -196,13 +264,19 @@ def change_detail(project_id: int, change_id: int):
     require("change.read", change, not_found=True)
     problems = []
     if change.state == "draft" and can_fire(current_user, change, "submit"):
-        problems = [message for _key, message in
-                    ops.proposal_problems(project, change.kind, change.reason, change.proposed)]
+        problems = [
+            message
+            for _key, message in ops.proposal_problems(
+                project, change.kind, change.reason, change.proposed
+            )
+        ]
     return _render_detail(project, change, problems=problems)
 
 
 def _after(change: ChangeRequest):
-    return redirect(url_for("projects.change_detail", project_id=change.project_id, change_id=change.id))
+    return redirect(
+        url_for("projects.change_detail", project_id=change.project_id, change_id=change.id)
+    )
 
 
 DECISION_FORMS = {"approve_form": ApproveChangeForm, "reject_form": RejectChangeForm}
@@ -234,24 +308,41 @@ def _act(project_id: int, change_id: int, operation, done: str, form_key: str | 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/submit")
 def submit_change(project_id: int, change_id: int):
-    return _act(project_id, change_id, ops.submit_change, _("Your change request has been sent to the bureau."))
+    return _act(
+        project_id,
+        change_id,
+        ops.submit_change,
+        _("Your change request has been sent to the bureau."),
+    )
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/cancel")
 def cancel_change(project_id: int, change_id: int):
-    return _act(project_id, change_id, ops.cancel_change, _("The change request has been cancelled."))
+    return _act(
+        project_id, change_id, ops.cancel_change, _("The change request has been cancelled.")
+    )
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/approve")
 def approve_change(project_id: int, change_id: int):
-    return _act(project_id, change_id, ops.approve_change,
-                _("The change has been approved and applied to the project."), "approve_form")
+    return _act(
+        project_id,
+        change_id,
+        ops.approve_change,
+        _("The change has been approved and applied to the project."),
+        "approve_form",
+    )
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/reject")
 def reject_change(project_id: int, change_id: int):
-    return _act(project_id, change_id, ops.reject_change, _("The change request has been rejected."),
-                "reject_form")
+    return _act(
+        project_id,
+        change_id,
+        ops.reject_change,
+        _("The change request has been rejected."),
+        "reject_form",
+    )
 
 
 @bp.post("/projects/<int:project_id>/changes/<int:change_id>/documents/<int:file_id>/delete")
@@ -259,7 +350,9 @@ def remove_change_evidence(project_id: int, change_id: int, file_id: int):
     """Remove a supporting document from a request that is still a draft."""
     project = _project_or_404(project_id)
     change = _change_or_404(project_id, change_id)
-    require("change.create", project)  # the owner of a running project; the draft state is the operation's
+    require(
+        "change.create", project
+    )  # the owner of a running project; the draft state is the operation's
     item = db.session.get(ProjectFile, file_id)
     if item is None or item.change_request_id != change.id:
         abort(404)
@@ -277,6 +370,7 @@ def remove_change_evidence(project_id: int, change_id: int, file_id: int):
 
 # --- termination ------------------------------------------------------------------------------
 
+
 @bp.route("/projects/<int:project_id>/terminate", methods=["GET", "POST"])
 def terminate(project_id: int):
     """The bureau terminates a project with a reason; tranches not yet released are cancelled."""
@@ -285,14 +379,25 @@ def terminate(project_id: int):
     form = TerminateForm()
     status = 200
     if form.validate_on_submit():
-        _result, problem = attempt(ops.terminate_project, project, current_user, form.reason.data, denied_obj=project)
+        _result, problem = attempt(
+            ops.terminate_project, project, current_user, form.reason.data, denied_obj=project
+        )
         if not problem:
             db.session.commit()
-            flash(_("The project has been terminated. Finance has been told to recover the unspent funds."),
-                  "success")
+            flash(
+                _(
+                    "The project has been terminated. Finance has been told to recover the unspent funds."
+                ),
+                "success",
+            )
             return redirect(url_for("projects.changes", project_id=project.id))
         form.reason.errors = [problem]
     if request.method == "POST":
         status = 422
-    return _page("projects/changes/terminate.html", project, status, form=form,
-                 to_cancel=ops.tranches_to_cancel(project))
+    return _page(
+        "projects/changes/terminate.html",
+        project,
+        status,
+        form=form,
+        to_cancel=ops.tranches_to_cancel(project),
+    )

@@ -64,8 +64,15 @@ project_tab("overview", _l("Overview"), "projects.detail", order=10)
 project_tab("milestones", _l("Milestones"), "projects.milestones", order=30)
 
 # The project events whose forms live on another domain's tab (found by the tab's agreed order).
-EVENT_TAB_ORDER = {"sign": 20, "terminate": 60, "request_acceptance": 70, "pass": 70, "rectify": 70,
-                   "fail": 70, "close": 70}
+EVENT_TAB_ORDER = {
+    "sign": 20,
+    "terminate": 60,
+    "request_acceptance": 70,
+    "pass": 70,
+    "rectify": 70,
+    "fail": 70,
+    "close": 70,
+}
 
 REPORT_STATE_LABELS = {
     "draft": _l("Draft"),
@@ -131,24 +138,41 @@ class ProjectFilters:
 
     @classmethod
     def from_args(cls, args) -> ProjectFilters:
-        return cls(year=_int_arg(args.get("year")), call_id=_int_arg(args.get("call")),
-                   cluster_id=_int_arg(args.get("cluster")),
-                   state=args.get("state") if args.get("state") in PROJECT_STATES else "",
-                   q=(args.get("q") or "").strip()[:100],
-                   sort=args.get("sort") if args.get("sort") in SORTS else DEFAULT_SORT)
+        return cls(
+            year=_int_arg(args.get("year")),
+            call_id=_int_arg(args.get("call")),
+            cluster_id=_int_arg(args.get("cluster")),
+            state=args.get("state") if args.get("state") in PROJECT_STATES else "",
+            q=(args.get("q") or "").strip()[:100],
+            sort=args.get("sort") if args.get("sort") in SORTS else DEFAULT_SORT,
+        )
 
     def as_args(self, **changes) -> dict[str, str]:
         """The filters as query arguments (empty ones left out), with ``changes`` applied."""
-        args = {"year": self.year, "call": self.call_id, "cluster": self.cluster_id, "state": self.state,
-                "q": self.q, "sort": self.sort if self.sort != DEFAULT_SORT else None}
+        args = {
+            "year": self.year,
+            "call": self.call_id,
+            "cluster": self.cluster_id,
+            "state": self.state,
+            "q": self.q,
+            "sort": self.sort if self.sort != DEFAULT_SORT else None,
+        }
         args.update(changes)
         return {k: str(v) for k, v in args.items() if v not in (None, "")}
 
     def statement(self, organisation_id: int | None = None) -> sa.Select:
         """One SELECT of the matching projects with organisation, call and cluster joined in."""
-        stmt = (sa.select(Project).join(Project.organisation).join(Project.call).outerjoin(Project.cluster)
-                .options(contains_eager(Project.organisation), contains_eager(Project.call),
-                         contains_eager(Project.cluster)))
+        stmt = (
+            sa.select(Project)
+            .join(Project.organisation)
+            .join(Project.call)
+            .outerjoin(Project.cluster)
+            .options(
+                contains_eager(Project.organisation),
+                contains_eager(Project.call),
+                contains_eager(Project.cluster),
+            )
+        )
         if organisation_id is not None:
             stmt = stmt.where(Project.organisation_id == organisation_id)
         if self.year:
@@ -160,9 +184,13 @@ class ProjectFilters:
         if self.state:
             stmt = stmt.where(Project.state == self.state)
         if self.q:
-            stmt = stmt.where(sa.or_(Project.code.icontains(self.q, autoescape=True),
-                                     Project.title.icontains(self.q, autoescape=True),
-                                     Organisation.name.icontains(self.q, autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    Project.code.icontains(self.q, autoescape=True),
+                    Project.title.icontains(self.q, autoescape=True),
+                    Organisation.name.icontains(self.q, autoescape=True),
+                )
+            )
         return stmt.order_by(*SORTS[self.sort], Project.id)
 
 
@@ -183,8 +211,10 @@ def milestone_summaries(project_ids, today: date) -> dict[int, MilestoneSummary]
     overdue = sa.func.sum(sa.case((Milestone.due_date < today, 1), else_=0))
     nearest = sa.func.min(sa.case((Milestone.due_date >= today, Milestone.due_date), else_=None))
     for project_id, count, next_due in db.session.execute(
-            sa.select(Milestone.project_id, overdue, nearest)
-            .where(Milestone.project_id.in_(ids), Milestone.state == "open").group_by(Milestone.project_id)):
+        sa.select(Milestone.project_id, overdue, nearest)
+        .where(Milestone.project_id.in_(ids), Milestone.state == "open")
+        .group_by(Milestone.project_id)
+    ):
         if isinstance(next_due, str):  # SQLite hands back the text of a computed date
             next_due = date.fromisoformat(next_due)
         result[project_id] = MilestoneSummary(next_due=next_due, overdue=int(count or 0))
@@ -192,13 +222,23 @@ def milestone_summaries(project_ids, today: date) -> dict[int, MilestoneSummary]
 
 
 def _filter_choices() -> dict:
-    years = db.session.scalars(sa.select(Project.year).distinct().order_by(Project.year.desc())).all()
-    calls = db.session.scalars(sa.select(Call).where(Call.id.in_(sa.select(Project.call_id)))
-                               .order_by(Call.year.desc(), Call.id.desc())).all()
-    clusters = db.session.scalars(sa.select(IndustryCluster)
-                                  .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-    return {"years": years, "calls": calls, "clusters": clusters,
-            "states": [(s, PROJECT_STATE_LABELS[s]) for s in PROJECT_STATES]}
+    years = db.session.scalars(
+        sa.select(Project.year).distinct().order_by(Project.year.desc())
+    ).all()
+    calls = db.session.scalars(
+        sa.select(Call)
+        .where(Call.id.in_(sa.select(Project.call_id)))
+        .order_by(Call.year.desc(), Call.id.desc())
+    ).all()
+    clusters = db.session.scalars(
+        sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
+    return {
+        "years": years,
+        "calls": calls,
+        "clusters": clusters,
+        "states": [(s, PROJECT_STATE_LABELS[s]) for s in PROJECT_STATES],
+    }
 
 
 @bp.get("/projects")
@@ -208,8 +248,14 @@ def index():
     filters = ProjectFilters.from_args(request.args)
     page = paginate(filters.statement())
     today = local_today()
-    return render_template("projects/list.html", page=page, filters=filters, today=today,
-                           summaries=milestone_summaries((p.id for p in page.items), today), **_filter_choices())
+    return render_template(
+        "projects/list.html",
+        page=page,
+        filters=filters,
+        today=today,
+        summaries=milestone_summaries((p.id for p in page.items), today),
+        **_filter_choices(),
+    )
 
 
 @bp.get("/my/projects")
@@ -220,12 +266,18 @@ def mine():
     page = paginate(filters.statement(organisation_id=current_user.organisation_id))
     today = local_today()
     ids = [p.id for p in page.items]
-    return render_template("projects/mine.html", page=page, filters=filters, today=today,
-                           unfinished=ops.projects_with_unfinished_reports(ids),
-                           summaries=milestone_summaries(ids, today))
+    return render_template(
+        "projects/mine.html",
+        page=page,
+        filters=filters,
+        today=today,
+        unfinished=ops.projects_with_unfinished_reports(ids),
+        summaries=milestone_summaries(ids, today),
+    )
 
 
 # --- the project page ----------------------------------------------------------------------------
+
 
 @dataclass
 class HistoryEntry:
@@ -247,9 +299,14 @@ def _actor_names(events) -> dict[int, str]:
 def state_history(project: Project) -> list[HistoryEntry]:
     """The project's state changes from the audit log, oldest first."""
     events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.object_type == "Project", AuditEvent.object_id == str(project.id),
-                                    AuditEvent.action.like("project.%"))
-        .order_by(AuditEvent.at, AuditEvent.id)).all()
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "Project",
+            AuditEvent.object_id == str(project.id),
+            AuditEvent.action.like("project.%"),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
     labels = {t.event: t.label for t in PROJECT_WORKFLOW.transitions}
     names = _actor_names(events)
     history = []
@@ -259,13 +316,21 @@ def state_history(project: Project) -> list[HistoryEntry]:
         name = event.action.partition(".")[2]
         if not after or name not in labels:
             continue
-        details = [str(v) for k, v in (event.after or {}).items()
-                   if k in ("reason", "note", "reasons") and isinstance(v, str) and v.strip()]
-        history.append(HistoryEntry(
-            at=event.at, actor=names.get(event.actor_id) or (_("System") if not event.actor_id else ""),
-            label=str(labels[name]),
-            before=str(PROJECT_STATE_LABELS.get(before, before or "")), after=str(PROJECT_STATE_LABELS.get(after, after)),
-            details=details))
+        details = [
+            str(v)
+            for k, v in (event.after or {}).items()
+            if k in ("reason", "note", "reasons") and isinstance(v, str) and v.strip()
+        ]
+        history.append(
+            HistoryEntry(
+                at=event.at,
+                actor=names.get(event.actor_id) or (_("System") if not event.actor_id else ""),
+                label=str(labels[name]),
+                before=str(PROJECT_STATE_LABELS.get(before, before or "")),
+                after=str(PROJECT_STATE_LABELS.get(after, after)),
+                details=details,
+            )
+        )
     return history
 
 
@@ -292,13 +357,21 @@ def detail(project_id: int):
     require("project.view", project)
     today = local_today()
     return render_template(
-        "projects/detail.html", project=project, active_tab="overview", today=today,
-        kpi_label=kpi_label, spent=spent_total(project.id), history=state_history(project),
-        actions=project_actions(project), checks=midterm_ops.checks_of(project),
-        conclusions=MIDTERM_CONCLUSIONS)
+        "projects/detail.html",
+        project=project,
+        active_tab="overview",
+        today=today,
+        kpi_label=kpi_label,
+        spent=spent_total(project.id),
+        history=state_history(project),
+        actions=project_actions(project),
+        checks=midterm_ops.checks_of(project),
+        conclusions=MIDTERM_CONCLUSIONS,
+    )
 
 
 # --- milestones and progress reports -----------------------------------------------------------
+
 
 def _report_events(report_ids) -> dict[int, list[HistoryEntry]]:
     """The workflow events of several reports from the audit log, keyed by report id."""
@@ -307,11 +380,20 @@ def _report_events(report_ids) -> dict[int, list[HistoryEntry]]:
     if not ids:
         return result
     events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.object_type == "ProgressReport", AuditEvent.object_id.in_(ids),
-                                    AuditEvent.action.like("progress_report.%"))
-        .order_by(AuditEvent.at, AuditEvent.id)).all()
-    labels = {"submit": _l("Submitted"), "approve": _l("Passed review"), "return": _l("Returned"),
-              "created": _l("Started")}
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "ProgressReport",
+            AuditEvent.object_id.in_(ids),
+            AuditEvent.action.like("progress_report.%"),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    labels = {
+        "submit": _l("Submitted"),
+        "approve": _l("Passed review"),
+        "return": _l("Returned"),
+        "created": _l("Started"),
+    }
     names = _actor_names(events)
     for event in events:
         key = event.action.partition(".")[2]
@@ -322,9 +404,16 @@ def _report_events(report_ids) -> dict[int, list[HistoryEntry]]:
         else:
             label = str(labels[key])
         note = (event.after or {}).get("note")
-        result[int(event.object_id)].append(HistoryEntry(
-            at=event.at, actor=names.get(event.actor_id, ""), label=label, before="", after="",
-            details=[note] if isinstance(note, str) and note.strip() else []))
+        result[int(event.object_id)].append(
+            HistoryEntry(
+                at=event.at,
+                actor=names.get(event.actor_id, ""),
+                label=label,
+                before="",
+                after="",
+                details=[note] if isinstance(note, str) and note.strip() else [],
+            )
+        )
     return result
 
 
@@ -333,15 +422,26 @@ def milestones(project_id: int):
     """Each milestone with its due date, state, tranche and the history of its progress reports."""
     project = _project_or_404(project_id)
     require("project.view", project)
-    milestones = db.session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)
-                                    .options(selectinload(Milestone.reports))
-                                    .order_by(Milestone.position, Milestone.due_date)).all()
+    milestones = db.session.scalars(
+        sa.select(Milestone)
+        .where(Milestone.project_id == project.id)
+        .options(selectinload(Milestone.reports))
+        .order_by(Milestone.position, Milestone.due_date)
+    ).all()
     report_ids = [r.id for m in milestones for r in m.reports]
     tranches = {t.milestone_id: t for t in project.tranches if t.milestone_id}
     return render_template(
-        "projects/milestones.html", project=project, active_tab="milestones", milestones=milestones,
-        today=local_today(), events=_report_events(report_ids), evidence=ops.evidence_by_report(report_ids),
-        tranches=tranches, can_start=ops.can_start_report, editable=ops.editable_report)
+        "projects/milestones.html",
+        project=project,
+        active_tab="milestones",
+        milestones=milestones,
+        today=local_today(),
+        events=_report_events(report_ids),
+        evidence=ops.evidence_by_report(report_ids),
+        tranches=tranches,
+        can_start=ops.can_start_report,
+        editable=ops.editable_report,
+    )
 
 
 def _milestone_of(project: Project, milestone_id: int) -> Milestone:
@@ -364,12 +464,21 @@ def _kinds(project: Project) -> list[str]:
 
 def _render_report_form(project, milestone, form, report=None, error=None, status=200):
     return render_template(
-        "projects/progress_report_form.html", project=project, milestone=milestone, form=form,
-        report=report, evidence=ops.evidence_of(report) if report else [], error=error,
-        targets={k.kind: k.target for k in project.kpis}, active_tab="milestones"), status
+        "projects/progress_report_form.html",
+        project=project,
+        milestone=milestone,
+        form=form,
+        report=report,
+        evidence=ops.evidence_of(report) if report else [],
+        error=error,
+        targets={k.kind: k.target for k in project.kpis},
+        active_tab="milestones",
+    ), status
 
 
-@bp.route("/projects/<int:project_id>/milestones/<int:milestone_id>/report", methods=["GET", "POST"])
+@bp.route(
+    "/projects/<int:project_id>/milestones/<int:milestone_id>/report", methods=["GET", "POST"]
+)
 def write_report(project_id: int, milestone_id: int):
     """The owner writes the progress report on a milestone: save a draft or submit it."""
     project = _project_or_404(project_id)
@@ -380,13 +489,21 @@ def write_report(project_id: int, milestone_id: int):
         flash(_("The report on this milestone is already with the bureau or approved."), "warning")
         return redirect(url_for("projects.milestones", project_id=project.id))
     if request.method == "GET":
-        return _render_report_form(project, milestone, progress_report_form(_kinds(project), report), report)
+        return _render_report_form(
+            project, milestone, progress_report_form(_kinds(project), report), report
+        )
     form = progress_report_form(_kinds(project))
     submit = request.form.get("action") == "submit"
     if form.validate_on_submit():
         try:
-            saved = ops.save_report(milestone, form.text.data, form.kpi_values(), form.evidence.data, current_user,
-                                    submit=submit)
+            saved = ops.save_report(
+                milestone,
+                form.text.data,
+                form.kpi_values(),
+                form.evidence.data,
+                current_user,
+                submit=submit,
+            )
         except TransitionForbidden:
             db.session.rollback()
             record_denial("progress_report.submit", milestone, path=request.path)
@@ -398,15 +515,25 @@ def write_report(project_id: int, milestone_id: int):
             target = getattr(exc, "field", None)
             if target in ("text", "evidence"):
                 form[target].errors = [*form[target].errors, exc.message]
-                return _render_report_form(project, milestone, form, ops.editable_report(milestone), status=422)
-            return _render_report_form(project, milestone, form, ops.editable_report(milestone),
-                                       error=exc.message, status=422)
+                return _render_report_form(
+                    project, milestone, form, ops.editable_report(milestone), status=422
+                )
+            return _render_report_form(
+                project,
+                milestone,
+                form,
+                ops.editable_report(milestone),
+                error=exc.message,
+                status=422,
+            )
         db.session.commit()
         if submit:
             flash(_("The progress report has been submitted to the bureau."), "success")
             return redirect(url_for("projects.report", project_id=project.id, report_id=saved.id))
         flash(_("The draft has been saved."), "success")
-        return redirect(url_for("projects.write_report", project_id=project.id, milestone_id=milestone.id))
+        return redirect(
+            url_for("projects.write_report", project_id=project.id, milestone_id=milestone.id)
+        )
     return _render_report_form(project, milestone, form, report, status=422)
 
 
@@ -422,12 +549,22 @@ def show_report(project_id: int, report_id: int):
 
 def _render_report(project, item, approve_form=None, return_form=None, error=None, status=200):
     return render_template(
-        "projects/progress_report.html", project=project, report=item, milestone=item.milestone,
-        active_tab="milestones", evidence=ops.evidence_of(item), events=_report_events([item.id])[item.id],
-        targets=[(k.kind, kpi_label(k.kind), k.target, (item.kpi_progress or {}).get(k.kind)) for k in project.kpis],
+        "projects/progress_report.html",
+        project=project,
+        report=item,
+        milestone=item.milestone,
+        active_tab="milestones",
+        evidence=ops.evidence_of(item),
+        events=_report_events([item.id])[item.id],
+        targets=[
+            (k.kind, kpi_label(k.kind), k.target, (item.kpi_progress or {}).get(k.kind))
+            for k in project.kpis
+        ],
         approve_form=approve_form or ApproveReportForm(formdata=None, prefix="approve"),
-        return_form=return_form or ReturnReportForm(formdata=None, prefix="return"), error=error,
-        today=local_today()), status
+        return_form=return_form or ReturnReportForm(formdata=None, prefix="return"),
+        error=error,
+        today=local_today(),
+    ), status
 
 
 @bp.post("/projects/<int:project_id>/reports/<int:report_id>/approve")
@@ -439,14 +576,19 @@ def approve_report(project_id: int, report_id: int):
     require("progress_report.read", item, not_found=True)
     form = ApproveReportForm(prefix="approve")
     if form.validate_on_submit():
-        _result, problem = attempt(ops.approve_report, item, current_user, form.note.data or "", denied_obj=item)
+        _result, problem = attempt(
+            ops.approve_report, item, current_user, form.note.data or "", denied_obj=item
+        )
         if problem is None:
             db.session.commit()
-            flash(_("The progress report has been approved and the milestone is achieved."), "success")
+            flash(
+                _("The progress report has been approved and the milestone is achieved."), "success"
+            )
             return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
         project = _project_or_404(project_id)
-        return _render_report(project, _report_of(project, report_id), approve_form=form, error=problem,
-                              status=422)
+        return _render_report(
+            project, _report_of(project, report_id), approve_form=form, error=problem, status=422
+        )
     return _render_report(project, item, approve_form=form, status=422)
 
 
@@ -461,7 +603,9 @@ def return_report(project_id: int, report_id: int):
         return _report_not_returnable(project, item)
     form = ReturnReportForm(prefix="return")
     if form.validate_on_submit():
-        _result, problem = attempt(ops.return_report, item, current_user, form.note.data, denied_obj=item)
+        _result, problem = attempt(
+            ops.return_report, item, current_user, form.note.data, denied_obj=item
+        )
         if problem is None:
             db.session.commit()
             flash(_("The progress report has been returned to the project owner."), "success")
@@ -476,8 +620,13 @@ def return_report(project_id: int, report_id: int):
 
 def _report_not_returnable(project: Project, item: ProgressReport):
     """The report is not awaiting review (any more): say so on its page, where the review forms are gone."""
-    flash(_("This progress report can no longer be returned: it is now “%(state)s”.",
-            state=str(REPORT_STATE_LABELS.get(item.state, item.state))), "warning")
+    flash(
+        _(
+            "This progress report can no longer be returned: it is now “%(state)s”.",
+            state=str(REPORT_STATE_LABELS.get(item.state, item.state)),
+        ),
+        "warning",
+    )
     return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
 
 
@@ -502,7 +651,9 @@ def evidence(project_id: int, file_id: int):
     require("project.download", project)
     item = _evidence_of(project, file_id, ("progress_evidence", "change_evidence"))
     require_file_readable(item)
-    return download_response(item.stored_name, item.original_name, item.content_type, etag=item.sha256)
+    return download_response(
+        item.stored_name, item.original_name, item.content_type, etag=item.sha256
+    )
 
 
 @bp.post("/projects/<int:project_id>/evidence/<int:file_id>/delete")
@@ -522,7 +673,9 @@ def remove_evidence(project_id: int, file_id: int):
         flash(_("“%(name)s” has been removed.", name=name), "success")
     else:
         flash(problem, "warning")
-    return redirect(url_for("projects.write_report", project_id=project.id, milestone_id=report.milestone_id))
+    return redirect(
+        url_for("projects.write_report", project_id=project.id, milestone_id=report.milestone_id)
+    )
 
 
 @bp.get("/projects/progress-reports")
@@ -534,32 +687,52 @@ def waiting_reports():
 
 # --- projects at risk ----------------------------------------------------------------------------
 
+
 @bp.get("/projects/at-risk")
 def at_risk():
     """Running projects with overdue milestones, long silence or spending far behind time."""
     require("project.at_risk")
-    return render_template("projects/at_risk.html", risks=projects_at_risk(), percent=percent,
-                           today=local_today(), silence_days=current_app.config["PROJECT_SILENCE_DAYS"],
-                           lag=percent(current_app.config["PROJECT_SPENDING_LAG"]))
+    return render_template(
+        "projects/at_risk.html",
+        risks=projects_at_risk(),
+        percent=percent,
+        today=local_today(),
+        silence_days=current_app.config["PROJECT_SILENCE_DAYS"],
+        lag=percent(current_app.config["PROJECT_SPENDING_LAG"]),
+    )
 
 
 # --- mid-term checks -----------------------------------------------------------------------------
+
 
 @bp.get("/projects/midterm")
 def midterm():
     """Choose running projects for a mid-term batch; open conditions and past batches."""
     require("midterm.record")
-    return render_template("projects/midterm.html", projects=midterm_ops.running_projects(),
-                           conditions=midterm_ops.open_conditions(), batches=midterm_ops.batch_summaries(),
-                           conclusions=MIDTERM_CONCLUSIONS, today=local_today(), rectified_form=MidtermRectifiedForm())
+    return render_template(
+        "projects/midterm.html",
+        projects=midterm_ops.running_projects(),
+        conditions=midterm_ops.open_conditions(),
+        batches=midterm_ops.batch_summaries(),
+        conclusions=MIDTERM_CONCLUSIONS,
+        today=local_today(),
+        rectified_form=MidtermRectifiedForm(),
+    )
 
 
 def _render_midterm_batch(form: MidtermBatchForm, error: str | None = None, status: int = 200):
     ids = [entry.form.project_id.data for entry in form.entries]
-    projects = {p.id: p for p in db.session.scalars(
-        sa.select(Project).where(Project.id.in_([i for i in ids if i and 0 < i < 2**31])).options(
-            selectinload(Project.organisation)))}
-    return render_template("projects/midterm_record.html", form=form, projects=projects, error=error), status
+    projects = {
+        p.id: p
+        for p in db.session.scalars(
+            sa.select(Project)
+            .where(Project.id.in_([i for i in ids if i and 0 < i < 2**31]))
+            .options(selectinload(Project.organisation))
+        )
+    }
+    return render_template(
+        "projects/midterm_record.html", form=form, projects=projects, error=error
+    ), status
 
 
 @bp.route("/projects/midterm/record", methods=["GET", "POST"])
@@ -584,12 +757,19 @@ def record_midterm():
     form = MidtermBatchForm()
     if form.validate_on_submit():
         entries = [entry.form.entry() for entry in form.entries]
-        _result, problem = attempt(midterm_ops.record_midterm_checks, form.batch.data, entries, current_user)
+        _result, problem = attempt(
+            midterm_ops.record_midterm_checks, form.batch.data, entries, current_user
+        )
         if problem is None:
             db.session.commit()
-            flash(ngettext("The mid-term conclusion on %(num)d project has been recorded.",
-                           "The mid-term conclusions on %(num)d projects have been recorded.", len(entries)),
-                  "success")
+            flash(
+                ngettext(
+                    "The mid-term conclusion on %(num)d project has been recorded.",
+                    "The mid-term conclusions on %(num)d projects have been recorded.",
+                    len(entries),
+                ),
+                "success",
+            )
             return redirect(url_for("projects.midterm"))
         return _render_midterm_batch(form, error=problem, status=422)
     return _render_midterm_batch(form, status=422)
@@ -606,8 +786,10 @@ def midterm_rectified(check_id: int):
     _result, problem = attempt(midterm_ops.mark_rectified, check, current_user)
     if problem is None:
         db.session.commit()
-        flash(_("The rectification of %(code)s has been recorded.", code=check.project.code), "success")
+        flash(
+            _("The rectification of %(code)s has been recorded.", code=check.project.code),
+            "success",
+        )
     else:
         flash(problem, "warning")
     return redirect(url_for("projects.midterm", _anchor="conditions"))
-

@@ -61,17 +61,27 @@ class ScoreInRange:
         if -value.as_tuple().exponent > SCORE_PLACES and value != value.quantize(Decimal("0.01")):
             raise ValidationError(_l("Use at most two decimals."))
         if not self.min_score <= value <= self.max_score:
-            raise ValidationError(_l("Give a score from %(min)s to %(max)s.", min=plain_number(self.min_score),
-                                     max=plain_number(self.max_score)))
+            raise ValidationError(
+                _l(
+                    "Give a score from %(min)s to %(max)s.",
+                    min=plain_number(self.min_score),
+                    max=plain_number(self.max_score),
+                )
+            )
 
 
 class ReviewForm(FlaskForm):
     """The comment and recommendation; :func:`review_form` adds one score field per criterion."""
 
     comment = TextAreaField(
-        _l("Comment"), validators=[Optional(), Length(max=COMMENT_MAX_LENGTH)],
-        description=_l("Your assessment of the proposal's strengths, weaknesses and risks "
-                       "(at least %(n)d characters to submit).", n=COMMENT_MIN_LENGTH))
+        _l("Comment"),
+        validators=[Optional(), Length(max=COMMENT_MAX_LENGTH)],
+        description=_l(
+            "Your assessment of the proposal's strengths, weaknesses and risks "
+            "(at least %(n)d characters to submit).",
+            n=COMMENT_MIN_LENGTH,
+        ),
+    )
     recommendation = SelectField(_l("Overall recommendation"), validators=[Optional()])
 
     criteria: list[RubricCriterion]
@@ -96,14 +106,21 @@ class ReviewForm(FlaskForm):
                 f.errors = [*f.errors, _l("Score this criterion before submitting.")]
                 complete = False
         if not self.recommendation.data:
-            self.recommendation.errors = [*self.recommendation.errors,
-                                          _l("Choose an overall recommendation before submitting.")]
+            self.recommendation.errors = [
+                *self.recommendation.errors,
+                _l("Choose an overall recommendation before submitting."),
+            ]
             complete = False
         length = len((self.comment.data or "").strip())
         if length < COMMENT_MIN_LENGTH:
-            self.comment.errors = [*self.comment.errors, _l(
-                "Write at least %(n)d characters before submitting (now %(have)d).",
-                n=COMMENT_MIN_LENGTH, have=length)]
+            self.comment.errors = [
+                *self.comment.errors,
+                _l(
+                    "Write at least %(n)d characters before submitting (now %(have)d).",
+                    n=COMMENT_MIN_LENGTH,
+                    have=length,
+                ),
+            ]
             complete = False
         return complete and not any(f.errors for f in self)
 
@@ -112,7 +129,9 @@ def _score_label(criterion: RubricCriterion) -> str:
     return f"{criterion_name(criterion)} ({plain_number(criterion.min_score)}–{plain_number(criterion.max_score)})"
 
 
-def review_form(criteria: list[RubricCriterion], review=None, formdata=None, purpose: str = "proposal") -> ReviewForm:
+def review_form(
+    criteria: list[RubricCriterion], review=None, formdata=None, purpose: str = "proposal"
+) -> ReviewForm:
     """A review form for ``criteria``, filled from ``review`` (or from the posted ``formdata``).
 
     For an acceptance review (``purpose='acceptance'``) the recommendation offers pass,
@@ -123,30 +142,50 @@ def review_form(criteria: list[RubricCriterion], review=None, formdata=None, pur
         pass
 
     for criterion in criteria:
-        setattr(_Form, score_field_name(criterion.id), StringField(
-            _score_label(criterion), validators=[ScoreInRange(criterion.min_score, criterion.max_score)],
-            description=_l("Weight %(weight)s; from %(min)s to %(max)s, at most two decimals.",
-                           weight=plain_number(criterion.weight), min=plain_number(criterion.min_score),
-                           max=plain_number(criterion.max_score)),
-            render_kw={"inputmode": "decimal", "autocomplete": "off"}))
+        setattr(
+            _Form,
+            score_field_name(criterion.id),
+            StringField(
+                _score_label(criterion),
+                validators=[ScoreInRange(criterion.min_score, criterion.max_score)],
+                description=_l(
+                    "Weight %(weight)s; from %(min)s to %(max)s, at most two decimals.",
+                    weight=plain_number(criterion.weight),
+                    min=plain_number(criterion.min_score),
+                    max=plain_number(criterion.max_score),
+                ),
+                render_kw={"inputmode": "decimal", "autocomplete": "off"},
+            ),
+        )
     data = {}
     if review is not None:
         data = {"comment": review.comment, "recommendation": review.recommendation or ""}
-        data.update({score_field_name(s.criterion_id): plain_number(s.value) for s in review.scores})
+        data.update(
+            {score_field_name(s.criterion_id): plain_number(s.value) for s in review.scores}
+        )
     form = _Form(formdata=formdata, data=data)
     form.criteria = list(criteria)
     form.recommendation.choices = [("", str(_l("— choose —")))] + [
-        (k, str(v)) for k, v in recommendations_for(purpose).items()]
+        (k, str(v)) for k, v in recommendations_for(purpose).items()
+    ]
     if purpose == "acceptance":
-        form.comment.description = _l("Your assessment of what the project achieved against its task book: "
-                                      "tasks, KPI targets, use of funds and the level of its outcomes "
-                                      "(at least %(n)d characters to submit).", n=COMMENT_MIN_LENGTH)
+        form.comment.description = _l(
+            "Your assessment of what the project achieved against its task book: "
+            "tasks, KPI targets, use of funds and the level of its outcomes "
+            "(at least %(n)d characters to submit).",
+            n=COMMENT_MIN_LENGTH,
+        )
     return form
 
 
 class ReopenForm(FlaskForm):
     """The bureau's reason for reopening a submitted review (kept in the audit log)."""
 
-    reason = TextAreaField(_l("Reason for reopening"), validators=[
-        DataRequired(_l("Give the reason for reopening: it is kept in the audit log.")), Length(max=2000)],
-        description=_l("The expert reads this reason in the notification."))
+    reason = TextAreaField(
+        _l("Reason for reopening"),
+        validators=[
+            DataRequired(_l("Give the reason for reopening: it is kept in the audit log.")),
+            Length(max=2000),
+        ],
+        description=_l("The expert reads this reason in the notification."),
+    )

@@ -45,6 +45,7 @@ DUE_SOON_DAYS = 3
 
 # --- helpers shared by the pages -----------------------------------------------------------------
 
+
 def due_status(due_at: datetime, now: datetime | None = None) -> tuple[str, int]:
     """("overdue" | "today" | "left", days) counted in Beijing calendar days."""
     now = now or utcnow()
@@ -63,8 +64,11 @@ def due_text(due_at: datetime, now: datetime | None = None) -> str:
 def due_note(kind: str, days: int) -> str:
     """The text of a due status: "Overdue by 2 days", "Due today", "5 days left"."""
     if kind == "overdue":
-        return (ngettext("Overdue by %(num)d day", "Overdue by %(num)d days", days) if days
-                else _("Overdue since today"))
+        return (
+            ngettext("Overdue by %(num)d day", "Overdue by %(num)d days", days)
+            if days
+            else _("Overdue since today")
+        )
     if kind == "today":
         return _("Due today")
     return ngettext("%(num)d day left", "%(num)d days left", days)
@@ -80,8 +84,13 @@ def review_url(assignment: Assignment) -> str | None:
 
 @bp.app_context_processor
 def _assignment_helpers():
-    return {"due_text": due_text, "due_status": due_status, "assignment_review_url": review_url,
-            "assignment_state_labels": ops.STATE_LABELS, "assignment_source_labels": ops.SOURCE_LABELS}
+    return {
+        "due_text": due_text,
+        "due_status": due_status,
+        "assignment_review_url": review_url,
+        "assignment_state_labels": ops.STATE_LABELS,
+        "assignment_source_labels": ops.SOURCE_LABELS,
+    }
 
 
 def _default_due() -> datetime:
@@ -95,41 +104,72 @@ def _call_or_404(call_id: int) -> Call:
 
 def _application_or_404(application_id: int) -> Application:
     """The application if the user may see it (an organisation's draft is not found)."""
-    application = db.session.get(Application, application_id, options=[
-        joinedload(Application.call), joinedload(Application.organisation),
-        joinedload(Application.cluster)]) or abort(404)
+    application = db.session.get(
+        Application,
+        application_id,
+        options=[
+            joinedload(Application.call),
+            joinedload(Application.organisation),
+            joinedload(Application.cluster),
+        ],
+    ) or abort(404)
     require("application.view", application, not_found=True)
     return application
 
 
 def _assignment_or_404(assignment_id: int) -> Assignment:
-    return db.session.get(Assignment, assignment_id, options=[
-        joinedload(Assignment.expert), joinedload(Assignment.application)]) or abort(404)
+    return db.session.get(
+        Assignment,
+        assignment_id,
+        options=[joinedload(Assignment.expert), joinedload(Assignment.application)],
+    ) or abort(404)
 
 
 # --- the bureau: a call's assignments ------------------------------------------------------------
 
+
 def _last_run(call: Call) -> AuditEvent | None:
-    return db.session.scalar(sa.select(AuditEvent).where(
-        AuditEvent.action == "assignment.auto_assign", AuditEvent.object_type == "Call",
-        AuditEvent.object_id == str(call.id)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.action == "assignment.auto_assign",
+            AuditEvent.object_type == "Call",
+            AuditEvent.object_id == str(call.id),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
 
 
-def _render_call(call: Call, form: AutoAssignForm | None = None, infeasible=None, status: int = 200):
+def _render_call(
+    call: Call, form: AutoAssignForm | None = None, infeasible=None, status: int = 200
+):
     experts = ops.invitable_experts()
     under_review = ops.applications_under_review(call)
     if form is None:
-        form = AutoAssignForm(formdata=None, cap=ops.suggested_cap(call, len(under_review), len(experts)),
-                              due_at=_default_due())
-    stmt = (sa.select(Application).where(Application.call_id == call.id, Application.state == "under_review")
-            .options(selectinload(Application.cluster))
-            .order_by(Application.reference_no, Application.id))
+        form = AutoAssignForm(
+            formdata=None,
+            cap=ops.suggested_cap(call, len(under_review), len(experts)),
+            due_at=_default_due(),
+        )
+    stmt = (
+        sa.select(Application)
+        .where(Application.call_id == call.id, Application.state == "under_review")
+        .options(selectinload(Application.cluster))
+        .order_by(Application.reference_no, Application.id)
+    )
     page = paginate(stmt)
     page_ids = [a.id for a in page.items]
-    rows = db.session.scalars(
-        sa.select(Assignment).where(Assignment.application_id.in_(page_ids), Assignment.purpose == ops.PURPOSE)
-        .options(selectinload(Assignment.expert), selectinload(Assignment.review))
-        .order_by(Assignment.invited_at, Assignment.id)).all() if page_ids else []
+    rows = (
+        db.session.scalars(
+            sa.select(Assignment)
+            .where(Assignment.application_id.in_(page_ids), Assignment.purpose == ops.PURPOSE)
+            .options(selectinload(Assignment.expert), selectinload(Assignment.review))
+            .order_by(Assignment.invited_at, Assignment.id)
+        ).all()
+        if page_ids
+        else []
+    )
     by_application: dict[int, list[Assignment]] = {i: [] for i in page_ids}
     for a in rows:
         by_application[a.application_id].append(a)
@@ -139,19 +179,36 @@ def _render_call(call: Call, form: AutoAssignForm | None = None, infeasible=None
     for a in everything:
         per_expert.setdefault(a.expert_id, Counter())[a.state] += 1
     pool_ids = {e.id for e in experts}
-    outside = db.session.scalars(sa.select(Expert).where(Expert.id.in_(set(per_expert) - pool_ids))).all()
-    loads = sorted(((e, per_expert.get(e.id, Counter())) for e in list(experts) + list(outside)),
-                   key=lambda item: (-(item[1]["invited"] + item[1]["accepted"]), item[0].name, item[0].id))
+    outside = db.session.scalars(
+        sa.select(Expert).where(Expert.id.in_(set(per_expert) - pool_ids))
+    ).all()
+    loads = sorted(
+        ((e, per_expert.get(e.id, Counter())) for e in list(experts) + list(outside)),
+        key=lambda item: (-(item[1]["invited"] + item[1]["accepted"]), item[0].name, item[0].id),
+    )
     declined = [(a, ops.propose_replacement(a)) for a in ops.declined_awaiting_replacement(call)]
     explanation, room = None, 0
     if infeasible is not None:
         explanation = ops.explain(infeasible, {a.id: a for a in under_review})
         room = sum(max(0, cap - infeasible.loads.get(e, 0)) for e, cap in infeasible.caps.items())
     return render_template(
-        "review/assign/call.html", call=call, form=form, page=page, by_application=by_application,
-        states=states, loads=loads, pool_size=len(experts), under_review=len(under_review),
-        declined=declined, last_run=_last_run(call), infeasible=infeasible, explanation=explanation, room=room,
-        replacement_form=ReplacementForm(formdata=None), now=utcnow()), status
+        "review/assign/call.html",
+        call=call,
+        form=form,
+        page=page,
+        by_application=by_application,
+        states=states,
+        loads=loads,
+        pool_size=len(experts),
+        under_review=len(under_review),
+        declined=declined,
+        last_run=_last_run(call),
+        infeasible=infeasible,
+        explanation=explanation,
+        room=room,
+        replacement_form=ReplacementForm(formdata=None),
+        now=utcnow(),
+    ), status
 
 
 @bp.get("/calls/<int:call_id>/assignments")
@@ -171,8 +228,14 @@ def auto_assign(call_id: int):
     if not form.validate():
         return _render_call(call, form, status=422)
     try:
-        run = ops.auto_assign(call, current_user, cap=form.cap.data, due_at=local_to_utc(form.due_at.data),
-                              draw=form.draw.data, seed=form.seed.data)
+        run = ops.auto_assign(
+            call,
+            current_user,
+            cap=form.cap.data,
+            due_at=local_to_utc(form.due_at.data),
+            draw=form.draw.data,
+            seed=form.seed.data,
+        )
     except ops.AutoAssignInfeasible as exc:
         db.session.rollback()
         flash(exc.message, "danger")
@@ -192,10 +255,16 @@ def auto_assign(call_id: int):
 
 # --- the bureau: one application's experts ------------------------------------------------------
 
+
 def _expert_choices(application: Application):
     """Select options: allowed experts best first, then the forbidden ones disabled with their reason."""
-    taken = set(db.session.scalars(sa.select(Assignment.expert_id).where(
-        Assignment.application_id == application.id, Assignment.purpose == ops.PURPOSE)))
+    taken = set(
+        db.session.scalars(
+            sa.select(Assignment.expert_id).where(
+                Assignment.application_id == application.id, Assignment.purpose == ops.PURPOSE
+            )
+        )
+    )
     experts = [e for e in ops.invitable_experts() if e.id not in taken]
     forbidden = ops.forbidden_reasons([application], experts)
     scores = ops.suitability_matrix([application], experts)
@@ -206,35 +275,61 @@ def _expert_choices(application: Application):
         load = loads.get(e.id, 0)
         reasons = forbidden.get((application.id, e.id))
         if reasons:
-            label = _("%(name)s — conflict of interest: %(reasons)s", name=e.name, reasons="; ".join(reasons))
+            label = _(
+                "%(name)s — conflict of interest: %(reasons)s",
+                name=e.name,
+                reasons="; ".join(reasons),
+            )
             blocked.append(SelectChoice(e.id, label, {"disabled": True}))
             conflicted.append((e, reasons))
         else:
-            label = _("%(name)s (%(employer)s) — suitability %(score)d, %(load)d in this call",
-                      name=e.name, employer=e.employer_name or "—", score=score, load=load)
+            label = _(
+                "%(name)s (%(employer)s) — suitability %(score)d, %(load)d in this call",
+                name=e.name,
+                employer=e.employer_name or "—",
+                score=score,
+                load=load,
+            )
             allowed.append((score, -load, e.id, label))
     allowed.sort(key=lambda c: (-c[0], -c[1], c[2]))
-    choices = [SelectChoice(0, _("— choose —"))] + [SelectChoice(c[2], c[3]) for c in allowed] + blocked
+    choices = (
+        [SelectChoice(0, _("— choose —"))] + [SelectChoice(c[2], c[3]) for c in allowed] + blocked
+    )
     return choices, len(allowed), conflicted
 
 
-def _render_application(application: Application, form: ManualAssignForm | None = None, status: int = 200):
+def _render_application(
+    application: Application, form: ManualAssignForm | None = None, status: int = 200
+):
     if form is None:
         form = ManualAssignForm(formdata=None, due_at=_default_due())
     form.expert_id.choices, allowed_count, conflicted = _expert_choices(application)
     assignments = db.session.scalars(
-        sa.select(Assignment).where(Assignment.application_id == application.id,
-                                    Assignment.purpose == ops.PURPOSE)
+        sa.select(Assignment)
+        .where(Assignment.application_id == application.id, Assignment.purpose == ops.PURPOSE)
         .options(selectinload(Assignment.expert), selectinload(Assignment.review))
-        .order_by(Assignment.invited_at, Assignment.id)).all()
+        .order_by(Assignment.invited_at, Assignment.id)
+    ).all()
     replaced = {a.replaces_id for a in assignments if a.replaces_id}
-    proposals = {a.id: ops.propose_replacement(a) for a in assignments
-                 if a.state == "declined" and a.id not in replaced}
+    proposals = {
+        a.id: ops.propose_replacement(a)
+        for a in assignments
+        if a.state == "declined" and a.id not in replaced
+    }
     open_count = sum(1 for a in assignments if a.state in ops.OPEN_STATES)
     return render_template(
-        "review/assign/application.html", application=application, call=application.call, form=form,
-        assignments=assignments, proposals=proposals, open_count=open_count, allowed_count=allowed_count,
-        conflicted=conflicted, replacement_form=ReplacementForm(formdata=None), now=utcnow()), status
+        "review/assign/application.html",
+        application=application,
+        call=application.call,
+        form=form,
+        assignments=assignments,
+        proposals=proposals,
+        open_count=open_count,
+        allowed_count=allowed_count,
+        conflicted=conflicted,
+        replacement_form=ReplacementForm(formdata=None),
+        now=utcnow(),
+    ), status
 
 
 @bp.get("/applications/<int:application_id>/assignments")
@@ -251,7 +346,9 @@ def add_assignment(application_id: int):
     application = _application_or_404(application_id)
     require("assignment.manage", application)
     back = url_for("review.application_assignments", application_id=application.id)
-    if ops.closed_problem(application):  # the form is only shown while the application is under review
+    if ops.closed_problem(
+        application
+    ):  # the form is only shown while the application is under review
         flash(_("Experts can be invited only while the application is under review."), "warning")
         return redirect(back)
     form = ManualAssignForm()
@@ -303,7 +400,9 @@ def withdraw_assignment(assignment_id: int):
         flash(exc.message, "warning")
         return redirect(_back_to(assignment))
     db.session.commit()
-    flash(_("The invitation of %(name)s has been withdrawn.", name=assignment.expert.name), "success")
+    flash(
+        _("The invitation of %(name)s has been withdrawn.", name=assignment.expert.name), "success"
+    )
     return redirect(_back_to(assignment))
 
 
@@ -324,34 +423,58 @@ def invite_replacement(assignment_id: int):
         flash(exc.message, "danger")
         return redirect(_back_to(assignment))
     db.session.commit()
-    flash(_("%(name)s has been invited in place of %(declined)s.", name=expert.name,
-            declined=assignment.expert.name), "success")
+    flash(
+        _(
+            "%(name)s has been invited in place of %(declined)s.",
+            name=expert.name,
+            declined=assignment.expert.name,
+        ),
+        "success",
+    )
     return redirect(_back_to(assignment))
 
 
 # --- experts: invitations and assignments ---------------------------------------------------------
+
 
 @bp.get("/expert/reviews")
 def my_reviews():
     """The expert's invitations and accepted assignments with due dates and progress."""
     require("expert.own_profile")
     expert = expert_for_user(current_user) or abort(404)
-    items = db.session.scalars(
-        sa.select(Assignment).where(Assignment.expert_id == expert.id)
-        .options(joinedload(Assignment.application).joinedload(Application.call),
-                 joinedload(Assignment.application).joinedload(Application.cluster),
-                 selectinload(Assignment.review))
-        .order_by(Assignment.due_at, Assignment.id)).unique().all()
+    items = (
+        db.session.scalars(
+            sa.select(Assignment)
+            .where(Assignment.expert_id == expert.id)
+            .options(
+                joinedload(Assignment.application).joinedload(Application.call),
+                joinedload(Assignment.application).joinedload(Application.cluster),
+                selectinload(Assignment.review),
+            )
+            .order_by(Assignment.due_at, Assignment.id)
+        )
+        .unique()
+        .all()
+    )
     invitations = [a for a in items if a.state == "invited"]
     accepted = [a for a in items if a.state == "accepted"]
     # what is still to write comes first, most urgent first; submitted reviews follow, newest first
-    submitted = [a for a in accepted if a.review is not None and a.review.state == "submitted"][::-1]
+    submitted = [a for a in accepted if a.review is not None and a.review.state == "submitted"][
+        ::-1
+    ]
     to_write = [a for a in accepted if a.review is None or a.review.state != "submitted"]
     closed = [a for a in items if a.state in ("declined", "withdrawn")]
-    return render_template("review/expert/my_reviews.html", expert=expert, invitations=invitations,
-                           to_write=to_write, submitted=submitted, closed=closed,
-                           dues=_queue_dues(invitations + accepted, utcnow()),
-                           invitation_url=_id_url("review.invitation"), review_url=_id_url(REVIEW_ENDPOINT))
+    return render_template(
+        "review/expert/my_reviews.html",
+        expert=expert,
+        invitations=invitations,
+        to_write=to_write,
+        submitted=submitted,
+        closed=closed,
+        dues=_queue_dues(invitations + accepted, utcnow()),
+        invitation_url=_id_url("review.invitation"),
+        review_url=_id_url(REVIEW_ENDPOINT),
+    )
 
 
 def _queue_dues(items: list[Assignment], now: datetime) -> dict[int, tuple[str, str | None, bool]]:
@@ -381,15 +504,25 @@ def _id_url(endpoint: str):
     return lambda assignment_id: f"{head}{assignment_id}{tail}"
 
 
-def _render_invitation(assignment: Assignment, accept_form=None, decline_form=None, status: int = 200):
+def _render_invitation(
+    assignment: Assignment, accept_form=None, decline_form=None, status: int = 200
+):
     application = assignment.application
-    project = ops.acceptance_project(application.id) if assignment.purpose == ops.ACCEPTANCE else None
+    project = (
+        ops.acceptance_project(application.id) if assignment.purpose == ops.ACCEPTANCE else None
+    )
     return render_template(
-        "review/expert/invitation.html", assignment=assignment, application=application,
-        call=application.call, blind=application.call.blind_review and project is None, project=project,
+        "review/expert/invitation.html",
+        assignment=assignment,
+        application=application,
+        call=application.call,
+        blind=application.call.blind_review and project is None,
+        project=project,
         accept_form=accept_form or AcceptForm(formdata=None),
-        decline_form=decline_form or DeclineForm(formdata=None), now=utcnow(),
-        due_local=local_naive(assignment.due_at)), status
+        decline_form=decline_form or DeclineForm(formdata=None),
+        now=utcnow(),
+        due_local=local_naive(assignment.due_at),
+    ), status
 
 
 @bp.get("/expert/assignments/<int:assignment_id>")
@@ -451,8 +584,13 @@ def _answer(assignment_id: int, event: str):
         return redirect(back)
     db.session.commit()
     if event == "accept":
-        flash(_("Thank you: you have accepted to review “%(title)s”.", title=assignment.application.title),
-              "success")
+        flash(
+            _(
+                "Thank you: you have accepted to review “%(title)s”.",
+                title=assignment.application.title,
+            ),
+            "success",
+        )
     else:
         flash(_("You have declined the invitation. The bureau has been told."), "success")
     return redirect(url_for("review.my_reviews"))
@@ -482,8 +620,11 @@ def recuse(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
     require("assignment.recuse", assignment, not_found=True)
     if assignment.state not in ops.OPEN_STATES:
-        flash(_answered_problem(assignment, "recuse") or _("This action is not possible in the current state."),
-              "warning")
+        flash(
+            _answered_problem(assignment, "recuse")
+            or _("This action is not possible in the current state."),
+            "warning",
+        )
         return redirect(url_for("review.my_reviews"))
     form = RecuseForm()
     if not form.validate():
@@ -500,6 +641,10 @@ def recuse(assignment_id: int):
         flash(exc.message, "warning")
         return redirect(url_for("review.my_reviews"))
     db.session.commit()
-    flash(_("You have withdrawn from this review because of a conflict of interest. The bureau has been told."),
-          "success")
+    flash(
+        _(
+            "You have withdrawn from this review because of a conflict of interest. The bureau has been told."
+        ),
+        "success",
+    )
     return redirect(url_for("review.my_reviews"))

@@ -61,15 +61,22 @@ def _refused(exc: WorkflowError, obj, action: str):
 
 # --- decisions ------------------------------------------------------------------------------
 
+
 def review_summaries(applications: list[Application], call: Call) -> dict[int, dict]:
     """Per application the number of valid reviews and, with the aggregation module, mean and trimmed mean."""
     ids = [a.id for a in applications]
     totals: dict[int, list[Decimal]] = {i: [] for i in ids}
     if ids:
         rows = db.session.execute(
-            sa.select(Assignment.application_id, Review.total).join(Review, Review.assignment_id == Assignment.id)
-            .where(Assignment.application_id.in_(ids), Assignment.purpose == "proposal",
-                   Assignment.state == "accepted", Review.state == "submitted")).all()
+            sa.select(Assignment.application_id, Review.total)
+            .join(Review, Review.assignment_id == Assignment.id)
+            .where(
+                Assignment.application_id.in_(ids),
+                Assignment.purpose == "proposal",
+                Assignment.state == "accepted",
+                Review.state == "submitted",
+            )
+        ).all()
         for application_id, total in rows:
             totals[application_id].append(Decimal(total))
     summaries = {}
@@ -82,7 +89,12 @@ def review_summaries(applications: list[Application], call: Call) -> dict[int, d
 def _decision_order(application: Application, stats) -> tuple:
     """Undecided first, then by score (best first, unscored last), then by reference number."""
     score = getattr(stats, "score", None)
-    return (application.state != "reviewed", score is None, -(score or 0), application.reference_no or "")
+    return (
+        application.state != "reviewed",
+        score is None,
+        -(score or 0),
+        application.reference_no or "",
+    )
 
 
 def _render_decisions(call: Call, *, forms: dict | None = None, status: int = 200):
@@ -97,17 +109,29 @@ def _render_decisions(call: Call, *, forms: dict | None = None, status: int = 20
             continue
         approve_form, decline_form = forms.get(a.id, (None, None))
         row_forms[a.id] = (
-            approve_form or ApproveForm(formdata=None, prefix=f"approve-{a.id}", amount=wan_text(a.fiscal_total)),
+            approve_form
+            or ApproveForm(
+                formdata=None, prefix=f"approve-{a.id}", amount=wan_text(a.fiscal_total)
+            ),
             decline_form or DeclineForm(formdata=None, prefix=f"decline-{a.id}"),
         )
-    notices = db.session.scalars(sa.select(PublicNotice).where(PublicNotice.call_id == call.id)
-                                 .order_by(PublicNotice.id)).all()
+    notices = db.session.scalars(
+        sa.select(PublicNotice).where(PublicNotice.call_id == call.id).order_by(PublicNotice.id)
+    ).all()
     still_in_review = len(ops.call_applications(call, ("submitted", "under_review")))
-    return render_template("review/decisions/decisions.html", call=call, position=ops.budget_position(call),
-                           applications=applications, decided=decided, summaries=summaries,
-                           row_forms=row_forms, notices=notices, still_in_review=still_in_review,
-                           has_stats=review_stats is not None,
-                           has_errors=any(f is not None and f.errors for pair in forms.values() for f in pair)), status
+    return render_template(
+        "review/decisions/decisions.html",
+        call=call,
+        position=ops.budget_position(call),
+        applications=applications,
+        decided=decided,
+        summaries=summaries,
+        row_forms=row_forms,
+        notices=notices,
+        still_in_review=still_in_review,
+        has_stats=review_stats is not None,
+        has_errors=any(f is not None and f.errors for pair in forms.values() for f in pair),
+    ), status
 
 
 @bp.get("/calls/<int:call_id>/decisions")
@@ -126,7 +150,9 @@ def _application_of_call(call: Call, application_id: int) -> Application:
 
 
 def _after_decision(call: Call, application: Application):
-    return redirect(url_for("review.decisions", call_id=call.id, _anchor=f"application-{application.id}"))
+    return redirect(
+        url_for("review.decisions", call_id=call.id, _anchor=f"application-{application.id}")
+    )
 
 
 @bp.post("/calls/<int:call_id>/decisions/<int:application_id>/approve")
@@ -148,8 +174,14 @@ def approve(call_id: int, application_id: int):
             return _after_decision(call, application)
         else:
             db.session.commit()
-            flash(_("%(ref)s approved with %(amount)s.", ref=application.reference_no,
-                    amount=format_wan(decision.amount, 4)), "success")
+            flash(
+                _(
+                    "%(ref)s approved with %(amount)s.",
+                    ref=application.reference_no,
+                    amount=format_wan(decision.amount, 4),
+                ),
+                "success",
+            )
             return _after_decision(call, application)
     return _render_decisions(call, forms={application.id: (form, None)}, status=422)
 
@@ -180,13 +212,18 @@ def decline(call_id: int, application_id: int):
 
 # --- public notices: the bureau's side ------------------------------------------------------
 
+
 def _notice_or_404(notice_id: int) -> PublicNotice:
     return db.session.get(PublicNotice, notice_id) or abort(404)
 
 
 def _notice_data(form: NoticeForm) -> dict:
-    return {"title": form.title.data.strip(), "body": (form.body.data or "").strip(),
-            "starts_on": form.starts_on.data, "ends_on": form.ends_on.data}
+    return {
+        "title": form.title.data.strip(),
+        "body": (form.body.data or "").strip(),
+        "starts_on": form.starts_on.data,
+        "ends_on": form.ends_on.data,
+    }
 
 
 def _flash_period_warning(data: dict) -> None:
@@ -204,9 +241,11 @@ def new_notice(call_id: int):
     form = NoticeForm()
     if request.method == "GET":
         form.title.data = _("Public notice of the projects approved in “%(call)s”", call=call.title)
-        form.body.data = _("The projects below are proposed for funding. Anyone who objects to a project may "
-                           "write to the Erdaojiang District Science and Technology Bureau during the notice "
-                           "period, giving their name and contact details and the facts of the objection.")
+        form.body.data = _(
+            "The projects below are proposed for funding. Anyone who objects to a project may "
+            "write to the Erdaojiang District Science and Technology Bureau during the notice "
+            "period, giving their name and contact details and the facts of the objection."
+        )
         form.starts_on.data = today
         form.ends_on.data = ops.default_end(today)
     if form.validate_on_submit():
@@ -221,10 +260,14 @@ def new_notice(call_id: int):
             flash(_("The notice has been saved as a draft."), "success")
             _flash_period_warning(data)
             return redirect(url_for("review.manage_notice", notice_id=notice.id))
-    return render_template("review/decisions/notice_form.html", call=call, form=form, notice=None,
-                           approved=_approved_preview(call),
-                           warning=ops.period_warning(form.starts_on.data, form.ends_on.data)), \
-        (422 if form.errors else 200)
+    return render_template(
+        "review/decisions/notice_form.html",
+        call=call,
+        form=form,
+        notice=None,
+        approved=_approved_preview(call),
+        warning=ops.period_warning(form.starts_on.data, form.ends_on.data),
+    ), (422 if form.errors else 200)
 
 
 def _approved_preview(call: Call):
@@ -251,30 +294,53 @@ def edit_notice(notice_id: int):
             flash(_("The notice has been saved."), "success")
             _flash_period_warning(data)
             return redirect(url_for("review.manage_notice", notice_id=notice.id))
-    return render_template("review/decisions/notice_form.html", call=notice.call, form=form, notice=notice,
-                           approved=ops.noticed_applications(notice),
-                           warning=ops.period_warning(form.starts_on.data, form.ends_on.data)), \
-        (422 if form.errors else 200)
+    return render_template(
+        "review/decisions/notice_form.html",
+        call=notice.call,
+        form=form,
+        notice=notice,
+        approved=ops.noticed_applications(notice),
+        warning=ops.period_warning(form.starts_on.data, form.ends_on.data),
+    ), (422 if form.errors else 200)
 
 
-def _render_notice(notice: PublicNotice, *, objection_form=None, close_form=None, resolve_forms=None,
-                   error: str | None = None, status: int = 200):
+def _render_notice(
+    notice: PublicNotice,
+    *,
+    objection_form=None,
+    close_form=None,
+    resolve_forms=None,
+    error: str | None = None,
+    status: int = 200,
+):
     listed = ops.noticed_applications(notice)
     if objection_form is None:
         objection_form = ObjectionForm(formdata=None, prefix="objection", received_on=local_today())
     objection_form.application_id.choices = [(0, _("— choose —"))] + [
-        (a.id, f"{a.reference_no} · {a.organisation.name} · {a.title}") for a, _d in listed]
+        (a.id, f"{a.reference_no} · {a.organisation.name} · {a.title}") for a, _d in listed
+    ]
     resolve_forms = resolve_forms or {}
     for objection in notice.objections:
         if objection.state == "open" and objection.id not in resolve_forms:
-            resolve_forms[objection.id] = ResolveObjectionForm(formdata=None, prefix=f"resolve-{objection.id}")
+            resolve_forms[objection.id] = ResolveObjectionForm(
+                formdata=None, prefix=f"resolve-{objection.id}"
+            )
     unreleased = any(d.released_at is None for _a, d in listed)
     return render_template(
-        "review/decisions/notice.html", notice=notice, call=notice.call, listed=listed, today=local_today(),
-        days_left=ops.days_left(notice), working_days=ops.working_days(notice.starts_on, notice.ends_on),
-        warning=ops.period_warning(notice.starts_on, notice.ends_on), objection_form=objection_form,
-        close_form=close_form or CloseNoticeForm(formdata=None, prefix="close"), resolve_forms=resolve_forms,
-        overturn_form=OverturnForm(formdata=None, prefix="overturn"), error=error, unreleased=unreleased,
+        "review/decisions/notice.html",
+        notice=notice,
+        call=notice.call,
+        listed=listed,
+        today=local_today(),
+        days_left=ops.days_left(notice),
+        working_days=ops.working_days(notice.starts_on, notice.ends_on),
+        warning=ops.period_warning(notice.starts_on, notice.ends_on),
+        objection_form=objection_form,
+        close_form=close_form or CloseNoticeForm(formdata=None, prefix="close"),
+        resolve_forms=resolve_forms,
+        overturn_form=OverturnForm(formdata=None, prefix="overturn"),
+        error=error,
+        unreleased=unreleased,
     ), status
 
 
@@ -297,8 +363,13 @@ def publish_notice(notice_id: int):
         _refused(exc, notice, "notice.publish")
         return _render_notice(_notice_or_404(notice_id), error=exc.message, status=422)
     db.session.commit()
-    flash(_("The notice is published: it is on the public page until %(date)s.",
-            date=notice.ends_on.isoformat()), "success")
+    flash(
+        _(
+            "The notice is published: it is on the public page until %(date)s.",
+            date=notice.ends_on.isoformat(),
+        ),
+        "success",
+    )
     return redirect(url_for("review.manage_notice", notice_id=notice.id))
 
 
@@ -311,7 +382,9 @@ def close_notice(notice_id: int):
     form = CloseNoticeForm(prefix="close")
     if form.validate_on_submit():
         try:
-            ops.close_notice(notice, current_user, force=form.force.data, reason=form.reason.data or "")
+            ops.close_notice(
+                notice, current_user, force=form.force.data, reason=form.reason.data or ""
+            )
         except WorkflowError as exc:
             db.session.rollback()
             _refused(exc, notice, "notice.close")
@@ -330,10 +403,18 @@ def close_notice(notice_id: int):
 def _notice_not_published(notice: PublicNotice):
     """The notice is a draft or already closed: say so on its page (whose close and objection forms are gone)."""
     if notice.state == "draft":
-        flash(_("This notice is not published yet: it can be closed, and objections recorded, only while it "
-                "is published."), "warning")
+        flash(
+            _(
+                "This notice is not published yet: it can be closed, and objections recorded, only while it "
+                "is published."
+            ),
+            "warning",
+        )
     else:
-        flash(_("This notice is already closed: it can no longer be closed or receive objections."), "warning")
+        flash(
+            _("This notice is already closed: it can no longer be closed or receive objections."),
+            "warning",
+        )
     return redirect(url_for("review.manage_notice", notice_id=notice.id))
 
 
@@ -345,10 +426,14 @@ def record_objection(notice_id: int):
     if notice.state != "published":
         return _notice_not_published(notice)
     if not ops.noticed_applications(notice):
-        flash(_("No application is listed on this notice: there is nothing to object to."), "warning")
+        flash(
+            _("No application is listed on this notice: there is nothing to object to."), "warning"
+        )
         return redirect(url_for("review.manage_notice", notice_id=notice.id))
     form = ObjectionForm(prefix="objection")
-    form.application_id.choices = [(a.id, "") for a, _d in ops.noticed_applications(notice)] + [(0, "")]
+    form.application_id.choices = [(a.id, "") for a, _d in ops.noticed_applications(notice)] + [
+        (0, "")
+    ]
     if form.validate_on_submit():
         data = {k: getattr(form, k).data for k in ("raised_by", "contact", "text", "received_on")}
         try:
@@ -361,7 +446,9 @@ def record_objection(notice_id: int):
         else:
             db.session.commit()
             flash(_("The objection has been recorded."), "success")
-            return redirect(url_for("review.manage_notice", notice_id=notice.id, _anchor="objections"))
+            return redirect(
+                url_for("review.manage_notice", notice_id=notice.id, _anchor="objections")
+            )
     return _render_notice(_notice_or_404(notice_id), objection_form=form, status=422)
 
 
@@ -380,8 +467,13 @@ def resolve_objection(objection_id: int):
     form = ResolveObjectionForm(prefix=f"resolve-{objection.id}")
     if form.validate_on_submit():
         try:
-            ops.resolve_objection(objection, event, form.resolution.data, current_user,
-                                  overturn_approval=form.overturn.data)
+            ops.resolve_objection(
+                objection,
+                event,
+                form.resolution.data,
+                current_user,
+                overturn_approval=form.overturn.data,
+            )
         except WorkflowError as exc:
             db.session.rollback()
             _refused(exc, objection, f"objection.{event}")
@@ -394,7 +486,9 @@ def resolve_objection(objection_id: int):
                 flash(_("The objection has been upheld and the approval overturned."), "success")
             else:
                 flash(_("The objection has been upheld."), "success")
-            return redirect(url_for("review.manage_notice", notice_id=objection.notice_id, _anchor="objections"))
+            return redirect(
+                url_for("review.manage_notice", notice_id=objection.notice_id, _anchor="objections")
+            )
     notice = _notice_or_404(objection.notice_id)
     return _render_notice(notice, resolve_forms={objection.id: form}, status=422)
 
@@ -415,13 +509,17 @@ def overturn(application_id: int):
             flash(exc.message, "warning")
         else:
             db.session.commit()
-            flash(_("The approval of %(ref)s has been overturned.", ref=application.reference_no), "success")
+            flash(
+                _("The approval of %(ref)s has been overturned.", ref=application.reference_no),
+                "success",
+            )
     if notice_id and 0 < notice_id < 2**31 and db.session.get(PublicNotice, notice_id) is not None:
         return redirect(url_for("review.manage_notice", notice_id=notice_id, _anchor="objections"))
     return redirect(url_for("review.decisions", call_id=application.call_id))
 
 
 # --- the release in one batch ---------------------------------------------------------------
+
 
 def _render_release(call: Call, *, comment_forms: dict | None = None, status: int = 200):
     comment_forms = comment_forms or {}
@@ -431,21 +529,34 @@ def _render_release(call: Call, *, comment_forms: dict | None = None, status: in
         for review in ops.submitted_reviews(application):
             form = comment_forms.get(review.id)
             if form is None:
-                text = (review.released_comment if review.released_comment is not None
-                        else ops.anonymise(review.comment, review.assignment.expert))
+                text = (
+                    review.released_comment
+                    if review.released_comment is not None
+                    else ops.anonymise(review.comment, review.assignment.expert)
+                )
                 form = ReleasedCommentForm(formdata=None, prefix=f"comment-{review.id}", text=text)
             reviews.append((review, form, ops.comment_approved(review)))
         rows.append((application, decision, reviews))
-    return render_template("review/decisions/release.html", call=call, rows=rows,
-                           blockers=ops.release_blockers(call), release_form=ReleaseForm()), status
+    return render_template(
+        "review/decisions/release.html",
+        call=call,
+        rows=rows,
+        blockers=ops.release_blockers(call),
+        release_form=ReleaseForm(),
+    ), status
 
 
 def _decided(call: Call):
-    return [(a, d) for a, d in db.session.execute(
-        sa.select(Application, ops.Decision).join(ops.Decision, ops.Decision.application_id == Application.id)
-        .where(Application.call_id == call.id)
-        .options(selectinload(Application.organisation))
-        .order_by(Application.reference_no, Application.id)).all()]
+    return [
+        (a, d)
+        for a, d in db.session.execute(
+            sa.select(Application, ops.Decision)
+            .join(ops.Decision, ops.Decision.application_id == Application.id)
+            .where(Application.call_id == call.id)
+            .options(selectinload(Application.organisation))
+            .order_by(Application.reference_no, Application.id)
+        ).all()
+    ]
 
 
 @bp.get("/calls/<int:call_id>/release")
@@ -471,7 +582,11 @@ def approve_comment(review_id: int):
         else:
             db.session.commit()
             flash(_("The comment is approved for release."), "success")
-            return redirect(url_for("review.release", call_id=application.call_id, _anchor=f"review-{review.id}"))
+            return redirect(
+                url_for(
+                    "review.release", call_id=application.call_id, _anchor=f"review-{review.id}"
+                )
+            )
     return _render_release(application.call, comment_forms={review.id: form}, status=422)
 
 
@@ -490,19 +605,27 @@ def release_all(call_id: int):
         flash(_("The decisions cannot be released yet: see the list below."), "danger")
         return _render_release(call, status=422)
     db.session.commit()
-    flash(_("%(num)d decisions have been released and the applicants notified.", num=count), "success")
+    flash(
+        _("%(num)d decisions have been released and the applicants notified.", num=count), "success"
+    )
     return redirect(url_for("review.release", call_id=call.id))
 
 
 # --- public pages (no sign-in) --------------------------------------------------------------
 
+
 @bp.get("/notices")
 def public_notices():
     """Published public notices, the running ones first."""
     notices = db.session.scalars(
-        sa.select(PublicNotice).where(PublicNotice.state.in_(("published", "closed")))
+        sa.select(PublicNotice)
+        .where(PublicNotice.state.in_(("published", "closed")))
         .options(selectinload(PublicNotice.call))
-        .order_by((PublicNotice.state == "published").desc(), PublicNotice.starts_on.desc(), PublicNotice.id.desc())
+        .order_by(
+            (PublicNotice.state == "published").desc(),
+            PublicNotice.starts_on.desc(),
+            PublicNotice.id.desc(),
+        )
     ).all()
     return render_template("review/public/notices.html", notices=notices, today=local_today())
 
@@ -516,5 +639,12 @@ def public_notice(notice_id: int):
     listed = [(a.organisation.name, a.title, d.amount) for a, d in ops.noticed_applications(notice)]
     total = sum((amount for _o, _t, amount in listed), Decimal(0))
     digits = 2 if all(amount % 100 == 0 for _o, _t, amount in listed) else 4
-    return render_template("review/public/notice.html", notice=notice, call_title=notice.call.title,
-                           listed=listed, total=total, digits=digits, today=local_today())
+    return render_template(
+        "review/public/notice.html",
+        notice=notice,
+        call_title=notice.call.title,
+        listed=listed,
+        total=total,
+        digits=digits,
+        today=local_today(),
+    )

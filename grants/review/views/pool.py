@@ -40,13 +40,17 @@ def _field_for(form, name: str | None, fallback: str):
 
 def cluster_choices(keep=()) -> list[tuple[int, str]]:
     """Active clusters, plus inactive ones the expert already has."""
-    clusters = db.session.scalars(sa.select(IndustryCluster).where(IndustryCluster.active.is_(True))
-                                  .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
+    clusters = db.session.scalars(
+        sa.select(IndustryCluster)
+        .where(IndustryCluster.active.is_(True))
+        .order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
     clusters += [c for c in keep if c not in clusters]
     return [(c.id, c.display_name()) for c in clusters]
 
 
 # --- the pool -------------------------------------------------------------------------------
+
 
 @bp.get("/experts")
 def experts():
@@ -56,28 +60,48 @@ def experts():
     q = (args.get("q") or "").strip()[:100]
     cluster = args.get("cluster") or ""
     active = args.get("active") if args.get("active") in ("1", "0") else ""
-    stmt = sa.select(Expert).options(selectinload(Expert.clusters), selectinload(Expert.relations),
-                                     selectinload(Expert.user))
+    stmt = sa.select(Expert).options(
+        selectinload(Expert.clusters), selectinload(Expert.relations), selectinload(Expert.user)
+    )
     if q:
-        stmt = stmt.where(sa.or_(Expert.name.icontains(q, autoescape=True),
-                                 Expert.employer_name.icontains(q, autoescape=True),
-                                 Expert.keywords.icontains(q, autoescape=True)))
+        stmt = stmt.where(
+            sa.or_(
+                Expert.name.icontains(q, autoescape=True),
+                Expert.employer_name.icontains(q, autoescape=True),
+                Expert.keywords.icontains(q, autoescape=True),
+            )
+        )
     if cluster.isdigit():
         stmt = stmt.where(Expert.clusters.any(IndustryCluster.id == int(cluster)))
     if active:
         stmt = stmt.where(Expert.active.is_(active == "1"))
     stmt = stmt.order_by(Expert.name, Expert.id)
-    clusters = db.session.scalars(sa.select(IndustryCluster)
-                                  .order_by(IndustryCluster.sort_order, IndustryCluster.id)).all()
-    return render_template("review/pool/experts.html", page=paginate(stmt), q=q, cluster=cluster,
-                           active=active, clusters=clusters)
+    clusters = db.session.scalars(
+        sa.select(IndustryCluster).order_by(IndustryCluster.sort_order, IndustryCluster.id)
+    ).all()
+    return render_template(
+        "review/pool/experts.html",
+        page=paginate(stmt),
+        q=q,
+        cluster=cluster,
+        active=active,
+        clusters=clusters,
+    )
 
 
 def _expert_data(form: ExpertForm) -> dict:
-    return {"name": form.name.data, "title": form.title.data, "employer_name": form.employer_name.data,
-            "employer_uscc": form.employer_uscc.data, "cluster_ids": form.cluster_ids.data or [],
-            "keywords": form.keywords.data, "email": form.email.data, "phone": form.phone.data,
-            "active": form.active.data, "max_load": form.max_load.data}
+    return {
+        "name": form.name.data,
+        "title": form.title.data,
+        "employer_name": form.employer_name.data,
+        "employer_uscc": form.employer_uscc.data,
+        "cluster_ids": form.cluster_ids.data or [],
+        "keywords": form.keywords.data,
+        "email": form.email.data,
+        "phone": form.phone.data,
+        "active": form.active.data,
+        "max_load": form.max_load.data,
+    }
 
 
 @bp.route("/experts/new", methods=["GET", "POST"])
@@ -90,7 +114,9 @@ def new_expert():
             expert = ops.create_expert(_expert_data(form), current_user)
         except (ops.ExpertError, AccountError) as exc:
             db.session.rollback()
-            _field_for(form, getattr(exc, "field", None), "email").errors.append(getattr(exc, "message", str(exc)))
+            _field_for(form, getattr(exc, "field", None), "email").errors.append(
+                getattr(exc, "message", str(exc))
+            )
         else:
             db.session.commit()
             flash(_("%(name)s has been added to the expert pool.", name=expert.name), "success")
@@ -112,12 +138,16 @@ def edit_expert(expert_id: int):
             ops.update_expert(expert, _expert_data(form), current_user)
         except (ops.ExpertError, AccountError) as exc:
             db.session.rollback()
-            _field_for(form, getattr(exc, "field", None), "email").errors.append(getattr(exc, "message", str(exc)))
+            _field_for(form, getattr(exc, "field", None), "email").errors.append(
+                getattr(exc, "message", str(exc))
+            )
         else:
             db.session.commit()
             flash(_("The record of %(name)s has been saved.", name=expert.name), "success")
             return redirect(url_for("review.experts"))
-    return render_template("review/pool/expert_form.html", form=form, expert=expert, relation_kinds=RELATION_KINDS)
+    return render_template(
+        "review/pool/expert_form.html", form=form, expert=expert, relation_kinds=RELATION_KINDS
+    )
 
 
 @bp.route("/experts/import", methods=["GET", "POST"])
@@ -135,22 +165,39 @@ def import_experts():
             errors = exc.errors
         else:
             db.session.commit()
-            flash(_("Import done: %(added)d experts added, %(updated)d updated, %(unchanged)d unchanged.",
-                    added=result.added, updated=result.updated, unchanged=result.unchanged), "success")
+            flash(
+                _(
+                    "Import done: %(added)d experts added, %(updated)d updated, %(unchanged)d unchanged.",
+                    added=result.added,
+                    updated=result.updated,
+                    unchanged=result.unchanged,
+                ),
+                "success",
+            )
             return redirect(url_for("review.experts"))
-    return render_template("review/pool/import.html", form=form, errors=errors, headers=ops.IMPORT_HEADERS,
-                           limits=ImportLimits.from_config()), (422 if errors or form.errors else 200)
+    return render_template(
+        "review/pool/import.html",
+        form=form,
+        errors=errors,
+        headers=ops.IMPORT_HEADERS,
+        limits=ImportLimits.from_config(),
+    ), (422 if errors or form.errors else 200)
 
 
 @bp.get("/experts/import/template.xlsx")
 def import_template():
     """An empty workbook with the header row the import expects."""
     require("expert.manage")
-    return send_file(io.BytesIO(ops.import_template()), mimetype=XLSX_MIMETYPE, as_attachment=True,
-                     download_name="专家导入模板.xlsx")
+    return send_file(
+        io.BytesIO(ops.import_template()),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name="专家导入模板.xlsx",
+    )
 
 
 # --- the expert's own profile ------------------------------------------------------------------
+
 
 def _own_expert() -> Expert:
     require("expert.own_profile")
@@ -169,9 +216,15 @@ def _render_profile(expert: Expert, *, profile_form=None, relation_form=None):
             relation_form.kind.data = "employer"
             relation_form.organisation_name.data = expert.employer_name
             relation_form.organisation_uscc.data = expert.employer_uscc or ""
-    return render_template("review/pool/profile.html", expert=expert, profile_form=profile_form,
-                           relation_form=relation_form, relation_kinds=RELATION_KINDS,
-                           gaps=ops.profile_gaps(expert), lookback=coi.RELATION_LOOKBACK_YEARS)
+    return render_template(
+        "review/pool/profile.html",
+        expert=expert,
+        profile_form=profile_form,
+        relation_form=relation_form,
+        relation_kinds=RELATION_KINDS,
+        gaps=ops.profile_gaps(expert),
+        lookback=coi.RELATION_LOOKBACK_YEARS,
+    )
 
 
 @bp.route("/expert/profile", methods=["GET", "POST"])
@@ -183,8 +236,14 @@ def expert_profile():
     form = ExpertProfileForm(prefix="profile")
     form.cluster_ids.choices = cluster_choices(keep=expert.clusters)
     if form.validate():
-        ops.update_own_profile(expert, title=form.title.data, keywords=form.keywords.data,
-                               cluster_ids=form.cluster_ids.data or [], phone=form.phone.data, actor=current_user)
+        ops.update_own_profile(
+            expert,
+            title=form.title.data,
+            keywords=form.keywords.data,
+            cluster_ids=form.cluster_ids.data or [],
+            phone=form.phone.data,
+            actor=current_user,
+        )
         db.session.commit()
         flash(_("Your profile has been saved."), "success")
         return redirect(url_for("review.expert_profile"))
@@ -197,9 +256,16 @@ def add_relation():
     form = RelationForm(prefix="relation")
     if form.validate():
         try:
-            ops.add_relation(expert, kind=form.kind.data, organisation_uscc=form.organisation_uscc.data,
-                             organisation_name=form.organisation_name.data, note=form.note.data,
-                             since=form.since.data, until=form.until.data, actor=current_user)
+            ops.add_relation(
+                expert,
+                kind=form.kind.data,
+                organisation_uscc=form.organisation_uscc.data,
+                organisation_name=form.organisation_name.data,
+                note=form.note.data,
+                since=form.since.data,
+                until=form.until.data,
+                actor=current_user,
+            )
         except ops.ExpertError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "organisation_name").errors.append(exc.message)
@@ -228,6 +294,7 @@ def remove_relation(relation_id: int):
 
 # --- the applicant's excluded experts ----------------------------------------------------------
 
+
 def _application_or_404(application_id: int) -> Application:
     application = db.session.get(Application, application_id) or abort(404)
     require("application.view", application, not_found=True)
@@ -235,12 +302,20 @@ def _application_or_404(application_id: int) -> Application:
 
 
 def _render_excluded(application: Application, form=None):
-    rows = db.session.scalars(sa.select(ExcludedExpert).where(ExcludedExpert.application_id == application.id)
-                              .order_by(ExcludedExpert.id)).all()
+    rows = db.session.scalars(
+        sa.select(ExcludedExpert)
+        .where(ExcludedExpert.application_id == application.id)
+        .order_by(ExcludedExpert.id)
+    ).all()
     editable = can(current_user, "application.edit", application)
-    return render_template("review/pool/excluded_experts.html", application=application, rows=rows,
-                           editable=editable, form=form or ExcludedExpertForm(formdata=None),
-                           limit=coi.MAX_EXCLUDED_EXPERTS), (422 if form is not None else 200)
+    return render_template(
+        "review/pool/excluded_experts.html",
+        application=application,
+        rows=rows,
+        editable=editable,
+        form=form or ExcludedExpertForm(formdata=None),
+        limit=coi.MAX_EXCLUDED_EXPERTS,
+    ), (422 if form is not None else 200)
 
 
 @bp.route("/applications/<int:application_id>/excluded-experts", methods=["GET", "POST"])
@@ -253,14 +328,22 @@ def excluded_experts(application_id: int):
     form = ExcludedExpertForm()
     if form.validate():
         try:
-            row = coi.add_excluded_expert(application, name=form.name.data, employer_name=form.employer_name.data,
-                                          reason=form.reason.data, actor=current_user)
+            row = coi.add_excluded_expert(
+                application,
+                name=form.name.data,
+                employer_name=form.employer_name.data,
+                reason=form.reason.data,
+                actor=current_user,
+            )
         except coi.ConflictError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "name").errors.append(exc.message)
         else:
             db.session.commit()
-            flash(_("%(name)s will not be asked to review this application.", name=row.name), "success")
+            flash(
+                _("%(name)s will not be asked to review this application.", name=row.name),
+                "success",
+            )
             return redirect(url_for("review.excluded_experts", application_id=application.id))
     return _render_excluded(application, form)
 
@@ -300,15 +383,37 @@ def _render_conflicts(call: Call, failed: tuple[int, int, ConflictRulingForm] | 
             if pair.ruling is not None:
                 form.decision.data = "block" if pair.ruling.blocked else "allow"
             forms[key] = form
-    application_ids = [a.id for a in db.session.scalars(sa.select(Application).where(
-        Application.call_id == call.id, Application.state.in_(coi.REVIEWABLE_STATES)))]
+    application_ids = [
+        a.id
+        for a in db.session.scalars(
+            sa.select(Application).where(
+                Application.call_id == call.id, Application.state.in_(coi.REVIEWABLE_STATES)
+            )
+        )
+    ]
     excluded = coi.excluded_by_application(application_ids)
-    applications = {a.id: a for a in db.session.scalars(sa.select(Application).where(
-        Application.id.in_(list(excluded)))).all()} if excluded else {}
+    applications = (
+        {
+            a.id: a
+            for a in db.session.scalars(
+                sa.select(Application).where(Application.id.in_(list(excluded)))
+            ).all()
+        }
+        if excluded
+        else {}
+    )
     open_count = sum(1 for p in soft if p.ruling is None)
-    return render_template("review/pool/conflicts.html", call=call, soft=soft, hard=hard, forms=forms,
-                           excluded=excluded, applications=applications, open_count=open_count,
-                           ruled_labels=RULED_LABELS), (422 if failed is not None else 200)
+    return render_template(
+        "review/pool/conflicts.html",
+        call=call,
+        soft=soft,
+        hard=hard,
+        forms=forms,
+        excluded=excluded,
+        applications=applications,
+        open_count=open_count,
+        ruled_labels=RULED_LABELS,
+    ), (422 if failed is not None else 200)
 
 
 @bp.get("/calls/<int:call_id>/conflicts")
@@ -331,17 +436,30 @@ def rule_conflict(call_id: int, application_id: int, expert_id: int):
     form = _ruling_form(application_id, expert_id, request.form)
     if form.validate():
         try:
-            coi.rule_conflict(application, expert, blocked=form.decision.data == "block",
-                              reason=form.reason.data, actor=current_user)
+            coi.rule_conflict(
+                application,
+                expert,
+                blocked=form.decision.data == "block",
+                reason=form.reason.data,
+                actor=current_user,
+            )
         except coi.ConflictError as exc:
             db.session.rollback()
             _field_for(form, exc.field, "decision").errors.append(exc.message)
         else:
             db.session.commit()
             if form.decision.data == "block":
-                flash(_("%(name)s may not review “%(title)s”.", name=expert.name, title=application), "success")
+                flash(
+                    _("%(name)s may not review “%(title)s”.", name=expert.name, title=application),
+                    "success",
+                )
             else:
-                flash(_("%(name)s may review “%(title)s”.", name=expert.name, title=application), "success")
-            return redirect(url_for("review.call_conflicts", call_id=call.id) + f"#pair-{application.id}-{expert.id}")
+                flash(
+                    _("%(name)s may review “%(title)s”.", name=expert.name, title=application),
+                    "success",
+                )
+            return redirect(
+                url_for("review.call_conflicts", call_id=call.id)
+                + f"#pair-{application.id}-{expert.id}"
+            )
     return _render_conflicts(call, failed=(application_id, expert_id, form))
-

@@ -45,6 +45,7 @@ from grants.review.views.assign import withdrawn_for_conflict
 
 # --- shared helpers ------------------------------------------------------------------------
 
+
 def _number(value, places: int = 2, signed: bool = False) -> str:
     """A Decimal for display with ``places`` decimals in the user's locale; '—' for None."""
     if value is None:
@@ -71,8 +72,13 @@ def _formatters(purpose: str = "proposal") -> dict:
 def _proposal_context(application: Application, blind: bool) -> dict:
     from grants.applications.pdf import budget_rows
 
-    return {"application": application, "blind": blind, "budget": budget_rows(application),
-            "team_roles": TEAM_ROLES, "kpi_kinds": KPI_KINDS}
+    return {
+        "application": application,
+        "blind": blind,
+        "budget": budget_rows(application),
+        "team_roles": TEAM_ROLES,
+        "kpi_kinds": KPI_KINDS,
+    }
 
 
 def _reviewed_context(assignment: Assignment, blind: bool) -> dict:
@@ -88,8 +94,11 @@ def _reviewed_context(assignment: Assignment, blind: bool) -> dict:
 
 def _assignment_or_404(assignment_id: int) -> Assignment:
     """The assignment if the user may see it (its expert or the bureau), 404 otherwise."""
-    assignment = db.session.get(Assignment, assignment_id, options=[
-        joinedload(Assignment.expert), joinedload(Assignment.application)])
+    assignment = db.session.get(
+        Assignment,
+        assignment_id,
+        options=[joinedload(Assignment.expert), joinedload(Assignment.application)],
+    )
     if assignment is None:
         abort(404)
     require("assignment.view", assignment, not_found=True)
@@ -106,8 +115,14 @@ def _readable_assignment(assignment_id: int):
         conflicts = current_conflicts(assignment) if assignment.state in OPEN_STATES else []
         if conflicts:
             return assignment, render_conflicted(assignment, conflicts, status=403)
-        return assignment, (render_template("review/scoring/not_ready.html", assignment=assignment,
-                                            invitation_url=_invitation_url(assignment)), 403)
+        return assignment, (
+            render_template(
+                "review/scoring/not_ready.html",
+                assignment=assignment,
+                invitation_url=_invitation_url(assignment),
+            ),
+            403,
+        )
     require("assignment.read_proposal", assignment)
     abort(403)  # pragma: no cover - require() has aborted already
 
@@ -116,8 +131,12 @@ def render_conflicted(assignment: Assignment, conflicts, form=None, *, status: i
     """The page that keeps a conflicted expert out of the proposal and offers to withdraw (recuse)."""
     if form is None:
         form = RecuseForm(formdata=None, reason=conflict_message(conflicts) or "")
-    return render_template("review/scoring/conflicted.html", assignment=assignment, form=form,
-                           message=conflict_message(conflicts)), status
+    return render_template(
+        "review/scoring/conflicted.html",
+        assignment=assignment,
+        form=form,
+        message=conflict_message(conflicts),
+    ), status
 
 
 def _invitation_url(assignment: Assignment) -> str | None:
@@ -128,7 +147,9 @@ def _invitation_url(assignment: Assignment) -> str | None:
         return None
 
 
-def _render_expert_page(assignment: Assignment, form=None, *, status: int = 200, submit_problems=None):
+def _render_expert_page(
+    assignment: Assignment, form=None, *, status: int = 200, submit_problems=None
+):
     application = assignment.application
     call = application.call
     review = assignment.review
@@ -138,18 +159,31 @@ def _render_expert_page(assignment: Assignment, form=None, *, status: int = 200,
     else:
         editable = scoring.review_open(assignment)
     if form is None and editable:
-        form = review_form(scoring.criteria_for(assignment), review=review, purpose=assignment.purpose)
+        form = review_form(
+            scoring.criteria_for(assignment), review=review, purpose=assignment.purpose
+        )
     scores = {s.criterion_id: s for s in review.scores} if review is not None else {}
     recuse_form = RecuseForm(formdata=None) if assignment.state in OPEN_STATES else None
     return render_template(
-        "review/scoring/expert_review.html", assignment=assignment, call=call, review=review, form=form,
+        "review/scoring/expert_review.html",
+        assignment=assignment,
+        call=call,
+        review=review,
+        form=form,
         recuse_form=recuse_form,
-        locked=locked, editable=editable, scores=scores, submit_problems=submit_problems or [],
-        comment_min=scoring.COMMENT_MIN_LENGTH, closed_message=scoring.closed_message(assignment),
-        **_reviewed_context(assignment, call.blind_review), **_formatters(assignment.purpose)), status
+        locked=locked,
+        editable=editable,
+        scores=scores,
+        submit_problems=submit_problems or [],
+        comment_min=scoring.COMMENT_MIN_LENGTH,
+        closed_message=scoring.closed_message(assignment),
+        **_reviewed_context(assignment, call.blind_review),
+        **_formatters(assignment.purpose),
+    ), status
 
 
 # --- the expert ----------------------------------------------------------------------------
+
 
 @bp.get("/expert/assignments/<int:assignment_id>/review")
 def expert_review(assignment_id: int):
@@ -168,8 +202,11 @@ def save_review(assignment_id: int):
     nothing is saved.
     """
     assignment = _assignment_or_404(assignment_id)
-    if (is_expert_of(current_user, assignment) and assignment.state in OPEN_STATES
-            and scoring.review_open(assignment)):
+    if (
+        is_expert_of(current_user, assignment)
+        and assignment.state in OPEN_STATES
+        and scoring.review_open(assignment)
+    ):
         conflicts = current_conflicts(assignment)
         if conflicts:
             return withdrawn_for_conflict(assignment, conflicts)
@@ -185,12 +222,19 @@ def save_review(assignment_id: int):
     action = request.form.get("action", "save")
     if action not in ACTIONS:
         abort(400)
-    form = review_form(scoring.criteria_for(assignment), formdata=request.form, purpose=assignment.purpose)
+    form = review_form(
+        scoring.criteria_for(assignment), formdata=request.form, purpose=assignment.purpose
+    )
     if not form.validate():
         return _render_expert_page(assignment, form, status=422)
     try:
-        review = scoring.save_draft(assignment, current_user, scores=form.scores(), comment=form.comment.data,
-                                    recommendation=form.recommendation.data)
+        review = scoring.save_draft(
+            assignment,
+            current_user,
+            scores=form.scores(),
+            comment=form.comment.data,
+            recommendation=form.recommendation.data,
+        )
     except scoring.ScoringError as exc:
         db.session.rollback()
         if exc.field and exc.field in form:
@@ -200,8 +244,13 @@ def save_review(assignment_id: int):
         return _render_expert_page(assignment, status=409)
     except (StaleDataError, IntegrityError):
         db.session.rollback()
-        flash(_("The review was changed in another window meanwhile. Your input is below: check it "
-                "and save again."), "warning")
+        flash(
+            _(
+                "The review was changed in another window meanwhile. Your input is below: check it "
+                "and save again."
+            ),
+            "warning",
+        )
         return _render_expert_page(db.session.get(Assignment, assignment_id), form, status=409)
     if action == "save":
         db.session.commit()
@@ -209,8 +258,12 @@ def save_review(assignment_id: int):
         return redirect(url_for("review.expert_review", assignment_id=assignment.id))
     if not form.check_complete():
         db.session.commit()
-        flash(_("Your draft has been saved, but it cannot be submitted yet: complete the fields marked below."),
-              "warning")
+        flash(
+            _(
+                "Your draft has been saved, but it cannot be submitted yet: complete the fields marked below."
+            ),
+            "warning",
+        )
         return _render_expert_page(assignment, form, status=422)
     try:
         scoring.submit_review(review, current_user)
@@ -235,29 +288,49 @@ def proposal_pdf(assignment_id: int):
     from grants.applications.pdf import render_application_pdf
 
     application = assignment.application
-    data = render_application_pdf(application, blind=application.call.blind_review and assignment.purpose == "proposal")
+    data = render_application_pdf(
+        application, blind=application.call.blind_review and assignment.purpose == "proposal"
+    )
     name = f"{application.reference_no or application.id}.pdf"
-    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name,
-                         max_age=0)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
 # --- the bureau: one review and reopening --------------------------------------------------
 
+
 def _review_or_404(review_id: int) -> Review:
-    review = db.session.get(Review, review_id, options=[
-        joinedload(Review.assignment).joinedload(Assignment.application), selectinload(Review.scores)])
+    review = db.session.get(
+        Review,
+        review_id,
+        options=[
+            joinedload(Review.assignment).joinedload(Assignment.application),
+            selectinload(Review.scores),
+        ],
+    )
     return review or abort(404)
 
 
 def _render_review_detail(review: Review, form: ReopenForm | None = None, status: int = 200):
     application = review.assignment.application
     return render_template(
-        "review/scoring/review_detail.html", review=review, assignment=review.assignment, call=application.call,
-        scores={s.criterion_id: s for s in review.scores}, reopen_form=form or ReopenForm(formdata=None),
+        "review/scoring/review_detail.html",
+        review=review,
+        assignment=review.assignment,
+        call=application.call,
+        scores={s.criterion_id: s for s in review.scores},
+        reopen_form=form or ReopenForm(formdata=None),
         review_open=scoring.review_open(review.assignment),
-        **_reviewed_context(review.assignment, blind=False), **_formatters(review.assignment.purpose)), status
+        **_reviewed_context(review.assignment, blind=False),
+        **_formatters(review.assignment.purpose),
+    ), status
 
 
 @bp.get("/reviews/<int:review_id>")
@@ -300,8 +373,13 @@ def reopen_review(review_id: int):
         flash(_not_reopenable(_review_or_404(review_id)) or exc.message, "warning")
         return redirect(back)
     db.session.commit()
-    flash(_("The review has been reopened and %(expert)s has been notified.", expert=review.assignment.expert.name),
-          "success")
+    flash(
+        _(
+            "The review has been reopened and %(expert)s has been notified.",
+            expert=review.assignment.expert.name,
+        ),
+        "success",
+    )
     return redirect(back)
 
 
@@ -317,8 +395,14 @@ def _not_reopenable(review: Review) -> str | None:
 # --- the bureau: the call's matrix, ranking and export --------------------------------------
 
 SORTS = {  # key function and whether to reverse; unranked rows always come last
-    "rank": (lambda row: (row.rank is None, row.rank or 0, row.application.reference_no or ""), False),
-    "-rank": (lambda row: (row.rank is None, -(row.rank or 0), row.application.reference_no or ""), False),
+    "rank": (
+        lambda row: (row.rank is None, row.rank or 0, row.application.reference_no or ""),
+        False,
+    ),
+    "-rank": (
+        lambda row: (row.rank is None, -(row.rank or 0), row.application.reference_no or ""),
+        False,
+    ),
     "reference": (lambda row: row.application.reference_no or "", False),
     "-reference": (lambda row: row.application.reference_no or "", True),
     "stdev": (lambda row: (row.stats.stdev is None, -(row.stats.stdev or Decimal(0))), False),
@@ -341,8 +425,15 @@ def panel(call_id: int):
         sort = "rank"
     key, reverse = SORTS[sort]
     rows = sorted(matrix.rows, key=key, reverse=reverse)
-    return render_template("review/scoring/panel.html", call=call, matrix=matrix, rows=rows, sort=sort,
-                           thresholds=scoring.disagreement_thresholds(), **_formatters())
+    return render_template(
+        "review/scoring/panel.html",
+        call=call,
+        matrix=matrix,
+        rows=rows,
+        sort=sort,
+        thresholds=scoring.disagreement_thresholds(),
+        **_formatters(),
+    )
 
 
 @bp.get("/calls/<int:call_id>/ranking")
@@ -363,7 +454,8 @@ def panel_xlsx(call_id: int):
     today = local_today().isoformat()
     response = send_file(io.BytesIO(data), mimetype=XLSX_MIMETYPE, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(
-        f"review-{call.code}-{today}.xlsx", f"{_('Review')}-{call.code}-{today}.xlsx")
+        f"review-{call.code}-{today}.xlsx", f"{_('Review')}-{call.code}-{today}.xlsx"
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
