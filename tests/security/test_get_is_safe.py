@@ -29,7 +29,7 @@ def _row_counts() -> dict[str, int]:
             for table in tables
         )
     )
-    counts = dict(db.session.execute(query))
+    counts = dict(db.session.execute(query).all())
     db.session.commit()  # end the test session's savepoint: rolling it back would undo the request too
     return counts
 
