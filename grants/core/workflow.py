@@ -24,18 +24,18 @@ from blinker import Namespace
 
 from grants.core import audit
 from grants.core.permissions import Predicate
+from grants.core.refusals import OperationError
 from grants.extensions import db
 
 Guard = Callable[[Any, Any, dict], str | None]
 Effect = Callable[[Any, Any, dict], None]
 
 
-class WorkflowError(Exception):
+class WorkflowError(OperationError):
     """Base class of refused transitions; ``message`` is user-facing (already translated)."""
 
     def __init__(self, message: str):
         super().__init__(message)
-        self.message = message
 
 
 class InvalidTransition(WorkflowError):
