@@ -109,16 +109,22 @@ def _denial_name(denied: str | None, obj) -> str:
     return request.endpoint or "action"
 
 
+def _form_field(form, *names: str | None):
+    for name in names:
+        target = getattr(form, name, None) if (form is not None and name) else None
+        if target is not None and hasattr(target, "errors"):
+            return target
+    return None
+
+
 def _show(outcome: Outcome, form, field: str | None, show: bool) -> None:
     if not show:
         return
-    name = outcome.field or field
-    target = getattr(form, name, None) if (form is not None and name) else None
-    if target is not None and hasattr(target, "errors"):
-        errors = target.errors
-        if isinstance(errors, tuple):  # WTForms keeps a tuple before validation ran
-            errors = target.errors = list(errors)
-        errors.append(outcome.message)
+    target = _form_field(form, outcome.field, field)
+    if target is not None:
+        if isinstance(target.errors, tuple):  # WTForms keeps a tuple before validation ran
+            target.errors = list(target.errors)
+        target.errors.append(outcome.message)
     else:
         flash(outcome.message, "danger")
 
