@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import abort, flash, g, has_request_context, request
+from flask import abort, current_app, flash, g, has_request_context, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import event
@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 
 #: Lost races: the database refused the write because someone else changed the data first.
 LOST_RACE = (IntegrityError, StaleDataError)
+#: Requests that only read; they never commit.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Outcome:
@@ -101,12 +103,9 @@ def _note_commit(session) -> None:
         g.grants_action_committed = True
 
 
-def _denial_name(denied: str | None, obj) -> str:
-    if denied:
-        return denied
-    if obj is not None:
-        return f"{type(obj).__name__.lower()}.{request.endpoint or 'action'}"
-    return request.endpoint or "action"
+def _denial_name(obj) -> str:
+    endpoint = request.endpoint or "action"
+    return f"{type(obj).__name__.lower()}.{endpoint}" if obj is not None else endpoint
 
 
 def _form_field(form, *names: str | None):
@@ -129,17 +128,39 @@ def _show(outcome: Outcome, form, field: str | None, show: bool) -> None:
         flash(outcome.message, "danger")
 
 
-def _commit() -> None:
+def _refuse_safe_method() -> None:
+    message = f"{request.method} {request.path} tried to commit: a GET never writes"
+    if current_app.testing or current_app.debug:
+        raise RuntimeError(message)
+    log.error(message)
+
+
+def _close_committed(session, *, expire: bool) -> None:
+    """End the transaction a failed after-commit step left open (committed, not yet closed)."""
+    transaction = session.get_transaction()
+    if transaction is not None:
+        transaction.close()
+    if expire:
+        session.expire_all()
+
+
+def _commit(*, keep_loaded: bool = False) -> None:
     """Commit; a failure after the database committed is logged, not raised."""
     g.grants_action_committed = False
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = expire and not keep_loaded
     try:
-        db.session.commit()
+        session.commit()
     except LOST_RACE:
         raise
     except Exception:
         if not g.get("grants_action_committed"):
             raise
         log.exception("a step after the commit of %s failed; the action was saved", request.path)
+        _close_committed(session, expire=session.expire_on_commit)
+    finally:
+        session.expire_on_commit = expire
 
 
 def commit_action() -> None:
@@ -156,26 +177,34 @@ def action(
     denied: str | None = None,
     denied_obj=None,
     show: bool = True,
+    also: tuple[type[Exception], ...] = (),
+    keep_loaded: bool = False,
 ) -> Iterator[Outcome]:
     """Run the block as one action: commit once, or roll back and tell the user why.
 
     ``form`` and ``field`` say where a refusal's message goes (the error's own ``field``
     first); without them, or with no such field, it is flashed. ``show=False`` leaves the
     message to the view (``outcome.message``). ``success`` is flashed once committed.
-    ``denied``/``denied_obj`` name what a 403 refused, for the audit log.
+    ``denied``/``denied_obj`` name what a 403 refused, for the audit log. ``also`` adds
+    exception classes (with a user-facing ``message``) to treat as refusals, such as a refused
+    upload. ``keep_loaded`` commits without expiring what the session holds.
     """
+    if request.method in SAFE_METHODS:
+        _refuse_safe_method()
     outcome = Outcome()
     try:
         yield outcome
-        _commit()
-    except (TransitionForbidden, Forbidden):
+        _commit(keep_loaded=keep_loaded)
+    except (TransitionForbidden, Forbidden) as exc:
         db.session.rollback()
         if not g.get("grants_denial_recorded"):
-            record_denial(_denial_name(denied, denied_obj), denied_obj, path=request.path)
+            name = denied or getattr(exc, "action", None) or _denial_name(denied_obj)
+            record_denial(name, denied_obj, path=request.path)
         abort(403)
-    except OperationError as exc:
+    except (OperationError, *also) as exc:
         db.session.rollback()
-        outcome.message, outcome.field, outcome.error = exc.message, exc.field, exc
+        outcome.message = getattr(exc, "message", None) or str(exc)
+        outcome.field, outcome.error = getattr(exc, "field", None), exc
         _show(outcome, form, field, show)
     except LOST_RACE as exc:
         db.session.rollback()
@@ -193,9 +222,7 @@ def attempt(
 ) -> tuple[Any, str | None]:
     """Run ``operation`` as one action; returns (result, None) once committed, else (None, message)."""
     result = None
-    with action(
-        show=False, denied=getattr(operation, "__name__", "operation"), denied_obj=denied_obj
-    ) as done:
+    with action(show=False, denied_obj=denied_obj) as done:
         result = operation(*args, **kwargs)
     return (result, None) if done else (None, done.message)
 

@@ -43,7 +43,9 @@ class InvalidTransition(WorkflowError):
 
 
 class TransitionForbidden(WorkflowError):
-    """The actor may not fire the event on this object."""
+    """The actor may not fire the event on this object; ``action`` names it for the audit log."""
+
+    action: str | None = None
 
 
 class GuardFailed(WorkflowError):
@@ -169,7 +171,9 @@ def transition(obj, event: str, actor, **data) -> Transition:
             actor=actor,
             after={"action": f"{wf.name}.{event}", "state": before},
         )
-        raise TransitionForbidden(_("You are not allowed to do this."))
+        refused = TransitionForbidden(_("You are not allowed to do this."))
+        refused.action = f"{wf.name}.{event}"
+        raise refused
     if t.guard is not None:
         problem = t.guard(obj, actor, data)
         if problem:
