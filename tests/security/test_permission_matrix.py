@@ -140,7 +140,7 @@ EXPECTED = {
     ("funding.upload_signed", "POST"): "L  D D  D D D  D D D",
     ("funding.verify", "POST"): "L  D D  D D D  O D D",
     ("notifications.inbox", "GET"): "L  O O  O O O  O O O",
-    ("notifications.open_notification", "GET"): "L  O D  D D D  D D D",
+    ("notifications.open_notification", "POST"): "L  O D  D D D  D D D",
     ("notifications.outbox", "GET"): "L  D D  D D D  D D O",
     ("notifications.read", "POST"): "L  O O  O O O  O O O",
     ("orgs.accept_invitation", "GET"): "D  D D  D D D  D D D",
