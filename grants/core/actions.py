@@ -60,7 +60,6 @@ __all__ = [
     "action",
     "actionable",
     "attempt",
-    "commit_action",
     "event_applies",
     "fire",
 ]
@@ -161,11 +160,6 @@ def _commit(*, keep_loaded: bool = False) -> None:
         _close_committed(session, expire=session.expire_on_commit)
     finally:
         session.expire_on_commit = expire
-
-
-def commit_action() -> None:
-    """Commit the request's work once; for views whose writes are no single operation."""
-    _commit()
 
 
 @contextmanager
