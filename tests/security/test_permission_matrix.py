@@ -165,7 +165,7 @@ EXPECTED = {
     ("orgs.registration_sent", "GET"): "O  O O  O O O  O O O",
     ("orgs.remove_qualification", "POST"): "L  O D  D D D  D O O",
     ("orgs.remove_year_figure", "POST"): "L  O D  D D D  D O O",
-    ("orgs.revoke_invitation", "POST"): "L  O D  D D D  O O O",  # refused with a flash and audited
+    ("orgs.revoke_invitation", "POST"): "L  O D  D D D  D D D",  # staff: 403, audited
     ("orgs.set_cluster_active", "POST"): "L  D D  D D D  D D O",
     ("orgs.set_year_figure", "POST"): "L  O D  D D D  D O O",
     ("programmes.call_detail", "GET"): "L  O O  O O O  O O O",
