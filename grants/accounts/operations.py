@@ -16,6 +16,7 @@ from grants.accounts.sessions import end_all_sessions, end_session, start_sessio
 from grants.core import audit
 from grants.core.jobs import enqueue, job
 from grants.core.links import external_url
+from grants.core.refusals import OperationError
 from grants.core.signals import organisation_changed
 from grants.core.types import utcnow
 from grants.extensions import db
@@ -24,7 +25,7 @@ from grants.notifications.operations import notify, queue_email
 RESET_SALT = "password-reset"
 
 
-class AccountError(ValueError):
+class AccountError(OperationError, ValueError):
     """A refused account operation; the message is user-facing, ``field`` names the form field at fault."""
 
     field = "email"

@@ -29,6 +29,7 @@ from grants.accounts.forms import (
     UserForm,
 )
 from grants.accounts.models import ROLES, User, UserRole
+from grants.core.actions import action
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.redirects import safe_next, safe_referrer
@@ -60,23 +61,25 @@ def login():
         return redirect(url_for("core.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            user = ops.authenticate(form.email.data, form.password.data, request.remote_addr)
-        except ops.SignInDelayed as delayed:
-            db.session.commit()
+        delayed = None
+        with action() as done:  # a failed attempt counts towards the back-off, so it is kept
+            try:
+                user = ops.authenticate(form.email.data, form.password.data, request.remote_addr)
+            except ops.SignInDelayed as exc:
+                user, delayed = None, exc.seconds
+            if user is not None:
+                locale = session.get("locale")
+                session.clear()
+                ops.log_in(user)
+                if user.locale is None and locale:
+                    user.locale = locale
+        if delayed is not None:
             return render_template(
-                "accounts/login.html", form=form, delayed=_wait_message(delayed.seconds)
+                "accounts/login.html", form=form, delayed=_wait_message(delayed)
             ), 429
-        if user is not None:
-            locale = session.get("locale")
-            session.clear()
-            ops.log_in(user)
-            if user.locale is None and locale:
-                user.locale = locale
-            db.session.commit()
+        if done and user is not None:
             login_user(user)
             return redirect(safe_next(request.args.get("next"), url_for("core.index")))
-        db.session.commit()
         flash(
             _("The e-mail address or password is not correct, or the account is disabled."),
             "danger",
@@ -87,8 +90,8 @@ def login():
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:
-        ops.log_out(current_user)
-        db.session.commit()
+        with action():
+            ops.log_out(current_user)
         logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -100,16 +103,20 @@ def change_password():
     require("account.change_password")
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            ops.change_password(current_user, form.current.data, form.password.data)
-        except ops.SignInDelayed as delayed:
-            form.current.errors.append(_wait_message(delayed.seconds))
+        delayed = wrong = None
+        with action(form=form, field="current") as done:
+            try:
+                ops.change_password(current_user, form.current.data, form.password.data)
+            except ops.SignInDelayed as exc:
+                delayed = exc.seconds
+            except ops.AccountError as exc:
+                wrong = str(exc)  # the failure counts towards the back-off, so it is kept
+        if delayed is not None:
+            form.current.errors.append(_wait_message(delayed))
             return render_template("accounts/change_password.html", form=form), 429
-        except ops.AccountError as exc:
-            db.session.commit()  # the failure counts towards the back-off
-            form.current.errors.append(str(exc))
-        else:
-            db.session.commit()
+        if wrong is not None:
+            form.current.errors.append(wrong)
+        elif done:
             flash(_("Your password has been changed. Other sessions were signed out."), "success")
             return redirect(url_for("core.index"))
     return render_template("accounts/change_password.html", form=form)
@@ -121,8 +128,8 @@ def change_password():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        ops.request_password_reset(form.email.data)
-        db.session.commit()
+        with action():
+            ops.request_password_reset(form.email.data)
         flash(
             _("If an account uses this address, we have sent it a link to reset the password."),
             "info",
@@ -140,13 +147,10 @@ def reset_password(token: str):
         return redirect(url_for("accounts.forgot_password"))
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with action() as done:
             ops.reset_password(token, form.password.data)
-        except ops.AccountError as exc:  # used meanwhile (another tab, a second click)
-            db.session.rollback()
-            flash(str(exc), "danger")
+        if not done:  # used meanwhile (another tab, a second click)
             return redirect(url_for("accounts.forgot_password"))
-        db.session.commit()
         flash(_("Your new password is set. Please sign in."), "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form), (
@@ -191,7 +195,7 @@ def new_user():
     form = NewUserForm()
     form.organisation_id.choices = _organisation_choices()
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="email") as done:
             user = ops.create_user(
                 email=form.email.data,
                 name=form.name.data,
@@ -201,10 +205,7 @@ def new_user():
                 phone=form.phone.data,
                 actor=current_user,
             )
-        except ops.AccountError as exc:
-            form[exc.field].errors.append(str(exc))
-        else:
-            db.session.commit()
+        if done:
             flash(_("The account %(email)s has been created.", email=user.email), "success")
             return redirect(url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=None)
@@ -220,7 +221,7 @@ def edit_user(user_id: int):
         form.roles.data = sorted(user.role_names)
         form.organisation_id.data = user.organisation_id or 0
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="email") as done:
             ops.update_user(
                 user,
                 email=form.email.data,
@@ -230,10 +231,7 @@ def edit_user(user_id: int):
                 organisation_id=form.organisation_id.data or None,
                 actor=current_user,
             )
-        except ops.AccountError as exc:
-            form[exc.field].errors.append(str(exc))
-        else:
-            db.session.commit()
+        if done:
             flash(_("The account has been saved."), "success")
             return redirect(url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=user)
@@ -245,11 +243,11 @@ def set_user_active(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     require("users.disable", user)
     active = request.form.get("active") == "1"
-    ops.set_active(user, active, current_user)
-    db.session.commit()
-    if active:
+    with action() as done:
+        ops.set_active(user, active, current_user)
+    if done and active:
         flash(_("%(email)s can sign in again.", email=user.email), "success")
-    else:
+    elif done:
         flash(
             _("%(email)s is disabled and has been signed out everywhere.", email=user.email),
             "warning",

@@ -12,6 +12,7 @@ from grants.accounts.models import User, UserRole
 from grants.applications.models import Application, Attachment
 from grants.core import audit, storage
 from grants.core.money import money_text, to_money
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
@@ -67,7 +68,7 @@ def notify_applicants(application: Application, kind: str, subject, body: str = 
 # --- drafting: creating, saving sections, attachments ------------------------------------
 
 
-class ApplicationError(Exception):
+class ApplicationError(OperationError):
     """A refused change to an application; ``message`` is user-facing (already translated)."""
 
     def __init__(self, message: str):

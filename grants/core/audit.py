@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
 
@@ -92,4 +92,7 @@ def record_now(action: str, obj=None, **kwargs) -> AuditEvent:
 
 def record_denial(action: str, obj=None, *, path: str = "") -> AuditEvent:
     """Log a refused permission check; the request ends right after with 403/404."""
-    return record_now("permission.denied", obj, after={"action": action, "path": path})
+    entry = record_now("permission.denied", obj, after={"action": action, "path": path})
+    if has_request_context():
+        g.grants_denial_recorded = True
+    return entry

@@ -21,6 +21,7 @@ from flask_babel import get_timezone, lazy_pgettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from grants.core.actions import action
 from grants.core.audit import record
 from grants.core.dashboard import panels_for
 from grants.core.jobs import label_of, retry
@@ -51,8 +52,8 @@ def set_language():
         abort(400)
     session["locale"] = code
     if current_user.is_authenticated:
-        current_user.locale = code
-        db.session.commit()
+        with action():
+            current_user.locale = code
     return redirect(safe_next(request.form.get("next"), url_for("core.index")))
 
 
@@ -142,10 +143,9 @@ def retry_job(job_id: int):
     if job.status != "failed":
         flash(_("Only a failed job can be retried."), "warning")
         return redirect(_back_to_jobs(job))
-    retry(job.id)
-    record("job.retried", job, after={"name": job.name, "attempts": job.attempts})
-    db.session.commit()
-    flash(_("The job has been queued again."), "success")
+    with action(success=_("The job has been queued again.")):
+        retry(job.id)
+        record("job.retried", job, after={"name": job.name, "attempts": job.attempts})
     return redirect(_back_to_jobs(job))
 
 

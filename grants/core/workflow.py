@@ -24,18 +24,18 @@ from blinker import Namespace
 
 from grants.core import audit
 from grants.core.permissions import Predicate
+from grants.core.refusals import OperationError
 from grants.extensions import db
 
 Guard = Callable[[Any, Any, dict], str | None]
 Effect = Callable[[Any, Any, dict], None]
 
 
-class WorkflowError(Exception):
+class WorkflowError(OperationError):
     """Base class of refused transitions; ``message`` is user-facing (already translated)."""
 
     def __init__(self, message: str):
         super().__init__(message)
-        self.message = message
 
 
 class InvalidTransition(WorkflowError):
@@ -43,7 +43,9 @@ class InvalidTransition(WorkflowError):
 
 
 class TransitionForbidden(WorkflowError):
-    """The actor may not fire the event on this object."""
+    """The actor may not fire the event on this object; ``action`` names it for the audit log."""
+
+    action: str | None = None
 
 
 class GuardFailed(WorkflowError):
@@ -169,7 +171,9 @@ def transition(obj, event: str, actor, **data) -> Transition:
             actor=actor,
             after={"action": f"{wf.name}.{event}", "state": before},
         )
-        raise TransitionForbidden(_("You are not allowed to do this."))
+        refused = TransitionForbidden(_("You are not allowed to do this."))
+        refused.action = f"{wf.name}.{event}"
+        raise refused
     if t.guard is not None:
         problem = t.guard(obj, actor, data)
         if problem:

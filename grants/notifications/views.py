@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from grants.core.actions import action
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.redirects import safe_next
@@ -43,20 +44,20 @@ def read():
         ids = [
             i for i in ids if 0 < i < 2**31
         ]  # a larger id names no message (nor fits the column)
-    mark_read(current_user, ids)
-    db.session.commit()
+    with action():
+        mark_read(current_user, ids)
     return redirect(url_for("notifications.inbox", show=request.form.get("show", "all")))
 
 
-@bp.get("/inbox/<int:notification_id>")
+@bp.post("/inbox/<int:notification_id>")
 def open_notification(notification_id: int):
-    """Open a message: it becomes read and the browser goes to its link."""
+    """Open a message (a POST, as it writes): it becomes read and the browser goes to its link."""
     require("inbox.view")
     note = db.session.get(Notification, notification_id)
     if note is None or note.user_id != current_user.id:
         abort(404)
-    mark_read(current_user, [note.id])
-    db.session.commit()
+    with action():
+        mark_read(current_user, [note.id])
     return redirect(safe_next(note.link, url_for("notifications.inbox")))
 
 

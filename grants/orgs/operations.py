@@ -21,6 +21,7 @@ from grants.accounts.passwords import hash_password
 from grants.core import audit
 from grants.core.links import external_url
 from grants.core.permissions import can
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
@@ -47,7 +48,7 @@ PROFILE_FIELDS = (
 )
 
 
-class OrganisationError(ValueError):
+class OrganisationError(OperationError, ValueError):
     """A refused organisation operation; ``field`` names the form field at fault."""
 
     def __init__(self, message, field: str | None = None):

@@ -23,12 +23,12 @@ from sqlalchemy.orm import selectinload
 
 from grants.accounts import operations as account_ops
 from grants.accounts.throttle import recipient_key
-from grants.core.audit import record_denial
+from grants.core.actions import action
 from grants.core.money import wan_to_yuan
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
 from grants.core.types import utcnow
-from grants.core.workflow import TransitionForbidden, WorkflowError, can_fire
+from grants.core.workflow import can_fire
 from grants.extensions import db, limiter
 from grants.orgs import operations as ops
 from grants.orgs import uscc
@@ -71,7 +71,6 @@ def _sign_in(user) -> None:
     if locale:
         session["locale"] = locale
     account_ops.log_in(user)
-    db.session.commit()
     login_user(user)
 
 
@@ -99,12 +98,9 @@ def register():
             "password": form.password.data,
             "locale": session.get("locale"),
         }
-        try:
+        with action(form=form, field="name") as done:
             ops.start_registration(org=org, person=person)
-        except ops.OrganisationError as exc:
-            getattr(form, exc.field or "name").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             return redirect(url_for("orgs.registration_sent"))
     return render_template("orgs/register.html", form=form)
 
@@ -130,19 +126,18 @@ def confirm_registration(token: str):
         )
         return redirect(url_for("orgs.register"))
     if request.method == "POST":  # CSRF is checked for every POST by CSRFProtect
-        try:
+        with action(show=False) as done:
             user = ops.confirm_registration(token)
-        except ops.OrganisationError as exc:
-            db.session.rollback()
+            _sign_in(user)
+        if not done:
             pending = ops.pending_registration_for_token(token)
             return render_template(
                 "orgs/confirm_registration.html",
                 pending=pending,
-                problem=exc.message,
+                problem=done.message,
                 cluster=None,
                 org_types=ORG_TYPES,
             ), 409
-        _sign_in(user)
         flash(
             _("Welcome! Your organisation %(name)s is registered.", name=user.organisation.name),
             "success",
@@ -174,13 +169,9 @@ def accept_invitation(token: str):
             flash(_("You already belong to an organisation."), "warning")
             return redirect(url_for("core.index"))
         if request.method == "POST":  # CSRF is checked for every POST by CSRFProtect
-            try:
+            with action(denied_obj=invitation) as done:
                 ops.accept_invitation(invitation, current_user)
-            except WorkflowError as exc:
-                db.session.rollback()
-                flash(exc.message, "danger")
-            else:
-                db.session.commit()
+            if done:
                 flash(_("You have joined %(org)s.", org=invitation.organisation.name), "success")
                 return redirect(url_for("core.index"))
         return render_template(
@@ -195,7 +186,7 @@ def accept_invitation(token: str):
             url_for("accounts.login", next=url_for("orgs.accept_invitation", token=token))
         )
     if form.validate_on_submit():
-        try:
+        with action(denied_obj=invitation) as done:
             user = ops.register_from_invitation(
                 invitation,
                 name=form.person_name.data,
@@ -203,11 +194,8 @@ def accept_invitation(token: str):
                 phone=form.phone.data,
                 locale=session.get("locale"),
             )
-        except (WorkflowError, account_ops.AccountError) as exc:
-            db.session.rollback()
-            flash(getattr(exc, "message", str(exc)), "danger")
-        else:
             _sign_in(user)
+        if done:
             flash(
                 _("Welcome! You have joined %(org)s.", org=invitation.organisation.name), "success"
             )
@@ -218,11 +206,6 @@ def accept_invitation(token: str):
 
 
 # --- the organisation profile ------------------------------------------------------------
-
-
-def _field_for(form, name: str | None, fallback: str):
-    """The form field an operation's error names, or ``fallback`` when the form lacks it."""
-    return (getattr(form, name, None) if name else None) or getattr(form, fallback)
 
 
 def _organisation_or_404(org_id: int) -> Organisation:
@@ -309,13 +292,9 @@ def edit_organisation(org_id: int):
         data["cluster_id"] = data["cluster_id"] or None
         if may_correct_uscc:
             data["uscc"] = form.uscc.data
-        try:
+        with action(form=form, field="name") as done:
             ops.update_profile(org, data, current_user)
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "name").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The profile of %(name)s has been saved.", name=org.name), "success")
             return redirect(_profile_url(org))
     return render_template("orgs/edit.html", org=org, form=form)
@@ -327,7 +306,7 @@ def add_qualification(org_id: int):
     _require_on("org.edit", org)
     form = QualificationForm(prefix="qual")
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="kind") as done:
             ops.add_qualification(
                 org,
                 kind=form.kind.data,
@@ -336,11 +315,7 @@ def add_qualification(org_id: int):
                 certificate_no=form.certificate_no.data.strip(),
                 actor=current_user,
             )
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "kind").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The qualification has been added."), "success")
             return redirect(_profile_url(org) + "#qualifications")
     return _render_profile(org, qualification_form=form)
@@ -353,9 +328,8 @@ def remove_qualification(org_id: int, qualification_id: int):
     qualification = db.session.get(Qualification, qualification_id)
     if qualification is None or qualification.organisation_id != org.id:
         abort(404)
-    ops.remove_qualification(qualification, current_user)
-    db.session.commit()
-    flash(_("The qualification has been removed."), "success")
+    with action(success=_("The qualification has been removed.")):
+        ops.remove_qualification(qualification, current_user)
     return redirect(_profile_url(org) + "#qualifications")
 
 
@@ -366,7 +340,7 @@ def set_year_figure(org_id: int):
     _require_on("org.edit", org)
     form = YearFigureForm(prefix="fig")
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="year") as done:
             ops.set_year_figure(
                 org,
                 year=form.year.data,
@@ -376,11 +350,7 @@ def set_year_figure(org_id: int):
                 rd_staff=form.rd_staff.data or 0,
                 actor=current_user,
             )
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "year").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The figures of %(year)s have been saved.", year=form.year.data), "success")
             return redirect(_profile_url(org) + "#figures")
     return _render_profile(org, figure_form=form)
@@ -394,9 +364,8 @@ def remove_year_figure(org_id: int, figure_id: int):
     if figure is None or figure.organisation_id != org.id:
         abort(404)
     year = figure.year
-    ops.remove_year_figure(figure, current_user)
-    db.session.commit()
-    flash(_("The figures of %(year)s have been removed.", year=year), "success")
+    with action(success=_("The figures of %(year)s have been removed.", year=year)):
+        ops.remove_year_figure(figure, current_user)
     return redirect(_profile_url(org) + "#figures")
 
 
@@ -407,13 +376,9 @@ def invite(org_id: int):
     _require_on("org.invite", org)
     form = InviteForm(prefix="invite")
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="email") as done:
             invitation, _token = ops.invite(org, form.email.data, current_user)
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            form.email.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("An invitation has been sent to %(email)s.", email=invitation.email), "success")
             return redirect(_profile_url(org) + "#invitations")
     return _render_profile(org, invite_form=form)
@@ -424,15 +389,9 @@ def revoke_invitation(invitation_id: int):
     invitation = db.session.get(Invitation, invitation_id) or abort(404)
     org = invitation.organisation
     require("org.view", org, not_found=True)
-    try:
+    with action(denied="invitation.revoke", denied_obj=invitation) as done:
         ops.revoke_invitation(invitation, current_user)
-    except WorkflowError as exc:
-        db.session.rollback()
-        if isinstance(exc, TransitionForbidden):
-            record_denial("invitation.revoke", invitation, path=request.path)
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("The invitation to %(email)s has been revoked.", email=invitation.email), "success")
     return redirect(_profile_url(org) + "#invitations")
 
@@ -546,13 +505,9 @@ def new_cluster():
     require("clusters.manage")
     form = ClusterForm()
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="code") as done:
             cluster = ops.create_cluster(_cluster_data(form), current_user)
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "code").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The cluster %(name)s has been created.", name=cluster.name_zh), "success")
             return redirect(url_for("orgs.clusters"))
     return render_template("orgs/cluster_form.html", form=form, cluster=None, usage=0)
@@ -564,13 +519,9 @@ def edit_cluster(cluster_id: int):
     cluster = _cluster_or_404(cluster_id)
     form = ClusterForm(obj=cluster)
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="code") as done:
             ops.update_cluster(cluster, _cluster_data(form), current_user)
-        except ops.OrganisationError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "code").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The cluster %(name)s has been saved.", name=cluster.name_zh), "success")
             return redirect(url_for("orgs.clusters"))
     return render_template(
@@ -584,11 +535,11 @@ def set_cluster_active(cluster_id: int):
     require("clusters.manage")
     cluster = _cluster_or_404(cluster_id)
     active = request.form.get("active") == "1"
-    ops.update_cluster(cluster, {"active": active}, current_user)
-    db.session.commit()
-    if active:
+    with action() as done:
+        ops.update_cluster(cluster, {"active": active}, current_user)
+    if done and active:
         flash(_("The cluster %(name)s is active again.", name=cluster.name_zh), "success")
-    else:
+    elif done:
         flash(
             _(
                 "The cluster %(name)s is deactivated: it is no longer offered for new choices.",
@@ -604,12 +555,6 @@ def delete_cluster(cluster_id: int):
     require("clusters.manage")
     cluster = _cluster_or_404(cluster_id)
     name = cluster.name_zh
-    try:
+    with action(success=_("The cluster %(name)s has been deleted.", name=name)):
         ops.delete_cluster(cluster, current_user)
-    except ops.OrganisationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("The cluster %(name)s has been deleted.", name=name), "success")
     return redirect(url_for("orgs.clusters"))

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from grants.core import audit
 from grants.core.jobs import job
+from grants.core.refusals import OperationError
 from grants.core.scheduler import schedule
 from grants.core.timeutil import local_to_utc, utc_to_local
 from grants.core.types import utcnow
@@ -49,7 +50,7 @@ ATTACHMENT_FIELDS = ("code", "name_zh", "name_en", "required")
 CODE_LENGTH = 40
 
 
-class CallError(ValueError):
+class CallError(OperationError, ValueError):
     """A refused call operation; ``field`` names the form field at fault."""
 
     def __init__(self, message, field: str | None = None):

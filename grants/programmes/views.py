@@ -15,12 +15,12 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from grants.applications.models import Application
+from grants.core.actions import action
 from grants.core.money import wan_text, wan_to_yuan
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.timeutil import local_naive, local_to_utc
 from grants.core.types import utcnow
-from grants.core.workflow import WorkflowError
 from grants.extensions import db
 from grants.orgs import operations as org_ops
 from grants.orgs.models import QUALIFICATIONS
@@ -330,10 +330,6 @@ def _render_form(form, call: Call | None, status: int = 200):
     ), status
 
 
-def _field_for(form, name: str | None, fallback: str):
-    return (getattr(form, name, None) if name else None) or getattr(form, fallback)
-
-
 @bp.route("/calls/new", methods=["GET", "POST"])
 def new_call():
     """A new draft call."""
@@ -343,7 +339,7 @@ def new_call():
     if request.method == "POST" and _apply_row_action(form):
         return _render_form(form, None)
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="code") as done:
             call = ops.create_call(
                 _settings(form),
                 cluster_ids=form.cluster_ids.data,
@@ -351,11 +347,7 @@ def new_call():
                 attachments=form.attachment_rows(),
                 actor=current_user,
             )
-        except ops.CallError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "code").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The draft call %(code)s has been saved.", code=call.code), "success")
             return redirect(url_for("programmes.call_detail", call_id=call.id))
     return _render_form(form, None)
@@ -373,7 +365,7 @@ def edit_call(call_id: int):
     if request.method == "POST" and _apply_row_action(form):
         return _render_form(form, call)
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="code") as done:
             ops.update_draft(
                 call,
                 _settings(form),
@@ -382,11 +374,7 @@ def edit_call(call_id: int):
                 attachments=form.attachment_rows(),
                 actor=current_user,
             )
-        except ops.CallError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "code").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The draft call %(code)s has been saved.", code=call.code), "success")
             return redirect(url_for("programmes.call_detail", call_id=call.id))
     return _render_form(form, call)
@@ -395,18 +383,14 @@ def edit_call(call_id: int):
 def _edit_published(call: Call):
     form = PublishedCallForm(data={"guide": call.guide, "closes_at": local_naive(call.closes_at)})
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="closes_at") as done:
             extended = ops.update_published(
                 call,
                 guide=_clean_guide(form.guide.data),
                 closes_at=local_to_utc(form.closes_at.data),
                 actor=current_user,
             )
-        except ops.CallError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "closes_at").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             if extended:
                 flash(
                     _(
@@ -448,13 +432,9 @@ def call_event(call_id: int, event: str):
     """Publish, close or reopen a call; a refused guard comes back as a message."""
     call = _call_or_404(call_id)
     require("call.manage", call)
-    try:
+    with action(denied_obj=call) as done:
         ops.fire(call, event, current_user)
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_event_message(event, call.code), "success")
     return redirect(url_for("programmes.call_detail", call_id=call.id))
 
@@ -464,13 +444,10 @@ def clone_call(call_id: int):
     """Copy a call into a draft for the following year."""
     source = _call_or_404(call_id)
     require("call.manage", source)
-    try:
+    with action() as done:
         call = ops.clone_call(source, current_user)
-    except ops.CallError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not done:
         return redirect(url_for("programmes.call_detail", call_id=source.id))
-    db.session.commit()
     flash(
         _(
             "The call has been copied into the draft %(code)s for %(year)s: check the dates and the guide.",

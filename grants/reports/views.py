@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from grants.core.actions import attempt
+from grants.core.actions import action
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.storage import download_response
@@ -44,15 +44,22 @@ KINDS = {
 }
 
 
-def _commit_and_leave_the_database() -> None:
-    """Commit (the job is dispatched then) and touch the database no more in this request.
+def _queued_notice(report: PortfolioReport, joined: bool, queued: str) -> tuple[str, str, str]:
+    """Where to go and what to say once a request for ``report`` commits.
 
-    In-process jobs start the moment the request commits. On SQLite a POST request's next
-    transaction would begin with BEGIN IMMEDIATE and hold the write lock until the request
-    ends, which makes the new job's first write fail; so everything the response needs is
-    read before the commit.
+    Read inside the action, before its commit: in-process jobs start the moment the
+    request commits, and on SQLite a POST request's next transaction would begin with
+    BEGIN IMMEDIATE and hold the write lock until the request ends, which makes the new
+    job's first write fail; so the request touches the database no more after the commit.
     """
-    db.session.commit()
+    target = url_for("reports.index", _anchor=f"report-{report.id}")
+    if joined:
+        text = _(
+            "This report is already being generated (version %(version)s); your request joins it.",
+            version=report.version,
+        )
+        return target, text, "info"
+    return target, queued, "success"
 
 
 def _report_or_404(report_id: int) -> PortfolioReport:
@@ -110,30 +117,17 @@ def request_report():
     if not form.validate():
         return _render_index(form, 422)
     period = Period.parse(form.period.data)
-    result, problem = attempt(operations.request_report, period, form.locale.data, current_user)
-    if problem:
-        form.period.errors.append(problem)
+    with action(form=form, field="period") as done:
+        report, joined = operations.request_report(period, form.locale.data, current_user)
+        queued = _(
+            "Version %(version)s of the report for %(period)s has been queued.",
+            version=report.version,
+            period=period.label,
+        )
+        target, text, category = _queued_notice(report, joined, queued)
+    if not done:
         return _render_index(form, 422)
-    report, joined = result
-    target = url_for("reports.index", _anchor=f"report-{report.id}")
-    if joined:
-        flash(
-            _(
-                "This report is already being generated (version %(version)s); your request joins it.",
-                version=report.version,
-            ),
-            "info",
-        )
-    else:
-        flash(
-            _(
-                "Version %(version)s of the report for %(period)s has been queued.",
-                version=report.version,
-                period=period.label,
-            ),
-            "success",
-        )
-    _commit_and_leave_the_database()
+    flash(text, category)
     return redirect(target)
 
 
@@ -156,23 +150,14 @@ def retry(report_id: int):
     """Try a failed version again (a version whose job died is marked failed first)."""
     report = _report_or_404(report_id)
     require("report.request", report)
-    result, problem = attempt(operations.retry_report, report, current_user)
-    if problem:
-        flash(problem, "warning")
+    with action(show=False, denied_obj=report) as done:
+        report, joined = operations.retry_report(report, current_user)
+        queued = _("Version %(version)s has been queued again.", version=report.version)
+        target, text, category = _queued_notice(report, joined, queued)
+    if not done:
+        flash(done.message, "warning")
         return redirect(url_for("reports.index"))
-    report, joined = result
-    target = url_for("reports.index", _anchor=f"report-{report.id}")
-    if joined:
-        flash(
-            _(
-                "This report is already being generated (version %(version)s); your request joins it.",
-                version=report.version,
-            ),
-            "info",
-        )
-    else:
-        flash(_("Version %(version)s has been queued again.", version=report.version), "success")
-    _commit_and_leave_the_database()
+    flash(text, category)
     return redirect(target)
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import selectinload
 from grants.accounts.models import User, UserRole
 from grants.applications.models import Application
 from grants.core import audit
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
@@ -73,7 +74,7 @@ SOURCE_LABELS = {
 }
 
 
-class AssignmentError(Exception):
+class AssignmentError(OperationError):
     """A refused assignment operation; ``message`` is user-facing (already translated)."""
 
     def __init__(self, message):

@@ -47,6 +47,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from grants.core import audit
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.extensions import db
@@ -141,7 +142,7 @@ class Conflict:
         return str(CONFLICT_KINDS[self.kind])
 
 
-class ConflictError(ValueError):
+class ConflictError(OperationError, ValueError):
     """A refused operation on exclusions or rulings; ``field`` names the form field at fault."""
 
     def __init__(self, message, field: str | None = None):

@@ -33,6 +33,7 @@ from grants.applications import visibility
 from grants.applications.models import Application
 from grants.core import audit
 from grants.core.money import MoneyError, format_wan, to_money
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -46,7 +47,7 @@ MIN_NOTICE_WORKING_DAYS = 5
 IN_PROCESS_STATES = ("submitted", "under_review", "reviewed")
 
 
-class DecisionError(Exception):
+class DecisionError(OperationError):
     """A refused decision, notice, objection or release; ``message`` is user-facing."""
 
     def __init__(self, message: str, field: str | None = None):

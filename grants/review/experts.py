@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from grants.accounts import operations as account_ops
 from grants.accounts.models import User
 from grants.core import audit
+from grants.core.refusals import OperationError
 from grants.core.xlsx import Column, ImportFileError, ImportLimits, WorkbookWriter, read_rows
 from grants.extensions import db
 from grants.orgs import uscc
@@ -61,7 +62,7 @@ def _forget_experts_of_users(session, *args) -> None:
         g.pop(_EXPERTS_OF_USERS, None)
 
 
-class ExpertError(ValueError):
+class ExpertError(OperationError, ValueError):
     """A refused pool operation; ``field`` names the form field at fault."""
 
     def __init__(self, message, field: str | None = None):

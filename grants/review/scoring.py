@@ -37,6 +37,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from grants.applications.models import Application
 from grants.core import audit
+from grants.core.refusals import OperationError
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -53,7 +54,7 @@ SCORE_PLACES = 2
 MATRIX_STATES = ("under_review", "reviewed", "approved", "declined", "contracted")
 
 
-class ScoringError(Exception):
+class ScoringError(OperationError):
     """A refused scoring operation; ``message`` is user-facing, ``field`` names the form field."""
 
     def __init__(self, message: str, field: str | None = None):

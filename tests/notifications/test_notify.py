@@ -53,7 +53,7 @@ def test_inbox_shows_only_own_messages(client, login):
     foreign = db.session.scalars(
         sa.select(Notification).where(Notification.user_id == other.id)
     ).one()
-    assert client.get(f"/inbox/{foreign.id}").status_code == 404
+    assert client.post(f"/inbox/{foreign.id}").status_code == 404
 
 
 def test_mark_read_marks_only_given_ids(app):

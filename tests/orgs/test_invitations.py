@@ -173,7 +173,7 @@ def test_revoke_by_bureau_is_refused_and_audited(client, login):
     invitation = InvitationFactory()
     login(make_user("bureau"))
     response = client.post(f"/invitations/{invitation.id}/revoke")
-    assert response.status_code == 302
+    assert response.status_code == 403
     db.session.refresh(invitation)
     assert invitation.state == "pending"
     denial = db.session.scalars(

@@ -140,7 +140,7 @@ EXPECTED = {
     ("funding.upload_signed", "POST"): "L  D D  D D D  D D D",
     ("funding.verify", "POST"): "L  D D  D D D  O D D",
     ("notifications.inbox", "GET"): "L  O O  O O O  O O O",
-    ("notifications.open_notification", "GET"): "L  O D  D D D  D D D",
+    ("notifications.open_notification", "POST"): "L  O D  D D D  D D D",
     ("notifications.outbox", "GET"): "L  D D  D D D  D D O",
     ("notifications.read", "POST"): "L  O O  O O O  O O O",
     ("orgs.accept_invitation", "GET"): "D  D D  D D D  D D D",
@@ -165,7 +165,7 @@ EXPECTED = {
     ("orgs.registration_sent", "GET"): "O  O O  O O O  O O O",
     ("orgs.remove_qualification", "POST"): "L  O D  D D D  D O O",
     ("orgs.remove_year_figure", "POST"): "L  O D  D D D  D O O",
-    ("orgs.revoke_invitation", "POST"): "L  O D  D D D  O O O",  # refused with a flash and audited
+    ("orgs.revoke_invitation", "POST"): "L  O D  D D D  D D D",  # staff: 403, audited
     ("orgs.set_cluster_active", "POST"): "L  D D  D D D  D D O",
     ("orgs.set_year_figure", "POST"): "L  O D  D D D  D O O",
     ("programmes.call_detail", "GET"): "L  O O  O O O  O O O",

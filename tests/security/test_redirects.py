@@ -173,6 +173,6 @@ def test_opening_a_message_follows_its_link_only_on_the_site(client, login, link
     (note,) = notify([user], "test.kind", "Subject", "Body", link=link, email=False)
     db.session.commit()
     login(user)
-    response = client.get(f"/inbox/{note.id}")
+    response = client.post(f"/inbox/{note.id}")
     assert response.status_code == 302
     assert response.headers["Location"] == expected

@@ -19,12 +19,12 @@ from grants.applications.duplicates import duplicate_pairs, near_duplicates, thr
 from grants.applications.export import applications_xlsx, content_disposition, export_filename
 from grants.applications.models import APPLICATION_STATES, STATE_LABELS, Application, FormalCheck
 from grants.applications.views import bp
-from grants.core.audit import record_denial
+from grants.core.actions import action
 from grants.core.money import yuan_to_wan
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.timeutil import local_day_start, local_today
-from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError, transition
+from grants.core.workflow import GuardFailed, transition
 from grants.core.xlsx import XLSX_MIMETYPE
 from grants.extensions import db
 from grants.orgs import uscc
@@ -299,23 +299,17 @@ def _decide(application_id: int, event: str):
     presets = [p for p in request.form.getlist("preset") if p in REASON_PRESETS]
     typed = request.form.get("reasons", "")
     data = {} if event == "pass_check" else {"reasons": compose_reasons(presets, typed)}
-    try:
+    with action(show=False, denied=f"application.{event}", denied_obj=application) as done:
         transition(application, event, current_user, **data)
-    except TransitionForbidden:
-        record_denial(f"application.{event}", application, path=request.path)
-        abort(403)
-    except GuardFailed as exc:
-        db.session.rollback()
+    if isinstance(done.error, GuardFailed):
         return _render_check(
             application,
-            {"event": event, "reasons": typed, "presets": presets, "error": exc.message},
+            {"event": event, "reasons": typed, "presets": presets, "error": done.message},
             status=422,
         )
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if not done:
+        flash(done.message, "warning")
         return redirect(url_for("applications.formal_check", application_id=application.id))
-    db.session.commit()
     ref = application.reference_no
     messages = {
         "pass_check": _("%(ref)s passed the formal check and goes to expert review.", ref=ref),

@@ -59,7 +59,7 @@ from grants.applications.models import (
 )
 from grants.applications.rules import is_member
 from grants.applications.views import bp
-from grants.core.audit import record_denial
+from grants.core.actions import action
 from grants.core.money import yuan_to_wan
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
@@ -68,8 +68,6 @@ from grants.core.types import utcnow
 from grants.core.workflow import (
     GuardFailed,
     InvalidTransition,
-    TransitionForbidden,
-    WorkflowError,
     transition,
 )
 from grants.extensions import db
@@ -421,13 +419,10 @@ def new(call_id: int):
     require("application.create")
     organisation = current_user.organisation
     if request.method == "POST":
-        try:
+        with action() as done:
             application = ops.start_application(call, organisation, current_user)
-        except ops.ApplicationError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
+        if not done:
             return redirect(url_for("applications.new", call_id=call.id))
-        db.session.commit()
         flash(_("Your draft application has been created. It is saved as you type."), "success")
         return redirect(url_for("applications.edit", application_id=application.id))
     existing = db.session.scalars(
@@ -508,16 +503,18 @@ def save_section(application_id: int, section: str):
     saved = False
     error = None
     if form.validate():
-        try:
+        with action(show=False, keep_loaded=True) as done:
             ops.save_section(application, section, form.section_data(), current_user)
-            kept = _commit_reloading(application)  # noqa: F841 - held while the answer renders
-        except StaleDataError:
-            db.session.rollback()
+            kept = _loaded_relations(application)  # noqa: F841 - held while the answer renders
+        if isinstance(done.error, StaleDataError):
             error = _(
                 "The application was changed elsewhere at the same moment. Your input is kept here: "
                 "save again."
             )
+        elif not done:
+            error = done.message
         else:
+            db.session.expire(application)  # read afresh for the answer
             saved = True
             # the posted form was offered (and validated against) the same clusters
             form = section_form(
@@ -537,29 +534,24 @@ def save_section(application_id: int, section: str):
     return _render_edit(application, {section: form})
 
 
-def _commit_reloading(application: Application) -> list:
-    """Commit, then read the application (its columns and rows) afresh from the database for the
-    answer. Everything else the request holds (the user, the call and its clusters) was not
-    changed by the save and stays loaded, instead of being expired and fetched again.
+def _loaded_relations(application: Application) -> list:
+    """What the application refers to, for a save that commits without expiring the session.
+
+    After the commit only the application (its columns and rows) is read afresh from the
+    database for the answer. Everything else the request holds (the user, the call and its
+    clusters) was not changed by the save and stays loaded, instead of being expired and
+    fetched again.
 
     Returns the objects the application referred to (its call, organisation, cluster): the
     caller keeps them while it renders, so that the session (which holds its objects only
     weakly) still has them when the reloaded application asks for them again.
     """
     state = sa.inspect(application)
-    related = [
+    return [
         state.dict[r.key]
         for r in state.mapper.relationships
         if r.direction is MANYTOONE and state.dict.get(r.key) is not None
     ]
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-    session.expire(application)
-    return related
 
 
 @bp.post("/applications/<int:application_id>/sections/budget/preview")
@@ -592,15 +584,13 @@ def upload_attachment(application_id: int):
     code = request.form.get("requirement") or ""
     error = None
     if form.validate():
-        try:
+        with action(show=False, also=(UploadRefused,)) as done:
             attachment = ops.add_attachment(
                 application, form.file.data, form.requirement.data or None, current_user
             )
-        except (UploadRefused, ops.ApplicationError) as exc:
-            db.session.rollback()
-            error = (code, exc.message)
+        if not done:
+            error = (code, done.message)
         else:
-            db.session.commit()
             if is_htmx():
                 return _render_attachments(application, saved=True)
             flash(_("“%(name)s” has been uploaded.", name=attachment.original_name), "success")
@@ -639,11 +629,12 @@ def delete_attachment(application_id: int, attachment_id: int):
         return refusal
     item = _attachment_or_404(application, attachment_id)
     name = item.original_name
-    ops.remove_attachment(item, current_user)
-    db.session.commit()
+    with action() as done:
+        ops.remove_attachment(item, current_user)
     if is_htmx():
-        return _render_attachments(application, saved=True)
-    flash(_("“%(name)s” has been removed.", name=name), "success")
+        return _render_attachments(application, saved=bool(done))
+    if done:
+        flash(_("“%(name)s” has been removed.", name=name), "success")
     return redirect(
         url_for("applications.edit", application_id=application.id) + "#section-attachments"
     )
@@ -671,27 +662,22 @@ def _already_submitted(application: Application):
 def submit(application_id: int):
     """Submit (or resubmit) the application; a repeated click shows the reference number again."""
     application = _application_or_404(application_id)
-    try:
+    with action(show=False, denied="application.submit", denied_obj=application) as done:
         transition(application, "submit", current_user)
         reference = application.reference_no  # read before the commit expires it
-        db.session.commit()
-    except InvalidTransition:
-        db.session.rollback()
+    if isinstance(done.error, InvalidTransition):
         return _already_submitted(application)
-    except StaleDataError:
-        db.session.rollback()
+    if isinstance(done.error, StaleDataError):
         db.session.expire_all()
         application = db.session.get(Application, application_id) or abort(404)
         return _already_submitted(application)
-    except GuardFailed:
-        db.session.rollback()
+    if isinstance(done.error, GuardFailed):
         return _render_edit(
             application, submit_problems=submission_problems(application), status=422
         )
-    except TransitionForbidden:
-        db.session.rollback()
-        record_denial("application.submit", application, path=request.path)
-        abort(403)
+    if not done:
+        flash(done.message, "warning")
+        return redirect(url_for("applications.detail", application_id=application_id))
     flash(
         _("Your application has been submitted. Its reference number is %(ref)s.", ref=reference),
         "success",
@@ -703,17 +689,12 @@ def submit(application_id: int):
 def withdraw(application_id: int):
     """Withdraw the application before the formal check."""
     application = _application_or_404(application_id)
-    try:
+    with action(show=False, denied="application.withdraw", denied_obj=application) as done:
         transition(application, "withdraw", current_user)
-        db.session.commit()
-    except TransitionForbidden:
-        db.session.rollback()
-        record_denial("application.withdraw", application, path=request.path)
-        abort(403)
-    except (WorkflowError, StaleDataError) as exc:
-        db.session.rollback()
+    if not done:
+        stale = isinstance(done.error, StaleDataError)
         flash(
-            getattr(exc, "message", _("This action is not possible in the current state.")),
+            _("This action is not possible in the current state.") if stale else done.message,
             "warning",
         )
         return redirect(url_for("applications.detail", application_id=application_id))
@@ -725,8 +706,10 @@ def withdraw(application_id: int):
 def delete_draft(application_id: int):
     """Delete a draft that was never submitted."""
     application = _application_or_404(application_id, "application.delete_draft")
-    ops.delete_draft(application, current_user)
-    db.session.commit()
+    with action() as done:
+        ops.delete_draft(application, current_user)
+    if not done:
+        return redirect(url_for("applications.detail", application_id=application_id))
     flash(_("The draft has been deleted."), "success")
     return redirect(url_for("applications.mine"))
 

@@ -14,12 +14,11 @@ from jinja2 import TemplateNotFound
 from sqlalchemy.orm import joinedload
 
 from grants.applications.models import BUDGET_CATEGORIES, Application
-from grants.core.actions import actionable
-from grants.core.audit import record_denial
+from grants.core.actions import action, actionable
 from grants.core.money import MoneyError, format_wan_exact
 from grants.core.permissions import can, require
 from grants.core.storage import download_response
-from grants.core.workflow import TransitionForbidden, WorkflowError, transition
+from grants.core.workflow import transition
 from grants.extensions import db
 from grants.funding import contracting as ops
 from grants.funding.forms.contracts import (
@@ -48,12 +47,6 @@ def _project_or_404(project_id: int) -> Project:
 
 def _application_or_404(application_id: int) -> Application:
     return db.session.get(Application, application_id) or abort(404)
-
-
-def _forbidden(action: str, obj):
-    db.session.rollback()
-    record_denial(action, obj, path=request.path)
-    abort(403)
 
 
 # --- the bureau's contracting list ----------------------------------------------------------
@@ -167,7 +160,7 @@ def new_contract(application_id: int):
     form.set_milestones(choices)
     problem = budget_error = plan_error = None
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="application.contract", denied_obj=application) as done:
             project = ops.create_project(
                 application,
                 current_user,
@@ -176,26 +169,18 @@ def new_contract(application_id: int):
                 start_date=form.start_date.data,
                 end_date=form.end_date.data,
             )
-        except TransitionForbidden:
-            _forbidden("application.contract", application)
-        except ops.PlanError as exc:
-            db.session.rollback()
+        exc = done.error
+        if isinstance(exc, ops.PlanError):
             form.show_plan_errors(exc.rows)
             plan_error = exc.total or (None if exc.rows else exc.message)
             budget_error = exc.budget
-        except ops.ContractingError as exc:
-            db.session.rollback()
-            if exc.field in ("start_date", "end_date"):
-                getattr(form, exc.field).errors.append(exc.message)
-            elif exc.field == "budget":
-                budget_error = exc.message
-            else:
-                problem = exc.message
-        except WorkflowError as exc:
-            db.session.rollback()
-            problem = exc.message
+        elif isinstance(exc, ops.ContractingError) and exc.field in ("start_date", "end_date"):
+            getattr(form, exc.field).errors.append(exc.message)
+        elif isinstance(exc, ops.ContractingError) and exc.field == "budget":
+            budget_error = exc.message
+        elif not done:
+            problem = done.message
         else:
-            db.session.commit()
             flash(
                 _("Project %(code)s has been created and its task book issued.", code=project.code),
                 "success",
@@ -324,13 +309,9 @@ def upload_signed(project_id: int):
     require("taskbook.upload_signed", project)
     form = SignedCopyForm()
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="file") as done:
             ops.upload_signed_task_book(project, form.file.data, current_user)
-        except ops.ContractingError as exc:
-            db.session.rollback()
-            form.file.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(
                 _(
                     "The signed copy has been uploaded. The bureau checks it and confirms it to start the "
@@ -353,17 +334,13 @@ def sign(project_id: int):
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with action(show=False, denied="project.sign", denied_obj=project) as done:
         transition(signature, "confirm", current_user)
-    except TransitionForbidden:
-        _forbidden("project.sign", project)
-    except WorkflowError as exc:
-        db.session.rollback()
+    if not done:
         project = _project_or_404(project_id)
         if ops.pending_signature(project) is None:  # decided by someone else meanwhile
             return _already_signed(project)
-        return _render_contract(project, sign_problem=exc.message, status=422)
-    db.session.commit()
+        return _render_contract(project, sign_problem=done.message, status=422)
     flash(
         _("The signed task book is confirmed: project %(code)s is in progress.", code=project.code),
         "success",
@@ -381,18 +358,14 @@ def return_signed(project_id: int):
         return _already_signed(project)
     form = ReturnSignedCopyForm()
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="taskbook.return_signed", denied_obj=project) as done:
             transition(signature, "return", current_user, reason=form.reason.data)
-        except TransitionForbidden:
-            _forbidden("taskbook.return_signed", project)
-        except WorkflowError as exc:
-            db.session.rollback()
+        if not done:
             project = _project_or_404(project_id)
             if ops.pending_signature(project) is None:
                 return _already_signed(project)
-            form.reason.errors.append(exc.message)
+            form.reason.errors.append(done.message)
         else:
-            db.session.commit()
             flash(
                 _("The signed copy has been returned to the applicant with your reason."), "success"
             )
@@ -471,17 +444,14 @@ def edit_plan(project_id: int):
     form.set_milestones(choices)
     problem = plan_error = None
     if form.validate_on_submit():
-        try:
+        with action(show=False) as done:
             ops.replan_tranches(project, form.plan_rows(), current_user)
-        except ops.PlanError as exc:
-            db.session.rollback()
-            form.show_plan_errors(exc.rows)
-            plan_error = exc.total or (None if exc.rows else exc.message)
-        except ops.ContractingError as exc:
-            db.session.rollback()
-            problem = exc.message
+        if isinstance(done.error, ops.PlanError):
+            form.show_plan_errors(done.error.rows)
+            plan_error = done.error.total or (None if done.error.rows else done.message)
+        elif not done:
+            problem = done.message
         else:
-            db.session.commit()
             flash(_("The tranche plan of %(code)s has been saved.", code=project.code), "success")
             return redirect(url_for("funding.contract", project_id=project.id, _anchor="tranches"))
     form.add_blank_row()

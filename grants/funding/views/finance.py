@@ -17,12 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from grants.applications.export import content_disposition
 from grants.applications.models import BUDGET_CATEGORIES
-from grants.core.actions import actionable, attempt, event_applies
-from grants.core.audit import record_denial
+from grants.core.actions import action, actionable, attempt, event_applies
 from grants.core.money import format_yuan
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
-from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError, transition
+from grants.core.workflow import GuardFailed, transition
 from grants.core.xlsx import XLSX_MIMETYPE
 from grants.extensions import db
 from grants.funding import ledger as ledger_ops
@@ -169,7 +168,6 @@ def request_release(project_id: int, tranche_id: int):
             denied_obj=tranche,
         )
         if problem is None:
-            db.session.commit()
             if getattr(disbursement, "replayed", False):
                 flash(_("This release had already been requested: nothing more was done."), "info")
             else:
@@ -261,25 +259,17 @@ def _fire(disbursement: Disbursement, event: str, **data) -> str | None:
     An event that cannot happen any more (a colleague acted first) is flashed and
     answered with a redirect to the queue; a forbidden one with 403 (audited).
     """
-    try:
+    with action(show=False, denied=f"disbursement.{event}", denied_obj=disbursement) as done:
         transition(disbursement, event, current_user, **data)
-    except TransitionForbidden:
-        db.session.rollback()
-        record_denial(f"disbursement.{event}", disbursement, path=request.path)
-        abort(403)
-    except GuardFailed as exc:
-        db.session.rollback()
-        return exc.message
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
-        abort(redirect(url_for("funding.queue")))
-    except StaleDataError:
-        db.session.rollback()
+    if done:
+        return None
+    if isinstance(done.error, GuardFailed):
+        return done.message
+    if isinstance(done.error, StaleDataError):
         flash(_("Another officer has just acted on this disbursement. Check it again."), "warning")
-        abort(redirect(url_for("funding.queue")))
-    db.session.commit()
-    return None
+    else:
+        flash(done.message, "warning")
+    abort(redirect(url_for("funding.queue")))
 
 
 def _no_longer_requested(disbursement: Disbursement, event: str):

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from grants.core.actions import OperationError, attempt
+from grants.core.actions import action, attempt
 from grants.core.audit import record_denial
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
@@ -120,15 +120,11 @@ def report(project_id: int):
     require("spending.report", project)
     form = ExpenditureForm(project=project)
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="note") as done:
             ops.report_expenditure(
                 project, current_user, evidence=form.evidence.data, **form.values()
             )
-        except OperationError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "note").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("Your spending report has been submitted to finance."), "success")
             return redirect(url_for("funding.spending", project_id=project.id, _anchor="reports"))
     return _render_tab(_project_or_404(project_id), report_form=form, status=422)
@@ -174,15 +170,11 @@ def resubmit(expenditure_id: int):
         return _render_resubmit(expenditure, form)
     form = ExpenditureForm(project=project, evidence_required=False)
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="note") as done:
             ops.resubmit_expenditure(
                 expenditure, current_user, evidence=form.evidence.data, **form.values()
             )
-        except OperationError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "note").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(
                 _("The corrected spending report has been submitted to finance again."), "success"
             )
@@ -251,7 +243,6 @@ def verify(expenditure_id: int):
     if problem:
         form.note.errors.append(problem)
         return _rerender(_expenditure_or_404(expenditure_id), origin, (form, None))
-    db.session.commit()
     flash(_("The spending report has been verified."), "success")
     return _back(expenditure, origin)
 
@@ -275,7 +266,6 @@ def return_report(expenditure_id: int):
             denied_obj=expenditure,
         )
         if problem is None:
-            db.session.commit()
             flash(_("The spending report has been returned to the project owner."), "success")
             return _back(expenditure, origin)
         form.note.errors.append(problem)
@@ -358,7 +348,7 @@ def record_recovery(project_id: int):
     require("recovery.record", project)
     form = RecoveryForm(prefix="recovery")
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="note") as done:
             ops.record_recovery(
                 project,
                 current_user,
@@ -367,11 +357,7 @@ def record_recovery(project_id: int):
                 form.received_on.data,
                 form.note.data or "",
             )
-        except OperationError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "note").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The recovery has been recorded."), "success")
             return redirect(url_for("funding.spending", project_id=project.id, _anchor="recovery"))
     return _render_tab(_project_or_404(project_id), recovery_form=form, status=422)

@@ -276,20 +276,17 @@ def save_report(project_id: int):
         _result, problem = attempt(ops.save_final_report, project, current_user, **values)
         if problem:
             return _render(project, report_form=form, report_error=problem, status=422)
-        db.session.commit()
         flash(_("The final report has been saved."), "success")
         return redirect(_back(project, "report"))
     _result, problem = attempt(ops.submit_final_report, project, current_user, **values)
     if problem:
         _result, save_problem = attempt(ops.save_final_report, project, current_user, **values)
         if save_problem is None:
-            db.session.commit()
             problem = _(
                 "Your draft has been saved, but it cannot be submitted yet: %(problem)s",
                 problem=problem,
             )
         return _render(project, report_form=form, report_error=problem, status=422)
-    db.session.commit()
     flash(_("The final report has been submitted and acceptance requested."), "success")
     return redirect(_back(project))
 
@@ -308,7 +305,6 @@ def add_document(project_id: int):
     if problem:
         form.file.errors = [*form.file.errors, problem]
         return _render(project, document_form=form, status=422)
-    db.session.commit()
     flash(_("“%(name)s” has been uploaded.", name=form.file.data.filename), "success")
     return redirect(_back(project, "documents"))
 
@@ -332,7 +328,6 @@ def remove_document(project_id: int, file_id: int):
     if problem:
         flash(problem, "warning")
     else:
-        db.session.commit()
         flash(_("“%(name)s” has been removed.", name=name), "success")
     return redirect(_back(project, "documents"))
 
@@ -372,7 +367,6 @@ def add_outcome(project_id: int):
     if problem:
         form.evidence.errors = [*form.evidence.errors, problem]
         return _render(project, outcome_form=form, status=422)
-    db.session.commit()
     flash(_("The outcome has been recorded."), "success")
     return redirect(_back(project, "outcomes"))
 
@@ -390,7 +384,6 @@ def remove_outcome(project_id: int, outcome_id: int):
     if problem:
         flash(problem, "warning")
     else:
-        db.session.commit()
         flash(_("The outcome has been removed."), "success")
     return redirect(_back(project, "outcomes"))
 
@@ -417,7 +410,6 @@ def verify_statement(project_id: int):
     if problem:
         flash(problem, "warning")
         return redirect(_back(project, "statement"))
-    db.session.commit()
     flash(_("The final financial statement has been verified."), "success")
     return redirect(_back(project, "statement"))
 
@@ -443,7 +435,6 @@ def return_statement(project_id: int):
             return _statement_not_returnable(project, report)
         form.note.errors = [*form.note.errors, problem]
         return _render(project, return_form=form, status=422)
-    db.session.commit()
     flash(_("The final financial statement has been returned to the project owner."), "success")
     return redirect(_back(project, "statement"))
 
@@ -484,7 +475,6 @@ def invite_expert(project_id: int):
     if problem:
         form.expert_id.errors = [*form.expert_id.errors, problem]
         return _render(project, invite_form=form, status=422)
-    db.session.commit()
     flash(_("%(name)s has been invited.", name=expert.name), "success")
     return redirect(_back(project, "panel"))
 
@@ -508,7 +498,6 @@ def invite_suggested(project_id: int):
     if problem:
         form.size.errors = [*form.size.errors, problem]
         return _render(project, suggest_form=form, status=422)
-    db.session.commit()
     message = ngettext("%(num)d expert invited", "%(num)d experts invited", len(suggestion.experts))
     if suggestion.short:
         message += " · " + ngettext(
@@ -539,7 +528,6 @@ def conclude(project_id: int):
     )
     if problem:
         return _render(project, conclusion_form=form, conclusion_error=problem, status=422)
-    db.session.commit()
     flash(
         _(
             "The conclusion has been recorded: %(conclusion)s.",
@@ -561,7 +549,6 @@ def close(project_id: int):
     if problem:
         flash(problem, "warning")
         return redirect(_back(project, "closure"))
-    db.session.commit()
     flash(_("The project has been closed."), "success")
     return redirect(_back(project))
 

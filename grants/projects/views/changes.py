@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
-from grants.core.actions import OperationError, attempt
+from grants.core.actions import action, attempt
 from grants.core.permissions import can, require
 from grants.core.workflow import can_fire
 from grants.extensions import db
@@ -135,7 +135,7 @@ def _form_context(project: Project, kind: str, form, change: ChangeRequest | Non
 def _save(project: Project, kind: str, form, change: ChangeRequest | None):
     """Run the draft operation for a validated form; the response, or None when the form shows problems."""
     submit = request.form.get("action") == "submit"
-    try:
+    with action(show=False) as done:
         if change is None:
             change = ops.draft_change(
                 project,
@@ -155,15 +155,12 @@ def _save(project: Project, kind: str, form, change: ChangeRequest | None):
                 uploads=form.evidence.data,
                 submit=submit,
             )
-    except ops.ChangeProblems as exc:
-        db.session.rollback()
-        form.attach_problems(exc.problems)
+    if isinstance(done.error, ops.ChangeProblems):
+        form.attach_problems(done.error.problems)
         return None
-    except OperationError as exc:
-        db.session.rollback()
-        form.general_errors.append(exc.message)
+    if not done:
+        form.general_errors.append(done.message)
         return None
-    db.session.commit()
     if submit:
         flash(_("Your change request has been sent to the bureau."), "success")
     else:
@@ -296,7 +293,6 @@ def _act(project_id: int, change_id: int, operation, done: str, form_key: str | 
         notes = (form.note.data,) if form is not None else ()
         _result, problem = attempt(operation, change, current_user, *notes, denied_obj=change)
         if not problem:
-            db.session.commit()
             flash(done, "success")
             return _after(change)
     if form is None:
@@ -363,7 +359,6 @@ def remove_change_evidence(project_id: int, change_id: int, file_id: int):
     if problem is not None:
         flash(problem, "warning")
         return _after(change)
-    db.session.commit()
     flash(_("“%(name)s” has been removed.", name=name), "success")
     return redirect(url_for("projects.edit_change", project_id=project.id, change_id=change.id))
 
@@ -383,7 +378,6 @@ def terminate(project_id: int):
             ops.terminate_project, project, current_user, form.reason.data, denied_obj=project
         )
         if not problem:
-            db.session.commit()
             flash(
                 _(
                     "The project has been terminated. Finance has been told to recover the unspent funds."

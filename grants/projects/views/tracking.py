@@ -21,14 +21,13 @@ from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.routing import BuildError
 
 from grants.accounts.models import User
-from grants.core.actions import OperationError, actionable, attempt, event_applies
-from grants.core.audit import record_denial
+from grants.core.actions import action, actionable, attempt, event_applies
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.storage import download_response
 from grants.core.timeutil import local_today
-from grants.core.workflow import TransitionForbidden, WorkflowError, can_fire
+from grants.core.workflow import can_fire
 from grants.extensions import db
 from grants.funding.queries import spent_total
 from grants.orgs.models import IndustryCluster, Organisation
@@ -495,7 +494,7 @@ def write_report(project_id: int, milestone_id: int):
     form = progress_report_form(_kinds(project))
     submit = request.form.get("action") == "submit"
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="progress_report.submit", denied_obj=milestone) as done:
             saved = ops.save_report(
                 milestone,
                 form.text.data,
@@ -504,17 +503,12 @@ def write_report(project_id: int, milestone_id: int):
                 current_user,
                 submit=submit,
             )
-        except TransitionForbidden:
-            db.session.rollback()
-            record_denial("progress_report.submit", milestone, path=request.path)
-            abort(403)
-        except (OperationError, WorkflowError) as exc:
-            db.session.rollback()
+        if not done:
             project = _project_or_404(project_id)
             milestone = _milestone_of(project, milestone_id)
-            target = getattr(exc, "field", None)
+            target = done.field
             if target in ("text", "evidence"):
-                form[target].errors = [*form[target].errors, exc.message]
+                form[target].errors = [*form[target].errors, done.message]
                 return _render_report_form(
                     project, milestone, form, ops.editable_report(milestone), status=422
                 )
@@ -523,10 +517,9 @@ def write_report(project_id: int, milestone_id: int):
                 milestone,
                 form,
                 ops.editable_report(milestone),
-                error=exc.message,
+                error=done.message,
                 status=422,
             )
-        db.session.commit()
         if submit:
             flash(_("The progress report has been submitted to the bureau."), "success")
             return redirect(url_for("projects.report", project_id=project.id, report_id=saved.id))
@@ -580,7 +573,6 @@ def approve_report(project_id: int, report_id: int):
             ops.approve_report, item, current_user, form.note.data or "", denied_obj=item
         )
         if problem is None:
-            db.session.commit()
             flash(
                 _("The progress report has been approved and the milestone is achieved."), "success"
             )
@@ -607,7 +599,6 @@ def return_report(project_id: int, report_id: int):
             ops.return_report, item, current_user, form.note.data, denied_obj=item
         )
         if problem is None:
-            db.session.commit()
             flash(_("The progress report has been returned to the project owner."), "success")
             return redirect(url_for("projects.report", project_id=project.id, report_id=item.id))
         project = _project_or_404(project_id)
@@ -669,7 +660,6 @@ def remove_evidence(project_id: int, file_id: int):
     name = item.original_name
     _result, problem = attempt(ops.remove_evidence, item, current_user)
     if problem is None:
-        db.session.commit()
         flash(_("“%(name)s” has been removed.", name=name), "success")
     else:
         flash(problem, "warning")
@@ -761,7 +751,6 @@ def record_midterm():
             midterm_ops.record_midterm_checks, form.batch.data, entries, current_user
         )
         if problem is None:
-            db.session.commit()
             flash(
                 ngettext(
                     "The mid-term conclusion on %(num)d project has been recorded.",
@@ -785,7 +774,6 @@ def midterm_rectified(check_id: int):
         abort(400)
     _result, problem = attempt(midterm_ops.mark_rectified, check, current_user)
     if problem is None:
-        db.session.commit()
         flash(
             _("The rectification of %(code)s has been recorded.", code=check.project.code),
             "success",

@@ -15,15 +15,14 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from grants.applications.models import Application
-from grants.core.actions import actionable
-from grants.core.audit import record_denial
+from grants.core.actions import action, actionable
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.templating import local_datetime
 from grants.core.timeutil import local_naive, local_to_utc, local_today, utc_to_local
 from grants.core.types import utcnow
-from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError, transition
+from grants.core.workflow import GuardFailed, transition
 from grants.extensions import db
 from grants.programmes.models import Call
 from grants.review import assignments as ops
@@ -227,7 +226,7 @@ def auto_assign(call_id: int):
     form = AutoAssignForm()
     if not form.validate():
         return _render_call(call, form, status=422)
-    try:
+    with action(denied_obj=call) as done:
         run = ops.auto_assign(
             call,
             current_user,
@@ -236,15 +235,10 @@ def auto_assign(call_id: int):
             draw=form.draw.data,
             seed=form.seed.data,
         )
-    except ops.AutoAssignInfeasible as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return _render_call(call, form, infeasible=exc.result, status=422)
-    except ops.AssignmentError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if isinstance(done.error, ops.AutoAssignInfeasible):
+        return _render_call(call, form, infeasible=done.error.result, status=422)
+    if not done:
         return _render_call(call, form, status=422)
-    db.session.commit()
     message = ngettext("%(num)d invitation sent", "%(num)d invitations sent", len(run.created))
     message += " · " + _("%(kept)d kept", kept=run.kept)
     if run.seed is not None:
@@ -359,17 +353,15 @@ def add_assignment(application_id: int):
     if expert is None:
         form.expert_id.errors.append(_("Choose an expert."))
         return _render_application(application, form, status=422)
-    try:
+    with action(show=False, denied_obj=application) as done:
         ops.assign_manually(application, expert, current_user, local_to_utc(form.due_at.data))
-    except ops.AssignmentError as exc:
-        db.session.rollback()
+    if not done:
         application = _application_or_404(application_id)
         if ops.closed_problem(application):  # closed meanwhile: the form is no longer shown
-            flash(exc.message, "warning")
+            flash(done.message, "warning")
             return redirect(back)
-        form.expert_id.errors.append(exc.message)
+        form.expert_id.errors.append(done.message)
         return _render_application(application, form, status=422)
-    db.session.commit()
     flash(_("%(name)s has been invited.", name=expert.name), "success")
     return redirect(back)
 
@@ -390,16 +382,11 @@ def withdraw_assignment(assignment_id: int):
     """Withdraw an open invitation or an accepted assignment."""
     assignment = _assignment_or_404(assignment_id)
     require("assignment.manage", assignment)
-    try:
+    with action(show=False, denied="assignment.withdraw", denied_obj=assignment) as done:
         transition(assignment, "withdraw", current_user)
-    except TransitionForbidden:
-        record_denial("assignment.withdraw", assignment, path=request.path)
-        abort(403)
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if not done:
+        flash(done.message, "warning")
         return redirect(_back_to(assignment))
-    db.session.commit()
     flash(
         _("The invitation of %(name)s has been withdrawn.", name=assignment.expert.name), "success"
     )
@@ -416,13 +403,10 @@ def invite_replacement(assignment_id: int):
     if expert is None:
         flash(_("Choose an expert."), "danger")
         return redirect(_back_to(assignment))
-    try:
+    with action(denied_obj=assignment) as done:
         ops.invite_replacement(assignment, expert, current_user)
-    except ops.AssignmentError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not done:
         return redirect(_back_to(assignment))
-    db.session.commit()
     flash(
         _(
             "%(name)s has been invited in place of %(declined)s.",
@@ -563,26 +547,22 @@ def _answer(assignment_id: int, event: str):
         if conflicts:
             return withdrawn_for_conflict(assignment, conflicts)
     data = {"no_conflict": True} if event == "accept" else {"reason": form.reason.data.strip()}
-    try:
+    with action(show=False, denied=f"assignment.{event}", denied_obj=assignment) as done:
         transition(assignment, event, current_user, **data)
-    except TransitionForbidden:
-        record_denial(f"assignment.{event}", assignment, path=request.path)
-        abort(403)
-    except GuardFailed as exc:
-        db.session.rollback()
+    if isinstance(done.error, GuardFailed):
         assignment = _assignment_or_404(assignment_id)
         problem = _answered_problem(assignment, event)
         if problem:  # answered or closed meanwhile: the forms are no longer shown
             flash(problem, "warning")
             return redirect(back)
         target = form.no_conflict if event == "accept" else form.reason
-        target.errors = [*target.errors, exc.message]
+        target.errors = [*target.errors, done.message]
         return _render_invitation(assignment, status=422, **forms)
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(_answered_problem(_assignment_or_404(assignment_id), event) or exc.message, "warning")
+    if not done:
+        flash(
+            _answered_problem(_assignment_or_404(assignment_id), event) or done.message, "warning"
+        )
         return redirect(back)
-    db.session.commit()
     if event == "accept":
         flash(
             _(
@@ -608,9 +588,11 @@ def decline_invitation(assignment_id: int):
 
 def withdrawn_for_conflict(assignment: Assignment, conflicts):
     """Withdraw the signed-in expert's assignment for a conflict found now, tell them why, back to their queue."""
-    ops.withdraw_for_conflict(assignment, conflicts, current_user)
-    db.session.commit()
-    flash(ops.conflict_message(conflicts, withdrawn=True), "warning")
+    message = ops.conflict_message(conflicts, withdrawn=True)
+    with action() as done:
+        ops.withdraw_for_conflict(assignment, conflicts, current_user)
+    if done:
+        flash(message, "warning")
     return redirect(url_for("review.my_reviews"))
 
 
@@ -631,16 +613,11 @@ def recuse(assignment_id: int):
         from grants.review.views.scoring import render_conflicted
 
         return render_conflicted(assignment, ops.current_conflicts(assignment), form, status=422)
-    try:
+    with action(show=False, denied="assignment.recuse", denied_obj=assignment) as done:
         transition(assignment, "recuse", current_user, reason=form.reason.data.strip())
-    except TransitionForbidden:
-        record_denial("assignment.recuse", assignment, path=request.path)
-        abort(403)
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if not done:
+        flash(done.message, "warning")
         return redirect(url_for("review.my_reviews"))
-    db.session.commit()
     flash(
         _(
             "You have withdrawn from this review because of a conflict of interest. The bureau has been told."

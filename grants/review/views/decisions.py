@@ -11,12 +11,11 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from grants.applications.models import Application
-from grants.core.actions import actionable, event_applies
-from grants.core.audit import record_denial
+from grants.core.actions import action, actionable, event_applies
 from grants.core.money import format_wan, wan_text, wan_to_yuan
 from grants.core.permissions import require
 from grants.core.timeutil import local_today
-from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError
+from grants.core.workflow import GuardFailed
 from grants.extensions import db
 from grants.programmes.models import Call
 from grants.review import decisions as ops
@@ -50,13 +49,6 @@ def _applicant_outcome(application):
 
 def _call_or_404(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
-
-
-def _refused(exc: WorkflowError, obj, action: str):
-    """403 for a forbidden transition (audited); otherwise None so the caller shows the message."""
-    if isinstance(exc, TransitionForbidden):
-        record_denial(action, obj, path=request.path)
-        abort(403)
 
 
 # --- decisions ------------------------------------------------------------------------------
@@ -162,18 +154,14 @@ def approve(call_id: int, application_id: int):
     application = _application_of_call(call, application_id)
     form = ApproveForm(prefix=f"approve-{application.id}")
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="application.approve", denied_obj=application) as done:
             decision = ops.approve(application, wan_to_yuan(form.amount.data), current_user)
-        except GuardFailed as exc:
-            db.session.rollback()
-            form.amount.errors.append(exc.message)
-        except WorkflowError as exc:
-            db.session.rollback()
-            _refused(exc, application, "application.approve")
-            flash(exc.message, "warning")
+        if isinstance(done.error, GuardFailed):
+            form.amount.errors.append(done.message)
+        elif not done:
+            flash(done.message, "warning")
             return _after_decision(call, application)
         else:
-            db.session.commit()
             flash(
                 _(
                     "%(ref)s approved with %(amount)s.",
@@ -193,18 +181,14 @@ def decline(call_id: int, application_id: int):
     application = _application_of_call(call, application_id)
     form = DeclineForm(prefix=f"decline-{application.id}")
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="application.decline", denied_obj=application) as done:
             ops.decline(application, form.reasons.data, current_user)
-        except GuardFailed as exc:
-            db.session.rollback()
-            form.reasons.errors.append(exc.message)
-        except WorkflowError as exc:
-            db.session.rollback()
-            _refused(exc, application, "application.decline")
-            flash(exc.message, "warning")
+        if isinstance(done.error, GuardFailed):
+            form.reasons.errors.append(done.message)
+        elif not done:
+            flash(done.message, "warning")
             return _after_decision(call, application)
         else:
-            db.session.commit()
             flash(_("%(ref)s declined.", ref=application.reference_no), "success")
             return _after_decision(call, application)
     return _render_decisions(call, forms={application.id: (None, form)}, status=422)
@@ -250,13 +234,9 @@ def new_notice(call_id: int):
         form.ends_on.data = ops.default_end(today)
     if form.validate_on_submit():
         data = _notice_data(form)
-        try:
+        with action(form=form, field="title") as done:
             notice = ops.create_notice(call, data, current_user)
-        except ops.DecisionError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The notice has been saved as a draft."), "success")
             _flash_period_warning(data)
             return redirect(url_for("review.manage_notice", notice_id=notice.id))
@@ -284,13 +264,9 @@ def edit_notice(notice_id: int):
     form = NoticeForm(obj=notice)
     if form.validate_on_submit():
         data = _notice_data(form)
-        try:
+        with action(form=form, field="title") as done:
             ops.update_notice(notice, data, current_user)
-        except ops.DecisionError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The notice has been saved."), "success")
             _flash_period_warning(data)
             return redirect(url_for("review.manage_notice", notice_id=notice.id))
@@ -356,13 +332,10 @@ def manage_notice(notice_id: int):
 def publish_notice(notice_id: int):
     notice = _notice_or_404(notice_id)
     require("notice.manage", notice)
-    try:
+    with action(show=False, denied="notice.publish", denied_obj=notice) as done:
         ops.publish_notice(notice, current_user)
-    except WorkflowError as exc:
-        db.session.rollback()
-        _refused(exc, notice, "notice.publish")
-        return _render_notice(_notice_or_404(notice_id), error=exc.message, status=422)
-    db.session.commit()
+    if not done:
+        return _render_notice(_notice_or_404(notice_id), error=done.message, status=422)
     flash(
         _(
             "The notice is published: it is on the public page until %(date)s.",
@@ -381,20 +354,17 @@ def close_notice(notice_id: int):
         return _notice_not_published(notice)
     form = CloseNoticeForm(prefix="close")
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="notice.close", denied_obj=notice) as done:
             ops.close_notice(
                 notice, current_user, force=form.force.data, reason=form.reason.data or ""
             )
-        except WorkflowError as exc:
-            db.session.rollback()
-            _refused(exc, notice, "notice.close")
+        if not done:
             notice = _notice_or_404(notice_id)
             if not event_applies(notice, "close"):  # closed meanwhile
                 return _notice_not_published(notice)
             target = form.reason if form.force.data else form.force
-            target.errors.append(exc.message)
+            target.errors.append(done.message)
         else:
-            db.session.commit()
             flash(_("The notice is closed."), "success")
             return redirect(url_for("review.manage_notice", notice_id=notice.id))
     return _render_notice(notice, close_form=form, status=422)
@@ -436,15 +406,13 @@ def record_objection(notice_id: int):
     ]
     if form.validate_on_submit():
         data = {k: getattr(form, k).data for k in ("raised_by", "contact", "text", "received_on")}
-        try:
+        with action(show=False, denied_obj=notice) as done:
             ops.record_objection(notice, form.application_id.data, data, current_user)
-        except ops.DecisionError as exc:
-            db.session.rollback()
+        if not done:
             if _notice_or_404(notice_id).state != "published":  # closed meanwhile
                 return _notice_not_published(_notice_or_404(notice_id))
-            getattr(form, exc.field or "text").errors.append(exc.message)
+            getattr(form, done.field or "text").errors.append(done.message)
         else:
-            db.session.commit()
             flash(_("The objection has been recorded."), "success")
             return redirect(
                 url_for("review.manage_notice", notice_id=notice.id, _anchor="objections")
@@ -466,7 +434,9 @@ def resolve_objection(objection_id: int):
         abort(400)
     form = ResolveObjectionForm(prefix=f"resolve-{objection.id}")
     if form.validate_on_submit():
-        try:
+        with action(
+            form=form, field="resolution", denied=f"objection.{event}", denied_obj=objection
+        ) as done:
             ops.resolve_objection(
                 objection,
                 event,
@@ -474,12 +444,7 @@ def resolve_objection(objection_id: int):
                 current_user,
                 overturn_approval=form.overturn.data,
             )
-        except WorkflowError as exc:
-            db.session.rollback()
-            _refused(exc, objection, f"objection.{event}")
-            form.resolution.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             if event == "dismiss":
                 flash(_("The objection has been dismissed."), "success")
             elif objection.application.state == "declined":
@@ -501,14 +466,11 @@ def overturn(application_id: int):
     form = OverturnForm(prefix="overturn")
     notice_id = request.form.get("notice_id", type=int)
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied="application.overturn", denied_obj=application) as done:
             ops.overturn(application, form.reasons.data or "", current_user)
-        except WorkflowError as exc:
-            db.session.rollback()
-            _refused(exc, application, "application.overturn")
-            flash(exc.message, "warning")
+        if not done:
+            flash(done.message, "warning")
         else:
-            db.session.commit()
             flash(
                 _("The approval of %(ref)s has been overturned.", ref=application.reference_no),
                 "success",
@@ -574,13 +536,11 @@ def approve_comment(review_id: int):
     require("decision.manage", application)
     form = ReleasedCommentForm(prefix=f"comment-{review.id}")
     if form.validate_on_submit():
-        try:
+        with action(show=False, denied_obj=review) as done:
             ops.approve_released_comment(review, form.text.data or "", current_user)
-        except ops.DecisionError as exc:
-            db.session.rollback()
-            form.text.errors.append(exc.message)
+        if not done:
+            form.text.errors.append(done.message)
         else:
-            db.session.commit()
             flash(_("The comment is approved for release."), "success")
             return redirect(
                 url_for(
@@ -598,13 +558,11 @@ def release_all(call_id: int):
     form = ReleaseForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with action(show=False, denied_obj=call) as done:
         count = ops.release_decisions(call, current_user)
-    except ops.DecisionError:
-        db.session.rollback()
+    if not done:
         flash(_("The decisions cannot be released yet: see the list below."), "danger")
         return _render_release(call, status=422)
-    db.session.commit()
     flash(
         _("%(num)d decisions have been released and the applicants notified.", num=count), "success"
     )

@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from grants.accounts.operations import AccountError
 from grants.applications.models import Application
+from grants.core.actions import action
 from grants.core.pagination import paginate
 from grants.core.permissions import can, require
 from grants.core.xlsx import XLSX_MIMETYPE, ImportLimits
@@ -31,11 +31,6 @@ from grants.review.forms.pool import (
 )
 from grants.review.models import RELATION_KINDS, ExcludedExpert, Expert, ExpertRelation
 from grants.review.views import bp
-
-
-def _field_for(form, name: str | None, fallback: str):
-    """The form field an operation's error names, or ``fallback`` when the form lacks it."""
-    return (getattr(form, name, None) if name else None) or getattr(form, fallback)
 
 
 def cluster_choices(keep=()) -> list[tuple[int, str]]:
@@ -110,15 +105,9 @@ def new_expert():
     form = ExpertForm()
     form.cluster_ids.choices = cluster_choices()
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="email") as done:
             expert = ops.create_expert(_expert_data(form), current_user)
-        except (ops.ExpertError, AccountError) as exc:
-            db.session.rollback()
-            _field_for(form, getattr(exc, "field", None), "email").errors.append(
-                getattr(exc, "message", str(exc))
-            )
-        else:
-            db.session.commit()
+        if done:
             flash(_("%(name)s has been added to the expert pool.", name=expert.name), "success")
             return redirect(url_for("review.experts"))
     return render_template("review/pool/expert_form.html", form=form, expert=None)
@@ -134,15 +123,9 @@ def edit_expert(expert_id: int):
         form.cluster_ids.data = [c.id for c in expert.clusters]
         form.employer_uscc.data = expert.employer_uscc or ""
     if form.validate_on_submit():
-        try:
+        with action(form=form, field="email") as done:
             ops.update_expert(expert, _expert_data(form), current_user)
-        except (ops.ExpertError, AccountError) as exc:
-            db.session.rollback()
-            _field_for(form, getattr(exc, "field", None), "email").errors.append(
-                getattr(exc, "message", str(exc))
-            )
-        else:
-            db.session.commit()
+        if done:
             flash(_("The record of %(name)s has been saved.", name=expert.name), "success")
             return redirect(url_for("review.experts"))
     return render_template(
@@ -158,13 +141,13 @@ def import_experts():
     errors = []
     if form.validate_on_submit():
         upload = form.file.data
-        try:
+        with action(show=False, also=(ops.ImportRefused,)) as done:
             result = ops.import_experts(upload.stream, current_user, filename=upload.filename or "")
-        except ops.ImportRefused as exc:
-            db.session.rollback()
-            errors = exc.errors
+        if isinstance(done.error, ops.ImportRefused):
+            errors = done.error.errors
+        elif not done:
+            form.file.errors = [*form.file.errors, done.message]
         else:
-            db.session.commit()
             flash(
                 _(
                     "Import done: %(added)d experts added, %(updated)d updated, %(unchanged)d unchanged.",
@@ -236,17 +219,18 @@ def expert_profile():
     form = ExpertProfileForm(prefix="profile")
     form.cluster_ids.choices = cluster_choices(keep=expert.clusters)
     if form.validate():
-        ops.update_own_profile(
-            expert,
-            title=form.title.data,
-            keywords=form.keywords.data,
-            cluster_ids=form.cluster_ids.data or [],
-            phone=form.phone.data,
-            actor=current_user,
-        )
-        db.session.commit()
-        flash(_("Your profile has been saved."), "success")
-        return redirect(url_for("review.expert_profile"))
+        with action(form=form, field="title") as done:
+            ops.update_own_profile(
+                expert,
+                title=form.title.data,
+                keywords=form.keywords.data,
+                cluster_ids=form.cluster_ids.data or [],
+                phone=form.phone.data,
+                actor=current_user,
+            )
+        if done:
+            flash(_("Your profile has been saved."), "success")
+            return redirect(url_for("review.expert_profile"))
     return _render_profile(expert, profile_form=form)
 
 
@@ -255,7 +239,7 @@ def add_relation():
     expert = _own_expert()
     form = RelationForm(prefix="relation")
     if form.validate():
-        try:
+        with action(form=form, field="organisation_name") as done:
             ops.add_relation(
                 expert,
                 kind=form.kind.data,
@@ -266,11 +250,7 @@ def add_relation():
                 until=form.until.data,
                 actor=current_user,
             )
-        except ops.ExpertError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "organisation_name").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(_("The relation has been declared."), "success")
             return redirect(url_for("review.expert_profile") + "#relations")
     return _render_profile(expert, relation_form=form)
@@ -282,12 +262,11 @@ def remove_relation(relation_id: int):
     relation = db.session.get(ExpertRelation, relation_id)
     if relation is None or relation.expert_id != expert.id:
         abort(404)
-    try:
+    with action(show=False) as done:
         ops.remove_relation(relation, current_user)
-    except ops.ExpertError as exc:
-        flash(exc.message, "warning")
+    if not done:
+        flash(done.message, "warning")
         return redirect(url_for("review.expert_profile") + "#relations")
-    db.session.commit()
     flash(_("The relation has been removed."), "success")
     return redirect(url_for("review.expert_profile") + "#relations")
 
@@ -327,7 +306,7 @@ def excluded_experts(application_id: int):
     require("application.edit", application)
     form = ExcludedExpertForm()
     if form.validate():
-        try:
+        with action(form=form, field="name") as done:
             row = coi.add_excluded_expert(
                 application,
                 name=form.name.data,
@@ -335,11 +314,7 @@ def excluded_experts(application_id: int):
                 reason=form.reason.data,
                 actor=current_user,
             )
-        except coi.ConflictError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "name").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             flash(
                 _("%(name)s will not be asked to review this application.", name=row.name),
                 "success",
@@ -356,9 +331,8 @@ def remove_excluded_expert(application_id: int, row_id: int):
     if row is None or row.application_id != application.id:
         abort(404)
     name = row.name
-    coi.remove_excluded_expert(row, application, current_user)
-    db.session.commit()
-    flash(_("%(name)s has been taken off the list.", name=name), "success")
+    with action(success=_("%(name)s has been taken off the list.", name=name)):
+        coi.remove_excluded_expert(row, application, current_user)
     return redirect(url_for("review.excluded_experts", application_id=application.id))
 
 
@@ -435,7 +409,7 @@ def rule_conflict(call_id: int, application_id: int, expert_id: int):
     require("application.view", application, not_found=True)
     form = _ruling_form(application_id, expert_id, request.form)
     if form.validate():
-        try:
+        with action(form=form, field="decision") as done:
             coi.rule_conflict(
                 application,
                 expert,
@@ -443,11 +417,7 @@ def rule_conflict(call_id: int, application_id: int, expert_id: int):
                 reason=form.reason.data,
                 actor=current_user,
             )
-        except coi.ConflictError as exc:
-            db.session.rollback()
-            _field_for(form, exc.field, "decision").errors.append(exc.message)
-        else:
-            db.session.commit()
+        if done:
             if form.decision.data == "block":
                 flash(
                     _("%(name)s may not review “%(title)s”.", name=expert.name, title=application),

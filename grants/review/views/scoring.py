@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from grants.applications.models import KPI_KINDS, TEAM_ROLES, Application
-from grants.core.actions import actionable, event_applies
+from grants.core.actions import action, actionable, event_applies
 from grants.core.audit import record_denial
 from grants.core.permissions import can, require
 from grants.core.timeutil import local_today
@@ -219,15 +219,16 @@ def save_review(assignment_id: int):
         return _render_expert_page(assignment, status=409)
     if review is not None:
         require("review.edit", review)
-    action = request.form.get("action", "save")
-    if action not in ACTIONS:
+    choice = request.form.get("action", "save")
+    if choice not in ACTIONS:
         abort(400)
     form = review_form(
         scoring.criteria_for(assignment), formdata=request.form, purpose=assignment.purpose
     )
     if not form.validate():
         return _render_expert_page(assignment, form, status=422)
-    try:
+    complete, submit_problem = False, None
+    with action(show=False, denied="review.submit") as done:
         review = scoring.save_draft(
             assignment,
             current_user,
@@ -235,15 +236,15 @@ def save_review(assignment_id: int):
             comment=form.comment.data,
             recommendation=form.recommendation.data,
         )
-    except scoring.ScoringError as exc:
-        db.session.rollback()
-        if exc.field and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-            return _render_expert_page(assignment, form, status=422)
-        flash(exc.message, "warning")
-        return _render_expert_page(assignment, status=409)
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
+        complete = choice == "submit" and form.check_complete()
+        if complete:
+            try:
+                scoring.submit_review(review, current_user)
+            except TransitionForbidden:
+                raise
+            except WorkflowError as exc:  # the draft is kept; nothing of the submission applied
+                submit_problem = exc.message
+    if isinstance(done.error, (StaleDataError, IntegrityError)):
         flash(
             _(
                 "The review was changed in another window meanwhile. Your input is below: check it "
@@ -252,12 +253,16 @@ def save_review(assignment_id: int):
             "warning",
         )
         return _render_expert_page(db.session.get(Assignment, assignment_id), form, status=409)
-    if action == "save":
-        db.session.commit()
+    if not done:
+        if done.field and done.field in form:
+            form[done.field].errors = [*form[done.field].errors, done.message]
+            return _render_expert_page(assignment, form, status=422)
+        flash(done.message, "warning")
+        return _render_expert_page(assignment, status=409)
+    if choice == "save":
         flash(_("Your draft has been saved."), "success")
         return redirect(url_for("review.expert_review", assignment_id=assignment.id))
-    if not form.check_complete():
-        db.session.commit()
+    if not complete:
         flash(
             _(
                 "Your draft has been saved, but it cannot be submitted yet: complete the fields marked below."
@@ -265,16 +270,9 @@ def save_review(assignment_id: int):
             "warning",
         )
         return _render_expert_page(assignment, form, status=422)
-    try:
-        scoring.submit_review(review, current_user)
-    except TransitionForbidden:
-        db.session.rollback()
-        abort(403)
-    except WorkflowError as exc:
-        db.session.commit()  # the draft is kept; nothing of the refused submission was applied
+    if submit_problem is not None:
         flash(_("Your draft has been saved, but it cannot be submitted yet."), "warning")
-        return _render_expert_page(assignment, form, status=422, submit_problems=[exc.message])
-    db.session.commit()
+        return _render_expert_page(assignment, form, status=422, submit_problems=[submit_problem])
     flash(_("Your review has been submitted. Thank you."), "success")
     return redirect(url_for("review.expert_review", assignment_id=assignment.id))
 
@@ -354,25 +352,19 @@ def reopen_review(review_id: int):
     form = ReopenForm()
     if not form.validate():
         return _render_review_detail(review, form, status=422)
-    try:
+    with action(show=False, denied="review.reopen", denied_obj=review) as done:
         scoring.reopen_review(review, current_user, form.reason.data)
-    except TransitionForbidden:
-        db.session.rollback()
-        abort(403)
-    except GuardFailed as exc:
-        db.session.rollback()
+    if isinstance(done.error, GuardFailed):
         review = _review_or_404(review_id)
         problem = _not_reopenable(review)
         if problem:  # reopened or closed meanwhile: the form is no longer shown
             flash(problem, "warning")
             return redirect(back)
-        form.reason.errors = [*form.reason.errors, exc.message]
+        form.reason.errors = [*form.reason.errors, done.message]
         return _render_review_detail(review, form, status=422)
-    except (scoring.ScoringError, WorkflowError) as exc:
-        db.session.rollback()
-        flash(_not_reopenable(_review_or_404(review_id)) or exc.message, "warning")
+    if not done:
+        flash(_not_reopenable(_review_or_404(review_id)) or done.message, "warning")
         return redirect(back)
-    db.session.commit()
     flash(
         _(
             "The review has been reopened and %(expert)s has been notified.",
@@ -465,15 +457,10 @@ def finish_review(application_id: int):
     """Close the expert review of one application (``finish_review``: enough valid reviews needed)."""
     application = db.session.get(Application, application_id) or abort(404)
     require("review.panel", application.call)
-    try:
+    with action(show=False, denied="review.finish", denied_obj=application) as done:
         scoring.finish_review(application, current_user)
-    except TransitionForbidden:
-        db.session.rollback()
-        abort(403)
-    except WorkflowError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if not done:
+        flash(done.message, "warning")
     else:
-        db.session.commit()
         flash(_("The review of %(ref)s is closed.", ref=application.reference_no), "success")
     return redirect(url_for("review.ranking", call_id=application.call_id))
