@@ -209,12 +209,11 @@ class Config:
 
 
 ARGON2_NAMES = {"m": "memory_cost", "t": "time_cost", "p": "parallelism"}
+OWASP_ARGON2 = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
 
 
 def parse_argon2(text: str | None) -> dict:
     """argon2id parameters from "m=19456,t=2,p=1"; OWASP's when ``text`` is empty."""
-    from grants.accounts.passwords import OWASP_ARGON2
-
     settings = dict(OWASP_ARGON2)
     for part in (text or "").split(","):
         if not part.strip():

@@ -57,7 +57,7 @@ from grants.funding.models import (
     TaskBookSignature,
     Tranche,
 )
-from grants.funding.triggers import mark_due
+from grants.funding.triggers import LIVE_DISBURSEMENT_STATES, mark_due
 from grants.notifications.operations import notify
 from grants.projects.models import Milestone, Project, ProjectFile, ProjectKpi, ProjectMember
 
@@ -67,7 +67,6 @@ CATEGORIES = tuple(BUDGET_CATEGORIES)
 # (in proportion to their shares of funding), the rest on acceptance.
 DEFAULT_CONTRACT_SHARE = Decimal("0.30")
 DEFAULT_MILESTONES_SHARE = Decimal("0.50")
-LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
 TRANCHE_STATUSES = {
     "pending": _l("Waiting for its trigger"),
     "due": _l("Due for release"),

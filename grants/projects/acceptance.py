@@ -62,6 +62,8 @@ from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.programmes.models import Call, RubricCriterion
+from grants.projects import hooks
+from grants.projects.hooks import spent_by_category
 from grants.projects.models import (
     OUTCOME_KINDS,
     AcceptanceDecision,
@@ -205,8 +207,6 @@ def kpi_rows(project: Project, report: FinalReport | None) -> list[KpiRow]:
 
 def statement_rows(project: Project, report: FinalReport | None) -> list[StatementRow]:
     """The statement by budget category: fiscal budget, verified spending and the reported figure."""
-    from grants.funding.queries import spent_by_category
-
     spent = spent_by_category([project.id])[project.id]
     reported = dict((report.statement or {}) if report is not None else {})
     rows = []
@@ -1006,9 +1006,10 @@ def _close_panel(project: Project, actor, state: PanelState) -> None:
 
 
 def on_pass(project: Project, actor, data) -> None:
-    """Record the decision, write the KPIs achieved, link the outcomes, make the acceptance tranche due."""
-    from grants.funding.triggers import mark_due
+    """Record the decision, write the KPIs achieved, link the outcomes.
 
+    The funding domain makes the acceptance tranche due on the ``project.accepted`` event.
+    """
     decision = _decide(project, actor, "pass", data)
     report = current_report(project)
     achieved = report.kpi_achieved or {}
@@ -1023,7 +1024,6 @@ def on_pass(project: Project, actor, data) -> None:
     project.concluded_at = decision.decided_at
     project.rectify_by = None
     db.session.flush()
-    mark_due(project, "acceptance")
 
 
 def on_rectify(project: Project, actor, data) -> None:
@@ -1050,30 +1050,10 @@ def on_rectify(project: Project, actor, data) -> None:
 
 
 def on_fail(project: Project, actor, data) -> None:
-    """Record the decision; acceptance tranches that never fell due are cancelled."""
-    from grants.funding.models import Tranche
-
+    """Record the decision; the funding domain cancels the acceptance tranches that never fell due
+    (``project.acceptance_failed`` event)."""
     decision = _decide(project, actor, "fail", data)
     project.concluded_at = decision.decided_at
-    for tranche in db.session.scalars(
-        sa.select(Tranche).where(
-            Tranche.project_id == project.id,
-            Tranche.trigger == "acceptance",
-            Tranche.due_since.is_(None),
-            Tranche.cancelled_at.is_(None),
-        )
-    ):
-        tranche.cancelled_at = utcnow()
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "reason": "acceptance failed",
-            },
-        )
 
 
 CONCLUSION_SUBJECTS = {
@@ -1118,14 +1098,7 @@ def notify_concluded(project: Project, actor, data) -> None:
 
 def open_tranches(project: Project) -> list:
     """The project's tranches neither paid nor cancelled."""
-    from grants.funding.models import Disbursement, Tranche
-
-    paid = sa.exists().where(Disbursement.tranche_id == Tranche.id, Disbursement.state == "paid")
-    return db.session.scalars(
-        sa.select(Tranche)
-        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~paid)
-        .order_by(Tranche.position, Tranche.id)
-    ).all()
+    return hooks.unpaid_tranches.ask(project)
 
 
 def guard_close(project: Project, actor, data) -> str | None:

@@ -32,13 +32,16 @@ Rules of the house for the proposals (checked on submission and again on approva
 - Every request gives its reason, and changes something.
 
 Termination (``terminate`` on the project, by the bureau) records the time and the
-reason, cancels every tranche that has no live disbursement and rejects the requests
-still waiting for a decision; the funding domain, on the ``project.terminated`` domain
-event, cancels the releases still requested or approved with their tranches in the same
+reason and rejects the requests still waiting for a decision; the funding domain, on the
+``project.terminated`` domain event, cancels every tranche that has no live disbursement
+and the releases still requested or approved with their tranches, in the same
 transaction. Finance is told so that it can record the recovery of unspent funds.
 
-The workflow tables (``grants.projects.workflow``) call the guards and effects below by
-name; the verbs flush and leave the commit to the caller.
+Each kind is one :class:`ChangeKind` subclass (current values, validate, diff, apply)
+registered in :data:`CHANGE_KIND_TYPES`; the budget kind is registered by the funding
+domain (grants/funding/budget_changes.py), whose budget lines and spending it checks.
+The workflow tables (``grants.projects.workflow``) call the guards and effects below;
+the verbs flush and leave the commit to the caller.
 """
 
 from __future__ import annotations
@@ -56,18 +59,16 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from grants.accounts.models import User, UserRole
-from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
+from grants.applications.models import KPI_KINDS, TEAM_ROLES
 from grants.core import audit, storage
 from grants.core.actions import OperationError
-from grants.core.money import MoneyError, format_wan, money_text, to_money
+from grants.core.money import MoneyError, to_money
 from grants.core.templating import local_date
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
 from grants.extensions import db
-from grants.funding.models import Disbursement, ProjectBudgetLine, Tranche
-from grants.funding.queries import spent_by_category
 from grants.notifications.operations import notify
-from grants.projects import files
+from grants.projects import files, hooks
 from grants.projects.models import (
     CHANGE_KINDS,
     PROJECT_STATE_LABELS,
@@ -81,7 +82,6 @@ from grants.projects.models import (
 
 MAX_EXTENSION_MONTHS = 12
 OPEN_STATES = ("draft", "submitted")
-LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
 TEAM_MEMBER_ROLES = ("core", "member")
 FORMER_PRINCIPAL_CHOICES = {
     "core": _l("Stays on the team as a core member"),
@@ -193,7 +193,8 @@ def _jsonable(value):
 # --- checking a proposal ---------------------------------------------------------------------
 
 
-def _amount(value) -> Decimal | None:
+def proposed_amount(value) -> Decimal | None:
+    """A proposed sum of money in yuan (a string, number or blank), or None when it is not one."""
     if isinstance(value, float):
         return None
     try:
@@ -782,151 +783,6 @@ class ExtensionChange(ChangeKind):
 
 
 @register
-class BudgetChange(ChangeKind):
-    """Fiscal and self-raised funds reallocated between the budget categories."""
-
-    name = "budget"
-
-    def current(self, project: Project) -> dict:
-        lines = {line.category: line for line in project.budget_lines}
-        return {
-            "lines": {
-                category: {
-                    "fiscal": money_text(lines[category].fiscal if category in lines else 0),
-                    "self_raised": money_text(
-                        lines[category].self_raised if category in lines else 0
-                    ),
-                }
-                for category in BUDGET_CATEGORIES
-            }
-        }
-
-    def normalised(self, project: Project, proposed: dict) -> dict:
-        return {
-            "lines": {
-                c: {
-                    "fiscal": money_text((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
-                    "self_raised": money_text(
-                        (proposed.get("lines") or {}).get(c, {}).get("self_raised")
-                    ),
-                }
-                for c in BUDGET_CATEGORIES
-            }
-        }
-
-    def changes_nothing(self, project: Project, proposed: dict) -> bool:
-        return self.normalised(project, proposed) == self.current(project)
-
-    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
-        problems = []
-        lines = proposed.get("lines") or {}
-        unknown = set(lines) - set(BUDGET_CATEGORIES)
-        if unknown:
-            problems.append(
-                ("", _("Unknown budget categories: %(names)s.", names=", ".join(sorted(unknown))))
-            )
-        spent = spent_by_category([project.id])[project.id]
-        total = Decimal(0)
-        for category, label in BUDGET_CATEGORIES.items():
-            row = lines.get(category) or {}
-            fiscal, self_raised = _amount(row.get("fiscal")), _amount(row.get("self_raised"))
-            key = f"budget:{category}"
-            if fiscal is None or self_raised is None:
-                problems.append((key, _("%(category)s: enter amounts of money.", category=label)))
-                continue
-            if fiscal < 0 or self_raised < 0:
-                problems.append(
-                    (key, _("%(category)s: amounts cannot be negative.", category=label))
-                )
-                continue
-            total += fiscal
-            used = spent.get(category, Decimal(0))
-            if fiscal < used:
-                problems.append(
-                    (
-                        key,
-                        _(
-                            "%(category)s: %(spent)s of fiscal funds have already been spent (verified "
-                            "spending reports); the budget cannot go below that.",
-                            category=label,
-                            spent=format_wan(used, 4),
-                        ),
-                    )
-                )
-        if total != to_money(project.award):
-            difference = total - to_money(project.award)
-            problems.append(
-                (
-                    "budget:total",
-                    _(
-                        "The fiscal funds must add up to the award of %(award)s exactly; "
-                        "the proposal adds up to %(total)s "
-                        "(%(difference)s %(direction)s).",
-                        award=format_wan(project.award, 4),
-                        total=format_wan(total, 4),
-                        difference=format_wan(abs(difference), 4),
-                        direction=_("too much") if difference > 0 else _("too little"),
-                    ),
-                )
-            )
-        return problems
-
-    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
-        rows = []
-        old_lines, new_lines = before.get("lines") or {}, after.get("lines") or {}
-        totals = {"fiscal": [Decimal(0), Decimal(0)], "self_raised": [Decimal(0), Decimal(0)]}
-        for category, label in BUDGET_CATEGORIES.items():
-            for part, part_label in (
-                ("fiscal", _("Fiscal funds")),
-                ("self_raised", _("Self-raised funds")),
-            ):
-                old = _amount((old_lines.get(category) or {}).get(part)) or Decimal(0)
-                new = _amount((new_lines.get(category) or {}).get(part)) or Decimal(0)
-                totals[part][0] += old
-                totals[part][1] += new
-                rows.append(
-                    DiffRow(part_label, format_wan(old, 4), format_wan(new, 4), group=str(label))
-                )
-        group = _("Totals")
-        rows.append(
-            DiffRow(
-                _("Fiscal funds"),
-                format_wan(totals["fiscal"][0], 4),
-                format_wan(totals["fiscal"][1], 4),
-                group=group,
-            )
-        )
-        rows.append(
-            DiffRow(
-                _("Self-raised funds"),
-                format_wan(totals["self_raised"][0], 4),
-                format_wan(totals["self_raised"][1], 4),
-                group=group,
-            )
-        )
-        return rows
-
-    def apply(self, change: ChangeRequest, actor) -> None:
-        project, proposed = change.project, change.proposed
-        lines = {line.category: line for line in project.budget_lines}
-        delta = Decimal(0)
-        for category in BUDGET_CATEGORIES:
-            row = proposed["lines"].get(category) or {}
-            fiscal, self_raised = _amount(row.get("fiscal")), _amount(row.get("self_raised"))
-            line = lines.get(category)
-            if line is None:
-                if not fiscal and not self_raised:
-                    continue
-                line = ProjectBudgetLine(
-                    category=category, fiscal=Decimal(0), self_raised=Decimal(0)
-                )
-                project.budget_lines.append(line)
-            delta += self_raised - to_money(line.self_raised or 0)
-            line.fiscal, line.self_raised = fiscal, self_raised
-        project.self_raised = max(Decimal(0), to_money(project.self_raised or 0) + delta)
-
-
-@register
 class PrincipalChange(ChangeKind):
     """A new principal investigator; the former one stays on the team or leaves it."""
 
@@ -1286,41 +1142,19 @@ def terminate_project(project: Project, actor, reason: str) -> Project:
     return project
 
 
-def tranches_to_cancel(project: Project) -> list[Tranche]:
+def tranches_to_cancel(project: Project) -> list:
     """The project's tranches that termination cancels: not cancelled and without a live disbursement."""
-    live = sa.select(Disbursement.id).where(
-        Disbursement.tranche_id == Tranche.id, Disbursement.state.in_(LIVE_DISBURSEMENT_STATES)
-    )
-    return db.session.scalars(
-        sa.select(Tranche)
-        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~sa.exists(live))
-        .order_by(Tranche.position)
-    ).all()
+    return hooks.cancellable_tranches.ask(project)
 
 
 def on_terminate(project: Project, actor, data) -> None:
-    """Record the time and reason; cancel every tranche without a live disbursement.
+    """Record the time and reason; reject the requests still waiting for a decision.
 
-    Requests still waiting for a decision are rejected (the project no longer runs);
-    drafts stay with the owner, who may cancel them.
+    The project no longer runs; drafts stay with the owner, who may cancel them. The
+    funding domain cancels the tranches on the ``project.terminated`` event.
     """
     project.terminated_at = utcnow()
     project.termination_reason = (data.get("reason") or "").strip()
-    with db.session.no_autoflush:
-        tranches = tranches_to_cancel(project)
-    for tranche in tranches:
-        tranche.cancelled_at = project.terminated_at
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "trigger": tranche.trigger,
-                "reason": "project.terminate",
-            },
-        )
     pending = db.session.scalars(
         sa.select(ChangeRequest)
         .where(ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted")

@@ -45,7 +45,7 @@ from grants.core import audit
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.operations import notify
-from grants.review import solver
+from grants.review import hooks, solver
 from grants.review.models import Assignment, Expert
 
 CLUSTER_POINTS = 20
@@ -524,21 +524,15 @@ def _existing(
 
 def acceptance_project(application_id: int):
     """The project funded from the application (acceptance assignments name its application)."""
-    from grants.projects.models import Project
-
-    return db.session.scalar(sa.select(Project).where(Project.application_id == application_id))
+    return hooks.acceptance_project_of.ask(application_id)
 
 
 def current_acceptance_round(application_id: int) -> int | None:
     """The round of the project's latest final report, while the project is in acceptance review."""
-    from grants.projects.models import FinalReport
-
     project = acceptance_project(application_id)
     if project is None or project.state != "acceptance_review":
         return None
-    return db.session.scalar(
-        sa.select(sa.func.max(FinalReport.round)).where(FinalReport.project_id == project.id)
-    )
+    return hooks.acceptance_round_of.ask(project)
 
 
 def closed_problem(application: Application, purpose: str = PURPOSE, round: int = 1) -> str | None:
@@ -689,15 +683,12 @@ class Proposal:
 
 def acceptance_loads() -> Counter:
     """Open (invited or accepted) acceptance reviews per expert id, over projects in acceptance review."""
-    from grants.projects.models import Project
-
     rows = db.session.execute(
         sa.select(Assignment.expert_id, sa.func.count(Assignment.id))
-        .join(Project, Project.application_id == Assignment.application_id)
         .where(
             Assignment.purpose == ACCEPTANCE,
             Assignment.state.in_(OPEN_STATES),
-            Project.state == "acceptance_review",
+            Assignment.application_id.in_(hooks.applications_in_acceptance.ask()),
         )
         .group_by(Assignment.expert_id)
     ).all()

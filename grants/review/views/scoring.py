@@ -38,6 +38,7 @@ from grants.review import scoring
 from grants.review.assignments import OPEN_STATES, conflict_message, current_conflicts
 from grants.review.forms.assign import RecuseForm
 from grants.review.forms.scoring import ACTIONS, ReopenForm, review_form
+from grants.review.hooks import assignment_report_view
 from grants.review.models import Assignment, Review
 from grants.review.rules import is_expert_of
 from grants.review.views import bp
@@ -86,8 +87,6 @@ def _reviewed_context(assignment: Assignment, blind: bool) -> dict:
     context = _proposal_context(assignment.application, blind and assignment.purpose == "proposal")
     context["criteria"] = scoring.criteria_for(assignment)
     if assignment.purpose == "acceptance":
-        from grants.projects.acceptance import assignment_report_view
-
         context["acceptance"] = assignment_report_view(assignment) or abort(404)
     return context
 
