@@ -14,6 +14,7 @@ from typing import Any
 from flask import abort, request
 from flask_login import current_user
 
+from grants.core.audit import record_denial
 from grants.core.workflow import (
     TransitionForbidden,
     WorkflowError,
@@ -41,8 +42,6 @@ def attempt(
     try:
         return operation(*args, **kwargs), None
     except TransitionForbidden:
-        from grants.core.audit import record_denial
-
         db.session.rollback()
         record_denial(getattr(operation, "__name__", "operation"), denied_obj, path=request.path)
         abort(403)
@@ -74,8 +73,6 @@ def actionable(obj, event: str, *, action: str | None = None) -> bool:
     if not event_applies(obj, event):
         return False
     if not can_fire(current_user, obj, event):
-        from grants.core.audit import record_denial
-
         record_denial(action or f"{workflow_for(obj).name}.{event}", obj, path=request.path)
         abort(403)
     return True

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
-from grants.core.jobs import JOB_FUNCTIONS, enqueue
+from grants.core.jobs import JOB_FUNCTIONS, breaker, dispatch_pending, enqueue, sweep_dead_jobs
 from grants.core.models import ScheduledRun
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
@@ -92,8 +92,6 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
     Each step is guarded on its own, so a failure in one (Redis or the database away)
     is logged and the others still run.
     """
-    from grants.core.jobs import breaker, dispatch_pending, sweep_dead_jobs
-
     healthy = True
     for name, step in (
         ("dispatch", lambda: dispatch_pending(app, now)),

@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from grants.accounts.models import User, UserRole
 from grants.core import audit
 from grants.core.actions import OperationError
+from grants.core.money import format_yuan
 from grants.core.permissions import can
 from grants.core.types import utcnow
 from grants.core.workflow import GuardFailed, TransitionForbidden, transition
@@ -243,8 +244,6 @@ def request_disbursement(
 
 
 def _yuan(amount: Decimal) -> str:
-    from grants.core.money import format_yuan
-
     return format_yuan(amount)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -450,8 +451,6 @@ def active_clusters() -> list[IndustryCluster]:
 
 def local_today() -> date:
     """Today's date in the bureau's time zone (Beijing time)."""
-    from zoneinfo import ZoneInfo
-
     return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 

@@ -50,6 +50,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from sqlalchemy.orm import selectinload
 
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
@@ -73,6 +74,9 @@ from grants.projects.models import (
     Project,
     ProjectFile,
 )
+from grants.review import assignments as ops
+from grants.review.aggregation import mean
+from grants.review.models import Assignment, Review
 
 MIN_PANEL_REVIEWS = 3
 DEFAULT_PANEL_SIZE = 3
@@ -332,9 +336,6 @@ def assignment_report_view(assignment) -> ReportView | None:
 
 def panel_assignments(project: Project, round: int | None = None) -> list:
     """The acceptance assignments of the project for ``round`` (the latest round by default)."""
-    from sqlalchemy.orm import selectinload
-
-    from grants.review.models import Assignment, Review
 
     if round is None:
         report = current_report(project)
@@ -377,8 +378,6 @@ class PanelState:
 
     @property
     def mean(self) -> Decimal | None:
-        from grants.review.aggregation import mean
-
         return mean(self.totals) if self.totals else None
 
     @property
@@ -454,8 +453,6 @@ def invite_panel_expert(project: Project, expert, actor, due_at: datetime):
 
     Convening the first panel of a call without an acceptance rubric creates the default one.
     """
-    from grants.review import assignments as ops
-
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
@@ -470,8 +467,6 @@ def invite_suggested_panel(
     project: Project, actor, *, size: int, due_at: datetime, draw: bool = False
 ):
     """Invite the experts the solver suggests to bring the panel to ``size`` (see review.assignments)."""
-    from grants.review import assignments as ops
-
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
@@ -490,8 +485,6 @@ def invite_suggested_panel(
 
 def suggested_experts(project: Project, size: int = DEFAULT_PANEL_SIZE):
     """What the solver would invite now to bring the panel to ``size`` (nothing is written)."""
-    from grants.review import assignments as ops
-
     report = current_report(project)
     if project.state != "acceptance_review" or report is None:
         return None

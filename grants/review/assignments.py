@@ -42,10 +42,14 @@ from sqlalchemy.orm import selectinload
 from grants.accounts.models import User, UserRole
 from grants.applications.models import Application
 from grants.core import audit
+from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
+from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.review import hooks, solver
+from grants.review.conflicts import conflict_matrix as matrix
+from grants.review.conflicts import conflicts_for
 from grants.review.models import Assignment, Expert
 
 CLUSTER_POINTS = 20
@@ -141,9 +145,7 @@ def suitability_matrix(applications, experts) -> dict[tuple[int, int], int]:
 
 
 def conflict_matrix(applications, experts):
-    """The conflicts of every pair, rulings applied (grants.review.conflicts, imported when used)."""
-    from grants.review.conflicts import conflict_matrix as matrix
-
+    """The conflicts of every pair, rulings applied (grants.review.conflicts)."""
     return matrix(applications, experts)
 
 
@@ -356,8 +358,6 @@ def _notify_invited(call, created: list[Assignment]) -> None:
 
 
 def _local(value: datetime) -> str:
-    from grants.core.timeutil import utc_to_local
-
     return utc_to_local(value).strftime("%Y-%m-%d %H:%M")
 
 
@@ -533,6 +533,13 @@ def current_acceptance_round(application_id: int) -> int | None:
     if project is None or project.state != "acceptance_review":
         return None
     return hooks.acceptance_round_of.ask(project)
+
+
+def review_open(assignment: Assignment) -> bool:
+    """Whether reviews of the assignment may still be written, submitted or reopened."""
+    if assignment.purpose == "acceptance":
+        return current_acceptance_round(assignment.application_id) == assignment.round
+    return assignment.application.state == "under_review"
 
 
 def closed_problem(application: Application, purpose: str = PURPOSE, round: int = 1) -> str | None:
@@ -824,8 +831,6 @@ def current_conflicts(assignment: Assignment) -> list:
     Any conflict left (hard, ruled a block, or a soft flag nobody has ruled on) ends the
     assignment: the expert may not accept, open, score or submit.
     """
-    from grants.review.conflicts import conflicts_for
-
     return conflicts_for(assignment.expert, assignment.application)
 
 
@@ -855,8 +860,6 @@ def withdraw_for_conflict(assignment: Assignment, conflicts, actor) -> Assignmen
     Its review (draft or submitted) no longer counts: only reviews of accepted
     assignments are valid. Flushes; the caller commits.
     """
-    from grants.core.workflow import transition
-
     transition(
         assignment,
         "conflict_found",
@@ -911,9 +914,6 @@ def notify_conflict(assignment: Assignment, actor, data) -> None:
 
 def recheck_expert(expert: Expert, actor) -> list[Assignment]:
     """Withdraw the expert's invited or accepted assignments that a conflict now forbids (reviews still open)."""
-    from grants.review.conflicts import conflicts_for
-    from grants.review.scoring import review_open
-
     withdrawn = []
     assignments = db.session.scalars(
         sa.select(Assignment)

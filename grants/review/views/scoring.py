@@ -25,7 +25,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
+from grants.applications.export import content_disposition
 from grants.applications.models import KPI_KINDS, TEAM_ROLES, Application
+from grants.applications.pdf import budget_rows, render_application_pdf
 from grants.core.actions import actionable, event_applies
 from grants.core.audit import record_denial
 from grants.core.permissions import can, require
@@ -71,8 +73,6 @@ def _formatters(purpose: str = "proposal") -> dict:
 
 
 def _proposal_context(application: Application, blind: bool) -> dict:
-    from grants.applications.pdf import budget_rows
-
     return {
         "application": application,
         "blind": blind,
@@ -284,7 +284,6 @@ def proposal_pdf(assignment_id: int):
     assignment, refusal = _readable_assignment(assignment_id)
     if refusal is not None:
         return refusal
-    from grants.applications.pdf import render_application_pdf
 
     application = assignment.application
     data = render_application_pdf(
@@ -446,8 +445,6 @@ def ranking(call_id: int):
 @bp.get("/calls/<int:call_id>/panel.xlsx")
 def panel_xlsx(call_id: int):
     """The matrix, every review with its comment, and the ranking as an xlsx workbook."""
-    from grants.applications.export import content_disposition
-
     call = _call_or_404(call_id)
     data = scoring.matrix_workbook(scoring.review_matrix(call))
     today = local_today().isoformat()
