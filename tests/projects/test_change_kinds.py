@@ -10,13 +10,13 @@ from grants.projects.models import CHANGE_KINDS
 from tests.projects.change_helpers import cast, extension
 
 
-def test_change_kinds_every_kind_is_registered_once():
+def test_change_kinds_every_kind_is_registered_once(app):
     assert set(ops.CHANGE_KIND_TYPES) == set(CHANGE_KINDS)
     assert all(kind.name == name for name, kind in ops.CHANGE_KIND_TYPES.items())
 
 
 @pytest.mark.parametrize("name", sorted(CHANGE_KINDS))
-def test_change_kinds_each_kind_validates_diffs_and_applies(name):
+def test_change_kinds_each_kind_validates_diffs_and_applies(app, name):
     kind = ops.change_kind(name)
     for verb in ("current", "validate", "diff", "apply"):
         assert getattr(type(kind), verb) is not getattr(ops.ChangeKind, verb), (name, verb)
