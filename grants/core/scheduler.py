@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
-from grants.core.jobs import JOB_FUNCTIONS, breaker, dispatch_pending, enqueue, sweep_dead_jobs
+from grants.core import jobs
+from grants.core.jobs import JOB_FUNCTIONS, enqueue
 from grants.core.models import ScheduledRun
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
@@ -94,8 +95,8 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
     """
     healthy = True
     for name, step in (
-        ("dispatch", lambda: dispatch_pending(app, now)),
-        ("sweep", lambda: _commit(sweep_dead_jobs, now)),
+        ("dispatch", lambda: jobs.dispatch_pending(app, now)),
+        ("sweep", lambda: _commit(jobs.sweep_dead_jobs, now)),
         ("schedule", lambda: run_due(now)),
     ):
         with app.app_context():
@@ -108,7 +109,7 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
                     db.session.rollback()
             finally:
                 db.session.remove()
-    if app.config["JOBS_MODE"] == "rq" and breaker.is_open():
+    if app.config["JOBS_MODE"] == "rq" and jobs.breaker.is_open():
         healthy = False
     return healthy
 
