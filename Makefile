@@ -49,6 +49,8 @@ test: setup
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 worker: setup
 	$(FLASK) worker

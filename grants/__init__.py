@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_security(app)
     register_blueprints(app)
     register_domains(app)
+    register_subscribers(app)
     register_scheduler(app)
     register_template_helpers(app)
     register_errors(app)
@@ -215,6 +216,20 @@ def register_domains(app: Flask) -> None:
     import grants.review.rules
     import grants.review.scoring_panels
     import grants.review.workflow  # noqa: F401
+
+
+def register_subscribers(app: Flask) -> None:
+    """Connect each domain's receivers of domain events and its providers of hooks
+    (``subscribers.py``; see grants/core/signals.py). Connecting twice changes nothing."""
+    from grants.applications import subscribers as applications
+    from grants.funding import subscribers as funding
+    from grants.notifications import subscribers as notifications
+    from grants.programmes import subscribers as programmes
+    from grants.projects import subscribers as projects
+    from grants.review import subscribers as review
+
+    for domain in (notifications, programmes, applications, review, projects, funding):
+        domain.connect()
 
 
 def register_scheduler(app: Flask) -> None:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 
+from grants.accounts import operations as ops
+from grants.accounts.forms import MIN_PASSWORD
+from grants.core import storage
+from grants.core.backup import BackupError, backup, restore
+from grants.core.jobs import dispatch_pending, sweep_dead_jobs
+from grants.core.scheduler import loop, run_due
+from grants.core.sqlite import immediate_writes
+from grants.core.storage import StorageUnavailable
+from grants.core.types import utcnow
+from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS, database_is_empty, seed_demo
 from grants.extensions import db
 
 
@@ -22,8 +34,6 @@ def init_cli(app: Flask) -> None:
 @click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
 def seed_demo_command(if_empty: bool) -> None:
     """Load the demo data (idempotent)."""
-    from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS, database_is_empty, seed_demo
-
     if if_empty and not database_is_empty():
         click.echo("database not empty: demo data not loaded")
         return
@@ -47,9 +57,6 @@ def seed_demo_command(if_empty: bool) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_user_command(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
     """Create an account with the given roles."""
-    from grants.accounts import operations as ops
-    from grants.accounts.forms import MIN_PASSWORD
-
     if len(password) < MIN_PASSWORD:
         raise click.BadParameter(f"at least {MIN_PASSWORD} characters", param_hint="--password")
     try:
@@ -80,11 +87,6 @@ def worker_command(burst: bool) -> None:
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between checks.")
 def scheduler_command(once: bool, interval: float) -> None:
     """Enqueue periodic jobs when due, dispatch the outbox, sweep dead jobs (run one beside the RQ workers)."""
-    from grants.core.jobs import dispatch_pending, sweep_dead_jobs
-    from grants.core.scheduler import loop, run_due
-    from grants.core.sqlite import immediate_writes
-    from grants.extensions import db
-
     if once:
         app = current_app._get_current_object()
         with immediate_writes():
@@ -112,11 +114,6 @@ def backup_command(output: str | None) -> None:
     Exits with status 2 when files named by rows were missing from the file store (the
     backup is written all the same; the manifest lists them).
     """
-    from pathlib import Path
-
-    from grants.core.backup import BackupError, backup
-    from grants.core.storage import StorageUnavailable
-    from grants.core.types import utcnow
 
     target = (
         Path(output)
@@ -152,9 +149,6 @@ def backup_command(output: str | None) -> None:
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 def restore_command(archive: str) -> None:
     """Restore a backup into an empty database (DATABASE_URL) and the file store (STORAGE_BACKEND)."""
-    from pathlib import Path
-
-    from grants.core.backup import BackupError, restore
 
     try:
         summary = restore(Path(archive))
@@ -175,8 +169,6 @@ def storage_check_command(sweep: bool) -> None:
 
     Exits with status 1 when a row names a missing file.
     """
-    from grants.core import storage
-
     try:
         result = storage.check()
         removed = storage.sweep() if sweep else []

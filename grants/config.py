@@ -5,9 +5,11 @@ Without ``DATABASE_URL`` the app uses a SQLite file under ``instance/``; without
 """
 
 import os
+import string
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,12 +211,11 @@ class Config:
 
 
 ARGON2_NAMES = {"m": "memory_cost", "t": "time_cost", "p": "parallelism"}
+OWASP_ARGON2 = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
 
 
 def parse_argon2(text: str | None) -> dict:
     """argon2id parameters from "m=19456,t=2,p=1"; OWASP's when ``text`` is empty."""
-    from grants.accounts.passwords import OWASP_ARGON2
-
     settings = dict(OWASP_ARGON2)
     for part in (text or "").split(","):
         if not part.strip():
@@ -261,8 +262,6 @@ def validate_project_code_format(pattern: str) -> str:
     The pattern must name ``{seq}`` and ``{year}`` (numbers restart every year), no other
     field, and give a code of at most 60 characters.
     """
-    import string
-
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError("PROJECT_CODE_FORMAT must be a non-empty text")
     try:
@@ -291,8 +290,6 @@ def validate_project_code_format(pattern: str) -> str:
 
 def validate_base_url(url: str) -> str:
     """Refuse a BASE_URL that is not an absolute http(s) address; returns it without a trailing slash."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url.strip()) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"BASE_URL {url!r} must be an absolute http:// or https:// address")
@@ -306,8 +303,6 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 def _host_name(address: str | None) -> str | None:
     """The host name (without port) of a URL or of a ``host[:port]`` value."""
-    from urllib.parse import urlsplit
-
     if not address:
         return None
     return urlsplit(address if "//" in address else f"//{address}").hostname

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from grants.demo import DEMO_DOMAIN, seed_demo
-from grants.demo_history import THIRTEENTH_PLAN
+from grants.demo.history import THIRTEENTH_PLAN
 from grants.extensions import db
 from tests.conftest import EXERCISED
 

@@ -17,10 +17,9 @@ from grants.core import audit
 from grants.core.jobs import enqueue, job
 from grants.core.links import external_url
 from grants.core.refusals import OperationError
-from grants.core.signals import organisation_changed
+from grants.core.signals import organisation_changed, password_changed, password_reset_issued
 from grants.core.types import utcnow
 from grants.extensions import db
-from grants.notifications.operations import notify, queue_email
 
 RESET_SALT = "password-reset"
 
@@ -134,15 +133,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.set_password(new)
     ended = end_all_sessions(user, keep_token=user.session_token)
     audit.record("password.changed", user, actor=user, after={"sessions_ended": ended})
-    notify(
-        [user],
-        "account.password_changed",
-        _l("Your password was changed"),
-        _l(
-            "The password of your account was changed. If this was not you, "
-            "reset your password at once and tell the administrator."
-        ),
-    )
+    password_changed.send(user)
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -184,19 +175,9 @@ def send_password_reset(ctx, email: str) -> dict:
 
 
 def _queue_reset_email(user: User) -> None:
+    """Issue a reset link; the notifications domain e-mails it (event ``account.password_reset_issued``)."""
     link = external_url("accounts.reset_password", token=make_reset_token(user))
-    hours = current_app.config["PASSWORD_RESET_HOURS"]
-    from flask_babel import force_locale, gettext
-
-    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-        subject = gettext("Reset your password")
-        body = gettext(
-            "Open this link within %(hours)d hours to choose a new password:\n\n%(link)s\n\n"
-            "If you did not ask for this, ignore this e-mail.",
-            hours=hours,
-            link=link,
-        )
-    queue_email(user.email, subject, body, user_id=user.id)
+    password_reset_issued.send(user, link=link, hours=current_app.config["PASSWORD_RESET_HOURS"])
 
 
 def _reset_claim(token: str) -> tuple[User, int]:

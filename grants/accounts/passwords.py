@@ -17,7 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash
 
-OWASP_ARGON2 = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+from grants.config import OWASP_ARGON2
+
 WERKZEUG_PREFIXES = ("scrypt:", "pbkdf2:")
 
 

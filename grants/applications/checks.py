@@ -9,9 +9,10 @@ throughout and shown with :func:`grants.core.money.format_wan`.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from grants.core.money import format_wan
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
+from grants.orgs.models import QUALIFICATIONS, Organisation
+from grants.programmes.models import Call
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -179,8 +182,6 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
 
 def add_months(day: date, months: int) -> date:
     """``day`` moved by whole months, clamped to the end of a shorter month."""
-    import calendar
-
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -188,8 +189,6 @@ def add_months(day: date, months: int) -> date:
 
 def duration_months(start: date, end: date) -> int:
     """How many months the period from ``start`` to ``end`` (both included) spans, counting a part as one."""
-    from datetime import timedelta
-
     months = max(0, (end.year - start.year) * 12 + end.month - start.month - 1)
     while add_months(start, months) - timedelta(days=1) < end:
         months += 1
@@ -341,8 +340,6 @@ def lock_organisation(organisation_id: int) -> None:
     on the organisation (``SELECT … FOR UPDATE`` on PostgreSQL) makes the second wait
     for the first to commit and then count again; SQLite serialises writers anyway.
     """
-    from grants.orgs.models import Organisation
-
     db.session.execute(
         sa.select(Organisation.id).where(Organisation.id == organisation_id).with_for_update()
     )
@@ -350,8 +347,6 @@ def lock_organisation(organisation_id: int) -> None:
 
 def live_application_count(application: Application) -> int:
     """The organisation's other applications in live states in calls of the same year."""
-    from grants.programmes.models import Call
-
     return (
         db.session.scalar(
             sa.select(sa.func.count(Application.id))
@@ -369,8 +364,6 @@ def live_application_count(application: Application) -> int:
 
 def eligibility_problems(application: Application, at: datetime | None = None) -> list[str]:
     """The call open at ``at``; the qualification held on that day; the concurrent-project cap."""
-    from grants.orgs.models import QUALIFICATIONS
-
     at = at or utcnow()
     call = application.call
     org = application.organisation

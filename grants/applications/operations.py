@@ -9,7 +9,16 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from grants.accounts.models import User, UserRole
-from grants.applications.models import Application, Attachment
+from grants.applications.checks import BUDGET_ROWS, BudgetSummary
+from grants.applications.models import (
+    KPI_KINDS,
+    Application,
+    Attachment,
+    BudgetLine,
+    KpiTarget,
+    PlannedMilestone,
+    TeamMember,
+)
 from grants.core import audit, storage
 from grants.core.money import money_text, to_money
 from grants.core.refusals import OperationError
@@ -187,14 +196,10 @@ def _replace_rows(existing: list, rows: list[dict], make) -> None:
 
 
 def _save_team(application: Application, rows: list[dict]) -> None:
-    from grants.applications.models import TeamMember
-
     _replace_rows(application.team, rows, TeamMember)
 
 
 def _save_milestones(application: Application, rows: list[dict]) -> None:
-    from grants.applications.models import PlannedMilestone
-
     rows = [
         {**r, "funding_share": Decimal(r["funding_share"]).quantize(SHARE_PLACES)} for r in rows
     ]
@@ -203,9 +208,6 @@ def _save_milestones(application: Application, rows: list[dict]) -> None:
 
 def _save_budget(application: Application, amounts: dict) -> None:
     """``amounts``: row key → (fiscal yuan, self-raised yuan, note); zero rows are removed."""
-    from grants.applications.checks import BUDGET_ROWS, BudgetSummary
-    from grants.applications.models import BudgetLine
-
     existing = {(line.category, line.sub_item or ""): line for line in application.budget_lines}
     for row in BUDGET_ROWS:
         fiscal, self_raised, note = amounts.get(row.key, (Decimal(0), Decimal(0), ""))
@@ -226,8 +228,6 @@ def _save_budget(application: Application, amounts: dict) -> None:
 
 def _save_kpis(application: Application, targets: dict) -> None:
     """``targets``: KPI kind → (target, note); rows with neither are removed."""
-    from grants.applications.models import KPI_KINDS, KpiTarget
-
     existing = {k.kind: k for k in application.kpis}
     for kind in KPI_KINDS:
         target, note = targets.get(kind, (Decimal(0), ""))

@@ -6,7 +6,8 @@ funding domains, which add their transitions to this table when they arrive.
 
 from flask_babel import lazy_gettext as _l
 
-from grants.applications.models import APPLICATION_STATES, Application
+from grants.applications import checks, operations
+from grants.applications.models import APPLICATION_STATES, Application, FormalCheck
 from grants.applications.rules import applicant_member, staff
 from grants.core.workflow import Transition, Workflow
 
@@ -17,10 +18,8 @@ def _submission_guard(application, actor, data):
     The organisation is locked first, so that the concurrent-project cap is counted by
     one submission of the organisation at a time.
     """
-    from grants.applications.checks import lock_organisation, submission_problems
-
-    lock_organisation(application.organisation_id)
-    problems = submission_problems(application)
+    checks.lock_organisation(application.organisation_id)
+    problems = checks.submission_problems(application)
     return " ".join(str(p) for p in problems) or None
 
 
@@ -31,15 +30,11 @@ def _reasons_required(application, actor, data):
 
 
 def _on_submit(application, actor, data):
-    from grants.applications.operations import stamp_submission
-
-    stamp_submission(application)
+    operations.stamp_submission(application)
 
 
 def _record_check(decision):
     def effect(application, actor, data):
-        from grants.applications.models import FormalCheck
-
         application.checks.append(
             FormalCheck(
                 decision=decision, reasons=(data.get("reasons") or "").strip(), actor_id=actor.id
@@ -51,9 +46,7 @@ def _record_check(decision):
 
 def _notify_applicants(kind, subject):
     def send(application, actor, data):
-        from grants.applications.operations import notify_applicants
-
-        notify_applicants(application, kind, subject, data.get("reasons") or "")
+        operations.notify_applicants(application, kind, subject, data.get("reasons") or "")
 
     return send
 

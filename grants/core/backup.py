@@ -42,6 +42,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
+from flask import current_app
+from flask_migrate import upgrade
 
 from grants.core import storage
 from grants.core.types import utcnow
@@ -211,8 +213,6 @@ PG_DUMP_MEMBER = "database.pgdump"
 
 def pg_dump_program() -> str | None:
     """The pg_dump to run (config ``BACKUP_PG_DUMP``: ``auto`` finds it on PATH, ``0`` turns it off)."""
-    from flask import current_app
-
     setting = str(current_app.config.get("BACKUP_PG_DUMP", "auto")).strip()
     if setting.lower() in ("0", "false", "no", "off", ""):
         return None
@@ -227,8 +227,6 @@ def _add_pg_dump(archive: tarfile.TarFile, connection, engine: sa.Engine) -> dic
     The snapshot of the backup's REPEATABLE READ transaction is exported and pg_dump imports
     it (``--snapshot``), so the native dump, the rows and the file list agree exactly.
     """
-    from flask import current_app
-
     snapshot = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
     url = engine.url
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
@@ -359,8 +357,6 @@ def restore(archive_path: Path, store=None) -> BackupSummary:
     migrated to the backup's revision; a database that holds any row is refused, so a
     restore never mixes two data sets.
     """
-    from flask_migrate import upgrade
-
     archive_path = Path(archive_path)
     manifest = verify(archive_path)
     store = store or storage.backend()

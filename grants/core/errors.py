@@ -18,7 +18,16 @@ import sys
 import uuid
 
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -26,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from grants.core.storage import StorageUnavailable
 from grants.core.transactions import is_outermost
 from grants.extensions import db
 
@@ -156,8 +166,6 @@ def render_error(code: int, detail: str | None = None):
 
 def _plain_locale() -> str:
     """The page's language without asking the database: the browser's choice, else the default."""
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     try:
         chosen = session.get("locale")
@@ -257,8 +265,6 @@ def init_errors(app: Flask) -> None:
 
     for kind in DATABASE_UNAVAILABLE:
         app.register_error_handler(kind, _database_down)
-
-    from grants.core.storage import StorageUnavailable
 
     @app.errorhandler(StorageUnavailable)
     def _storage_unavailable(error):

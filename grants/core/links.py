@@ -24,6 +24,8 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, current_app, has_request_context, request
 from werkzeug.routing import MapAdapter
 
+from grants.core.redirects import is_safe_path
+
 
 class Origin(NamedTuple):
     scheme: str
@@ -76,8 +78,6 @@ def absolute_url(path: str) -> str:
     Anything but a single-slash path (a full URL, ``//host``, a relative path) is refused,
     so stored text can never turn an e-mail link into a link to another site.
     """
-    from grants.core.redirects import is_safe_path
-
     if not is_safe_path(path):
         raise ValueError(f"not a site path: {path[:100]!r}")
     return base_origin().root + path

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
 from grants.extensions import db
 
 
 def paginate(stmt, per_page: int | None = None):
     """A Flask-SQLAlchemy pagination of ``stmt`` at ``?page=`` (bad numbers mean page 1)."""
-    from flask import current_app
-
     page = request.args.get("page", 1, type=int) or 1
     return db.paginate(
         stmt,

@@ -13,6 +13,8 @@ from typing import Any
 from flask import abort, current_app, request
 from flask_login import current_user
 
+from grants.core.audit import record_denial
+
 
 class Predicate:
     """A named yes/no question about a user and an object."""
@@ -101,7 +103,6 @@ def require(action: str, obj=None, *, not_found: bool = False) -> None:
     if not current_user.is_authenticated:
         login_manager = current_app.login_manager
         abort(login_manager.unauthorized())
-    from grants.core.audit import record_denial
 
     record_denial(action, obj, path=request.path)
     abort(404 if not_found else 403)

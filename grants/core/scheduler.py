@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
+from grants.core import jobs
 from grants.core.jobs import JOB_FUNCTIONS, enqueue
 from grants.core.models import ScheduledRun
 from grants.core.sqlite import immediate_writes
@@ -92,12 +93,10 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
     Each step is guarded on its own, so a failure in one (Redis or the database away)
     is logged and the others still run.
     """
-    from grants.core.jobs import breaker, dispatch_pending, sweep_dead_jobs
-
     healthy = True
     for name, step in (
-        ("dispatch", lambda: dispatch_pending(app, now)),
-        ("sweep", lambda: _commit(sweep_dead_jobs, now)),
+        ("dispatch", lambda: jobs.dispatch_pending(app, now)),
+        ("sweep", lambda: _commit(jobs.sweep_dead_jobs, now)),
         ("schedule", lambda: run_due(now)),
     ):
         with app.app_context():
@@ -110,7 +109,7 @@ def tick(app: Flask, now: datetime | None = None) -> bool:
                     db.session.rollback()
             finally:
                 db.session.remove()
-    if app.config["JOBS_MODE"] == "rq" and breaker.is_open():
+    if app.config["JOBS_MODE"] == "rq" and jobs.breaker.is_open():
         healthy = False
     return healthy
 

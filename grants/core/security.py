@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
+from flask_babel import force_locale
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from grants.core.i18n import html_lang
 from grants.extensions import talisman
 
 CSP = {
@@ -64,9 +66,6 @@ def refuse_untrusted_host():
     """
     if not isinstance(request.routing_exception, SecurityError):
         return None
-    from flask_babel import force_locale
-
-    from grants.core.i18n import html_lang
 
     current_app.logger.warning(
         "request for an untrusted host refused: %r", request.environ.get("HTTP_HOST", "")[:200]

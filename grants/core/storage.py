@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 import filetype
 import sqlalchemy as sa
@@ -43,6 +44,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from grants.core.transactions import is_outermost
+from grants.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -447,8 +449,6 @@ class S3Backend:
 
 
 def _attachment_header(filename: str) -> str:
-    from urllib.parse import quote
-
     ascii_name = filename.encode("ascii", "ignore").decode("ascii").replace('"', "") or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
@@ -588,8 +588,6 @@ def download_response(
 
 def _session_info() -> dict:
     """The info dict of the request's session, with its transaction begun so that it ends in an event."""
-    from grants.extensions import db
-
     session = db.session()
     if not session.in_transaction():
         session.begin()
@@ -643,8 +641,6 @@ def key_columns() -> list[tuple[sa.Column, str]]:
 
 def referenced_keys(connection=None) -> set[str]:
     """Every key a row refers to, read on ``connection`` (its snapshot) or the session."""
-    from grants.extensions import db
-
     run = connection.execute if connection is not None else db.session.execute
     keys: set[str] = set()
     for column, prefix in _KEY_COLUMNS:

@@ -13,6 +13,7 @@ from grants.core import widgets
 from grants.core.i18n import html_lang, select_timezone, translations
 from grants.core.money import format_wan, format_yuan
 from grants.core.permissions import can as _can
+from grants.core.signals import Hook
 from grants.core.workflow import can_fire as _can_fire
 
 
@@ -110,6 +111,12 @@ def precompile_templates(app: Flask) -> int:
     return len(names)
 
 
+unread_messages = Hook(
+    "notifications.unread_count",
+    "The number of unread messages of a user (the notifications domain).",
+)
+
+
 class UnreadCount:
     """The signed-in user's number of unread messages, counted when a template first shows it:
     the layout does, an htmx fragment (an autosave's answer) does not and costs no query."""
@@ -120,9 +127,7 @@ class UnreadCount:
 
     def __int__(self) -> int:
         if self._value is None:
-            from grants.notifications.operations import unread_count
-
-            self._value = unread_count(self._user)
+            self._value = unread_messages.ask(self._user)
         return self._value
 
     def __bool__(self) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from grants.core.types import utcnow
+
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -27,8 +29,6 @@ def local_naive(value: datetime | None) -> datetime | None:
 
 def local_today() -> date:
     """Today's date in Beijing."""
-    from grants.core.types import utcnow
-
     return utc_to_local(utcnow()).date()
 
 

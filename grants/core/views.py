@@ -24,7 +24,7 @@ from flask_login import current_user
 from grants.core.actions import action
 from grants.core.audit import record
 from grants.core.dashboard import panels_for
-from grants.core.jobs import label_of, retry
+from grants.core.jobs import label_of, redis_connection, retry
 from grants.core.models import AuditEvent, Job
 from grants.core.pagination import paginate
 from grants.core.permissions import require
@@ -69,8 +69,6 @@ def healthz():
         code = 503
     if current_app.config.get("REDIS_URL"):
         try:
-            from grants.core.jobs import redis_connection
-
             redis_connection(current_app).ping()
             status["redis"] = "ok"
         except Exception as exc:

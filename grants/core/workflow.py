@@ -7,7 +7,7 @@ the effect, writes the audit event and queues notifications; it flushes and neve
 commits. Templates ask :func:`can_fire` so that buttons follow the same table.
 
 After the change, the engine sends the domain event ``"<workflow>.<target state>"``
-(e.g. ``project.terminated``) through :func:`state_entered`: a blinker signal whose
+(e.g. ``project.terminated``) through :func:`grants.core.signals.state_entered`: a blinker signal whose
 receivers — other domains reacting without being imported by this one — run in the same
 transaction, with the object as sender and ``actor`` and ``data`` as keyword arguments.
 """
@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from blinker import Namespace
+from flask_babel import gettext as _
 
 from grants.core import audit
 from grants.core.permissions import Predicate
 from grants.core.refusals import OperationError
+from grants.core.signals import state_entered
 from grants.extensions import db
 
 Guard = Callable[[Any, Any, dict], str | None]
@@ -103,12 +104,6 @@ class Workflow:
 
 
 WORKFLOWS: dict[type, Workflow] = {}
-DOMAIN_EVENTS = Namespace()
-
-
-def state_entered(workflow_name: str, state: str):
-    """The signal sent when an object of ``workflow_name`` enters ``state`` (e.g. project.terminated)."""
-    return DOMAIN_EVENTS.signal(f"{workflow_name}.{state}")
 
 
 _engine_writing: ContextVar[bool] = ContextVar("engine_writing", default=False)
@@ -157,8 +152,6 @@ def transition(obj, event: str, actor, **data) -> Transition:
     Raises :class:`InvalidTransition`, :class:`TransitionForbidden` or
     :class:`GuardFailed` without changing anything. Flushes; the caller commits.
     """
-    from flask_babel import gettext as _
-
     wf = workflow_for(obj)
     before = current_state(obj)
     t = wf.find(before, event)

@@ -12,6 +12,7 @@ from grants.core.dashboard import panel
 from grants.extensions import db
 from grants.funding.contracting import decision_amount, signed_copy
 from grants.projects.models import Project
+from grants.review.decisions import contract_blockers
 
 SHOWN = 8
 
@@ -25,8 +26,6 @@ SHOWN = 8
 )
 def ready_to_contract(user) -> dict | None:
     """Approved applications with nothing standing in the way of their contract."""
-    from grants.review.decisions import contract_blockers
-
     approved = db.session.scalars(
         sa.select(Application)
         .where(Application.state == "approved")

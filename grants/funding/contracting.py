@@ -34,18 +34,23 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 import sqlalchemy as sa
+from babel.numbers import format_decimal, format_percent
 from flask import current_app, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.datastructures import FileStorage
 
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES, Application
+from grants.applications.operations import applicant_users
 from grants.config import validate_project_code_format
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.i18n import html_lang
 from grants.core.money import CENT, format_wan_exact, to_money
+from grants.core.pdf import PdfError, pdf_static_url, render_pdf
+from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
@@ -57,9 +62,13 @@ from grants.funding.models import (
     TaskBookSignature,
     Tranche,
 )
-from grants.funding.triggers import mark_due
+from grants.funding.triggers import LIVE_DISBURSEMENT_STATES, mark_due
 from grants.notifications.operations import notify
+from grants.programmes.models import CATEGORIES as CALL_CATEGORIES
+from grants.programmes.models import FUNDING_LEVELS
 from grants.projects.models import Milestone, Project, ProjectFile, ProjectKpi, ProjectMember
+from grants.review.assignments import bureau_users
+from grants.review.decisions import contract_blockers, decision_for
 
 ZERO = Decimal(0)
 CATEGORIES = tuple(BUDGET_CATEGORIES)
@@ -67,7 +76,6 @@ CATEGORIES = tuple(BUDGET_CATEGORIES)
 # (in proportion to their shares of funding), the rest on acceptance.
 DEFAULT_CONTRACT_SHARE = Decimal("0.30")
 DEFAULT_MILESTONES_SHARE = Decimal("0.50")
-LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
 TRANCHE_STATUSES = {
     "pending": _l("Waiting for its trigger"),
     "due": _l("Due for release"),
@@ -130,8 +138,6 @@ class TrancheRow:
 
 def decision_amount(application: Application) -> Decimal | None:
     """The amount the bureau approved for the application, or None without an approval."""
-    from grants.review.decisions import decision_for
-
     decision = decision_for(application)
     if decision is None or decision.outcome != "approve" or decision.amount is None:
         return None
@@ -237,9 +243,9 @@ def next_number_statement(year: int, dialect: str):
     """INSERT the year's counter at 1 or, when it exists, increment it; RETURNING the number."""
     table = ProjectCodeCounter.__table__
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql.insert
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite.insert
     else:  # pragma: no cover - the app runs on these two
         raise RuntimeError(f"project codes need SQLite or PostgreSQL, not {dialect}")
     return (
@@ -417,8 +423,6 @@ def budget_problem(rows: Sequence[BudgetRow], award: Decimal) -> str | None:
 
 def guard_contract(application: Application, actor, data: dict) -> str | None:
     """Nothing may stand between the approval and the contract, and it is not contracted yet."""
-    from grants.review.decisions import contract_blockers
-
     problems = []
     if project_for(application) is not None:
         problems.append(_("The application has already been contracted."))
@@ -594,8 +598,6 @@ def describe_plan(tranches: Iterable[Tranche]) -> list[dict]:
 
 
 def _formatters():
-    from babel.numbers import format_decimal, format_percent
-
     locale = str(get_locale() or "zh_Hans_CN")
 
     def wan(amount) -> str:
@@ -614,10 +616,6 @@ def _formatters():
 
 def task_book_html(project: Project, issued_on: date) -> str:
     """The HTML the task book is rendered from, in the current locale (user text autoescaped)."""
-    from grants.core.pdf import pdf_static_url
-    from grants.programmes.models import CATEGORIES as CALL_CATEGORIES
-    from grants.programmes.models import FUNDING_LEVELS
-
     application = project.application
     call = project.call
     lines = {line.category: line for line in project.budget_lines}
@@ -654,8 +652,6 @@ def task_book_html(project: Project, issued_on: date) -> str:
 
 def render_task_book(project: Project, issued_on: date) -> bytes:
     """The task book as PDF bytes, always in the default (Chinese) locale: it is the contract."""
-    from grants.core.pdf import render_pdf
-
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         html = task_book_html(project, issued_on)
     return render_pdf(html)
@@ -666,9 +662,6 @@ def issue_task_book(project: Project, actor) -> ProjectFile:
 
     An earlier issue stays on file; the project points at the latest one.
     """
-    from grants.core.pdf import PdfError
-    from grants.core.timeutil import local_today
-
     try:
         data = render_task_book(project, local_today())
     except PdfError:
@@ -775,7 +768,6 @@ def upload_signed_task_book(project: Project, upload, actor) -> ProjectFile:
             "state": "signed_uploaded",
         },
     )
-    from grants.review.assignments import bureau_users
 
     notify(
         bureau_users(),
@@ -839,8 +831,6 @@ def on_return_signature(signature: TaskBookSignature, actor, data: dict) -> None
 
 def notify_signature_returned(signature: TaskBookSignature, actor, data: dict) -> None:
     """Tell the organisation's applicants why the copy came back."""
-    from grants.applications.operations import applicant_users
-
     project = signature.project
     notify(
         applicant_users(project),
@@ -875,9 +865,6 @@ def on_sign(project: Project, actor, data: dict) -> None:
 
 def notify_signed(project: Project, actor, data: dict) -> None:
     """Tell the bureau and the organisation's applicants that the project is under way."""
-    from grants.applications.operations import applicant_users
-    from grants.review.assignments import bureau_users
-
     notify(
         [*bureau_users(), *applicant_users(project)],
         "project.signed",
@@ -892,8 +879,6 @@ def notify_signed(project: Project, actor, data: dict) -> None:
 
 
 def _notify_applicants(project: Project, kind: str, subject, body) -> None:
-    from grants.applications.operations import applicant_users
-
     notify(
         applicant_users(project),
         kind,

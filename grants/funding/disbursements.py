@@ -30,9 +30,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from grants.accounts.models import User, UserRole
 from grants.core import audit
 from grants.core.actions import OperationError
+from grants.core.money import format_yuan
 from grants.core.permissions import can
 from grants.core.types import utcnow
-from grants.core.workflow import GuardFailed, TransitionForbidden, state_entered
+from grants.core.workflow import GuardFailed, TransitionForbidden, transition
 from grants.extensions import db
 from grants.funding.live import LIVE_PROJECT_STATES, live_project_problem, locked_project_state
 from grants.funding.models import ENDED_DISBURSEMENT_STATES, Disbursement, Tranche
@@ -243,8 +244,6 @@ def request_disbursement(
 
 
 def _yuan(amount: Decimal) -> str:
-    from grants.core.money import format_yuan
-
     return format_yuan(amount)
 
 
@@ -382,8 +381,6 @@ def cancel_pending_releases(project: Project, actor, reason: str) -> list[Disbur
     committed first stays paid, one that comes later finds the project stopped. Each
     cancellation is a workflow event (audited, the reservation released).
     """
-    from grants.core.workflow import transition
-
     locked_project_state(project)
     pending = db.session.scalars(
         sa.select(Disbursement)
@@ -494,7 +491,3 @@ def on_project_stopped(project: Project, actor=None, data: dict | None = None) -
     else:
         reason = _("The project failed acceptance.")
     cancel_pending_releases(project, actor, reason)
-
-
-state_entered("project", "terminated").connect(on_project_stopped)
-state_entered("project", "acceptance_failed").connect(on_project_stopped)

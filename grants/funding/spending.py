@@ -35,6 +35,7 @@ from grants.applications.models import BUDGET_CATEGORIES
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.money import MoneyError, format_yuan, to_money
+from grants.core.permissions import can
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -43,7 +44,7 @@ from grants.funding.live import live_project_problem
 from grants.funding.models import Expenditure, FundRecovery
 from grants.funding.queries import pending_by_category, spent_by_category
 from grants.notifications.operations import notify
-from grants.projects.models import ProjectFile
+from grants.projects.models import Project, ProjectFile
 
 EVIDENCE_KINDS = storage.DOCUMENTS_AND_IMAGES
 MAX_AMOUNT = Decimal("999999999999.99")  # the yuan column holds 14 digits, two of them decimals
@@ -413,8 +414,6 @@ def report_expenditure(
     Raises :class:`OperationError` naming the field at fault; stored files go again if the
     transaction rolls back.
     """
-    from grants.core.permissions import can
-
     if not can(actor, "spending.report", project):
         raise OperationError(_("You cannot report spending for this project now."))
     problem = live_project_problem(project, SPENDING_STATES)
@@ -615,9 +614,6 @@ def record_recovery(
     the UPDATE serialises them; the CHECK constraint ``recovered_within_disbursed`` backs it).
     Raises :class:`OperationError` naming the field at fault. Audited.
     """
-    from grants.core.permissions import can
-    from grants.projects.models import Project
-
     if not can(actor, "recovery.record", project):
         raise OperationError(
             _("Recoveries are recorded by finance for terminated, failed or closed projects.")

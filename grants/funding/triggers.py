@@ -1,4 +1,4 @@
-"""Tranche triggers: the events that make a tranche due for release."""
+"""Tranche triggers: the events that make a tranche due for release, and those that cancel it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from grants.core import audit
 from grants.core.types import utcnow
 from grants.extensions import db
-from grants.funding.models import Tranche
+from grants.funding.live import live_project_problem
+from grants.funding.models import Disbursement, Tranche
 
 
 def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = None) -> list[Tranche]:
@@ -21,8 +22,6 @@ def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = Non
     is live for money (read under its row lock, :mod:`grants.funding.live`). Flushes; the
     caller commits.
     """
-    from grants.funding.live import live_project_problem
-
     if live_project_problem(project):
         return []
     stmt = sa.select(Tranche).where(
@@ -49,3 +48,73 @@ def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = Non
 def is_due(tranche: Tranche) -> bool:
     """Whether the tranche's trigger has been met and it has not been cancelled."""
     return tranche.due_since is not None and tranche.cancelled_at is None
+
+
+LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
+
+
+def tranches_to_cancel(project) -> list[Tranche]:
+    """The project's tranches that termination cancels: not cancelled and without a live disbursement."""
+    live = sa.select(Disbursement.id).where(
+        Disbursement.tranche_id == Tranche.id, Disbursement.state.in_(LIVE_DISBURSEMENT_STATES)
+    )
+    return db.session.scalars(
+        sa.select(Tranche)
+        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~sa.exists(live))
+        .order_by(Tranche.position)
+    ).all()
+
+
+def open_tranches(project) -> list[Tranche]:
+    """The project's tranches neither paid nor cancelled."""
+    paid = sa.exists().where(Disbursement.tranche_id == Tranche.id, Disbursement.state == "paid")
+    return db.session.scalars(
+        sa.select(Tranche)
+        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~paid)
+        .order_by(Tranche.position, Tranche.id)
+    ).all()
+
+
+def cancel_for_termination(project, actor) -> list[Tranche]:
+    """Cancel every tranche of a terminated project that has no live disbursement; audited."""
+    with db.session.no_autoflush:
+        tranches = tranches_to_cancel(project)
+    for tranche in tranches:
+        tranche.cancelled_at = project.terminated_at or utcnow()
+        audit.record(
+            "tranche.cancelled",
+            tranche,
+            actor=actor,
+            after={
+                "project": project.code,
+                "amount": str(tranche.amount),
+                "trigger": tranche.trigger,
+                "reason": "project.terminate",
+            },
+        )
+    return tranches
+
+
+def cancel_acceptance_tranches(project, actor) -> list[Tranche]:
+    """Cancel the acceptance tranches that never fell due (a project that failed acceptance); audited."""
+    tranches = db.session.scalars(
+        sa.select(Tranche).where(
+            Tranche.project_id == project.id,
+            Tranche.trigger == "acceptance",
+            Tranche.due_since.is_(None),
+            Tranche.cancelled_at.is_(None),
+        )
+    ).all()
+    for tranche in tranches:
+        tranche.cancelled_at = utcnow()
+        audit.record(
+            "tranche.cancelled",
+            tranche,
+            actor=actor,
+            after={
+                "project": project.code,
+                "amount": str(tranche.amount),
+                "reason": "acceptance failed",
+            },
+        )
+    return tranches

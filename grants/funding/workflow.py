@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import is_system
 from grants.core.workflow import Transition, Workflow
+from grants.funding import contracting, disbursements, spending
 from grants.funding.models import (
     DISBURSEMENT_STATES,
     EXPENDITURE_STATES,
@@ -27,11 +28,7 @@ from grants.funding.models import (
 )
 from grants.funding.rules import is_requester
 from grants.projects.rules import finance, owner, staff
-from grants.projects.workflow import _lazy, text_required
-
-CONTRACTING = "grants.funding.contracting"
-DISBURSEMENTS = "grants.funding.disbursements"
-SPENDING = "grants.funding.spending"
+from grants.projects.workflow import text_required
 
 DISBURSEMENT_WORKFLOW = Workflow(
     name="disbursement",
@@ -43,8 +40,8 @@ DISBURSEMENT_WORKFLOW = Workflow(
             "approve",
             "approved",
             finance & ~is_requester,
-            guard=_lazy(DISBURSEMENTS, "guard_approve"),
-            effect=_lazy(DISBURSEMENTS, "on_approve"),
+            guard=disbursements.guard_approve,
+            effect=disbursements.on_approve,
             label=_l("Check and approve"),
         ),
         Transition(
@@ -52,9 +49,9 @@ DISBURSEMENT_WORKFLOW = Workflow(
             "pay",
             "paid",
             finance,
-            guard=_lazy(DISBURSEMENTS, "guard_pay"),
-            effect=_lazy(DISBURSEMENTS, "on_pay"),
-            notify=_lazy(DISBURSEMENTS, "notify_paid"),
+            guard=disbursements.guard_pay,
+            effect=disbursements.on_pay,
+            notify=disbursements.notify_paid,
             label=_l("Mark as paid"),
         ),
         Transition(
@@ -62,9 +59,9 @@ DISBURSEMENT_WORKFLOW = Workflow(
             "reject",
             "rejected",
             finance,
-            guard=_lazy(DISBURSEMENTS, "guard_reject"),
-            effect=_lazy(DISBURSEMENTS, "on_reject"),
-            notify=_lazy(DISBURSEMENTS, "notify_rejected"),
+            guard=disbursements.guard_reject,
+            effect=disbursements.on_reject,
+            notify=disbursements.notify_rejected,
             label=_l("Reject the release"),
         ),
         Transition(
@@ -72,8 +69,8 @@ DISBURSEMENT_WORKFLOW = Workflow(
             "cancel",
             "cancelled",
             staff | is_system,
-            guard=_lazy(DISBURSEMENTS, "guard_cancel"),
-            effect=_lazy(DISBURSEMENTS, "on_cancel"),
+            guard=disbursements.guard_cancel,
+            effect=disbursements.on_cancel,
             label=_l("Cancel the release"),
         ),
         Transition(
@@ -81,8 +78,8 @@ DISBURSEMENT_WORKFLOW = Workflow(
             "cancel",
             "cancelled",
             staff | is_system,
-            guard=_lazy(DISBURSEMENTS, "guard_cancel"),
-            effect=_lazy(DISBURSEMENTS, "on_cancel"),
+            guard=disbursements.guard_cancel,
+            effect=disbursements.on_cancel,
             label=_l("Cancel the release"),
         ),
     ],
@@ -98,8 +95,8 @@ SIGNATURE_WORKFLOW = Workflow(
             "confirm",
             "confirmed",
             staff,
-            guard=_lazy(CONTRACTING, "guard_confirm_signature"),
-            effect=_lazy(CONTRACTING, "on_confirm_signature"),
+            guard=contracting.guard_confirm_signature,
+            effect=contracting.on_confirm_signature,
             label=_l("Confirm the signed task book"),
         ),
         Transition(
@@ -110,8 +107,8 @@ SIGNATURE_WORKFLOW = Workflow(
             guard=text_required(
                 "reason", _l("Say what is wrong with the signed copy: the applicant will read it.")
             ),
-            effect=_lazy(CONTRACTING, "on_return_signature"),
-            notify=_lazy(CONTRACTING, "notify_signature_returned"),
+            effect=contracting.on_return_signature,
+            notify=contracting.notify_signature_returned,
             label=_l("Return the signed copy"),
         ),
     ],
@@ -127,8 +124,8 @@ EXPENDITURE_WORKFLOW = Workflow(
             "verify",
             "verified",
             finance,
-            guard=_lazy(SPENDING, "guard_verify"),
-            effect=_lazy(SPENDING, "on_verify"),
+            guard=spending.guard_verify,
+            effect=spending.on_verify,
             label=_l("Verify the spending report"),
         ),
         Transition(
@@ -137,8 +134,8 @@ EXPENDITURE_WORKFLOW = Workflow(
             "returned",
             finance,
             guard=text_required("note", _l("Say what is wrong: the project owner will read it.")),
-            effect=_lazy(SPENDING, "on_return"),
-            notify=_lazy(SPENDING, "notify_returned"),
+            effect=spending.on_return,
+            notify=spending.notify_returned,
             label=_l("Return the spending report"),
         ),
         Transition(
@@ -146,7 +143,7 @@ EXPENDITURE_WORKFLOW = Workflow(
             "resubmit",
             "submitted",
             owner,
-            effect=_lazy(SPENDING, "on_resubmit"),
+            effect=spending.on_resubmit,
             label=_l("Resubmit"),
         ),
     ],
@@ -159,7 +156,7 @@ APPLICATION_WORKFLOW.add(
         "contract",
         "contracted",
         staff,
-        guard=_lazy(CONTRACTING, "guard_contract"),
+        guard=contracting.guard_contract,
         label=_l("Contract"),
     ),
 )

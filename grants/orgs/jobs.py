@@ -11,6 +11,7 @@ from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
 from grants.orgs.models import Invitation
+from grants.orgs.operations import purge_pending_registrations as purge
 
 
 @job("orgs.expire_invitations", label=_l("Expire invitations"))
@@ -33,8 +34,6 @@ schedule("orgs.expire_invitations", every=timedelta(hours=1))
 @job("orgs.purge_pending_registrations", label=_l("Remove expired registrations"))
 def purge_pending_registrations(ctx) -> dict:
     """Delete self-registrations whose confirmation link has expired."""
-    from grants.orgs.operations import purge_pending_registrations as purge
-
     purged = purge()
     db.session.commit()
     return {"purged": purged}

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,8 +48,6 @@ class IndustryCluster(db.Model):
     def display_name(self, locale: str | None = None) -> str:
         loc = locale
         if not loc:
-            from flask_babel import get_locale
-
             loc = str(get_locale() or "zh")
         return self.name_zh if loc.startswith("zh") else (self.name_en or self.name_zh)
 

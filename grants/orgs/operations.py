@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,7 +27,7 @@ from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import queue_email
-from grants.orgs import uscc
+from grants.orgs import hooks, uscc
 from grants.orgs.models import (
     IndustryCluster,
     Invitation,
@@ -451,8 +452,6 @@ def active_clusters() -> list[IndustryCluster]:
 
 def local_today() -> date:
     """Today's date in the bureau's time zone (Beijing time)."""
-    from zoneinfo import ZoneInfo
-
     return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
@@ -496,18 +495,12 @@ CLUSTER_FIELDS = ("code", "name_zh", "name_en", "description", "sort_order", "ac
 
 
 def cluster_usage(cluster: IndustryCluster) -> int:
-    """How many organisations, calls and applications refer to the cluster."""
-    from grants.applications.models import Application
-    from grants.programmes.models import call_clusters
-
-    counts = (
-        sa.select(sa.func.count(Organisation.id)).where(Organisation.cluster_id == cluster.id),
-        sa.select(sa.func.count())
-        .select_from(call_clusters)
-        .where(call_clusters.c.cluster_id == cluster.id),
-        sa.select(sa.func.count(Application.id)).where(Application.cluster_id == cluster.id),
+    """How many organisations, calls and applications refer to the cluster (the domains above
+    count theirs through :data:`grants.orgs.hooks.cluster_references`)."""
+    organisations = db.session.scalar(
+        sa.select(sa.func.count(Organisation.id)).where(Organisation.cluster_id == cluster.id)
     )
-    return sum(db.session.scalar(stmt) or 0 for stmt in counts)
+    return (organisations or 0) + sum(hooks.cluster_references.collect(cluster))
 
 
 def _clean_cluster_data(data: dict) -> dict:

@@ -2,10 +2,14 @@
 
 from flask_babel import lazy_gettext as _l
 
+from grants.accounts.models import UserRole
+from grants.accounts.operations import STAFF_ROLES
 from grants.core.permissions import has_role, is_authenticated, is_system
+from grants.core.signals import organisation_changed
 from grants.core.types import utcnow
 from grants.core.workflow import Transition, Workflow
 from grants.extensions import db
+from grants.notifications.operations import notify
 from grants.orgs.models import INVITATION_STATES, Invitation
 from grants.orgs.rules import is_member_of_invitation_org, no_organisation
 
@@ -18,8 +22,6 @@ def _not_expired(invitation, actor, data):
 
 def _may_join(invitation, actor, data):
     """The invitation is open, addressed to the actor, and the actor is no bureau, finance or admin account."""
-    from grants.accounts.operations import STAFF_ROLES
-
     expired = _not_expired(invitation, actor, data)
     if expired:
         return expired
@@ -37,9 +39,6 @@ def _may_join(invitation, actor, data):
 
 def _join(invitation, actor, data):
     """The actor joins the organisation as an applicant; the review domain hears of it (conflicts)."""
-    from grants.accounts.models import UserRole
-    from grants.core.signals import organisation_changed
-
     invitation.decided_at = utcnow()
     invitation.accepted_by_id = actor.id
     before = actor.organisation_id
@@ -55,8 +54,6 @@ def _decided(invitation, actor, data):
 
 
 def _tell_inviter(invitation, actor, data):
-    from grants.notifications.operations import notify
-
     if invitation.invited_by is not None:
         notify(
             [invitation.invited_by],

@@ -50,6 +50,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from sqlalchemy.orm import selectinload
 
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
@@ -62,6 +63,8 @@ from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.programmes.models import Call, RubricCriterion
+from grants.projects import hooks
+from grants.projects.hooks import spent_by_category
 from grants.projects.models import (
     OUTCOME_KINDS,
     AcceptanceDecision,
@@ -71,6 +74,9 @@ from grants.projects.models import (
     Project,
     ProjectFile,
 )
+from grants.review import assignments as ops
+from grants.review.aggregation import mean
+from grants.review.models import Assignment, Review
 
 MIN_PANEL_REVIEWS = 3
 DEFAULT_PANEL_SIZE = 3
@@ -205,8 +211,6 @@ def kpi_rows(project: Project, report: FinalReport | None) -> list[KpiRow]:
 
 def statement_rows(project: Project, report: FinalReport | None) -> list[StatementRow]:
     """The statement by budget category: fiscal budget, verified spending and the reported figure."""
-    from grants.funding.queries import spent_by_category
-
     spent = spent_by_category([project.id])[project.id]
     reported = dict((report.statement or {}) if report is not None else {})
     rows = []
@@ -332,9 +336,6 @@ def assignment_report_view(assignment) -> ReportView | None:
 
 def panel_assignments(project: Project, round: int | None = None) -> list:
     """The acceptance assignments of the project for ``round`` (the latest round by default)."""
-    from sqlalchemy.orm import selectinload
-
-    from grants.review.models import Assignment, Review
 
     if round is None:
         report = current_report(project)
@@ -377,8 +378,6 @@ class PanelState:
 
     @property
     def mean(self) -> Decimal | None:
-        from grants.review.aggregation import mean
-
         return mean(self.totals) if self.totals else None
 
     @property
@@ -454,8 +453,6 @@ def invite_panel_expert(project: Project, expert, actor, due_at: datetime):
 
     Convening the first panel of a call without an acceptance rubric creates the default one.
     """
-    from grants.review import assignments as ops
-
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
@@ -470,8 +467,6 @@ def invite_suggested_panel(
     project: Project, actor, *, size: int, due_at: datetime, draw: bool = False
 ):
     """Invite the experts the solver suggests to bring the panel to ``size`` (see review.assignments)."""
-    from grants.review import assignments as ops
-
     round = _panel_round(project)
     ensure_acceptance_rubric(project.call, actor)
     try:
@@ -490,8 +485,6 @@ def invite_suggested_panel(
 
 def suggested_experts(project: Project, size: int = DEFAULT_PANEL_SIZE):
     """What the solver would invite now to bring the panel to ``size`` (nothing is written)."""
-    from grants.review import assignments as ops
-
     report = current_report(project)
     if project.state != "acceptance_review" or report is None:
         return None
@@ -1006,9 +999,10 @@ def _close_panel(project: Project, actor, state: PanelState) -> None:
 
 
 def on_pass(project: Project, actor, data) -> None:
-    """Record the decision, write the KPIs achieved, link the outcomes, make the acceptance tranche due."""
-    from grants.funding.triggers import mark_due
+    """Record the decision, write the KPIs achieved, link the outcomes.
 
+    The funding domain makes the acceptance tranche due on the ``project.accepted`` event.
+    """
     decision = _decide(project, actor, "pass", data)
     report = current_report(project)
     achieved = report.kpi_achieved or {}
@@ -1023,7 +1017,6 @@ def on_pass(project: Project, actor, data) -> None:
     project.concluded_at = decision.decided_at
     project.rectify_by = None
     db.session.flush()
-    mark_due(project, "acceptance")
 
 
 def on_rectify(project: Project, actor, data) -> None:
@@ -1050,30 +1043,10 @@ def on_rectify(project: Project, actor, data) -> None:
 
 
 def on_fail(project: Project, actor, data) -> None:
-    """Record the decision; acceptance tranches that never fell due are cancelled."""
-    from grants.funding.models import Tranche
-
+    """Record the decision; the funding domain cancels the acceptance tranches that never fell due
+    (``project.acceptance_failed`` event)."""
     decision = _decide(project, actor, "fail", data)
     project.concluded_at = decision.decided_at
-    for tranche in db.session.scalars(
-        sa.select(Tranche).where(
-            Tranche.project_id == project.id,
-            Tranche.trigger == "acceptance",
-            Tranche.due_since.is_(None),
-            Tranche.cancelled_at.is_(None),
-        )
-    ):
-        tranche.cancelled_at = utcnow()
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "reason": "acceptance failed",
-            },
-        )
 
 
 CONCLUSION_SUBJECTS = {
@@ -1118,14 +1091,7 @@ def notify_concluded(project: Project, actor, data) -> None:
 
 def open_tranches(project: Project) -> list:
     """The project's tranches neither paid nor cancelled."""
-    from grants.funding.models import Disbursement, Tranche
-
-    paid = sa.exists().where(Disbursement.tranche_id == Tranche.id, Disbursement.state == "paid")
-    return db.session.scalars(
-        sa.select(Tranche)
-        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~paid)
-        .order_by(Tranche.position, Tranche.id)
-    ).all()
+    return hooks.unpaid_tranches.ask(project)
 
 
 def guard_close(project: Project, actor, data) -> str | None:

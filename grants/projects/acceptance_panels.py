@@ -11,6 +11,8 @@ from grants.core.dashboard import panel
 from grants.extensions import db
 from grants.projects import acceptance as ops
 from grants.projects.models import FinalReport, Project
+from grants.review.experts import expert_for_user
+from grants.review.models import Assignment, Review
 
 LISTED = 5
 
@@ -79,9 +81,6 @@ def statements_to_verify(user) -> dict | None:
 )
 def expert_acceptance_reviews(user) -> dict | None:
     """The expert's open acceptance invitations and accepted acceptance reviews not yet submitted."""
-    from grants.review.experts import expert_for_user
-    from grants.review.models import Assignment, Review
-
     expert = expert_for_user(user)
     if expert is None:
         return None

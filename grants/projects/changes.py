@@ -32,13 +32,16 @@ Rules of the house for the proposals (checked on submission and again on approva
 - Every request gives its reason, and changes something.
 
 Termination (``terminate`` on the project, by the bureau) records the time and the
-reason, cancels every tranche that has no live disbursement and rejects the requests
-still waiting for a decision; the funding domain, on the ``project.terminated`` domain
-event, cancels the releases still requested or approved with their tranches in the same
+reason and rejects the requests still waiting for a decision; the funding domain, on the
+``project.terminated`` domain event, cancels every tranche that has no live disbursement
+and the releases still requested or approved with their tranches, in the same
 transaction. Finance is told so that it can record the recovery of unspent funds.
 
-The workflow tables (``grants.projects.workflow``) call the guards and effects below by
-name; the verbs flush and leave the commit to the caller.
+Each kind is one :class:`ChangeKind` subclass (current values, validate, diff, apply)
+registered in :data:`CHANGE_KIND_TYPES`; the budget kind is registered by the funding
+domain (grants/funding/budget_changes.py), whose budget lines and spending it checks.
+The workflow tables (``grants.projects.workflow``) call the guards and effects below;
+the verbs flush and leave the commit to the caller.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import ClassVar
 
 import sqlalchemy as sa
 from flask import url_for
@@ -55,18 +59,16 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from grants.accounts.models import User, UserRole
-from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
+from grants.applications.models import KPI_KINDS, TEAM_ROLES
 from grants.core import audit, storage
 from grants.core.actions import OperationError
-from grants.core.money import MoneyError, format_wan, money_text, to_money
+from grants.core.money import MoneyError, to_money
 from grants.core.templating import local_date
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
 from grants.extensions import db
-from grants.funding.models import Disbursement, ProjectBudgetLine, Tranche
-from grants.funding.queries import spent_by_category
 from grants.notifications.operations import notify
-from grants.projects import files
+from grants.projects import files, hooks
 from grants.projects.models import (
     CHANGE_KINDS,
     PROJECT_STATE_LABELS,
@@ -80,7 +82,6 @@ from grants.projects.models import (
 
 MAX_EXTENSION_MONTHS = 12
 OPEN_STATES = ("draft", "submitted")
-LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
 TEAM_MEMBER_ROLES = ("core", "member")
 FORMER_PRINCIPAL_CHOICES = {
     "core": _l("Stays on the team as a core member"),
@@ -158,42 +159,7 @@ def current_values(project: Project, kind: str) -> dict:
     This is the snapshot stored as ``previous`` on submission, the starting point of a
     new request's form, and what approval compares ``previous`` with.
     """
-    if kind == "extension":
-        return {
-            "end_date": _iso(project.end_date),
-            "milestones": [
-                {"id": m.id, "title": m.title, "due_date": _iso(m.due_date)}
-                for m in project.milestones
-            ],
-        }
-    if kind == "budget":
-        lines = {line.category: line for line in project.budget_lines}
-        return {
-            "lines": {
-                category: {
-                    "fiscal": money_text(lines[category].fiscal if category in lines else 0),
-                    "self_raised": money_text(
-                        lines[category].self_raised if category in lines else 0
-                    ),
-                }
-                for category in BUDGET_CATEGORIES
-            }
-        }
-    if kind == "principal":
-        principal = active_principal(project)
-        return {"principal": _member_values(principal) if principal else None}
-    if kind == "team":
-        return {"members": [_member_values(m) for m in team_members(project)]}
-    if kind == "content":
-        return {
-            "objectives": project.objectives or "",
-            "kpis": {
-                k.kind: {"target": _figure(k.target), "note": k.note or ""} for k in project.kpis
-            },
-        }
-    if kind == "withdrawal":
-        return {"state": project.state}
-    raise ValueError(f"unknown change kind {kind!r}")
+    return change_kind(kind).current(project)
 
 
 def active_principal(project: Project) -> ProjectMember | None:
@@ -202,25 +168,7 @@ def active_principal(project: Project) -> ProjectMember | None:
 
 def starting_values(project: Project, kind: str) -> dict:
     """The proposal a new request starts from: the current values in the shape of ``proposed``."""
-    values = current_values(project, kind)
-    if kind == "extension":
-        return {
-            "end_date": values["end_date"],
-            "milestones": [
-                {"id": m.id, "due_date": _iso(m.due_date)} for m in open_milestones(project)
-            ],
-        }
-    if kind == "principal":
-        return {
-            "member_id": None,
-            "name": "",
-            "title": "",
-            "organisation_name": "",
-            "old_principal": "core",
-        }
-    if kind == "withdrawal":
-        return {}
-    return values
+    return change_kind(kind).starting(project)
 
 
 def open_milestones(project: Project) -> list[Milestone]:
@@ -245,7 +193,8 @@ def _jsonable(value):
 # --- checking a proposal ---------------------------------------------------------------------
 
 
-def _amount(value) -> Decimal | None:
+def proposed_amount(value) -> Decimal | None:
+    """A proposed sum of money in yuan (a string, number or blank), or None when it is not one."""
     if isinstance(value, float):
         return None
     try:
@@ -262,252 +211,6 @@ def _target(value) -> Decimal | None:
     return figure if figure.is_finite() else None
 
 
-def _extension_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
-    problems = []
-    end = _date(proposed.get("end_date"))
-    if end is None:
-        problems.append(("end_date", _("Give the new end date.")))
-    elif end <= project.end_date:
-        problems.append(
-            (
-                "end_date",
-                _(
-                    "The new end date must come after the current one (%(date)s).",
-                    date=local_date(project.end_date),
-                ),
-            )
-        )
-    elif end > latest_extension(project):
-        problems.append(
-            (
-                "end_date",
-                _(
-                    "A request may extend the project by at most %(months)d months: "
-                    "the latest end date is %(date)s.",
-                    months=MAX_EXTENSION_MONTHS,
-                    date=local_date(latest_extension(project)),
-                ),
-            )
-        )
-    milestones = {m.id: m for m in project.milestones}
-    moved: dict[int, date] = {}
-    for row in proposed.get("milestones") or []:
-        milestone = milestones.get(row.get("id"))
-        key = f"milestone:{row.get('id')}"
-        if milestone is None or milestone.state == "achieved" or milestone.id in moved:
-            problems.append(
-                (key, _("Only milestones of this project not yet achieved can be moved."))
-            )
-            continue
-        due = _date(row.get("due_date"))
-        if due is None:
-            problems.append((key, _("Give the new due date.")))
-            continue
-        moved[milestone.id] = due
-    for milestone in open_milestones(project):
-        due = moved.get(milestone.id, milestone.due_date)
-        key = f"milestone:{milestone.id}"
-        if due < project.start_date:
-            problems.append(
-                (
-                    key,
-                    _(
-                        "“%(title)s” cannot fall due before the project starts (%(date)s).",
-                        title=milestone.title,
-                        date=local_date(project.start_date),
-                    ),
-                )
-            )
-        elif end is not None and due > max(end, project.end_date):
-            problems.append(
-                (key, _("“%(title)s” must fall due by the new end date.", title=milestone.title))
-            )
-    return problems
-
-
-def _budget_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
-    problems = []
-    lines = proposed.get("lines") or {}
-    unknown = set(lines) - set(BUDGET_CATEGORIES)
-    if unknown:
-        problems.append(
-            ("", _("Unknown budget categories: %(names)s.", names=", ".join(sorted(unknown))))
-        )
-    spent = spent_by_category([project.id])[project.id]
-    total = Decimal(0)
-    for category, label in BUDGET_CATEGORIES.items():
-        row = lines.get(category) or {}
-        fiscal, self_raised = _amount(row.get("fiscal")), _amount(row.get("self_raised"))
-        key = f"budget:{category}"
-        if fiscal is None or self_raised is None:
-            problems.append((key, _("%(category)s: enter amounts of money.", category=label)))
-            continue
-        if fiscal < 0 or self_raised < 0:
-            problems.append((key, _("%(category)s: amounts cannot be negative.", category=label)))
-            continue
-        total += fiscal
-        used = spent.get(category, Decimal(0))
-        if fiscal < used:
-            problems.append(
-                (
-                    key,
-                    _(
-                        "%(category)s: %(spent)s of fiscal funds have already been spent (verified "
-                        "spending reports); the budget cannot go below that.",
-                        category=label,
-                        spent=format_wan(used, 4),
-                    ),
-                )
-            )
-    if total != to_money(project.award):
-        difference = total - to_money(project.award)
-        problems.append(
-            (
-                "budget:total",
-                _(
-                    "The fiscal funds must add up to the award of %(award)s exactly; the proposal adds up to %(total)s "
-                    "(%(difference)s %(direction)s).",
-                    award=format_wan(project.award, 4),
-                    total=format_wan(total, 4),
-                    difference=format_wan(abs(difference), 4),
-                    direction=_("too much") if difference > 0 else _("too little"),
-                ),
-            )
-        )
-    return problems
-
-
-def _principal_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
-    problems = []
-    current = active_principal(project)
-    member_id = proposed.get("member_id")
-    if member_id:
-        member = next((m for m in team_members(project) if m.id == member_id), None)
-        if member is None:
-            problems.append(("member_id", _("Choose a member of the project's team.")))
-    elif not (proposed.get("name") or "").strip():
-        problems.append(("name", _("Name the new principal investigator.")))
-    elif current is not None and (proposed.get("name") or "").strip() == current.name:
-        problems.append(
-            ("name", _("%(name)s is the principal investigator already.", name=current.name))
-        )
-    if proposed.get("old_principal") not in FORMER_PRINCIPAL_CHOICES:
-        problems.append(
-            ("old_principal", _("Say what becomes of the current principal investigator."))
-        )
-    return problems
-
-
-def _team_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
-    problems = []
-    current = {m.id: m for m in team_members(project)}
-    seen = set()
-    for index, row in enumerate(proposed.get("members") or []):
-        key = f"member:{index}"
-        member_id = row.get("id")
-        if member_id is not None and (member_id not in current or member_id in seen):
-            problems.append(
-                (key, _("This person is not a member of the team who can be changed here."))
-            )
-        seen.add(member_id)
-        if not (row.get("name") or "").strip():
-            problems.append((key, _("Enter the member's name.")))
-        if row.get("role") not in TEAM_MEMBER_ROLES:
-            problems.append(
-                (
-                    key,
-                    _(
-                        "A member is a core member or a member; the principal investigator "
-                        "is changed by a request of its own."
-                    ),
-                )
-            )
-    return problems
-
-
-def _content_problems(project: Project, proposed: dict) -> list[tuple[str, str]]:
-    problems = []
-    if not (proposed.get("objectives") or "").strip():
-        problems.append(("objectives", _("Give the objectives of the project.")))
-    known = set(KPI_KINDS) | {k.kind for k in project.kpis}
-    above_zero = False
-    for kind, row in (proposed.get("kpis") or {}).items():
-        target = _target((row or {}).get("target"))
-        if kind not in known:
-            problems.append(("kpis", _("Unknown KPI: %(kind)s.", kind=kind)))
-        elif target is None or target < 0:
-            problems.append((f"kpi:{kind}", _("Enter a target of zero or more.")))
-        elif target > 0:
-            above_zero = True
-    if not above_zero:
-        problems.append(("kpis", _("At least one KPI target must be above zero.")))
-    return problems
-
-
-KIND_CHECKS = {
-    "extension": _extension_problems,
-    "budget": _budget_problems,
-    "principal": _principal_problems,
-    "team": _team_problems,
-    "content": _content_problems,
-    "withdrawal": lambda project, proposed: [],
-}
-
-
-def _normalised(project: Project, kind: str, proposed: dict) -> dict:
-    """``proposed`` in the canonical shape of ``current_values`` (to tell whether it changes anything)."""
-    if kind == "budget":
-        return {
-            "lines": {
-                c: {
-                    "fiscal": money_text((proposed.get("lines") or {}).get(c, {}).get("fiscal")),
-                    "self_raised": money_text(
-                        (proposed.get("lines") or {}).get(c, {}).get("self_raised")
-                    ),
-                }
-                for c in BUDGET_CATEGORIES
-            }
-        }
-    if kind == "team":
-        return {
-            "members": [
-                {
-                    "id": r.get("id"),
-                    "name": (r.get("name") or "").strip(),
-                    "role": r.get("role"),
-                    "title": (r.get("title") or "").strip(),
-                    "organisation_name": (r.get("organisation_name") or "").strip(),
-                }
-                for r in proposed.get("members") or []
-            ]
-        }
-    if kind == "content":
-        return {
-            "objectives": (proposed.get("objectives") or "").strip(),
-            "kpis": {
-                kind: {
-                    "target": _figure(_target(row.get("target"))),
-                    "note": (row.get("note") or "").strip(),
-                }
-                for kind, row in (proposed.get("kpis") or {}).items()
-            },
-        }
-    return proposed
-
-
-def _changes_nothing(project: Project, kind: str, proposed: dict) -> bool:
-    current = current_values(project, kind)
-    if kind in ("budget", "team"):
-        return _normalised(project, kind, proposed) == current
-    if kind == "content":
-        mine = _normalised(project, kind, proposed)
-        return mine["objectives"] == current["objectives"].strip() and mine["kpis"] == {
-            k: {"target": v["target"], "note": v["note"].strip()}
-            for k, v in current["kpis"].items()
-        }
-    return False
-
-
 def proposal_problems(
     project: Project, kind: str, reason: str, proposed: dict
 ) -> list[tuple[str, str]]:
@@ -519,13 +222,13 @@ def proposal_problems(
     if not (reason or "").strip():
         problems.append(("reason", _("Explain why the change is needed.")))
     try:
-        problems.extend(KIND_CHECKS[kind](project, proposed or {}))
+        problems.extend(change_kind(kind).validate(project, proposed or {}))
     except (AttributeError, TypeError):
         problems.append(
             ("", _("The proposal is incomplete: edit the request and fill in every field."))
         )
         return problems
-    if not problems and _changes_nothing(project, kind, proposed or {}):
+    if not problems and change_kind(kind).changes_nothing(project, proposed or {}):
         problems.append(("", _("The proposal is the same as what the project holds now.")))
     return problems
 
@@ -625,177 +328,9 @@ def _kpi_text(kind: str, row: dict | None) -> str:
 
 def diff_rows(change: ChangeRequest) -> list[DiffRow]:
     """The request's old-beside-new table; a draft is compared with the project as it is now."""
-    project = change.project
-    before = change.previous or current_values(project, change.kind)
-    after = change.proposed or {}
-    builder = {
-        "extension": _extension_rows,
-        "budget": _budget_rows,
-        "principal": _principal_rows,
-        "team": _team_rows,
-        "content": _content_rows,
-        "withdrawal": _withdrawal_rows,
-    }[change.kind]
-    try:
-        return builder(project, before, after)
-    except (AttributeError, KeyError, TypeError):
-        return []
-
-
-def _extension_rows(project, before, after) -> list[DiffRow]:
-    rows = [
-        DiffRow(
-            _("End of the project period"),
-            _date_text(before.get("end_date")),
-            _date_text(after.get("end_date") or before.get("end_date")),
-        )
-    ]
-    moved = {r.get("id"): r.get("due_date") for r in after.get("milestones") or []}
-    group = _("Milestone due dates")
-    for m in before.get("milestones") or []:
-        rows.append(
-            DiffRow(
-                m.get("title") or "—",
-                _date_text(m.get("due_date")),
-                _date_text(moved.get(m.get("id"), m.get("due_date"))),
-                group=group,
-            )
-        )
-    return rows
-
-
-def _budget_rows(project, before, after) -> list[DiffRow]:
-    rows = []
-    old_lines, new_lines = before.get("lines") or {}, after.get("lines") or {}
-    totals = {"fiscal": [Decimal(0), Decimal(0)], "self_raised": [Decimal(0), Decimal(0)]}
-    for category, label in BUDGET_CATEGORIES.items():
-        for part, part_label in (
-            ("fiscal", _("Fiscal funds")),
-            ("self_raised", _("Self-raised funds")),
-        ):
-            old = _amount((old_lines.get(category) or {}).get(part)) or Decimal(0)
-            new = _amount((new_lines.get(category) or {}).get(part)) or Decimal(0)
-            totals[part][0] += old
-            totals[part][1] += new
-            rows.append(
-                DiffRow(part_label, format_wan(old, 4), format_wan(new, 4), group=str(label))
-            )
-    group = _("Totals")
-    rows.append(
-        DiffRow(
-            _("Fiscal funds"),
-            format_wan(totals["fiscal"][0], 4),
-            format_wan(totals["fiscal"][1], 4),
-            group=group,
-        )
-    )
-    rows.append(
-        DiffRow(
-            _("Self-raised funds"),
-            format_wan(totals["self_raised"][0], 4),
-            format_wan(totals["self_raised"][1], 4),
-            group=group,
-        )
-    )
-    return rows
-
-
-def _principal_rows(project, before, after) -> list[DiffRow]:
-    old = before.get("principal") or {}
-    member = None
-    if after.get("member_id"):
-        member = next((m for m in project.members if m.id == after["member_id"]), None)
-    name = after.get("name") or (member.name if member else "")
-    title = after.get("title") or (member.title if member else "")
-    organisation = after.get("organisation_name") or (member.organisation_name if member else "")
-    rows = [
-        DiffRow(_("Principal investigator"), old.get("name") or "—", name or "—"),
-        DiffRow(_("Professional title"), old.get("title") or "—", title or "—"),
-        DiffRow(_("Organisation"), old.get("organisation_name") or "—", organisation or "—"),
-    ]
-    if member is not None:
-        rows.append(
-            DiffRow(
-                member.name,
-                str(TEAM_ROLES.get(member.role, member.role)),
-                str(TEAM_ROLES["principal"]),
-                group=_("On the team"),
-            )
-        )
-    if old:
-        choice = after.get("old_principal")
-        new_role = (
-            str(TEAM_ROLES[choice])
-            if choice in TEAM_MEMBER_ROLES
-            else str(FORMER_PRINCIPAL_CHOICES.get(choice, "—"))
-        )
-        rows.append(
-            DiffRow(
-                old.get("name") or "—",
-                str(TEAM_ROLES["principal"]),
-                new_role,
-                group=_("On the team"),
-            )
-        )
-    return rows
-
-
-def _team_rows(project, before, after) -> list[DiffRow]:
-    rows = []
-    proposed = after.get("members") or []
-    by_id = {r.get("id"): r for r in proposed if r.get("id") is not None}
-    for old in before.get("members") or []:
-        new = by_id.get(old.get("id"))
-        label = old.get("name") or "—"
-        if new is not None and (new.get("name") or "").strip() != label:
-            label = f"{label} → {(new.get('name') or '').strip()}"
-        rows.append(
-            DiffRow(
-                label, _member_text(old), _member_text(new) if new else str(_("Leaves the team"))
-            )
-        )
-    for new in proposed:
-        if new.get("id") is None:
-            rows.append(DiffRow((new.get("name") or "").strip() or "—", "—", _member_text(new)))
-    return rows
-
-
-def _content_rows(project, before, after) -> list[DiffRow]:
-    rows = [
-        DiffRow(
-            _("Objectives"),
-            before.get("objectives") or "—",
-            after.get("objectives") or "—",
-            long=True,
-        )
-    ]
-    old_kpis, new_kpis = before.get("kpis") or {}, after.get("kpis") or {}
-    group = _("KPI targets")
-    kinds = list(KPI_KINDS) + [k for k in list(old_kpis) + list(new_kpis) if k not in KPI_KINDS]
-    for kind in dict.fromkeys(kinds):
-        if kind not in old_kpis and kind not in new_kpis:
-            continue
-        label = str(KPI_KINDS[kind][0]) if kind in KPI_KINDS else kind
-        rows.append(
-            DiffRow(
-                label,
-                _kpi_text(kind, old_kpis.get(kind)),
-                _kpi_text(kind, new_kpis.get(kind)),
-                group=group,
-            )
-        )
-    return rows
-
-
-def _withdrawal_rows(project, before, after) -> list[DiffRow]:
-    old = before.get("state") or project.state
-    return [
-        DiffRow(
-            _("State of the project"),
-            str(PROJECT_STATE_LABELS.get(old, old)),
-            str(PROJECT_STATE_LABELS["terminated"]),
-        )
-    ]
+    kind = change_kind(change.kind)
+    before = change.previous or kind.current(change.project)
+    return kind.diff(change.project, before, change.proposed or {})
 
 
 # --- verbs --------------------------------------------------------------------------------------
@@ -1009,11 +544,12 @@ def on_approve_change(change: ChangeRequest, actor, data) -> None:
     change.decided_at = utcnow()
     change.decision_note = (data.get("note") or "").strip()
     project = change.project
-    if change.kind == "withdrawal":
-        transition(project, "terminate", actor, reason=change.reason, change_request_id=change.id)
+    kind = change_kind(change.kind)
+    if not kind.audited:
+        kind.apply(change, actor)
         return
-    before = current_values(project, change.kind)
-    APPLY[change.kind](project, change.proposed)
+    before = kind.current(project)
+    kind.apply(change, actor)
     db.session.flush()
     db.session.refresh(project)
     audit.record(
@@ -1021,7 +557,7 @@ def on_approve_change(change: ChangeRequest, actor, data) -> None:
         project,
         actor=actor,
         before=before,
-        after={**current_values(project, change.kind), "change_request_id": change.id},
+        after={**kind.current(project), "change_request_id": change.id},
     )
 
 
@@ -1064,107 +600,519 @@ def notify_change_decided(change: ChangeRequest, actor, data) -> None:
 # --- applying the change ---------------------------------------------------------------------------
 
 
-def _apply_extension(project: Project, proposed: dict) -> None:
-    project.end_date = _date(proposed["end_date"])
-    milestones = {m.id: m for m in project.milestones}
-    for row in proposed.get("milestones") or []:
-        milestone = milestones[row["id"]]
-        due = _date(row["due_date"])
-        if due != milestone.due_date:
-            milestone.due_date = due
-            milestone.overdue_notified_at = None
-
-
-def _apply_budget(project: Project, proposed: dict) -> None:
-    lines = {line.category: line for line in project.budget_lines}
-    delta = Decimal(0)
-    for category in BUDGET_CATEGORIES:
-        row = proposed["lines"].get(category) or {}
-        fiscal, self_raised = _amount(row.get("fiscal")), _amount(row.get("self_raised"))
-        line = lines.get(category)
-        if line is None:
-            if not fiscal and not self_raised:
-                continue
-            line = ProjectBudgetLine(category=category, fiscal=Decimal(0), self_raised=Decimal(0))
-            project.budget_lines.append(line)
-        delta += self_raised - to_money(line.self_raised or 0)
-        line.fiscal, line.self_raised = fiscal, self_raised
-    project.self_raised = max(Decimal(0), to_money(project.self_raised or 0) + delta)
-
-
 def _next_position(project: Project) -> int:
     return max((m.position or 0 for m in project.members), default=0) + 1
 
 
-def _apply_principal(project: Project, proposed: dict) -> None:
-    old = active_principal(project)
-    member_id = proposed.get("member_id")
-    new = next((m for m in team_members(project) if m.id == member_id), None) if member_id else None
-    position = old.position if old is not None else 0
-    if old is not None:
-        choice = proposed.get("old_principal")
-        old.role = choice if choice in TEAM_MEMBER_ROLES else "member"
-        old.active = choice in TEAM_MEMBER_ROLES
-        old.position = _next_position(project)
-    if new is None:
-        new = ProjectMember(name=proposed["name"].strip(), role="principal")
-        project.members.append(new)
-    new.role = "principal"
-    new.position = position
-    if (proposed.get("title") or "").strip():
-        new.title = proposed["title"].strip()
-    if (proposed.get("organisation_name") or "").strip():
-        new.organisation_name = proposed["organisation_name"].strip()
+# --- the kinds of change: one class each, registered in CHANGE_KIND_TYPES ----------------------
 
 
-def _apply_team(project: Project, proposed: dict) -> None:
-    current = {m.id: m for m in team_members(project)}
-    kept = set()
-    for row in proposed.get("members") or []:
-        values = {
-            "name": row["name"].strip(),
-            "role": row["role"],
-            "title": (row.get("title") or "").strip(),
-            "organisation_name": (row.get("organisation_name") or "").strip(),
+class ChangeKind:
+    """One kind of change request: what it reads from the project, how a proposal is checked,
+    shown beside the current values, and applied on approval.
+
+    ``current`` is the snapshot stored as ``previous`` on submission, the starting point of a
+    new request's form and what approval compares ``previous`` with; ``validate`` lists the
+    problems of a proposal (field key, message); ``diff`` builds the old-beside-new table;
+    ``apply`` writes an approved proposal to the project (it flushes, never commits).
+    """
+
+    name: ClassVar[str]
+    audited: ClassVar[bool] = True
+
+    def current(self, project: Project) -> dict:
+        raise NotImplementedError
+
+    def starting(self, project: Project) -> dict:
+        """The proposal a new request starts from: the current values in the shape of ``proposed``."""
+        return self.current(project)
+
+    def normalised(self, project: Project, proposed: dict) -> dict:
+        """``proposed`` in the canonical shape of ``current`` (to tell whether it changes anything)."""
+        return proposed
+
+    def changes_nothing(self, project: Project, proposed: dict) -> bool:
+        return False
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        raise NotImplementedError
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        raise NotImplementedError
+
+
+CHANGE_KIND_TYPES: dict[str, ChangeKind] = {}
+
+
+def register(kind_class: type[ChangeKind]) -> type[ChangeKind]:
+    """Register one instance of ``kind_class`` under its ``name`` (a class decorator)."""
+    CHANGE_KIND_TYPES[kind_class.name] = kind_class()
+    return kind_class
+
+
+def change_kind(name: str) -> ChangeKind:
+    """The registered kind called ``name``; ``ValueError`` for a kind nobody registered."""
+    try:
+        return CHANGE_KIND_TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown change kind {name!r}") from None
+
+
+@register
+class ExtensionChange(ChangeKind):
+    """A later end date, and new due dates for the milestones not yet achieved."""
+
+    name = "extension"
+
+    def current(self, project: Project) -> dict:
+        return {
+            "end_date": _iso(project.end_date),
+            "milestones": [
+                {"id": m.id, "title": m.title, "due_date": _iso(m.due_date)}
+                for m in project.milestones
+            ],
         }
-        if row.get("id") is None:
-            project.members.append(
-                ProjectMember(position=_next_position(project), active=True, **values)
+
+    def starting(self, project: Project) -> dict:
+        return {
+            "end_date": _iso(project.end_date),
+            "milestones": [
+                {"id": m.id, "due_date": _iso(m.due_date)} for m in open_milestones(project)
+            ],
+        }
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        problems = []
+        end = _date(proposed.get("end_date"))
+        if end is None:
+            problems.append(("end_date", _("Give the new end date.")))
+        elif end <= project.end_date:
+            problems.append(
+                (
+                    "end_date",
+                    _(
+                        "The new end date must come after the current one (%(date)s).",
+                        date=local_date(project.end_date),
+                    ),
+                )
             )
-            continue
-        member = current[row["id"]]
-        kept.add(member.id)
-        for key, value in values.items():
-            setattr(member, key, value)
-    for member_id, member in current.items():
-        if member_id not in kept:
-            member.active = False
+        elif end > latest_extension(project):
+            problems.append(
+                (
+                    "end_date",
+                    _(
+                        "A request may extend the project by at most %(months)d months: "
+                        "the latest end date is %(date)s.",
+                        months=MAX_EXTENSION_MONTHS,
+                        date=local_date(latest_extension(project)),
+                    ),
+                )
+            )
+        milestones = {m.id: m for m in project.milestones}
+        moved: dict[int, date] = {}
+        for row in proposed.get("milestones") or []:
+            milestone = milestones.get(row.get("id"))
+            key = f"milestone:{row.get('id')}"
+            if milestone is None or milestone.state == "achieved" or milestone.id in moved:
+                problems.append(
+                    (key, _("Only milestones of this project not yet achieved can be moved."))
+                )
+                continue
+            due = _date(row.get("due_date"))
+            if due is None:
+                problems.append((key, _("Give the new due date.")))
+                continue
+            moved[milestone.id] = due
+        for milestone in open_milestones(project):
+            due = moved.get(milestone.id, milestone.due_date)
+            key = f"milestone:{milestone.id}"
+            if due < project.start_date:
+                problems.append(
+                    (
+                        key,
+                        _(
+                            "“%(title)s” cannot fall due before the project starts (%(date)s).",
+                            title=milestone.title,
+                            date=local_date(project.start_date),
+                        ),
+                    )
+                )
+            elif end is not None and due > max(end, project.end_date):
+                problems.append(
+                    (
+                        key,
+                        _("“%(title)s” must fall due by the new end date.", title=milestone.title),
+                    )
+                )
+        return problems
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        rows = [
+            DiffRow(
+                _("End of the project period"),
+                _date_text(before.get("end_date")),
+                _date_text(after.get("end_date") or before.get("end_date")),
+            )
+        ]
+        moved = {r.get("id"): r.get("due_date") for r in after.get("milestones") or []}
+        group = _("Milestone due dates")
+        for m in before.get("milestones") or []:
+            rows.append(
+                DiffRow(
+                    m.get("title") or "—",
+                    _date_text(m.get("due_date")),
+                    _date_text(moved.get(m.get("id"), m.get("due_date"))),
+                    group=group,
+                )
+            )
+        return rows
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        project, proposed = change.project, change.proposed
+        project.end_date = _date(proposed["end_date"])
+        milestones = {m.id: m for m in project.milestones}
+        for row in proposed.get("milestones") or []:
+            milestone = milestones[row["id"]]
+            due = _date(row["due_date"])
+            if due != milestone.due_date:
+                milestone.due_date = due
+                milestone.overdue_notified_at = None
 
 
-def _apply_content(project: Project, proposed: dict) -> None:
-    project.objectives = proposed["objectives"].strip()
-    wanted = dict((proposed.get("kpis") or {}).items())
-    for kpi in list(project.kpis):
-        if kpi.kind not in wanted:
-            project.kpis.remove(kpi)
-    existing = {k.kind: k for k in project.kpis}
-    for kind, row in wanted.items():
-        target = _target(row.get("target")).quantize(CENT)
-        note = (row.get("note") or "").strip()
-        kpi = existing.get(kind)
-        if kpi is None:
-            project.kpis.append(ProjectKpi(kind=kind, target=target, note=note))
-        else:
-            kpi.target, kpi.note = target, note
+@register
+class PrincipalChange(ChangeKind):
+    """A new principal investigator; the former one stays on the team or leaves it."""
+
+    name = "principal"
+
+    def current(self, project: Project) -> dict:
+        principal = active_principal(project)
+        return {"principal": _member_values(principal) if principal else None}
+
+    def starting(self, project: Project) -> dict:
+        return {
+            "member_id": None,
+            "name": "",
+            "title": "",
+            "organisation_name": "",
+            "old_principal": "core",
+        }
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        problems = []
+        current = active_principal(project)
+        member_id = proposed.get("member_id")
+        if member_id:
+            member = next((m for m in team_members(project) if m.id == member_id), None)
+            if member is None:
+                problems.append(("member_id", _("Choose a member of the project's team.")))
+        elif not (proposed.get("name") or "").strip():
+            problems.append(("name", _("Name the new principal investigator.")))
+        elif current is not None and (proposed.get("name") or "").strip() == current.name:
+            problems.append(
+                ("name", _("%(name)s is the principal investigator already.", name=current.name))
+            )
+        if proposed.get("old_principal") not in FORMER_PRINCIPAL_CHOICES:
+            problems.append(
+                ("old_principal", _("Say what becomes of the current principal investigator."))
+            )
+        return problems
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        old = before.get("principal") or {}
+        member = None
+        if after.get("member_id"):
+            member = next((m for m in project.members if m.id == after["member_id"]), None)
+        name = after.get("name") or (member.name if member else "")
+        title = after.get("title") or (member.title if member else "")
+        organisation = after.get("organisation_name") or (
+            member.organisation_name if member else ""
+        )
+        rows = [
+            DiffRow(_("Principal investigator"), old.get("name") or "—", name or "—"),
+            DiffRow(_("Professional title"), old.get("title") or "—", title or "—"),
+            DiffRow(_("Organisation"), old.get("organisation_name") or "—", organisation or "—"),
+        ]
+        if member is not None:
+            rows.append(
+                DiffRow(
+                    member.name,
+                    str(TEAM_ROLES.get(member.role, member.role)),
+                    str(TEAM_ROLES["principal"]),
+                    group=_("On the team"),
+                )
+            )
+        if old:
+            choice = after.get("old_principal")
+            new_role = (
+                str(TEAM_ROLES[choice])
+                if choice in TEAM_MEMBER_ROLES
+                else str(FORMER_PRINCIPAL_CHOICES.get(choice, "—"))
+            )
+            rows.append(
+                DiffRow(
+                    old.get("name") or "—",
+                    str(TEAM_ROLES["principal"]),
+                    new_role,
+                    group=_("On the team"),
+                )
+            )
+        return rows
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        project, proposed = change.project, change.proposed
+        old = active_principal(project)
+        member_id = proposed.get("member_id")
+        new = (
+            next((m for m in team_members(project) if m.id == member_id), None)
+            if member_id
+            else None
+        )
+        position = old.position if old is not None else 0
+        if old is not None:
+            choice = proposed.get("old_principal")
+            old.role = choice if choice in TEAM_MEMBER_ROLES else "member"
+            old.active = choice in TEAM_MEMBER_ROLES
+            old.position = _next_position(project)
+        if new is None:
+            new = ProjectMember(name=proposed["name"].strip(), role="principal")
+            project.members.append(new)
+        new.role = "principal"
+        new.position = position
+        if (proposed.get("title") or "").strip():
+            new.title = proposed["title"].strip()
+        if (proposed.get("organisation_name") or "").strip():
+            new.organisation_name = proposed["organisation_name"].strip()
 
 
-APPLY = {
-    "extension": _apply_extension,
-    "budget": _apply_budget,
-    "principal": _apply_principal,
-    "team": _apply_team,
-    "content": _apply_content,
-}
+@register
+class TeamChange(ChangeKind):
+    """Members of the team added, changed or leaving (the principal has its own kind)."""
+
+    name = "team"
+
+    def current(self, project: Project) -> dict:
+        return {"members": [_member_values(m) for m in team_members(project)]}
+
+    def normalised(self, project: Project, proposed: dict) -> dict:
+        return {
+            "members": [
+                {
+                    "id": r.get("id"),
+                    "name": (r.get("name") or "").strip(),
+                    "role": r.get("role"),
+                    "title": (r.get("title") or "").strip(),
+                    "organisation_name": (r.get("organisation_name") or "").strip(),
+                }
+                for r in proposed.get("members") or []
+            ]
+        }
+
+    def changes_nothing(self, project: Project, proposed: dict) -> bool:
+        return self.normalised(project, proposed) == self.current(project)
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        problems = []
+        current = {m.id: m for m in team_members(project)}
+        seen = set()
+        for index, row in enumerate(proposed.get("members") or []):
+            key = f"member:{index}"
+            member_id = row.get("id")
+            if member_id is not None and (member_id not in current or member_id in seen):
+                problems.append(
+                    (key, _("This person is not a member of the team who can be changed here."))
+                )
+            seen.add(member_id)
+            if not (row.get("name") or "").strip():
+                problems.append((key, _("Enter the member's name.")))
+            if row.get("role") not in TEAM_MEMBER_ROLES:
+                problems.append(
+                    (
+                        key,
+                        _(
+                            "A member is a core member or a member; the principal investigator "
+                            "is changed by a request of its own."
+                        ),
+                    )
+                )
+        return problems
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        rows = []
+        proposed = after.get("members") or []
+        by_id = {r.get("id"): r for r in proposed if r.get("id") is not None}
+        for old in before.get("members") or []:
+            new = by_id.get(old.get("id"))
+            label = old.get("name") or "—"
+            if new is not None and (new.get("name") or "").strip() != label:
+                label = f"{label} → {(new.get('name') or '').strip()}"
+            rows.append(
+                DiffRow(
+                    label,
+                    _member_text(old),
+                    _member_text(new) if new else str(_("Leaves the team")),
+                )
+            )
+        for new in proposed:
+            if new.get("id") is None:
+                rows.append(DiffRow((new.get("name") or "").strip() or "—", "—", _member_text(new)))
+        return rows
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        project, proposed = change.project, change.proposed
+        current = {m.id: m for m in team_members(project)}
+        kept = set()
+        for row in proposed.get("members") or []:
+            values = {
+                "name": row["name"].strip(),
+                "role": row["role"],
+                "title": (row.get("title") or "").strip(),
+                "organisation_name": (row.get("organisation_name") or "").strip(),
+            }
+            if row.get("id") is None:
+                project.members.append(
+                    ProjectMember(position=_next_position(project), active=True, **values)
+                )
+                continue
+            member = current[row["id"]]
+            kept.add(member.id)
+            for key, value in values.items():
+                setattr(member, key, value)
+        for member_id, member in current.items():
+            if member_id not in kept:
+                member.active = False
+
+
+@register
+class ContentChange(ChangeKind):
+    """New objectives or KPI targets."""
+
+    name = "content"
+
+    def current(self, project: Project) -> dict:
+        return {
+            "objectives": project.objectives or "",
+            "kpis": {
+                k.kind: {"target": _figure(k.target), "note": k.note or ""} for k in project.kpis
+            },
+        }
+
+    def normalised(self, project: Project, proposed: dict) -> dict:
+        return {
+            "objectives": (proposed.get("objectives") or "").strip(),
+            "kpis": {
+                kind: {
+                    "target": _figure(_target(row.get("target"))),
+                    "note": (row.get("note") or "").strip(),
+                }
+                for kind, row in (proposed.get("kpis") or {}).items()
+            },
+        }
+
+    def changes_nothing(self, project: Project, proposed: dict) -> bool:
+        current = self.current(project)
+        mine = self.normalised(project, proposed)
+        return mine["objectives"] == current["objectives"].strip() and mine["kpis"] == {
+            k: {"target": v["target"], "note": v["note"].strip()}
+            for k, v in current["kpis"].items()
+        }
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        problems = []
+        if not (proposed.get("objectives") or "").strip():
+            problems.append(("objectives", _("Give the objectives of the project.")))
+        known = set(KPI_KINDS) | {k.kind for k in project.kpis}
+        above_zero = False
+        for kind, row in (proposed.get("kpis") or {}).items():
+            target = _target((row or {}).get("target"))
+            if kind not in known:
+                problems.append(("kpis", _("Unknown KPI: %(kind)s.", kind=kind)))
+            elif target is None or target < 0:
+                problems.append((f"kpi:{kind}", _("Enter a target of zero or more.")))
+            elif target > 0:
+                above_zero = True
+        if not above_zero:
+            problems.append(("kpis", _("At least one KPI target must be above zero.")))
+        return problems
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        rows = [
+            DiffRow(
+                _("Objectives"),
+                before.get("objectives") or "—",
+                after.get("objectives") or "—",
+                long=True,
+            )
+        ]
+        old_kpis, new_kpis = before.get("kpis") or {}, after.get("kpis") or {}
+        group = _("KPI targets")
+        kinds = list(KPI_KINDS) + [k for k in list(old_kpis) + list(new_kpis) if k not in KPI_KINDS]
+        for kind in dict.fromkeys(kinds):
+            if kind not in old_kpis and kind not in new_kpis:
+                continue
+            label = str(KPI_KINDS[kind][0]) if kind in KPI_KINDS else kind
+            rows.append(
+                DiffRow(
+                    label,
+                    _kpi_text(kind, old_kpis.get(kind)),
+                    _kpi_text(kind, new_kpis.get(kind)),
+                    group=group,
+                )
+            )
+        return rows
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        project, proposed = change.project, change.proposed
+        project.objectives = proposed["objectives"].strip()
+        wanted = dict((proposed.get("kpis") or {}).items())
+        for kpi in list(project.kpis):
+            if kpi.kind not in wanted:
+                project.kpis.remove(kpi)
+        existing = {k.kind: k for k in project.kpis}
+        for kind, row in wanted.items():
+            target = _target(row.get("target")).quantize(CENT)
+            note = (row.get("note") or "").strip()
+            kpi = existing.get(kind)
+            if kpi is None:
+                project.kpis.append(ProjectKpi(kind=kind, target=target, note=note))
+            else:
+                kpi.target, kpi.note = target, note
+
+
+@register
+class WithdrawalChange(ChangeKind):
+    """The owner withdraws the project: approval terminates it with the reason given."""
+
+    name = "withdrawal"
+
+    audited = False
+
+    def current(self, project: Project) -> dict:
+        return {"state": project.state}
+
+    def starting(self, project: Project) -> dict:
+        return {}
+
+    def validate(self, project: Project, proposed: dict) -> list[tuple[str, str]]:
+        return []
+
+    def diff(self, project: Project, before: dict, after: dict) -> list[DiffRow]:
+        old = before.get("state") or project.state
+        return [
+            DiffRow(
+                _("State of the project"),
+                str(PROJECT_STATE_LABELS.get(old, old)),
+                str(PROJECT_STATE_LABELS["terminated"]),
+            )
+        ]
+
+    def apply(self, change: ChangeRequest, actor) -> None:
+        transition(
+            change.project, "terminate", actor, reason=change.reason, change_request_id=change.id
+        )
 
 
 def approve_change(change: ChangeRequest, actor, note: str = "") -> ChangeRequest:
@@ -1194,41 +1142,19 @@ def terminate_project(project: Project, actor, reason: str) -> Project:
     return project
 
 
-def tranches_to_cancel(project: Project) -> list[Tranche]:
+def tranches_to_cancel(project: Project) -> list:
     """The project's tranches that termination cancels: not cancelled and without a live disbursement."""
-    live = sa.select(Disbursement.id).where(
-        Disbursement.tranche_id == Tranche.id, Disbursement.state.in_(LIVE_DISBURSEMENT_STATES)
-    )
-    return db.session.scalars(
-        sa.select(Tranche)
-        .where(Tranche.project_id == project.id, Tranche.cancelled_at.is_(None), ~sa.exists(live))
-        .order_by(Tranche.position)
-    ).all()
+    return hooks.cancellable_tranches.ask(project)
 
 
 def on_terminate(project: Project, actor, data) -> None:
-    """Record the time and reason; cancel every tranche without a live disbursement.
+    """Record the time and reason; reject the requests still waiting for a decision.
 
-    Requests still waiting for a decision are rejected (the project no longer runs);
-    drafts stay with the owner, who may cancel them.
+    The project no longer runs; drafts stay with the owner, who may cancel them. The
+    funding domain cancels the tranches on the ``project.terminated`` event.
     """
     project.terminated_at = utcnow()
     project.termination_reason = (data.get("reason") or "").strip()
-    with db.session.no_autoflush:
-        tranches = tranches_to_cancel(project)
-    for tranche in tranches:
-        tranche.cancelled_at = project.terminated_at
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "trigger": tranche.trigger,
-                "reason": "project.terminate",
-            },
-        )
     pending = db.session.scalars(
         sa.select(ChangeRequest)
         .where(ChangeRequest.project_id == project.id, ChangeRequest.state == "submitted")

@@ -23,7 +23,6 @@ from grants.core.links import site_path
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
-from grants.funding.triggers import mark_due
 from grants.notifications.operations import notify
 from grants.projects import files
 from grants.projects.models import Milestone, ProgressReport, Project, ProjectFile
@@ -292,9 +291,9 @@ def on_return_report(report: ProgressReport, actor, data: dict) -> None:
 
 
 def on_milestone_achieved(milestone: Milestone, actor, data: dict) -> None:
-    """Record when the milestone was achieved and make its tranche due for release."""
+    """Record when the milestone was achieved; the funding domain makes its tranche due for
+    release on the ``milestone.achieved`` event."""
     milestone.achieved_at = utcnow()
-    mark_due(milestone.project, "milestone", milestone=milestone)
 
 
 def _report_params(report: ProgressReport) -> dict:

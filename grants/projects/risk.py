@@ -24,7 +24,7 @@ from sqlalchemy.orm import joinedload
 
 from grants.core.timeutil import local_today, utc_to_local
 from grants.extensions import db
-from grants.funding.queries import spent_by_category
+from grants.projects.hooks import spent_by_category
 from grants.projects.models import Milestone, ProgressReport, Project
 
 ZERO = Decimal(0)

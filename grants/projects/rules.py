@@ -4,7 +4,12 @@ Rules take the project (or an object with a ``project`` attribute) as their obje
 Finance sees every project and its money but edits no scientific content.
 """
 
+import sqlalchemy as sa
+
 from grants.core.permissions import has_role, in_state, predicate, rule
+from grants.extensions import db
+from grants.projects.models import ChangeRequest, FinalReport, ProgressReport
+from grants.review.models import Assignment, Expert
 
 
 def project_of(obj):
@@ -69,10 +74,6 @@ def is_acceptance_expert(user, obj) -> bool:
         or not user.has_role("expert")
     ):
         return False
-    import sqlalchemy as sa
-
-    from grants.extensions import db
-    from grants.review.models import Assignment, Expert
 
     return (
         db.session.scalar(
@@ -107,9 +108,6 @@ rule("final_report.read", owner | ((staff | finance | is_acceptance_expert) & su
 
 def draftable_owner(item):
     """The (read action, record) a project file belongs to when that record can be a draft, else None."""
-    from grants.extensions import db
-    from grants.projects.models import ChangeRequest, FinalReport, ProgressReport
-
     for column, model, action in (
         (item.progress_report_id, ProgressReport, "progress_report.read"),
         (item.change_request_id, ChangeRequest, "change.read"),

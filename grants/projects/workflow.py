@@ -10,14 +10,16 @@ Change request: draft ─submit→ submitted ─approve→ approved | ─reject�
   draft | submitted ─cancel→ cancelled.
 Final report: draft ─submit→ submitted ─verify→ verified (finance) | ─return→ returned ─submit→ submitted.
 
-Guards and effects live in the verb modules (progress.py, changes.py, acceptance.py,
-and the funding domain's contracting.py) and are imported when first used.
+Guards and effects live in the verb modules (progress.py, changes.py, acceptance.py); those
+of ``sign`` in the funding domain's contracting.py, provided through the ``sign_*`` hooks.
 """
 
 from flask_babel import lazy_gettext as _l
 
 from grants.core.permissions import is_system
+from grants.core.signals import Hook
 from grants.core.workflow import Transition, Workflow
+from grants.projects import acceptance, changes, progress
 from grants.projects.models import (
     CHANGE_STATES,
     FINAL_REPORT_STATES,
@@ -33,18 +35,6 @@ from grants.projects.models import (
 from grants.projects.rules import finance, owner, staff
 
 
-def _lazy(module: str, name: str):
-    """A guard or effect implemented in a domain module, imported when first used."""
-
-    def call(obj, actor, data):
-        import importlib
-
-        return getattr(importlib.import_module(module), name)(obj, actor, data)
-
-    call.__name__ = name
-    return call
-
-
 def text_required(key: str, message):
     """A guard refusing the event unless ``data[key]`` holds some text."""
 
@@ -56,10 +46,11 @@ def text_required(key: str, message):
     return guard
 
 
-CONTRACTING = "grants.funding.contracting"
-PROGRESS = "grants.projects.progress"
-CHANGES = "grants.projects.changes"
-ACCEPTANCE = "grants.projects.acceptance"
+# Confirming a signed task book is the funding domain's verb (grants/funding/contracting.py):
+# it provides the guard, effect and notification of ``sign`` (grants/funding/subscribers.py).
+sign_guard = Hook("projects.sign_guard", "Why a signed task book cannot be confirmed, or None.")
+sign_effect = Hook("projects.sign_effect", "What confirming a signed task book does.")
+sign_notify = Hook("projects.sign_notify", "Whom confirming a signed task book tells.")
 
 PROJECT_WORKFLOW = Workflow(
     name="project",
@@ -71,9 +62,9 @@ PROJECT_WORKFLOW = Workflow(
             "sign",
             "in_progress",
             staff,
-            guard=_lazy(CONTRACTING, "guard_sign"),
-            effect=_lazy(CONTRACTING, "on_sign"),
-            notify=_lazy(CONTRACTING, "notify_signed"),
+            guard=sign_guard.ask,
+            effect=sign_effect.ask,
+            notify=sign_notify.ask,
             label=_l("Confirm the signed task book"),
         ),
         Transition(
@@ -81,9 +72,9 @@ PROJECT_WORKFLOW = Workflow(
             "request_acceptance",
             "acceptance_review",
             owner,
-            guard=_lazy(ACCEPTANCE, "guard_request_acceptance"),
-            effect=_lazy(ACCEPTANCE, "on_request_acceptance"),
-            notify=_lazy(ACCEPTANCE, "notify_acceptance_requested"),
+            guard=acceptance.guard_request_acceptance,
+            effect=acceptance.on_request_acceptance,
+            notify=acceptance.notify_acceptance_requested,
             label=_l("Request acceptance"),
         ),
         Transition(
@@ -91,9 +82,9 @@ PROJECT_WORKFLOW = Workflow(
             "pass",
             "accepted",
             staff,
-            guard=_lazy(ACCEPTANCE, "guard_conclude"),
-            effect=_lazy(ACCEPTANCE, "on_pass"),
-            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            guard=acceptance.guard_conclude,
+            effect=acceptance.on_pass,
+            notify=acceptance.notify_concluded,
             label=_l("Pass acceptance"),
         ),
         Transition(
@@ -101,9 +92,9 @@ PROJECT_WORKFLOW = Workflow(
             "rectify",
             "in_progress",
             staff,
-            guard=_lazy(ACCEPTANCE, "guard_rectify"),
-            effect=_lazy(ACCEPTANCE, "on_rectify"),
-            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            guard=acceptance.guard_rectify,
+            effect=acceptance.on_rectify,
+            notify=acceptance.notify_concluded,
             label=_l("Send back for rectification"),
         ),
         Transition(
@@ -111,9 +102,9 @@ PROJECT_WORKFLOW = Workflow(
             "fail",
             "acceptance_failed",
             staff,
-            guard=_lazy(ACCEPTANCE, "guard_fail"),
-            effect=_lazy(ACCEPTANCE, "on_fail"),
-            notify=_lazy(ACCEPTANCE, "notify_concluded"),
+            guard=acceptance.guard_fail,
+            effect=acceptance.on_fail,
+            notify=acceptance.notify_concluded,
             label=_l("Fail acceptance"),
         ),
         Transition(
@@ -121,8 +112,8 @@ PROJECT_WORKFLOW = Workflow(
             "close",
             "closed",
             staff,
-            guard=_lazy(ACCEPTANCE, "guard_close"),
-            effect=_lazy(ACCEPTANCE, "on_close"),
+            guard=acceptance.guard_close,
+            effect=acceptance.on_close,
             label=_l("Close the project"),
         ),
         Transition(
@@ -130,8 +121,8 @@ PROJECT_WORKFLOW = Workflow(
             "close",
             "closed",
             staff,
-            guard=_lazy(ACCEPTANCE, "guard_close"),
-            effect=_lazy(ACCEPTANCE, "on_close"),
+            guard=acceptance.guard_close,
+            effect=acceptance.on_close,
             label=_l("Close the project"),
         ),
         Transition(
@@ -140,8 +131,8 @@ PROJECT_WORKFLOW = Workflow(
             "terminated",
             staff | is_system,
             guard=text_required("reason", _l("Give the reason for terminating the project.")),
-            effect=_lazy(CHANGES, "on_terminate"),
-            notify=_lazy(CHANGES, "notify_terminated"),
+            effect=changes.on_terminate,
+            notify=changes.notify_terminated,
             label=_l("Terminate"),
         ),
         Transition(
@@ -150,8 +141,8 @@ PROJECT_WORKFLOW = Workflow(
             "terminated",
             staff | is_system,
             guard=text_required("reason", _l("Give the reason for terminating the project.")),
-            effect=_lazy(CHANGES, "on_terminate"),
-            notify=_lazy(CHANGES, "notify_terminated"),
+            effect=changes.on_terminate,
+            notify=changes.notify_terminated,
             label=_l("Terminate"),
         ),
     ],
@@ -170,7 +161,7 @@ MILESTONE_WORKFLOW = Workflow(
             "approve",
             "achieved",
             staff | is_system,
-            effect=_lazy(PROGRESS, "on_milestone_achieved"),
+            effect=progress.on_milestone_achieved,
             label=_l("Approve the milestone"),
         ),
         Transition(
@@ -189,9 +180,9 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
             "submit",
             "submitted",
             owner,
-            guard=_lazy(PROGRESS, "guard_submit_report"),
-            effect=_lazy(PROGRESS, "on_submit_report"),
-            notify=_lazy(PROGRESS, "notify_report_submitted"),
+            guard=progress.guard_submit_report,
+            effect=progress.on_submit_report,
+            notify=progress.notify_report_submitted,
             label=_l("Submit"),
         ),
         Transition(
@@ -199,9 +190,9 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
             "submit",
             "submitted",
             owner,
-            guard=_lazy(PROGRESS, "guard_submit_report"),
-            effect=_lazy(PROGRESS, "on_submit_report"),
-            notify=_lazy(PROGRESS, "notify_report_submitted"),
+            guard=progress.guard_submit_report,
+            effect=progress.on_submit_report,
+            notify=progress.notify_report_submitted,
             label=_l("Resubmit"),
         ),
         Transition(
@@ -209,8 +200,8 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
             "approve",
             "approved",
             staff,
-            effect=_lazy(PROGRESS, "on_approve_report"),
-            notify=_lazy(PROGRESS, "notify_report_reviewed"),
+            effect=progress.on_approve_report,
+            notify=progress.notify_report_reviewed,
             label=_l("Approve the report"),
         ),
         Transition(
@@ -219,8 +210,8 @@ PROGRESS_REPORT_WORKFLOW = Workflow(
             "returned",
             staff,
             guard=text_required("note", _l("Say what is missing: the project owner will read it.")),
-            effect=_lazy(PROGRESS, "on_return_report"),
-            notify=_lazy(PROGRESS, "notify_report_reviewed"),
+            effect=progress.on_return_report,
+            notify=progress.notify_report_reviewed,
             label=_l("Return the report"),
         ),
     ],
@@ -236,9 +227,9 @@ CHANGE_WORKFLOW = Workflow(
             "submit",
             "submitted",
             owner,
-            guard=_lazy(CHANGES, "guard_submit_change"),
-            effect=_lazy(CHANGES, "on_submit_change"),
-            notify=_lazy(CHANGES, "notify_change_submitted"),
+            guard=changes.guard_submit_change,
+            effect=changes.on_submit_change,
+            notify=changes.notify_change_submitted,
             label=_l("Submit"),
         ),
         Transition("draft", "cancel", "cancelled", owner, label=_l("Cancel")),
@@ -248,9 +239,9 @@ CHANGE_WORKFLOW = Workflow(
             "approve",
             "approved",
             staff,
-            guard=_lazy(CHANGES, "guard_approve_change"),
-            effect=_lazy(CHANGES, "on_approve_change"),
-            notify=_lazy(CHANGES, "notify_change_decided"),
+            guard=changes.guard_approve_change,
+            effect=changes.on_approve_change,
+            notify=changes.notify_change_decided,
             label=_l("Approve the change"),
         ),
         Transition(
@@ -259,8 +250,8 @@ CHANGE_WORKFLOW = Workflow(
             "rejected",
             staff,
             guard=text_required("note", _l("Give the reason for rejecting the change.")),
-            effect=_lazy(CHANGES, "on_reject_change"),
-            notify=_lazy(CHANGES, "notify_change_decided"),
+            effect=changes.on_reject_change,
+            notify=changes.notify_change_decided,
             label=_l("Reject the change"),
         ),
     ],
@@ -276,8 +267,8 @@ FINAL_REPORT_WORKFLOW = Workflow(
             "submit",
             "submitted",
             owner,
-            guard=_lazy(ACCEPTANCE, "guard_submit_final"),
-            effect=_lazy(ACCEPTANCE, "on_submit_final"),
+            guard=acceptance.guard_submit_final,
+            effect=acceptance.on_submit_final,
             label=_l("Submit and request acceptance"),
         ),
         Transition(
@@ -285,8 +276,8 @@ FINAL_REPORT_WORKFLOW = Workflow(
             "submit",
             "submitted",
             owner,
-            guard=_lazy(ACCEPTANCE, "guard_submit_final"),
-            effect=_lazy(ACCEPTANCE, "on_submit_final"),
+            guard=acceptance.guard_submit_final,
+            effect=acceptance.on_submit_final,
             label=_l("Resubmit"),
         ),
         Transition(
@@ -294,7 +285,7 @@ FINAL_REPORT_WORKFLOW = Workflow(
             "verify",
             "verified",
             finance,
-            effect=_lazy(ACCEPTANCE, "on_verify_statement"),
+            effect=acceptance.on_verify_statement,
             label=_l("Verify the final statement"),
         ),
         Transition(
@@ -303,8 +294,8 @@ FINAL_REPORT_WORKFLOW = Workflow(
             "returned",
             finance,
             guard=text_required("note", _l("Say what is wrong with the statement.")),
-            effect=_lazy(ACCEPTANCE, "on_return_statement"),
-            notify=_lazy(ACCEPTANCE, "notify_statement_returned"),
+            effect=acceptance.on_return_statement,
+            notify=acceptance.notify_statement_returned,
             label=_l("Return the statement"),
         ),
     ],

@@ -36,8 +36,10 @@ from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
+from grants.reports.document import build_content, render_report_pdf
 from grants.reports.models import REPORT_KEY_PREFIX, PortfolioReport
 from grants.reports.periods import Period
+from grants.reports.workbook import report_xlsx
 
 ACTIVE_STATES = ("queued", "running")
 JOB_NAME = "reports.generate"
@@ -284,9 +286,6 @@ def generate(report_id: int, progress: Callable[[int, str], None] | None = None)
     names, checksums, size and page count — or failed, with no file left behind, after which
     the exception is raised again for the job's own record.
     """
-    from grants.reports.document import build_content, render_report_pdf
-    from grants.reports.workbook import report_xlsx
-
     step = progress or (lambda percent, message: None)
     with (
         immediate_writes()

@@ -43,10 +43,14 @@ from grants.accounts.models import User, UserRole
 from grants.applications.models import Application
 from grants.core import audit
 from grants.core.refusals import OperationError
+from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
+from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import notify
-from grants.review import solver
+from grants.review import hooks, solver
+from grants.review.conflicts import conflict_matrix as matrix
+from grants.review.conflicts import conflicts_for
 from grants.review.models import Assignment, Expert
 
 CLUSTER_POINTS = 20
@@ -142,9 +146,7 @@ def suitability_matrix(applications, experts) -> dict[tuple[int, int], int]:
 
 
 def conflict_matrix(applications, experts):
-    """The conflicts of every pair, rulings applied (grants.review.conflicts, imported when used)."""
-    from grants.review.conflicts import conflict_matrix as matrix
-
+    """The conflicts of every pair, rulings applied (grants.review.conflicts)."""
     return matrix(applications, experts)
 
 
@@ -357,8 +359,6 @@ def _notify_invited(call, created: list[Assignment]) -> None:
 
 
 def _local(value: datetime) -> str:
-    from grants.core.timeutil import utc_to_local
-
     return utc_to_local(value).strftime("%Y-%m-%d %H:%M")
 
 
@@ -525,21 +525,22 @@ def _existing(
 
 def acceptance_project(application_id: int):
     """The project funded from the application (acceptance assignments name its application)."""
-    from grants.projects.models import Project
-
-    return db.session.scalar(sa.select(Project).where(Project.application_id == application_id))
+    return hooks.acceptance_project_of.ask(application_id)
 
 
 def current_acceptance_round(application_id: int) -> int | None:
     """The round of the project's latest final report, while the project is in acceptance review."""
-    from grants.projects.models import FinalReport
-
     project = acceptance_project(application_id)
     if project is None or project.state != "acceptance_review":
         return None
-    return db.session.scalar(
-        sa.select(sa.func.max(FinalReport.round)).where(FinalReport.project_id == project.id)
-    )
+    return hooks.acceptance_round_of.ask(project)
+
+
+def review_open(assignment: Assignment) -> bool:
+    """Whether reviews of the assignment may still be written, submitted or reopened."""
+    if assignment.purpose == "acceptance":
+        return current_acceptance_round(assignment.application_id) == assignment.round
+    return assignment.application.state == "under_review"
 
 
 def closed_problem(application: Application, purpose: str = PURPOSE, round: int = 1) -> str | None:
@@ -690,15 +691,12 @@ class Proposal:
 
 def acceptance_loads() -> Counter:
     """Open (invited or accepted) acceptance reviews per expert id, over projects in acceptance review."""
-    from grants.projects.models import Project
-
     rows = db.session.execute(
         sa.select(Assignment.expert_id, sa.func.count(Assignment.id))
-        .join(Project, Project.application_id == Assignment.application_id)
         .where(
             Assignment.purpose == ACCEPTANCE,
             Assignment.state.in_(OPEN_STATES),
-            Project.state == "acceptance_review",
+            Assignment.application_id.in_(hooks.applications_in_acceptance.ask()),
         )
         .group_by(Assignment.expert_id)
     ).all()
@@ -834,8 +832,6 @@ def current_conflicts(assignment: Assignment) -> list:
     Any conflict left (hard, ruled a block, or a soft flag nobody has ruled on) ends the
     assignment: the expert may not accept, open, score or submit.
     """
-    from grants.review.conflicts import conflicts_for
-
     return conflicts_for(assignment.expert, assignment.application)
 
 
@@ -865,8 +861,6 @@ def withdraw_for_conflict(assignment: Assignment, conflicts, actor) -> Assignmen
     Its review (draft or submitted) no longer counts: only reviews of accepted
     assignments are valid. Flushes; the caller commits.
     """
-    from grants.core.workflow import transition
-
     transition(
         assignment,
         "conflict_found",
@@ -921,9 +915,6 @@ def notify_conflict(assignment: Assignment, actor, data) -> None:
 
 def recheck_expert(expert: Expert, actor) -> list[Assignment]:
     """Withdraw the expert's invited or accepted assignments that a conflict now forbids (reviews still open)."""
-    from grants.review.conflicts import conflicts_for
-    from grants.review.scoring import review_open
-
     withdrawn = []
     assignments = db.session.scalars(
         sa.select(Assignment)

@@ -46,11 +46,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from grants.accounts.models import User
+from grants.applications.models import Application, TeamMember
 from grants.core import audit
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.extensions import db
+from grants.orgs.models import Organisation
 from grants.review.models import (
     RELATION_KINDS,
     ConflictRuling,
@@ -505,9 +508,6 @@ class _ExpertIndex:
 
 
 def _index_experts(expert_ids: list[int], today: date) -> _ExpertIndex:
-    from grants.accounts.models import User
-    from grants.orgs.models import Organisation
-
     experts = _rows(
         lambda chunk: (
             sa.select(
@@ -607,9 +607,6 @@ def conflict_matrix(
     absent from the result may be assigned. Objects or ids are accepted; a fixed number
     of queries loads everything, whatever the number of pairs.
     """
-    from grants.applications.models import Application
-    from grants.orgs.models import Organisation
-
     today = today or local_today()
     app_ids = sorted({_identity(a) for a in applications})
     expert_ids = sorted({_identity(e) for e in experts})
@@ -617,7 +614,6 @@ def conflict_matrix(
         return {}
     wanted_experts = set(expert_ids)
     index = _index_experts(expert_ids, today)
-    from grants.applications.models import TeamMember
 
     apps = _rows(
         lambda chunk: (
@@ -762,8 +758,6 @@ class PairConflicts:
 
 def call_conflicts(call) -> tuple[list[PairConflicts], list[PairConflicts]]:
     """The soft-flagged pairs and the hard-conflicted pairs of a call's applications and active experts."""
-    from grants.applications.models import Application
-
     applications = db.session.scalars(
         sa.select(Application)
         .where(Application.call_id == call.id, Application.state.in_(REVIEWABLE_STATES))
@@ -873,8 +867,6 @@ def add_excluded_expert(
     application, *, name: str, employer_name: str, reason: str, actor
 ) -> ExcludedExpert:
     """Name an expert who should not review the application; at most three per application."""
-    from grants.applications.models import Application
-
     name, employer_name, reason = (
         (name or "").strip(),
         (employer_name or "").strip(),

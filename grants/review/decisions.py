@@ -31,8 +31,10 @@ from sqlalchemy.orm import selectinload
 
 from grants.applications import visibility
 from grants.applications.models import Application
+from grants.applications.operations import notify_applicants
 from grants.core import audit
 from grants.core.money import MoneyError, format_wan, to_money
+from grants.core.permissions import can
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
@@ -124,8 +126,6 @@ def is_released(application: Application, decision: Decision | None = None) -> b
 
 def sees_internal_state(viewer, application: Application) -> bool:
     """Whether ``viewer`` may see the internal state: who may manage decisions (the bureau)."""
-    from grants.core.permissions import can
-
     return can(viewer, "decision.manage", application)
 
 
@@ -337,8 +337,6 @@ def on_overturn(application: Application, actor, data: dict) -> None:
         },
     )
     if decision.released_at is not None:
-        from grants.applications.operations import notify_applicants
-
         notify_applicants(
             application,
             "decision.overturned",
@@ -809,8 +807,6 @@ def release_decisions(call: Call, actor) -> int:
     Refused (with the list of reasons) while an application awaits a decision or an
     expert comment is not approved for release.
     """
-    from grants.applications.operations import notify_applicants
-
     blockers = release_blockers(call)
     if blockers:
         raise DecisionError(" ".join(blockers))

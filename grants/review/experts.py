@@ -27,6 +27,9 @@ from grants.core.xlsx import Column, ImportFileError, ImportLimits, WorkbookWrit
 from grants.extensions import db
 from grants.orgs import uscc
 from grants.orgs.models import IndustryCluster, Organisation
+from grants.orgs.operations import uscc_problem as problem
+from grants.review.assignments import recheck_expert
+from grants.review.conflicts import normalise_org_name, person_key
 from grants.review.models import RELATION_KINDS, Expert, ExpertRelation
 
 
@@ -102,8 +105,6 @@ def join_keywords(words: list[str]) -> str:
 
 
 def uscc_problem(code: str) -> str | None:
-    from grants.orgs.operations import uscc_problem as problem
-
     return problem(code)
 
 
@@ -337,7 +338,6 @@ def add_relation(
             "until": str(until) if until else None,
         },
     )
-    from grants.review.assignments import recheck_expert
 
     recheck_expert(expert, actor)
     return relation
@@ -595,8 +595,6 @@ def _check_row(
 
 
 def _match_key(name: str, employer: str) -> tuple[str, str]:
-    from grants.review.conflicts import normalise_org_name, person_key
-
     return person_key(name), normalise_org_name(employer)
 
 

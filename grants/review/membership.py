@@ -12,9 +12,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from grants.core import audit
-from grants.core.signals import organisation_joined, organisation_left
 from grants.core.timeutil import local_today
 from grants.extensions import db
+from grants.orgs.models import Organisation
+from grants.review.assignments import recheck_expert
 from grants.review.models import Expert, ExpertRelation
 
 
@@ -30,12 +31,8 @@ def _open_memberships(expert: Expert, organisation_id: int) -> list[ExpertRelati
     ]
 
 
-@organisation_joined.connect
 def expert_joined_organisation(user, *, organisation_id: int, actor, via: str, **_extra) -> None:
     """Record the membership as a conflict of the user's expert record, audit it, withdraw what it forbids."""
-    from grants.orgs.models import Organisation
-    from grants.review.assignments import recheck_expert
-
     expert = _expert_of(user)
     if expert is None:
         return
@@ -65,7 +62,6 @@ def expert_joined_organisation(user, *, organisation_id: int, actor, via: str, *
     )
 
 
-@organisation_left.connect
 def expert_left_organisation(user, *, organisation_id: int, actor, via: str, **_extra) -> None:
     """Date the end of the membership relation: it still counts for three years (past member)."""
     expert = _expert_of(user)

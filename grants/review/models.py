@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -71,8 +72,6 @@ class Expert(db.Model):
 
     @property
     def keyword_list(self) -> list[str]:
-        import re
-
         return [
             k for k in (s.strip() for s in re.split(r"[,，、;；\n]+", self.keywords or "")) if k
         ]

@@ -1,6 +1,8 @@
 """Who may manage the pool, assign, review, decide and publish notices."""
 
 from grants.core.permissions import has_role, in_state, predicate, rule
+from grants.review.assignments import current_conflicts
+from grants.review.experts import expert_for_user
 
 
 @predicate
@@ -31,8 +33,6 @@ def accepted_without_conflict(user, assignment) -> bool:
 @predicate
 def no_conflict_now(user, assignment) -> bool:
     """No conflict of interest holds between the assignment's expert and application now (current facts)."""
-    from grants.review.assignments import current_conflicts
-
     return assignment is not None and not current_conflicts(assignment)
 
 
@@ -47,8 +47,6 @@ def review_assignment_open(user, review) -> bool:
 
 @predicate
 def has_expert_record(user, obj) -> bool:
-    from grants.review.experts import expert_for_user
-
     return expert_for_user(user) is not None
 
 

@@ -33,6 +33,9 @@ from flask import current_app, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import joinedload, selectinload
 
 from grants.applications.models import Application
@@ -43,8 +46,10 @@ from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.core.xlsx import cell as xlsx_cell
 from grants.extensions import db
+from grants.notifications.operations import notify
 from grants.programmes.models import Call, RubricCriterion
 from grants.review import aggregation
+from grants.review.assignments import conflict_message, current_conflicts, review_open
 from grants.review.models import RECOMMENDATIONS, Assignment, Expert, Review, Score
 
 COMMENT_MIN_LENGTH = 50
@@ -93,15 +98,6 @@ def criteria_for(assignment: Assignment) -> list[RubricCriterion]:
     """The rubric that scores the assignment: the call's acceptance criteria for an acceptance review."""
     call = assignment.application.call
     return list(call.acceptance_criteria if assignment.purpose == "acceptance" else call.criteria)
-
-
-def review_open(assignment: Assignment) -> bool:
-    """Whether reviews of the assignment may still be written, submitted or reopened."""
-    if assignment.purpose == "acceptance":
-        from grants.review.assignments import current_acceptance_round
-
-        return current_acceptance_round(assignment.application_id) == assignment.round
-    return assignment.application.state == "under_review"
 
 
 def closed_message(assignment: Assignment) -> str:
@@ -207,8 +203,6 @@ def save_draft(
 
 def _conflict_problem(assignment: Assignment) -> str | None:
     """Why a conflict of interest found now forbids the expert to score, or None."""
-    from grants.review.assignments import conflict_message, current_conflicts
-
     return conflict_message(current_conflicts(assignment))
 
 
@@ -288,8 +282,6 @@ def on_reopen(review: Review, actor, data: dict) -> None:
 
 def notify_reopened(review: Review, actor, data: dict) -> None:
     """Tell the expert that the bureau reopened their review, and why."""
-    from grants.notifications.operations import notify
-
     assignment = review.assignment
     user = assignment.expert.user
     if user is None:
@@ -575,9 +567,6 @@ SCORE_FORMAT = "0.00"
 
 
 def _sheet(workbook, title: str, headers: list, widths: list[float]):
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append([xlsx_cell(str(h)) for h in headers])
     for number, width in enumerate(widths, start=1):
@@ -589,8 +578,6 @@ def _sheet(workbook, title: str, headers: list, widths: list[float]):
 
 
 def _formatted(sheet, row: int, formats: dict[int, str]) -> None:
-    from openpyxl.styles import Alignment
-
     for column, fmt in formats.items():
         cell = sheet.cell(row=row, column=column)
         if fmt == "wrap":
@@ -605,8 +592,6 @@ def matrix_workbook(matrix: ReviewMatrix) -> bytes:
     Totals are written as exact Decimals with a 4-decimal number format; headers are in
     the current language; each sheet's header row (and the matrix's first columns) is frozen.
     """
-    from openpyxl import Workbook
-
     workbook = Workbook()
     workbook.remove(workbook.active)
     experts = matrix.experts

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import has_role, is_system
 from grants.core.workflow import Transition, Workflow
+from grants.review import assignments, decisions, scoring
 from grants.review.models import (
     ASSIGNMENT_STATES,
     NOTICE_STATES,
@@ -38,18 +39,6 @@ def _text_required(key: str, message):
     return guard
 
 
-def _lazy(module: str, name: str):
-    """An effect/guard implemented in a domain module, imported when first used."""
-
-    def call(obj, actor, data):
-        import importlib
-
-        return getattr(importlib.import_module(module), name)(obj, actor, data)
-
-    call.__name__ = name
-    return call
-
-
 ASSIGNMENT_WORKFLOW = Workflow(
     name="assignment",
     model=Assignment,
@@ -60,8 +49,8 @@ ASSIGNMENT_WORKFLOW = Workflow(
             "accept",
             "accepted",
             expert & is_expert_of,
-            guard=_lazy("grants.review.assignments", "guard_accept"),
-            effect=_lazy("grants.review.assignments", "on_accept"),
+            guard=assignments.guard_accept,
+            effect=assignments.on_accept,
             label=_l("Accept"),
         ),
         Transition(
@@ -70,8 +59,8 @@ ASSIGNMENT_WORKFLOW = Workflow(
             "declined",
             expert & is_expert_of,
             guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
-            effect=_lazy("grants.review.assignments", "on_decline"),
-            notify=_lazy("grants.review.assignments", "notify_declined"),
+            effect=assignments.on_decline,
+            notify=assignments.notify_declined,
             label=_l("Decline"),
         ),
         Transition(
@@ -79,7 +68,7 @@ ASSIGNMENT_WORKFLOW = Workflow(
             "withdraw",
             "withdrawn",
             staff,
-            effect=_lazy("grants.review.assignments", "on_withdraw"),
+            effect=assignments.on_withdraw,
             label=_l("Withdraw invitation"),
         ),
         Transition(
@@ -87,7 +76,7 @@ ASSIGNMENT_WORKFLOW = Workflow(
             "withdraw",
             "withdrawn",
             staff,
-            effect=_lazy("grants.review.assignments", "on_withdraw"),
+            effect=assignments.on_withdraw,
             label=_l("Withdraw invitation"),
         ),
         *[
@@ -100,8 +89,8 @@ ASSIGNMENT_WORKFLOW = Workflow(
                     "reason",
                     _l("Say what the conflict of interest is, so that the bureau can record it."),
                 ),
-                effect=_lazy("grants.review.assignments", "on_conflict"),
-                notify=_lazy("grants.review.assignments", "notify_conflict"),
+                effect=assignments.on_conflict,
+                notify=assignments.notify_conflict,
                 label=_l("Declare a conflict and withdraw"),
             )
             for source in ("invited", "accepted")
@@ -112,9 +101,9 @@ ASSIGNMENT_WORKFLOW = Workflow(
                 "conflict_found",
                 "withdrawn",
                 (expert & is_expert_of) | staff | is_system,
-                guard=_lazy("grants.review.assignments", "guard_conflict_found"),
-                effect=_lazy("grants.review.assignments", "on_conflict"),
-                notify=_lazy("grants.review.assignments", "notify_conflict"),
+                guard=assignments.guard_conflict_found,
+                effect=assignments.on_conflict,
+                notify=assignments.notify_conflict,
             )
             for source in ("invited", "accepted")
         ],
@@ -131,8 +120,8 @@ REVIEW_WORKFLOW = Workflow(
             "submit",
             "submitted",
             expert & is_review_author,
-            guard=_lazy("grants.review.scoring", "guard_submit"),
-            effect=_lazy("grants.review.scoring", "on_submit"),
+            guard=scoring.guard_submit,
+            effect=scoring.on_submit,
             label=_l("Submit review"),
         ),
         Transition(
@@ -143,8 +132,8 @@ REVIEW_WORKFLOW = Workflow(
             guard=_text_required(
                 "reason", _l("Give the reason for reopening: it is kept in the audit log.")
             ),
-            effect=_lazy("grants.review.scoring", "on_reopen"),
-            notify=_lazy("grants.review.scoring", "notify_reopened"),
+            effect=scoring.on_reopen,
+            notify=scoring.notify_reopened,
             label=_l("Reopen"),
         ),
     ],
@@ -160,8 +149,8 @@ NOTICE_WORKFLOW = Workflow(
             "publish",
             "published",
             staff,
-            guard=_lazy("grants.review.decisions", "guard_publish_notice"),
-            effect=_lazy("grants.review.decisions", "on_publish_notice"),
+            guard=decisions.guard_publish_notice,
+            effect=decisions.on_publish_notice,
             label=_l("Publish"),
         ),
         Transition(
@@ -169,7 +158,7 @@ NOTICE_WORKFLOW = Workflow(
             "close",
             "closed",
             staff | is_system,
-            guard=_lazy("grants.review.decisions", "guard_close_notice"),
+            guard=decisions.guard_close_notice,
             label=_l("Close"),
         ),
     ],
@@ -186,7 +175,7 @@ OBJECTION_WORKFLOW = Workflow(
             "upheld",
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
-            effect=_lazy("grants.review.decisions", "on_resolve_objection"),
+            effect=decisions.on_resolve_objection,
             label=_l("Uphold"),
         ),
         Transition(
@@ -195,7 +184,7 @@ OBJECTION_WORKFLOW = Workflow(
             "dismissed",
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
-            effect=_lazy("grants.review.decisions", "on_resolve_objection"),
+            effect=decisions.on_resolve_objection,
             label=_l("Dismiss"),
         ),
     ],
@@ -208,7 +197,7 @@ APPLICATION_WORKFLOW.add(
         "finish_review",
         "reviewed",
         staff,
-        guard=_lazy("grants.review.scoring", "guard_finish_review"),
+        guard=scoring.guard_finish_review,
         label=_l("Close the review"),
     ),
     Transition(
@@ -216,8 +205,8 @@ APPLICATION_WORKFLOW.add(
         "approve",
         "approved",
         staff,
-        guard=_lazy("grants.review.decisions", "guard_approve"),
-        effect=_lazy("grants.review.decisions", "on_approve"),
+        guard=decisions.guard_approve,
+        effect=decisions.on_approve,
         label=_l("Approve"),
     ),
     Transition(
@@ -226,7 +215,7 @@ APPLICATION_WORKFLOW.add(
         "declined",
         staff,
         guard=_text_required("reasons", _l("Give the reasons for declining.")),
-        effect=_lazy("grants.review.decisions", "on_decline"),
+        effect=decisions.on_decline,
         label=_l("Decline"),
     ),
     Transition(
@@ -234,8 +223,8 @@ APPLICATION_WORKFLOW.add(
         "overturn",
         "declined",
         staff,
-        guard=_lazy("grants.review.decisions", "guard_overturn"),
-        effect=_lazy("grants.review.decisions", "on_overturn"),
+        guard=decisions.guard_overturn,
+        effect=decisions.on_overturn,
         label=_l("Overturn the approval"),
     ),
 )

@@ -57,11 +57,13 @@ from grants.applications.models import (
     Attachment,
     FormalCheck,
 )
+from grants.applications.pdf import render_application_pdf
 from grants.applications.rules import is_member
 from grants.applications.views import bp
 from grants.core.actions import action
 from grants.core.money import yuan_to_wan
 from grants.core.pagination import paginate
+from grants.core.pdf import PdfError
 from grants.core.permissions import can, require
 from grants.core.storage import UploadRefused, download_response
 from grants.core.types import utcnow
@@ -730,8 +732,6 @@ def detail(application_id: int):
 def pdf(application_id: int):
     """The application as a PDF (申报书) with Chinese fonts."""
     application = _application_or_404(application_id)
-    from grants.applications.pdf import render_application_pdf
-    from grants.core.pdf import PdfError
 
     try:
         data = render_application_pdf(application)

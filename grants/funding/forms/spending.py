@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from grants.applications.models import BUDGET_CATEGORIES
 from grants.core.storage import chosen_files
+from grants.funding.spending import budget_categories, check_values
 
 
 class YuanField(StringField):
@@ -67,8 +68,6 @@ class ExpenditureForm(FlaskForm):
             self.evidence.errors = [*list(self.evidence.errors), message]
             ok = False
         if self.project is not None:
-            from grants.funding.spending import check_values
-
             for name, message in check_values(self.project, self.values()):
                 field = getattr(self, name)
                 if not field.errors:  # a field that did not even parse keeps its own message
@@ -90,7 +89,6 @@ class ExpenditureForm(FlaskForm):
 def _categories(project) -> list[str]:
     if project is None:
         return list(BUDGET_CATEGORIES)
-    from grants.funding.spending import budget_categories
 
     return budget_categories(project)
 

@@ -34,6 +34,7 @@ from grants.funding.forms.contracts import (
 from grants.funding.views import bp
 from grants.projects.models import Project, ProjectFile
 from grants.projects.tabs import project_tab
+from grants.review.decisions import contract_blockers, decisions_by_application
 
 project_tab("contract", _l("Contract and tranches"), "funding.contract", order=20)
 
@@ -57,7 +58,6 @@ def contracting():
     """Approved applications by call, each with what still blocks its contract, and the
     projects whose task book waits for the signed copy."""
     require("project.contract")
-    from grants.review.decisions import contract_blockers, decisions_by_application
 
     applications = db.session.scalars(
         sa.select(Application)
@@ -136,8 +136,6 @@ def _row_template(choices) -> TrancheRowForm:
 @bp.route("/applications/<int:application_id>/contract", methods=["GET", "POST"])
 def new_contract(application_id: int):
     """Create the project of an approved application: period, budget, tranche plan."""
-    from grants.review.decisions import contract_blockers
-
     application = _application_or_404(application_id)
     require("project.contract", application)
     existing = ops.project_for(application)

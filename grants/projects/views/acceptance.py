@@ -49,6 +49,9 @@ from grants.projects.models import (
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp
 from grants.projects.views.tracking import require_file_readable
+from grants.review import assignments as review_ops
+from grants.review.assignments import propose_replacement, replacement_of
+from grants.review.models import Expert
 
 TAB_STATES = ("in_progress", "acceptance_review", "accepted", "acceptance_failed", "closed")
 FILE_PURPOSES = ("final_report", "final_statement", "outcome_evidence")
@@ -95,8 +98,6 @@ def _figure(value) -> str:
 
 def _expert_choices(project: Project, round: int):
     """Allowed experts best suited first, then the conflicted ones disabled with their reasons."""
-    from grants.review import assignments as review_ops
-
     application = project.application
     taken = review_ops.taken_experts(application, review_ops.ACCEPTANCE, round)
     experts = [e for e in review_ops.invitable_experts() if e.id not in taken]
@@ -188,7 +189,6 @@ def _render(
         ):  # a rejected size: suggest the default
             size = ops.DEFAULT_PANEL_SIZE
         suggestion = ops.suggested_experts(project, size)
-        from grants.review.assignments import propose_replacement, replacement_of
 
         proposals = {
             a.id: propose_replacement(a)
@@ -457,8 +457,6 @@ def _statement_not_returnable(project: Project, report):
 @bp.post("/projects/<int:project_id>/acceptance/panel/invite")
 def invite_expert(project_id: int):
     """Invite one chosen expert to the acceptance panel."""
-    from grants.review.models import Expert
-
     project = _project_or_404(project_id)
     require("acceptance.convene", project)
     form = InviteExpertForm()

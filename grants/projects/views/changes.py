@@ -14,7 +14,6 @@ from grants.core.actions import action, attempt
 from grants.core.permissions import can, require
 from grants.core.workflow import can_fire
 from grants.extensions import db
-from grants.funding.queries import spent_by_category
 from grants.projects import changes as ops
 from grants.projects.forms.changes import (
     KIND_FORMS,
@@ -23,6 +22,7 @@ from grants.projects.forms.changes import (
     RemoveEvidenceForm,
     TerminateForm,
 )
+from grants.projects.hooks import spent_by_category
 from grants.projects.models import CHANGE_KINDS, ChangeRequest, Project, ProjectFile
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp

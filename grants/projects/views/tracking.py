@@ -29,7 +29,6 @@ from grants.core.storage import download_response
 from grants.core.timeutil import local_today
 from grants.core.workflow import can_fire
 from grants.extensions import db
-from grants.funding.queries import spent_total
 from grants.orgs.models import IndustryCluster, Organisation
 from grants.programmes.models import Call
 from grants.projects import midterm as midterm_ops
@@ -43,6 +42,7 @@ from grants.projects.forms.tracking import (
     kpi_label,
     progress_report_form,
 )
+from grants.projects.hooks import spent_total
 from grants.projects.models import (
     MIDTERM_CONCLUSIONS,
     PROJECT_STATE_LABELS,

@@ -25,7 +25,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
+from grants.applications.export import content_disposition
 from grants.applications.models import KPI_KINDS, TEAM_ROLES, Application
+from grants.applications.pdf import budget_rows, render_application_pdf
 from grants.core.actions import action, actionable, event_applies
 from grants.core.audit import record_denial
 from grants.core.permissions import can, require
@@ -38,6 +40,7 @@ from grants.review import scoring
 from grants.review.assignments import OPEN_STATES, conflict_message, current_conflicts
 from grants.review.forms.assign import RecuseForm
 from grants.review.forms.scoring import ACTIONS, ReopenForm, review_form
+from grants.review.hooks import assignment_report_view
 from grants.review.models import Assignment, Review
 from grants.review.rules import is_expert_of
 from grants.review.views import bp
@@ -70,8 +73,6 @@ def _formatters(purpose: str = "proposal") -> dict:
 
 
 def _proposal_context(application: Application, blind: bool) -> dict:
-    from grants.applications.pdf import budget_rows
-
     return {
         "application": application,
         "blind": blind,
@@ -86,8 +87,6 @@ def _reviewed_context(assignment: Assignment, blind: bool) -> dict:
     context = _proposal_context(assignment.application, blind and assignment.purpose == "proposal")
     context["criteria"] = scoring.criteria_for(assignment)
     if assignment.purpose == "acceptance":
-        from grants.projects.acceptance import assignment_report_view
-
         context["acceptance"] = assignment_report_view(assignment) or abort(404)
     return context
 
@@ -283,7 +282,6 @@ def proposal_pdf(assignment_id: int):
     assignment, refusal = _readable_assignment(assignment_id)
     if refusal is not None:
         return refusal
-    from grants.applications.pdf import render_application_pdf
 
     application = assignment.application
     data = render_application_pdf(
@@ -439,8 +437,6 @@ def ranking(call_id: int):
 @bp.get("/calls/<int:call_id>/panel.xlsx")
 def panel_xlsx(call_id: int):
     """The matrix, every review with its comment, and the ranking as an xlsx workbook."""
-    from grants.applications.export import content_disposition
-
     call = _call_or_404(call_id)
     data = scoring.matrix_workbook(scoring.review_matrix(call))
     today = local_today().isoformat()

@@ -1,4 +1,4 @@
-"""Demo data drawn from the Erdaojiang 14th Five-Year S&T plan; loading it is idempotent."""
+"""Demo roster drawn from the Erdaojiang 14th Five-Year S&T plan: clusters, organisations, accounts, experts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from grants.accounts.models import User
 from grants.extensions import db
 from grants.orgs.models import IndustryCluster, Organisation, Qualification
 from grants.orgs.uscc import with_check_digit
+from grants.review.models import Expert
 
 DEMO_PASSWORD = "Grants-2026"
 REGISTERED_AT = datetime(
@@ -337,8 +338,6 @@ def seed_users(orgs) -> list[User]:
 
 def seed_experts(clusters, orgs) -> list:
     """The expert pool, each expert linked to a demo account."""
-    from grants.review.models import Expert
-
     experts = []
     for handle, title, employer, org_index, cluster_codes, keywords in EXPERTS:
         user = account_ops.find_user(f"{handle}@{DEMO_DOMAIN}")
@@ -361,26 +360,3 @@ def seed_experts(clusters, orgs) -> list:
         experts.append(expert)
     db.session.flush()
     return experts
-
-
-def seed_demo() -> dict[str, int]:
-    """Load clusters, the plan's organisations, accounts, the pool and the history 2016–2026; flushes only."""
-    from grants.demo_history import seed_history
-
-    clusters = seed_clusters()
-    orgs = seed_organisations(clusters)
-    users = seed_users(orgs)
-    experts = seed_experts(clusters, orgs)
-    history = seed_history(
-        clusters,
-        orgs,
-        {handle: user for (handle, *_), user in zip(DEMO_USERS, users, strict=True)},
-        experts,
-    )
-    return {
-        "clusters": len(clusters),
-        "organisations": len(orgs),
-        "users": len(users),
-        "experts": len(experts),
-        **history,
-    }

@@ -21,6 +21,7 @@ qualifications and yearly figures are reconciled on every run; the rest is loade
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import random
 from collections import defaultdict
@@ -42,7 +43,9 @@ from grants.applications.models import (
     TeamMember,
 )
 from grants.core import audit
+from grants.demo.roster import ORGANISATIONS, seed_organisations
 from grants.extensions import db
+from grants.funding.contracting import issue_task_book
 from grants.funding.models import (
     Disbursement,
     Expenditure,
@@ -735,8 +738,6 @@ def ts(day: date, hour: int = 2, minute: int = 0) -> datetime:
 
 
 def add_months(day: date, months: int) -> date:
-    import calendar
-
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -2360,8 +2361,6 @@ def issue_task_books(actor) -> int:
 
     Rendering takes seconds per PDF, so tests skip it unless ``DEMO_TASK_BOOKS`` is set.
     """
-    from grants.funding.contracting import issue_task_book
-
     waiting = db.session.scalars(
         sa.select(Project).where(Project.state == "contracting", Project.task_book_sha256.is_(None))
     ).all()
@@ -2378,8 +2377,6 @@ def seed_history(
     ``orgs`` maps the plan organisations' demo indexes to their rows and is completed with
     the history's other enterprises; ``users`` maps demo handles to accounts.
     """
-    from grants.demo import ORGANISATIONS, seed_organisations
-
     orgs.update(seed_organisations(clusters, HISTORY_ORGANISATIONS))
     retire_qualifications(orgs)
     figures = seed_year_figures(orgs, [*ORGANISATIONS, *HISTORY_ORGANISATIONS])
