@@ -50,16 +50,6 @@ MAX_AMOUNT = Decimal("999999999999.99")  # the yuan column holds 14 digits, two 
 RECOVERY_STATES = ("terminated", "acceptance_failed", "closed")
 SPENDING_STATES = ("in_progress", "acceptance_review")  # as the rule spending.report
 HUNDRED = Decimal(100)
-EXPENDITURE_STATE_LABELS = {
-    "submitted": _l("Waiting for verification"),
-    "verified": _l("Verified"),
-    "returned": _l("Returned for correction"),
-}
-
-
-def state_label(state: str) -> str:
-    """The translated name of a spending report's state."""
-    return str(EXPENDITURE_STATE_LABELS.get(state, state))
 
 
 def category_label(category: str) -> str:

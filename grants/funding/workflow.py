@@ -14,16 +14,17 @@ Application: approved ─contract→ contracted (the project and its task book a
 
 from flask_babel import lazy_gettext as _l
 
+from grants.applications.models import ApplicationState
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import is_system
 from grants.core.workflow import Transition, Workflow
 from grants.funding.models import (
-    DISBURSEMENT_STATES,
-    EXPENDITURE_STATES,
-    SIGNATURE_STATES,
     Disbursement,
+    DisbursementState,
     Expenditure,
+    ExpenditureState,
     TaskBookSignature,
+    TaskBookSignatureState,
 )
 from grants.funding.rules import is_requester
 from grants.projects.rules import finance, owner, staff
@@ -36,21 +37,21 @@ SPENDING = "grants.funding.spending"
 DISBURSEMENT_WORKFLOW = Workflow(
     name="disbursement",
     model=Disbursement,
-    states=DISBURSEMENT_STATES,
+    states=DisbursementState,
     transitions=[
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "approve",
-            "approved",
+            DisbursementState.APPROVED,
             finance & ~is_requester,
             guard=_lazy(DISBURSEMENTS, "guard_approve"),
             effect=_lazy(DISBURSEMENTS, "on_approve"),
             label=_l("Check and approve"),
         ),
         Transition(
-            "approved",
+            DisbursementState.APPROVED,
             "pay",
-            "paid",
+            DisbursementState.PAID,
             finance,
             guard=_lazy(DISBURSEMENTS, "guard_pay"),
             effect=_lazy(DISBURSEMENTS, "on_pay"),
@@ -58,9 +59,9 @@ DISBURSEMENT_WORKFLOW = Workflow(
             label=_l("Mark as paid"),
         ),
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "reject",
-            "rejected",
+            DisbursementState.REJECTED,
             finance,
             guard=_lazy(DISBURSEMENTS, "guard_reject"),
             effect=_lazy(DISBURSEMENTS, "on_reject"),
@@ -68,18 +69,18 @@ DISBURSEMENT_WORKFLOW = Workflow(
             label=_l("Reject the release"),
         ),
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "cancel",
-            "cancelled",
+            DisbursementState.CANCELLED,
             staff | is_system,
             guard=_lazy(DISBURSEMENTS, "guard_cancel"),
             effect=_lazy(DISBURSEMENTS, "on_cancel"),
             label=_l("Cancel the release"),
         ),
         Transition(
-            "approved",
+            DisbursementState.APPROVED,
             "cancel",
-            "cancelled",
+            DisbursementState.CANCELLED,
             staff | is_system,
             guard=_lazy(DISBURSEMENTS, "guard_cancel"),
             effect=_lazy(DISBURSEMENTS, "on_cancel"),
@@ -91,21 +92,21 @@ DISBURSEMENT_WORKFLOW = Workflow(
 SIGNATURE_WORKFLOW = Workflow(
     name="task_book_signature",
     model=TaskBookSignature,
-    states=SIGNATURE_STATES,
+    states=TaskBookSignatureState,
     transitions=[
         Transition(
-            "signed_uploaded",
+            TaskBookSignatureState.SIGNED_UPLOADED,
             "confirm",
-            "confirmed",
+            TaskBookSignatureState.CONFIRMED,
             staff,
             guard=_lazy(CONTRACTING, "guard_confirm_signature"),
             effect=_lazy(CONTRACTING, "on_confirm_signature"),
             label=_l("Confirm the signed task book"),
         ),
         Transition(
-            "signed_uploaded",
+            TaskBookSignatureState.SIGNED_UPLOADED,
             "return",
-            "returned",
+            TaskBookSignatureState.RETURNED,
             staff,
             guard=text_required(
                 "reason", _l("Say what is wrong with the signed copy: the applicant will read it.")
@@ -120,21 +121,21 @@ SIGNATURE_WORKFLOW = Workflow(
 EXPENDITURE_WORKFLOW = Workflow(
     name="expenditure",
     model=Expenditure,
-    states=EXPENDITURE_STATES,
+    states=ExpenditureState,
     transitions=[
         Transition(
-            "submitted",
+            ExpenditureState.SUBMITTED,
             "verify",
-            "verified",
+            ExpenditureState.VERIFIED,
             finance,
             guard=_lazy(SPENDING, "guard_verify"),
             effect=_lazy(SPENDING, "on_verify"),
             label=_l("Verify the spending report"),
         ),
         Transition(
-            "submitted",
+            ExpenditureState.SUBMITTED,
             "return",
-            "returned",
+            ExpenditureState.RETURNED,
             finance,
             guard=text_required("note", _l("Say what is wrong: the project owner will read it.")),
             effect=_lazy(SPENDING, "on_return"),
@@ -142,9 +143,9 @@ EXPENDITURE_WORKFLOW = Workflow(
             label=_l("Return the spending report"),
         ),
         Transition(
-            "returned",
+            ExpenditureState.RETURNED,
             "resubmit",
-            "submitted",
+            ExpenditureState.SUBMITTED,
             owner,
             effect=_lazy(SPENDING, "on_resubmit"),
             label=_l("Resubmit"),
@@ -155,9 +156,9 @@ EXPENDITURE_WORKFLOW = Workflow(
 # Contracting closes the application's lifecycle: from here on the project carries it.
 APPLICATION_WORKFLOW.add(
     Transition(
-        "approved",
+        ApplicationState.APPROVED,
         "contract",
-        "contracted",
+        ApplicationState.CONTRACTED,
         staff,
         guard=_lazy(CONTRACTING, "guard_contract"),
         label=_l("Contract"),

@@ -59,6 +59,7 @@ from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.money import MoneyError, format_wan, money_text, to_money
+from grants.core.states import label_of
 from grants.core.templating import local_date
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
@@ -69,13 +70,13 @@ from grants.notifications.operations import notify
 from grants.projects import files
 from grants.projects.models import (
     CHANGE_KINDS,
-    PROJECT_STATE_LABELS,
     ChangeRequest,
     Milestone,
     Project,
     ProjectFile,
     ProjectKpi,
     ProjectMember,
+    ProjectState,
 )
 
 MAX_EXTENSION_MONTHS = 12
@@ -792,8 +793,8 @@ def _withdrawal_rows(project, before, after) -> list[DiffRow]:
     return [
         DiffRow(
             _("State of the project"),
-            str(PROJECT_STATE_LABELS.get(old, old)),
-            str(PROJECT_STATE_LABELS["terminated"]),
+            label_of(ProjectState, old),
+            label_of(ProjectState, ProjectState.TERMINATED),
         )
     ]
 

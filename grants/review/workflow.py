@@ -11,18 +11,19 @@ objection is upheld.
 
 from flask_babel import lazy_gettext as _l
 
+from grants.applications.models import ApplicationState
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import has_role, is_system
 from grants.core.workflow import Transition, Workflow
 from grants.review.models import (
-    ASSIGNMENT_STATES,
-    NOTICE_STATES,
-    OBJECTION_STATES,
-    REVIEW_STATES,
     Assignment,
+    AssignmentState,
+    NoticeState,
     Objection,
+    ObjectionState,
     PublicNotice,
     Review,
+    ReviewState,
 )
 from grants.review.rules import expert, is_expert_of, is_review_author
 
@@ -53,21 +54,21 @@ def _lazy(module: str, name: str):
 ASSIGNMENT_WORKFLOW = Workflow(
     name="assignment",
     model=Assignment,
-    states=ASSIGNMENT_STATES,
+    states=AssignmentState,
     transitions=[
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "accept",
-            "accepted",
+            AssignmentState.ACCEPTED,
             expert & is_expert_of,
             guard=_lazy("grants.review.assignments", "guard_accept"),
             effect=_lazy("grants.review.assignments", "on_accept"),
             label=_l("Accept"),
         ),
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "decline",
-            "declined",
+            AssignmentState.DECLINED,
             expert & is_expert_of,
             guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
             effect=_lazy("grants.review.assignments", "on_decline"),
@@ -75,17 +76,17 @@ ASSIGNMENT_WORKFLOW = Workflow(
             label=_l("Decline"),
         ),
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "withdraw",
-            "withdrawn",
+            AssignmentState.WITHDRAWN,
             staff,
             effect=_lazy("grants.review.assignments", "on_withdraw"),
             label=_l("Withdraw invitation"),
         ),
         Transition(
-            "accepted",
+            AssignmentState.ACCEPTED,
             "withdraw",
-            "withdrawn",
+            AssignmentState.WITHDRAWN,
             staff,
             effect=_lazy("grants.review.assignments", "on_withdraw"),
             label=_l("Withdraw invitation"),
@@ -94,7 +95,7 @@ ASSIGNMENT_WORKFLOW = Workflow(
             Transition(
                 source,
                 "recuse",
-                "withdrawn",
+                AssignmentState.WITHDRAWN,
                 expert & is_expert_of,
                 guard=_text_required(
                     "reason",
@@ -104,19 +105,19 @@ ASSIGNMENT_WORKFLOW = Workflow(
                 notify=_lazy("grants.review.assignments", "notify_conflict"),
                 label=_l("Declare a conflict and withdraw"),
             )
-            for source in ("invited", "accepted")
+            for source in (AssignmentState.INVITED, AssignmentState.ACCEPTED)
         ],
         *[
             Transition(
                 source,
                 "conflict_found",
-                "withdrawn",
+                AssignmentState.WITHDRAWN,
                 (expert & is_expert_of) | staff | is_system,
                 guard=_lazy("grants.review.assignments", "guard_conflict_found"),
                 effect=_lazy("grants.review.assignments", "on_conflict"),
                 notify=_lazy("grants.review.assignments", "notify_conflict"),
             )
-            for source in ("invited", "accepted")
+            for source in (AssignmentState.INVITED, AssignmentState.ACCEPTED)
         ],
     ],
 )
@@ -124,21 +125,21 @@ ASSIGNMENT_WORKFLOW = Workflow(
 REVIEW_WORKFLOW = Workflow(
     name="review",
     model=Review,
-    states=REVIEW_STATES,
+    states=ReviewState,
     transitions=[
         Transition(
-            "draft",
+            ReviewState.DRAFT,
             "submit",
-            "submitted",
+            ReviewState.SUBMITTED,
             expert & is_review_author,
             guard=_lazy("grants.review.scoring", "guard_submit"),
             effect=_lazy("grants.review.scoring", "on_submit"),
             label=_l("Submit review"),
         ),
         Transition(
-            "submitted",
+            ReviewState.SUBMITTED,
             "reopen",
-            "draft",
+            ReviewState.DRAFT,
             staff,
             guard=_text_required(
                 "reason", _l("Give the reason for reopening: it is kept in the audit log.")
@@ -153,21 +154,21 @@ REVIEW_WORKFLOW = Workflow(
 NOTICE_WORKFLOW = Workflow(
     name="notice",
     model=PublicNotice,
-    states=NOTICE_STATES,
+    states=NoticeState,
     transitions=[
         Transition(
-            "draft",
+            NoticeState.DRAFT,
             "publish",
-            "published",
+            NoticeState.PUBLISHED,
             staff,
             guard=_lazy("grants.review.decisions", "guard_publish_notice"),
             effect=_lazy("grants.review.decisions", "on_publish_notice"),
             label=_l("Publish"),
         ),
         Transition(
-            "published",
+            NoticeState.PUBLISHED,
             "close",
-            "closed",
+            NoticeState.CLOSED,
             staff | is_system,
             guard=_lazy("grants.review.decisions", "guard_close_notice"),
             label=_l("Close"),
@@ -178,21 +179,21 @@ NOTICE_WORKFLOW = Workflow(
 OBJECTION_WORKFLOW = Workflow(
     name="objection",
     model=Objection,
-    states=OBJECTION_STATES,
+    states=ObjectionState,
     transitions=[
         Transition(
-            "open",
+            ObjectionState.OPEN,
             "uphold",
-            "upheld",
+            ObjectionState.UPHELD,
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
             effect=_lazy("grants.review.decisions", "on_resolve_objection"),
             label=_l("Uphold"),
         ),
         Transition(
-            "open",
+            ObjectionState.OPEN,
             "dismiss",
-            "dismissed",
+            ObjectionState.DISMISSED,
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
             effect=_lazy("grants.review.decisions", "on_resolve_objection"),
@@ -204,35 +205,35 @@ OBJECTION_WORKFLOW = Workflow(
 # The application's review and decision events, added to the one application table.
 APPLICATION_WORKFLOW.add(
     Transition(
-        "under_review",
+        ApplicationState.UNDER_REVIEW,
         "finish_review",
-        "reviewed",
+        ApplicationState.REVIEWED,
         staff,
         guard=_lazy("grants.review.scoring", "guard_finish_review"),
         label=_l("Close the review"),
     ),
     Transition(
-        "reviewed",
+        ApplicationState.REVIEWED,
         "approve",
-        "approved",
+        ApplicationState.APPROVED,
         staff,
         guard=_lazy("grants.review.decisions", "guard_approve"),
         effect=_lazy("grants.review.decisions", "on_approve"),
         label=_l("Approve"),
     ),
     Transition(
-        "reviewed",
+        ApplicationState.REVIEWED,
         "decline",
-        "declined",
+        ApplicationState.DECLINED,
         staff,
         guard=_text_required("reasons", _l("Give the reasons for declining.")),
         effect=_lazy("grants.review.decisions", "on_decline"),
         label=_l("Decline"),
     ),
     Transition(
-        "approved",
+        ApplicationState.APPROVED,
         "overturn",
-        "declined",
+        ApplicationState.DECLINED,
         staff,
         guard=_lazy("grants.review.decisions", "guard_overturn"),
         effect=_lazy("grants.review.decisions", "on_overturn"),

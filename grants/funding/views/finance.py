@@ -34,9 +34,9 @@ from grants.funding.forms.finance import (
     RequestReleaseForm,
 )
 from grants.funding.models import (
-    DISBURSEMENT_STATE_LABELS,
     ENDED_DISBURSEMENT_STATES,
     Disbursement,
+    DisbursementState,
     Tranche,
 )
 from grants.funding.queries import spent_by_category
@@ -416,7 +416,7 @@ def _filter_choices() -> dict:
         "calls": calls,
         "clusters": clusters,
         "years": ledger_ops.filter_years(),
-        "states": list(DISBURSEMENT_STATE_LABELS.items()),
+        "states": DisbursementState.choices(),
     }
 
 

@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 
 from grants.core.actions import actionable, attempt, event_applies
 from grants.core.permissions import can, require
+from grants.core.states import label_of
 from grants.core.storage import download_response
 from grants.core.timeutil import local_to_utc, local_today
 from grants.core.types import utcnow
@@ -42,6 +43,7 @@ from grants.projects.forms.acceptance import (
 from grants.projects.models import (
     ACCEPTANCE_CONCLUSIONS,
     OUTCOME_KINDS,
+    FinalReportState,
     Outcome,
     Project,
     ProjectFile,
@@ -453,7 +455,7 @@ def _statement_not_returnable(project: Project, report):
     flash(
         _(
             "The final financial statement can no longer be returned: it is now “%(state)s”.",
-            state=str(ops.REPORT_STATE_LABELS.get(report.state, report.state)),
+            state=label_of(FinalReportState, report.state),
         ),
         "warning",
     )
