@@ -52,6 +52,7 @@ from grants.extensions import db
 from grants.funding.models import (
     TRIGGERS,
     Disbursement,
+    DisbursementState,
     ProjectBudgetLine,
     ProjectCodeCounter,
     TaskBookSignature,
@@ -67,7 +68,11 @@ CATEGORIES = tuple(BUDGET_CATEGORIES)
 # (in proportion to their shares of funding), the rest on acceptance.
 DEFAULT_CONTRACT_SHARE = Decimal("0.30")
 DEFAULT_MILESTONES_SHARE = Decimal("0.50")
-LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
+LIVE_DISBURSEMENT_STATES = (
+    DisbursementState.REQUESTED,
+    DisbursementState.APPROVED,
+    DisbursementState.PAID,
+)
 TRANCHE_STATUSES = {
     "pending": _l("Waiting for its trigger"),
     "due": _l("Due for release"),

@@ -19,7 +19,11 @@ from grants.core.states import label_of
 from grants.extensions import db
 from grants.projects.models import Project, ProjectState
 
-LIVE_PROJECT_STATES = ("in_progress", "acceptance_review", "accepted")
+LIVE_PROJECT_STATES = (
+    ProjectState.IN_PROGRESS,
+    ProjectState.ACCEPTANCE_REVIEW,
+    ProjectState.ACCEPTED,
+)
 
 
 def locked_project_state(project: Project) -> str:

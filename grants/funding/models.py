@@ -105,7 +105,7 @@ class DisbursementState(StateSet):
 
 
 # A rejected or cancelled release frees its tranche for a new request (or ends with it).
-ENDED_DISBURSEMENT_STATES = ("rejected", "cancelled")
+ENDED_DISBURSEMENT_STATES = (DisbursementState.REJECTED, DisbursementState.CANCELLED)
 
 
 class Disbursement(db.Model):

@@ -89,7 +89,7 @@ REPORT_DOCUMENTS = {
     "final_report": _l("Final report"),
     "final_statement": _l("Final financial statement"),
 }
-EDITABLE_STATES = ("draft", "returned")
+EDITABLE_STATES = (FinalReportState.DRAFT, FinalReportState.RETURNED)
 CONCLUDABLE = ("pass", "rectify", "fail")
 TWO_PLACES = Decimal("0.01")
 

@@ -71,6 +71,7 @@ from grants.projects import files
 from grants.projects.models import (
     CHANGE_KINDS,
     ChangeRequest,
+    ChangeRequestState,
     Milestone,
     Project,
     ProjectFile,
@@ -80,7 +81,7 @@ from grants.projects.models import (
 )
 
 MAX_EXTENSION_MONTHS = 12
-OPEN_STATES = ("draft", "submitted")
+OPEN_STATES = (ChangeRequestState.DRAFT, ChangeRequestState.SUBMITTED)
 LIVE_DISBURSEMENT_STATES = ("requested", "approved", "paid")
 TEAM_MEMBER_ROLES = ("core", "member")
 FORMER_PRINCIPAL_CHOICES = {

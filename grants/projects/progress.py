@@ -26,9 +26,15 @@ from grants.extensions import db
 from grants.funding.triggers import mark_due
 from grants.notifications.operations import notify
 from grants.projects import files
-from grants.projects.models import Milestone, ProgressReport, Project, ProjectFile
+from grants.projects.models import (
+    Milestone,
+    ProgressReport,
+    ProgressReportState,
+    Project,
+    ProjectFile,
+)
 
-EDITABLE_STATES = ("draft", "returned")
+EDITABLE_STATES = (ProgressReportState.DRAFT, ProgressReportState.RETURNED)
 
 
 class ProgressError(OperationError):

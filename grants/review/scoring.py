@@ -35,7 +35,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
-from grants.applications.models import Application
+from grants.applications.models import Application, ApplicationState
 from grants.core import audit
 from grants.core.states import label_of
 from grants.core.timeutil import utc_to_local
@@ -59,7 +59,13 @@ COMMENT_MIN_LENGTH = 50
 COMMENT_MAX_LENGTH = 10000
 SCORE_PLACES = 2
 #: Application states in which the review matrix shows an application.
-MATRIX_STATES = ("under_review", "reviewed", "approved", "declined", "contracted")
+MATRIX_STATES = (
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.DECLINED,
+    ApplicationState.CONTRACTED,
+)
 
 
 class ScoringError(Exception):

@@ -178,3 +178,10 @@ def test_release_page_shows_unapproved_comment_as_awaiting_approval(client, logi
     # 不予立项 is the application's outcome here, shown once in its outcome badge; the
     # comments awaiting approval must not read 不予立项.
     assert page.count("不予立项") == 1
+
+
+def test_concurrent_project_cap_counts_the_same_live_states(app):
+    """限项 counts live applications: the set keeps exactly its members."""
+    from grants.applications.checks import LIVE_STATES
+
+    assert set(LIVE_STATES) == {"submitted", "under_review", "reviewed", "approved", "contracted"}

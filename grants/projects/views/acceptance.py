@@ -47,12 +47,19 @@ from grants.projects.models import (
     Outcome,
     Project,
     ProjectFile,
+    ProjectState,
 )
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp
 from grants.projects.views.tracking import require_file_readable
 
-TAB_STATES = ("in_progress", "acceptance_review", "accepted", "acceptance_failed", "closed")
+TAB_STATES = (
+    ProjectState.IN_PROGRESS,
+    ProjectState.ACCEPTANCE_REVIEW,
+    ProjectState.ACCEPTED,
+    ProjectState.ACCEPTANCE_FAILED,
+    ProjectState.CLOSED,
+)
 FILE_PURPOSES = ("final_report", "final_statement", "outcome_evidence")
 DUE_DAYS = 14
 
