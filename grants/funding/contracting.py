@@ -73,14 +73,6 @@ LIVE_DISBURSEMENT_STATES = (
     DisbursementState.APPROVED,
     DisbursementState.PAID,
 )
-TRANCHE_STATUSES = {
-    "pending": _l("Waiting for its trigger"),
-    "due": _l("Due for release"),
-    "requested": _l("Release requested"),
-    "approved": _l("Approved by finance"),
-    "paid": _l("Paid"),
-    "cancelled": _l("Cancelled"),
-}
 SIGNED_COPY_KINDS = ("pdf", "png", "jpg")
 
 

@@ -57,6 +57,18 @@ TRIGGERS = {
 }
 
 
+@state_set("tranche")
+class TrancheStatus(StateSet):
+    """Where a tranche stands, derived from its trigger and its latest disbursement (not stored)."""
+
+    PENDING = "pending", lazy_pgettext("tranche state", "Waiting for its trigger"), "secondary"
+    DUE = "due", lazy_pgettext("tranche state", "Due for release"), "warning"
+    REQUESTED = "requested", lazy_pgettext("tranche state", "Release requested"), "info"
+    APPROVED = "approved", lazy_pgettext("tranche state", "Approved by finance"), "primary"
+    PAID = "paid", lazy_pgettext("tranche state", "Paid"), "success"
+    CANCELLED = "cancelled", lazy_pgettext("tranche state", "Cancelled"), "light"
+
+
 class Tranche(db.Model):
     """One instalment of the award with the event that makes it due (``due_since``)."""
 

@@ -29,11 +29,14 @@ ALLOWED_SHARED_LABELS = {
     "已提交": {"application", "progress_report"},
     # 排队中: waiting for a worker; a portfolio report is produced by a background job.
     "排队中": {"job", "portfolio_report"},
+    # A tranche's status mirrors its disbursement's state once a release is requested.
+    "财务已审核": {"disbursement", "tranche"},
+    "已拨付": {"disbursement", "tranche"},
 }
 
-# State sets without a workflow table: a derived condition (comment_release) or a status the
-# job runner and the mailer set themselves (job, outbox_email).
-SETS_WITHOUT_WORKFLOW = {"comment_release", "job", "outbox_email"}
+# State sets without a workflow table: a derived condition (comment_release, tranche) or a
+# status the job runner and the mailer set themselves (job, outbox_email).
+SETS_WITHOUT_WORKFLOW = {"comment_release", "job", "outbox_email", "tranche"}
 
 
 def chinese_labels() -> dict[tuple[str, str], str]:
