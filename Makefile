@@ -100,7 +100,7 @@ translations: $(INSTALLED)
 
 translations-update: $(INSTALLED)
 	@mkdir -p $(TRANSLATIONS)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $(POT) .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -k pgettext:1c,2 -o $(POT) .
 	@if [ -f $(TRANSLATIONS)/$(LOCALE)/LC_MESSAGES/messages.po ]; then \
 	  $(BIN)/pybabel update -i $(POT) -d $(TRANSLATIONS) -l $(LOCALE) --no-fuzzy-matching; \
 	else \

@@ -21,7 +21,12 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from grants.applications.models import BUDGET_CATEGORIES, BUSINESS_SUB_ITEMS, Application
+from grants.applications.models import (
+    BUDGET_CATEGORIES,
+    BUSINESS_SUB_ITEMS,
+    Application,
+    ApplicationState,
+)
 from grants.core.money import format_wan
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
@@ -31,7 +36,13 @@ from grants.programmes.models import Call
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-LIVE_STATES = ("submitted", "under_review", "reviewed", "approved", "contracted")
+LIVE_STATES = (
+    ApplicationState.SUBMITTED,
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.CONTRACTED,
+)
 
 SECTIONS = {
     "basic": _l("Basic information"),

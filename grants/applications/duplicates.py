@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from grants.applications.models import Application
+from grants.applications.models import Application, ApplicationState
 from grants.extensions import db
 from grants.programmes.models import Call
 
-IGNORED_STATES = ("draft", "withdrawn")
+IGNORED_STATES = (ApplicationState.DRAFT, ApplicationState.WITHDRAWN)
 DEFAULT_THRESHOLDS = {"title": 0.8, "summary": 0.7}
 FIELDS = ("title", "summary")
 

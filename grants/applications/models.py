@@ -7,37 +7,30 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, label_of, state_set
 from grants.core.storage import holds_stored_keys
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
-APPLICATION_STATES = (
-    "draft",
-    "submitted",
-    "returned",
-    "withdrawn",
-    "rejected",
-    "under_review",
-    "reviewed",
-    "approved",
-    "declined",
-    "contracted",
-)
 
-STATE_LABELS = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "returned": _l("Returned for revision"),
-    "withdrawn": _l("Withdrawn"),
-    "rejected": _l("Rejected at formal check"),
-    "under_review": _l("Under expert review"),
-    "reviewed": _l("Reviewed"),
-    "approved": _l("Approved"),
-    "declined": _l("Declined"),
-    "contracted": _l("Contracted"),
-}
+@state_set("application")
+class ApplicationState(StateSet):
+    """The states of an application (申报书)."""
+
+    DRAFT = "draft", lazy_pgettext("application state", "Draft"), "secondary"
+    SUBMITTED = "submitted", lazy_pgettext("application state", "Submitted"), "primary"
+    RETURNED = "returned", lazy_pgettext("application state", "Returned for revision"), "warning"
+    WITHDRAWN = "withdrawn", lazy_pgettext("application state", "Withdrawn"), "light"
+    REJECTED = "rejected", lazy_pgettext("application state", "Rejected at formal check"), "danger"
+    UNDER_REVIEW = "under_review", lazy_pgettext("application state", "Under expert review"), "info"
+    REVIEWED = "reviewed", lazy_pgettext("application state", "Reviewed"), "info"
+    APPROVED = "approved", lazy_pgettext("application state", "Approved"), "success"
+    DECLINED = "declined", lazy_pgettext("application state", "Declined"), "dark"
+    CONTRACTED = "contracted", lazy_pgettext("application state", "Contracted"), "success"
+
 
 # Budget categories of the central fiscal S&T funds rules: 设备费, 业务费 (with sub-items),
 # 劳务费 (direct costs) and 间接费用 (indirect costs).
@@ -160,7 +153,7 @@ class Application(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(STATE_LABELS.get(self.state, self.state))
+        return label_of(ApplicationState, self.state)
 
     @property
     def principal(self) -> TeamMember | None:

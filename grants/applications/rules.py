@@ -1,5 +1,6 @@
 """Who may see, edit and check applications."""
 
+from grants.applications.models import ApplicationState
 from grants.core.permissions import has_role, in_state, predicate, rule
 
 
@@ -19,7 +20,7 @@ def has_organisation(user, obj) -> bool:
 
 applicant_member = has_role("applicant") & is_member
 staff = has_role("bureau", "admin")
-EDITABLE_STATES = ("draft", "returned")
+EDITABLE_STATES = (ApplicationState.DRAFT, ApplicationState.RETURNED)
 # A draft belongs to its organisation until it is submitted: nobody else reads it, its
 # attachments or its PDF. A returned application was submitted and stays visible.
 submitted_once = ~in_state("draft")

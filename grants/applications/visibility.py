@@ -16,10 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from grants.applications.models import STATE_LABELS, Application
+from grants.applications.models import Application, ApplicationState
+from grants.core.states import label_of
 
 # States the applicant reads as "under_review" until the decision is released.
-HIDDEN_UNTIL_RELEASE = ("reviewed", "approved", "declined")
+HIDDEN_UNTIL_RELEASE = (
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.DECLINED,
+)
 
 _release_lookup: Callable[[Application], bool] | None = None
 _internal_viewer: Callable[[object, Application], bool] | None = None
@@ -46,7 +51,7 @@ def applicant_state(application: Application) -> str:
 
 
 def applicant_state_label(application: Application) -> str:
-    return str(STATE_LABELS[applicant_state(application)])
+    return label_of(ApplicationState, applicant_state(application))
 
 
 def applicant_last_change(application: Application) -> datetime | None:
@@ -76,7 +81,7 @@ def shown_state(application: Application, viewer=None) -> str:
 
 
 def shown_state_label(application: Application, viewer=None) -> str:
-    return str(STATE_LABELS[shown_state(application, viewer)])
+    return label_of(ApplicationState, shown_state(application, viewer))
 
 
 def shown_last_change(application: Application, viewer=None) -> datetime | None:

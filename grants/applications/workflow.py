@@ -7,7 +7,7 @@ funding domains, which add their transitions to this table when they arrive.
 from flask_babel import lazy_gettext as _l
 
 from grants.applications import checks, operations
-from grants.applications.models import APPLICATION_STATES, Application, FormalCheck
+from grants.applications.models import Application, ApplicationState, FormalCheck
 from grants.applications.rules import applicant_member, staff
 from grants.core.workflow import Transition, Workflow
 
@@ -54,12 +54,12 @@ def _notify_applicants(kind, subject):
 APPLICATION_WORKFLOW = Workflow(
     name="application",
     model=Application,
-    states=APPLICATION_STATES,
+    states=ApplicationState,
     transitions=[
         Transition(
-            "draft",
+            ApplicationState.DRAFT,
             "submit",
-            "submitted",
+            ApplicationState.SUBMITTED,
             applicant_member,
             guard=_submission_guard,
             effect=_on_submit,
@@ -67,9 +67,9 @@ APPLICATION_WORKFLOW = Workflow(
             label=_l("Submit"),
         ),
         Transition(
-            "returned",
+            ApplicationState.RETURNED,
             "submit",
-            "submitted",
+            ApplicationState.SUBMITTED,
             applicant_member,
             guard=_submission_guard,
             effect=_on_submit,
@@ -79,25 +79,25 @@ APPLICATION_WORKFLOW = Workflow(
             label=_l("Resubmit"),
         ),
         Transition(
-            "submitted",
+            ApplicationState.SUBMITTED,
             "withdraw",
-            "withdrawn",
+            ApplicationState.WITHDRAWN,
             applicant_member,
             notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
             label=_l("Withdraw"),
         ),
         Transition(
-            "returned",
+            ApplicationState.RETURNED,
             "withdraw",
-            "withdrawn",
+            ApplicationState.WITHDRAWN,
             applicant_member,
             notify=_notify_applicants("application.withdrawn", _l("Application %(ref)s withdrawn")),
             label=_l("Withdraw"),
         ),
         Transition(
-            "submitted",
+            ApplicationState.SUBMITTED,
             "pass_check",
-            "under_review",
+            ApplicationState.UNDER_REVIEW,
             staff,
             effect=_record_check("pass"),
             notify=_notify_applicants(
@@ -106,9 +106,9 @@ APPLICATION_WORKFLOW = Workflow(
             label=_l("Pass to review"),
         ),
         Transition(
-            "submitted",
+            ApplicationState.SUBMITTED,
             "return",
-            "returned",
+            ApplicationState.RETURNED,
             staff,
             guard=_reasons_required,
             effect=_record_check("return"),
@@ -118,9 +118,9 @@ APPLICATION_WORKFLOW = Workflow(
             label=_l("Return for revision"),
         ),
         Transition(
-            "submitted",
+            ApplicationState.SUBMITTED,
             "reject",
-            "rejected",
+            ApplicationState.REJECTED,
             staff,
             guard=_reasons_required,
             effect=_record_check("reject"),

@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column
 
+from grants.core.states import StateSet, state_set
 from grants.core.types import UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -33,7 +35,14 @@ class AuditEvent(db.Model):
     __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 
 
-JOB_STATES = ("queued", "running", "finished", "failed")
+@state_set("job")
+class JobState(StateSet):
+    """The status of a background job (stored in ``Job.status``; the jobs table has no workflow)."""
+
+    QUEUED = "queued", lazy_pgettext("job state", "Queued"), "secondary"
+    RUNNING = "running", lazy_pgettext("job state", "Running"), "primary"
+    FINISHED = "finished", lazy_pgettext("job state", "Finished"), "success"
+    FAILED = "failed", lazy_pgettext("job state", "Failed"), "danger"
 
 
 class Job(db.Model):

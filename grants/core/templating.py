@@ -14,6 +14,7 @@ from grants.core.i18n import html_lang, select_timezone, translations
 from grants.core.money import format_wan, format_yuan
 from grants.core.permissions import can as _can
 from grants.core.signals import Hook
+from grants.core.states import state_badge_filter, state_label_filter
 from grants.core.workflow import can_fire as _can_fire
 
 
@@ -84,7 +85,12 @@ def init_templating(app: Flask) -> None:
         control_label=widgets.label,
     )
     app.jinja_env.filters.update(
-        yuan=format_yuan, wan=format_wan, datetime=local_datetime, date=local_date
+        yuan=format_yuan,
+        wan=format_wan,
+        datetime=local_datetime,
+        date=local_date,
+        state_label=state_label_filter,
+        state_badge_colour=state_badge_filter,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -17,7 +17,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_timezone, lazy_pgettext
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,7 +25,7 @@ from grants.core.actions import action
 from grants.core.audit import record
 from grants.core.dashboard import panels_for
 from grants.core.jobs import label_of, redis_connection, retry
-from grants.core.models import AuditEvent, Job
+from grants.core.models import AuditEvent, Job, JobState
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.redirects import safe_next
@@ -87,27 +87,13 @@ def job_status(job_id: int):
     return render_template(template, job=job)
 
 
-JOB_STATE_LABELS = {
-    "queued": lazy_pgettext("job state", "Queued"),
-    "running": lazy_pgettext("job state", "Running"),
-    "finished": lazy_pgettext("job state", "Finished"),
-    "failed": lazy_pgettext("job state", "Failed"),
-}
-JOB_STATE_BADGES = {
-    "queued": "secondary",
-    "running": "primary",
-    "finished": "success",
-    "failed": "danger",
-}
-
-
 @bp.get("/admin/jobs")
 def jobs():
     """Background jobs, newest first: state, attempts and why a failed one failed (bureau, admin)."""
     require("job.list")
     state = request.args.get("state", "")
     stmt = sa.select(Job).order_by(Job.id.desc())
-    if state in JOB_STATE_LABELS:
+    if JobState.known(state):
         stmt = stmt.where(Job.status == state)
     else:
         state = ""
@@ -128,8 +114,7 @@ def jobs():
         state=state,
         counts=counts,
         waiting=waiting,
-        labels=JOB_STATE_LABELS,
-        badges=JOB_STATE_BADGES,
+        labels=dict(JobState.choices()),
     )
 
 

@@ -26,6 +26,7 @@ from grants.core import audit
 from grants.core.permissions import Predicate
 from grants.core.refusals import OperationError
 from grants.core.signals import state_entered
+from grants.core.states import StateSet, record_transitions
 from grants.extensions import db
 
 Guard = Callable[[Any, Any, dict], str | None]
@@ -69,16 +70,22 @@ class Transition:
 
 @dataclass
 class Workflow:
-    """A state machine for one model class, keyed by (source state, event)."""
+    """A state machine for one model class, keyed by (source state, event).
+
+    ``states`` is the entity's :class:`~grants.core.states.StateSet`; the table may name no
+    other state, and the set learns from the table which transitions are allowed.
+    """
 
     name: str
     model: type
-    states: tuple[str, ...]
+    states: type[StateSet]
     transitions: Iterable[Transition]
     state_attr: str = "state"
     table: dict[tuple[str, str], Transition] = field(init=False)
 
     def __post_init__(self):
+        if self.states.entity() != self.name:
+            raise ValueError(f"{self.name}: states declared for {self.states.entity()!r}")
         self.table = {}
         self.add(*self.transitions)
         WORKFLOWS[self.model] = self
@@ -88,13 +95,14 @@ class Workflow:
         """Add rows to the table (a later domain extending an earlier lifecycle)."""
         for t in transitions:
             for state in (t.source, t.target):
-                if state not in self.states:
+                if not self.states.known(state):
                     raise ValueError(f"{self.name}: unknown state {state!r}")
             key = (t.source, t.event)
             if key in self.table:
                 raise ValueError(f"{self.name}: duplicate transition {key}")
             self.table[key] = t
         self.transitions = tuple(self.table.values())
+        record_transitions(self.states, ((t.source, t.target) for t in self.transitions))
 
     def find(self, state: str, event: str) -> Transition | None:
         return self.table.get((state, event))
@@ -173,7 +181,7 @@ def transition(obj, event: str, actor, **data) -> Transition:
             raise GuardFailed(problem)
     token = _engine_writing.set(True)
     try:
-        setattr(obj, wf.state_attr, t.target)
+        setattr(obj, wf.state_attr, str(t.target))
     finally:
         _engine_writing.reset(token)
     if t.effect is not None:
@@ -185,9 +193,9 @@ def transition(obj, event: str, actor, **data) -> Transition:
         obj,
         actor=actor,
         before={"state": before},
-        after={"state": t.target, **details},
+        after={"state": str(t.target), **details},
     )
-    state_entered(wf.name, t.target).send(obj, actor=actor, data=data)
+    state_entered(wf.name, str(t.target)).send(obj, actor=actor, data=data)
     if t.notify is not None:
         t.notify(obj, actor, data)
     db.session.flush()

@@ -76,14 +76,6 @@ CATEGORIES = tuple(BUDGET_CATEGORIES)
 # (in proportion to their shares of funding), the rest on acceptance.
 DEFAULT_CONTRACT_SHARE = Decimal("0.30")
 DEFAULT_MILESTONES_SHARE = Decimal("0.50")
-TRANCHE_STATUSES = {
-    "pending": _l("Waiting for its trigger"),
-    "due": _l("Due for release"),
-    "requested": _l("Release requested"),
-    "approved": _l("Approved by finance"),
-    "paid": _l("Paid"),
-    "cancelled": _l("Cancelled"),
-}
 SIGNED_COPY_KINDS = ("pdf", "png", "jpg")
 
 

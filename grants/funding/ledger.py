@@ -20,10 +20,9 @@ from grants.core.types import Money
 from grants.core.xlsx import DATE_FORMAT, DATETIME_FORMAT, Column, write_table
 from grants.extensions import db
 from grants.funding.models import (
-    DISBURSEMENT_STATE_LABELS,
-    DISBURSEMENT_STATES,
     ENDED_DISBURSEMENT_STATES,
     Disbursement,
+    DisbursementState,
     Tranche,
 )
 from grants.orgs.models import IndustryCluster, Organisation
@@ -71,7 +70,7 @@ class LedgerFilters:
             call_id=_int_arg(args.get("call")),
             cluster_id=_int_arg(args.get("cluster")),
             year=_int_arg(args.get("year")),
-            state=args.get("state") if args.get("state") in DISBURSEMENT_STATES else "",
+            state=args.get("state") if DisbursementState.known(args.get("state")) else "",
             organisation=(args.get("org") or "").strip()[:100],
             sort=args.get("sort") if args.get("sort") in SORTS else DEFAULT_SORT,
         )
@@ -234,12 +233,12 @@ class LedgerFilters:
             ],
             "state": [
                 {
-                    "key": state,
-                    "label": DISBURSEMENT_STATE_LABELS[state],
+                    "key": str(state),
+                    "label": state.label,
                     "count": by_state[state][0],
                     "amount": by_state[state][1],
                 }
-                for state in DISBURSEMENT_STATES
+                for state in DisbursementState
                 if state in by_state
             ],
         }

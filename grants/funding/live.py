@@ -15,10 +15,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from grants.core.states import label_of
 from grants.extensions import db
-from grants.projects.models import PROJECT_STATE_LABELS, Project
+from grants.projects.models import Project, ProjectState
 
-LIVE_PROJECT_STATES = ("in_progress", "acceptance_review", "accepted")
+LIVE_PROJECT_STATES = (
+    ProjectState.IN_PROGRESS,
+    ProjectState.ACCEPTANCE_REVIEW,
+    ProjectState.ACCEPTED,
+)
 
 
 def locked_project_state(project: Project) -> str:
@@ -35,7 +40,7 @@ def live_project_problem(
     state = locked_project_state(project)
     if state in states:
         return None
-    label = str(PROJECT_STATE_LABELS.get(state, state))
+    label = label_of(ProjectState, state)
     if state == "terminated":
         return _(
             "Project %(code)s has been terminated: no money can be requested, approved or paid for it any "

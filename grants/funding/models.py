@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, label_of, state_set
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -55,6 +57,18 @@ TRIGGERS = {
 }
 
 
+@state_set("tranche")
+class TrancheStatus(StateSet):
+    """Where a tranche stands, derived from its trigger and its latest disbursement (not stored)."""
+
+    PENDING = "pending", lazy_pgettext("tranche state", "Waiting for its trigger"), "secondary"
+    DUE = "due", lazy_pgettext("tranche state", "Due for release"), "warning"
+    REQUESTED = "requested", lazy_pgettext("tranche state", "Release requested"), "info"
+    APPROVED = "approved", lazy_pgettext("tranche state", "Approved by finance"), "primary"
+    PAID = "paid", lazy_pgettext("tranche state", "Paid"), "success"
+    CANCELLED = "cancelled", lazy_pgettext("tranche state", "Cancelled"), "light"
+
+
 class Tranche(db.Model):
     """One instalment of the award with the event that makes it due (``due_since``)."""
 
@@ -91,16 +105,19 @@ class Tranche(db.Model):
         return str(TRIGGERS.get(self.trigger, self.trigger))
 
 
-DISBURSEMENT_STATES = ("requested", "approved", "paid", "rejected", "cancelled")
+@state_set("disbursement")
+class DisbursementState(StateSet):
+    """The states of a disbursement (资金拨付)."""
+
+    REQUESTED = "requested", lazy_pgettext("disbursement state", "Requested"), "info"
+    APPROVED = "approved", lazy_pgettext("disbursement state", "Approved by finance"), "primary"
+    PAID = "paid", lazy_pgettext("disbursement state", "Paid"), "success"
+    REJECTED = "rejected", lazy_pgettext("disbursement state", "Release rejected"), "danger"
+    CANCELLED = "cancelled", lazy_pgettext("disbursement state", "Release cancelled"), "secondary"
+
+
 # A rejected or cancelled release frees its tranche for a new request (or ends with it).
-ENDED_DISBURSEMENT_STATES = ("rejected", "cancelled")
-DISBURSEMENT_STATE_LABELS = {
-    "requested": _l("Requested"),
-    "approved": _l("Approved by finance"),
-    "paid": _l("Paid"),
-    "rejected": _l("Release rejected"),
-    "cancelled": _l("Release cancelled"),
-}
+ENDED_DISBURSEMENT_STATES = (DisbursementState.REJECTED, DisbursementState.CANCELLED)
 
 
 class Disbursement(db.Model):
@@ -183,10 +200,16 @@ class Disbursement(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(DISBURSEMENT_STATE_LABELS.get(self.state, self.state))
+        return label_of(DisbursementState, self.state)
 
 
-EXPENDITURE_STATES = ("submitted", "verified", "returned")
+@state_set("expenditure")
+class ExpenditureState(StateSet):
+    """The states of a spending report line."""
+
+    SUBMITTED = "submitted", lazy_pgettext("expenditure state", "Waiting for verification"), "info"
+    VERIFIED = "verified", lazy_pgettext("expenditure state", "Verified"), "success"
+    RETURNED = "returned", lazy_pgettext("expenditure state", "Returned for correction"), "danger"
 
 
 class Expenditure(db.Model):
@@ -258,12 +281,25 @@ class FundRecovery(db.Model):
     )
 
 
-SIGNATURE_STATES = ("signed_uploaded", "confirmed", "returned")
-SIGNATURE_STATE_LABELS = {
-    "signed_uploaded": _l("Awaiting the bureau's confirmation"),
-    "confirmed": _l("Confirmed by the bureau"),
-    "returned": _l("Returned by the bureau"),
-}
+@state_set("task_book_signature")
+class TaskBookSignatureState(StateSet):
+    """The states of an uploaded signed task book."""
+
+    SIGNED_UPLOADED = (
+        "signed_uploaded",
+        lazy_pgettext("task book signature state", "Awaiting the bureau's confirmation"),
+        "info",
+    )
+    CONFIRMED = (
+        "confirmed",
+        lazy_pgettext("task book signature state", "Confirmed by the bureau"),
+        "success",
+    )
+    RETURNED = (
+        "returned",
+        lazy_pgettext("task book signature state", "Returned by the bureau"),
+        "warning",
+    )
 
 
 class TaskBookSignature(db.Model):
@@ -326,4 +362,4 @@ class TaskBookSignature(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(SIGNATURE_STATE_LABELS.get(self.state, self.state))
+        return label_of(TaskBookSignatureState, self.state)

@@ -44,23 +44,16 @@ from grants.funding.live import live_project_problem
 from grants.funding.models import Expenditure, FundRecovery
 from grants.funding.queries import pending_by_category, spent_by_category
 from grants.notifications.operations import notify
-from grants.projects.models import Project, ProjectFile
+from grants.projects.models import Project, ProjectFile, ProjectState
 
 EVIDENCE_KINDS = storage.DOCUMENTS_AND_IMAGES
 MAX_AMOUNT = Decimal("999999999999.99")  # the yuan column holds 14 digits, two of them decimals
-RECOVERY_STATES = ("terminated", "acceptance_failed", "closed")
-SPENDING_STATES = ("in_progress", "acceptance_review")  # as the rule spending.report
+RECOVERY_STATES = (ProjectState.TERMINATED, ProjectState.ACCEPTANCE_FAILED, ProjectState.CLOSED)
+SPENDING_STATES = (
+    ProjectState.IN_PROGRESS,
+    ProjectState.ACCEPTANCE_REVIEW,
+)  # as the rule spending.report
 HUNDRED = Decimal(100)
-EXPENDITURE_STATE_LABELS = {
-    "submitted": _l("Waiting for verification"),
-    "verified": _l("Verified"),
-    "returned": _l("Returned for correction"),
-}
-
-
-def state_label(state: str) -> str:
-    """The translated name of a spending report's state."""
-    return str(EXPENDITURE_STATE_LABELS.get(state, state))
 
 
 def category_label(category: str) -> str:

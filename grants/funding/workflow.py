@@ -14,17 +14,18 @@ Application: approved ─contract→ contracted (the project and its task book a
 
 from flask_babel import lazy_gettext as _l
 
+from grants.applications.models import ApplicationState
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import is_system
 from grants.core.workflow import Transition, Workflow
 from grants.funding import contracting, disbursements, spending
 from grants.funding.models import (
-    DISBURSEMENT_STATES,
-    EXPENDITURE_STATES,
-    SIGNATURE_STATES,
     Disbursement,
+    DisbursementState,
     Expenditure,
+    ExpenditureState,
     TaskBookSignature,
+    TaskBookSignatureState,
 )
 from grants.funding.rules import is_requester
 from grants.projects.rules import finance, owner, staff
@@ -33,21 +34,21 @@ from grants.projects.workflow import text_required
 DISBURSEMENT_WORKFLOW = Workflow(
     name="disbursement",
     model=Disbursement,
-    states=DISBURSEMENT_STATES,
+    states=DisbursementState,
     transitions=[
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "approve",
-            "approved",
+            DisbursementState.APPROVED,
             finance & ~is_requester,
             guard=disbursements.guard_approve,
             effect=disbursements.on_approve,
             label=_l("Check and approve"),
         ),
         Transition(
-            "approved",
+            DisbursementState.APPROVED,
             "pay",
-            "paid",
+            DisbursementState.PAID,
             finance,
             guard=disbursements.guard_pay,
             effect=disbursements.on_pay,
@@ -55,9 +56,9 @@ DISBURSEMENT_WORKFLOW = Workflow(
             label=_l("Mark as paid"),
         ),
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "reject",
-            "rejected",
+            DisbursementState.REJECTED,
             finance,
             guard=disbursements.guard_reject,
             effect=disbursements.on_reject,
@@ -65,18 +66,18 @@ DISBURSEMENT_WORKFLOW = Workflow(
             label=_l("Reject the release"),
         ),
         Transition(
-            "requested",
+            DisbursementState.REQUESTED,
             "cancel",
-            "cancelled",
+            DisbursementState.CANCELLED,
             staff | is_system,
             guard=disbursements.guard_cancel,
             effect=disbursements.on_cancel,
             label=_l("Cancel the release"),
         ),
         Transition(
-            "approved",
+            DisbursementState.APPROVED,
             "cancel",
-            "cancelled",
+            DisbursementState.CANCELLED,
             staff | is_system,
             guard=disbursements.guard_cancel,
             effect=disbursements.on_cancel,
@@ -88,21 +89,21 @@ DISBURSEMENT_WORKFLOW = Workflow(
 SIGNATURE_WORKFLOW = Workflow(
     name="task_book_signature",
     model=TaskBookSignature,
-    states=SIGNATURE_STATES,
+    states=TaskBookSignatureState,
     transitions=[
         Transition(
-            "signed_uploaded",
+            TaskBookSignatureState.SIGNED_UPLOADED,
             "confirm",
-            "confirmed",
+            TaskBookSignatureState.CONFIRMED,
             staff,
             guard=contracting.guard_confirm_signature,
             effect=contracting.on_confirm_signature,
             label=_l("Confirm the signed task book"),
         ),
         Transition(
-            "signed_uploaded",
+            TaskBookSignatureState.SIGNED_UPLOADED,
             "return",
-            "returned",
+            TaskBookSignatureState.RETURNED,
             staff,
             guard=text_required(
                 "reason", _l("Say what is wrong with the signed copy: the applicant will read it.")
@@ -117,21 +118,21 @@ SIGNATURE_WORKFLOW = Workflow(
 EXPENDITURE_WORKFLOW = Workflow(
     name="expenditure",
     model=Expenditure,
-    states=EXPENDITURE_STATES,
+    states=ExpenditureState,
     transitions=[
         Transition(
-            "submitted",
+            ExpenditureState.SUBMITTED,
             "verify",
-            "verified",
+            ExpenditureState.VERIFIED,
             finance,
             guard=spending.guard_verify,
             effect=spending.on_verify,
             label=_l("Verify the spending report"),
         ),
         Transition(
-            "submitted",
+            ExpenditureState.SUBMITTED,
             "return",
-            "returned",
+            ExpenditureState.RETURNED,
             finance,
             guard=text_required("note", _l("Say what is wrong: the project owner will read it.")),
             effect=spending.on_return,
@@ -139,9 +140,9 @@ EXPENDITURE_WORKFLOW = Workflow(
             label=_l("Return the spending report"),
         ),
         Transition(
-            "returned",
+            ExpenditureState.RETURNED,
             "resubmit",
-            "submitted",
+            ExpenditureState.SUBMITTED,
             owner,
             effect=spending.on_resubmit,
             label=_l("Resubmit"),
@@ -152,9 +153,9 @@ EXPENDITURE_WORKFLOW = Workflow(
 # Contracting closes the application's lifecycle: from here on the project carries it.
 APPLICATION_WORKFLOW.add(
     Transition(
-        "approved",
+        ApplicationState.APPROVED,
         "contract",
-        "contracted",
+        ApplicationState.CONTRACTED,
         staff,
         guard=contracting.guard_contract,
         label=_l("Contract"),

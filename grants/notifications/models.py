@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, state_set
 from grants.core.types import UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -30,7 +32,14 @@ class Notification(db.Model):
     __table_args__ = (sa.Index("ix_notifications_user_unread", "user_id", "read_at"),)
 
 
-OUTBOX_STATES = ("pending", "sent", "failed", "held")
+@state_set("outbox_email")
+class OutboxEmailState(StateSet):
+    """The status of an e-mail in the outbox (stored in ``OutboxEmail.status``; no workflow)."""
+
+    PENDING = "pending", lazy_pgettext("outbox email state", "Waiting to be sent"), "secondary"
+    SENT = "sent", lazy_pgettext("outbox email state", "Sent"), "success"
+    FAILED = "failed", lazy_pgettext("outbox email state", "Sending failed"), "danger"
+    HELD = "held", lazy_pgettext("outbox email state", "Held: no mail server"), "warning"
 
 
 class OutboxEmail(db.Model):

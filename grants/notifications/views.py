@@ -11,7 +11,7 @@ from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.redirects import safe_next
 from grants.extensions import db
-from grants.notifications.models import OUTBOX_STATES, Notification, OutboxEmail
+from grants.notifications.models import Notification, OutboxEmail, OutboxEmailState
 from grants.notifications.operations import mark_read
 
 bp = Blueprint("notifications", __name__)
@@ -66,11 +66,11 @@ def outbox():
     require("outbox.view")
     status = request.args.get("status", "")
     stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc())
-    if status in OUTBOX_STATES:
+    if OutboxEmailState.known(status):
         stmt = stmt.where(OutboxEmail.status == status)
     return render_template(
         "notifications/outbox.html",
         page=paginate(stmt, per_page=20),
         status=status,
-        states=OUTBOX_STATES,
+        states=OutboxEmailState.choices(),
     )

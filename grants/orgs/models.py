@@ -6,10 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, state_set
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -159,7 +160,14 @@ class YearFigure(db.Model):
     )
 
 
-INVITATION_STATES = ("pending", "accepted", "revoked", "expired")
+@state_set("invitation")
+class InvitationState(StateSet):
+    """The states of an invitation to join an organisation."""
+
+    PENDING = "pending", lazy_pgettext("invitation state", "Pending"), "warning"
+    ACCEPTED = "accepted", lazy_pgettext("invitation state", "Accepted"), "success"
+    REVOKED = "revoked", lazy_pgettext("invitation state", "Revoked"), "secondary"
+    EXPIRED = "expired", lazy_pgettext("invitation state", "Expired"), "light"
 
 
 class Invitation(db.Model):

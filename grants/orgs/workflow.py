@@ -10,7 +10,7 @@ from grants.core.types import utcnow
 from grants.core.workflow import Transition, Workflow
 from grants.extensions import db
 from grants.notifications.operations import notify
-from grants.orgs.models import INVITATION_STATES, Invitation
+from grants.orgs.models import Invitation, InvitationState
 from grants.orgs.rules import is_member_of_invitation_org, no_organisation
 
 
@@ -66,12 +66,12 @@ def _tell_inviter(invitation, actor, data):
 INVITATION_WORKFLOW = Workflow(
     name="invitation",
     model=Invitation,
-    states=INVITATION_STATES,
+    states=InvitationState,
     transitions=[
         Transition(
-            "pending",
+            InvitationState.PENDING,
             "accept",
-            "accepted",
+            InvitationState.ACCEPTED,
             is_authenticated & no_organisation,
             guard=_may_join,
             effect=_join,
@@ -79,13 +79,15 @@ INVITATION_WORKFLOW = Workflow(
             label=_l("Accept"),
         ),
         Transition(
-            "pending",
+            InvitationState.PENDING,
             "revoke",
-            "revoked",
+            InvitationState.REVOKED,
             has_role("applicant") & is_member_of_invitation_org,
             effect=_decided,
             label=_l("Revoke"),
         ),
-        Transition("pending", "expire", "expired", is_system, effect=_decided),
+        Transition(
+            InvitationState.PENDING, "expire", InvitationState.EXPIRED, is_system, effect=_decided
+        ),
     ],
 )

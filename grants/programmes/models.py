@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, state_set
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -27,7 +29,15 @@ CATEGORIES = {
     "other": _l("Other"),
 }
 
-CALL_STATES = ("draft", "published", "closed")
+
+@state_set("call")
+class CallState(StateSet):
+    """The states of a call (申报指南)."""
+
+    DRAFT = "draft", lazy_pgettext("call state", "Draft"), "secondary"
+    PUBLISHED = "published", lazy_pgettext("call state", "Published"), "success"
+    CLOSED = "closed", lazy_pgettext("call state", "Closed"), "dark"
+
 
 call_clusters = sa.Table(
     "call_clusters",

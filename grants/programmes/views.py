@@ -9,7 +9,6 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -26,15 +25,10 @@ from grants.orgs import operations as org_ops
 from grants.orgs.models import QUALIFICATIONS
 from grants.programmes import operations as ops
 from grants.programmes.forms import CallForm, PublishedCallForm, weight_total
-from grants.programmes.models import CALL_STATES, CATEGORIES, FUNDING_LEVELS, Call
+from grants.programmes.models import CATEGORIES, FUNDING_LEVELS, Call, CallState
 
 bp = Blueprint("programmes", __name__)
 
-STATE_LABELS = {
-    "draft": _l("Draft"),
-    "published": _l("Published"),
-    "closed": _l("Closed"),
-}
 FOUR_PLACES = Decimal("0.0001")
 
 
@@ -94,7 +88,6 @@ def _page_context(now: datetime | None = None) -> dict:
     return {
         "levels": FUNDING_LEVELS,
         "categories": CATEGORIES,
-        "state_labels": STATE_LABELS,
         "qualifications": QUALIFICATIONS,
         "now": now or utcnow(),
         "countdown": countdown,
@@ -169,7 +162,7 @@ def calls():
             sa.select(Call.state, sa.func.count(Call.id)).where(*filters).group_by(Call.state)
         ).all()
     )
-    if state in CALL_STATES:
+    if CallState.known(state):
         filters.append(Call.state == state)
     stmt = (
         sa.select(Call)
@@ -198,7 +191,7 @@ def calls():
         level=level,
         category=category,
         years=years,
-        states=CALL_STATES,
+        states=list(CallState),
         state_counts=state_counts,
         submitted=submitted,
         **_page_context(),

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from grants.core.permissions import has_role, is_system
 from grants.core.types import utcnow
 from grants.core.workflow import Transition, Workflow
-from grants.programmes.models import CALL_STATES, Call
+from grants.programmes.models import Call, CallState
 
 staff = has_role("bureau", "admin")
 
@@ -40,29 +40,29 @@ def _stamp_closed(call, actor, data):
 CALL_WORKFLOW = Workflow(
     name="call",
     model=Call,
-    states=CALL_STATES,
+    states=CallState,
     transitions=[
         Transition(
-            "draft",
+            CallState.DRAFT,
             "publish",
-            "published",
+            CallState.PUBLISHED,
             staff,
             guard=_ready_to_publish,
             effect=_stamp_published,
             label=_l("Publish"),
         ),
         Transition(
-            "published",
+            CallState.PUBLISHED,
             "close",
-            "closed",
+            CallState.CLOSED,
             staff | is_system,
             effect=_stamp_closed,
             label=_l("Close"),
         ),
         Transition(
-            "closed",
+            CallState.CLOSED,
             "reopen",
-            "published",
+            CallState.PUBLISHED,
             staff,
             guard=_close_time_in_future,
             effect=_stamp_published,

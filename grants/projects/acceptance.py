@@ -57,6 +57,7 @@ from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.money import format_yuan, to_money
+from grants.core.states import label_of
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -70,6 +71,7 @@ from grants.projects.models import (
     AcceptanceDecision,
     ChangeRequest,
     FinalReport,
+    FinalReportState,
     Outcome,
     Project,
     ProjectFile,
@@ -93,13 +95,7 @@ REPORT_DOCUMENTS = {
     "final_report": _l("Final report"),
     "final_statement": _l("Final financial statement"),
 }
-EDITABLE_STATES = ("draft", "returned")
-REPORT_STATE_LABELS = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted, awaiting finance"),
-    "returned": _l("Statement returned by finance"),
-    "verified": _l("Statement verified"),
-}
+EDITABLE_STATES = (FinalReportState.DRAFT, FinalReportState.RETURNED)
 CONCLUDABLE = ("pass", "rectify", "fail")
 TWO_PLACES = Decimal("0.01")
 
@@ -299,11 +295,7 @@ class ReportView:
 
     @property
     def state_label(self) -> str:
-        return (
-            str(REPORT_STATE_LABELS.get(self.report.state, self.report.state))
-            if self.report
-            else ""
-        )
+        return label_of(FinalReportState, self.report.state) if self.report else ""
 
 
 def report_view(project: Project, report: FinalReport | None) -> ReportView:

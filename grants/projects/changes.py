@@ -63,6 +63,7 @@ from grants.applications.models import KPI_KINDS, TEAM_ROLES
 from grants.core import audit, storage
 from grants.core.actions import OperationError
 from grants.core.money import MoneyError, to_money
+from grants.core.states import label_of
 from grants.core.templating import local_date
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
@@ -71,17 +72,18 @@ from grants.notifications.operations import notify
 from grants.projects import files, hooks
 from grants.projects.models import (
     CHANGE_KINDS,
-    PROJECT_STATE_LABELS,
     ChangeRequest,
+    ChangeRequestState,
     Milestone,
     Project,
     ProjectFile,
     ProjectKpi,
     ProjectMember,
+    ProjectState,
 )
 
 MAX_EXTENSION_MONTHS = 12
-OPEN_STATES = ("draft", "submitted")
+OPEN_STATES = (ChangeRequestState.DRAFT, ChangeRequestState.SUBMITTED)
 TEAM_MEMBER_ROLES = ("core", "member")
 FORMER_PRINCIPAL_CHOICES = {
     "core": _l("Stays on the team as a core member"),
@@ -1104,8 +1106,8 @@ class WithdrawalChange(ChangeKind):
         return [
             DiffRow(
                 _("State of the project"),
-                str(PROJECT_STATE_LABELS.get(old, old)),
-                str(PROJECT_STATE_LABELS["terminated"]),
+                label_of(ProjectState, old),
+                label_of(ProjectState, ProjectState.TERMINATED),
             )
         ]
 

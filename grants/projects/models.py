@@ -12,31 +12,38 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, label_of, state_set
 from grants.core.storage import holds_stored_keys
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
-PROJECT_STATES = (
-    "contracting",
-    "in_progress",
-    "acceptance_review",
-    "accepted",
-    "acceptance_failed",
-    "terminated",
-    "closed",
-)
 
-PROJECT_STATE_LABELS = {
-    "contracting": _l("Awaiting the signed task book"),
-    "in_progress": _l("In progress"),
-    "acceptance_review": _l("Acceptance review"),
-    "accepted": _l("Passed acceptance"),
-    "acceptance_failed": _l("Failed acceptance"),
-    "terminated": _l("Terminated"),
-    "closed": _l("Project closed"),
-}
+@state_set("project")
+class ProjectState(StateSet):
+    """The states of a funded project."""
+
+    CONTRACTING = (
+        "contracting",
+        lazy_pgettext("project state", "Awaiting the signed task book"),
+        "secondary",
+    )
+    IN_PROGRESS = "in_progress", lazy_pgettext("project state", "In progress"), "primary"
+    ACCEPTANCE_REVIEW = (
+        "acceptance_review",
+        lazy_pgettext("project state", "Acceptance review"),
+        "info",
+    )
+    ACCEPTED = "accepted", lazy_pgettext("project state", "Passed acceptance"), "success"
+    ACCEPTANCE_FAILED = (
+        "acceptance_failed",
+        lazy_pgettext("project state", "Failed acceptance"),
+        "danger",
+    )
+    TERMINATED = "terminated", lazy_pgettext("project state", "Terminated"), "dark"
+    CLOSED = "closed", lazy_pgettext("project state", "Project closed"), "light"
 
 
 class Project(db.Model):
@@ -153,7 +160,7 @@ class Project(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(PROJECT_STATE_LABELS.get(self.state, self.state))
+        return label_of(ProjectState, self.state)
 
     @property
     def remaining(self) -> Decimal:
@@ -212,12 +219,13 @@ class ProjectKpi(db.Model):
     )
 
 
-MILESTONE_STATES = ("open", "reported", "achieved")
-MILESTONE_STATE_LABELS = {
-    "open": _l("Not yet reported"),
-    "reported": _l("Report submitted"),
-    "achieved": _l("Milestone achieved"),
-}
+@state_set("milestone")
+class MilestoneState(StateSet):
+    """The states of a tracked milestone."""
+
+    OPEN = "open", lazy_pgettext("milestone state", "Not yet reported"), "light"
+    REPORTED = "reported", lazy_pgettext("milestone state", "Report submitted"), "info"
+    ACHIEVED = "achieved", lazy_pgettext("milestone state", "Milestone achieved"), "success"
 
 
 class Milestone(db.Model):
@@ -251,10 +259,17 @@ class Milestone(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(MILESTONE_STATE_LABELS.get(self.state, self.state))
+        return label_of(MilestoneState, self.state)
 
 
-REPORT_STATES = ("draft", "submitted", "approved", "returned")
+@state_set("progress_report")
+class ProgressReportState(StateSet):
+    """The states of a progress report."""
+
+    DRAFT = "draft", lazy_pgettext("progress report state", "Draft"), "light"
+    SUBMITTED = "submitted", lazy_pgettext("progress report state", "Submitted"), "info"
+    APPROVED = "approved", lazy_pgettext("progress report state", "Passed review"), "success"
+    RETURNED = "returned", lazy_pgettext("progress report state", "Returned"), "warning"
 
 
 class ProgressReport(db.Model):
@@ -346,7 +361,21 @@ CHANGE_KINDS = {
     "content": _l("Change of content or KPI targets"),
     "withdrawal": _l("Withdrawal of the project"),
 }
-CHANGE_STATES = ("draft", "submitted", "approved", "rejected", "cancelled")
+
+
+@state_set("change_request")
+class ChangeRequestState(StateSet):
+    """The states of a change request (项目变更)."""
+
+    DRAFT = "draft", lazy_pgettext("change request state", "Draft"), "light"
+    SUBMITTED = "submitted", lazy_pgettext("change request state", "Awaiting decision"), "info"
+    APPROVED = "approved", lazy_pgettext("change request state", "Approved and applied"), "success"
+    REJECTED = "rejected", lazy_pgettext("change request state", "Not approved"), "danger"
+    CANCELLED = (
+        "cancelled",
+        lazy_pgettext("change request state", "Cancelled by the owner"),
+        "secondary",
+    )
 
 
 class ChangeRequest(db.Model):
@@ -400,7 +429,22 @@ class ChangeRequest(db.Model):
         return str(CHANGE_KINDS.get(self.kind, self.kind))
 
 
-FINAL_REPORT_STATES = ("draft", "submitted", "returned", "verified")
+@state_set("final_report")
+class FinalReportState(StateSet):
+    """The states of the final report and financial statement (决算)."""
+
+    DRAFT = "draft", lazy_pgettext("final report state", "Draft"), "light"
+    SUBMITTED = (
+        "submitted",
+        lazy_pgettext("final report state", "Submitted, awaiting finance"),
+        "info",
+    )
+    RETURNED = (
+        "returned",
+        lazy_pgettext("final report state", "Statement returned by finance"),
+        "warning",
+    )
+    VERIFIED = "verified", lazy_pgettext("final report state", "Statement verified"), "success"
 
 
 class FinalReport(db.Model):

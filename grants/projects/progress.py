@@ -25,9 +25,15 @@ from grants.core.workflow import transition
 from grants.extensions import db
 from grants.notifications.operations import notify
 from grants.projects import files
-from grants.projects.models import Milestone, ProgressReport, Project, ProjectFile
+from grants.projects.models import (
+    Milestone,
+    ProgressReport,
+    ProgressReportState,
+    Project,
+    ProjectFile,
+)
 
-EDITABLE_STATES = ("draft", "returned")
+EDITABLE_STATES = (ProgressReportState.DRAFT, ProgressReportState.RETURNED)
 
 
 class ProgressError(OperationError):

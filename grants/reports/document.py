@@ -32,10 +32,11 @@ from grants.core.i18n import html_lang
 from grants.core.links import base_url_request_context
 from grants.core.money import yuan_to_wan
 from grants.core.pdf import pdf_static_url, render_pdf
+from grants.core.states import label_of
 from grants.core.timeutil import local_today
 from grants.orgs.models import QUALIFICATIONS
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
-from grants.projects.models import OUTCOME_KINDS, PROJECT_STATE_LABELS
+from grants.projects.models import OUTCOME_KINDS, ProjectState
 from grants.reports import charts as report_charts
 from grants.reports.aggregations import (
     ANY_QUALIFICATION,
@@ -68,15 +69,6 @@ LEVEL_SHORT = {
     "city": _l("Municipal"),
     "province": _l("Provincial"),
     "national": _l("National"),
-}
-STATE_SHORT = {
-    "contracting": _l("Awaiting the signed task book"),
-    "in_progress": _l("In progress"),
-    "acceptance_review": _l("Under acceptance"),
-    "accepted": _l("Passed acceptance"),
-    "acceptance_failed": _l("Failed acceptance"),
-    "terminated": _l("Terminated"),
-    "closed": _l("Concluded"),
 }
 
 
@@ -255,7 +247,7 @@ class ReportContent:
                         self.cluster_name(line.cluster),
                         str(LEVEL_SHORT.get(line.level, line.level)),
                         fmt.wan(line.award),
-                        str(STATE_SHORT.get(line.state, line.state)),
+                        label_of(ProjectState, line.state),
                     ]
                 )
             )
@@ -367,8 +359,6 @@ def report_html(content: ReportContent, *, version: int | None = None) -> str:
         levels=FUNDING_LEVELS,
         categories=CATEGORIES,
         level_short=LEVEL_SHORT,
-        state_short=STATE_SHORT,
-        state_labels=PROJECT_STATE_LABELS,
         baseline_year=BASELINE_YEAR,
         target_year=TARGET_YEAR,
         cluster_limit=CLUSTER_TABLE_LIMIT,

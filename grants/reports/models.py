@@ -5,20 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, label_of, state_set
 from grants.core.storage import holds_stored_keys
 from grants.core.types import UTCDateTime, utcnow
 from grants.extensions import db
 
-REPORT_STATES = ("queued", "running", "done", "failed")
-REPORT_STATE_LABELS = {
-    "queued": _l("Queued"),
-    "running": _l("Generating"),
-    "done": _l("Ready"),
-    "failed": _l("Failed"),
-}
+
+@state_set("portfolio_report")
+class PortfolioReportState(StateSet):
+    """The states of a generated portfolio report."""
+
+    QUEUED = "queued", lazy_pgettext("portfolio report state", "Queued"), "secondary"
+    RUNNING = "running", lazy_pgettext("portfolio report state", "Generating"), "info"
+    DONE = "done", lazy_pgettext("portfolio report state", "Ready"), "success"
+    FAILED = "failed", lazy_pgettext("portfolio report state", "Failed"), "danger"
 
 
 class PortfolioReport(db.Model):
@@ -77,7 +80,7 @@ class PortfolioReport(db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(REPORT_STATE_LABELS.get(self.state, self.state))
+        return label_of(PortfolioReportState, self.state)
 
 
 REPORT_KEY_PREFIX = "reports/"

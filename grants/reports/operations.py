@@ -37,11 +37,11 @@ from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
 from grants.reports.document import build_content, render_report_pdf
-from grants.reports.models import REPORT_KEY_PREFIX, PortfolioReport
+from grants.reports.models import REPORT_KEY_PREFIX, PortfolioReport, PortfolioReportState
 from grants.reports.periods import Period
 from grants.reports.workbook import report_xlsx
 
-ACTIVE_STATES = ("queued", "running")
+ACTIVE_STATES = (PortfolioReportState.QUEUED, PortfolioReportState.RUNNING)
 JOB_NAME = "reports.generate"
 IN_PROCESS_START_WITHIN = timedelta(minutes=2)
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|xlsx)$")

@@ -11,9 +11,10 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from grants.core.money import wan_or_none
+from grants.core.states import label_of
 from grants.core.xlsx import WAN_FORMAT, Column, WorkbookWriter
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
-from grants.projects.models import PROJECT_STATE_LABELS
+from grants.projects.models import ProjectState
 from grants.reports.aggregations import Tally
 from grants.reports.document import ReportContent
 from grants.reports.plan import TARGET_YEAR
@@ -258,7 +259,7 @@ def report_xlsx(content: ReportContent) -> bytes:
             wan_or_none(line.disbursed),
             wan_or_none(line.recovered),
             wan_or_none(line.spent),
-            str(PROJECT_STATE_LABELS.get(line.state, line.state)),
+            label_of(ProjectState, line.state),
         )
 
     return workbook.to_bytes()

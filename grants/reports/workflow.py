@@ -11,20 +11,56 @@ from flask_babel import lazy_gettext as _l
 
 from grants.core.permissions import has_role, is_system
 from grants.core.workflow import Transition, Workflow
-from grants.reports.models import REPORT_STATES, PortfolioReport
+from grants.reports.models import PortfolioReport, PortfolioReportState
 
 staff = has_role("bureau", "admin")
 
 REPORT_WORKFLOW = Workflow(
     name="portfolio_report",
     model=PortfolioReport,
-    states=REPORT_STATES,
+    states=PortfolioReportState,
     transitions=[
-        Transition("queued", "start", "running", is_system, label=_l("Start")),
-        Transition("running", "finish", "done", is_system, label=_l("Finish")),
-        Transition("running", "requeue", "queued", is_system, label=_l("Queue again")),
-        Transition("queued", "fail", "failed", is_system, label=_l("Mark as failed")),
-        Transition("running", "fail", "failed", is_system, label=_l("Mark as failed")),
-        Transition("failed", "retry", "queued", staff, label=_l("Retry")),
+        Transition(
+            PortfolioReportState.QUEUED,
+            "start",
+            PortfolioReportState.RUNNING,
+            is_system,
+            label=_l("Start"),
+        ),
+        Transition(
+            PortfolioReportState.RUNNING,
+            "finish",
+            PortfolioReportState.DONE,
+            is_system,
+            label=_l("Finish"),
+        ),
+        Transition(
+            PortfolioReportState.RUNNING,
+            "requeue",
+            PortfolioReportState.QUEUED,
+            is_system,
+            label=_l("Queue again"),
+        ),
+        Transition(
+            PortfolioReportState.QUEUED,
+            "fail",
+            PortfolioReportState.FAILED,
+            is_system,
+            label=_l("Mark as failed"),
+        ),
+        Transition(
+            PortfolioReportState.RUNNING,
+            "fail",
+            PortfolioReportState.FAILED,
+            is_system,
+            label=_l("Mark as failed"),
+        ),
+        Transition(
+            PortfolioReportState.FAILED,
+            "retry",
+            PortfolioReportState.QUEUED,
+            staff,
+            label=_l("Retry"),
+        ),
     ],
 )

@@ -43,6 +43,7 @@ from grants.accounts.models import User, UserRole
 from grants.applications.models import Application
 from grants.core import audit
 from grants.core.refusals import OperationError
+from grants.core.states import label_of
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -51,13 +52,13 @@ from grants.notifications.operations import notify
 from grants.review import hooks, solver
 from grants.review.conflicts import conflict_matrix as matrix
 from grants.review.conflicts import conflicts_for
-from grants.review.models import Assignment, Expert
+from grants.review.models import Assignment, AssignmentState, Expert
 
 CLUSTER_POINTS = 20
 KEYWORD_POINTS = 5
 MAX_KEYWORD_HITS = 4
 BALANCE = 1
-OPEN_STATES = ("invited", "accepted")
+OPEN_STATES = (AssignmentState.INVITED, AssignmentState.ACCEPTED)
 PURPOSE = "proposal"
 ACCEPTANCE = "acceptance"
 ACCEPTANCE_CAP = 5
@@ -65,12 +66,6 @@ CAP_SLACK = 2
 DEFAULT_DUE_DAYS = 14
 REPLACEMENT_MIN_DAYS = 7
 
-STATE_LABELS = {
-    "invited": _l("Invited"),
-    "accepted": _l("Accepted"),
-    "declined": _l("Declined"),
-    "withdrawn": _l("Withdrawn"),
-}
 SOURCE_LABELS = {
     "manual": _l("Manual"),
     "auto": _l("Automatic"),
@@ -602,7 +597,7 @@ def assign_manually(
                 "%(name)s was invited to this application before (%(state)s) and is "
                 "not invited again.",
                 name=expert.name,
-                state=STATE_LABELS[previous.state],
+                state=label_of(AssignmentState, previous.state),
             )
         )
     reasons = forbidden_reasons([application], [expert]).get((application.id, expert.id))

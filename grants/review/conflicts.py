@@ -47,7 +47,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from grants.accounts.models import User
-from grants.applications.models import Application, TeamMember
+from grants.applications.models import Application, ApplicationState, TeamMember
 from grants.core import audit
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
@@ -63,7 +63,14 @@ from grants.review.models import (
 )
 
 # Applications in these states are (or have been) up for expert review.
-REVIEWABLE_STATES = ("submitted", "under_review", "reviewed", "approved", "declined", "contracted")
+REVIEWABLE_STATES = (
+    ApplicationState.SUBMITTED,
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.DECLINED,
+    ApplicationState.CONTRACTED,
+)
 # A relation that ended more than this many years ago no longer conflicts.
 RELATION_LOOKBACK_YEARS = 3
 # The applicant may name at most this many experts who should not review (不宜评审专家).

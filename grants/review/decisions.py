@@ -30,7 +30,7 @@ from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from grants.applications import visibility
-from grants.applications.models import Application
+from grants.applications.models import Application, ApplicationState
 from grants.applications.operations import notify_applicants
 from grants.core import audit
 from grants.core.money import MoneyError, format_wan, to_money
@@ -46,7 +46,11 @@ from grants.review.models import Assignment, Decision, Expert, Objection, Public
 MIN_NOTICE_WORKING_DAYS = 5
 # Applications still on their way to a decision: a release waits for them, so that every
 # applicant of a call learns the outcome on the same day.
-IN_PROCESS_STATES = ("submitted", "under_review", "reviewed")
+IN_PROCESS_STATES = (
+    ApplicationState.SUBMITTED,
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.REVIEWED,
+)
 
 
 class DecisionError(OperationError):

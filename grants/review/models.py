@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grants.core.states import StateSet, state_set
 from grants.core.types import Money, UTCDateTime, utcnow
 from grants.extensions import db
 
@@ -155,7 +157,14 @@ class ConflictRuling(db.Model):
     )
 
 
-ASSIGNMENT_STATES = ("invited", "accepted", "declined", "withdrawn")
+@state_set("assignment")
+class AssignmentState(StateSet):
+    """The states of an expert's invitation to review (评审邀请)."""
+
+    INVITED = "invited", lazy_pgettext("assignment state", "Invited"), "warning"
+    ACCEPTED = "accepted", lazy_pgettext("assignment state", "Accepted"), "success"
+    DECLINED = "declined", lazy_pgettext("assignment state", "Declined"), "danger"
+    WITHDRAWN = "withdrawn", lazy_pgettext("assignment state", "Withdrawn"), "secondary"
 
 
 class Assignment(db.Model):
@@ -220,7 +229,14 @@ RECOMMENDATIONS = {
     "fund_with_changes": _l("Fund with changes"),
     "do_not_fund": _l("Do not fund"),
 }
-REVIEW_STATES = ("draft", "submitted")
+
+
+@state_set("review")
+class ReviewState(StateSet):
+    """The states of an expert's review."""
+
+    DRAFT = "draft", lazy_pgettext("review state", "Review in draft"), "light"
+    SUBMITTED = "submitted", lazy_pgettext("review state", "Review submitted"), "primary"
 
 
 class Review(db.Model):
@@ -323,7 +339,13 @@ class Decision(db.Model):
     )
 
 
-NOTICE_STATES = ("draft", "published", "closed")
+@state_set("notice")
+class NoticeState(StateSet):
+    """The states of a public notice (公示)."""
+
+    DRAFT = "draft", lazy_pgettext("notice state", "Draft"), "secondary"
+    PUBLISHED = "published", lazy_pgettext("notice state", "Under public notice"), "success"
+    CLOSED = "closed", lazy_pgettext("notice state", "Notice period over"), "dark"
 
 
 class PublicNotice(db.Model):
@@ -354,7 +376,22 @@ class PublicNotice(db.Model):
     )
 
 
-OBJECTION_STATES = ("open", "upheld", "dismissed")
+@state_set("objection")
+class ObjectionState(StateSet):
+    """The states of an objection raised during a public notice."""
+
+    OPEN = "open", lazy_pgettext("objection state", "Open"), "warning"
+    UPHELD = "upheld", lazy_pgettext("objection state", "Upheld"), "danger"
+    DISMISSED = "dismissed", lazy_pgettext("objection state", "Dismissed"), "secondary"
+
+
+@state_set("comment_release")
+class CommentReleaseState(StateSet):
+    """Whether an expert's comment is approved for release to the applicant (derived, not stored)."""
+
+    PENDING = "pending", lazy_pgettext("comment release state", "Awaiting approval"), "secondary"
+    CHANGED = "changed", lazy_pgettext("comment release state", "Changed since approval"), "warning"
+    APPROVED = "approved", lazy_pgettext("comment release state", "Approved for release"), "success"
 
 
 class Objection(db.Model):

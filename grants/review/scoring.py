@@ -38,9 +38,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import joinedload, selectinload
 
-from grants.applications.models import Application
+from grants.applications.models import Application, ApplicationState
 from grants.core import audit
 from grants.core.refusals import OperationError
+from grants.core.states import label_of
 from grants.core.timeutil import utc_to_local
 from grants.core.types import utcnow
 from grants.core.workflow import transition
@@ -50,13 +51,27 @@ from grants.notifications.operations import notify
 from grants.programmes.models import Call, RubricCriterion
 from grants.review import aggregation
 from grants.review.assignments import conflict_message, current_conflicts, review_open
-from grants.review.models import RECOMMENDATIONS, Assignment, Expert, Review, Score
+from grants.review.models import (
+    RECOMMENDATIONS,
+    Assignment,
+    AssignmentState,
+    Expert,
+    Review,
+    ReviewState,
+    Score,
+)
 
 COMMENT_MIN_LENGTH = 50
 COMMENT_MAX_LENGTH = 10000
 SCORE_PLACES = 2
 #: Application states in which the review matrix shows an application.
-MATRIX_STATES = ("under_review", "reviewed", "approved", "declined", "contracted")
+MATRIX_STATES = (
+    ApplicationState.UNDER_REVIEW,
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.DECLINED,
+    ApplicationState.CONTRACTED,
+)
 
 
 class ScoringError(OperationError):
@@ -400,14 +415,18 @@ class Cell:
         return self.review.state if self.review is not None else "accepted"
 
 
-STATUS_LABELS = {
-    "invited": _l("Invited"),
-    "accepted": _l("Not started"),
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "declined": _l("Declined"),
-    "withdrawn": _l("Withdrawn"),
-}
+NOT_STARTED = _l("Not started")
+
+
+def status_label(status: str) -> str:
+    """A matrix cell's status in words: the review's state, or the assignment's before a review exists."""
+    if ReviewState.known(status):
+        return label_of(ReviewState, status)
+    if status == AssignmentState.ACCEPTED:
+        return str(NOT_STARTED)
+    return label_of(AssignmentState, status)
+
+
 COUNTED_STATUSES = ("invited", "accepted", "draft", "submitted", "declined")
 
 

@@ -11,19 +11,20 @@ objection is upheld.
 
 from flask_babel import lazy_gettext as _l
 
+from grants.applications.models import ApplicationState
 from grants.applications.workflow import APPLICATION_WORKFLOW
 from grants.core.permissions import has_role, is_system
 from grants.core.workflow import Transition, Workflow
 from grants.review import assignments, decisions, scoring
 from grants.review.models import (
-    ASSIGNMENT_STATES,
-    NOTICE_STATES,
-    OBJECTION_STATES,
-    REVIEW_STATES,
     Assignment,
+    AssignmentState,
+    NoticeState,
     Objection,
+    ObjectionState,
     PublicNotice,
     Review,
+    ReviewState,
 )
 from grants.review.rules import expert, is_expert_of, is_review_author
 
@@ -42,21 +43,21 @@ def _text_required(key: str, message):
 ASSIGNMENT_WORKFLOW = Workflow(
     name="assignment",
     model=Assignment,
-    states=ASSIGNMENT_STATES,
+    states=AssignmentState,
     transitions=[
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "accept",
-            "accepted",
+            AssignmentState.ACCEPTED,
             expert & is_expert_of,
             guard=assignments.guard_accept,
             effect=assignments.on_accept,
             label=_l("Accept"),
         ),
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "decline",
-            "declined",
+            AssignmentState.DECLINED,
             expert & is_expert_of,
             guard=_text_required("reason", _l("Say why you decline, so that the bureau can plan.")),
             effect=assignments.on_decline,
@@ -64,17 +65,17 @@ ASSIGNMENT_WORKFLOW = Workflow(
             label=_l("Decline"),
         ),
         Transition(
-            "invited",
+            AssignmentState.INVITED,
             "withdraw",
-            "withdrawn",
+            AssignmentState.WITHDRAWN,
             staff,
             effect=assignments.on_withdraw,
             label=_l("Withdraw invitation"),
         ),
         Transition(
-            "accepted",
+            AssignmentState.ACCEPTED,
             "withdraw",
-            "withdrawn",
+            AssignmentState.WITHDRAWN,
             staff,
             effect=assignments.on_withdraw,
             label=_l("Withdraw invitation"),
@@ -83,7 +84,7 @@ ASSIGNMENT_WORKFLOW = Workflow(
             Transition(
                 source,
                 "recuse",
-                "withdrawn",
+                AssignmentState.WITHDRAWN,
                 expert & is_expert_of,
                 guard=_text_required(
                     "reason",
@@ -93,19 +94,19 @@ ASSIGNMENT_WORKFLOW = Workflow(
                 notify=assignments.notify_conflict,
                 label=_l("Declare a conflict and withdraw"),
             )
-            for source in ("invited", "accepted")
+            for source in (AssignmentState.INVITED, AssignmentState.ACCEPTED)
         ],
         *[
             Transition(
                 source,
                 "conflict_found",
-                "withdrawn",
+                AssignmentState.WITHDRAWN,
                 (expert & is_expert_of) | staff | is_system,
                 guard=assignments.guard_conflict_found,
                 effect=assignments.on_conflict,
                 notify=assignments.notify_conflict,
             )
-            for source in ("invited", "accepted")
+            for source in (AssignmentState.INVITED, AssignmentState.ACCEPTED)
         ],
     ],
 )
@@ -113,21 +114,21 @@ ASSIGNMENT_WORKFLOW = Workflow(
 REVIEW_WORKFLOW = Workflow(
     name="review",
     model=Review,
-    states=REVIEW_STATES,
+    states=ReviewState,
     transitions=[
         Transition(
-            "draft",
+            ReviewState.DRAFT,
             "submit",
-            "submitted",
+            ReviewState.SUBMITTED,
             expert & is_review_author,
             guard=scoring.guard_submit,
             effect=scoring.on_submit,
             label=_l("Submit review"),
         ),
         Transition(
-            "submitted",
+            ReviewState.SUBMITTED,
             "reopen",
-            "draft",
+            ReviewState.DRAFT,
             staff,
             guard=_text_required(
                 "reason", _l("Give the reason for reopening: it is kept in the audit log.")
@@ -142,21 +143,21 @@ REVIEW_WORKFLOW = Workflow(
 NOTICE_WORKFLOW = Workflow(
     name="notice",
     model=PublicNotice,
-    states=NOTICE_STATES,
+    states=NoticeState,
     transitions=[
         Transition(
-            "draft",
+            NoticeState.DRAFT,
             "publish",
-            "published",
+            NoticeState.PUBLISHED,
             staff,
             guard=decisions.guard_publish_notice,
             effect=decisions.on_publish_notice,
             label=_l("Publish"),
         ),
         Transition(
-            "published",
+            NoticeState.PUBLISHED,
             "close",
-            "closed",
+            NoticeState.CLOSED,
             staff | is_system,
             guard=decisions.guard_close_notice,
             label=_l("Close"),
@@ -167,21 +168,21 @@ NOTICE_WORKFLOW = Workflow(
 OBJECTION_WORKFLOW = Workflow(
     name="objection",
     model=Objection,
-    states=OBJECTION_STATES,
+    states=ObjectionState,
     transitions=[
         Transition(
-            "open",
+            ObjectionState.OPEN,
             "uphold",
-            "upheld",
+            ObjectionState.UPHELD,
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
             effect=decisions.on_resolve_objection,
             label=_l("Uphold"),
         ),
         Transition(
-            "open",
+            ObjectionState.OPEN,
             "dismiss",
-            "dismissed",
+            ObjectionState.DISMISSED,
             staff,
             guard=_text_required("resolution", _l("Write down how the objection was resolved.")),
             effect=decisions.on_resolve_objection,
@@ -193,35 +194,35 @@ OBJECTION_WORKFLOW = Workflow(
 # The application's review and decision events, added to the one application table.
 APPLICATION_WORKFLOW.add(
     Transition(
-        "under_review",
+        ApplicationState.UNDER_REVIEW,
         "finish_review",
-        "reviewed",
+        ApplicationState.REVIEWED,
         staff,
         guard=scoring.guard_finish_review,
         label=_l("Close the review"),
     ),
     Transition(
-        "reviewed",
+        ApplicationState.REVIEWED,
         "approve",
-        "approved",
+        ApplicationState.APPROVED,
         staff,
         guard=decisions.guard_approve,
         effect=decisions.on_approve,
         label=_l("Approve"),
     ),
     Transition(
-        "reviewed",
+        ApplicationState.REVIEWED,
         "decline",
-        "declined",
+        ApplicationState.DECLINED,
         staff,
         guard=_text_required("reasons", _l("Give the reasons for declining.")),
         effect=decisions.on_decline,
         label=_l("Decline"),
     ),
     Transition(
-        "approved",
+        ApplicationState.APPROVED,
         "overturn",
-        "declined",
+        ApplicationState.DECLINED,
         staff,
         guard=decisions.guard_overturn,
         effect=decisions.on_overturn,

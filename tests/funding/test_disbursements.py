@@ -438,7 +438,7 @@ def test_money_tab_shows_the_reconciliation(client, login):
     assert 'data-figure="award">200,000.00 元' in html
     assert 'data-figure="disbursed">60,000.00 元' in html
     assert 'data-figure="remaining">140,000.00 元' in html
-    assert 'data-status="paid"' in html and 'data-status="waiting"' in html
+    assert 'data-status="paid"' in html and 'data-status="pending"' in html
     assert "FK-2026-0001" in html
     assert "/release" not in html  # the owner cannot request a release
 
@@ -451,7 +451,7 @@ def test_money_tab_of_a_project_awaiting_its_task_book(client, login):
     response = client.get(f"/projects/{project.id}/money")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert html.count('data-status="waiting"') == 2 and 'data-status="cancelled"' in html
+    assert html.count('data-status="pending"') == 2 and 'data-status="cancelled"' in html
     assert "/release" not in html
 
 

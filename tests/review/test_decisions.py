@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from grants.applications.models import STATE_LABELS
+from grants.applications.models import ApplicationState
 from grants.core.models import AuditEvent
 from grants.core.workflow import GuardFailed
 from grants.extensions import db
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("english")
 
 
 def under_review_label() -> str:
-    return str(STATE_LABELS["under_review"])
+    return str(ApplicationState.UNDER_REVIEW.label)
 
 
 def test_approve_within_request_and_budget_writes_decision(app):
@@ -212,13 +212,15 @@ def test_decision_invisible_to_applicant_before_release(app):
         assert ops.applicant_outcome(application) is None
         assert outcome_html(app, application).strip() == ""
     assert ops.visible_state(approved, applicant) == under_review_label()
-    assert ops.visible_state(approved, bureau()) == str(STATE_LABELS["approved"])
+    assert ops.visible_state(approved, bureau()) == str(ApplicationState.APPROVED.label)
 
 
 def test_visible_state_shows_earlier_states_unchanged(app):
     application = reviewed_application()
     assert ops.visible_state(application) == under_review_label()
-    assert ops.visible_state(application_in_state("returned")) == str(STATE_LABELS["returned"])
+    assert ops.visible_state(application_in_state("returned")) == str(
+        ApplicationState.RETURNED.label
+    )
 
 
 def test_decisions_page_shows_mean_and_trimmed_mean(client, login):

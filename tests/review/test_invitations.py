@@ -54,7 +54,7 @@ def test_my_reviews_lists_invitations_and_accepted_with_due_dates_and_progress(c
     assert html.count('class="invitation-row"') == 1 and html.count('class="accepted-row"') == 1
     assert waiting.application.title in html and accepted.application.title in html
     assert "5 days left" in html and "2 days left" in html
-    assert "Draft" in html
+    assert "Review in draft" in html
     assert f"/expert/assignments/{accepted.id}/review" in html
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from grants.applications.bureau_panels import days_waiting
 from grants.applications.duplicates import duplicate_pairs, near_duplicates, thresholds
 from grants.applications.export import applications_xlsx, content_disposition, export_filename
-from grants.applications.models import APPLICATION_STATES, STATE_LABELS, Application, FormalCheck
+from grants.applications.models import Application, ApplicationState, FormalCheck
 from grants.applications.views import bp
 from grants.core.actions import action
 from grants.core.money import yuan_to_wan
@@ -33,7 +33,7 @@ from grants.programmes.models import Call
 
 # --- the bureau's list and its filters -----------------------------------------------------
 
-LISTED_STATES = tuple(s for s in APPLICATION_STATES if s != "draft")
+LISTED_STATES = tuple(s for s in ApplicationState if s != ApplicationState.DRAFT)
 
 SORTS = {
     "reference": (Application.reference_no.asc(),),
@@ -173,7 +173,7 @@ def _filter_choices() -> dict:
     return {
         "calls": calls,
         "clusters": clusters,
-        "states": [(s, STATE_LABELS[s]) for s in LISTED_STATES],
+        "states": [(s.value, str(s.label)) for s in LISTED_STATES],
     }
 
 

@@ -258,7 +258,6 @@ def _render_contract(
         signature=ops.latest_signature(project),
         tranches=tranches,
         statuses=statuses,
-        status_labels=ops.TRANCHE_STATUSES,
         plan_total=ops.plan_total(project),
         plan_editable=ops.plan_is_editable(project),
         upload_form=upload_form,

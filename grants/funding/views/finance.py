@@ -33,10 +33,11 @@ from grants.funding.forms.finance import (
     RequestReleaseForm,
 )
 from grants.funding.models import (
-    DISBURSEMENT_STATE_LABELS,
     ENDED_DISBURSEMENT_STATES,
     Disbursement,
+    DisbursementState,
     Tranche,
+    TrancheStatus,
 )
 from grants.funding.queries import spent_by_category
 from grants.funding.triggers import is_due
@@ -95,15 +96,15 @@ def reconciliation(project: Project) -> dict:
     }
 
 
-def tranche_status(tranche: Tranche, live: Disbursement | None) -> tuple[str, str]:
-    """(code, label) of where the tranche stands: cancelled, waiting for its condition, due, or its release."""
+def tranche_status(tranche: Tranche, live: Disbursement | None) -> TrancheStatus:
+    """Where the tranche stands: cancelled, waiting for its condition, due, or its release's state."""
     if tranche.cancelled_at is not None:
-        return "cancelled", _("Cancelled")
+        return TrancheStatus.CANCELLED
     if live is not None:
-        return live.state, live.state_label
+        return TrancheStatus(live.state)
     if is_due(tranche):
-        return "due", _("Due for release")
-    return "waiting", _("Condition not met yet")
+        return TrancheStatus.DUE
+    return TrancheStatus.PENDING
 
 
 def _render_money(project: Project, *, forms: dict | None = None, status: int = 200):
@@ -406,7 +407,7 @@ def _filter_choices() -> dict:
         "calls": calls,
         "clusters": clusters,
         "years": ledger_ops.filter_years(),
-        "states": list(DISBURSEMENT_STATE_LABELS.items()),
+        "states": DisbursementState.choices(),
     }
 
 

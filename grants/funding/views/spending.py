@@ -36,11 +36,6 @@ def _category_label(category: str) -> str:
     return ops.category_label(category)
 
 
-@bp.app_template_global("spending_state_label")
-def _state_label(state: str) -> str:
-    return ops.state_label(state)
-
-
 def _project_or_404(project_id: int) -> Project:
     return db.session.get(Project, project_id) or abort(404)
 

@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 
 from grants.core.actions import actionable, attempt, event_applies
 from grants.core.permissions import can, require
+from grants.core.states import label_of
 from grants.core.storage import download_response
 from grants.core.timeutil import local_to_utc, local_today
 from grants.core.types import utcnow
@@ -42,9 +43,11 @@ from grants.projects.forms.acceptance import (
 from grants.projects.models import (
     ACCEPTANCE_CONCLUSIONS,
     OUTCOME_KINDS,
+    FinalReportState,
     Outcome,
     Project,
     ProjectFile,
+    ProjectState,
 )
 from grants.projects.tabs import project_tab
 from grants.projects.views import bp
@@ -53,7 +56,13 @@ from grants.review import assignments as review_ops
 from grants.review.assignments import propose_replacement, replacement_of
 from grants.review.models import Expert
 
-TAB_STATES = ("in_progress", "acceptance_review", "accepted", "acceptance_failed", "closed")
+TAB_STATES = (
+    ProjectState.IN_PROGRESS,
+    ProjectState.ACCEPTANCE_REVIEW,
+    ProjectState.ACCEPTED,
+    ProjectState.ACCEPTANCE_FAILED,
+    ProjectState.CLOSED,
+)
 FILE_PURPOSES = ("final_report", "final_statement", "outcome_evidence")
 DUE_DAYS = 14
 
@@ -444,7 +453,7 @@ def _statement_not_returnable(project: Project, report):
     flash(
         _(
             "The final financial statement can no longer be returned: it is now “%(state)s”.",
-            state=str(ops.REPORT_STATE_LABELS.get(report.state, report.state)),
+            state=label_of(FinalReportState, report.state),
         ),
         "warning",
     )

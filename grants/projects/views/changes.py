@@ -29,13 +29,6 @@ from grants.projects.views import bp
 
 project_tab("changes", _l("Changes"), "projects.changes", order=60)
 
-CHANGE_STATE_LABELS = {
-    "draft": _l("Draft"),
-    "submitted": _l("Awaiting decision"),
-    "approved": _l("Approved and applied"),
-    "rejected": _l("Not approved"),
-    "cancelled": _l("Cancelled by the owner"),
-}
 KIND_HELP = {
     "extension": _l(
         "A later end date, and new due dates for milestones not yet achieved (at most %(months)d "
@@ -49,11 +42,6 @@ KIND_HELP = {
     "content": _l("Change the objectives or the KPI targets."),
     "withdrawal": _l("Stop the project; unspent fiscal funds are paid back."),
 }
-
-
-@bp.app_template_global("change_state_label")
-def _change_state_label(state: str) -> str:
-    return str(CHANGE_STATE_LABELS.get(state, state))
 
 
 def _project_or_404(project_id: int) -> Project:

@@ -25,6 +25,7 @@ from grants.core.actions import action, actionable, attempt, event_applies
 from grants.core.models import AuditEvent
 from grants.core.pagination import paginate
 from grants.core.permissions import require
+from grants.core.states import label_of
 from grants.core.storage import download_response
 from grants.core.timeutil import local_today
 from grants.core.workflow import can_fire
@@ -45,13 +46,13 @@ from grants.projects.forms.tracking import (
 from grants.projects.hooks import spent_total
 from grants.projects.models import (
     MIDTERM_CONCLUSIONS,
-    PROJECT_STATE_LABELS,
-    PROJECT_STATES,
     MidtermCheck,
     Milestone,
     ProgressReport,
+    ProgressReportState,
     Project,
     ProjectFile,
+    ProjectState,
 )
 from grants.projects.risk import percent, projects_at_risk
 from grants.projects.rules import draftable_owner
@@ -73,23 +74,11 @@ EVENT_TAB_ORDER = {
     "close": 70,
 }
 
-REPORT_STATE_LABELS = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "approved": _l("Passed review"),
-    "returned": _l("Returned"),
-}
-
 
 @bp.app_template_global("project_tabs")
 def _project_tabs(project):
     """The tabs the signed-in user may open on ``project`` (for ``projects/_header.html``)."""
     return tabs_for(current_user, project)
-
-
-@bp.app_template_global("progress_report_state_label")
-def _report_state_label(report) -> str:
-    return str(REPORT_STATE_LABELS.get(report.state, report.state))
 
 
 @bp.app_template_filter("kpi_figure")
@@ -141,7 +130,7 @@ class ProjectFilters:
             year=_int_arg(args.get("year")),
             call_id=_int_arg(args.get("call")),
             cluster_id=_int_arg(args.get("cluster")),
-            state=args.get("state") if args.get("state") in PROJECT_STATES else "",
+            state=args.get("state") if ProjectState.known(args.get("state")) else "",
             q=(args.get("q") or "").strip()[:100],
             sort=args.get("sort") if args.get("sort") in SORTS else DEFAULT_SORT,
         )
@@ -236,7 +225,7 @@ def _filter_choices() -> dict:
         "years": years,
         "calls": calls,
         "clusters": clusters,
-        "states": [(s, PROJECT_STATE_LABELS[s]) for s in PROJECT_STATES],
+        "states": ProjectState.choices(),
     }
 
 
@@ -325,8 +314,8 @@ def state_history(project: Project) -> list[HistoryEntry]:
                 at=event.at,
                 actor=names.get(event.actor_id) or (_("System") if not event.actor_id else ""),
                 label=str(labels[name]),
-                before=str(PROJECT_STATE_LABELS.get(before, before or "")),
-                after=str(PROJECT_STATE_LABELS.get(after, after)),
+                before=label_of(ProjectState, before),
+                after=label_of(ProjectState, after),
                 details=details,
             )
         )
@@ -614,7 +603,7 @@ def _report_not_returnable(project: Project, item: ProgressReport):
     flash(
         _(
             "This progress report can no longer be returned: it is now “%(state)s”.",
-            state=str(REPORT_STATE_LABELS.get(item.state, item.state)),
+            state=label_of(ProgressReportState, item.state),
         ),
         "warning",
     )

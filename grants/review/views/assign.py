@@ -87,7 +87,6 @@ def _assignment_helpers():
         "due_text": due_text,
         "due_status": due_status,
         "assignment_review_url": review_url,
-        "assignment_state_labels": ops.STATE_LABELS,
         "assignment_source_labels": ops.SOURCE_LABELS,
     }
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from grants.applications.models import Application
+from grants.applications.models import Application, ApplicationState
 from grants.core.actions import action, actionable, event_applies
 from grants.core.money import format_wan, wan_text, wan_to_yuan
 from grants.core.permissions import require
@@ -38,7 +38,12 @@ try:  # written alongside this module; the page falls back to the review count w
 except ImportError:  # pragma: no cover
     review_stats = None
 
-DECISION_STATES = ("reviewed", "approved", "declined", "contracted")
+DECISION_STATES = (
+    ApplicationState.REVIEWED,
+    ApplicationState.APPROVED,
+    ApplicationState.DECLINED,
+    ApplicationState.CONTRACTED,
+)
 
 
 @bp.app_template_global("applicant_outcome")

@@ -67,7 +67,7 @@ def _formatters(purpose: str = "proposal") -> dict:
         "plain": scoring.plain_number,
         "criterion_name": scoring.criterion_name,
         "recommendation_label": lambda code: scoring.recommendation_label(code, purpose),
-        "status_labels": scoring.STATUS_LABELS,
+        "status_label": scoring.status_label,
         "recommendations": scoring.recommendations_for(purpose),
     }
 
