@@ -224,11 +224,12 @@ def register_subscribers(app: Flask) -> None:
     from grants.applications import subscribers as applications
     from grants.funding import subscribers as funding
     from grants.notifications import subscribers as notifications
+    from grants.orgs import subscribers as orgs
     from grants.programmes import subscribers as programmes
     from grants.projects import subscribers as projects
     from grants.review import subscribers as review
 
-    for domain in (notifications, programmes, applications, review, projects, funding):
+    for domain in (notifications, orgs, programmes, applications, review, projects, funding):
         domain.connect()
 
 

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
+from grants.accounts import hooks as accounts_hooks
 from grants.accounts import operations as ops
 from grants.accounts import throttle
 from grants.accounts.forms import (
@@ -34,7 +35,6 @@ from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.redirects import safe_next, safe_referrer
 from grants.extensions import db, limiter
-from grants.orgs.models import Organisation
 
 bp = Blueprint("accounts", __name__)
 
@@ -159,10 +159,7 @@ def reset_password(token: str):
 
 
 def _organisation_choices():
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.name).order_by(Organisation.name)
-    )
-    return [(0, "—")] + [(r.id, r.name) for r in rows]
+    return [(0, "—"), *accounts_hooks.organisation_choices.ask()]
 
 
 @bp.get("/admin/users")

@@ -13,7 +13,6 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from grants.applications.models import Application
 from grants.core.actions import action
 from grants.core.money import wan_text, wan_to_yuan
 from grants.core.pagination import paginate
@@ -23,6 +22,7 @@ from grants.core.types import utcnow
 from grants.extensions import db
 from grants.orgs import operations as org_ops
 from grants.orgs.models import QUALIFICATIONS
+from grants.programmes import hooks as programmes_hooks
 from grants.programmes import operations as ops
 from grants.programmes.forms import CallForm, PublishedCallForm, weight_total
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS, Call, CallState
@@ -172,16 +172,7 @@ def calls():
     )
     page = paginate(stmt)
     ids = [c.id for c in page.items]
-    submitted = {}
-    if ids:
-        # Organisations' drafts are theirs until submitted: not even counted here.
-        submitted = dict(
-            db.session.execute(
-                sa.select(Application.call_id, sa.func.count(Application.id))
-                .where(Application.call_id.in_(ids), Application.state != "draft")
-                .group_by(Application.call_id)
-            ).all()
-        )
+    submitted = programmes_hooks.submitted_counts.ask(ids)
     years = db.session.scalars(sa.select(Call.year).distinct().order_by(Call.year.desc())).all()
     return render_template(
         "programmes/calls.html",

@@ -47,12 +47,6 @@ ALLOWED_FUNCTION_IMPORTS = {
     ("grants/core/storage.py", "botocore.exceptions"): _S3,
     ("grants/reports/charts.py", "matplotlib"): _MATPLOTLIB,
     ("grants/reports/charts.py", "matplotlib.pyplot"): _MATPLOTLIB,
-    ("grants/review/views/assign.py", "grants.review.views.scoring"): (
-        "the recusal view renders the scoring page's conflict view, and the scoring page "
-        "withdraws through a helper of the assignment views: a cycle between two view "
-        "modules, ignored in the acyclic contract too, until the helper (it commits) moves "
-        "with the one-commit-per-action rewrite of the views"
-    ),
 }
 
 

@@ -37,6 +37,7 @@ from grants.review.forms.assign import (
 )
 from grants.review.models import Assignment, Expert
 from grants.review.views import bp
+from grants.review.views.conflicted import render_conflicted, withdrawn_for_conflict
 
 REVIEW_ENDPOINT = "review.expert_review"  # the scoring page of an accepted assignment (scoring.py)
 DUE_SOON_DAYS = 3
@@ -585,16 +586,6 @@ def decline_invitation(assignment_id: int):
     return _answer(assignment_id, "decline")
 
 
-def withdrawn_for_conflict(assignment: Assignment, conflicts):
-    """Withdraw the signed-in expert's assignment for a conflict found now, tell them why, back to their queue."""
-    message = ops.conflict_message(conflicts, withdrawn=True)
-    with action() as done:
-        ops.withdraw_for_conflict(assignment, conflicts, current_user)
-    if done:
-        flash(message, "warning")
-    return redirect(url_for("review.my_reviews"))
-
-
 @bp.post("/expert/assignments/<int:assignment_id>/recuse")
 def recuse(assignment_id: int):
     """The expert declares a conflict of interest: the assignment is withdrawn and the bureau told."""
@@ -609,8 +600,6 @@ def recuse(assignment_id: int):
         return redirect(url_for("review.my_reviews"))
     form = RecuseForm()
     if not form.validate():
-        from grants.review.views.scoring import render_conflicted
-
         return render_conflicted(assignment, ops.current_conflicts(assignment), form, status=422)
     with action(show=False, denied="assignment.recuse", denied_obj=assignment) as done:
         transition(assignment, "recuse", current_user, reason=form.reason.data.strip())

@@ -37,14 +37,14 @@ from grants.core.xlsx import XLSX_MIMETYPE
 from grants.extensions import db
 from grants.programmes.models import Call
 from grants.review import scoring
-from grants.review.assignments import OPEN_STATES, conflict_message, current_conflicts
+from grants.review.assignments import OPEN_STATES, current_conflicts
 from grants.review.forms.assign import RecuseForm
 from grants.review.forms.scoring import ACTIONS, ReopenForm, review_form
 from grants.review.hooks import assignment_report_view
 from grants.review.models import Assignment, Review
 from grants.review.rules import is_expert_of
 from grants.review.views import bp
-from grants.review.views.assign import withdrawn_for_conflict
+from grants.review.views.conflicted import render_conflicted, withdrawn_for_conflict
 
 # --- shared helpers ------------------------------------------------------------------------
 
@@ -124,18 +124,6 @@ def _readable_assignment(assignment_id: int):
         )
     require("assignment.read_proposal", assignment)
     abort(403)  # pragma: no cover - require() has aborted already
-
-
-def render_conflicted(assignment: Assignment, conflicts, form=None, *, status: int = 403):
-    """The page that keeps a conflicted expert out of the proposal and offers to withdraw (recuse)."""
-    if form is None:
-        form = RecuseForm(formdata=None, reason=conflict_message(conflicts) or "")
-    return render_template(
-        "review/scoring/conflicted.html",
-        assignment=assignment,
-        form=form,
-        message=conflict_message(conflicts),
-    ), status
 
 
 def _invitation_url(assignment: Assignment) -> str | None:
