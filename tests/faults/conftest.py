@@ -218,15 +218,16 @@ class Stack:
         )
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        # the child keeps its own copy of the log's descriptor; this process closes its own
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.processes[name] = process
         return process
 
