@@ -297,8 +297,6 @@ SLOW_PATHS = (
     "tests/funding/test_disbursement_concurrency.py",
     "tests/review/test_solver.py",
 )
-# Tests that start processes or servers of their own run on one xdist worker together.
-SERIAL_GROUPS = {"tests/faults/": "faults", "tests/e2e/": "e2e"}
 TIMINGS: dict[str, float] = defaultdict(float)
 SLOW_NODEIDS: set[str] = set()
 STARTED = time.monotonic()
@@ -315,9 +313,6 @@ def pytest_collection_modifyitems(config, items):
         path = item.nodeid.split("::", 1)[0]
         if path.startswith(SLOW_PATHS) or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.slow)
-        for prefix, group in SERIAL_GROUPS.items():
-            if path.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_logreport(report):
