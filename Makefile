@@ -2,6 +2,8 @@
 #
 #   make run    system packages, virtualenv, translations, database, demo data, serve
 #   make test   system packages, virtualenv, translations, then pytest ($(PYTEST_ARGS))
+#               on $(PYTEST_WORKERS) pytest-xdist workers (PYTEST_WORKERS=0: one process)
+#   make test-fast  the same without the tests marked slow
 #
 # Settings come from the environment (see grants/config.py and README.md).
 
@@ -22,6 +24,8 @@ LOCALE := zh_Hans_CN
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 
 # What WeasyPrint needs to draw PDFs, and a font with Chinese glyphs.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
@@ -29,11 +33,12 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-no
 # Debian's chromium; no browser download) and check PostgreSQL backups' pg_dump.
 TEST_SYSTEM_PACKAGES := poppler-utils chromium postgresql-client
 
-.PHONY: help run test lint worker setup system-packages translations translations-update
+.PHONY: help run test test-fast lint worker setup system-packages translations translations-update
 
 help:
 	@echo "make run                  set up and serve on http://$(HOST):$(PORT)"
 	@echo "make test                 set up and run the tests (PYTEST_ARGS='-k name' ...)"
+	@echo "make test-fast            the tests without the slow ones (fuzzing, e2e, faults)"
 	@echo "make lint                 ruff check"
 	@echo "make worker               an RQ worker (needs REDIS_URL)"
 	@echo "make translations-update  extract strings and update the $(LOCALE) catalogue"
@@ -45,7 +50,11 @@ run: setup
 
 test: SYSTEM_PACKAGES += $(TEST_SYSTEM_PACKAGES)
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+test-fast: SYSTEM_PACKAGES += $(TEST_SYSTEM_PACKAGES)
+test-fast: setup
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -222,6 +222,12 @@ def _draw_hbars(plt, data):
     return fig
 
 
+def _legend_below(fig, ax, ncol: int) -> None:
+    """The figure's legend under the plot, when a series was drawn (else matplotlib warns)."""
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(loc="outside lower center", ncol=max(ncol, 1))
+
+
 def _draw_stacked_hbars(plt, data):
     labels = data["labels"]
     fig, ax = plt.subplots(figsize=(6.6, _height(len(labels), base=1.3)), layout="constrained")
@@ -240,7 +246,7 @@ def _draw_stacked_hbars(plt, data):
     ax.set_yticks(positions, labels)
     ax.set_xlabel(data["unit"])
     ax.grid(axis="y", visible=False)
-    fig.legend(loc="outside lower center", ncol=min(4, len(data["series"])))
+    _legend_below(fig, ax, ncol=min(4, len(data["series"])))
     return fig
 
 
@@ -262,7 +268,7 @@ def _draw_grouped_hbars(plt, data):
     ax.set_yticks(list(range(len(labels)))[::-1], labels)
     ax.set_xlabel(data["unit"])
     ax.grid(axis="y", visible=False)
-    fig.legend(loc="outside lower center", ncol=count)
+    _legend_below(fig, ax, ncol=count)
     return fig
 
 
@@ -284,7 +290,7 @@ def _draw_stacked_columns(plt, data):
     ax.set_xticks(positions, labels)
     ax.set_ylabel(data["unit"])
     ax.grid(axis="x", visible=False)
-    fig.legend(loc="outside lower center", ncol=min(4, len(data["series"])))
+    _legend_below(fig, ax, ncol=min(4, len(data["series"])))
     return fig
 
 
@@ -345,7 +351,7 @@ def _draw_lines(plt, data):
     ax.set_xticks(years, [str(year) for year in years])
     ax.set_ylabel(data["unit"])
     ax.grid(axis="x", visible=False)
-    fig.legend(loc="outside lower center", ncol=len(data["series"]))
+    _legend_below(fig, ax, ncol=len(data["series"]))
     ax.margins(y=0.2)
     return fig
 

@@ -186,6 +186,7 @@ def test_local_download_streams_the_file_as_an_attachment(app, local_storage):
     response = _download(stored.stored_name)
     response.direct_passthrough = False
     assert response.status_code == 200 and response.get_data() == PDF
+    response.close()
     assert "attachment" in response.headers["Content-Disposition"]
     assert "%E7%94%B3%E6%8A%A5%E4%B9%A6.pdf" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "private, no-store"

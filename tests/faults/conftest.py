@@ -29,11 +29,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import TEST_DATABASE_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-# Named after the database of TEST_DATABASE_URL, so that runs on different test databases
-# (parallel checkouts) do not drop each other's fault database.
+# Named after the (xdist worker's) database of TEST_DATABASE_URL, so that runs on different test
+# databases (parallel checkouts, workers) do not drop each other's fault database.
 FAULTS_DB = (
     f"{sa.engine.make_url(TEST_DATABASE_URL).database or 'test'}_faults"
     if TEST_DATABASE_URL
@@ -217,15 +218,16 @@ class Stack:
         )
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
+        # the child keeps its own copy of the log's descriptor; this process closes its own
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.processes[name] = process
         return process
 
