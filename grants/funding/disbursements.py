@@ -37,7 +37,7 @@ from grants.core.workflow import GuardFailed, TransitionForbidden, transition
 from grants.extensions import db
 from grants.funding.live import LIVE_PROJECT_STATES, live_project_problem, locked_project_state
 from grants.funding.models import ENDED_DISBURSEMENT_STATES, Disbursement, Tranche
-from grants.funding.triggers import is_due
+from grants.funding.triggers import cancel_tranche, is_due
 from grants.notifications.operations import notify
 from grants.projects.models import Project
 
@@ -395,18 +395,8 @@ def cancel_pending_releases(project: Project, actor, reason: str) -> list[Disbur
         transition(disbursement, "cancel", actor, reason=reason)
         tranche = disbursement.tranche
         if tranche.cancelled_at is None:
-            tranche.cancelled_at = now
-            audit.record(
-                "tranche.cancelled",
-                tranche,
-                actor=actor,
-                after={
-                    "project": project.code,
-                    "amount": str(tranche.amount),
-                    "trigger": tranche.trigger,
-                    "reason": "project.terminate",
-                    "disbursement_id": disbursement.id,
-                },
+            cancel_tranche(
+                tranche, actor, "project.terminate", at=now, disbursement_id=disbursement.id
             )
     db.session.flush()
     return list(pending)

@@ -84,18 +84,7 @@ def cancel_for_termination(project, actor) -> list[Tranche]:
     with db.session.no_autoflush:
         tranches = tranches_to_cancel(project)
     for tranche in tranches:
-        tranche.cancelled_at = project.terminated_at or utcnow()
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "trigger": tranche.trigger,
-                "reason": "project.terminate",
-            },
-        )
+        cancel_tranche(tranche, actor, "project.terminate", at=project.terminated_at)
     return tranches
 
 
@@ -110,15 +99,22 @@ def cancel_acceptance_tranches(project, actor) -> list[Tranche]:
         )
     ).all()
     for tranche in tranches:
-        tranche.cancelled_at = utcnow()
-        audit.record(
-            "tranche.cancelled",
-            tranche,
-            actor=actor,
-            after={
-                "project": project.code,
-                "amount": str(tranche.amount),
-                "reason": "acceptance failed",
-            },
-        )
+        cancel_tranche(tranche, actor, "acceptance failed")
     return tranches
+
+
+def cancel_tranche(tranche: Tranche, actor, reason: str, *, at: datetime | None = None, **extra):
+    """Mark ``tranche`` cancelled (at ``at``, else now) and audit it with ``reason``."""
+    tranche.cancelled_at = at or utcnow()
+    audit.record(
+        "tranche.cancelled",
+        tranche,
+        actor=actor,
+        after={
+            "project": tranche.project.code,
+            "amount": str(tranche.amount),
+            "trigger": tranche.trigger,
+            "reason": reason,
+            **extra,
+        },
+    )
