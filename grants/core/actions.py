@@ -55,7 +55,6 @@ from grants.core.workflow import (
 from grants.extensions import db
 
 __all__ = [
-    "OperationError",
     "Outcome",
     "action",
     "actionable",

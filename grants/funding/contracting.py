@@ -46,10 +46,10 @@ from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS, TEAM_ROLES,
 from grants.applications.operations import applicant_users
 from grants.config import validate_project_code_format
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.i18n import html_lang
 from grants.core.money import CENT, format_wan_exact, to_money
 from grants.core.pdf import PdfError, pdf_static_url, render_pdf
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition

@@ -29,9 +29,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from grants.accounts.models import User, UserRole
 from grants.core import audit
-from grants.core.actions import OperationError
 from grants.core.money import format_yuan
 from grants.core.permissions import can
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import GuardFailed, TransitionForbidden, transition
 from grants.extensions import db

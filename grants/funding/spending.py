@@ -33,9 +33,9 @@ from flask_babel import lazy_gettext as _l
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.money import MoneyError, format_yuan, to_money
 from grants.core.permissions import can
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow
 from grants.core.workflow import transition

@@ -55,8 +55,8 @@ from sqlalchemy.orm import selectinload
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.money import format_yuan, to_money
+from grants.core.refusals import OperationError
 from grants.core.states import label_of
 from grants.core.timeutil import local_today
 from grants.core.types import utcnow

@@ -61,8 +61,8 @@ from werkzeug.routing import BuildError
 from grants.accounts.models import User, UserRole
 from grants.applications.models import KPI_KINDS, TEAM_ROLES
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.money import MoneyError, to_money
+from grants.core.refusals import OperationError
 from grants.core.states import label_of
 from grants.core.templating import local_date
 from grants.core.types import utcnow

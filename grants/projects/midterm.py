@@ -18,8 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from grants.core import audit
-from grants.core.actions import OperationError
 from grants.core.links import site_path
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today, utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db

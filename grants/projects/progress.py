@@ -18,8 +18,8 @@ from sqlalchemy.orm import joinedload
 
 from grants.accounts.models import User, UserRole
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.links import site_path
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db

@@ -29,9 +29,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from grants.core import audit, storage
-from grants.core.actions import OperationError
 from grants.core.jobs import enqueue, sweep_dead_jobs
 from grants.core.models import Job
+from grants.core.refusals import OperationError
 from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.core.workflow import transition

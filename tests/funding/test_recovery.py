@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from grants.core.actions import OperationError
 from grants.core.models import AuditEvent
+from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
 from grants.extensions import db
 from grants.funding import spending

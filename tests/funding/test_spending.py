@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from grants.core.actions import OperationError
+from grants.core.refusals import OperationError
 from grants.core.workflow import TransitionForbidden
 from grants.extensions import db
 from grants.funding import spending

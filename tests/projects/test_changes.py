@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from grants.core.actions import OperationError
+from grants.core.refusals import OperationError
 from grants.core.workflow import (
     GuardFailed,
     InvalidTransition,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from grants.core.actions import OperationError
+from grants.core.refusals import OperationError
 from grants.core.types import utcnow
 from grants.core.workflow import WorkflowError, transition, workflow_for
 from grants.extensions import db
