@@ -55,6 +55,7 @@ from grants.core.types import utcnow
 from grants.core.workflow import transition
 from grants.extensions import db
 from grants.funding.models import (
+    LIVE_DISBURSEMENT_STATES,
     TRIGGERS,
     Disbursement,
     ProjectBudgetLine,
@@ -62,7 +63,7 @@ from grants.funding.models import (
     TaskBookSignature,
     Tranche,
 )
-from grants.funding.triggers import LIVE_DISBURSEMENT_STATES, mark_due
+from grants.funding.triggers import mark_due
 from grants.notifications.operations import notify
 from grants.programmes.models import CATEGORIES as CALL_CATEGORIES
 from grants.programmes.models import FUNDING_LEVELS

@@ -118,6 +118,8 @@ class DisbursementState(StateSet):
 
 # A rejected or cancelled release frees its tranche for a new request (or ends with it).
 ENDED_DISBURSEMENT_STATES = (DisbursementState.REJECTED, DisbursementState.CANCELLED)
+# The others hold their tranche: requested, approved by finance, paid.
+LIVE_DISBURSEMENT_STATES = tuple(s for s in DisbursementState if s not in ENDED_DISBURSEMENT_STATES)
 
 
 class Disbursement(db.Model):

@@ -10,7 +10,7 @@ from grants.core import audit
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.funding.live import live_project_problem
-from grants.funding.models import Disbursement, DisbursementState, Tranche
+from grants.funding.models import LIVE_DISBURSEMENT_STATES, Disbursement, Tranche
 
 
 def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = None) -> list[Tranche]:
@@ -48,13 +48,6 @@ def mark_due(project, trigger: str, *, milestone=None, at: datetime | None = Non
 def is_due(tranche: Tranche) -> bool:
     """Whether the tranche's trigger has been met and it has not been cancelled."""
     return tranche.due_since is not None and tranche.cancelled_at is None
-
-
-LIVE_DISBURSEMENT_STATES = (
-    DisbursementState.REQUESTED,
-    DisbursementState.APPROVED,
-    DisbursementState.PAID,
-)
 
 
 def tranches_to_cancel(project) -> list[Tranche]:
