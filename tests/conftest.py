@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 
 from grants import create_app
 from grants.extensions import db, limiter
+from tests.suite_guard import CI_REQUIRED, in_ci, missing_backends
 
 # "gw0", "gw1", … in a pytest-xdist worker; empty in a single-process run.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -318,6 +319,8 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_logreport(report):
     """Add up each test's setup, call and teardown time (on the controller under xdist)."""
     TIMINGS[report.nodeid] += report.duration
+    if report.when == "call" and report.passed and "e2e" in report.keywords:
+        EXERCISED.add("browser")
     if report.when == "call" and "slow" in report.keywords:
         SLOW_NODEIDS.add(report.nodeid)
 
@@ -334,9 +337,8 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(config, "workeroutput"):  # an xdist worker: report to the controller
         config.workeroutput["exercised"] = sorted(EXERCISED)
         return
-    missing = [name for name in ("postgresql", "redis") if name not in EXERCISED]
-    if "postgresql" in BACKENDS and "sqlite" in EXERCISED and missing:
-        # the app's tests ran, but not on the configured PostgreSQL and Redis
+    missing = missing_backends(EXERCISED, configured="postgresql" in BACKENDS, ci=in_ci(os.environ))
+    if missing:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         config.stash[MISSING_BACKENDS] = missing
 
@@ -372,11 +374,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     write("backends exercised: " + ", ".join(names))
     missing = config.stash.get(MISSING_BACKENDS, None)
     if missing:
-        terminalreporter.write_line(
-            "ERROR: TEST_DATABASE_URL and REDIS_URL are set but no test ran on "
-            + ", ".join(missing),
-            red=True,
+        lead = (
+            "ERROR: in CI the run must exercise " + ", ".join(CI_REQUIRED) + "; it did not run "
+            if in_ci(os.environ)
+            else "ERROR: TEST_DATABASE_URL and REDIS_URL are set but no test ran on "
         )
+        terminalreporter.write_line(lead + ", ".join(missing), red=True)
 
 
 @pytest.fixture
