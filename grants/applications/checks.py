@@ -9,7 +9,6 @@ throughout and shown with :func:`grants.core.money.format_wan`.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,7 +27,7 @@ from grants.applications.models import (
     ApplicationState,
 )
 from grants.core.money import format_wan
-from grants.core.timeutil import utc_to_local
+from grants.core.timeutil import add_months, utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.orgs.models import QUALIFICATIONS, Organisation
@@ -189,13 +188,6 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
             )
         )
     return problems
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` moved by whole months, clamped to the end of a shorter month."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def duration_months(start: date, end: date) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
+
 from grants.core.types import utcnow
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -35,3 +37,12 @@ def local_today() -> date:
 def local_day_start(day: date) -> datetime:
     """Midnight at the start of ``day`` in Beijing, as UTC."""
     return local_to_utc(datetime.combine(day, time.min))
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole calendar months, clamped to the last day of a shorter month.
+
+    31 January + 1 month is 28 February (29 in a leap year); 29 February + 12 months is
+    28 February. The one month arithmetic of the app (durations, extensions, due dates).
+    """
+    return day + relativedelta(months=months)

@@ -21,7 +21,6 @@ qualifications and yearly figures are reconciled on every run; the rest is loade
 
 from __future__ import annotations
 
-import calendar
 import itertools
 import random
 from collections import defaultdict
@@ -43,6 +42,7 @@ from grants.applications.models import (
     TeamMember,
 )
 from grants.core import audit
+from grants.core.timeutil import add_months
 from grants.demo.roster import ORGANISATIONS, seed_organisations
 from grants.extensions import db
 from grants.funding.contracting import issue_task_book
@@ -735,12 +735,6 @@ TERMINATION_REASON = "受市场环境变化影响，企业调整经营方向，�
 def ts(day: date, hour: int = 2, minute: int = 0) -> datetime:
     """A UTC timestamp on ``day`` (02:00 UTC is 10:00 in Beijing, the same date)."""
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-def add_months(day: date, months: int) -> date:
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def wan(amount) -> Decimal:

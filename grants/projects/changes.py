@@ -46,7 +46,6 @@ the verbs flush and leave the commit to the caller.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -65,6 +64,7 @@ from grants.core.money import MoneyError, to_money
 from grants.core.refusals import OperationError
 from grants.core.states import label_of
 from grants.core.templating import local_date
+from grants.core.timeutil import add_months
 from grants.core.types import utcnow
 from grants.core.workflow import can_fire, transition
 from grants.extensions import db
@@ -126,13 +126,6 @@ def _date(value) -> date | None:
         return date.fromisoformat(str(value))
     except (TypeError, ValueError):
         return None
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` moved ``months`` calendar months on (the 31st becomes the month's last day)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def latest_extension(project: Project) -> date:

@@ -60,11 +60,25 @@ def kpis_of(project) -> dict[str, tuple[Decimal, str]]:
 def test_extension_approved_moves_end_date_and_open_milestones(app):
     c = cast()
     project = c.project
-    old_end = project.end_date
     first, second = project.milestones
-    first_due, second_due = first.due_date, second.due_date
+    # month ends, so that the expected dates below are written out by hand
+    project.end_date, first.due_date, second.due_date = (
+        date(2027, 8, 31),
+        date(2026, 12, 31),
+        date(2027, 8, 31),
+    )
+    db.session.flush()
+    old_end = project.end_date
+    proposed = {
+        "end_date": "2028-02-29",
+        "milestones": [
+            {"id": first.id, "due_date": "2027-06-30"},
+            {"id": second.id, "due_date": "2028-02-29"},
+        ],
+    }
+    assert proposed == extension(project, 6)  # the helper the other tests use agrees
     change = ops.draft_change(
-        project, "extension", c.owner, reason="设备到货延迟", proposed=extension(project, 6)
+        project, "extension", c.owner, reason="设备到货延迟", proposed=proposed
     )
     assert change.state == "draft" and change.previous == {}
     ops.submit_change(change, c.owner)
@@ -73,9 +87,9 @@ def test_extension_approved_moves_end_date_and_open_milestones(app):
     ops.approve_change(change, c.bureau, "同意延期")
     project = reload(project)
     assert reload(change).state == "approved"
-    assert project.end_date == ops.add_months(old_end, 6)
-    assert db.session.get(Milestone, first.id).due_date == ops.add_months(first_due, 6)
-    assert db.session.get(Milestone, second.id).due_date == ops.add_months(second_due, 6)
+    assert project.end_date == date(2028, 2, 29)
+    assert db.session.get(Milestone, first.id).due_date == date(2027, 6, 30)
+    assert db.session.get(Milestone, second.id).due_date == date(2028, 2, 29)
     event = audit_events("project.change.extension", project)[-1]
     assert event.before["end_date"] == old_end.isoformat()
     assert event.after["end_date"] == project.end_date.isoformat()
