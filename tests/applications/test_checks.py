@@ -320,3 +320,40 @@ def test_concurrent_cap_below_cap_passes(draft):
     )
     db.session.flush()
     assert eligibility_problems(draft) == []
+
+
+# Written out by hand, not taken from LIVE_STATES: whether an application in each state
+# counts against the organisation's cap of concurrent applications (限项).
+COUNTS_AGAINST_CAP = {
+    "draft": False,
+    "submitted": True,
+    "returned": False,
+    "withdrawn": False,
+    "rejected": False,
+    "under_review": True,
+    "reviewed": True,
+    "approved": True,
+    "declined": False,
+    "contracted": True,
+}
+
+
+def test_cap_table_names_every_application_state():
+    from grants.applications.models import ApplicationState
+
+    assert set(COUNTS_AGAINST_CAP) == {state.value for state in ApplicationState}
+
+
+@pytest.mark.parametrize("state", sorted(COUNTS_AGAINST_CAP))
+def test_concurrent_cap_counts_exactly_the_live_states(draft, state):
+    draft.call.concurrent_cap = 1
+    ApplicationFactory(
+        call=CallFactory(year=draft.call.year),
+        organisation=draft.organisation,
+        state=state,
+        reference_no=f"X-{state}",
+        submitted_at=draft.created_at,
+    )
+    db.session.flush()
+    refused = bool(eligibility_problems(draft))
+    assert refused is COUNTS_AGAINST_CAP[state]

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from grants.review.solver import load_penalty, objective_of, solve
+from grants.review.solver import objective_of, solve
 
 # --- instances ------------------------------------------------------------------------------
 
@@ -48,6 +48,47 @@ def instances(draw, max_apps=5, max_experts=5, max_k=3):
         "fixed": fixed,
         "balance": balance,
     }
+
+
+# --- the objective, written out here rather than imported ----------------------------------
+# The solver's objective is − Σ suitability of the new pairs + balance · Σ_e C(L_e, 2), counted
+# over each expert's load L_e including the fixed pairs, less what the fixed pairs alone cost.
+# The oracles below use these two functions, never the solver's own ``load_penalty`` or
+# ``objective_of``, so that a change to the solver's pricing cannot move the oracle with it.
+
+
+def penalty(load: int, balance: int) -> int:
+    """balance × the number of pairs among ``load`` reviews: 0, 0, 1, 3, 6, 10 … times balance."""
+    return balance * sum(range(load))
+
+
+def expected_objective(pairs, suitability, fixed, balance) -> int:
+    before = Counter(e for _, e in fixed)
+    after = before + Counter(e for _, e in pairs)
+    gained = sum(suitability.get(p, 0) for p in pairs)
+    return sum(penalty(after[e], balance) - penalty(before[e], balance) for e in after) - gained
+
+
+def test_penalty_by_hand():
+    assert [penalty(n, 1) for n in range(6)] == [0, 0, 1, 3, 6, 10]
+    assert [penalty(n, 3) for n in range(5)] == [0, 0, 3, 9, 18]
+
+
+def test_expected_objective_by_hand():
+    # expert 10 goes from 1 fixed review to 3 (penalty 3 − 0), expert 11 from 0 to 1 (0)
+    pairs = [(1, 10), (2, 10), (3, 11)]
+    suitability = {(1, 10): 4, (3, 11): 7}
+    assert expected_objective(pairs, suitability, {(9, 10)}, 1) == 3 - 11
+    assert expected_objective(pairs, suitability, {(9, 10)}, 2) == 6 - 11
+
+
+def test_solver_objective_of_agrees_with_the_written_out_objective():
+    pairs = [(1, 10), (2, 10), (3, 11), (4, 10)]
+    suitability = {(1, 10): 4, (3, 11): 7, (4, 10): 1}
+    for balance in (0, 1, 2, 3):
+        assert objective_of(pairs, suitability, {(9, 10)}, balance) == expected_objective(
+            pairs, suitability, {(9, 10)}, balance
+        )
 
 
 def cap_of(instance, expert):
@@ -88,7 +129,7 @@ def brute_force(instance) -> int | None:
         load = Counter(e for _, e in list(fixed) + pairs)
         if any(load[e] > cap_of(instance, e) for e in instance["experts"]):
             continue
-        cost = objective_of(pairs, instance["suitability"], fixed, instance["balance"])
+        cost = expected_objective(pairs, instance["suitability"], fixed, instance["balance"])
         best = cost if best is None else min(best, cost)
     return best
 
@@ -126,14 +167,14 @@ def milp_optimum(instance) -> int | None:
         upper.append(cap_of(instance, e) - fixed_load[e])
         # z_e ≥ P(m) + (P(m+1) − P(m)) · (load_e − m) for every integer m: the convex penalty
         for m in range(len(apps) + len(fixed) + 2):
-            slope = load_penalty(m + 1, balance) - load_penalty(m, balance)
+            slope = penalty(m + 1, balance) - penalty(m, balance)
             tangent = np.zeros(n_x + n_z)
             tangent[n_x + j] = 1
             for n, p in enumerate(pairs):
                 if p[1] == e:
                     tangent[n] = -slope
             rows.append(tangent)
-            lower.append(load_penalty(m, balance) + slope * (fixed_load[e] - m))
+            lower.append(penalty(m, balance) + slope * (fixed_load[e] - m))
             upper.append(np.inf)
     integrality = np.array([1] * n_x + [0] * n_z)
     bounds = Bounds(np.zeros(n_x + n_z), np.array([1.0] * n_x + [np.inf] * n_z))
@@ -146,7 +187,7 @@ def milp_optimum(instance) -> int | None:
     if found.status == 2:
         return None
     assert found.status == 0, found.message
-    constant = sum(load_penalty(fixed_load[e], balance) for e in exps)
+    constant = sum(penalty(fixed_load[e], balance) for e in exps)
     return round(found.fun - constant)
 
 
@@ -180,7 +221,7 @@ def test_solve_assignment_valid_when_feasible(instance):
     result = run(instance)
     assume(result.feasible)
     check_valid(instance, result)
-    assert result.objective == objective_of(
+    assert result.objective == expected_objective(
         result.pairs, instance["suitability"], instance["fixed"], instance["balance"]
     )
 
@@ -268,7 +309,7 @@ def test_solve_prefers_the_better_suited_expert():
 def test_solve_spreads_load_evenly_among_equally_suited_experts():
     result = solve(range(6), [10, 11, 12], 1, {}, set(), cap=6)
     assert sorted(result.loads.values()) == [2, 2, 2]
-    assert result.objective == 3 * load_penalty(2)
+    assert result.objective == 3  # three experts with two reviews each: one pair each
 
 
 def test_solve_balance_outweighs_small_suitability_gap_only():
