@@ -124,27 +124,53 @@ def test_check_without_reasons_is_refused_and_shows_the_form_again(client, login
     assert notifications_of(applicant) == []
 
 
-def test_check_refusal_keeps_ticked_presets(client, login, monkeypatch):
-    """A refused decision shows the form again with what was ticked and typed."""
-    from grants.core.workflow import GuardFailed
-
+def test_check_refusal_keeps_ticked_presets(client, login):
+    """A refused decision (the real guard: no reasons) shows the form again with what was typed."""
     application, _ = submitted_with_applicant()
     login(make_user("bureau"))
-
-    def refuse(*args, **kwargs):
-        raise GuardFailed("稍后再试")
-
-    monkeypatch.setattr("grants.applications.views.bureau.transition", refuse)
     response = client.post(
-        f"/applications/{application.id}/check/return",
-        data={"preset": ["seal"], "reasons": "请加盖公章后重新提交"},
+        f"/applications/{application.id}/check/reject",
+        data={"reasons": "   "},
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "稍后再试" in html
+    assert "请填写理由，申报单位将看到该内容。" in html
+    assert reload(application).state == "submitted"
+    assert checks_of(application) == []
+
+
+def test_check_failing_in_the_database_keeps_ticked_presets_and_typed_reasons(client, login):
+    """The database refuses the check row (a colleague's check, a constraint): nothing is
+    saved, and the form comes back with the ticked reason and the typed text."""
+
+    def refuse(mapper, connection, target):
+        raise sa.exc.IntegrityError("INSERT INTO formal_checks", {}, Exception("refused"))
+
+    application, _ = submitted_with_applicant()
+    login(make_user("bureau"))
+    sa.event.listen(FormalCheck, "before_insert", refuse)
+    try:
+        response = client.post(
+            f"/applications/{application.id}/check/return",
+            data={"preset": ["seal"], "reasons": "请加盖公章后重新提交"},
+        )
+    finally:
+        sa.event.remove(FormalCheck, "before_insert", refuse)
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
     assert "请加盖公章后重新提交</textarea>" in html
     assert 'value="seal" id="return-preset-seal" checked' in html
-    assert reload(application).state == "submitted"
+    assert "他人刚刚修改了这条记录，本次操作未保存" in html
+    application = reload(application)
+    assert application.state == "submitted"
+    assert checks_of(application) == []
+    assert not db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.object_type == "Application",
+            AuditEvent.object_id == str(application.id),
+            AuditEvent.action == "application.return",
+        )
+    )
 
 
 @pytest.mark.parametrize("role", ["applicant", "finance", "expert"])

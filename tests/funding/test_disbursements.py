@@ -654,15 +654,34 @@ def test_queue_reject_releases_the_reservation(client, login):
     assert disbursement.state == "rejected" and project.committed_total == Decimal("0.00")
 
 
+def audit_count(disbursement) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.object_type == "Disbursement",
+            AuditEvent.object_id == str(disbursement.id),
+            AuditEvent.action.not_like("%denied%"),
+        )
+    )
+
+
 def test_queue_action_already_taken_by_a_colleague_redirects(client, login):
     project = make_project()
     disbursement = approved(due_tranche(project))
     db.session.commit()
+    first = (disbursement.state, disbursement.approved_by_id, disbursement.approved_at)
+    events = audit_count(disbursement)
     login(make_user("finance"))
     response = client.post(
         f"/disbursements/{disbursement.id}/approve", data=approve_form(disbursement)
     )
     assert response.status_code == 302 and response.location.endswith("/finance/queue")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "该拨付申请已无法审核通过：当前状态为“财务已审核”" in page
+    db.session.expire_all()
+    again = db.session.get(Disbursement, disbursement.id)
+    assert (again.state, again.approved_by_id, again.approved_at) == first
+    assert first[0] == "approved"
+    assert audit_count(disbursement) == events  # the second approval left no trace of success
 
 
 def test_queue_actions_by_bureau_are_forbidden(client, login):

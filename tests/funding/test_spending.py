@@ -455,6 +455,18 @@ def test_owner_cannot_verify_or_return_own_report(app, client, login):
         spending.verify_expenditure(expenditure, owner)
 
 
+def spending_rows(project) -> list[tuple]:
+    """(amount, state, verified_at) of every spending report of ``project``, read afresh."""
+    return [
+        (row.amount, row.state, row.verified_at)
+        for row in db.session.scalars(
+            sa.select(Expenditure)
+            .where(Expenditure.project_id == project.id)
+            .order_by(Expenditure.id)
+        )
+    ]
+
+
 def test_bureau_sees_spending_but_neither_reports_nor_verifies(app, client, login):
     project, owner = running_project()
     expenditure = add_expenditure(project, "30000.00", state="submitted", by=owner)
@@ -464,6 +476,8 @@ def test_bureau_sees_spending_but_neither_reports_nor_verifies(app, client, logi
     assert client.get(f"/projects/{project.id}/spending").status_code == 200
     assert post_report(client, project).status_code == 403
     assert client.post(f"/spending/{expenditure.id}/verify").status_code == 403
+    db.session.expire_all()
+    assert spending_rows(project) == [(Decimal("30000.00"), "submitted", None)]
 
 
 def test_finance_sees_check_buttons_and_owner_sees_report_form(app, client, login):
@@ -490,6 +504,8 @@ def test_owner_cannot_report_on_closed_project(app, client, login):
     login(owner)
     assert client.get(f"/projects/{project.id}/spending").status_code == 200
     assert post_report(client, project).status_code == 403
+    db.session.expire_all()
+    assert spending_rows(project) == []
 
 
 def test_evidence_download_for_owner_finance_and_bureau(app, client, login):

@@ -243,8 +243,23 @@ def test_plan_changes_refused_to_others(client, login, roles):
 
 def test_plan_of_a_closed_project_cannot_change(client, login):
     project = make_project(award="100000", state="accepted")
+    before = [(t.amount, t.trigger, t.milestone_id) for t in project.tranches]
+    sha = project.task_book_sha256
     login(bureau())
     assert client.get(f"/projects/{project.id}/tranches").status_code == 403
+    rows = _rows(project)
+    rows[0] = ("1", *rows[0][1:])
+    rows[2] = ("5", *rows[2][1:])
+    assert client.post(f"/projects/{project.id}/tranches", data=plan_form(rows)).status_code == 403
+    after = reload(project)
+    assert [(t.amount, t.trigger, t.milestone_id) for t in after.tranches] == before
+    assert [t.amount for t in after.tranches] == [
+        Decimal("30000.00"),
+        Decimal("40000.00"),
+        Decimal("30000.00"),
+    ]
+    assert after.task_book_sha256 == sha
+    assert "tranche.plan" not in audit_actions(project)
 
 
 def test_changing_the_plan_while_contracting_issues_the_task_book_again(app):

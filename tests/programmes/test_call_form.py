@@ -319,12 +319,18 @@ def test_edit_unknown_call_is_404(client, bureau):
 
 
 def test_call_model_rejects_cap_above_total_in_database(app):
+    before = db.session.scalar(sa.select(sa.func.count(Call.id)))
     call = CallFactory.build(total_budget=Decimal("100"), cap_per_project=Decimal("200"))
     db.session.add(call)
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(sa.exc.IntegrityError) as raised:
         db.session.flush()
+    assert "cap_within_budget" in str(raised.value)
     db.session.rollback()
-    assert isinstance(call, Call)
+    assert db.session.scalar(sa.select(sa.func.count(Call.id))) == before
+    at_total = CallFactory.build(total_budget=Decimal("100"), cap_per_project=Decimal("100"))
+    db.session.add(at_total)
+    db.session.flush()  # a cap equal to the total is allowed
+    assert at_total.id is not None
 
 
 def test_new_call_may_trim_from_more_reviews_than_experts_assigned(client, bureau):

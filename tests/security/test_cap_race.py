@@ -18,12 +18,13 @@ import sqlalchemy as sa
 
 from grants.accounts.models import User
 from grants.applications.models import Application
+from grants.core.models import AuditEvent
 from grants.core.sqlite import immediate_writes
 from grants.core.workflow import GuardFailed, transition
 from grants.extensions import db
 from grants.programmes.models import Call
 from tests.applications.helpers import with_licence
-from tests.conftest import EXERCISED, TEST_DATABASE_URL
+from tests.conftest import EXERCISED, PASSWORD, TEST_DATABASE_URL
 from tests.factories import ApplicationFactory, CallFactory, fill_application, make_user
 from tests.racing import racing_database
 
@@ -42,7 +43,7 @@ def racing_app(backend_app, tmp_path, monkeypatch):
         yield app
 
 
-def seed_drafts(app, parallel: int = PARALLEL, cap: int = 1) -> dict:
+def seed_drafts(app, parallel: int = PARALLEL, cap: int | None = 1) -> dict:
     """Commit an applicant and ``parallel`` complete drafts of their organisation, one per call of 2026."""
     with app.app_context(), immediate_writes():
         user = make_user("applicant")
@@ -127,3 +128,62 @@ def test_parallel_submissions_against_a_cap_of_two_leave_exactly_two_winners(rac
         ).all()
         assert all(c.last_reference_no == 1 for c in calls)
         db.session.remove()
+
+
+def submit_through_the_page(app, barrier: threading.Barrier, application_id: int, email: str):
+    """Sign in, wait for the others, press 提交 once; the page the browser lands on."""
+    client = app.test_client()
+    signed_in = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert signed_in.status_code == 302
+    barrier.wait(timeout=30)
+    response = client.post(f"/applications/{application_id}/submit", follow_redirects=True)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_one_draft_submitted_twice_at_once_gets_one_reference(racing_app):
+    """Two tabs (or a double click on a slow line) submit the same draft at the same moment.
+
+    Nothing is stubbed: both requests run the real view, workflow engine and database. On
+    PostgreSQL the loser's UPDATE finds the row version moved (a lost race); on SQLite the
+    write lock serialises them and the second finds the draft already submitted. Either way
+    both pages show the one reference number, and the counter and the audit log hold one
+    submission.
+    """
+    racing_app.config["WTF_CSRF_ENABLED"] = False  # as in the other page tests
+    data = seed_drafts(racing_app, parallel=1, cap=None)
+    [application_id] = data["applications"]
+    with racing_app.app_context():
+        email = db.session.get(User, data["user"]).email
+        db.session.remove()
+    barrier = threading.Barrier(2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(submit_through_the_page, racing_app, barrier, application_id, email)
+            for _ in range(2)
+        ]
+        pages = [f.result(timeout=120) for f in futures]
+
+    with racing_app.app_context():
+        application = db.session.get(Application, application_id)
+        reference = application.reference_no
+        assert (application.state, application.call.last_reference_no) == ("submitted", 1)
+        submissions = db.session.scalar(
+            sa.select(sa.func.count(AuditEvent.id)).where(
+                AuditEvent.object_type == "Application",
+                AuditEvent.object_id == str(application_id),
+                AuditEvent.action == "application.submit",
+            )
+        )
+        db.session.remove()
+    assert submissions == 1
+    assert reference and reference.endswith("-001")
+    told = sorted(
+        "first"
+        if f"您的申报已提交，申报编号为 {reference}。" in html
+        else "again"
+        if f"该申报已提交，申报编号为 {reference}。" in html
+        else html
+        for _status, html in pages
+    )
+    assert [status for status, _html in pages] == [200, 200]
+    assert told == ["again", "first"]  # the loser is told the winner's reference, not to retry

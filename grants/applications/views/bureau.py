@@ -19,7 +19,7 @@ from grants.applications.duplicates import duplicate_pairs, near_duplicates, thr
 from grants.applications.export import applications_xlsx, content_disposition, export_filename
 from grants.applications.models import Application, ApplicationState, FormalCheck
 from grants.applications.views import bp
-from grants.core.actions import action
+from grants.core.actions import LOST_RACE, action
 from grants.core.money import yuan_to_wan
 from grants.core.pagination import paginate
 from grants.core.permissions import require
@@ -301,11 +301,12 @@ def _decide(application_id: int, event: str):
     data = {} if event == "pass_check" else {"reasons": compose_reasons(presets, typed)}
     with action(show=False, denied=f"application.{event}", denied_obj=application) as done:
         transition(application, event, current_user, **data)
-    if isinstance(done.error, GuardFailed):
+    if isinstance(done.error, (GuardFailed, *LOST_RACE)):
+        # refused by a guard, or by the database: the form again, with what was ticked and typed
         return _render_check(
             application,
             {"event": event, "reasons": typed, "presets": presets, "error": done.message},
-            status=422,
+            status=422 if isinstance(done.error, GuardFailed) else 409,
         )
     if not done:
         flash(done.message, "warning")
