@@ -535,6 +535,22 @@ def test_release_of_a_tranche_not_due_is_refused_with_the_form(client, login, en
     assert disbursements_of(project) == []
 
 
+def test_release_beyond_the_award_is_refused_on_the_page_before_the_database(client, login):
+    """committed ≤ award: the page says why and nothing is reserved; the CHECK is the second line."""
+    project = make_project(award="200000.00", committed_total=Decimal("150000.00"))
+    tranche = due_tranche(project)  # 60,000 yuan: 150,000 + 60,000 > 200,000
+    db.session.commit()
+    login(make_user("bureau"))
+    response = client.post(
+        f"/projects/{project.id}/tranches/{tranche.id}/release",
+        data={f"release-{tranche.id}-idempotency_key": key()},
+    )
+    assert response.status_code == 422
+    assert "拨付 60,000.00 元 将超出项目立项资助金额" in response.get_data(as_text=True)
+    assert disbursements_of(project) == []
+    assert fresh(project).committed_total == Decimal("150000.00")
+
+
 def test_release_by_finance_or_owner_is_forbidden(client, login):
     project = make_project()
     tranche = due_tranche(project)

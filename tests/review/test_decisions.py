@@ -171,6 +171,7 @@ def test_approve_view_above_request_keeps_typed_amount(client, login):
     page = response.get_data(as_text=True)
     assert 'value="30"' in page and "cannot exceed" in page
     assert reload(application).state == "reviewed"
+    assert decision_of(application) is None  # the app refused; the CHECK was never reached
 
 
 def test_decline_view_without_reasons_is_refused(client, login):
@@ -183,6 +184,7 @@ def test_decline_view_without_reasons_is_refused(client, login):
     )
     assert response.status_code == 422
     assert reload(application).state == "reviewed"
+    assert decision_of(application) is None
     response = client.post(
         f"/calls/{call.id}/decisions/{application.id}/decline",
         data={f"decline-{application.id}-reasons": "与本批次支持方向不符。"},
