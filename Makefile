@@ -33,13 +33,14 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-no
 # Debian's chromium; no browser download) and check PostgreSQL backups' pg_dump.
 TEST_SYSTEM_PACKAGES := poppler-utils chromium postgresql-client
 
-.PHONY: help run test test-fast lint worker setup system-packages translations translations-update
+.PHONY: help run test test-fast lint mutation worker setup system-packages translations translations-update
 
 help:
 	@echo "make run                  set up and serve on http://$(HOST):$(PORT)"
 	@echo "make test                 set up and run the tests (PYTEST_ARGS='-k name' ...)"
 	@echo "make test-fast            the tests without the slow ones (fuzzing, e2e, faults)"
 	@echo "make lint                 ruff check"
+	@echo "make mutation             mutation testing of the invariant modules (MUTATE='grants/core/money.py')"
 	@echo "make worker               an RQ worker (needs REDIS_URL)"
 	@echo "make translations-update  extract strings and update the $(LOCALE) catalogue"
 
@@ -55,6 +56,11 @@ test: setup
 test-fast: SYSTEM_PACKAGES += $(TEST_SYSTEM_PACKAGES)
 test-fast: setup
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
+
+# Mutation testing of the invariant modules (scripts/mutation.py); hours on two cores, not in CI.
+mutation: setup
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[test,mutation]'
+	$(BIN)/python scripts/mutation.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -9,6 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grants.review.aggregation import (
+    CALIBRATION_MIN_REVIEWS,
+    DISAGREEMENT_SPREAD,
+    DISAGREEMENT_STDEV,
+    Ranked,
+    ReviewStats,
+    normalised_score,
     rank,
     review_stats,
     sample_stdev,
@@ -195,3 +201,60 @@ def test_weighted_total_stays_within_0_and_100(weights_and_values):
     criteria = [Criterion(i, D(w), D(0), D(10)) for i, (w, _v) in enumerate(weights_and_values)]
     scores = {i: D(v) / 100 for i, (_w, v) in enumerate(weights_and_values)}
     assert D(0) <= weighted_total(scores, criteria) <= D(100)
+
+
+# --- the edges, written out (each kills a mutant that the cases above let through) ----------
+
+
+def test_the_published_thresholds():
+    # the call guide promises these: five reviews before calibration, sd 10 and spread 25
+    assert (CALIBRATION_MIN_REVIEWS, DISAGREEMENT_STDEV, DISAGREEMENT_SPREAD) == (5, 10, 25)
+    assert z_scores({i: D(60 + 10 * i) for i in range(4)}) == {}
+    assert len(z_scores({i: D(60 + 10 * i) for i in range(5)})) == 5
+
+
+def test_a_criterion_range_must_be_wider_than_a_point():
+    with pytest.raises(ValueError):
+        normalised_score(D(5), D(5), D(5))
+    assert normalised_score(D(5), D(0), D(10)) == D("0.5")
+
+
+def test_weights_adding_up_to_zero_are_refused():
+    rubric = [Criterion(1, D(0), D(0), D(10)), Criterion(2, D(0), D(0), D(10))]
+    with pytest.raises(ValueError):
+        weighted_total({1: D(5), 2: D(5)}, rubric)
+
+
+def test_two_totals_have_a_standard_deviation_one_has_none():
+    assert sample_stdev([D(70)]) is None
+    assert sample_stdev([D(70), D(80)]) == D("7.0711")  # √50
+
+
+def test_disagreement_is_strictly_above_the_thresholds():
+    # sd of 60 and 70 is 7.0711; spread 10: exactly at the thresholds is not disagreement
+    at_spread = review_stats([D(60), D(70)], 5, stdev_threshold=D(100), spread_threshold=D(10))
+    assert not at_spread.disagreement
+    at_sd = review_stats([D(60), D(70)], 5, stdev_threshold=D("7.0711"), spread_threshold=D(99))
+    assert not at_sd.disagreement
+    just_over = review_stats([D(60), D(70)], 5, stdev_threshold=D("7.0710"), spread_threshold=D(99))
+    assert just_over.disagreement
+
+
+def test_z_scores_of_two_reviews_when_the_minimum_allows():
+    assert z_scores({1: D(60), 2: D(80)}, 2) == {1: D("-0.71"), 2: D("0.71")}
+
+
+def test_results_are_values_that_cannot_be_changed():
+    stats = review_stats([D(70), D(80)], 5)
+    with pytest.raises(AttributeError):
+        stats.mean = D(0)  # type: ignore[misc]
+    assert isinstance(stats, ReviewStats)
+    with pytest.raises(AttributeError):
+        rank([("a", D(1))])[0].rank = 2  # type: ignore[misc]
+
+
+def test_the_first_ranked_item_is_first_even_with_a_zero_value():
+    assert rank([("a", D(0)), ("b", D(0))]) == [
+        Ranked("a", D(0), 1, True),
+        Ranked("b", D(0), 1, True),
+    ]

@@ -1,0 +1,140 @@
+"""Mutation testing of the modules that hold the invariants; prints the score per module.
+
+    make mutation                                   # every module below
+    make mutation MUTATE="grants/core/money.py"     # some of them
+
+Each module is mutated with mutmut 2 (which mutates module-level tables as well as
+functions) against the tests that exercise it, in a copy of the tracked tree under
+``.mutation/`` so that the working tree is never touched. mutmut's cache stays there: a
+second run tests only mutants whose lines changed. Message strings are not mutated (a
+changed message is a change of wording, caught by the tests that read the page, not an
+invariant). It does not run in CI: on two cores the whole list takes hours. The last
+scores and every surviving mutant with its verdict are in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+PYTHON = sys.executable
+
+#: module → the tests that exercise it (run with -x: the first failure kills the mutant)
+MODULES: dict[str, list[str]] = {
+    "grants/core/workflow.py": ["tests/core/test_workflow.py", "tests/core/test_states.py"],
+    "grants/core/permissions.py": ["tests/core/test_permissions.py"],
+    "grants/core/money.py": ["tests/core/test_money.py"],
+    "grants/core/timeutil.py": ["tests/core/test_timeutil.py"],
+    "grants/applications/checks.py": ["tests/applications/test_checks.py"],
+    "grants/applications/workflow.py": [
+        "tests/applications/test_submission.py",
+        "tests/applications/test_bureau_check.py",
+    ],
+    "grants/funding/disbursements.py": ["tests/funding/test_disbursements.py"],
+    "grants/review/aggregation.py": [
+        "tests/review/test_aggregation.py",
+        "tests/review/test_decisions.py",
+    ],
+    "grants/review/solver.py": ["tests/review/test_solver.py"],
+    "grants/review/conflicts.py": ["tests/review/test_conflicts.py"],
+}
+DISABLED = "string,fstring"
+DETECTED = ("ok_killed", "bad_timeout", "ok_suspicious")
+
+
+def copy_tree() -> None:
+    """The tracked files as they are now (committed or not), translations compiled."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    WORK.mkdir(exist_ok=True)
+    for raw in filter(None, listed):
+        name = raw.decode()
+        if name.startswith(".mutation/"):
+            continue
+        source, target = ROOT / name, WORK / name
+        if not source.is_file():
+            continue
+        if target.exists() and target.read_bytes() == source.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    subprocess.run(
+        [str(Path(PYTHON).parent / "pybabel"), "compile", "-d", "grants/translations"],
+        cwd=WORK,
+        check=True,
+        capture_output=True,
+    )
+
+
+def run(module: str, tests: list[str]) -> None:
+    runner = f"{PYTHON} -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0 " + " ".join(tests)
+    with (WORK / "mutmut.log").open("a") as log:
+        subprocess.run(
+            [
+                str(Path(PYTHON).parent / "mutmut"),
+                "run",
+                "--paths-to-mutate",
+                module,
+                "--runner",
+                runner,
+                "--tests-dir",
+                "tests",
+                "--disable-mutation-types",
+                DISABLED,
+                "--no-progress",
+            ],
+            cwd=WORK,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CI": ""},
+        )
+
+
+def scores(modules: list[str]) -> list[tuple[str, int, int, list[int]]]:
+    """(module, detected, total, ids of survivors) from mutmut's cache."""
+    db = sqlite3.connect(WORK / ".mutmut-cache")
+    rows = []
+    for module in modules:
+        found = db.execute(
+            "SELECT m.id, m.status FROM Mutant m JOIN Line l ON m.line = l.id "
+            "JOIN SourceFile f ON l.sourcefile = f.id WHERE f.filename = ? "
+            "AND m.status != 'skipped' ORDER BY m.id",
+            (module,),
+        ).fetchall()
+        detected = sum(1 for _, status in found if status in DETECTED)
+        survivors = [i for i, status in found if status not in DETECTED]
+        rows.append((module, detected, len(found), survivors))
+    return rows
+
+
+def main() -> int:
+    chosen = os.environ.get("MUTATE", "").split() or list(MODULES)
+    unknown = [m for m in chosen if m not in MODULES]
+    if unknown:
+        print(f"not in the list: {' '.join(unknown)}", file=sys.stderr)
+        return 2
+    copy_tree()
+    for module in chosen:
+        print(f"mutating {module} …", flush=True)
+        run(module, MODULES[module])
+    print(f"\n{'module':40} {'killed':>7} {'total':>6} {'score':>7}")
+    for module, detected, total, survivors in scores(chosen):
+        score = f"{100 * detected / total:.1f} %" if total else "–"
+        print(f"{module:40} {detected:7} {total:6} {score:>7}")
+        if survivors:
+            print(f"  survivors (mutmut show <id> in .mutation/): {survivors}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
