@@ -76,7 +76,7 @@ CSV_COLUMNS = [
     "Funding Org:Name",
     "Grant Programme:Code",
     "Grant Programme:Title",
-    "From an open call?",
+    "From An Open Call?",
     "Classifications:Vocabulary",
     "Classifications:Code",
     "Classifications:Title",
@@ -150,7 +150,7 @@ def grant_records(period: Period | None = None) -> list[dict]:
                 {
                     "startDate": project.start_date.isoformat(),
                     "endDate": project.end_date.isoformat(),
-                    "duration": str(_months(project.start_date, project.end_date)),
+                    "duration": _months(project.start_date, project.end_date),
                 }
             ],
             "recipientOrganization": [recipient],
