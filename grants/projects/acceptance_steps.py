@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 REPORT, STATEMENT, PANEL, CONCLUSION = "report", "statement", "panel", "conclusion"
 ORDER = (REPORT, STATEMENT, PANEL, CONCLUSION)
@@ -33,10 +34,10 @@ ANCHORS = {REPORT: "report", STATEMENT: "statement", PANEL: "panel", CONCLUSION:
 
 TODO, ACTIVE, ATTENTION, DONE = "todo", "active", "attention", "done"
 STATUS_LABELS = {
-    TODO: _l("Not started"),
-    ACTIVE: _l("In progress"),
-    ATTENTION: _l("Needs changes"),
-    DONE: _l("Done"),
+    TODO: lazy_pgettext("acceptance step", "Not started"),
+    ACTIVE: lazy_pgettext("acceptance step", "In progress"),
+    ATTENTION: lazy_pgettext("acceptance step", "Needs changes"),
+    DONE: lazy_pgettext("acceptance step", "Done"),
 }
 SUBMITTED_STATES = ("submitted", "returned", "verified")
 CONCLUDED_STATES = ("accepted", "acceptance_failed", "closed")
@@ -123,11 +124,10 @@ def report_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
         status, detail = DONE, _l("Submitted")
     action = None
     if f.may_write and f.report_state in (None, "draft"):
-        action = (
-            _l("Submit the final report to request acceptance.")
-            if f.summary_written and f.kpis_complete and f.statement_complete
-            else _l("Write the summary and the KPI figures achieved.")
-        )
+        if not (f.summary_written and f.kpis_complete):
+            action = _l("Write the summary and the KPI figures achieved.")
+        elif f.statement_complete:
+            action = _l("Submit the final report to request acceptance.")
     return status, str(detail), str(action) if action else None
 
 
