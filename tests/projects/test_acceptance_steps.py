@@ -390,3 +390,18 @@ def test_conclusion_and_closure_redirect_to_the_conclusion_step(app):
     assert response.location.endswith(step_url(c.project, "conclusion"))
     response = bureau.post(step_url(c.project) + "/close")
     assert response.location.endswith(step_url(c.project, "conclusion") + "#closure")
+
+
+def test_step_pages_have_unique_ids(app):
+    c = cast()
+    submit_report(c)
+    verify(c)
+    scored_panel(c, 3)
+    for user in (c.owner, c.bureau, c.finance):
+        client = client_for(app, user)
+        for name in (None, "report", "statement", "panel", "conclusion"):
+            response = client.get(step_url(c.project, name))
+            if response.status_code == 403:
+                continue
+            ids = re.findall(r'\sid="([^"]+)"', response.get_data(as_text=True))
+            assert len(ids) == len(set(ids)), (name, sorted(i for i in ids if ids.count(i) > 1))
