@@ -157,6 +157,8 @@ def panel_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
         return DONE, str(_l("Reviews completed")), None
     if f.project_state != "acceptance_review":
         return TODO, str(_l("Convened once the final report is submitted")), None
+    if not f.may_view_panel:  # the panel's experts and progress are the bureau's to see
+        return ACTIVE, str(_l("The acceptance panel is reviewing the final report")), None
     detail = _l(
         "%(submitted)d of %(needed)d reviews submitted",
         submitted=f.panel_submitted,

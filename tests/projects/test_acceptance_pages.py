@@ -96,9 +96,7 @@ def test_owner_form_prefills_statement_from_verified_spending(app):
     owner = client_for(app, c.owner)
     html = owner.get(step(c.project, "statement")).get_data(as_text=True)
     assert 'name="spent_labour"' in html and 'value="8800"' in html
-    assert 'name="kpi_patents_filed"' in owner.get(step(c.project, "report")).get_data(
-        as_text=True
-    )
+    assert 'name="kpi_patents_filed"' in owner.get(step(c.project, "report")).get_data(as_text=True)
 
 
 def test_owner_saves_draft_and_bad_figure_is_refused_with_values_kept(app):

@@ -102,10 +102,15 @@ def test_steps_after_submission_wait_for_finance(app, english_ui):
     found = by_key(facts)
     assert found[REPORT].status == DONE and found[STATEMENT].status == ACTIVE
     assert found[STATEMENT].action == "Verify the statement, or return it to the project owner."
-    assert found[PANEL].status == TODO and found[PANEL].openable is False
+    assert found[PANEL].openable is False
     assert next_step(steps(facts)).key == STATEMENT
-    owner = AcceptanceFacts(project_state="acceptance_review", report_state="submitted", **OWNER)
+    owner = AcceptanceFacts(
+        project_state="acceptance_review", report_state="submitted", panel_submitted=5, **OWNER
+    )
     assert next_step(steps(owner)) is None
+    panel = by_key(owner)[PANEL]
+    assert panel.status == ACTIVE and not panel.openable
+    assert panel.detail == "The acceptance panel is reviewing the final report"
 
 
 def test_steps_with_a_returned_statement_need_the_owner(app, english_ui):
