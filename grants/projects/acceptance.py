@@ -532,12 +532,19 @@ def _clean_figures(values: dict, allowed: set[str], *, money: bool) -> dict[str,
 
 
 def save_final_report(
-    project: Project, actor, *, summary: str, kpi_achieved: dict, statement: dict
+    project: Project,
+    actor,
+    *,
+    summary: str | None = None,
+    kpi_achieved: dict | None = None,
+    statement: dict | None = None,
 ) -> FinalReport:
     """Save the owner's final report of the current round (created when missing) and audit the changes.
 
     ``kpi_achieved`` maps the task book's KPI kinds to Decimals (or None: not given yet);
-    ``statement`` maps the budget categories to yuan. Other keys are ignored.
+    ``statement`` maps the budget categories to yuan. Other keys are ignored. A part given
+    as None (the summary, the KPIs or the statement) is left as it is: each step of the
+    acceptance pages saves its own part.
     """
     report = _owner_report(project, actor)
     before = {
@@ -545,13 +552,18 @@ def save_final_report(
         "kpi_achieved": dict(report.kpi_achieved or {}),
         "statement": dict(report.statement or {}),
     }
-    report.summary = (summary or "").strip()
-    report.kpi_achieved = _clean_figures(kpi_achieved, {k.kind for k in project.kpis}, money=False)
-    report.statement = _clean_figures(
-        statement, {line.category for line in project.budget_lines}, money=True
-    )
+    if summary is not None:
+        report.summary = summary.strip()
+    if kpi_achieved is not None:
+        report.kpi_achieved = _clean_figures(
+            kpi_achieved, {k.kind for k in project.kpis}, money=False
+        )
+    if statement is not None:
+        report.statement = _clean_figures(
+            statement, {line.category for line in project.budget_lines}, money=True
+        )
     after = {
-        "summary_length": len(report.summary),
+        "summary_length": len(report.summary or ""),
         "kpi_achieved": report.kpi_achieved,
         "statement": report.statement,
     }

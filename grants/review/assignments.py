@@ -893,7 +893,7 @@ def notify_conflict(assignment: Assignment, actor, data) -> None:
         if project is not None:
             params["ref"], link = (
                 project.code,
-                url_for("projects.acceptance", project_id=project.id),
+                url_for("projects.acceptance_panel", project_id=project.id),
             )
     notify(
         bureau_users(),
@@ -958,7 +958,7 @@ def notify_declined(assignment: Assignment, actor, data) -> None:
                 "%(expert)s declined to join the acceptance panel of “%(title)s” (%(ref)s). Reason: %(reason)s\n"
                 "Proposed replacement: %(proposal)s."
             ),
-            link=url_for("projects.acceptance", project_id=project.id)
+            link=url_for("projects.acceptance_panel", project_id=project.id)
             if project is not None
             else "",
             params=params,

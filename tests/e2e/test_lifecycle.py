@@ -380,8 +380,12 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
         run.flash_ok(bureau)
         run.shot(bureau, f"milestone-{number}-approved")
 
-    # 13. The enterprise uploads its final report and statement, then submits the report (asks for acceptance).
+    # 13. The enterprise follows the acceptance steps: it uploads its final report and statement
+    #     and writes the summary and KPIs (step 1), then enters the statement and submits (step 2).
     run.go(page, f"/projects/{project_id}/acceptance")
+    page.locator("main [data-next-step=report] a.btn").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/projects/{project_id}/acceptance/report")
     documents = f"main form[action='/projects/{project_id}/acceptance/documents']"
     for purpose, name in [("final_report", "结题报告.pdf"), ("final_statement", "经费决算表.pdf")]:
         page.select_option(f"{documents} select[name=purpose]", purpose)
@@ -393,6 +397,14 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
         "项目完成任务书规定的全部研究内容，建成中试线一条，提取收率提高12%，申请发明专利2项。",
     )
     page.fill("#kpi_patents_filed", "2")
+    run.submit(
+        page,
+        f"main form[action='/projects/{project_id}/acceptance/report']",
+        "button[name=action][value=save]",
+    )
+    run.flash_ok(page)
+    run.shot(page, "acceptance-report-step")
+    run.go(page, f"/projects/{project_id}/acceptance/statement")
     for key, amount in [
         ("equipment", "50000"),
         ("business", "20000"),
@@ -406,13 +418,15 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
 
     # 14. Another finance officer verifies the final financial statement.
     verifier = run.page(FINANCE2)
-    run.go(verifier, f"/projects/{project_id}/acceptance")
+    run.go(verifier, f"/projects/{project_id}/acceptance/statement")
     run.submit(verifier, f"main form[action='/projects/{project_id}/acceptance/statement/verify']")
     run.flash_ok(verifier)
     run.shot(verifier, "statement-verified")
 
     # 15. The bureau convenes the acceptance panel; the expert accepts and scores the final report.
     run.go(bureau, f"/projects/{project_id}/acceptance")
+    run.shot(bureau, "acceptance-overview")
+    run.go(bureau, f"/projects/{project_id}/acceptance/panel")
     value = bureau.locator(
         "#invite-expert_id option", has_text=ACCEPTANCE_EXPERT_NAME
     ).get_attribute("value")
@@ -437,7 +451,7 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
     run.shot(expert, "acceptance-scored")
 
     # 16. The bureau records that the project passes acceptance.
-    run.go(bureau, f"/projects/{project_id}/acceptance")
+    run.go(bureau, f"/projects/{project_id}/acceptance/conclusion")
     bureau.select_option("#conclusion", "pass")
     bureau.fill("#reasons", "项目完成任务书规定的研究内容和绩效目标，经费使用规范，同意通过验收。")
     run.submit(bureau, f"main form[action='/projects/{project_id}/acceptance/conclude']")
@@ -449,7 +463,7 @@ def test_lifecycle_in_chromium(live_server, browser, screenshots):
         run.disburse(bureau, finance, project_id, voucher_no=f"记-2026-000{number}")
     run.go(bureau, f"/projects/{project_id}/money")
     run.shot(bureau, "all-tranches-paid")
-    run.go(bureau, f"/projects/{project_id}/acceptance")
+    run.go(bureau, f"/projects/{project_id}/acceptance/conclusion")
     run.submit(bureau, f"main form[action='/projects/{project_id}/acceptance/close']")
     run.flash_ok(bureau)
     run.shot(bureau, "project-closed")

@@ -45,6 +45,10 @@ def tab(project) -> str:
     return f"/projects/{project.id}/acceptance"
 
 
+def step(project, name: str) -> str:
+    return f"/projects/{project.id}/acceptance/{name}"
+
+
 def report_form(project, action: str = "save", **changes) -> dict:
     values = report_values(project, **changes)
     data = {"summary": values["summary"], "action": action}
@@ -89,9 +93,10 @@ def test_owner_form_prefills_statement_from_verified_spending(app):
 
     c = cast()
     verified_spending(c.project, "labour", "8800.00")
-    html = client_for(app, c.owner).get(tab(c.project)).get_data(as_text=True)
+    owner = client_for(app, c.owner)
+    html = owner.get(step(c.project, "statement")).get_data(as_text=True)
     assert 'name="spent_labour"' in html and 'value="8800"' in html
-    assert 'name="kpi_patents_filed"' in html
+    assert 'name="kpi_patents_filed"' in owner.get(step(c.project, "report")).get_data(as_text=True)
 
 
 def test_owner_saves_draft_and_bad_figure_is_refused_with_values_kept(app):
@@ -201,7 +206,7 @@ def test_outcome_recorded_with_evidence_and_listed(app):
     assert outcome.kind == "revenue" and outcome.quantity == Decimal("1250000.50")
     evidence = db.session.scalar(sa.select(ProjectFile).where(ProjectFile.outcome_id == outcome.id))
     assert evidence.purpose == "outcome_evidence"
-    html = owner.get(tab(c.project)).get_data(as_text=True)
+    html = owner.get(step(c.project, "report")).get_data(as_text=True)
     assert "新产品销售收入" in html and "审计报告.pdf" in html
     refused = owner.post(
         tab(c.project) + "/outcomes", data={"kind": "patent", "title": "", "quantity": "-1"}
@@ -229,7 +234,7 @@ def test_finance_sees_statement_beside_budget_and_verifies(app):
     c = cast()
     submit_report(c)
     finance = client_for(app, c.finance)
-    html = finance.get(tab(c.project)).get_data(as_text=True)
+    html = finance.get(step(c.project, "statement")).get_data(as_text=True)
     assert "data-statement" in html and "statement/verify" in html
     assert client_for(app, c.owner).post(tab(c.project) + "/statement/verify").status_code == 403
     assert client_for(app, c.bureau).post(tab(c.project) + "/statement/verify").status_code == 403
@@ -251,8 +256,8 @@ def test_finance_return_needs_a_note(app):
     assert response.status_code == 302
     report = ops.current_report(reload(c.project))
     assert report.state == "returned"
-    html = client_for(app, c.owner).get(tab(c.project)).get_data(as_text=True)
-    assert "劳务费超出预算" in html and 'value="resubmit"' not in html and 'name="summary"' in html
+    html = client_for(app, c.owner).get(step(c.project, "statement")).get_data(as_text=True)
+    assert "劳务费超出预算" in html and 'value="resubmit"' not in html and 'name="spent_' in html
 
 
 # --- the bureau ------------------------------------------------------------------------------------
@@ -264,7 +269,7 @@ def test_bureau_invites_expert_and_conflicted_one_is_refused(app):
     bureau = client_for(app, c.bureau)
     good = panel_expert()
     colleague = panel_expert(employer_id=c.project.organisation_id)
-    html = bureau.get(tab(c.project)).get_data(as_text=True)
+    html = bureau.get(step(c.project, "panel")).get_data(as_text=True)
     options = re.findall(r"<option[^>]*>[^<]*</option>", html)
     [bad] = [o for o in options if f'value="{colleague.id}"' in o]
     [fine] = [o for o in options if f'value="{good.id}"' in o]
@@ -314,7 +319,7 @@ def test_withdrawing_from_the_panel_returns_to_the_tab(app):
     submit_report(c)
     assignment = join_panel(c, panel_expert(), accept=False)
     response = client_for(app, c.bureau).post(f"/assignments/{assignment.id}/withdraw")
-    assert response.status_code == 302 and response.location.endswith(tab(c.project) + "#panel")
+    assert response.status_code == 302 and response.location.endswith(step(c.project, "panel"))
     assert reload(assignment).state == "withdrawn"
 
 
@@ -324,8 +329,9 @@ def test_bureau_concludes_and_closes_through_the_tab(app):
     verify(c)
     scored_panel(c, 3)
     bureau = client_for(app, c.bureau)
-    html = bureau.get(tab(c.project)).get_data(as_text=True)
-    assert "data-mean>80" in html and "/acceptance/conclude" in html
+    assert "data-mean>80" in bureau.get(step(c.project, "panel")).get_data(as_text=True)
+    html = bureau.get(step(c.project, "conclusion")).get_data(as_text=True)
+    assert "/acceptance/conclude" in html
     refused = bureau.post(
         tab(c.project) + "/conclude", data={"conclusion": "rectify", "reasons": "补充"}
     )
@@ -340,7 +346,7 @@ def test_bureau_concludes_and_closes_through_the_tab(app):
     assert reload(c.project).state == "accepted"
     response = bureau.post(tab(c.project) + "/close")
     assert response.status_code == 302 and reload(c.project).state == "accepted"
-    html = bureau.get(tab(c.project)).get_data(as_text=True)
+    html = bureau.get(step(c.project, "conclusion")).get_data(as_text=True)
     assert "data-open-tranches" in html
 
 
@@ -464,7 +470,7 @@ def test_rectified_project_shows_deadline_and_new_round(app):
         reasons="补充成果证明材料",
         rectify_by=local_today() + timedelta(days=30),
     )
-    html = client_for(app, c.owner).get(tab(c.project)).get_data(as_text=True)
+    html = client_for(app, c.owner).get(step(c.project, "report")).get_data(as_text=True)
     assert "data-rectify" in html and "补充成果证明材料" in html and 'name="summary"' in html
     assert utcnow() is not None
 

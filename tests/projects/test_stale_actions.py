@@ -44,7 +44,7 @@ def test_returning_a_verified_statement_warns_beside_it(app):
     response = finance.post(
         f"/projects/{c.project.id}/acceptance/statement/return", data={"statement-note": ""}
     )
-    assert response.location.endswith(f"/projects/{c.project.id}/acceptance#statement")
+    assert response.location.endswith(f"/projects/{c.project.id}/acceptance/statement")
     warned(
         finance,
         response,

@@ -184,6 +184,10 @@ EXPECTED = {
         "GET",
     ): "L  O D  D D D  D D D",  # the world's final report is a draft
     ("projects.acceptance_list", "GET"): "L  D D  D D D  D O O",
+    ("projects.acceptance_conclusion", "GET"): "L  O D  D D D  O O O",
+    ("projects.acceptance_panel", "GET"): "L  D D  D D D  D O O",
+    ("projects.acceptance_report", "GET"): "L  O D  D D D  O O O",
+    ("projects.acceptance_statement", "GET"): "L  O D  D D D  O O O",
     ("projects.add_document", "POST"): "L  O D  D D D  D D D",
     ("projects.add_outcome", "POST"): "L  O D  D D D  D D D",
     ("projects.approve_change", "POST"): "L  D D  D D D  D O O",
@@ -218,6 +222,7 @@ EXPECTED = {
     ("projects.return_report", "POST"): "L  D D  D D D  D O O",
     ("projects.return_statement", "POST"): "L  O D  D D D  O O O",
     ("projects.save_report", "POST"): "L  O D  D D D  D D D",
+    ("projects.save_statement", "POST"): "L  O D  D D D  D D D",
     ("projects.submit_change", "POST"): "L  O D  D D D  O O O",
     ("projects.terminate", "GET"): "L  D D  D D D  D O O",
     ("projects.terminate", "POST"): "L  D D  D D D  D O O",

@@ -1,8 +1,10 @@
-"""Acceptance pages: the project's acceptance tab (the owner's final report, statement and
-outcomes; finance's verification; the bureau's panel, conclusion and closure), the final
-report's files, and the bureau's list of projects in acceptance review.
+"""Acceptance pages: the project's acceptance tab, an overview of its steps
+(grants/projects/acceptance_steps.py) and one page per step: the owner's final report with
+its KPIs, documents and outcomes; the final statement the owner enters and finance verifies;
+the bureau's panel; the conclusion and closure. Also the final report's files and the
+bureau's list of projects in acceptance review.
 
-Every form posts to its own endpoint and, when refused, the whole tab is rendered again
+Every form posts to its own endpoint and, when refused, its step's page is rendered again
 with status 422, the message beside the form and what was typed kept.
 """
 
@@ -25,10 +27,10 @@ from grants.core.permissions import can, require
 from grants.core.states import label_of
 from grants.core.storage import download_response
 from grants.core.timeutil import local_to_utc, local_today
-from grants.core.types import utcnow
 from grants.core.workflow import can_fire
 from grants.extensions import db
 from grants.projects import acceptance as ops
+from grants.projects import acceptance_steps
 from grants.projects.forms.acceptance import (
     ConclusionForm,
     ConfirmForm,
@@ -42,7 +44,6 @@ from grants.projects.forms.acceptance import (
 )
 from grants.projects.models import (
     ACCEPTANCE_CONCLUSIONS,
-    OUTCOME_KINDS,
     FinalReportState,
     Outcome,
     Project,
@@ -163,31 +164,119 @@ def _readable_rounds(project: Project):
     return report, previous
 
 
-def _render(
-    project: Project,
-    *,
-    status: int = 200,
+def _abilities(project: Project, report, editable: bool) -> dict:
+    convene = can(current_user, "acceptance.convene", project)
+    return {
+        "may_write": editable,
+        "may_verify": report is not None
+        and any(can_fire(current_user, report, e) for e in ("verify", "return")),
+        "may_view_panel": can(current_user, "acceptance.view_panel", project),
+        "may_convene": convene,
+        "may_conclude": convene
+        and any(can_fire(current_user, project, event) for event in ops.CONCLUDABLE),
+        "may_close": can_fire(current_user, project, "close"),
+    }
+
+
+def _render(project: Project, step: str | None, *, status: int = 200, **forms):
+    """The overview (``step`` None) or one step's page, with the stepper and only that step's forms."""
+    report, previous = _readable_rounds(project)
+    editable = _can_edit_report(project, report)
+    abilities = _abilities(project, report, editable)
+    panel = None
+    if abilities["may_view_panel"] and report is not None:
+        panel = ops.panel_state(project)
+    facts = acceptance_steps.facts_from(project, report, panel, **abilities)
+    found = acceptance_steps.steps(
+        facts, str(ACCEPTANCE_CONCLUSIONS.get(project.conclusion, "")) if facts.concluded else ""
+    )
+    context = {
+        "project": project,
+        "active_tab": "acceptance",
+        "report": report,
+        "previous": previous,
+        "steps": found,
+        "next_step": acceptance_steps.next_step(found),
+        "current_step": step,
+        "conclusions": ACCEPTANCE_CONCLUSIONS,
+        "confirm_form": ConfirmForm(formdata=None),
+    }
+    builders = {
+        None: _overview_context,
+        acceptance_steps.REPORT: _report_context,
+        acceptance_steps.STATEMENT: _statement_context,
+        acceptance_steps.PANEL: _panel_context,
+        acceptance_steps.CONCLUSION: _conclusion_context,
+    }
+    context.update(builders[step](project, report, editable, abilities, panel, **forms))
+    template = f"projects/acceptance/{step or 'overview'}.html"
+    return render_template(template, **context), status
+
+
+def _overview_context(project, report, editable, abilities, panel):
+    return {
+        "panel": panel,
+        "blockers": ops.submission_blockers(project)
+        if editable and project.state == "in_progress"
+        else [],
+    }
+
+
+def _report_form(project, report, editable, report_form):
+    if editable and report_form is None:
+        return final_report_form(project, report, prefill=ops.statement_prefill(project))
+    return report_form
+
+
+def _report_context(
+    project,
+    report,
+    editable,
+    abilities,
+    panel,
     report_form=None,
     report_error=None,
     document_form=None,
     outcome_form=None,
-    return_form=None,
-    invite_form=None,
-    suggest_form=None,
-    panel_error=None,
-    conclusion_form=None,
-    conclusion_error=None,
 ):
-    report, previous = _readable_rounds(project)
-    view = ops.report_view(project, report)
-    editable = _can_edit_report(project, report)
-    if editable and report_form is None:
-        report_form = final_report_form(project, report, prefill=ops.statement_prefill(project))
-    panel = suggestion = None
-    convene = can(current_user, "acceptance.convene", project)
-    if can(current_user, "acceptance.view_panel", project) and report is not None:
-        panel = ops.panel_state(project)
-    proposals = {}
+    return {
+        "view": ops.report_view(project, report),
+        "editable": editable,
+        "report_form": _report_form(project, report, editable, report_form),
+        "report_error": report_error,
+        "document_form": document_form or DocumentForm(formdata=None),
+        "outcome_form": outcome_form or OutcomeForm(formdata=None),
+        "can_outcomes": can(current_user, "acceptance.outcomes", project),
+        "blockers": ops.submission_blockers(project)
+        if editable and project.state == "in_progress"
+        else [],
+    }
+
+
+def _statement_context(
+    project,
+    report,
+    editable,
+    abilities,
+    panel,
+    report_form=None,
+    report_error=None,
+    return_form=None,
+):
+    return {
+        "view": ops.report_view(project, report),
+        "editable": editable,
+        "report_form": _report_form(project, report, editable, report_form),
+        "report_error": report_error,
+        "may_verify": abilities["may_verify"],
+        "return_form": return_form or ReturnStatementForm(formdata=None),
+    }
+
+
+def _panel_context(
+    project, report, editable, abilities, panel, invite_form=None, suggest_form=None
+):
+    convene, suggestion, proposals = abilities["may_convene"], None, {}
     if convene and report is not None:
         invite_form = invite_form or InviteExpertForm(formdata=None, due_at=_default_due())
         invite_form.expert_id.choices = _expert_choices(project, report.round)
@@ -198,95 +287,105 @@ def _render(
         ):  # a rejected size: suggest the default
             size = ops.DEFAULT_PANEL_SIZE
         suggestion = ops.suggested_experts(project, size)
-
         proposals = {
             a.id: propose_replacement(a)
             for a in panel.assignments
             if a.state == "declined" and replacement_of(a) is None
         }
-    concluding = convene and any(
-        can_fire(current_user, project, event) for event in ops.CONCLUDABLE
-    )
-    return render_template(
-        "projects/acceptance/tab.html",
-        project=project,
-        active_tab="acceptance",
-        report=report,
-        view=view,
-        editable=editable,
-        report_form=report_form,
-        report_error=report_error,
-        document_form=document_form or DocumentForm(formdata=None),
-        outcome_form=outcome_form or OutcomeForm(formdata=None),
-        can_outcomes=can(current_user, "acceptance.outcomes", project),
-        return_form=return_form or ReturnStatementForm(formdata=None),
-        confirm_form=ConfirmForm(formdata=None),
-        panel=panel,
-        convene=convene,
-        invite_form=invite_form,
-        suggest_form=suggest_form,
-        suggestion=suggestion,
-        proposals=proposals,
-        panel_error=panel_error,
-        rubric=list(project.call.acceptance_criteria),
-        default_rubric=ops.DEFAULT_RUBRIC,
-        concluding=concluding,
-        conclusion_form=conclusion_form or ConclusionForm(formdata=None),
-        conclusion_error=conclusion_error,
-        conclusions=ACCEPTANCE_CONCLUSIONS,
-        open_tranches=ops.open_tranches(project) if project.state == "accepted" else [],
-        decisions=ops.decisions_of(project),
-        previous=previous,
-        outcome_kinds=OUTCOME_KINDS,
-        outcome_label=ops.outcome_label,
-        figure=_figure,
-        now=utcnow(),
-        report_documents=ops.REPORT_DOCUMENTS,
-        blockers=ops.submission_blockers(project)
-        if editable and project.state == "in_progress"
-        else [],
-    ), status
+    return {
+        "panel": panel,
+        "convene": convene,
+        "invite_form": invite_form,
+        "suggest_form": suggest_form,
+        "suggestion": suggestion,
+        "proposals": proposals,
+        "rubric": list(project.call.acceptance_criteria),
+        "default_rubric": ops.DEFAULT_RUBRIC,
+    }
+
+
+def _conclusion_context(
+    project, report, editable, abilities, panel, conclusion_form=None, conclusion_error=None
+):
+    return {
+        "panel": panel,
+        "concluding": abilities["may_conclude"],
+        "conclusion_form": conclusion_form or ConclusionForm(formdata=None),
+        "conclusion_error": conclusion_error,
+        "open_tranches": ops.open_tranches(project) if project.state == "accepted" else [],
+        "decisions": ops.decisions_of(project),
+    }
+
+
+def _tab_project(project_id: int, action: str = "project.view") -> Project:
+    project = _project_or_404(project_id)
+    require(action, project)
+    if project.state not in TAB_STATES:
+        abort(404)
+    return project
 
 
 @bp.get("/projects/<int:project_id>/acceptance")
 def acceptance(project_id: int):
-    """The acceptance tab: final report, statement, outcomes, panel, conclusion and closure."""
-    project = _project_or_404(project_id)
-    require("project.view", project)
-    if project.state not in TAB_STATES:
-        abort(404)
-    return _render(project)
+    """The overview of acceptance: the steps, their status and what the user does next."""
+    return _render(_tab_project(project_id), None)
 
 
-def _back(project: Project, anchor: str = "") -> str:
-    return url_for("projects.acceptance", project_id=project.id) + (f"#{anchor}" if anchor else "")
+@bp.get("/projects/<int:project_id>/acceptance/report")
+def acceptance_report(project_id: int):
+    """Step 1: the final report's summary, the KPIs achieved, its documents and the outcomes."""
+    return _render(_tab_project(project_id), acceptance_steps.REPORT)
+
+
+@bp.get("/projects/<int:project_id>/acceptance/statement")
+def acceptance_statement(project_id: int):
+    """Step 2: the final financial statement, entered by the owner and verified by finance."""
+    return _render(_tab_project(project_id), acceptance_steps.STATEMENT)
+
+
+@bp.get("/projects/<int:project_id>/acceptance/panel")
+def acceptance_panel(project_id: int):
+    """Step 3: the acceptance panel's experts, their reviews and the invitations."""
+    return _render(_tab_project(project_id, "acceptance.view_panel"), acceptance_steps.PANEL)
+
+
+@bp.get("/projects/<int:project_id>/acceptance/conclusion")
+def acceptance_conclusion(project_id: int):
+    """Step 4: the conclusion, the closure and the history of acceptance."""
+    return _render(_tab_project(project_id), acceptance_steps.CONCLUSION)
+
+
+def _back(project: Project, step: str | None = None, anchor: str = "") -> str:
+    endpoint = acceptance_steps.ENDPOINTS[step] if step else "projects.acceptance"
+    return url_for(endpoint, project_id=project.id) + (f"#{anchor}" if anchor else "")
 
 
 # --- the owner -----------------------------------------------------------------------------------
 
 
-@bp.post("/projects/<int:project_id>/acceptance/report")
-def save_report(project_id: int):
-    """Save the final report (``action=save``) or save and submit it, which requests acceptance."""
-    project = _project_or_404(project_id)
+def _save_or_submit(project: Project, step: str, *, statement: bool, report_part: bool):
+    """Save the owner's part of the final report shown on ``step``, or save it and submit the report.
+
+    Parts not posted are left as they are; on refusal ``step`` is shown again with what was typed.
+    """
     require(_writing_action(project), project)
     action = request.form.get("action", "save")
     if action not in ("save", "submit"):
         abort(400)
     form = final_report_form(project, formdata=request.form)
     if not form.validate():
-        return _render(project, report_form=form, status=422)
+        return _render(project, step, report_form=form, status=422)
     values = {
-        "summary": form.summary.data,
-        "kpi_achieved": form.kpi_values(),
-        "statement": form.statement_values(),
+        "summary": form.summary.data if report_part else None,
+        "kpi_achieved": form.kpi_values() if report_part else None,
+        "statement": form.statement_values() if statement else None,
     }
     if action == "save":
         _result, problem = attempt(ops.save_final_report, project, current_user, **values)
         if problem:
-            return _render(project, report_form=form, report_error=problem, status=422)
+            return _render(project, step, report_form=form, report_error=problem, status=422)
         flash(_("The final report has been saved."), "success")
-        return redirect(_back(project, "report"))
+        return redirect(_back(project, step))
     _result, problem = attempt(ops.submit_final_report, project, current_user, **values)
     if problem:
         _result, save_problem = attempt(ops.save_final_report, project, current_user, **values)
@@ -295,9 +394,29 @@ def save_report(project_id: int):
                 "Your draft has been saved, but it cannot be submitted yet: %(problem)s",
                 problem=problem,
             )
-        return _render(project, report_form=form, report_error=problem, status=422)
+        return _render(project, step, report_form=form, report_error=problem, status=422)
     flash(_("The final report has been submitted and acceptance requested."), "success")
     return redirect(_back(project))
+
+
+@bp.post("/projects/<int:project_id>/acceptance/report")
+def save_report(project_id: int):
+    """Save the summary and KPIs (``action=save``) or save and submit, which requests acceptance.
+
+    Statement figures posted with them (``spent_*``) are saved too.
+    """
+    project = _project_or_404(project_id)
+    posted_statement = any(key.startswith("spent_") for key in request.form)
+    return _save_or_submit(
+        project, acceptance_steps.REPORT, statement=posted_statement, report_part=True
+    )
+
+
+@bp.post("/projects/<int:project_id>/acceptance/statement")
+def save_statement(project_id: int):
+    """Save the final financial statement (``action=save``) or save it and submit the report."""
+    project = _project_or_404(project_id)
+    return _save_or_submit(project, acceptance_steps.STATEMENT, statement=True, report_part=False)
 
 
 @bp.post("/projects/<int:project_id>/acceptance/documents")
@@ -307,15 +426,15 @@ def add_document(project_id: int):
     require(_writing_action(project), project)
     form = DocumentForm()
     if not form.validate():
-        return _render(project, document_form=form, status=422)
+        return _render(project, acceptance_steps.REPORT, document_form=form, status=422)
     _result, problem = attempt(
         ops.add_report_document, project, current_user, form.purpose.data, form.file.data
     )
     if problem:
         form.file.errors = [*form.file.errors, problem]
-        return _render(project, document_form=form, status=422)
+        return _render(project, acceptance_steps.REPORT, document_form=form, status=422)
     flash(_("“%(name)s” has been uploaded.", name=form.file.data.filename), "success")
-    return redirect(_back(project, "documents"))
+    return redirect(_back(project, acceptance_steps.REPORT, "documents"))
 
 
 def _file_of(project: Project, file_id: int, purposes=FILE_PURPOSES) -> ProjectFile:
@@ -338,7 +457,7 @@ def remove_document(project_id: int, file_id: int):
         flash(problem, "warning")
     else:
         flash(_("“%(name)s” has been removed.", name=name), "success")
-    return redirect(_back(project, "documents"))
+    return redirect(_back(project, acceptance_steps.REPORT, "documents"))
 
 
 @bp.get("/projects/<int:project_id>/acceptance/files/<int:file_id>")
@@ -360,7 +479,7 @@ def add_outcome(project_id: int):
     require("acceptance.outcomes", project)
     form = OutcomeForm()
     if not form.validate():
-        return _render(project, outcome_form=form, status=422)
+        return _render(project, acceptance_steps.REPORT, outcome_form=form, status=422)
     _result, problem = attempt(
         ops.add_outcome,
         project,
@@ -375,9 +494,9 @@ def add_outcome(project_id: int):
     )
     if problem:
         form.evidence.errors = [*form.evidence.errors, problem]
-        return _render(project, outcome_form=form, status=422)
+        return _render(project, acceptance_steps.REPORT, outcome_form=form, status=422)
     flash(_("The outcome has been recorded."), "success")
-    return redirect(_back(project, "outcomes"))
+    return redirect(_back(project, acceptance_steps.REPORT, "outcomes"))
 
 
 @bp.post("/projects/<int:project_id>/acceptance/outcomes/<int:outcome_id>/delete")
@@ -394,7 +513,7 @@ def remove_outcome(project_id: int, outcome_id: int):
         flash(problem, "warning")
     else:
         flash(_("The outcome has been removed."), "success")
-    return redirect(_back(project, "outcomes"))
+    return redirect(_back(project, acceptance_steps.REPORT, "outcomes"))
 
 
 # --- finance -------------------------------------------------------------------------------------
@@ -418,9 +537,9 @@ def verify_statement(project_id: int):
     _result, problem = attempt(ops.verify_statement, report, current_user, denied_obj=report)
     if problem:
         flash(problem, "warning")
-        return redirect(_back(project, "statement"))
+        return redirect(_back(project, acceptance_steps.STATEMENT))
     flash(_("The final financial statement has been verified."), "success")
-    return redirect(_back(project, "statement"))
+    return redirect(_back(project, acceptance_steps.STATEMENT))
 
 
 @bp.post("/projects/<int:project_id>/acceptance/statement/return")
@@ -433,7 +552,7 @@ def return_statement(project_id: int):
         return _statement_not_returnable(project, report)
     form = ReturnStatementForm()
     if not form.validate():
-        return _render(project, return_form=form, status=422)
+        return _render(project, acceptance_steps.STATEMENT, return_form=form, status=422)
     _result, problem = attempt(
         ops.return_statement, report, current_user, form.note.data, denied_obj=report
     )
@@ -443,9 +562,9 @@ def return_statement(project_id: int):
         if not event_applies(report, "return"):  # verified or returned by a colleague meanwhile
             return _statement_not_returnable(project, report)
         form.note.errors = [*form.note.errors, problem]
-        return _render(project, return_form=form, status=422)
+        return _render(project, acceptance_steps.STATEMENT, return_form=form, status=422)
     flash(_("The final financial statement has been returned to the project owner."), "success")
-    return redirect(_back(project, "statement"))
+    return redirect(_back(project, acceptance_steps.STATEMENT))
 
 
 def _statement_not_returnable(project: Project, report):
@@ -457,7 +576,7 @@ def _statement_not_returnable(project: Project, report):
         ),
         "warning",
     )
-    return redirect(_back(project, "statement"))
+    return redirect(_back(project, acceptance_steps.STATEMENT))
 
 
 # --- the bureau ----------------------------------------------------------------------------------
@@ -471,19 +590,19 @@ def invite_expert(project_id: int):
     form = InviteExpertForm()
     form.expert_id.choices = []
     if not form.validate():
-        return _render(project, invite_form=form, status=422)
+        return _render(project, acceptance_steps.PANEL, invite_form=form, status=422)
     expert = db.session.get(Expert, form.expert_id.data)
     if expert is None:
         form.expert_id.errors = [*form.expert_id.errors, _("Choose an expert.")]
-        return _render(project, invite_form=form, status=422)
+        return _render(project, acceptance_steps.PANEL, invite_form=form, status=422)
     _result, problem = attempt(
         ops.invite_panel_expert, project, expert, current_user, local_to_utc(form.due_at.data)
     )
     if problem:
         form.expert_id.errors = [*form.expert_id.errors, problem]
-        return _render(project, invite_form=form, status=422)
+        return _render(project, acceptance_steps.PANEL, invite_form=form, status=422)
     flash(_("%(name)s has been invited.", name=expert.name), "success")
-    return redirect(_back(project, "panel"))
+    return redirect(_back(project, acceptance_steps.PANEL))
 
 
 @bp.post("/projects/<int:project_id>/acceptance/panel/suggested")
@@ -493,7 +612,7 @@ def invite_suggested(project_id: int):
     require("acceptance.convene", project)
     form = SuggestPanelForm()
     if not form.validate():
-        return _render(project, suggest_form=form, status=422)
+        return _render(project, acceptance_steps.PANEL, suggest_form=form, status=422)
     suggestion, problem = attempt(
         ops.invite_suggested_panel,
         project,
@@ -504,7 +623,7 @@ def invite_suggested(project_id: int):
     )
     if problem:
         form.size.errors = [*form.size.errors, problem]
-        return _render(project, suggest_form=form, status=422)
+        return _render(project, acceptance_steps.PANEL, suggest_form=form, status=422)
     message = ngettext("%(num)d expert invited", "%(num)d experts invited", len(suggestion.experts))
     if suggestion.short:
         message += " · " + ngettext(
@@ -513,7 +632,7 @@ def invite_suggested(project_id: int):
             suggestion.short,
         )
     flash(message, "success" if not suggestion.short else "warning")
-    return redirect(_back(project, "panel"))
+    return redirect(_back(project, acceptance_steps.PANEL))
 
 
 @bp.post("/projects/<int:project_id>/acceptance/conclude")
@@ -523,7 +642,7 @@ def conclude(project_id: int):
     require("acceptance.convene", project)
     form = ConclusionForm()
     if not form.validate():
-        return _render(project, conclusion_form=form, status=422)
+        return _render(project, acceptance_steps.CONCLUSION, conclusion_form=form, status=422)
     _result, problem = attempt(
         ops.conclude,
         project,
@@ -534,7 +653,13 @@ def conclude(project_id: int):
         denied_obj=project,
     )
     if problem:
-        return _render(project, conclusion_form=form, conclusion_error=problem, status=422)
+        return _render(
+            project,
+            acceptance_steps.CONCLUSION,
+            conclusion_form=form,
+            conclusion_error=problem,
+            status=422,
+        )
     flash(
         _(
             "The conclusion has been recorded: %(conclusion)s.",
@@ -542,7 +667,7 @@ def conclude(project_id: int):
         ),
         "success",
     )
-    return redirect(_back(project))
+    return redirect(_back(project, acceptance_steps.CONCLUSION))
 
 
 @bp.post("/projects/<int:project_id>/acceptance/close")
@@ -555,9 +680,9 @@ def close(project_id: int):
     _result, problem = attempt(ops.close_project, project, current_user, denied_obj=project)
     if problem:
         flash(problem, "warning")
-        return redirect(_back(project, "closure"))
+        return redirect(_back(project, acceptance_steps.CONCLUSION, "closure"))
     flash(_("The project has been closed."), "success")
-    return redirect(_back(project))
+    return redirect(_back(project, acceptance_steps.CONCLUSION, "closure"))
 
 
 @bp.get("/projects/acceptance-review")

@@ -370,7 +370,7 @@ def _back_to(assignment: Assignment) -> str:
     if assignment.purpose == ops.ACCEPTANCE:
         project = ops.acceptance_project(assignment.application_id)
         if project is not None:
-            return url_for("projects.acceptance", project_id=project.id) + "#panel"
+            return url_for("projects.acceptance_panel", project_id=project.id)
     target = request.form.get("next", "")
     if target == "call":
         return url_for("review.call_assignments", call_id=assignment.application.call_id)
