@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from grants.applications.checks import duration_months
-from grants.core.timeutil import add_months
+from grants.core import timeutil
+from grants.core.timeutil import (
+    add_months,
+    local_day_start,
+    local_naive,
+    local_to_utc,
+    local_today,
+    utc_to_local,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +57,38 @@ def test_add_months(day, months, expected):
 )
 def test_duration_months(start, end, months):
     assert duration_months(start, end) == months
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (datetime(2026, 3, 1, 8, 0), datetime(2026, 3, 1, 0, 0, tzinfo=UTC)),
+        (datetime(2026, 1, 1, 2, 30), datetime(2025, 12, 31, 18, 30, tzinfo=UTC)),  # day before
+        # already aware: kept as the instant it is, only expressed in UTC
+        (datetime(2026, 3, 1, 8, 0, tzinfo=UTC), datetime(2026, 3, 1, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_beijing_wall_clock_to_utc(typed, expected):
+    converted = local_to_utc(typed)
+    assert converted == expected
+    assert converted.utcoffset() == timedelta(0)
+
+
+def test_utc_to_beijing_and_back_to_a_form_field():
+    instant = datetime(2026, 6, 30, 16, 0, tzinfo=UTC)
+    assert utc_to_local(instant).replace(tzinfo=None) == datetime(2026, 7, 1, 0, 0)
+    assert utc_to_local(instant).utcoffset() == timedelta(hours=8)
+    assert local_naive(instant) == datetime(2026, 7, 1, 0, 0)
+    assert local_naive(instant).tzinfo is None
+    assert local_naive(None) is None
+
+
+def test_a_beijing_day_starts_at_16_utc_the_day_before():
+    assert local_day_start(date(2026, 7, 1)) == datetime(2026, 6, 30, 16, 0, tzinfo=UTC)
+
+
+def test_today_in_beijing_turns_at_16_utc(monkeypatch):
+    monkeypatch.setattr(timeutil, "utcnow", lambda: datetime(2026, 6, 30, 15, 59, tzinfo=UTC))
+    assert local_today() == date(2026, 6, 30)
+    monkeypatch.setattr(timeutil, "utcnow", lambda: datetime(2026, 6, 30, 16, 0, tzinfo=UTC))
+    assert local_today() == date(2026, 7, 1)
