@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 
 from grants.core.money import (
     MoneyError,
@@ -96,3 +97,15 @@ def test_format_wan_rounds_once():
     assert format_wan(Decimal("10049.50"), locale="zh_Hans_CN") == "1.00 万元"
     assert format_wan(Decimal("10050.00"), locale="zh_Hans_CN") == "1.01 万元"
     assert format_wan(Decimal("123456.78"), 6, locale="zh_Hans_CN") == "12.345678 万元"
+
+
+def test_the_request_language_chooses_the_format_when_none_is_given(app):
+    """Without ``locale=``, the user's language decides: 元/万元 in Chinese, CNY in English."""
+    with app.test_request_context():
+        assert format_yuan(Decimal("1234.5")) == "1,234.50 元"
+        assert format_wan(Decimal("15240000")) == "1,524.00 万元"
+        with force_locale("en"):
+            assert format_yuan(Decimal("1234.5")) == "CNY 1,234.50"
+            assert format_wan(Decimal("15240000")) == "CNY 1,524.00 × 10k"
+            assert format_wan_exact(Decimal("250000")) == "CNY 25.0000 × 10k"
+    assert format_wan(Decimal("12345"), locale="en") == "CNY 1.23 × 10k"
