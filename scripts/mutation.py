@@ -76,12 +76,55 @@ def copy_tree() -> None:
     )
 
 
+def patched_mutmut() -> None:
+    """Run mutmut's command line with its line lookup keyed by text *and* line number.
+
+    mutmut 2.5.1 caches the ``Line`` of a mutant by the line's text only, so in a module
+    where the same line occurs twice (``)``, ``return total``) a mutant is recorded against
+    the first occurrence, and storing its result then fails with "Attribute Mutant.line is
+    required", ending the run. Same function, right key.
+    """
+    from mutmut import __main__ as cli
+    from mutmut import cache
+
+    @cache.init_db
+    @cache.db_session
+    def statuses(filename, mutations, hash_of_tests):
+        sourcefile = cache.SourceFile.get(filename=filename)
+        lines, result = {}, {}
+        for mutation_id in mutations:
+            key = (mutation_id.line, mutation_id.line_number)
+            if key not in lines:
+                lines[key] = cache.Line.get(sourcefile=sourcefile, line=key[0], line_number=key[1])
+            mutant = cache.Mutant.get(line=lines[key], index=mutation_id.index)
+            if mutant is None:
+                mutant = cache.get_or_create(
+                    cache.Mutant,
+                    line=lines[key],
+                    index=mutation_id.index,
+                    defaults={"status": cache.UNTESTED},
+                )
+            stale = mutant.tested_against_hash != hash_of_tests or cache.NO_TESTS_FOUND in (
+                mutant.tested_against_hash,
+                hash_of_tests,
+            )
+            killed = mutant.status == cache.OK_KILLED
+            result[mutation_id] = cache.UNTESTED if stale and not killed else mutant.status
+        return result
+
+    cache.get_cached_mutation_statuses = statuses
+    sys.argv = ["mutmut", *sys.argv[2:]]
+    cli.climain()
+
+
 def run(module: str, tests: list[str]) -> None:
     runner = f"{PYTHON} -m pytest -x -q -p no:cacheprovider -p no:randomly -n 0 " + " ".join(tests)
     with (WORK / "mutmut.log").open("a") as log:
         subprocess.run(
             [
-                str(Path(PYTHON).parent / "mutmut"),
+                PYTHON,
+                __file__,
+                "--mutmut",
                 "run",
                 "--paths-to-mutate",
                 module,
@@ -137,4 +180,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--mutmut"]:
+        patched_mutmut()
     sys.exit(main())

@@ -1,6 +1,21 @@
 import pytest
+import sqlalchemy as sa
+from flask_login import login_user
+from werkzeug.exceptions import HTTPException
 
-from grants.core.permissions import Predicate, can, has_role, in_state, predicate, rule
+from grants.core.models import AuditEvent
+from grants.core.permissions import (
+    Predicate,
+    can,
+    has_role,
+    in_state,
+    is_authenticated,
+    is_system,
+    predicate,
+    require,
+    rule,
+)
+from grants.extensions import db
 from tests.factories import make_user
 
 
@@ -47,3 +62,62 @@ def test_can_matches_user_admin_rule(app):
     assert can(make_user("admin"), "users.manage")
     assert not can(make_user("bureau", "finance"), "users.manage")
     assert can(make_user("bureau", "admin"), "users.manage")
+
+
+def _denials():
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "permission.denied")
+    ).all()
+
+
+def test_require_lets_the_allowed_through_and_records_nothing(app):
+    admin = make_user("admin")
+    with app.test_request_context("/admin/users"):
+        login_user(admin)
+        assert require("users.manage") is None
+    assert _denials() == []
+
+
+@pytest.mark.parametrize(("not_found", "status"), [(False, 403), (True, 404)])
+def test_require_refuses_a_signed_in_user_and_audits_it(app, not_found, status):
+    finance = make_user("finance")
+    db.session.commit()  # the denial is written in its own transaction
+    with app.test_request_context("/admin/users"):
+        login_user(finance)
+        with pytest.raises(HTTPException) as refused:
+            require("users.manage", not_found=not_found)
+    assert refused.value.code == status
+    [denial] = _denials()
+    assert denial.actor_id == finance.id
+    assert denial.after == {"action": "users.manage", "path": "/admin/users"}
+
+
+def test_require_sends_the_anonymous_to_sign_in_without_an_audit_line(app):
+    with app.test_request_context("/admin/users"), pytest.raises(HTTPException) as refused:
+        require("users.manage")
+    response = refused.value.get_response()
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+    assert _denials() == []
+
+
+def test_system_is_the_absent_user_only(app):
+    assert is_system(None)
+    assert not is_system(make_user("admin"))
+    assert not is_authenticated(None)
+
+
+def test_predicates_are_named_after_their_function_and_parts():
+    assert repr(owns) == "<Predicate owns>"
+    assert Predicate(lambda u, o: True, "given").name == "given"
+    both = has_role("bureau", "admin") & ~owns
+    assert both.name == "(has_role(admin,bureau) & ~owns)"
+    assert (owns | in_state("b", "a")).name == "(owns | in_state(a,b))"
+
+
+def test_in_state_reads_the_named_column():
+    thing = Thing(1, state="draft")
+    thing.stage = "open"
+    assert in_state("open", attr="stage")(None, thing)
+    assert not in_state("draft", attr="stage")(None, thing)
+    assert not in_state("draft")(None, object())
