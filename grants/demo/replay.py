@@ -117,7 +117,6 @@ class Replay:
                 for position, row in enumerate(_rubric(ACCEPTANCE_CRITERIA), start=1)
             ]
             call.last_reference_no = plan.numbered
-            db.session.flush()
         self.counts["call.created"] += 1
         plan.row.id = call.id
         for (row, _criterion), made in zip(plan.criteria, call.criteria, strict=True):
