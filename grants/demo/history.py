@@ -13,10 +13,12 @@ lifecycle: one waits for its signed task book, some have a tranche due or a disb
 waiting for finance, a milestone report, a spending report or a change request waiting
 for the bureau, others are in acceptance review; a call is in expert review and one is open.
 
-Everything is deterministic (a seeded random generator and fixed dates) and written in
-bulk, one multi-row INSERT per table. Loading is idempotent: the organisations, their
-qualifications and yearly figures are reconciled on every run; the rest is loaded once
-(the first historical call marks it as loaded).
+Everything is deterministic (a seeded random generator and fixed dates). :class:`History`
+plans it; the calls and their public notices are then made by the real operations at the
+historical time (:mod:`grants.demo.replay`), the rest is still written in bulk, one
+multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
+organisations, their qualifications and yearly figures are reconciled on every run; the
+rest is loaded once (the first historical call marks it as loaded).
 """
 
 from __future__ import annotations
