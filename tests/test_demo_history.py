@@ -529,6 +529,22 @@ def test_history_notices_are_made_through_the_workflow_listing_the_approved(seed
     }
 
 
+def test_history_replay_is_never_refused_and_happens_before_the_demo_today(seeded):
+    replayed = "action like 'call.%' or action like 'notice.%'"
+
+    assert one("select count(*) from audit_events where action = 'permission.denied'") == 0
+    assert one(f"select count(*) from audit_events where ({replayed})") > 200
+    latest = db.session.scalar(
+        sa.select(sa.func.max(AuditEvent.at)).where(
+            AuditEvent.action.like("call.%") | AuditEvent.action.like("notice.%")
+        )
+    )
+    earliest = db.session.scalar(
+        sa.select(sa.func.min(AuditEvent.at)).where(AuditEvent.action.like("call.%"))
+    )
+    assert earliest.year == 2016 and latest <= DEMO_END
+
+
 NOT_YET_REPLAYED = {
     "applications": (
         [(Application, "draft")],
