@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import event
 
 from grants.core.models import AuditEvent
+from grants.core.types import utcnow
 from grants.extensions import db
 
 
@@ -64,12 +65,16 @@ def record(
     after: dict | None = None,
     label: str | None = None,
 ) -> AuditEvent:
-    """Add an audit event to the session (flushed with the caller's transaction)."""
+    """Add an audit event to the session (flushed with the caller's transaction).
+
+    The event is stamped now, when it is recorded, not when the session flushes.
+    """
     object_type, object_id = describe(obj)
     fields = _actor_fields(actor)
     if label and not fields["actor_label"]:
         fields["actor_label"] = label
     entry = AuditEvent(
+        at=utcnow(),
         action=action,
         object_type=object_type,
         object_id=object_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grants.demo.history import seed_history
+from grants.demo.replay import seed_history
 from grants.demo.roster import (
     CLUSTERS,
     DEMO_DOMAIN,

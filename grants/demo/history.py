@@ -13,10 +13,12 @@ lifecycle: one waits for its signed task book, some have a tranche due or a disb
 waiting for finance, a milestone report, a spending report or a change request waiting
 for the bureau, others are in acceptance review; a call is in expert review and one is open.
 
-Everything is deterministic (a seeded random generator and fixed dates) and written in
-bulk, one multi-row INSERT per table. Loading is idempotent: the organisations, their
-qualifications and yearly figures are reconciled on every run; the rest is loaded once
-(the first historical call marks it as loaded).
+Everything is deterministic (a seeded random generator and fixed dates). :class:`History`
+plans it; the calls and their public notices are then made by the real operations at the
+historical time (:mod:`grants.demo.replay`), the rest is still written in bulk, one
+multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
+organisations, their qualifications and yearly figures are reconciled on every run; the
+rest is loaded once (the first historical call marks it as loaded).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import current_app
 
 from grants.applications.models import (
     Application,
@@ -41,11 +42,8 @@ from grants.applications.models import (
     PlannedMilestone,
     TeamMember,
 )
-from grants.core import audit
 from grants.core.timeutil import add_months
-from grants.demo.roster import ORGANISATIONS, seed_organisations
 from grants.extensions import db
-from grants.funding.contracting import issue_task_book
 from grants.funding.models import (
     Disbursement,
     Expenditure,
@@ -55,7 +53,7 @@ from grants.funding.models import (
     Tranche,
 )
 from grants.orgs.models import Organisation, YearFigure
-from grants.programmes.models import AttachmentRequirement, Call, RubricCriterion, call_clusters
+from grants.programmes.models import Call, RubricCriterion
 from grants.projects.models import (
     AcceptanceDecision,
     ChangeRequest,
@@ -69,7 +67,7 @@ from grants.projects.models import (
     ProjectMember,
 )
 from grants.review.aggregation import weighted_total
-from grants.review.models import Assignment, Decision, PublicNotice, Review, Score
+from grants.review.models import Assignment, Decision, Review, Score
 
 AS_OF = date(2026, 11, 20)
 """The demo's today: events after it have not happened yet."""
@@ -1042,50 +1040,38 @@ class History:
             if dates.closes <= AS_OF
             else ("published" if dates.opens - timedelta(days=7) <= AS_OF else "draft")
         )
-        row = self.batch.add(
-            Call,
-            code=code,
-            year=year,
-            title=title,
-            funding_level=level,
-            category=category,
-            guide=(
-                f"{title}申报指南。重点支持医药健康、装备制造、新材料、环保科技、数字信息等产业的关键技术攻关、"
-                "科技成果转化、创新平台与人才团队建设。申报单位须在二道江区注册，自筹资金不低于总预算的30%。"
-            ),
-            opens_at=ts(dates.opens, 0),
-            closes_at=ts(dates.closes, 9),
-            total_budget=Decimal(0),
-            cap_per_project=Decimal(0),
-            min_self_raised_ratio=Decimal("0.3000"),
-            indirect_cost_ratio=Decimal("0.2000"),
-            max_duration_months=36,
-            required_qualification=None,
-            concurrent_cap=None,
-            reviewers_per_application=3,
-            trimmed_mean_min_reviews=5,
-            blind_review=True,
-            state=state,
-            last_reference_no=0,
-            cloned_from_id=None,
-            created_at=ts(dates.opens - timedelta(days=10)),
-            published_at=ts(dates.opens - timedelta(days=7)) if state != "draft" else None,
-            closed_at=ts(dates.closes, 9) if state == "closed" else None,
+        row = Row(
+            Call.__table__,
+            {
+                "code": code,
+                "year": year,
+                "title": title,
+                "funding_level": level,
+                "category": category,
+                "guide": (
+                    f"{title}申报指南。重点支持医药健康、装备制造、新材料、环保科技、数字信息等产业的关键技术攻关、"
+                    "科技成果转化、创新平台与人才团队建设。申报单位须在二道江区注册，自筹资金不低于总预算的30%。"
+                ),
+                "opens_at": ts(dates.opens, 0),
+                "closes_at": ts(dates.closes, 9),
+                "total_budget": Decimal(0),
+                "cap_per_project": Decimal(0),
+                "min_self_raised_ratio": Decimal("0.3000"),
+                "indirect_cost_ratio": Decimal("0.2000"),
+                "max_duration_months": 36,
+                "required_qualification": None,
+                "concurrent_cap": None,
+                "reviewers_per_application": 3,
+                "trimmed_mean_min_reviews": 5,
+                "blind_review": True,
+                "state": state,
+            },
+            {},
+            None,
         )
         criteria = []
-        for position, (zh, en, weight) in enumerate(PROPOSAL_CRITERIA, start=1):
-            criterion = self.batch.add(
-                RubricCriterion,
-                refs={"call_id": row},
-                position=position,
-                name_zh=zh,
-                name_en=en,
-                description="",
-                weight=Decimal(weight),
-                min_score=Decimal(0),
-                max_score=Decimal(10),
-                purpose="proposal",
-            )
+        for position, (_zh, _en, weight) in enumerate(PROPOSAL_CRITERIA, start=1):
+            criterion = Row(RubricCriterion.__table__, {"position": position}, {}, None)
             criteria.append(
                 (
                     criterion,
@@ -1097,55 +1083,23 @@ class History:
                     ),
                 )
             )
-        for position, (zh, en, weight) in enumerate(ACCEPTANCE_CRITERIA, start=1):
-            self.batch.add(
-                RubricCriterion,
-                refs={"call_id": row},
-                position=position,
-                name_zh=zh,
-                name_en=en,
-                description="",
-                weight=Decimal(weight),
-                min_score=Decimal(0),
-                max_score=Decimal(10),
-                purpose="acceptance",
-            )
-        if state == "published":
-            self.batch.add(
-                AttachmentRequirement,
-                refs={"call_id": row},
-                position=1,
-                code="licence",
-                name_zh="营业执照",
-                name_en="Business licence",
-                required=True,
-            )
         plan = CallPlan(row, code, year, level, category, dates, criteria)
         plan.cluster_ids.update(self.clusters[c].id for c in cluster_codes)
         self.calls[key] = plan
         return plan
 
     def finish_calls(self) -> None:
-        """Budgets, caps, reference counters, targeted clusters and public notices of every call."""
+        """Budgets, caps and reference counters of every call, once all its applications are planned.
+
+        The calls themselves, their rubric, clusters and public notices are made by
+        :mod:`grants.demo.replay` through the programmes and review operations.
+        """
         for plan in self.calls.values():
             cap = round_up(max(plan.max_request, wan(30)), wan(10))
             total = max(cap * 5, round_up(plan.awarded * Decimal("1.2"), wan(50)))
             plan.row.values.update(
                 total_budget=total, cap_per_project=cap, last_reference_no=plan.numbered
             )
-            for cluster_id in sorted(plan.cluster_ids):
-                self.batch.add(call_clusters, refs={"call_id": plan.row}, cluster_id=cluster_id)
-            if plan.approvals and happened(plan.dates.notice_from):
-                self.batch.add(
-                    PublicNotice,
-                    refs={"call_id": plan.row},
-                    title=f"{plan.row.values['title']}拟立项项目公示",
-                    body="现将拟立项项目予以公示。公示期内，任何单位和个人对公示项目有异议的，可向区科技局书面反映。",
-                    starts_on=plan.dates.notice_from,
-                    ends_on=plan.dates.notice_to,
-                    state="closed" if plan.dates.notice_to < AS_OF else "published",
-                    published_at=ts(plan.dates.notice_from, 1),
-                )
 
     # -- applications
 
@@ -2344,51 +2298,3 @@ def category_label(category: str) -> str:
         "labour": "劳务费",
         "indirect": "间接费用",
     }[category]
-
-
-def history_loaded() -> bool:
-    return db.session.scalar(sa.select(Call.id).where(Call.code == MARKER_CALL)) is not None
-
-
-def issue_task_books(actor) -> int:
-    """Render the task books of the demo projects waiting for their signature, as contracting does.
-
-    Rendering takes seconds per PDF, so tests skip it unless ``DEMO_TASK_BOOKS`` is set.
-    """
-    waiting = db.session.scalars(
-        sa.select(Project).where(Project.state == "contracting", Project.task_book_sha256.is_(None))
-    ).all()
-    for project in waiting:
-        issue_task_book(project, actor)
-    return len(waiting)
-
-
-def seed_history(
-    clusters: dict, orgs: dict[int, Organisation], users: dict, experts: list
-) -> dict[str, int]:
-    """Load the demo history (idempotent; flushes only).
-
-    ``orgs`` maps the plan organisations' demo indexes to their rows and is completed with
-    the history's other enterprises; ``users`` maps demo handles to accounts.
-    """
-    orgs.update(seed_organisations(clusters, HISTORY_ORGANISATIONS))
-    retire_qualifications(orgs)
-    figures = seed_year_figures(orgs, [*ORGANISATIONS, *HISTORY_ORGANISATIONS])
-    if not history_loaded():
-        history = History(clusters, orgs, users, experts)
-        history.build()
-        history.write()
-        audit.record(
-            "demo.history_loaded",
-            after={
-                "projects": history.projects,
-                "calls": len(history.calls),
-                "as_of": AS_OF.isoformat(),
-            },
-        )
-    if current_app.config.get("DEMO_TASK_BOOKS", not current_app.testing):
-        issue_task_books(users.get("bureau"))
-    counts = {"year figures": figures}
-    for label, model in (("calls", Call), ("applications", Application), ("projects", Project)):
-        counts[label] = db.session.scalar(sa.select(sa.func.count()).select_from(model))
-    return counts
