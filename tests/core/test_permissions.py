@@ -78,14 +78,14 @@ def test_require_lets_the_allowed_through_and_records_nothing(app):
     assert _denials() == []
 
 
-@pytest.mark.parametrize(("not_found", "status"), [(False, 403), (True, 404)])
-def test_require_refuses_a_signed_in_user_and_audits_it(app, not_found, status):
+@pytest.mark.parametrize(("hide", "status"), [({}, 403), ({"not_found": True}, 404)])
+def test_require_refuses_a_signed_in_user_and_audits_it(app, hide, status):
     finance = make_user("finance")
     db.session.commit()  # the denial is written in its own transaction
     with app.test_request_context("/admin/users"):
         login_user(finance)
         with pytest.raises(HTTPException) as refused:
-            require("users.manage", not_found=not_found)
+            require("users.manage", **hide)
     assert refused.value.code == status
     [denial] = _denials()
     assert denial.actor_id == finance.id
@@ -105,6 +105,7 @@ def test_system_is_the_absent_user_only(app):
     assert is_system(None)
     assert not is_system(make_user("admin"))
     assert not is_authenticated(None)
+    assert not is_authenticated(object())  # no flag is not signed in
 
 
 def test_predicates_are_named_after_their_function_and_parts():
