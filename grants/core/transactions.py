@@ -34,11 +34,15 @@ def own_transaction(*, busy_timeout_ms: int | None = None) -> Iterator[Session]:
     touch, the record of a denial, a job's batch. On SQLite it takes the write lock at once
     (``BEGIN IMMEDIATE``) and waits for it at most ``busy_timeout_ms`` (the connection's
     busy timeout otherwise), so a caller that may give up (a touch, a denial) gives up soon.
-    An exception rolls it back and propagates.
+    An exception rolls it back and propagates. What it wrote stays readable afterwards
+    (detached, not expired).
     """
     bind = db.engine
     if not isinstance(bind, Engine):  # the tests' shared connection: a savepoint of it
-        with immediate_writes(), Session(bind, join_transaction_mode="create_savepoint") as side:
+        with (
+            immediate_writes(),
+            Session(bind, join_transaction_mode="create_savepoint", expire_on_commit=False) as side,
+        ):
             yield side
             side.commit()
         return
@@ -48,7 +52,7 @@ def own_transaction(*, busy_timeout_ms: int | None = None) -> Iterator[Session]:
         if shorter:
             raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         try:
-            with immediate_writes(), Session(bind=connection) as side:
+            with immediate_writes(), Session(bind=connection, expire_on_commit=False) as side:
                 yield side
                 side.commit()
         finally:
