@@ -86,6 +86,8 @@ def register_database(app: Flask) -> None:
         return
     from sqlalchemy import event
 
+    from grants.core.sqlite import BUSY_TIMEOUT_MS
+
     with app.app_context():
         engine = db.engine
 
@@ -94,7 +96,7 @@ def register_database(app: Flask) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if ":memory:" not in app.config["SQLALCHEMY_DATABASE_URI"]:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
@@ -110,19 +112,22 @@ def _writes_expected() -> bool:
     Requests that change data (any method but GET, HEAD, OPTIONS) do, so that two writers
     queue on the busy timeout instead of one failing when it upgrades a read snapshot;
     reads stay concurrent under WAL. Code outside a request (jobs, commands) may ask for it
-    with :func:`grants.core.sqlite.immediate_writes`.
+    with :func:`grants.core.sqlite.immediate_writes`; an error page of a POST, which only
+    reads, asks for the opposite with :func:`grants.core.sqlite.reads_only`.
     """
     from flask import has_request_context, request
 
-    from grants.core.sqlite import immediate_requested
+    from grants.core.sqlite import deferred_requested, immediate_requested
 
     if immediate_requested():
         return True
+    if deferred_requested():
+        return False
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def register_login(app: Flask) -> None:
-    from grants.accounts.sessions import load_session_user
+    from grants.accounts.sessions import init_sessions, load_session_user
     from grants.extensions import login_manager
 
     login_manager.init_app(app)
@@ -130,6 +135,7 @@ def register_login(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     login_manager.session_protection = None  # server-side sessions do this job
     login_manager.user_loader(load_session_user)
+    init_sessions(app)
 
     from flask_babel import lazy_gettext as _l
 

@@ -141,6 +141,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = https
         self.SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 60)
         self.SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
+        # A session's last-seen time is written after a response at most this often (seconds).
+        self.SESSION_TOUCH_SECONDS = _int("SESSION_TOUCH_SECONDS", 60)
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.WTF_CSRF_SSL_STRICT = https

@@ -2,10 +2,17 @@
 
 Rows are only ever inserted. The ORM refuses updates and deletes of AuditEvent, and
 the migration installs database triggers that refuse them as well.
+
+A denial is written by :func:`record_denial` outside the request's transaction: the
+request's (read) transaction is rolled back first and the row goes in a short transaction
+of its own, so that a refused GET never upgrades a read snapshot to a write (which SQLite
+refuses at once with ``database is locked`` when another connection wrote meanwhile). If
+even that fails, the failure is logged and the request still answers 403.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import g, has_request_context, request
@@ -13,8 +20,14 @@ from flask_login import current_user
 from sqlalchemy import event
 
 from grants.core.models import AuditEvent
+from grants.core.transactions import own_transaction
 from grants.core.types import utcnow
 from grants.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: How long the record of a denial waits for SQLite's write lock before it is given up (ms).
+DENIAL_BUSY_TIMEOUT_MS = 5000
 
 
 class AppendOnlyError(RuntimeError):
@@ -56,6 +69,23 @@ def _client_ip() -> str | None:
     return request.remote_addr
 
 
+def _event(action, obj, actor, before, after, label) -> AuditEvent:
+    object_type, object_id = describe(obj)
+    fields = _actor_fields(actor)
+    if label and not fields["actor_label"]:
+        fields["actor_label"] = label
+    return AuditEvent(
+        at=utcnow(),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        ip=_client_ip(),
+        **fields,
+    )
+
+
 def record(
     action: str,
     obj=None,
@@ -69,20 +99,7 @@ def record(
 
     The event is stamped now, when it is recorded, not when the session flushes.
     """
-    object_type, object_id = describe(obj)
-    fields = _actor_fields(actor)
-    if label and not fields["actor_label"]:
-        fields["actor_label"] = label
-    entry = AuditEvent(
-        at=utcnow(),
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        ip=_client_ip(),
-        **fields,
-    )
+    entry = _event(action, obj, actor, before, after, label)
     db.session.add(entry)
     return entry
 
@@ -95,9 +112,20 @@ def record_now(action: str, obj=None, **kwargs) -> AuditEvent:
     return entry
 
 
-def record_denial(action: str, obj=None, *, path: str = "") -> AuditEvent:
-    """Log a refused permission check; the request ends right after with 403/404."""
-    entry = record_now("permission.denied", obj, after={"action": action, "path": path})
+def record_denial(action: str, obj=None, *, path: str = "") -> AuditEvent | None:
+    """Log a refused permission check; the request ends right after with 403/404.
+
+    The request's transaction is rolled back, then the event is written in a short
+    transaction of its own; None (and a warning in the log) when that could not be done.
+    """
+    entry = _event("permission.denied", obj, None, None, {"action": action, "path": path}, None)
     if has_request_context():
         g.grants_denial_recorded = True
+    try:
+        db.session.rollback()
+        with own_transaction(busy_timeout_ms=DENIAL_BUSY_TIMEOUT_MS) as side:
+            side.add(entry)
+    except Exception as exc:
+        log.warning("denial of %s on %s not recorded: %s", action, path, exc.__class__.__name__)
+        return None
     return entry

@@ -8,6 +8,11 @@ connection broke during the commit). A database that does not answer (connect or
 statement timeout, lost connection) gives a 503 with ``Retry-After``. The 500 and 503
 pages are rendered from ``errors/plain.html`` straight through the Jinja environment:
 no database, no signed-in user, no context processors.
+
+An error path always ends its transaction first: a refused form (CSRF), a 4xx and a 5xx
+roll the request's session back before the page is drawn, and the page's own reads (the
+signed-in user, the menu) run in a plain read transaction, never under the write lock a
+POST would take. So a refused POST cannot keep SQLite's write lock while its page renders.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from grants.core.sqlite import reads_only
 from grants.core.storage import StorageUnavailable
 from grants.core.transactions import is_outermost
 from grants.extensions import db
@@ -233,26 +239,29 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
-        return render_error(
-            400,
-            _(
-                "Your form expired or was sent from elsewhere. "
-                "Please go back, reload the page and send it again."
-            ),
-        )
+        _forget_session()
+        with reads_only():
+            return render_error(
+                400,
+                _(
+                    "Your form expired or was sent from elsewhere. "
+                    "Please go back, reload the page and send it again."
+                ),
+            )
 
     @app.errorhandler(HTTPException)
     def _http(error):
         code = error.code or 500
         original = getattr(error, "original_exception", None)
+        _forget_session()
         if code >= 500:
             if original is not None:
                 log.error("unhandled error on %s", request.path, exc_info=original)
-            _forget_session()
             if _database_unavailable(original):
                 code = 503
             return render_failure(app, code if code in (500, 503) else 500)
-        return render_error(code)
+        with reads_only():
+            return render_error(code)
 
     def _database_down(error):
         if app.testing and not app.config.get("RENDER_500_IN_TESTS"):

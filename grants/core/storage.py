@@ -29,7 +29,7 @@ import tempfile
 import unicodedata
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -658,7 +658,12 @@ class StorageCheck:
     missing: list[str]
 
 
-def check(grace: timedelta | None = None, now: datetime | None = None) -> StorageCheck:
+def check(
+    grace: timedelta | None = None,
+    now: datetime | None = None,
+    *,
+    read_keys: Callable[[], set[str]] = referenced_keys,
+) -> StorageCheck:
     """Compare the store with the rows: orphans older than ``grace`` and keys with no object.
 
     The objects are listed *before* the keys are read, so a file written and committed while
@@ -667,7 +672,7 @@ def check(grace: timedelta | None = None, now: datetime | None = None) -> Storag
     grace = grace if grace is not None else orphan_grace()
     now = now or datetime.now(UTC)
     objects = list(backend().iter_keys())
-    referenced = referenced_keys()
+    referenced = read_keys()
     present = {item.key for item in objects}
     orphans = [
         item
@@ -687,12 +692,26 @@ def orphan_grace() -> timedelta:
     return timedelta(hours=float(current_app.config.get("STORAGE_ORPHAN_GRACE_HOURS", 24)))
 
 
+def _referenced_now() -> set[str]:
+    """The keys rows refer to, read on a connection of its own whose read transaction ends at once."""
+    bind = db.engine
+    if not isinstance(bind, sa.Engine):  # the tests' shared connection
+        return referenced_keys()
+    with bind.connect() as connection:
+        return referenced_keys(connection)
+
+
 def sweep(grace: timedelta | None = None, now: datetime | None = None) -> list[str]:
-    """Delete the stored objects no row refers to that are older than the grace period."""
-    result = check(grace, now)
+    """Delete the stored objects no row refers to that are older than the grace period.
+
+    No transaction is held while the store is listed or objects deleted: each read of the
+    keys runs in a read transaction of its own that ends before the disk is touched, and the
+    second read sees the rows committed meanwhile (not the first read's snapshot).
+    """
+    result = check(grace, now, read_keys=_referenced_now)
     removed = []
     store_ = backend()
-    referenced = referenced_keys()  # read again: a row may have appeared meanwhile
+    referenced = _referenced_now()  # read again: a row may have appeared meanwhile
     for item in result.orphans:
         if item.key in referenced:
             continue

@@ -11,9 +11,14 @@ from grants.core.jobs import JobContext, job
 from grants.core.scheduler import schedule
 
 
-@job("storage.sweep", label=_l("Remove stored files no record refers to"))
+@job("storage.sweep", immediate=False, label=_l("Remove stored files no record refers to"))
 def sweep_orphans(ctx: JobContext):
-    """Delete the stored objects older than the grace period that no row refers to."""
+    """Delete the stored objects older than the grace period that no row refers to.
+
+    It only reads the database, in read transactions of their own ended before the disk is
+    touched (``immediate=False``): SQLite's write lock is never held while files are listed
+    or removed.
+    """
     removed = storage.sweep()
     return {"removed": len(removed)}
 

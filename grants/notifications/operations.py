@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -22,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from grants.core.jobs import enqueue, job
 from grants.core.links import absolute_url
 from grants.core.scheduler import schedule
+from grants.core.sqlite import immediate_writes
 from grants.core.types import utcnow
 from grants.extensions import db
 from grants.notifications.models import Notification, OutboxEmail
@@ -130,36 +132,87 @@ def mark_read(user, notification_ids: Iterable[int] | None = None) -> int:
     return db.session.execute(stmt).rowcount
 
 
-@job("notifications.send_outbox", label=_l("Send e-mails"))
+@dataclass(frozen=True)
+class _PendingMail:
+    id: int
+    to_address: str
+    subject: str
+    body: str
+    attempts: int
+
+
+#: Outbox rows marked held per short write transaction when no SMTP server is configured.
+HOLD_BATCH = 50
+
+
+@job("notifications.send_outbox", immediate=False, label=_l("Send e-mails"))
 def send_outbox(ctx) -> dict:
-    """Send every pending e-mail over SMTP; without SMTP settings they are held."""
+    """Send every pending e-mail over SMTP; without SMTP settings they are held.
+
+    No database transaction is open while the SMTP server is spoken to (it may take its
+    20 s time-out): the pending mails are read and that read transaction ended; then each
+    mail is claimed (its attempt counted, so two runs never send it twice), sent, and its
+    outcome written, each write in a short transaction of its own.
+    """
     config = current_app.config
-    pending = db.session.scalars(
-        sa.select(OutboxEmail).where(OutboxEmail.status == "pending").order_by(OutboxEmail.id)
-    ).all()
+    pending = [
+        _PendingMail(mail.id, mail.to_address, mail.subject, mail.body, mail.attempts)
+        for mail in db.session.scalars(
+            sa.select(OutboxEmail).where(OutboxEmail.status == "pending").order_by(OutboxEmail.id)
+        )
+    ]
+    db.session.rollback()
     if not config.get("MAIL_SERVER"):
-        for mail in pending:
-            mail.status = "held"
-        db.session.commit()
+        for start in range(0, len(pending), HOLD_BATCH):
+            ids = [mail.id for mail in pending[start : start + HOLD_BATCH]]
+            _write_outbox(ids, status="held")
         return {"held": len(pending), "sent": 0, "failed": 0}
     sent = failed = 0
     with _smtp(config) as smtp:
         for index, mail in enumerate(pending, start=1):
-            mail.attempts += 1
+            if not _claim_mail(mail):
+                continue
             try:
                 smtp.send_message(_message(config, mail))
             except (smtplib.SMTPException, OSError) as exc:
-                mail.last_error = str(exc)[:1000]
-                if mail.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-                    mail.status = "failed"
+                gave_up = mail.attempts + 1 >= config["MAIL_MAX_ATTEMPTS"]
+                values = {"last_error": str(exc)[:1000]}
+                _write_outbox([mail.id], **values, **({"status": "failed"} if gave_up else {}))
                 failed += 1
             else:
-                mail.status = "sent"
-                mail.sent_at = utcnow()
+                _write_outbox([mail.id], status="sent", sent_at=utcnow())
                 sent += 1
-            db.session.commit()
             ctx.progress(index * 100 // max(1, len(pending)))
     return {"held": 0, "sent": sent, "failed": failed}
+
+
+def _claim_mail(mail: _PendingMail) -> bool:
+    """Count an attempt at ``mail`` if it is still pending as read; False if another run took it."""
+    with immediate_writes():
+        claimed = db.session.execute(
+            sa.update(OutboxEmail)
+            .where(
+                OutboxEmail.id == mail.id,
+                OutboxEmail.status == "pending",
+                OutboxEmail.attempts == mail.attempts,
+            )
+            .values(attempts=mail.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+    return claimed == 1
+
+
+def _write_outbox(ids: list[int], **values) -> None:
+    """Write ``values`` to the outbox rows ``ids`` still pending, in a short transaction."""
+    with immediate_writes():
+        db.session.execute(
+            sa.update(OutboxEmail)
+            .where(OutboxEmail.id.in_(ids), OutboxEmail.status == "pending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
 
 
 def _smtp(config):
@@ -171,7 +224,7 @@ def _smtp(config):
     return smtp
 
 
-def _message(config, mail: OutboxEmail) -> EmailMessage:
+def _message(config, mail: _PendingMail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr(("Grants", config["MAIL_SENDER"]))
     message["To"] = mail.to_address

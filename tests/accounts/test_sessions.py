@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -5,6 +6,7 @@ import sqlalchemy as sa
 from grants.accounts import operations as ops
 from grants.accounts.models import UserSession
 from grants.core.models import AuditEvent
+from grants.core.types import utcnow
 from grants.extensions import db
 from tests.factories import PASSWORD, make_user
 
@@ -115,3 +117,78 @@ def test_weak_new_password_is_refused(client, login):
     )
     assert response.status_code == 200
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
+
+
+# --- the touch of last_seen_at (issue 23, item 6) ---------------------------------------------
+
+
+def _age_session(user, minutes: int) -> None:
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id)
+        .values(last_seen_at=utcnow() - timedelta(minutes=minutes))
+    )
+    db.session.commit()
+
+
+def _last_seen(user):
+    db.session.expire_all()
+    return db.session.scalar(
+        sa.select(UserSession.last_seen_at).where(UserSession.user_id == user.id)
+    )
+
+
+def test_session_touch_runs_after_the_response_is_built(client, app, login):
+    user = make_user("applicant")
+    login(user)
+    _age_session(user, 5)
+    order = []
+
+    def note_update(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE USER_SESSIONS"):
+            order.append("touch")
+
+    def note_response(response):
+        order.append("response")
+        return response
+
+    app.after_request_funcs.setdefault(None, []).append(note_response)
+    sa.event.listen(db.engine, "before_cursor_execute", note_update)
+    try:
+        assert client.get("/").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note_update)
+        app.after_request_funcs[None].remove(note_response)
+    assert order == ["response", "touch"]
+    assert utcnow() - _last_seen(user) < timedelta(seconds=30)
+
+
+def test_session_touch_waits_for_session_touch_seconds(client, app, login, monkeypatch):
+    monkeypatch.setitem(app.config, "SESSION_TOUCH_SECONDS", 300)
+    user = make_user("applicant")
+    login(user)
+    _age_session(user, 2)
+    before = _last_seen(user)
+    assert client.get("/").status_code == 200
+    assert _last_seen(user) == before  # two minutes old: not yet
+    _age_session(user, 6)
+    assert client.get("/").status_code == 200
+    assert utcnow() - _last_seen(user) < timedelta(seconds=30)
+
+
+def test_failed_session_touch_does_not_fail_the_page(client, login, monkeypatch, caplog):
+    user = make_user("applicant")
+    login(user)
+    _age_session(user, 5)
+    before = _last_seen(user)
+
+    @contextmanager
+    def locked(**kwargs):
+        raise sa.exc.OperationalError("UPDATE user_sessions", {}, Exception("database is locked"))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("grants.accounts.sessions.own_transaction", locked)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert _last_seen(user) == before
+    assert "not touched" in caplog.text

@@ -207,7 +207,13 @@ BOUNDARIES = {
 #: Functions that own a transaction of their own, outside the request's.
 OWN_TRANSACTIONS = {
     ("grants/reports/operations.py", "generate"),  # the report job's body: commits its steps
-    ("grants/accounts/sessions.py", "load_session_user"),  # a side session touches last_seen
+    # the short write transaction beside the request's (session touch after the response,
+    # a denial's audit row): never the request's own transaction
+    ("grants/core/transactions.py", "own_transaction"),
+    # the outbox job's short steps: claim a mail, send it with no transaction open, write
+    # its outcome (SQLite's write lock is never held while the SMTP server is spoken to)
+    ("grants/notifications/operations.py", "_claim_mail"),
+    ("grants/notifications/operations.py", "_write_outbox"),
 }
 
 

@@ -57,3 +57,50 @@ def test_audit_page_reports_a_bad_date_instead_of_failing(client, login):
 def test_audit_page_is_for_admins_only(client, login):
     login(make_user("bureau"))
     assert client.get("/admin/audit").status_code == 403
+
+
+# --- denials outside the request's transaction (issue 23, item 6) ---------------------------
+
+
+def test_denial_rolls_back_the_request_transaction_and_commits_its_own(app):
+    from grants.core.audit import record_denial
+
+    user = make_user("applicant")
+    db.session.commit()
+    with app.test_request_context("/organisations/1"):
+        audit.record("test.unsaved_change")  # pending in the request's transaction
+        db.session.flush()
+        entry = record_denial("org.view", user, path="/organisations/1")
+        assert not db.session().in_transaction()  # the request's transaction has ended
+    db.session.rollback()
+    actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions == ["permission.denied"]
+    assert entry.after == {"action": "org.view", "path": "/organisations/1"}
+    assert entry.object_type == "User" and entry.object_id == str(user.id)
+
+
+def test_denied_page_is_refused_even_when_the_denial_cannot_be_written(
+    client, login, monkeypatch, caplog
+):
+    from contextlib import contextmanager
+
+    from tests.factories import OrganisationFactory
+
+    other = OrganisationFactory()
+    login(make_user("applicant"))
+
+    @contextmanager
+    def locked(**kwargs):
+        raise sa.exc.OperationalError("INSERT INTO audit_events", {}, Exception("locked"))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("grants.core.audit.own_transaction", locked)
+    response = client.get(f"/organisations/{other.id}")
+    assert response.status_code == 404  # refused (404 hides that it exists), not 500/503
+    assert "not recorded" in caplog.text
+    assert (
+        db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "permission.denied")
+        ).all()
+        == []
+    )

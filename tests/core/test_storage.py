@@ -313,3 +313,40 @@ def test_sweep_job_is_scheduled_and_removes_orphans(app, local_storage, monkeypa
     db.session.commit()
     run_jobs()
     assert not local_storage.exists(orphan)
+
+
+def test_sweep_job_holds_no_write_lock_while_it_touches_the_store(tmp_path, monkeypatch):
+    """Issue 23, item 6: on a SQLite file another connection can write while files are removed."""
+    import sqlite3
+
+    from grants.core.jobs import SELF_LOCKING, enqueue
+    from grants.core.storage import LocalBackend
+    from tests.racing import racing_database
+
+    probes = []
+    real_delete = LocalBackend.delete
+
+    def probing_delete(self, key):
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            probes.append("free")
+        except sqlite3.OperationalError as exc:
+            probes.append(str(exc))
+        finally:
+            other.close()
+        return real_delete(self, key)
+
+    monkeypatch.setattr(LocalBackend, "delete", probing_delete)
+    assert "storage.sweep" in SELF_LOCKING
+    with racing_database("sqlite", tmp_path, pool_size=5) as app:
+        database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        app.config["STORAGE_ORPHAN_GRACE_HOURS"] = 0
+        orphan = "dd/dd/" + "d" * 32 + ".png"
+        with app.app_context():
+            storage.backend().put(orphan, io.BytesIO(PNG))
+            enqueue("storage.sweep")
+            db.session.commit()  # JOBS_MODE=sync: the job runs (in its thread) before this returns
+            assert not storage.backend().exists(orphan)
+    assert probes == ["free"]

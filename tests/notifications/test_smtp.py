@@ -75,3 +75,41 @@ def test_unreachable_smtp_keeps_mail_pending_for_a_retry(app):
         assert mail.status == "pending"
     finally:
         app.config.update(MAIL_SERVER=None, MAIL_PORT=25)
+
+
+def test_outbox_job_holds_no_transaction_while_it_speaks_to_smtp(
+    app, smtp_server, run_jobs, monkeypatch
+):
+    import smtplib
+
+    open_transactions = []
+    send = smtplib.SMTP.send_message
+
+    def checked_send(self, *args, **kwargs):
+        open_transactions.append(db.session().in_transaction())
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "send_message", checked_send)
+    queue_email("a@test.example", "one", "Body")
+    queue_email("b@test.example", "two", "Body")
+    db.session.commit()
+    run_jobs()
+    assert open_transactions == [False, False]
+    db.session.expire_all()
+    mails = db.session.scalars(sa.select(OutboxEmail).order_by(OutboxEmail.id)).all()
+    assert [(m.status, m.attempts) for m in mails] == [("sent", 1), ("sent", 1)]
+
+
+def test_outbox_mail_is_claimed_once_by_the_attempt_count_read(app):
+    from grants.notifications.operations import _claim_mail, _PendingMail
+
+    row = OutboxEmail(to_address="c@test.example", subject="s", body="b", status="pending")
+    row.attempts = 1  # another run counted its attempt after this one read the outbox
+    db.session.add(row)
+    db.session.commit()
+    stale = _PendingMail(row.id, row.to_address, row.subject, row.body, 0)
+    assert _claim_mail(stale) is False
+    fresh = _PendingMail(row.id, row.to_address, row.subject, row.body, 1)
+    assert _claim_mail(fresh) is True
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, row.id).attempts == 2
