@@ -1,14 +1,17 @@
+from dataclasses import FrozenInstanceError
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from grants.core.models import AuditEvent
+from grants.core.permissions import has_role
 from grants.core.types import utcnow
 from grants.core.workflow import (
     GuardFailed,
     InvalidTransition,
     StateWriteOutsideEngine,
+    Transition,
     TransitionForbidden,
     available_events,
     can_fire,
@@ -86,3 +89,13 @@ def test_can_fire_and_available_events_follow_the_table(app):
     assert [t.event for t in available_events(member, invitation)] == ["revoke"]
     transition(invitation, "revoke", member)
     assert not can_fire(member, invitation, "revoke")
+
+
+def test_a_transition_row_cannot_be_changed_once_declared(app):
+    """The table is read by the engine and by every button: a row is a value, not a variable."""
+    row = Transition("pending", "revoke", "revoked", has_role("admin"))
+    with pytest.raises(FrozenInstanceError):
+        row.target = "accepted"
+    assert row.label == ""
+    assert (row.guard, row.effect, row.notify) == (None, None, None)
+    assert {row: "hashable"}[Transition("pending", "revoke", "revoked", row.allowed)] == "hashable"
