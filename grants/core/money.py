@@ -87,6 +87,13 @@ def format_yuan(amount, *, locale=None) -> str:
     return f"{number} 元" if locale.startswith("zh") else f"CNY {number}"
 
 
+def format_yuan_number(amount, *, locale=None) -> str:
+    """:func:`format_yuan` without the unit, for a column whose heading says 元 (``1,234.50``)."""
+    if amount is None:
+        return "—"
+    return format_decimal(to_money(amount), format="#,##0.00", locale=locale or display_locale())
+
+
 def format_wan(amount, *, locale=None) -> str:
     """A yuan amount as a person reads it: 万元 to two decimals, rounded half up once
     (``12.35 万元``; ``CNY 12.35 × 10k`` in English; None is ``—``). The one format for money in

@@ -47,7 +47,13 @@ from grants.applications.operations import applicant_users
 from grants.config import validate_project_code_format
 from grants.core import audit, storage
 from grants.core.i18n import html_lang
-from grants.core.money import CENT, format_wan_number, format_yuan, to_money
+from grants.core.money import (
+    CENT,
+    format_wan_number,
+    format_yuan,
+    format_yuan_number,
+    to_money,
+)
 from grants.core.pdf import PdfError, pdf_static_url, render_pdf
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
@@ -603,7 +609,10 @@ def _formatters():
     def percent(share) -> str:
         return format_percent(share or ZERO, format="#,##0.##%", locale=locale)
 
-    return {"wan": wan, "number": number, "percent": percent}
+    def yuan(amount) -> str:
+        return format_yuan_number(amount or ZERO, locale=locale)
+
+    return {"wan": wan, "yuan": yuan, "number": number, "percent": percent}
 
 
 def task_book_html(project: Project, issued_on: date) -> str:
