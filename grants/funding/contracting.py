@@ -607,7 +607,7 @@ def _formatters():
         return format_decimal(value, locale=locale) if value is not None else "—"
 
     def percent(share) -> str:
-        return format_percent(share or ZERO, format="#,##0.##%", locale=locale)
+        return format_percent(share or ZERO, format="#,##0.#%", locale=locale)
 
     def yuan(amount) -> str:
         return format_yuan_number(amount or ZERO, locale=locale)

@@ -70,7 +70,7 @@ def test_my_organisation_shows_details_qualifications_figures_members(client, lo
         "GR2011220002",
         "123.46 万元",
         "4.94 万元",
-        "4.00 %",
+        ">4 %<",  # R&D intensity to at most one decimal
         "刘经理",
         "王工程师",
         colleague.email,
