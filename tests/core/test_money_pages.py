@@ -60,6 +60,16 @@ def test_change_request_page_shows_old_and_new_budget_in_wan(client, login):
     assert "28.35 万元" in page
 
 
+def test_budget_change_form_names_the_award_exactly(client, login):
+    c = changes.cast(award="283456.78")
+    db.session.commit()
+    login(c.owner)
+    form = client.get(f"/projects/{c.project.id}/changes/new/budget").get_data(as_text=True)
+    assert_one_format(form)
+    # the budget must add up to the award exactly: the form names it in 元 as well
+    assert "28.35 万元 (283,456.78 元)" in form
+
+
 def test_decisions_page_shows_scores_to_one_decimal(client, login):
     call = small_call(trimmed_mean_min_reviews=3)
     application = reviewed_application(call=call, fiscal="283456.78")  # totals 70, 71, 72
