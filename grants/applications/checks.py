@@ -4,7 +4,7 @@
 rule of the call; :func:`submission_problems` adds the conditions of the moment of
 submission (the call open, the organisation eligible, the concurrent-project cap).
 Every problem is a translated sentence naming the numbers involved. Money is Decimal
-throughout and shown with :func:`grants.core.money.format_wan`.
+throughout and shown with :func:`grants.core.money.format_yuan`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from grants.applications.models import (
     Application,
     ApplicationState,
 )
-from grants.core.money import format_wan
+from grants.core.money import format_yuan
 from grants.core.timeutil import add_months, utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
@@ -138,9 +138,10 @@ def _locale() -> str:
         return "zh_Hans_CN"
 
 
-def wan(amount: Decimal) -> str:
-    """Money in 万元 with four decimals (exact to the yuan)."""
-    return format_wan(amount, digits=4)
+def exact(amount: Decimal) -> str:
+    """Money in 元 to the cent: a check compares amounts exactly, which 万元 to two decimals
+    would hide."""
+    return format_yuan(amount)
 
 
 def percent(ratio: Decimal) -> str:
@@ -158,8 +159,8 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
         problems.append(
             _(
                 "The fiscal request of %(amount)s exceeds the call's cap of %(cap)s.",
-                amount=wan(budget.fiscal_total),
-                cap=wan(call.cap_per_project),
+                amount=exact(budget.fiscal_total),
+                cap=exact(call.cap_per_project),
             )
         )
     minimum = call.min_self_raised_ratio * budget.grand_total
@@ -168,10 +169,10 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
             _(
                 "The self-raised funds of %(amount)s are less than the call's minimum of "
                 "%(min)s (%(ratio)s %% of the total budget of %(total)s).",
-                amount=wan(budget.self_raised_total),
-                min=wan(minimum),
+                amount=exact(budget.self_raised_total),
+                min=exact(minimum),
                 ratio=percent(call.min_self_raised_ratio),
-                total=wan(budget.grand_total),
+                total=exact(budget.grand_total),
             )
         )
     limit = budget.indirect_limit(call.indirect_cost_ratio)
@@ -181,10 +182,10 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
             _(
                 "The fiscal indirect costs of %(amount)s exceed the limit of %(limit)s "
                 "(%(ratio)s %% of the fiscal direct costs less equipment, %(base)s).",
-                amount=wan(indirect),
-                limit=wan(limit),
+                amount=exact(indirect),
+                limit=exact(limit),
                 ratio=percent(call.indirect_cost_ratio),
-                base=wan(budget.fiscal_direct - budget.category_fiscal("equipment")),
+                base=exact(budget.fiscal_direct - budget.category_fiscal("equipment")),
             )
         )
     return problems

@@ -18,7 +18,7 @@ from grants.applications.models import (
     Application,
 )
 from grants.core.i18n import html_lang
-from grants.core.money import yuan_to_wan
+from grants.core.money import format_wan_number
 from grants.core.pdf import pdf_static_url, render_pdf
 from grants.core.timeutil import local_today, utc_to_local
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
@@ -91,7 +91,7 @@ def _formatters():
     locale = str(get_locale() or "zh_Hans_CN")
 
     def wan(amount) -> str:
-        return format_decimal(yuan_to_wan(amount or ZERO), format="#,##0.0000", locale=locale)
+        return format_wan_number(amount or ZERO, locale=locale)
 
     def number(value) -> str:
         return format_decimal(value, locale=locale) if value is not None else "—"

@@ -68,45 +68,50 @@ def wan_to_yuan(amount) -> Decimal:
     return to_money(wan * TEN_THOUSAND)
 
 
-def _locale():
+def display_locale() -> str:
+    """The locale figures are shown in: the request's, zh_Hans_CN outside a request."""
     try:
         return str(get_locale() or "zh_Hans_CN")
     except RuntimeError:
         return "zh_Hans_CN"
 
 
-def format_yuan(amount, locale=None) -> str:
-    """Format an amount as ``1,234.50 元`` (``CNY 1,234.50`` in English)."""
+def format_yuan(amount, *, locale=None) -> str:
+    """An exact amount as ``1,234.50 元`` (``CNY 1,234.50`` in English; None is ``—``): only
+    where finance enters or pays an exact amount, or where 万元 to two decimals would hide a
+    difference that matters."""
     if amount is None:
         return "—"
-    locale = locale or _locale()
+    locale = locale or display_locale()
     number = format_decimal(to_money(amount), format="#,##0.00", locale=locale)
     return f"{number} 元" if locale.startswith("zh") else f"CNY {number}"
 
 
-def format_wan(amount, digits: int = 2, locale=None) -> str:
-    """Format a yuan amount in 万元 (``12.35 万元``; ``CNY 12.35 x10k`` in English)."""
+def format_yuan_number(amount, *, locale=None) -> str:
+    """:func:`format_yuan` without the unit, for a column whose heading says 元 (``1,234.50``)."""
     if amount is None:
         return "—"
-    locale = locale or _locale()
-    pattern = "#,##0." + "0" * digits if digits else "#,##0"
-    wan = (to_money(amount) / TEN_THOUSAND).quantize(
-        Decimal(1).scaleb(-digits), ROUND_HALF_UP
-    )  # one rounding
-    number = format_decimal(wan, format=pattern, locale=locale)
-    return _in_wan(number, locale)
+    return format_decimal(to_money(amount), format="#,##0.00", locale=locale or display_locale())
 
 
-def format_wan_exact(amount, locale=None) -> str:
-    """Format a yuan amount in 万元 without rounding: four decimals, six when it has cents."""
+def format_wan(amount, *, locale=None) -> str:
+    """A yuan amount as a person reads it: 万元 to two decimals, rounded half up once
+    (``12.35 万元``; ``CNY 12.35 × 10k`` in English; None is ``—``). The one format for money in
+    lists, detail pages, notices, reports and PDFs; an exact figure for finance is shown in 元
+    with :func:`format_yuan`, never as more decimals of 万元."""
     if amount is None:
         return "—"
-    amount = to_money(amount)
-    if amount == amount.quantize(Decimal(1)):
-        return format_wan(amount, 4, locale=locale)
-    locale = locale or _locale()
-    number = format_decimal(amount / TEN_THOUSAND, format="#,##0.000000", locale=locale)
-    return _in_wan(number, locale)
+    locale = locale or display_locale()
+    return _in_wan(format_wan_number(amount, locale=locale), locale)
+
+
+def format_wan_number(amount, *, locale=None) -> str:
+    """:func:`format_wan` without the unit, for a column whose heading says 万元
+    (``1,234.57``; None is ``—``)."""
+    if amount is None:
+        return "—"
+    wan = (to_money(amount) / TEN_THOUSAND).quantize(CENT, ROUND_HALF_UP)  # one rounding
+    return format_decimal(wan, format="#,##0.00", locale=locale or display_locale())
 
 
 def _in_wan(number: str, locale: str) -> str:

@@ -12,6 +12,7 @@ from flask_login import current_user
 from grants.core import widgets
 from grants.core.i18n import html_lang, select_timezone, translations
 from grants.core.money import format_wan, format_yuan
+from grants.core.numbers import format_figure, format_score
 from grants.core.permissions import can as _can
 from grants.core.signals import Hook
 from grants.core.states import state_badge_filter, state_label_filter
@@ -87,6 +88,8 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         yuan=format_yuan,
         wan=format_wan,
+        score=format_score,
+        figure=format_figure,
         datetime=local_datetime,
         date=local_date,
         state_label=state_label_filter,

@@ -38,7 +38,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-WAN_FORMAT = "#,##0.0000"
+WAN_FORMAT = "#,##0.00"  # 万元 read to two decimals; the cell keeps the value to the yuan
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 TEXT_FORMAT = "@"

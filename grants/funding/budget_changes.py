@@ -15,7 +15,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from grants.applications.models import BUDGET_CATEGORIES
-from grants.core.money import format_wan, money_text, to_money
+from grants.core.money import format_wan, format_yuan, money_text, to_money
 from grants.funding.models import ProjectBudgetLine
 from grants.funding.queries import spent_by_category
 from grants.projects.changes import ChangeKind, DiffRow, proposed_amount, register
@@ -93,7 +93,7 @@ class BudgetChange(ChangeKind):
                             "%(category)s: %(spent)s of fiscal funds have already been spent (verified "
                             "spending reports); the budget cannot go below that.",
                             category=label,
-                            spent=format_wan(used, 4),
+                            spent=format_yuan(used),
                         ),
                     )
                 )
@@ -106,9 +106,9 @@ class BudgetChange(ChangeKind):
                         "The fiscal funds must add up to the award of %(award)s exactly; "
                         "the proposal adds up to %(total)s "
                         "(%(difference)s %(direction)s).",
-                        award=format_wan(project.award, 4),
-                        total=format_wan(total, 4),
-                        difference=format_wan(abs(difference), 4),
+                        award=format_yuan(project.award),
+                        total=format_yuan(total),
+                        difference=format_yuan(abs(difference)),
                         direction=_("too much") if difference > 0 else _("too little"),
                     ),
                 )
@@ -128,23 +128,21 @@ class BudgetChange(ChangeKind):
                 new = proposed_amount((new_lines.get(category) or {}).get(part)) or Decimal(0)
                 totals[part][0] += old
                 totals[part][1] += new
-                rows.append(
-                    DiffRow(part_label, format_wan(old, 4), format_wan(new, 4), group=str(label))
-                )
+                rows.append(DiffRow(part_label, format_wan(old), format_wan(new), group=str(label)))
         group = _("Totals")
         rows.append(
             DiffRow(
                 _("Fiscal funds"),
-                format_wan(totals["fiscal"][0], 4),
-                format_wan(totals["fiscal"][1], 4),
+                format_wan(totals["fiscal"][0]),
+                format_wan(totals["fiscal"][1]),
                 group=group,
             )
         )
         rows.append(
             DiffRow(
                 _("Self-raised funds"),
-                format_wan(totals["self_raised"][0], 4),
-                format_wan(totals["self_raised"][1], 4),
+                format_wan(totals["self_raised"][0]),
+                format_wan(totals["self_raised"][1]),
                 group=group,
             )
         )

@@ -47,7 +47,13 @@ from grants.applications.operations import applicant_users
 from grants.config import validate_project_code_format
 from grants.core import audit, storage
 from grants.core.i18n import html_lang
-from grants.core.money import CENT, format_wan_exact, to_money
+from grants.core.money import (
+    CENT,
+    format_wan_number,
+    format_yuan,
+    format_yuan_number,
+    to_money,
+)
 from grants.core.pdf import PdfError, pdf_static_url, render_pdf
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
@@ -141,9 +147,10 @@ def project_for(application: Application) -> Project | None:
     return db.session.scalar(sa.select(Project).where(Project.application_id == application.id))
 
 
-def wan_exact(amount) -> str:
-    """An amount in 万元 without rounding: four decimals, six when it has cents."""
-    return format_wan_exact(amount)
+def exact_yuan(amount) -> str:
+    """An amount in 元 to the cent, for the messages that say two amounts must agree exactly
+    (万元 to two decimals would hide a difference of a few yuan)."""
+    return format_yuan(amount)
 
 
 def task_book_file(project: Project) -> ProjectFile | None:
@@ -359,22 +366,22 @@ def plan_problems(
     else:
         total = sum((r.amount for r in rows if r.amount is not None), ZERO)
         if total != award:
-            difference = wan_exact(abs(total - award))
+            difference = exact_yuan(abs(total - award))
             if total > award:
                 total_error = _(
                     "The tranches add up to %(total)s, %(difference)s more than the award of "
                     "%(award)s: they must add up to the award exactly.",
-                    total=wan_exact(total),
+                    total=exact_yuan(total),
                     difference=difference,
-                    award=wan_exact(award),
+                    award=exact_yuan(award),
                 )
             else:
                 total_error = _(
                     "The tranches add up to %(total)s, %(difference)s less than the award of "
                     "%(award)s: they must add up to the award exactly.",
-                    total=wan_exact(total),
+                    total=exact_yuan(total),
                     difference=difference,
-                    award=wan_exact(award),
+                    award=exact_yuan(award),
                 )
     return errors, total_error
 
@@ -404,9 +411,9 @@ def budget_problem(rows: Sequence[BudgetRow], award: Decimal) -> str | None:
         return _(
             "The fiscal budget adds up to %(total)s; it must add up to the award of %(award)s exactly "
             "(difference %(difference)s).",
-            total=wan_exact(fiscal),
-            award=wan_exact(award),
-            difference=wan_exact(abs(fiscal - award)),
+            total=exact_yuan(fiscal),
+            award=exact_yuan(award),
+            difference=exact_yuan(abs(fiscal - award)),
         )
     return None
 
@@ -456,7 +463,7 @@ def create_project(
         raise ContractingError(
             _(
                 "The award cannot exceed the amount approved (%(amount)s).",
-                amount=wan_exact(approved),
+                amount=exact_yuan(approved),
             ),
             field="award",
         )
@@ -594,17 +601,18 @@ def _formatters():
     locale = str(get_locale() or "zh_Hans_CN")
 
     def wan(amount) -> str:
-        amount = to_money(amount or ZERO)
-        pattern = "#,##0.0000" if amount == amount.quantize(Decimal(1)) else "#,##0.000000"
-        return format_decimal(amount / Decimal(10000), format=pattern, locale=locale)
+        return format_wan_number(amount or ZERO, locale=locale)
 
     def number(value) -> str:
         return format_decimal(value, locale=locale) if value is not None else "—"
 
     def percent(share) -> str:
-        return format_percent(share or ZERO, format="#,##0.##%", locale=locale)
+        return format_percent(share or ZERO, format="#,##0.#%", locale=locale)
 
-    return {"wan": wan, "number": number, "percent": percent}
+    def yuan(amount) -> str:
+        return format_yuan_number(amount or ZERO, locale=locale)
+
+    return {"wan": wan, "yuan": yuan, "number": number, "percent": percent}
 
 
 def task_book_html(project: Project, issued_on: date) -> str:
@@ -781,8 +789,8 @@ def _plan_problem(project: Project) -> str | None:
     if total != project.award:
         return _(
             "The tranche plan adds up to %(total)s, not to the award of %(award)s: correct the plan first.",
-            total=wan_exact(total),
-            award=wan_exact(project.award),
+            total=exact_yuan(total),
+            award=exact_yuan(project.award),
         )
     return None
 

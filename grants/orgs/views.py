@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import (
@@ -226,10 +226,11 @@ def _profile_url(org: Organisation) -> str:
 
 
 def rd_intensity(figure: YearFigure) -> Decimal | None:
-    """R&D spending as a percentage of revenue, two decimals (None without revenue)."""
+    """R&D spending as a percentage of revenue, unrounded: the page shows it to one decimal
+    (None without revenue)."""
     if not figure.revenue:
         return None
-    return (figure.rd_spending * 100 / figure.revenue).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return figure.rd_spending * 100 / figure.revenue
 
 
 def _render_profile(

@@ -55,7 +55,7 @@ from sqlalchemy.orm import selectinload
 from grants.accounts.models import User, UserRole
 from grants.applications.models import BUDGET_CATEGORIES, KPI_KINDS
 from grants.core import audit, storage
-from grants.core.money import format_yuan, to_money
+from grants.core.money import format_wan, to_money
 from grants.core.refusals import OperationError
 from grants.core.states import label_of
 from grants.core.timeutil import local_today
@@ -1110,7 +1110,7 @@ def guard_close(project: Project, actor, data) -> str | None:
             "no. %(position)d (%(trigger)s, %(amount)s)",
             position=t.position,
             trigger=t.trigger_label,
-            amount=format_yuan(t.amount),
+            amount=format_wan(t.amount),
         )
         for t in unpaid
     )

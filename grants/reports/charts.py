@@ -27,7 +27,7 @@ from babel.numbers import format_decimal, format_percent
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from grants.core.money import yuan_to_wan
+from grants.core.money import format_wan_number, yuan_to_wan
 from grants.programmes.models import CATEGORIES, FUNDING_LEVELS
 from grants.reports.aggregations import Portfolio
 from grants.reports.plan import TARGET_YEAR, Indicator
@@ -383,7 +383,7 @@ def awarded_by_cluster(portfolio: Portfolio, locale: str) -> Chart:
         {
             "labels": [label for _code, label in _cluster_labels(portfolio, locale)],
             "values": values,
-            "texts": [_number(v, locale) for v in (yuan_to_wan(t.awarded) for t in rows.values())],
+            "texts": [format_wan_number(t.awarded, locale=locale) for t in rows.values()],
             "unit": _("10,000 yuan"),
         },
     )

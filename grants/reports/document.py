@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from grants.core.i18n import html_lang
 from grants.core.links import base_url_request_context
-from grants.core.money import yuan_to_wan
+from grants.core.money import format_wan_number
 from grants.core.pdf import pdf_static_url, render_pdf
 from grants.core.states import label_of
 from grants.core.timeutil import local_today
@@ -78,14 +78,8 @@ class Formats:
     def __init__(self, locale: str):
         self.locale = locale
 
-    def wan(self, amount: Decimal | None, digits: int = 2) -> str:
-        if amount is None:
-            return "—"
-        quantum = Decimal(1).scaleb(-digits)
-        value = yuan_to_wan(amount).quantize(quantum, rounding=ROUND_HALF_UP)
-        return format_decimal(
-            value, format="#,##0." + "0" * digits if digits else "#,##0", locale=self.locale
-        )
+    def wan(self, amount: Decimal | None) -> str:
+        return format_wan_number(amount, locale=self.locale)
 
     def number(self, value) -> str:
         if value is None:

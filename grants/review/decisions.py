@@ -33,7 +33,7 @@ from grants.applications import visibility
 from grants.applications.models import Application, ApplicationState
 from grants.applications.operations import notify_applicants
 from grants.core import audit
-from grants.core.money import MoneyError, format_wan, to_money
+from grants.core.money import MoneyError, format_yuan, to_money
 from grants.core.permissions import can
 from grants.core.refusals import OperationError
 from grants.core.timeutil import local_today
@@ -210,18 +210,18 @@ def amount_problem(application: Application, amount) -> str | None:
     if amount > requested:
         return _(
             "The approved amount (%(amount)s) cannot exceed the fiscal funds requested (%(requested)s).",
-            amount=format_wan(amount, 4),
-            requested=format_wan(requested, 4),
+            amount=format_yuan(amount),
+            requested=format_yuan(requested),
         )
     position = budget_position(application.call)
     if position.approved + amount > position.budget:
         return _(
             "Approving %(amount)s would exceed the call's budget: %(approved)s of %(budget)s are "
             "approved already, %(remaining)s remain.",
-            amount=format_wan(amount, 4),
-            approved=format_wan(position.approved, 4),
-            budget=format_wan(position.budget, 4),
-            remaining=format_wan(position.remaining, 4),
+            amount=format_yuan(amount),
+            approved=format_yuan(position.approved),
+            budget=format_yuan(position.budget),
+            remaining=format_yuan(position.remaining),
         )
     return None
 

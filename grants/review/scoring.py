@@ -580,9 +580,9 @@ def calls_ready_to_close() -> list[dict]:
 
 # --- the xlsx export ------------------------------------------------------------------------
 
-TOTAL_FORMAT = "0.0000"
-Z_FORMAT = "+0.00;-0.00;0.00"
-SCORE_FORMAT = "0.00"
+TOTAL_FORMAT = "0.0"  # scores are read to one decimal; the cell keeps the exact value
+Z_FORMAT = "+0.0;-0.0;0.0"
+SCORE_FORMAT = "0.0"
 
 
 def _sheet(workbook, title: str, headers: list, widths: list[float]):

@@ -79,7 +79,7 @@ def test_budget_cap_one_yuan_over_fails(draft):
         indirect=("40000", "0"),
     )
     assert section_problems(draft)["budget"] == [
-        "The fiscal request of 50.0001 万元 exceeds the call's cap of 50.0000 万元."
+        "The fiscal request of 500,001.00 元 exceeds the call's cap of 500,000.00 元."
     ]
 
 
@@ -104,8 +104,8 @@ def test_budget_self_raised_share_one_yuan_short_fails(draft):
         indirect=("10000", "0"),
     )
     assert section_problems(draft)["budget"] == [
-        "The self-raised funds of 29.9999 万元 are less than the call's minimum of 30.0000 万元 "
-        "(50 % of the total budget of 59.9999 万元)."
+        "The self-raised funds of 299,999.00 元 are less than the call's minimum of 299,999.50 元 "
+        "(50 % of the total budget of 599,999.00 元)."
     ]
 
 
@@ -130,8 +130,8 @@ def test_budget_indirect_one_yuan_over_limit_fails(draft):
         indirect=("30001", "0"),
     )
     assert section_problems(draft)["budget"] == [
-        "The fiscal indirect costs of 3.0001 万元 exceed the limit of 3.0000 万元 "
-        "(20 % of the fiscal direct costs less equipment, 15.0000 万元)."
+        "The fiscal indirect costs of 30,001.00 元 exceed the limit of 30,000.00 元 "
+        "(20 % of the fiscal direct costs less equipment, 150,000.00 元)."
     ]
 
 

@@ -141,9 +141,9 @@ def test_edit_page_shows_every_section_and_checklist(client, login):
         "严建国",
         'value="10"',
         'value="15"',
-        "62.0000",
-        "27.0000",
-        "35.0000",
+        ">62.00<",
+        ">27.00<",
+        ">35.00<",
         'id="checklist"',
         "Upload the required attachment “营业执照”.",
         'data-updated-at="',
@@ -353,8 +353,9 @@ def test_save_budget_stores_yuan_lines_and_totals(client, login):
         Decimal("240000.00"),
     )
     html = response.get_data(as_text=True)
-    assert '<span id="budget-total-all" class="budget-amount">44.5001</span>' in html
-    assert '<span id="budget-fiscal-business" class="budget-amount">5.5001</span>' in html
+    # read in 万元 to two decimals; the yuan is kept in the lines and totals above
+    assert '<span id="budget-total-all" class="budget-amount">44.50</span>' in html
+    assert '<span id="budget-fiscal-business" class="budget-amount">5.50</span>' in html
 
 
 def test_save_budget_with_five_decimals_is_refused_and_kept(client, login):
@@ -380,10 +381,12 @@ def test_budget_preview_computes_totals_and_rules_without_saving(client, login):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert (
-        '<span id="budget-total-equipment" class="budget-amount" hx-swap-oob="true">120.0000</span>'
+        '<span id="budget-total-equipment" class="budget-amount" hx-swap-oob="true">120.00</span>'
         in html
     )
-    assert "The fiscal request of 60.0000 万元 exceeds the call&#39;s cap of 50.0000 万元." in html
+    assert (
+        "The fiscal request of 600,000.00 元 exceeds the call&#39;s cap of 500,000.00 元." in html
+    )
     assert 'id="budget-checks"' in html
     assert reload(application).fiscal_total == Decimal("270000.00")
 

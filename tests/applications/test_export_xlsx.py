@@ -76,7 +76,7 @@ def test_export_cells_are_typed_and_formatted(client, login):
     sheet = book.worksheets[0]
     assert sheet.freeze_panes == "A2"
     assert sheet["A1"].font.b
-    assert sheet["H2"].data_type == "n" and sheet["H2"].number_format == "#,##0.0000"
+    assert sheet["H2"].data_type == "n" and sheet["H2"].number_format == "#,##0.00"
     assert sheet["K2"].is_date and sheet["K2"].number_format == "yyyy-mm-dd hh:mm"
     assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width
 

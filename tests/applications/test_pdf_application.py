@@ -61,7 +61,8 @@ def test_application_pdf_has_title_organisation_and_every_section(app, tmp_path)
     ):
         assert expected in text, expected
     # budget in 万元: fiscal 27, self-raised 35, total 62 (from fill_application)
-    assert "27.0000" in text and "35.0000" in text and "62.0000" in text
+    assert "27.00" in text and "35.00" in text and "62.00" in text
+    assert "27.0000" not in text and "62.0000" not in text
 
 
 def test_application_pdf_budget_rows_add_up(app):

@@ -211,9 +211,9 @@ def test_detail_shows_all_sections_totals_and_actions(client, login):
     for text in (
         application.title,
         "严建国",
-        ">62.0000<",
-        "27.0000 万元",
-        "35.0000 万元",
+        ">62.00<",
+        "27.00 万元",
+        "35.00 万元",
         "完成中试",
         "50 %",
         "营业执照.pdf",

@@ -6,7 +6,7 @@ from flask_babel import force_locale
 from grants.core.money import (
     MoneyError,
     format_wan,
-    format_wan_exact,
+    format_wan_number,
     format_yuan,
     money_or_zero,
     money_text,
@@ -84,19 +84,44 @@ def test_wan_text_is_what_a_wan_field_takes():
     assert wan_to_yuan(wan_text(Decimal("123456"))) == Decimal("123456.00")
 
 
-def test_format_wan_exact_shows_the_cents(app):
-    assert format_wan_exact(Decimal("56296.29"), locale="zh_Hans_CN") == "5.629629 万元"
-    assert format_wan_exact(Decimal("250000"), locale="zh_Hans_CN") == "25.0000 万元"
-    assert format_wan_exact(Decimal("0.01"), locale="zh_Hans_CN") == "0.000001 万元"
-    assert format_wan_exact(Decimal("12345678.9"), locale="en") == "CNY 1,234.567890 × 10k"
-    assert format_wan_exact(None) == "—"
+def test_format_wan_is_two_decimals_only():
+    """One format for money a person reads: 万元 to two decimals, whatever the amount."""
+    assert format_wan(Decimal("280000"), locale="zh_Hans_CN") == "28.00 万元"
+    assert format_wan(Decimal("56296.29"), locale="zh_Hans_CN") == "5.63 万元"
+    assert format_wan(Decimal("0.01"), locale="zh_Hans_CN") == "0.00 万元"
+    assert format_wan(Decimal(0), locale="zh_Hans_CN") == "0.00 万元"
+    assert format_wan(Decimal("-12345"), locale="zh_Hans_CN") == "-1.23 万元"
+    assert format_wan(Decimal("-12350"), locale="zh_Hans_CN") == "-1.24 万元"  # half away from 0
+    assert format_wan(Decimal("1234567890.12"), locale="zh_Hans_CN") == "123,456.79 万元"
+    assert format_wan("1,000,000", locale="zh_Hans_CN") == "100.00 万元"
+    assert format_wan(None) == "—"
+
+
+def test_format_wan_takes_no_number_of_digits():
+    """``|wan(4)`` was the four-decimal 万元 people found confusing: it no longer works."""
+    with pytest.raises(TypeError):
+        format_wan(Decimal("123456"), 4)
+
+
+def test_format_wan_number_is_the_figure_for_a_column_headed_in_wan():
+    assert format_wan_number(Decimal("12345678.9"), locale="zh_Hans_CN") == "1,234.57"
+    assert format_wan_number(Decimal("10049.50"), locale="en") == "1.00"
+    assert format_wan_number(None) == "—"
+
+
+def test_format_yuan_is_exact_to_the_cent():
+    assert format_yuan(Decimal("280000"), locale="zh_Hans_CN") == "280,000.00 元"
+    assert format_yuan(Decimal("56296.294"), locale="zh_Hans_CN") == "56,296.29 元"
+    assert format_yuan(Decimal("-0.005"), locale="zh_Hans_CN") == "-0.01 元"
+    assert format_yuan(Decimal("1234567.8"), locale="en") == "CNY 1,234,567.80"
 
 
 def test_format_wan_rounds_once():
     """10,049.50 yuan is 1.004950 万元: 1.00 at two digits (rounding first to four decimals gave 1.01)."""
     assert format_wan(Decimal("10049.50"), locale="zh_Hans_CN") == "1.00 万元"
     assert format_wan(Decimal("10050.00"), locale="zh_Hans_CN") == "1.01 万元"
-    assert format_wan(Decimal("123456.78"), 6, locale="zh_Hans_CN") == "12.345678 万元"
+    assert format_wan(Decimal("49.50"), locale="zh_Hans_CN") == "0.00 万元"
+    assert format_wan(Decimal("50.00"), locale="zh_Hans_CN") == "0.01 万元"
 
 
 def test_the_request_language_chooses_the_format_when_none_is_given(app):
@@ -107,5 +132,5 @@ def test_the_request_language_chooses_the_format_when_none_is_given(app):
         with force_locale("en"):
             assert format_yuan(Decimal("1234.5")) == "CNY 1,234.50"
             assert format_wan(Decimal("15240000")) == "CNY 1,524.00 × 10k"
-            assert format_wan_exact(Decimal("250000")) == "CNY 25.0000 × 10k"
+            assert format_wan(Decimal("250000")) == "CNY 25.00 × 10k"
     assert format_wan(Decimal("12345"), locale="en") == "CNY 1.23 × 10k"

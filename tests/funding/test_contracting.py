@@ -435,10 +435,10 @@ def test_bureau_dashboard_lists_applications_ready_to_contract(client, login):
     assert f"/applications/{ready.id}/contract" in html
 
 
-def test_amounts_in_wan_are_shown_exactly(app):
-    assert ops.wan_exact(Decimal("56296.29")) == "5.629629 万元"
-    assert ops.wan_exact(Decimal("250000")) == "25.0000 万元"
-    assert ops.wan_exact(Decimal("0.01")) == "0.000001 万元"
+def test_amounts_that_must_agree_are_shown_exactly_in_yuan(app):
+    assert ops.exact_yuan(Decimal("56296.29")) == "56,296.29 元"
+    assert ops.exact_yuan(Decimal("250000")) == "250,000.00 元"
+    assert ops.exact_yuan(Decimal("0.01")) == "0.01 元"
 
 
 def test_code_matches_the_default_pattern(app):

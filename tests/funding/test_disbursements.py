@@ -435,9 +435,11 @@ def test_money_tab_shows_the_reconciliation(client, login):
     response = client.get(f"/projects/{project.id}/money")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert 'data-figure="award">200,000.00 元' in html
-    assert 'data-figure="disbursed">60,000.00 元' in html
-    assert 'data-figure="remaining">140,000.00 元' in html
+    # read in 万元 to two decimals, the exact amount in 元 beneath it
+    exact = '<span class="d-block small text-body-secondary fw-normal" data-exact>'
+    assert f'data-figure="award">20.00 万元{exact}200,000.00 元</span>' in html
+    assert f'data-figure="disbursed">6.00 万元{exact}60,000.00 元</span>' in html
+    assert f'data-figure="remaining">14.00 万元{exact}140,000.00 元</span>' in html
     assert 'data-status="paid"' in html and 'data-status="pending"' in html
     assert "FK-2026-0001" in html
     assert "/release" not in html  # the owner cannot request a release

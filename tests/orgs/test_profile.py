@@ -68,9 +68,9 @@ def test_my_organisation_shows_details_qualifications_figures_members(client, lo
         "医药健康",
         "GR2099220001",
         "GR2011220002",
-        "123.4567 万元",
-        "4.9383 万元",
-        "4.00 %",
+        "123.46 万元",
+        "4.94 万元",
+        ">4 %<",  # R&D intensity to at most one decimal
         "刘经理",
         "王工程师",
         colleague.email,
@@ -272,7 +272,7 @@ def test_profile_page_ids_are_unique_and_fields_labelled(client, login):
         assert f'for="{field_id}"' in html, field_id
 
 
-def test_profile_shows_round_amounts_with_two_decimals(client, login):
+def test_profile_shows_every_amount_with_two_decimals(client, login):
     user = make_user("applicant")
     YearFigureFactory(
         organisation=user.organisation, revenue=Decimal("84320000.00"), rd_spending=Decimal("1.00")
@@ -280,7 +280,7 @@ def test_profile_shows_round_amounts_with_two_decimals(client, login):
     login(user)
     html = client.get("/organisation").get_data(as_text=True)
     assert "8,432.00 万元" in html
-    assert "0.0001 万元" in html
+    assert "0.00 万元" in html and "0.0001 万元" not in html
 
 
 def test_profile_renders_in_english_for_an_english_user(client, login):
@@ -289,4 +289,4 @@ def test_profile_renders_in_english_for_an_english_user(client, login):
     login(user)
     html = client.get("/organisation").get_data(as_text=True)
     assert 'lang="en"' in html
-    assert "CNY 123.4567" in html
+    assert "CNY 123.46 × 10k" in html

@@ -108,7 +108,7 @@ def test_full_acceptance_passes_makes_tranche_due_and_closes_once_paid(app):
         ops.close_project(project, c.bureau)
     assert project.state == "accepted"
     assert [t.position for t in ops.open_tranches(project)] == [1, 2]
-    assert refused.value.message.count(ops.format_yuan(contract.amount)) == 1
+    assert refused.value.message.count(ops.format_wan(contract.amount)) == 1
     pay(contract, c)
     with pytest.raises(GuardFailed):
         ops.close_project(reload(project), c.bureau)

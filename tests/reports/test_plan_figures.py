@@ -37,8 +37,8 @@ def test_thirteenth_plan_figures_come_out_of_the_demo_data(app, untranslated_ui)
         html = " ".join(report_html(content).split())
     assert "1,014.00" in html and "1,524.00" in html and "1,219.00" in html
     assert (
-        "supported 21 projects with 1,014 10,000 yuan" in html
-    )  # the lead text (English source here)
+        "supported 21 projects with 1,014.00 10,000 yuan" in html
+    )  # the lead text (English source here), money to two decimals like every other figure
 
 
 def test_fourteenth_plan_progress_on_the_demo_data(app):

@@ -135,9 +135,10 @@ def test_decisions_page_shows_running_total_and_remaining_budget(client, login):
     waiting = reviewed_application(call=call, fiscal="270000")
     login(bureau())
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
-    assert "100.0000" in page  # budget in 万元
-    assert "25.0000" in page  # approved so far
-    assert "75.0000" in page  # remaining
+    assert "data-budget>CNY 100.00 × 10k<" in page  # budget in 万元, two decimals
+    assert "data-approved-total>CNY 25.00 × 10k<" in page  # approved so far
+    assert "data-remaining>CNY 75.00 × 10k<" in page  # remaining
+    assert "100.0000" not in page
     assert f'id="application-{waiting.id}"' in page
     assert 'value="27"' in page  # the approve form defaults to the request, in 万元
 
@@ -156,7 +157,7 @@ def test_approve_view_takes_wan_and_redirects(client, login):
     )
     assert decision_of(application).amount == Decimal("205000.00")
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
-    assert "20.5000" in page and "79.5000" in page
+    assert "CNY 20.50 × 10k" in page and "data-remaining>CNY 79.50 × 10k<" in page
 
 
 def test_approve_view_above_request_keeps_typed_amount(client, login):
@@ -234,4 +235,6 @@ def test_decisions_page_shows_mean_and_trimmed_mean(client, login):
     login(bureau())
     page = client.get(f"/calls/{call.id}/decisions").get_data(as_text=True)
     row = page[page.index(f'id="application-{application.id}"') :]
-    assert ">4<" in row[:600] and "78.25" in row and "71.50" in row
+    # mean 78.25 and trimmed mean 71.5, shown to one decimal rounded half up
+    assert ">4<" in row[:600] and ">78.3<" in row and ">71.5<" in row
+    assert "78.25" not in row and "71.50" not in row

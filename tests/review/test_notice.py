@@ -250,7 +250,7 @@ def test_notice_page_shows_listed_amounts(client, login):
     notice = notice_for(call)
     login(bureau())
     html = client.get(f"/notices/{notice.id}/manage").get_data(as_text=True)
-    assert "12.3456" in html
+    assert "CNY 12.35 × 10k" in html and "12.3456" not in html  # 万元 to two decimals
     assert Decimal("123456") == ops.noticed_applications(notice)[0][1].amount
 
 

@@ -137,7 +137,7 @@ def test_submit_computes_the_total_and_locks_the_review(client, login):
     [event] = audit_events("review.submit", review)
     assert event.after["state"] == "submitted"
     page = client.get(f"/expert/assignments/{assignment.id}/review").get_data(as_text=True)
-    assert 'name="score_' not in page and "76.0000" in page
+    assert 'name="score_' not in page and "data-total>76<" in page and "76.0000" not in page
 
 
 def test_submitted_review_refuses_further_posts(client, login):

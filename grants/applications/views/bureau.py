@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from babel.numbers import format_decimal
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,7 +18,7 @@ from grants.applications.export import applications_xlsx, content_disposition, e
 from grants.applications.models import Application, ApplicationState, FormalCheck
 from grants.applications.views import bp
 from grants.core.actions import LOST_RACE, action
-from grants.core.money import yuan_to_wan
+from grants.core.money import format_wan_number
 from grants.core.pagination import paginate
 from grants.core.permissions import require
 from grants.core.timeutil import local_day_start, local_today
@@ -160,7 +158,7 @@ class ApplicationFilters:
 
 def wan_number(amount) -> str:
     """A yuan amount as a number of 万元 with two decimals, without the unit (it is in the header)."""
-    return format_decimal(yuan_to_wan(amount), format="#,##0.00", locale=str(get_locale()))
+    return format_wan_number(amount)
 
 
 def _filter_choices() -> dict:

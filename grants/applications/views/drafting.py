@@ -61,7 +61,7 @@ from grants.applications.pdf import render_application_pdf
 from grants.applications.rules import is_member
 from grants.applications.views import bp
 from grants.core.actions import action
-from grants.core.money import yuan_to_wan
+from grants.core.money import format_wan_number, yuan_to_wan
 from grants.core.pagination import paginate
 from grants.core.pdf import PdfError
 from grants.core.permissions import can, require
@@ -279,8 +279,8 @@ def plain_number(value) -> str:
 
 
 def wan_number(amount) -> str:
-    """An amount of yuan as a number of 万元 with four decimals (the unit is in the heading)."""
-    return format_decimal(yuan_to_wan(amount), format="#,##0.0000", locale=str(get_locale()))
+    """An amount of yuan as a number of 万元 with two decimals (the unit is in the heading)."""
+    return format_wan_number(amount)
 
 
 def budget_cells(summary: BudgetSummary, invalid: set[str]) -> dict[str, str]:

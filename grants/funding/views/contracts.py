@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from grants.applications.models import BUDGET_CATEGORIES, Application
 from grants.core.actions import action, actionable
-from grants.core.money import MoneyError, format_wan_exact
+from grants.core.money import MoneyError
 from grants.core.permissions import can, require
 from grants.core.storage import download_response
 from grants.core.workflow import transition
@@ -37,9 +37,6 @@ from grants.projects.tabs import project_tab
 from grants.review.decisions import contract_blockers, decisions_by_application
 
 project_tab("contract", _l("Contract and tranches"), "funding.contract", order=20)
-
-
-bp.add_app_template_filter(format_wan_exact, "wan_exact")
 
 
 def _project_or_404(project_id: int) -> Project:

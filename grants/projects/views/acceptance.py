@@ -713,12 +713,6 @@ def acceptance_list():
     )
 
 
-@bp.app_template_filter("acceptance_figure")
-def _acceptance_figure(value) -> str:
-    """A KPI figure or quantity without needless zeros (``2.00`` → ``2``); — when missing."""
-    return _figure(value)
-
-
 @bp.app_template_global("outcome_kind_label")
 def _outcome_kind_label(kind: str) -> tuple[str, str]:
     return ops.outcome_label(kind)

@@ -171,7 +171,7 @@ def approve(call_id: int, application_id: int):
                 _(
                     "%(ref)s approved with %(amount)s.",
                     ref=application.reference_no,
-                    amount=format_wan(decision.amount, 4),
+                    amount=format_wan(decision.amount),
                 ),
                 "success",
             )
@@ -601,13 +601,11 @@ def public_notice(notice_id: int):
         abort(404)
     listed = [(a.organisation.name, a.title, d.amount) for a, d in ops.noticed_applications(notice)]
     total = sum((amount for _o, _t, amount in listed), Decimal(0))
-    digits = 2 if all(amount % 100 == 0 for _o, _t, amount in listed) else 4
     return render_template(
         "review/public/notice.html",
         notice=notice,
         call_title=notice.call.title,
         listed=listed,
         total=total,
-        digits=digits,
         today=local_today(),
     )

@@ -15,9 +15,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-from babel.numbers import format_decimal
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +28,7 @@ from grants.applications.models import KPI_KINDS, TEAM_ROLES, Application
 from grants.applications.pdf import budget_rows, render_application_pdf
 from grants.core.actions import action, actionable, event_applies
 from grants.core.audit import record_denial
+from grants.core.numbers import format_score
 from grants.core.permissions import can, require
 from grants.core.timeutil import local_today
 from grants.core.workflow import GuardFailed, TransitionForbidden, WorkflowError
@@ -49,21 +48,16 @@ from grants.review.views.conflicted import render_conflicted, withdrawn_for_conf
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def _number(value, places: int = 2, signed: bool = False) -> str:
-    """A Decimal for display with ``places`` decimals in the user's locale; '—' for None."""
-    if value is None:
-        return "—"
-    pattern = ("+" if signed else "") + "#,##0." + "0" * places
-    if signed:
-        pattern += ";-#,##0." + "0" * places
-    return format_decimal(value, format=pattern, locale=str(get_locale() or "zh_Hans_CN"))
+def _z_score(value) -> str:
+    """A z-score with its sign and one decimal (``+1.2``, ``-0.5``); '—' for None."""
+    text = format_score(value)
+    return text if text in ("—", "0") or text.startswith("-") else "+" + text
 
 
 def _formatters(purpose: str = "proposal") -> dict:
     return {
-        "score2": lambda v: _number(v, 2),
-        "score4": lambda v: _number(v, 4),
-        "zscore": lambda v: _number(v, 2, signed=True),
+        "score": format_score,
+        "zscore": _z_score,
         "plain": scoring.plain_number,
         "criterion_name": scoring.criterion_name,
         "recommendation_label": lambda code: scoring.recommendation_label(code, purpose),
