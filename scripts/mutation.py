@@ -112,7 +112,24 @@ def patched_mutmut() -> None:
             result[mutation_id] = cache.UNTESTED if stale and not killed else mutant.status
         return result
 
+    @cache.init_db
+    @cache.db_session
+    def update(file_to_mutate, mutation_id, status, tests_hash):
+        sourcefile = cache.SourceFile.get(filename=file_to_mutate)
+        line = cache.Line.get(
+            sourcefile=sourcefile, line=mutation_id.line, line_number=mutation_id.line_number
+        )
+        if line is None:  # the same text cached under another number: record it where it is
+            print(f"line cache miss: {file_to_mutate}:{mutation_id.line_number}", file=sys.stderr)
+            line = cache.Line.get(sourcefile=sourcefile, line_number=mutation_id.line_number)
+        mutant = cache.get_or_create(
+            cache.Mutant, line=line, index=mutation_id.index, defaults={"status": status}
+        )
+        mutant.status = status
+        mutant.tested_against_hash = tests_hash
+
     cache.get_cached_mutation_statuses = statuses
+    cache.update_mutant_status = update
     sys.argv = ["mutmut", *sys.argv[2:]]
     cli.climain()
 
