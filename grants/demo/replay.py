@@ -15,7 +15,7 @@ Converted so far:
   ``programmes.close_expired_calls`` job does);
 - applications: opened as drafts by an applicant account of their organisation while the
   call is open (``applications.operations.start_application``), filled section by section
-  (``save_section``: basic information, team, budget, milestones, KPI targets), submitted
+  (``save_sections``: basic information, team, budget, milestones, KPI targets), submitted
   (``transition(..., "submit")``: the submission checks run and the reference number is
   taken from the call's counter, in the order of submission), withdrawn by the applicant, or
   formally checked by the bureau after the call closed (``pass_check``/``reject``); a
@@ -68,6 +68,7 @@ from grants.demo.history import (
 from grants.demo.roster import DEMO_DOMAIN, ORGANISATIONS, REGISTERED_AT, seed_organisations
 from grants.extensions import db
 from grants.funding.contracting import issue_task_book
+from grants.notifications.operations import past_notifications
 from grants.orgs.models import Organisation
 from grants.programmes import operations as calls
 from grants.programmes.models import Call, RubricCriterion
@@ -127,7 +128,8 @@ class Replay:
         for app in self.history.applications:
             self.applied.setdefault(app.call.code, []).append(app)
         self.applicant_accounts()
-        with base_url_request_context():  # the applicants' notifications link to the application
+        # The applicants' notifications link to the application; they were read back then.
+        with base_url_request_context(), past_notifications():
             for plan in self.plans():
                 self.call(plan)
 
@@ -199,9 +201,11 @@ class Replay:
             steps.append((app.submitted_at, 1, app, self.submit))
             if app.state == "withdrawn":
                 steps.append((app.submitted_at + WITHDRAWN_AFTER, 3, app, self.withdraw))
-        for at, _order, app, step in sorted(steps, key=lambda s: (s[0], s[1])):
-            with frozen_now(at):
-                step(call, app, at)
+        # The operations flush what they write; a query need not flush the step before it.
+        with db.session.no_autoflush:
+            for at, _order, app, step in sorted(steps, key=lambda s: (s[0], s[1])):
+                with frozen_now(at):
+                    step(call, app, at)
 
     def draft(self, call: Call, app: AppPlan, at) -> None:
         actor = self.applicants[app.org]
@@ -225,8 +229,7 @@ class Replay:
             "milestones": app.milestone_rows,
             "kpis": {kind: (target, "") for kind, target in app.kpis.items()},
         }
-        for section, data in sections.items():
-            applications.save_section(made, section, data, actor)
+        applications.save_sections(made, sections, actor)
         app.row.id = made.id
         self.replayed[made.id] = (app, made)
         self.counts["application.created"] += 1
@@ -259,9 +262,10 @@ class Replay:
             for check in app.checks
             if check.decision != "return"
         ]
-        for at, app in sorted(due, key=lambda d: d[0]):
-            with frozen_now(at):
-                self.check(call, app, at)
+        with db.session.no_autoflush:
+            for at, app in sorted(due, key=lambda d: d[0]):
+                with frozen_now(at):
+                    self.check(call, app, at)
 
     def settle_decided(self) -> None:
         """Move the applications whose review and decision are still written in bulk to their
