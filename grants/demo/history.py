@@ -14,9 +14,9 @@ waiting for finance, a milestone report, a spending report or a change request w
 for the bureau, others are in acceptance review; a call is in expert review and one is open.
 
 Everything is deterministic (a seeded random generator and fixed dates). :class:`History`
-plans it; the calls and their public notices are then made by the real operations at the
-historical time (:mod:`grants.demo.replay`), the rest is still written in bulk, one
-multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
+plans it; the calls, their applications up to the formal check and the public notices are
+then made by the real operations at the historical time (:mod:`grants.demo.replay`), the
+rest is still written in bulk, one multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
 organisations, their qualifications and yearly figures are reconciled on every run; the
 rest is loaded once (the first historical call marks it as loaded).
 """
