@@ -612,6 +612,20 @@ def test_history_applications_are_made_through_the_workflow_up_to_the_formal_che
         code = calls[call_id].code
         assert in_order == [f"{code}-{n:03d}" for n in range(1, len(numbers) + 1)]
         assert calls[call_id].last_reference_no == len(numbers)
+    checked = dict(rows("select decision, count(*) from formal_checks group by decision"))
+    states = dict(rows("select state, count(*) from applications group by state"))
+    events = dict(
+        rows(
+            "select action, count(*) from audit_events where action like 'application.%' "
+            "group by action"
+        )
+    )
+    assert events["application.created"] == len(applications)
+    assert events["application.submit"] == len(applications) - states["draft"] + checked["return"]
+    assert events["application.return"] == checked["return"] >= 1
+    assert events["application.reject"] == checked["reject"] == states["rejected"]
+    assert events["application.pass_check"] == checked["pass"]
+    assert events["application.withdraw"] == states["withdrawn"] >= 1
     assert one("select count(*) from outbox_emails") == 0
     assert one("select count(*) from notifications where read_at is null") == 0
     assert one("select count(*) from notifications") >= 2 * len(numbered)
