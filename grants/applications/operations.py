@@ -114,6 +114,13 @@ def start_application(call: Call, organisation, actor: User) -> Application:
         summary="",
         objectives="",
         technical_route="",
+        # A new draft has none of these: filling them in needs no query to find that out.
+        team=[],
+        budget_lines=[],
+        milestones=[],
+        kpis=[],
+        attachments=[],
+        checks=[],
     )
     db.session.add(application)
     db.session.flush()
