@@ -7,6 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grants.accounts.models import User, UserRole
 from grants.applications.checks import BUDGET_ROWS, BudgetSummary
@@ -29,13 +30,19 @@ from grants.programmes.models import Call
 
 
 def next_reference_no(call: Call) -> str:
-    """The call's next reference number (``<call code>-<nnn>``), taken atomically."""
+    """The call's next reference number (``<call code>-<nnn>``), taken atomically.
+
+    The loaded call learns the new count from the statement's RETURNING, not by the
+    session searching every object it holds for calls to update.
+    """
     number = db.session.execute(
         sa.update(Call)
         .where(Call.id == call.id)
         .values(last_reference_no=Call.last_reference_no + 1)
         .returning(Call.last_reference_no)
+        .execution_options(synchronize_session=False)
     ).scalar_one()
+    set_committed_value(call, "last_reference_no", number)
     return f"{call.code}-{number:03d}"
 
 
@@ -107,6 +114,13 @@ def start_application(call: Call, organisation, actor: User) -> Application:
         summary="",
         objectives="",
         technical_route="",
+        # A new draft has none of these: filling them in needs no query to find that out.
+        team=[],
+        budget_lines=[],
+        milestones=[],
+        kpis=[],
+        attachments=[],
+        checks=[],
     )
     db.session.add(application)
     db.session.flush()
@@ -259,23 +273,34 @@ def save_section(application: Application, section: str, data, actor: User) -> b
     money already in yuan. A change moves ``updated_at`` and is audited with the
     section's content before and after; saving the same content again records nothing.
     """
-    before = section_snapshot(application, section)
-    SECTION_SAVERS[section](application, data)
-    after = section_snapshot(
-        application, section
-    )  # from the objects in memory: one flush, one version
-    if after == before:
-        return False
-    application.updated_at = utcnow()
-    audit.record(
-        "application.section_saved",
-        application,
-        actor=actor,
-        before={"section": section, section: before},
-        after={"section": section, section: after},
-    )
-    db.session.flush()
-    return True
+    return bool(save_sections(application, {section: data}, actor))
+
+
+def save_sections(application: Application, sections: dict, actor: User) -> list[str]:
+    """Store several sections (name → data, as :func:`save_section` takes it) with one flush.
+
+    Each changed section is audited on its own; returns the names of those that changed.
+    """
+    changed = []
+    with db.session.no_autoflush:  # loading one section's rows need not write another's
+        for section, data in sections.items():
+            before = section_snapshot(application, section)
+            SECTION_SAVERS[section](application, data)
+            after = section_snapshot(application, section)  # from the objects in memory
+            if after == before:
+                continue
+            changed.append(section)
+            audit.record(
+                "application.section_saved",
+                application,
+                actor=actor,
+                before={"section": section, section: before},
+                after={"section": section, section: after},
+            )
+    if changed:
+        application.updated_at = utcnow()
+        db.session.flush()  # one flush, one version
+    return changed
 
 
 def add_attachment(

@@ -14,9 +14,9 @@ waiting for finance, a milestone report, a spending report or a change request w
 for the bureau, others are in acceptance review; a call is in expert review and one is open.
 
 Everything is deterministic (a seeded random generator and fixed dates). :class:`History`
-plans it; the calls and their public notices are then made by the real operations at the
-historical time (:mod:`grants.demo.replay`), the rest is still written in bulk, one
-multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
+plans it; the calls, their applications up to the formal check and the public notices are
+then made by the real operations at the historical time (:mod:`grants.demo.replay`), the
+rest is still written in bulk, one multi-row INSERT per table, past the workflow engine. Loading is idempotent: the
 organisations, their qualifications and yearly figures are reconciled on every run; the
 rest is loaded once (the first historical call marks it as loaded).
 """
@@ -34,14 +34,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from grants.applications.models import (
-    Application,
-    BudgetLine,
-    FormalCheck,
-    KpiTarget,
-    PlannedMilestone,
-    TeamMember,
-)
+from grants.applications.models import Application
 from grants.core.timeutil import add_months
 from grants.extensions import db
 from grants.funding.models import (
@@ -929,11 +922,20 @@ class CallPlan:
     category: str
     dates: CallDates
     criteria: list[tuple[Row, SimpleNamespace]]
-    numbered: int = 0
     max_request: Decimal = Decimal(0)
     awarded: Decimal = Decimal(0)
     cluster_ids: set[int] = field(default_factory=set)
     approvals: int = 0
+
+
+@dataclass(frozen=True)
+class FormalCheckPlan:
+    """A formal-check decision to replay: pass, return or reject, by a bureau handle, at a time."""
+
+    decision: str
+    reasons: str
+    bureau: str
+    at: datetime
 
 
 @dataclass
@@ -952,6 +954,13 @@ class AppPlan:
     team: list[tuple[str, str, str]]
     kpis: dict[str, Decimal]
     milestones: list[tuple[str, str, date]]
+    state: str = "draft"
+    created: datetime | None = None
+    submitted_at: datetime | None = None
+    team_rows: list[dict] = field(default_factory=list)
+    budget_rows: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
+    milestone_rows: list[dict] = field(default_factory=list)
+    checks: list[FormalCheckPlan] = field(default_factory=list)
 
 
 class History:
@@ -968,6 +977,7 @@ class History:
         self.numbers: dict[int, int] = defaultdict(int)
         self.vouchers = itertools.count(1)
         self.calls: dict[tuple, CallPlan] = {}
+        self.applications: list[AppPlan] = []
         self.projects = 0
 
     # -- small helpers
@@ -982,8 +992,11 @@ class History:
     def applicant_id(self, org: int) -> int | None:
         return self.user_id(APPLICANT_HANDLES[org]) if org in APPLICANT_HANDLES else None
 
+    def bureau_handle(self) -> str:
+        return self.rng.choice(("bureau", "bureau", "bureau2"))
+
     def bureau_id(self) -> int | None:
-        return self.user_id(self.rng.choice(("bureau", "bureau", "bureau2")))
+        return self.user_id(self.bureau_handle())
 
     def new_title(self, cluster: str) -> tuple[str, str]:
         for _attempt in range(200):
@@ -1089,7 +1102,7 @@ class History:
         return plan
 
     def finish_calls(self) -> None:
-        """Budgets, caps and reference counters of every call, once all its applications are planned.
+        """Budgets and caps of every call, once all its applications are planned.
 
         The calls themselves, their rubric, clusters and public notices are made by
         :mod:`grants.demo.replay` through the programmes and review operations.
@@ -1097,9 +1110,7 @@ class History:
         for plan in self.calls.values():
             cap = round_up(max(plan.max_request, wan(30)), wan(10))
             total = max(cap * 5, round_up(plan.awarded * Decimal("1.2"), wan(50)))
-            plan.row.values.update(
-                total_budget=total, cap_per_project=cap, last_reference_no=plan.numbered
-            )
+            plan.row.values.update(total_budget=total, cap_per_project=cap)
 
     # -- applications
 
@@ -1134,11 +1145,7 @@ class History:
         start = dates.start
         end = add_months(start, months) - timedelta(days=1)
         submitted = state != "draft"
-        reference = None
         call.max_request = max(call.max_request, request)
-        if submitted:
-            call.numbered += 1
-            reference = f"{call.code}-{call.numbered:03d}"
         call.cluster_ids.add(self.clusters[cluster].id)
         created = dates.opens + self.days(2, 15)
         submitted_at = (
@@ -1150,61 +1157,53 @@ class History:
         objectives = "；".join(
             f"{self.kpi_phrase(kind)}{value.normalize():f}" for kind, value in kpis.items()
         )
-        row = self.batch.add(
-            Application,
-            refs={"call_id": call.row},
-            organisation_id=self.orgs[org].id,
-            created_by_id=self.applicant_id(org),
-            cluster_id=self.clusters[cluster].id,
-            title=title,
-            summary=f"项目围绕{subject}开展技术攻关与产业化应用，突破关键工艺，形成自主知识产权，带动企业提质增效。",
-            objectives=f"项目完成时实现：{objectives}。",
-            technical_route="需求分析与方案设计 → 小试工艺研究 → 中试放大与验证 → 产业化应用与推广。",
-            start_date=start,
-            end_date=end,
-            fiscal_total=request,
-            self_raised_total=Decimal(0),
-            state=state,
-            reference_no=reference,
-            submitted_at=submitted_at,
-            created_at=ts(created),
-            updated_at=submitted_at or ts(created),
-            version=1,
+        row = Row(
+            Application.__table__,
+            {
+                "organisation_id": self.orgs[org].id,
+                "cluster_id": self.clusters[cluster].id,
+                "title": title,
+                "summary": f"项目围绕{subject}开展技术攻关与产业化应用，"
+                "突破关键工艺，形成自主知识产权，带动企业提质增效。",
+                "objectives": f"项目完成时实现：{objectives}。",
+                "technical_route": "需求分析与方案设计 → 小试工艺研究 → 中试放大与验证 → 产业化应用与推广。",
+                "start_date": start,
+                "end_date": end,
+                "fiscal_total": request,
+                "self_raised_total": Decimal(0),
+                "state": state,
+            },
+            {"call_id": call.row},
+            None,
         )
         team = self.team(org)
-        for position, (name, role, title_) in enumerate(team, start=1):
-            self.batch.add(
-                TeamMember,
-                refs={"application_id": row},
-                position=position,
-                name=name,
-                role=role,
-                title=title_,
-                organisation_name=self.orgs[org].name,
-                expertise="",
-                workload_months=rng.choice((6, 8, 10, 12)),
-            )
-        self_raised = self.application_budget(row, request)
+        team_rows = [
+            {
+                "name": name,
+                "role": role,
+                "title": title_,
+                "organisation_name": self.orgs[org].name,
+                "expertise": "",
+                "workload_months": rng.choice((6, 8, 10, 12)),
+            }
+            for name, role, title_ in team
+        ]
+        self_raised, budget_rows = self.application_budget(request)
         row.values["self_raised_total"] = sum(self_raised.values(), Decimal(0))
         count = 2 if months <= 18 else 3
-        milestones = []
+        milestones, milestone_rows = [], []
         for position, ((ms_title, deliverable), share) in enumerate(
             zip(MILESTONE_PLANS[count], MILESTONE_SHARES[count], strict=True), start=1
         ):
             due = add_months(start, round(months * position / count)) - timedelta(days=1)
             milestones.append((ms_title, deliverable, due))
-            self.batch.add(
-                PlannedMilestone,
-                refs={"application_id": row},
-                position=position,
-                title=ms_title,
-                due_date=due,
-                deliverable=deliverable,
-                funding_share=share,
-            )
-        for kind, target in kpis.items():
-            self.batch.add(
-                KpiTarget, refs={"application_id": row}, kind=kind, target=target, note=""
+            milestone_rows.append(
+                {
+                    "title": ms_title,
+                    "due_date": due,
+                    "deliverable": deliverable,
+                    "funding_share": share,
+                }
             )
         plan = AppPlan(
             row,
@@ -1221,7 +1220,14 @@ class History:
             team,
             kpis,
             milestones,
+            state=state,
+            created=ts(created),
+            submitted_at=submitted_at,
+            team_rows=team_rows,
+            budget_rows=budget_rows,
+            milestone_rows=milestone_rows,
         )
+        self.applications.append(plan)
         self.formal_check(plan, state)
         if state in ("under_review", "reviewed", "approved", "declined", "contracted"):
             self.reviews(plan, state, quality)
@@ -1242,8 +1248,10 @@ class History:
         ]
         return team
 
-    def application_budget(self, row: Row, request: Decimal) -> dict[str, Decimal]:
-        """Budget lines of the application; returns its self-raised money by category."""
+    def application_budget(
+        self, request: Decimal
+    ) -> tuple[dict[str, Decimal], dict[str, tuple[Decimal, Decimal, str]]]:
+        """The application's self-raised money by category and its budget by row of the form."""
         rng = self.rng
         shares = [
             ("equipment", "", Decimal("0.30")),
@@ -1261,6 +1269,7 @@ class History:
         }
         used, own_used = Decimal(0), Decimal(0)
         self_raised: dict[str, Decimal] = defaultdict(Decimal)
+        rows: dict[str, tuple[Decimal, Decimal, str]] = {}
         for category, sub_item, share in shares:
             fiscal = (request * share).quantize(Decimal("100"), rounding=ROUND_DOWN)
             mine = (own * own_shares.get(sub_item or category, Decimal(0))).quantize(CENT)
@@ -1269,25 +1278,13 @@ class History:
             used += fiscal
             own_used += mine
             self_raised[category] += mine
-            self.batch.add(
-                BudgetLine,
-                refs={"application_id": row},
-                category=category,
-                sub_item=sub_item,
-                fiscal=fiscal.quantize(CENT),
-                self_raised=mine,
-                note="",
+            rows[f"{category}_{sub_item}" if sub_item else category] = (
+                fiscal.quantize(CENT),
+                mine,
+                "",
             )
-        self.batch.add(
-            BudgetLine,
-            refs={"application_id": row},
-            category="indirect",
-            sub_item="",
-            fiscal=(request - used).quantize(CENT),
-            self_raised=Decimal("0.00"),
-            note="",
-        )
-        return dict(self_raised)
+        rows["indirect"] = ((request - used).quantize(CENT), Decimal("0.00"), "")
+        return dict(self_raised), rows
 
     def kpi_targets(self, cluster: str, category: str, request: Decimal) -> dict[str, Decimal]:
         rng = self.rng
@@ -1322,36 +1319,30 @@ class History:
         }[kind]
 
     def formal_check(self, plan: AppPlan, state: str) -> None:
+        """The bureau's formal checks of the application (made by the replay).
+
+        A return for revision comes while the call is still open, three days after a first
+        submission five days before the last one: the applicant can resubmit only then.
+        """
         dates = plan.call.dates
         if state in ("draft", "submitted", "withdrawn"):
             return
         if state == "rejected":
-            self.batch.add(
-                FormalCheck,
-                refs={"application_id": plan.row},
-                decision="reject",
-                reasons=self.rng.choice(REJECT_REASONS),
-                actor_id=self.bureau_id(),
-                at=ts(dates.checked),
+            reasons = self.rng.choice(REJECT_REASONS)
+            plan.checks.append(
+                FormalCheckPlan("reject", reasons, self.bureau_handle(), ts(dates.checked))
             )
             return
         if self.rng.random() < 0.08:
-            self.batch.add(
-                FormalCheck,
-                refs={"application_id": plan.row},
-                decision="return",
-                reasons="自筹资金证明材料不全，请补充后重新提交。",
-                actor_id=self.bureau_id(),
-                at=ts(dates.checked - timedelta(days=6)),
+            plan.checks.append(
+                FormalCheckPlan(
+                    "return",
+                    "自筹资金证明材料不全，请补充后重新提交。",
+                    self.bureau_handle(),
+                    plan.submitted_at - timedelta(days=3),
+                )
             )
-        self.batch.add(
-            FormalCheck,
-            refs={"application_id": plan.row},
-            decision="pass",
-            reasons="",
-            actor_id=self.bureau_id(),
-            at=ts(dates.checked, 3),
-        )
+        plan.checks.append(FormalCheckPlan("pass", "", self.bureau_handle(), ts(dates.checked, 3)))
 
     def reviews(self, plan: AppPlan, state: str, quality: str) -> None:
         """Three experts of the pool (no conflict of interest, the cluster's experts first) review it."""

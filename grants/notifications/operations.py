@@ -9,7 +9,9 @@ strings: each is rendered in the recipient's own language.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -29,6 +31,21 @@ from grants.extensions import db
 from grants.notifications.models import Notification, OutboxEmail
 
 _QUEUED_KEY = "grants_outbox_job_queued"
+_replaying_the_past: ContextVar[bool] = ContextVar("replaying_the_past", default=False)
+
+
+@contextmanager
+def past_notifications() -> Iterator[None]:
+    """Notify as of a replayed past (the demo history): inbox rows already read, no e-mail.
+
+    The messages of events long gone were read at the time; e-mailing them now would
+    announce the past as news.
+    """
+    token = _replaying_the_past.set(True)
+    try:
+        yield
+    finally:
+        _replaying_the_past.reset(token)
 
 
 def _render(text, locale: str, params: dict | None = None) -> str:
@@ -54,6 +71,7 @@ def notify(
     from ``params`` after translation into each recipient's language.
     """
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    past = _replaying_the_past.get()
     created = []
     seen = set()
     for user in recipients:
@@ -66,9 +84,11 @@ def notify(
         note = Notification(
             user_id=user.id, kind=kind, subject=subject_text, body=body_text, link=link
         )
+        if past:
+            note.read_at = utcnow()
         db.session.add(note)
         created.append(note)
-        if email and user.email and user.active:
+        if email and user.email and user.active and not past:
             queue_email(user.email, subject_text, _email_body(body_text, link), user_id=user.id)
     db.session.flush()
     return created
