@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+import babel.numbers
 import pytest
 from flask_babel import force_locale
 
@@ -8,6 +9,7 @@ from grants.core.money import (
     format_wan,
     format_wan_number,
     format_yuan,
+    format_yuan_number,
     money_or_zero,
     money_text,
     to_money,
@@ -134,3 +136,13 @@ def test_the_request_language_chooses_the_format_when_none_is_given(app):
             assert format_wan(Decimal("15240000")) == "CNY 1,524.00 × 10k"
             assert format_wan(Decimal("250000")) == "CNY 25.00 × 10k"
     assert format_wan(Decimal("12345"), locale="en") == "CNY 1.23 × 10k"
+
+
+def test_figures_do_not_depend_on_the_servers_own_locale(app, monkeypatch):
+    """A server started with a German LANG still shows 1,234.57, the UI's figure, not 1.234,57."""
+    monkeypatch.setattr(babel.numbers, "LC_NUMERIC", "de_DE")
+    with app.test_request_context():
+        assert format_wan_number(Decimal("12345678.9")) == "1,234.57"
+        assert format_yuan_number(Decimal("1234.5")) == "1,234.50"
+        with force_locale("en"):
+            assert format_wan_number(Decimal("12345678.9")) == "1,234.57"

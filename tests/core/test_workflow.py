@@ -1,5 +1,6 @@
 from dataclasses import FrozenInstanceError
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -99,3 +100,35 @@ def test_a_transition_row_cannot_be_changed_once_declared(app):
     assert row.label == ""
     assert (row.guard, row.effect, row.notify) == (None, None, None)
     assert {row: "hashable"}[Transition("pending", "revoke", "revoked", row.allowed)] == "hashable"
+
+
+def test_the_audit_line_keeps_the_data_as_json_and_never_a_password(app):
+    member = make_user("applicant")
+    invitation = InvitationFactory(organisation=member.organisation)
+    transition(
+        invitation,
+        "revoke",
+        member,
+        reasons="发错了人",
+        items=("a", 1),
+        nested={2: [True, None]},
+        amount=Decimal("12.50"),
+        password="secret",
+    )
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "invitation.revoke")
+    ).one()
+    assert event.after == {
+        "state": "revoked",
+        "reasons": "发错了人",
+        "items": ["a", 1],
+        "nested": {"2": [True, None]},
+        "amount": "12.50",
+    }
+
+
+def test_a_refused_transition_names_the_action_it_refused(app):
+    outsider = make_user("applicant")
+    with pytest.raises(TransitionForbidden) as refused:
+        transition(InvitationFactory(), "revoke", outsider)
+    assert refused.value.action == "invitation.revoke"
