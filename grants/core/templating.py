@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, ngettext
 from flask_login import current_user
 
 from grants.core import widgets
@@ -62,6 +62,15 @@ def local_date(value: date | None, fmt: str = DATE_FORMAT) -> str:
     return format_date(value, fmt)
 
 
+def file_size(value: int | None) -> str:
+    """A file's size in the reader's language: 77 字节, 12.5 KB, 3.2 MB (Jinja's own says "Bytes")."""
+    size = int(value or 0)
+    if size < 1024:
+        return ngettext("%(num)d byte", "%(num)d bytes", size)
+    unit, amount = ("KB", size / 1024) if size < 1024 * 1024 else ("MB", size / 1024 / 1024)
+    return f"{format_decimal(amount, format='#,##0.#')} {unit}"
+
+
 def url_for_page(page: int) -> str:
     """The current URL with its query string, at another page."""
     args = request.args.to_dict()
@@ -94,6 +103,7 @@ def init_templating(app: Flask) -> None:
         date=local_date,
         state_label=state_label_filter,
         state_badge_colour=state_badge_filter,
+        filesizeformat=file_size,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -23,16 +23,7 @@ from tests.security.world import USER_KINDS, build_world
 WORLD_NAMES = {"Cluster"}
 
 
-# English found on the pages of everyone signed in; fixed in the next step.
-KINDS = [
-    kind
-    if kind == "anonymous"
-    else pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason="English on Chinese pages"))
-    for kind in USER_KINDS
-]
-
-
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", USER_KINDS)
 def test_every_page_is_chinese(app, client, login, kind):
     world = build_world()
     if kind != "anonymous":
