@@ -371,3 +371,22 @@ def test_new_call_with_chinese_names_and_no_codes_is_saved(client, bureau):
     # editing keeps the codes made (they are in the form), so applications keep their kinds
     html = client.get(f"/calls/{call.id}/edit").get_data(as_text=True)
     assert 'value="att-1"' in html and 'value="att-3"' in html
+
+
+def test_refused_call_form_lists_every_error_at_the_top_with_links(client, bureau):
+    """Issue 18 ("Words"): the summary names all errors at once, rows included, each a link."""
+    response = client.post(
+        "/calls/new",
+        data=call_form_data(
+            title="",
+            **{"criteria-1-weight": "0", "attachments-0-name_zh": "", "attachments-0-code": ""},
+        ),
+    )
+    html = response.get_data(as_text=True)
+    summary = html[html.index('class="alert alert-danger error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    for target in ("title", "criteria-1-weight", "attachments-0-name_zh"):
+        assert f'href="#{target}"' in summary and f'id="{target}"' in html
+    assert summary.count("<li>") == 3
+    assert html.index("error-summary") < html.index('aria-invalid="true"')
+    assert 'value="Business licence"' in html  # what was typed is kept
