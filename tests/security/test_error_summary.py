@@ -5,7 +5,8 @@ Every POST route of the permission matrix is sent, by each kind of user of the m
 page that marks fields as invalid (``aria-invalid="true"`` or an ``invalid-feedback``
 message), it must carry the summary of ``form_errors`` (templates/macros/forms.html): a
 ``role="alert"`` box whose heading counts the errors and whose links go to controls that
-exist on the page, one link for every control marked invalid.
+exist on the page, one link for every control marked invalid. Every answer that is a page is
+also searched for English words, as the GET pages are (tests/security/test_chinese_words.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import re
 
 import pytest
 
+from tests.security.chinese import english_words
 from tests.security.matrix import rolled_back, routes, send, url_for_rule
+from tests.security.test_chinese_words import WORLD_NAMES
 from tests.security.test_permission_matrix import FORMS
 from tests.security.world import USER_KINDS, build_world
 
@@ -72,6 +75,8 @@ def test_refused_forms_show_an_error_summary(app, client, login, kind):
             continue
         html = response.get_data(as_text=True)
         problems = problems_of(html)
+        if words := english_words(html, WORLD_NAMES):
+            problems.append(f"English in the Chinese answer: {', '.join(sorted(words))}")
         if "aria-invalid" in html or "invalid-feedback" in html:
             checked += 1
         found += [f"{endpoint:40} {url}: {p}" for p in problems]
