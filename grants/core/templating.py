@@ -15,6 +15,7 @@ from flask_babel import (
     ngettext,
 )
 from flask_login import current_user
+from jinja2 import pass_context
 
 from grants.core import widgets
 from grants.core.i18n import html_lang, select_timezone, translations
@@ -67,6 +68,14 @@ def local_date(value: date | None, fmt: str = DATE_FORMAT) -> str:
         if day.year >= 1000:
             return day.isoformat()
     return format_date(value, fmt)
+
+
+@pass_context
+def state_label(_context, obj_or_value, entity_or_set) -> str:
+    """``value|state_label(set)``: taking the context stops Jinja from folding a constant
+    (``'invited'|state_label('assignment')``) into the template in the language it was first
+    compiled in."""
+    return state_label_filter(obj_or_value, entity_or_set)
 
 
 def file_size(value: int | None) -> str:
@@ -167,7 +176,7 @@ def init_templating(app: Flask) -> None:
         figure=format_figure,
         datetime=local_datetime,
         date=local_date,
-        state_label=state_label_filter,
+        state_label=state_label,
         state_badge_colour=state_badge_filter,
         filesizeformat=file_size,
     )

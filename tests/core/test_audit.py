@@ -124,3 +124,16 @@ def test_file_sizes_read_in_chinese(app):
         assert file_size(77) == "77 字节"
         assert file_size(12_800) == "12.5 KB"
         assert file_size(3 * 1024 * 1024) == "3 MB"
+
+
+def test_constant_state_labels_follow_the_reader_language(app):
+    """Jinja folds a filter on constants when it compiles: a state label must not be folded."""
+    from flask import session
+
+    with app.app_context(), app.test_request_context():
+        session["locale"] = "en"
+        template = app.jinja_env.from_string("{{ 'invited'|state_label('assignment') }}")
+        english = template.render()
+    with app.app_context(), app.test_request_context():
+        chinese = template.render()
+    assert english == "Invited" and chinese == "已邀请"
