@@ -214,7 +214,7 @@ def edit_user(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     form = UserForm(obj=user)
     form.organisation_id.choices = _organisation_choices()
-    if request.method == "GET":
+    if not request.form:  # shown (or posted empty): the fields hold the account's own values
         form.roles.data = sorted(user.role_names)
         form.organisation_id.data = user.organisation_id or 0
     if form.validate_on_submit():

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from flask import g, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 
@@ -28,6 +29,103 @@ log = logging.getLogger(__name__)
 
 #: How long the record of a denial waits for SQLite's write lock before it is given up (ms).
 DENIAL_BUSY_TIMEOUT_MS = 5000
+
+
+#: What the audit log calls the kinds of object (the model class names :func:`describe` records).
+OBJECT_TYPE_LABELS = {
+    "User": _l("User account"),
+    "UserRole": _l("Role of a user"),
+    "UserSession": _l("Sign-in session"),
+    "LoginThrottle": _l("Sign-in back-off"),
+    "Organisation": _l("Organisation"),
+    "Qualification": _l("Qualification"),
+    "YearFigure": _l("Yearly figures"),
+    "Invitation": _l("Invitation"),
+    "PendingRegistration": _l("Pending registration"),
+    "IndustryCluster": _l("Industry cluster"),
+    "Call": _l("Call"),
+    "RubricCriterion": _l("Rubric criterion"),
+    "AttachmentRequirement": _l("Required attachment"),
+    "Application": _l("Application"),
+    "TeamMember": _l("Team member"),
+    "BudgetLine": _l("Budget line"),
+    "PlannedMilestone": _l("Planned milestone"),
+    "KpiTarget": _l("KPI target"),
+    "Attachment": _l("Attachment"),
+    "FormalCheck": _l("Formal check"),
+    "Expert": _l("Expert"),
+    "ExpertRelation": _l("Expert's relation"),
+    "ExcludedExpert": _l("Excluded expert"),
+    "ConflictRuling": _l("Conflict ruling"),
+    "Assignment": _l("Review assignment"),
+    "Review": _l("Review"),
+    "Score": _l("Score"),
+    "Decision": _l("Decision"),
+    "PublicNotice": _l("Public notice"),
+    "Objection": _l("Objection"),
+    "Project": _l("Project"),
+    "ProjectMember": _l("Project member"),
+    "ProjectKpi": _l("Project KPI"),
+    "Milestone": _l("Milestone"),
+    "ProgressReport": _l("Progress report"),
+    "MidtermCheck": _l("Mid-term check"),
+    "ChangeRequest": _l("Change request"),
+    "FinalReport": _l("Final report"),
+    "Outcome": _l("Outcome"),
+    "AcceptanceDecision": _l("Acceptance decision"),
+    "ProjectFile": _l("Project file"),
+    "ProjectCodeCounter": _l("Project code counter"),
+    "ProjectBudgetLine": _l("Project budget line"),
+    "Tranche": _l("Tranche"),
+    "Disbursement": _l("Disbursement"),
+    "Expenditure": _l("Expenditure"),
+    "FundRecovery": _l("Fund recovery"),
+    "TaskBookSignature": _l("Task book signature"),
+    "PortfolioReport": _l("Portfolio report"),
+    "Notification": _l("Notification"),
+    "OutboxEmail": _l("Outgoing e-mail"),
+    "Job": _l("Background job"),
+    "ScheduledRun": _l("Scheduled run"),
+    "AuditEvent": _l("Audit event"),
+}
+
+
+#: What the audit log calls the actions of signing in, access and accounts; other actions
+#: (the workflow's events, recorded as ``<entity>.<event>``) are shown as their code.
+ACTION_LABELS = {
+    "login": _l("Signed in"),
+    "logout": _l("Signed out"),
+    "login.failed": _l("Sign-in failed"),
+    "login.throttled": _l("Sign-in held back"),
+    "permission.denied": _l("Access denied"),
+    "password.changed": _l("Password changed"),
+    "password.change_failed": _l("Password change failed"),
+    "password.rehashed": _l("Password hash renewed"),
+    "password.reset": _l("Password reset"),
+    "password.reset_requested": _l("Password reset requested"),
+    "user.created": _l("User account created"),
+    "user.updated": _l("User account changed"),
+    "user.disabled": _l("User account disabled"),
+    "user.enabled": _l("User account enabled"),
+    "user.roles_changed": _l("Roles changed"),
+    "registration.requested": _l("Registration requested"),
+    "registration.existing_email": _l("Registration with a known e-mail address"),
+    "organisation.registered": _l("Organisation registered"),
+}
+
+
+def action_label(action: str | None) -> str:
+    """The action in the reader's language where it has a label, else its code."""
+    label = ACTION_LABELS.get(action or "")
+    return str(label) if label is not None else (action or "")
+
+
+def object_type_label(name: str | None) -> str:
+    """The kind of object in the reader's language; an unknown class name as it is."""
+    if not name:
+        return ""
+    label = OBJECT_TYPE_LABELS.get(name)
+    return str(label) if label is not None else name
 
 
 class AppendOnlyError(RuntimeError):

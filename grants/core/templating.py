@@ -6,8 +6,16 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    lazy_gettext,
+    ngettext,
+)
 from flask_login import current_user
+from jinja2 import pass_context
 
 from grants.core import widgets
 from grants.core.i18n import html_lang, select_timezone, translations
@@ -62,6 +70,81 @@ def local_date(value: date | None, fmt: str = DATE_FORMAT) -> str:
     return format_date(value, fmt)
 
 
+@pass_context
+def state_label(_context, obj_or_value, entity_or_set) -> str:
+    """``value|state_label(set)``: taking the context stops Jinja from folding a constant
+    (``'invited'|state_label('assignment')``) into the template in the language it was first
+    compiled in."""
+    return state_label_filter(obj_or_value, entity_or_set)
+
+
+def file_size(value: int | None) -> str:
+    """A file's size in the reader's language: 77 字节, 12.5 KB, 3.2 MB (Jinja's own says "Bytes")."""
+    size = int(value or 0)
+    if size < 1024:
+        return ngettext("%(num)d byte", "%(num)d bytes", size)
+    unit, amount = ("KB", size / 1024) if size < 1024 * 1024 else ("MB", size / 1024 / 1024)
+    return f"{format_decimal(amount, format='#,##0.#')} {unit}"
+
+
+STALE_PAGE = lazy_gettext("The page has expired. Reload it and try again.")
+
+
+def form_error_list(*forms) -> list[dict]:
+    """Every error of ``forms`` in page order: ``{"id", "label", "message"}``, nested rows included.
+
+    The error summary at the top of a form (``form_errors`` in templates/macros/forms.html)
+    lists them all at once, each a link to its control (``id`` is empty for an error that
+    belongs to no visible control, such as the whole form's or a hidden field's).
+    """
+    found: list[dict] = []
+
+    def walk(form) -> None:
+        for name in getattr(form, "_fields", {}):
+            field = form._fields[name]
+            if field.type == "FormField":
+                walk(field.form)
+            elif field.type == "FieldList":
+                for entry in field.entries:
+                    if entry.type == "FormField":
+                        walk(entry.form)
+                    else:
+                        add(entry)
+            else:
+                add(field)
+        for message in getattr(form, "form_errors", None) or []:
+            found.append({"id": "", "label": "", "message": str(message)})
+
+    def add(field) -> None:
+        errors = field.errors if isinstance(field.errors, list | tuple) else []
+        hidden = field.type in ("HiddenField", "CSRFTokenField")
+        if hidden:  # a token the page carries (CSRF, idempotency): the page is stale
+            if errors and not any(e["message"] == str(STALE_PAGE) for e in found):
+                found.append({"id": "", "label": "", "message": str(STALE_PAGE)})
+            return
+        target = field.id
+        if field.type in ("RadioField", "MultiCheckboxField") and not hidden:
+            target = f"{field.id}-0"
+        for message in errors:
+            if isinstance(message, list | tuple):  # a list of lists from a nested field
+                found.extend(
+                    {"id": "", "label": str(field.label.text), "message": str(m)} for m in message
+                )
+                continue
+            found.append(
+                {
+                    "id": target,
+                    "label": "" if hidden else str(field.label.text),
+                    "message": str(message),
+                }
+            )
+
+    for form in forms:
+        if form is not None:
+            walk(form)
+    return found
+
+
 def url_for_page(page: int) -> str:
     """The current URL with its query string, at another page."""
     args = request.args.to_dict()
@@ -84,6 +167,7 @@ def init_templating(app: Flask) -> None:
         url_for_page=url_for_page,
         control=widgets.control,
         control_label=widgets.label,
+        form_error_list=form_error_list,
     )
     app.jinja_env.filters.update(
         yuan=format_yuan,
@@ -92,8 +176,9 @@ def init_templating(app: Flask) -> None:
         figure=format_figure,
         datetime=local_datetime,
         date=local_date,
-        state_label=state_label_filter,
+        state_label=state_label,
         state_badge_colour=state_badge_filter,
+        filesizeformat=file_size,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

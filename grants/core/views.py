@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from grants.core.actions import action
-from grants.core.audit import record
+from grants.core.audit import ACTION_LABELS, action_label, object_type_label, record
 from grants.core.dashboard import panels_for
 from grants.core.jobs import label_of, redis_connection, retry
 from grants.core.models import AuditEvent, Job, JobState
@@ -186,4 +186,7 @@ def audit_log():
         errors=errors,
         actions=actions,
         object_types=object_types,
+        object_type_label=object_type_label,
+        action_label=action_label,
+        action_labels=ACTION_LABELS,
     )

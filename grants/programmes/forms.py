@@ -100,7 +100,7 @@ class CriterionRow(SubForm):
 
     id = HiddenField()
     name_zh = StringField(_l("Chinese name"), validators=[Optional(), Length(max=100)])
-    name_en = StringField(_l("English name"), validators=[Optional(), Length(max=100)])
+    name_en = StringField(_l("English name (optional)"), validators=[Optional(), Length(max=100)])
     description = TextAreaField(
         _l("What the experts judge"), validators=[Optional(), Length(max=2000)]
     )
@@ -119,7 +119,7 @@ class AttachmentRow(SubForm):
     """One required (or optional) attachment; a row left entirely empty is ignored."""
 
     code = StringField(
-        _l("Code"),
+        _l("Code (optional)"),
         validators=[
             Optional(),
             Length(max=40),
@@ -128,7 +128,7 @@ class AttachmentRow(SubForm):
         filters=[lambda s: s.strip().lower() if s else s],
     )
     name_zh = StringField(_l("Chinese name"), validators=[Optional(), Length(max=100)])
-    name_en = StringField(_l("English name"), validators=[Optional(), Length(max=100)])
+    name_en = StringField(_l("English name (optional)"), validators=[Optional(), Length(max=100)])
     required = BooleanField(_l("Required"), default=True)
 
     def is_blank(self) -> bool:
@@ -318,14 +318,12 @@ class CallForm(CloseTimeFields):
     def _check_attachments(self) -> bool:
         ok = True
         seen = set()
+        self._make_missing_codes()
         for entry in self.attachments:
             row = entry.form
             if row.is_blank():
                 continue
-            if not row.code.data:
-                row.code.errors.append(_l("Give the attachment a code, for example licence."))
-                ok = False
-            elif row.code.data in seen:
+            if row.code.data in seen:
                 row.code.errors.append(_l("Another attachment of this call has the same code."))
                 ok = False
             seen.add(row.code.data)
@@ -333,6 +331,23 @@ class CallForm(CloseTimeFields):
                 row.name_zh.errors.append(_l("Give the attachment a Chinese name."))
                 ok = False
         return ok
+
+    def _make_missing_codes(self) -> None:
+        """Give each filled attachment row without a code one made from its position: att-1, att-2 …
+
+        Nobody has to type a code: the Chinese name is enough. A code once made is shown in the
+        form and kept when the call is edited, so applications' attachments keep their kind.
+        """
+        rows = [e.form for e in self.attachments if not e.form.is_blank()]
+        taken = {row.code.data for row in rows if row.code.data}
+        for position, row in enumerate(rows, start=1):
+            if row.code.data:
+                continue
+            number = position
+            while f"att-{number}" in taken:
+                number += 1
+            row.code.data = f"att-{number}"
+            taken.add(row.code.data)
 
     def rubric_rows(self) -> list[dict]:
         """The filled rubric rows as dicts for the operations (call after validation)."""

@@ -342,6 +342,12 @@ class MidtermCheck(db.Model):
 
     project = relationship("Project")
 
+    @property
+    def conclusion_label(self) -> str:
+        """The conclusion in the reader's language (通过, 有条件通过, 不通过), never its code."""
+        label = MIDTERM_CONCLUSIONS.get(self.conclusion)
+        return str(label) if label is not None else self.conclusion
+
     __table_args__ = (
         sa.CheckConstraint("conclusion in ('pass','conditional','fail')", name="known_conclusion"),
         sa.CheckConstraint(

@@ -197,7 +197,7 @@ def test_upload_for_unknown_requirement_is_refused(client, draft_owner):
     html = upload(client, application, "营业执照.pdf", PDF_BYTES, requirement="forged").get_data(
         as_text=True
     )
-    assert 'class="alert alert-danger py-2" role="alert">' in html
+    assert 'class="alert alert-danger error-summary" role="alert"' in html
     assert attachments_of(application) == []
 
 

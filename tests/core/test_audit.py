@@ -104,3 +104,36 @@ def test_denied_page_is_refused_even_when_the_denial_cannot_be_written(
         ).all()
         == []
     )
+
+
+def test_audit_log_names_kinds_of_object_and_account_actions_in_chinese(app):
+    from grants.core.audit import action_label, object_type_label
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert object_type_label("User") == "用户"
+        assert object_type_label("MidtermCheck") == "中期检查"
+        assert object_type_label("Unknown") == "Unknown"  # a class name without a label, as it is
+        assert action_label("login") == "登录"
+        assert action_label("application.submit") == "application.submit"  # a workflow code
+
+
+def test_file_sizes_read_in_chinese(app):
+    from grants.core.templating import file_size
+
+    with app.test_request_context():
+        assert file_size(77) == "77 字节"
+        assert file_size(12_800) == "12.5 KB"
+        assert file_size(3 * 1024 * 1024) == "3 MB"
+
+
+def test_constant_state_labels_follow_the_reader_language(app):
+    """Jinja folds a filter on constants when it compiles: a state label must not be folded."""
+    from flask import session
+
+    with app.app_context(), app.test_request_context():
+        session["locale"] = "en"
+        template = app.jinja_env.from_string("{{ 'invited'|state_label('assignment') }}")
+        english = template.render()
+    with app.app_context(), app.test_request_context():
+        chinese = template.render()
+    assert english == "Invited" and chinese == "已邀请"

@@ -338,3 +338,55 @@ def test_new_call_may_trim_from_more_reviews_than_experts_assigned(client, burea
     assert client.post("/calls/new", data=data).status_code == 302
     call = call_by_code("2026-EDJ-KJGG")
     assert (call.reviewers_per_application, call.trimmed_mean_min_reviews) == (3, 5)
+
+
+def test_new_call_with_chinese_names_and_no_codes_is_saved(client, bureau):
+    """Issue 18 ("Words"): criteria and attachments need only a Chinese name; codes are made."""
+    data = call_form_data(
+        **{
+            "criteria-0-name_en": "",
+            "criteria-1-name_en": "",
+            "attachments-0-code": "",
+            "attachments-0-name_en": "",
+            "attachments-1-code": "",
+            "attachments-1-name_zh": "可行性研究报告",
+            "attachments-1-name_en": "",
+            "attachments-2-code": "att-2",
+            "attachments-2-name_zh": "查新报告",
+        }
+    )
+    response = client.post("/calls/new", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    call = call_by_code("2026-EDJ-KJGG")
+    assert [(c.name_zh, c.name_en) for c in call.criteria] == [
+        ("技术先进性", ""),
+        ("经济社会效益", ""),
+    ]
+    # a typed code is kept; the others are made from their position, skipping codes in use
+    assert [(a.code, a.name_zh) for a in call.attachment_requirements] == [
+        ("att-1", "营业执照"),
+        ("att-3", "可行性研究报告"),
+        ("att-2", "查新报告"),
+    ]
+    # editing keeps the codes made (they are in the form), so applications keep their kinds
+    html = client.get(f"/calls/{call.id}/edit").get_data(as_text=True)
+    assert 'value="att-1"' in html and 'value="att-3"' in html
+
+
+def test_refused_call_form_lists_every_error_at_the_top_with_links(client, bureau):
+    """Issue 18 ("Words"): the summary names all errors at once, rows included, each a link."""
+    response = client.post(
+        "/calls/new",
+        data=call_form_data(
+            title="",
+            **{"criteria-1-weight": "0", "attachments-0-name_zh": "", "attachments-0-code": ""},
+        ),
+    )
+    html = response.get_data(as_text=True)
+    summary = html[html.index('class="alert alert-danger error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    for target in ("title", "criteria-1-weight", "attachments-0-name_zh"):
+        assert f'href="#{target}"' in summary and f'id="{target}"' in html
+    assert summary.count("<li>") == 3
+    assert html.index("error-summary") < html.index('aria-invalid="true"')
+    assert 'value="Business licence"' in html  # what was typed is kept

@@ -125,9 +125,10 @@ def test_call_detail_shows_guide_rules_rubric_and_attachments(client, applicant)
     assert "24 months" in html
     assert "National high-tech enterprise" in html
     assert "2 projects running per organisation" in html
-    assert html.count('class="criterion"') == 2 and "技术先进性" in html and "0–10" in html
+    # the English page names criteria and attachments in English (the Chinese page in Chinese)
+    assert html.count('class="criterion"') == 2 and "Technical merit" in html and "0–10" in html
     assert '<td class="text-end fw-semibold">100</td>' in html
-    assert "营业执照" in html
+    assert "Business licence" in html and "营业执照" not in html
     assert f"/calls/{call.id}/edit" not in html and f"/calls/{call.id}/close" not in html
 
 
@@ -137,6 +138,7 @@ def test_call_pages_show_money_in_wan_for_chinese_users(client, login):
     assert "12.35 万元" in client.get("/calls").get_data(as_text=True)
     html = client.get(f"/calls/{call.id}").get_data(as_text=True)
     assert "12.35 万元" in html and "500.00 万元" in html
+    assert "技术先进性" in html and "Technical merit" not in html and "Business licence" not in html
 
 
 def test_call_detail_apply_link_only_when_the_endpoint_exists(client, applicant, app):

@@ -37,6 +37,7 @@ from werkzeug.routing import RequestRedirect
 from grants.demo import DEMO_DOMAIN, DEMO_PASSWORD, seed_demo
 from grants.extensions import db, limiter
 from tests.conftest import EXERCISED
+from tests.security.chinese import WTFORMS_ENGLISH
 
 ANONYMOUS_ENDPOINTS = {
     "accounts.login",
@@ -58,19 +59,6 @@ CANDIDATES_PER_ARG = 6
 
 # POST routes that must be fuzzed with their real fields (from a page offering the form, or the
 # view's form class), so that form discovery cannot silently regress.
-def _wtforms_english() -> re.Pattern:
-    """WTForms' own messages in English ("Number must be between 0 and 600."), which the Chinese UI must not show."""
-    from babel.messages.pofile import read_po
-    from wtforms.i18n import messages_path
-
-    with open(os.path.join(messages_path(), "wtforms.pot"), "rb") as handle:
-        ids = [m.id for m in read_po(handle) if m.id]
-    texts = [text for mid in ids for text in (mid if isinstance(mid, tuple) else (mid,))]
-    patterns = [re.sub(r"%(?:\\\(\w+\\\))?[sd]", ".{1,40}?", re.escape(text)) for text in texts]
-    return re.compile("|".join(patterns))
-
-
-WTFORMS_ENGLISH = _wtforms_english()
 MIN_ROUTES_WITH_REAL_FIELDS = 100
 MIN_ROUTES_FROM_PAGES = (
     104  # of those, found on a page offering the form (108 with the demo data as staged)
