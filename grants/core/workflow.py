@@ -29,8 +29,8 @@ from grants.core.signals import state_entered
 from grants.core.states import StateSet, record_transitions
 from grants.extensions import db
 
-Guard = Callable[[Any, Any, dict], str | None]
-Effect = Callable[[Any, Any, dict], None]
+Guard = Callable[[Any, Any, dict], str | None]  # pragma: no mutate (a type only)
+Effect = Callable[[Any, Any, dict], None]  # pragma: no mutate (a type only)
 
 
 class WorkflowError(OperationError):
@@ -47,7 +47,7 @@ class InvalidTransition(WorkflowError):
 class TransitionForbidden(WorkflowError):
     """The actor may not fire the event on this object; ``action`` names it for the audit log."""
 
-    action: str | None = None
+    action: str | None = None  # pragma: no mutate (read as `action or …`: "" is None)
 
 
 class GuardFailed(WorkflowError):
@@ -62,9 +62,9 @@ class Transition:
     event: str
     target: str
     allowed: Predicate
-    guard: Guard | None = None
-    effect: Effect | None = None
-    notify: Effect | None = None
+    guard: Guard | None = None  # pragma: no mutate (annotation)
+    effect: Effect | None = None  # pragma: no mutate (annotation)
+    notify: Effect | None = None  # pragma: no mutate (annotation)
     label: str = ""
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from itertools import groupby
 from typing import Any
 
 FOUR_PLACES = Decimal("0.0001")
@@ -264,15 +265,10 @@ def rank(items: Iterable[tuple[Any, Decimal | None]]) -> list[Ranked]:
     """
     items = list(items)
     valued = sorted(((k, v) for k, v in items if v is not None), key=lambda kv: kv[1], reverse=True)
-    counts: dict[Decimal, int] = {}
-    for _key, value in valued:
-        counts[value] = counts.get(value, 0) + 1
     ranked: list[Ranked] = []
-    previous: Decimal | None = None
-    current = 0
-    for position, (key, value) in enumerate(valued, start=1):
-        if value != previous:
-            current, previous = position, value
-        ranked.append(Ranked(key, value, current, counts[value] > 1))
+    for _value, group in groupby(valued, key=lambda kv: kv[1]):
+        members = list(group)
+        shared = len(ranked) + 1  # the first position of this value
+        ranked.extend(Ranked(key, value, shared, len(members) > 1) for key, value in members)
     ranked.extend(Ranked(k, None, None, False) for k, v in items if v is None)
     return ranked
