@@ -31,7 +31,10 @@ MODULES: dict[str, list[str]] = {
     "grants/core/permissions.py": ["tests/core/test_permissions.py"],
     "grants/core/money.py": ["tests/core/test_money.py"],
     "grants/core/timeutil.py": ["tests/core/test_timeutil.py"],
-    "grants/applications/checks.py": ["tests/applications/test_checks.py"],
+    "grants/applications/checks.py": [
+        "tests/applications/test_checks.py",
+        "tests/applications/test_drafting.py",
+    ],
     "grants/applications/workflow.py": [
         "tests/applications/test_submission.py",
         "tests/applications/test_bureau_check.py",

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from babel.numbers import format_decimal
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -26,7 +26,7 @@ from grants.applications.models import (
     Application,
     ApplicationState,
 )
-from grants.core.money import format_yuan
+from grants.core.money import display_locale, format_yuan
 from grants.core.timeutil import add_months, utc_to_local
 from grants.core.types import utcnow
 from grants.extensions import db
@@ -131,13 +131,6 @@ class BudgetSummary:
         return ratio * (self.fiscal_direct - self.category_fiscal("equipment"))
 
 
-def _locale() -> str:
-    try:
-        return str(get_locale() or "zh_Hans_CN")
-    except RuntimeError:
-        return "zh_Hans_CN"
-
-
 def exact(amount: Decimal) -> str:
     """Money in 元 to the cent: a check compares amounts exactly, which 万元 to two decimals
     would hide."""
@@ -146,7 +139,7 @@ def exact(amount: Decimal) -> str:
 
 def percent(ratio: Decimal) -> str:
     """A fraction as a percentage number without needless zeros (0.5 → 50, 0.125 → 12.5)."""
-    return format_decimal(ratio * 100, format="#,##0.##", locale=_locale())
+    return format_decimal(ratio * 100, format="#,##0.##", locale=display_locale())
 
 
 def budget_problems(call, budget: BudgetSummary) -> list[str]:
@@ -313,7 +306,7 @@ def requirement_name(requirement) -> str:
     """The requirement's name in the user's language."""
     return (
         requirement.name_zh
-        if _locale().startswith("zh")
+        if display_locale().startswith("zh")
         else (requirement.name_en or requirement.name_zh)
     )
 

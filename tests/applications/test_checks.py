@@ -1,13 +1,21 @@
 """The completeness checks and the call's rules, each at its boundary."""
 
+from dataclasses import FrozenInstanceError
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
+from flask_babel import force_locale
 
 from grants.applications.checks import (
+    BUDGET_ROWS,
+    SECTIONS,
+    BudgetSummary,
     duration_months,
     eligibility_problems,
+    percent,
+    requirement_name,
     section_problems,
     submission_problems,
 )
@@ -357,3 +365,82 @@ def test_concurrent_cap_counts_exactly_the_live_states(draft, state):
     db.session.flush()
     refused = bool(eligibility_problems(draft))
     assert refused is COUNTS_AGAINST_CAP[state]
+
+
+# --- the budget table, by hand ---------------------------------------------------------------
+
+
+def line(category, sub_item, fiscal, self_raised):
+    return SimpleNamespace(
+        category=category, sub_item=sub_item, fiscal=fiscal, self_raised=self_raised
+    )
+
+
+def test_the_budget_table_has_the_rows_of_the_2021_rules_in_order():
+    assert [(r.key, r.category, r.sub_item, r.is_sub_item) for r in BUDGET_ROWS] == [
+        ("equipment", "equipment", "", False),
+        ("business_materials", "business", "materials", True),
+        ("business_testing", "business", "testing", True),
+        ("business_fuel_power", "business", "fuel_power", True),
+        ("business_publication_ip", "business", "publication_ip", True),
+        ("business_travel_meetings", "business", "travel_meetings", True),
+        ("business_other", "business", "other", True),
+        ("labour", "labour", "", False),
+        ("indirect", "indirect", "", False),
+    ]
+    with pytest.raises(FrozenInstanceError):
+        BUDGET_ROWS[0].key = "x"
+    assert list(SECTIONS) == ["basic", "team", "budget", "milestones", "kpis", "attachments"]
+
+
+def test_budget_summary_adds_up_rows_categories_and_totals():
+    budget = BudgetSummary.from_lines(
+        [
+            line("equipment", None, Decimal("300000"), Decimal("100000")),
+            line("business", "materials", Decimal("50000"), Decimal("20000")),
+            line("business", "testing", Decimal("30000"), None),
+            line("labour", "", Decimal("80000"), Decimal("40000")),
+            line("indirect", "", Decimal("40000"), Decimal("0")),
+            line("business", "no_such_item", Decimal("999"), Decimal("999")),  # not a row
+        ]
+    )
+    assert set(budget.amounts) == {
+        "equipment",
+        "business_materials",
+        "business_testing",
+        "labour",
+        "indirect",
+    }
+    assert budget.fiscal("equipment") == Decimal("300000")
+    assert budget.self_raised("equipment") == Decimal("100000")
+    assert budget.self_raised("business_testing") == Decimal("0")  # None is zero
+    assert budget.row_total("business_materials") == Decimal("70000")
+    assert budget.row_total("business_other") == Decimal("0")  # a row left empty
+    assert budget.category_fiscal("business") == Decimal("80000")
+    assert budget.category_self_raised("business") == Decimal("20000")
+    assert budget.category_self_raised("labour") == Decimal("40000")
+    assert budget.fiscal_total == Decimal("500000")
+    assert budget.self_raised_total == Decimal("160000")
+    assert budget.grand_total == Decimal("660000")
+    assert budget.fiscal_direct == Decimal("460000")  # equipment + business + labour
+    # 20 % of (fiscal direct 460,000 − equipment 300,000) = 32,000
+    assert budget.indirect_limit(Decimal("0.2")) == Decimal("32000.0")
+    assert BudgetSummary().grand_total == Decimal("0")
+
+
+def test_percentages_follow_the_request_language(app):
+    with app.test_request_context(), force_locale("en"):
+        assert percent(Decimal("0.125")) == "12.5"
+        assert percent(Decimal("12.5")) == "1,250"
+    with app.test_request_context():
+        assert percent(Decimal("0.5")) == "50"
+
+
+def test_a_requirement_is_named_in_the_readers_language(app):
+    both = SimpleNamespace(name_zh="营业执照", name_en="Business licence")
+    chinese_only = SimpleNamespace(name_zh="查新报告", name_en=None)
+    with app.test_request_context():
+        assert requirement_name(both) == "营业执照"
+        with force_locale("en"):
+            assert requirement_name(both) == "Business licence"
+            assert requirement_name(chinese_only) == "查新报告"
