@@ -186,10 +186,11 @@ def budget_problems(call, budget: BudgetSummary) -> list[str]:
 
 def duration_months(start: date, end: date) -> int:
     """How many months the period from ``start`` to ``end`` (both included) spans, counting a part as one."""
-    months = max(0, (end.year - start.year) * 12 + end.month - start.month - 1)
-    while add_months(start, months) - timedelta(days=1) < end:
-        months += 1
-    return months
+    # add_months(start, months) falls in end's month; the period's last day is the day before
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if add_months(start, months) - timedelta(days=1) < end:
+        months += 1  # end lies past a whole number of months: the part counts as one
+    return max(0, months)
 
 
 def basic_problems(application: Application) -> list[str]:

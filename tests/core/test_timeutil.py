@@ -53,6 +53,10 @@ def test_add_months(day, months, expected):
         (date(2024, 3, 1), date(2027, 2, 28), 36),
         (date(2024, 3, 1), date(2027, 3, 1), 37),
         (date(2026, 5, 29), date(2026, 5, 29), 1),
+        (date(2026, 1, 15), date(2026, 2, 14), 1),  # exactly one month
+        (date(2026, 1, 15), date(2026, 2, 15), 2),  # one day into the second
+        (date(2026, 1, 10), date(2026, 1, 5), 0),  # ends before it starts: no month
+        (date(2026, 3, 10), date(2026, 1, 20), 0),
     ],
 )
 def test_duration_months(start, end, months):
