@@ -135,7 +135,7 @@ def _messages() -> dict[int, tuple[str, str]]:
         400: (_("Bad request"), _("The request could not be understood.")),
         403: (_("Not allowed"), _("You do not have permission to open this page.")),
         404: (_("Not found"), _("The page or record you asked for does not exist.")),
-        405: (_("Not allowed"), _("This page cannot be used that way.")),
+        405: (_("Request method not allowed"), _("This page cannot be used that way.")),
         413: (_("File too large"), _("The upload is larger than the limit allowed.")),
         429: (
             _("Too many attempts"),

@@ -510,7 +510,7 @@ OUTCOME_KINDS = {
     "standard": (_l("Standard"), _l("items")),
     "new_product": (_l("New product"), _l("items")),
     "software": (_l("Software copyright"), _l("items")),
-    "award": (_l("Award"), _l("items")),
+    "award": (lazy_pgettext("outcome kind", "Award"), _l("items")),
     "revenue": (_l("New sales revenue"), _l("yuan")),
     "jobs": (_l("New jobs"), _l("people")),
 }

@@ -261,9 +261,23 @@ document.addEventListener("submit", function (event) {
     dirty.forEach(function (f) { window.htmx.trigger(f, "submit"); });
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", restoreAll);
-  } else {
+  // A refused form: its error summary is where the reader starts, even far down a long page.
+  function focusErrorSummary() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) {
+      summary.focus({ preventScroll: true });
+      summary.scrollIntoView({ block: "start" });
+    }
+  }
+
+  function ready() {
     restoreAll();
+    focusErrorSummary();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

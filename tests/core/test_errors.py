@@ -151,3 +151,12 @@ def test_statement_cut_by_its_time_limit_gives_a_503(
     response = client.get("/")
     assert response.status_code == 503
     assert "The database is not answering" in response.get_data(as_text=True)
+
+
+def test_a_wrong_method_is_not_called_a_refusal(client):
+    """405 said 无权访问 (no access), as if the user lacked a right; it is the method."""
+    response = client.put("/login")  # the sign-in page takes GET and POST only
+    assert response.status_code == 405
+    page = response.get_data(as_text=True)
+    assert "不支持此请求方式" in page
+    assert "无权访问" not in page

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 
 from grants.core.timeutil import local_today
 from grants.projects import acceptance as ops
@@ -24,6 +25,7 @@ from grants.projects.acceptance_steps import (
     next_step,
     steps,
 )
+from grants.projects.models import OUTCOME_KINDS
 from tests.factories import make_user
 from tests.projects.acceptance_helpers import (
     cast,
@@ -410,3 +412,9 @@ def test_step_pages_have_unique_ids(app):
                 continue
             ids = re.findall(r'\sid="([^"]+)"', response.get_data(as_text=True))
             assert len(ids) == len(set(ids)), (name, sorted(i for i in ids if ids.count(i) > 1))
+
+
+def test_an_award_outcome_is_called_an_award_not_the_grant_amount(app):
+    """The outcome kind "Award" shared its msgid with the award of money (资助金额)."""
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        assert str(OUTCOME_KINDS["award"][0]) == "奖励"
