@@ -170,6 +170,7 @@ def test_duration_months_counts_whole_and_part_months():
     assert duration_months(date(2026, 1, 15), date(2026, 2, 14)) == 1
     assert duration_months(date(2026, 2, 1), date(2026, 2, 28)) == 1
     assert duration_months(date(2026, 1, 15), date(2026, 2, 15)) == 2
+    assert duration_months(date(2026, 1, 10), date(2026, 1, 5)) == 0  # ends before it starts
 
 
 def test_period_at_maximum_passes_one_day_longer_fails(draft):
@@ -178,6 +179,14 @@ def test_period_at_maximum_passes_one_day_longer_fails(draft):
     draft.end_date = date(2029, 1, 1)
     assert section_problems(draft)["basic"] == [
         "The project period of 37 months exceeds the call's maximum of 36 months."
+    ]
+
+
+@pytest.mark.parametrize("missing", ["start_date", "end_date"])
+def test_a_period_with_one_date_missing_asks_for_both(draft, missing):
+    setattr(draft, missing, None)
+    assert section_problems(draft)["basic"] == [
+        "Give the start and end dates of the project period."
     ]
 
 
