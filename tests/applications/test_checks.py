@@ -232,6 +232,12 @@ def test_milestone_outside_period_and_out_of_order_fail(draft):
     ]
 
 
+def test_milestones_due_on_the_first_and_last_day_of_the_period_pass(draft):
+    draft.milestones[0].due_date = draft.start_date
+    draft.milestones[-1].due_date = draft.end_date
+    assert section_problems(draft)["milestones"] == []
+
+
 def test_kpis_all_zero_fail(draft):
     draft.kpis[0].target = Decimal("0")
     draft.kpis.append(KpiTarget(kind="jobs", target=Decimal("0"), note="待定"))
@@ -266,6 +272,10 @@ def test_close_time_itself_is_refused(closing_draft):
 def test_call_not_yet_open_is_refused(closing_draft):
     problems = submission_problems(closing_draft, at=local_to_utc(datetime(2026, 3, 1, 8, 59)))
     assert problems == ["The call opens on 2026-03-01 09:00 (Beijing time); submit after that."]
+
+
+def test_the_opening_minute_itself_is_open(closing_draft):
+    assert submission_problems(closing_draft, at=local_to_utc(datetime(2026, 3, 1, 9, 0))) == []
 
 
 def test_qualification_held_on_the_beijing_submission_date(closing_draft):
