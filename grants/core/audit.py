@@ -202,14 +202,6 @@ def record(
     return entry
 
 
-def record_now(action: str, obj=None, **kwargs) -> AuditEvent:
-    """Record an event and commit it at once: for requests that end in an error page."""
-    db.session.rollback()
-    entry = record(action, obj, **kwargs)
-    db.session.commit()
-    return entry
-
-
 def record_denial(action: str, obj=None, *, path: str = "") -> AuditEvent | None:
     """Log a refused permission check; the request ends right after with 403/404.
 

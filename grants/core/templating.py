@@ -123,7 +123,7 @@ def form_error_list(*forms) -> list[dict]:
                 found.append({"id": "", "label": "", "message": str(STALE_PAGE)})
             return
         target = field.id
-        if field.type in ("RadioField", "MultiCheckboxField") and not hidden:
+        if field.type in ("RadioField", "MultiCheckboxField"):
             target = f"{field.id}-0"
         for message in errors:
             if isinstance(message, list | tuple):  # a list of lists from a nested field
@@ -131,13 +131,7 @@ def form_error_list(*forms) -> list[dict]:
                     {"id": "", "label": str(field.label.text), "message": str(m)} for m in message
                 )
                 continue
-            found.append(
-                {
-                    "id": target,
-                    "label": "" if hidden else str(field.label.text),
-                    "message": str(message),
-                }
-            )
+            found.append({"id": target, "label": str(field.label.text), "message": str(message)})
 
     for form in forms:
         if form is not None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from grants.projects.models import FinalReportState, ProjectState
+
 REPORT, STATEMENT, PANEL, CONCLUSION = "report", "statement", "panel", "conclusion"
 ORDER = (REPORT, STATEMENT, PANEL, CONCLUSION)
 
@@ -39,8 +41,12 @@ STATUS_LABELS = {
     ATTENTION: lazy_pgettext("acceptance step", "Needs changes"),
     DONE: lazy_pgettext("acceptance step", "Done"),
 }
-SUBMITTED_STATES = ("submitted", "returned", "verified")
-CONCLUDED_STATES = ("accepted", "acceptance_failed", "closed")
+SUBMITTED_STATES = (
+    FinalReportState.SUBMITTED,
+    FinalReportState.RETURNED,
+    FinalReportState.VERIFIED,
+)
+CONCLUDED_STATES = (ProjectState.ACCEPTED, ProjectState.ACCEPTANCE_FAILED, ProjectState.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ class AcceptanceFacts:
 
     @property
     def ready_to_conclude(self) -> bool:
-        return self.report_state == "verified" and self.quorate
+        return self.report_state == FinalReportState.VERIFIED and self.quorate
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class Step:
 def report_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
     if f.report_state is None:
         status, detail = TODO, _l("Not started")
-    elif f.report_state == "draft":
+    elif f.report_state == FinalReportState.DRAFT:
         status = ACTIVE
         detail = (
             _l("Draft complete, not submitted yet")
@@ -123,7 +129,7 @@ def report_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
     else:
         status, detail = DONE, _l("Submitted")
     action = None
-    if f.may_write and f.report_state in (None, "draft"):
+    if f.may_write and f.report_state in (None, FinalReportState.DRAFT):
         if not (f.summary_written and f.kpis_complete):
             action = _l("Write the summary and the KPI figures achieved.")
         elif f.statement_complete:
@@ -133,13 +139,13 @@ def report_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
 
 def statement_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
     action = None
-    if f.report_state == "verified":
+    if f.report_state == FinalReportState.VERIFIED:
         status, detail = DONE, _l("Verified by finance")
-    elif f.report_state == "returned":
+    elif f.report_state == FinalReportState.RETURNED:
         status, detail = ATTENTION, _l("Returned by finance")
         if f.may_write:
             action = _l("Correct the statement as finance asks and submit it again.")
-    elif f.report_state == "submitted":
+    elif f.report_state == FinalReportState.SUBMITTED:
         status, detail = ACTIVE, _l("Awaiting verification by finance")
         if f.may_verify:
             action = _l("Verify the statement, or return it to the project owner.")
@@ -155,7 +161,7 @@ def panel_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
     action = None
     if f.concluded:
         return DONE, str(_l("Reviews completed")), None
-    if f.project_state != "acceptance_review":
+    if f.project_state != ProjectState.ACCEPTANCE_REVIEW:
         return TODO, str(_l("Convened once the final report is submitted")), None
     if not f.may_view_panel:  # the panel's experts and progress are the bureau's to see
         return ACTIVE, str(_l("The acceptance panel is reviewing the final report")), None
@@ -177,15 +183,15 @@ def panel_step(f: AcceptanceFacts) -> tuple[str, str, str | None]:
 
 def conclusion_step(f: AcceptanceFacts, conclusion_label: str = "") -> tuple[str, str, str | None]:
     action = None
-    if f.project_state == "closed":
+    if f.project_state == ProjectState.CLOSED:
         return DONE, str(_l("Project closed")), None
     if f.concluded:
         if f.may_close:
             action = _l("Close the project once every tranche is paid or cancelled.")
         return DONE, conclusion_label or str(_l("Concluded")), str(action) if action else None
-    if f.project_state == "in_progress" and f.conclusion == "rectify":
+    if f.project_state == ProjectState.IN_PROGRESS and f.conclusion == "rectify":
         return ATTENTION, str(_l("Rectification required")), None
-    if f.project_state != "acceptance_review":
+    if f.project_state != ProjectState.ACCEPTANCE_REVIEW:
         return TODO, str(_l("Not started")), None
     if f.ready_to_conclude:
         if f.may_conclude:

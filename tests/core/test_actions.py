@@ -200,7 +200,6 @@ BOUNDARIES = {
     "grants/core/actions.py",  # the action wrapper: the one commit of a request
     "grants/core/jobs.py",  # the jobs runner and dispatcher
     "grants/core/scheduler.py",  # the periodic scheduler (a job boundary)
-    "grants/core/audit.py",  # record_now: the denial of a request that ends in 403/404
     "grants/core/backup.py",  # the restore command
     "grants/cli.py",  # flask commands
 }
@@ -210,6 +209,9 @@ OWN_TRANSACTIONS = {
     # the short write transaction beside the request's (session touch after the response,
     # a denial's audit row): never the request's own transaction
     ("grants/core/transactions.py", "own_transaction"),
+    # a denial ends its request in 403/404: the request's read transaction is rolled back
+    # before the audit row goes in through own_transaction
+    ("grants/core/audit.py", "record_denial"),
     # the outbox job's short steps: claim a mail, send it with no transaction open, write
     # its outcome (SQLite's write lock is never held while the SMTP server is spoken to)
     ("grants/notifications/operations.py", "_claim_mail"),

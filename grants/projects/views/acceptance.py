@@ -213,12 +213,17 @@ def _render(project: Project, step: str | None, *, status: int = 200, **forms):
     return render_template(template, **context), status
 
 
+def _blockers(project, editable) -> list:
+    """What still keeps the owner from submitting the final report (only while they may write)."""
+    if editable and project.state == ProjectState.IN_PROGRESS:
+        return ops.submission_blockers(project)
+    return []
+
+
 def _overview_context(project, report, editable, abilities, panel):
     return {
         "panel": panel,
-        "blockers": ops.submission_blockers(project)
-        if editable and project.state == "in_progress"
-        else [],
+        "blockers": _blockers(project, editable),
     }
 
 
@@ -247,9 +252,7 @@ def _report_context(
         "document_form": document_form or DocumentForm(formdata=None),
         "outcome_form": outcome_form or OutcomeForm(formdata=None),
         "can_outcomes": can(current_user, "acceptance.outcomes", project),
-        "blockers": ops.submission_blockers(project)
-        if editable and project.state == "in_progress"
-        else [],
+        "blockers": _blockers(project, editable),
     }
 
 
